@@ -1,0 +1,331 @@
+"""``AsyncClient``: the OpenAI-shaped facade. It checks input, picks providers, and folds
+their events into response objects; the work itself happens in routing/, providers/ and
+transport/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator, Awaitable, Sequence
+from dataclasses import replace
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal, overload
+
+from ..errors import ConfigurationError, UnsupportedCapabilityError
+from ..providers.base import Provider
+from ..providers.registry import ProviderSpec, resolve_providers
+from ..routing.fallback import first_success, select_provider
+from ..types.chat import ChatCompletion, ChatCompletionChunk
+from ..types.events import ChatEvent
+from ..types.images import ImagesResponse, Model, ModelList
+from ..types.request import CallOptions, ChatRequest, ImageRequest, ModelsRequest, Timeout
+from .fold import ResponseFold
+from .images import finish_images
+from .params import build_chat_request, build_image_request, build_options
+from .stream import AsyncChatStream
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from ..transport.base import Transport
+    from .params import ChatParams, ImageParams
+
+__all__ = ["AsyncClient"]
+
+DEFAULT_MAX_RETRIES = 2
+DEFAULT_TIMEOUT = Timeout()
+
+
+class AsyncClient:
+    """One client for every chat and image provider.
+
+    ``provider`` is a provider class, instance or registered name, or a list of them tried in
+    order. ``image_provider`` defaults to ``provider``. With no provider but a ``base_url``,
+    the client talks to that OpenAI-compatible server, as ``openai.AsyncOpenAI`` does.
+    """
+
+    def __init__(
+        self,
+        provider: ProviderSpec = None,
+        image_provider: ProviderSpec = None,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        proxy: str | None = None,
+        timeout: float | Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        default_headers: dict[str, str] | None = None,
+        transport: Transport | None = None,
+    ) -> None:
+        self._api_key = api_key
+        self._base_url = base_url
+        self.options = build_options(
+            CallOptions(),
+            {"timeout": timeout, "max_retries": max_retries, "proxy": proxy},
+            extra_headers=default_headers,
+        )
+        if timeout is None:
+            self.options = replace(self.options, timeout=Timeout.coerce(None))
+        self._providers = self._resolve(provider)
+        self._image_providers = self._resolve(image_provider) if image_provider else self._providers
+        self._transport = transport
+        self._owns_transport = transport is None
+        self.chat = Chat(self)
+        self.images = Images(self)
+        self.models = Models(self)
+
+    def __repr__(self) -> str:
+        names = [p.name for p in self._providers or ()]
+        return f"<AsyncClient providers={names}>"
+
+    # -- providers ---------------------------------------------------------------------------
+    def _resolve(self, spec: ProviderSpec) -> list[Provider] | None:
+        if spec is None:
+            if self._base_url is None:
+                return None
+            spec = "openai-compatible"
+        return resolve_providers(spec, api_key=self._api_key, base_url=self._base_url)
+
+    def _providers_for(self, spec: ProviderSpec, *, images: bool = False) -> list[Provider]:
+        if spec is not None:
+            return resolve_providers(spec, api_key=self._api_key, base_url=self._base_url)
+        providers = self._image_providers if images else self._providers
+        if providers is None:
+            raise ConfigurationError(
+                "no provider configured: pass provider=... (a name such as 'openai', a Provider "
+                "class or instance) or base_url=... for an OpenAI-compatible server"
+            )
+        return providers
+
+    @property
+    def providers(self) -> list[Provider]:
+        """The chat providers of this client, in the order they are tried."""
+        return list(self._providers or ())
+
+    # -- transport ---------------------------------------------------------------------------
+    @property
+    def transport(self) -> Transport:
+        """The pooled HTTP transport, created on first use."""
+        if self._transport is None:
+            from ..transport.http import HttpTransport
+
+            self._transport = HttpTransport()
+        return self._transport
+
+    async def close(self) -> None:
+        """Close the pooled connections. The client may not be used afterwards."""
+        if self._transport is not None and self._owns_transport:
+            await self._transport.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- chat --------------------------------------------------------------------------------
+    def _chat_providers(self, spec: ProviderSpec, request: ChatRequest) -> list[Provider]:
+        providers = self._providers_for(spec)
+        usable: list[Provider] = []
+        reasons: list[str] = []
+        for provider in providers:
+            reason = _unsupported(provider, request)
+            if reason is None:
+                usable.append(provider)
+            else:
+                reasons.append(reason)
+        if not usable:
+            raise UnsupportedCapabilityError("; ".join(reasons))
+        return usable
+
+    async def _chunks(
+        self, providers: Sequence[Provider], request: ChatRequest
+    ) -> AsyncGenerator[ChatCompletionChunk, None]:
+        fold = ResponseFold(request)
+        selection = await select_provider(providers, request)
+        fold.provider = selection.provider.name
+        try:
+            for event in selection.held:
+                chunk = fold.apply(event)
+                if chunk is not None:
+                    yield chunk
+                    if fold.done:
+                        break
+            if selection.rest is not None and not fold.done:
+                async for event in selection.rest:
+                    chunk = fold.apply(event)
+                    if chunk is not None:
+                        yield chunk
+                        if fold.done:
+                            break
+        finally:
+            await selection.aclose()
+        for chunk in fold.close():
+            yield chunk
+
+    async def _complete(
+        self, providers: Sequence[Provider], request: ChatRequest
+    ) -> ChatCompletion:
+        fold = ResponseFold(request)
+        selection = await select_provider(providers, request)
+        fold.provider = selection.provider.name
+        try:
+            _fold_all(fold, selection.held)
+            if selection.rest is not None and not fold.done:
+                async for event in selection.rest:
+                    fold.apply(event)
+                    if fold.done:
+                        break
+        finally:
+            await selection.aclose()
+        fold.close()
+        return fold.completion()
+
+    # -- images ------------------------------------------------------------------------------
+    async def _generate(
+        self, spec: ProviderSpec, request: ImageRequest, save_to: Any
+    ) -> ImagesResponse:
+        providers = [p for p in self._providers_for(spec, images=True) if p.supports_images]
+        if not providers:
+            raise UnsupportedCapabilityError(
+                "none of the configured providers generates images; pass image_provider=..."
+            )
+
+        async def call(provider: Provider) -> list[Any]:
+            req = replace(request, model=request.model or provider.default_image_model or "")
+            per_call = max(1, provider.images_per_call)
+            sizes = [min(per_call, req.n - i) for i in range(0, req.n, per_call)]
+            batches = await asyncio.gather(
+                *(provider.generate_images(replace(req, n=k)) for k in sizes)
+            )
+            return [image for batch in batches for image in batch]
+
+        provider, images = await first_success(providers, call)
+        data = await finish_images(images, request, self.transport, save_to)
+        return ImagesResponse(created=int(time.time()), data=data, provider=provider.name)
+
+    # -- models ------------------------------------------------------------------------------
+    async def _list_models(self) -> ModelList:
+        providers = list(dict.fromkeys([*(self._providers or ()), *(self._image_providers or ())]))
+        request = ModelsRequest(options=self.options, transport=self.transport)
+        results = await asyncio.gather(*(p.list_models(request) for p in providers))
+        seen: set[tuple[str, str]] = set()
+        data = []
+        for provider, ids in zip(providers, results):
+            for model_id in ids:
+                if (provider.name, model_id) not in seen:
+                    seen.add((provider.name, model_id))
+                    data.append(Model(id=model_id, owned_by=provider.name, provider=provider.name))
+        return ModelList(data=data)
+
+
+def _fold_all(fold: ResponseFold, events: Sequence[ChatEvent]) -> None:
+    for event in events:
+        fold.apply(event)
+        if fold.done:
+            return
+
+
+def _unsupported(provider: Provider, request: ChatRequest) -> str | None:
+    """Why this provider cannot serve this request, or None when it can."""
+    if not provider.supports_chat:
+        return f"{provider.name} does not serve chat completions"
+    caps = provider.capabilities_for(provider.resolve_model(request.model))
+    model = request.model or provider.resolve_model("") or "its default model"
+    if request.has_images and not caps.vision:
+        return f"{provider.name} ({model}) does not accept image inputs; use a vision model"
+    if request.tools and not caps.tools:
+        return f"{provider.name} ({model}) does not support tools"
+    fmt = (request.response_format or {}).get("type")
+    if fmt == "json_schema" and not caps.json_schema:
+        return f"{provider.name} ({model}) does not support json_schema response_format"
+    if fmt == "json_object" and not (caps.json_object or caps.json_schema):
+        return f"{provider.name} ({model}) does not support json_object response_format"
+    if (request.n or 1) > 1 and not caps.multiple_choices:
+        return f"{provider.name} does not return several choices (n > 1) in one call"
+    return None
+
+
+class Completions:
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    @overload
+    def create(
+        self,
+        *,
+        model: str = "",
+        messages: Any,
+        stream: Literal[False] = False,
+        **params: Unpack[ChatParams],
+    ) -> Awaitable[ChatCompletion]: ...
+
+    @overload
+    def create(
+        self, *, model: str = "", messages: Any, stream: Literal[True], **params: Unpack[ChatParams]
+    ) -> AsyncChatStream: ...
+
+    @overload
+    def create(
+        self, *, model: str = "", messages: Any, stream: bool, **params: Unpack[ChatParams]
+    ) -> Awaitable[ChatCompletion] | AsyncChatStream: ...
+
+    def create(
+        self, *, model: str = "", messages: Any, stream: bool = False, **params: Unpack[ChatParams]
+    ) -> Awaitable[ChatCompletion] | AsyncChatStream:
+        """Create a chat completion. Input is checked now, before anything is awaited.
+
+        ``stream=False``: await it for a ``ChatCompletion``. ``stream=True``: iterate the
+        returned ``AsyncChatStream`` directly, or await it first, as the OpenAI SDK does.
+        """
+        client = self._client
+        request = build_chat_request(model, messages, stream, params, client.options)
+        providers = client._chat_providers(params.get("provider"), request)
+        request.transport = client.transport
+        if stream:
+            return AsyncChatStream(client._chunks(providers, request))
+        return client._complete(providers, request)
+
+
+class Chat:
+    def __init__(self, client: AsyncClient) -> None:
+        self.completions = Completions(client)
+
+
+class Images:
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    def generate(
+        self, *, prompt: str, model: str = "", **params: Unpack[ImageParams]
+    ) -> Awaitable[ImagesResponse]:
+        """Generate images. ``response_format`` "url" or "b64_json"; ``save_to`` a directory
+        to also write the files into (their paths are in ``data[i].path``)."""
+        client = self._client
+        params = dict(params)  # type: ignore[assignment]
+        save_to = params.pop("save_to", None)
+        provider = params.pop("provider", None)
+        request = build_image_request(model, prompt, params, client.options)
+        request.transport = client.transport
+        return client._generate(provider, request, save_to)
+
+    # The seed's project also calls it create().
+    create = generate
+
+
+class Models:
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+        self._cache: ModelList | None = None
+
+    async def list(self, *, refresh: bool = False) -> ModelList:
+        """Models of the configured providers (cached per client; ``refresh=True`` to ask again)."""
+        if self._cache is None or refresh:
+            self._cache = await self._client._list_models()
+        return self._cache

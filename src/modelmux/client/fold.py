@@ -1,0 +1,376 @@
+"""The one fold from provider events to OpenAI-shaped responses.
+
+Streaming and non-streaming share it: ``ResponseFold.apply`` takes one event, updates the
+per-choice state and returns the chunk to send (or None). A non-streaming call applies every
+event and then calls ``completion()``. So stop sequences, finish reasons, tool-call ids and
+usage behave the same in both styles.
+
+This is the per-chunk hot path: no validation of data we build, no copies, one small object
+graph per chunk.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+
+from ..types.chat import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionMessage,
+    ChatCompletionMessageToolCall,
+    Choice,
+    ChoiceDelta,
+    ChoiceDeltaToolCall,
+    ChoiceDeltaToolCallFunction,
+    ChunkChoice,
+    CompletionTokensDetails,
+    CompletionUsage,
+    FinishReason,
+    Function,
+    PromptTokensDetails,
+)
+from ..types.events import (
+    ChatEvent,
+    Finish,
+    ReasoningDelta,
+    RefusalDelta,
+    ResponseInfo,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+)
+from ..types.request import ChatRequest
+
+__all__ = ["ResponseFold", "StopFilter", "estimate_tokens"]
+
+
+class StopFilter:
+    """Cuts text at the first stop sequence, even one split across pieces.
+
+    Text that could be the start of a stop sequence is held back until the next piece shows
+    whether it is one, so nothing after a stop sequence ever reaches the caller.
+    """
+
+    __slots__ = ("_pending", "_stops")
+
+    def __init__(self, stops: Sequence[str]) -> None:
+        self._stops = [s for s in stops if s]
+        self._pending = ""
+
+    def feed(self, text: str) -> tuple[str, bool]:
+        """Return (text safe to emit, whether a stop sequence was hit)."""
+        buf = self._pending + text
+        cut = -1
+        for stop in self._stops:
+            at = buf.find(stop)
+            if at >= 0 and (cut < 0 or at < cut):
+                cut = at
+        if cut >= 0:
+            self._pending = ""
+            return buf[:cut], True
+        hold = 0
+        for stop in self._stops:
+            for k in range(min(len(stop) - 1, len(buf)), hold, -1):
+                if buf.endswith(stop[:k]):
+                    hold = k
+                    break
+        if hold:
+            self._pending = buf[-hold:]
+            return buf[:-hold], False
+        self._pending = ""
+        return buf, False
+
+    def flush(self) -> str:
+        """The held-back text, once the stream ends without completing a stop sequence."""
+        pending, self._pending = self._pending, ""
+        return pending
+
+
+def estimate_tokens(text: str) -> int:
+    """A rough token count (about four characters a token) for providers that report none."""
+    return (len(text) + 3) // 4
+
+
+class _ToolCall:
+    __slots__ = ("arguments", "id", "name")
+
+    def __init__(self, id: str, name: str) -> None:
+        self.id = id
+        self.name = name
+        self.arguments: list[str] = []
+
+
+class _ChoiceState:
+    __slots__ = ("finish", "reasoning", "refusal", "started", "stop", "text", "tools")
+
+    def __init__(self, stops: Sequence[str] | None) -> None:
+        self.text: list[str] = []
+        self.reasoning: list[str] = []
+        self.refusal: list[str] = []
+        self.tools: dict[int, _ToolCall] = {}
+        self.finish: FinishReason | None = None
+        self.started = False
+        self.stop = StopFilter(stops) if stops else None
+
+    def default_finish(self) -> FinishReason:
+        return "tool_calls" if self.tools else "stop"
+
+
+class ResponseFold:
+    """Folds one response's events; knows the response id, model and provider."""
+
+    def __init__(self, request: ChatRequest, provider: str | None = None) -> None:
+        self.id = "chatcmpl-" + uuid.uuid4().hex[:24]
+        self.created = int(time.time())
+        self.model = request.model
+        self.provider = provider
+        self.system_fingerprint: str | None = None
+        self.usage: Usage | None = None
+        self._request = request
+        self._stops = request.stop
+        self._expected = request.n or 1
+        self._choices: dict[int, _ChoiceState] = {}
+        self._emitted = False
+        self._finished = 0
+
+    # -- state -------------------------------------------------------------------------------
+    @property
+    def done(self) -> bool:
+        """All expected choices have finished (a stop sequence may end a stream early)."""
+        return self._finished >= self._expected
+
+    @property
+    def has_content(self) -> bool:
+        return any(c.text or c.tools or c.reasoning or c.refusal for c in self._choices.values())
+
+    def _choice(self, index: int) -> _ChoiceState:
+        state = self._choices.get(index)
+        if state is None:
+            state = self._choices[index] = _ChoiceState(self._stops)
+        return state
+
+    def _chunk(
+        self, index: int, delta: ChoiceDelta, finish: FinishReason | None = None
+    ) -> ChatCompletionChunk:
+        self._emitted = True
+        return ChatCompletionChunk(
+            id=self.id,
+            choices=[ChunkChoice(index=index, delta=delta, finish_reason=finish)],
+            created=self.created,
+            model=self.model,
+            system_fingerprint=self.system_fingerprint,
+            provider=self.provider,
+        )
+
+    def _finish(self, state: _ChoiceState, reason: FinishReason) -> None:
+        if state.finish is None:
+            state.finish = reason
+            self._finished += 1
+
+    # -- one event ---------------------------------------------------------------------------
+    def apply(self, event: ChatEvent) -> ChatCompletionChunk | None:
+        """Update the state with one event; return the chunk a stream should send, if any."""
+        if isinstance(event, str):
+            return self._text(0, event)
+        if isinstance(event, TextDelta):
+            return self._text(event.index, event.text)
+        if isinstance(event, ToolCallDelta):
+            return self._tool(event)
+        if isinstance(event, ReasoningDelta):
+            state = self._choice(event.index)
+            if state.finish is not None or not event.text:
+                return None
+            state.reasoning.append(event.text)
+            return self._chunk(event.index, self._delta(state, reasoning_content=event.text))
+        if isinstance(event, RefusalDelta):
+            state = self._choice(event.index)
+            if state.finish is not None:
+                return None
+            state.refusal.append(event.text)
+            return self._chunk(event.index, self._delta(state, refusal=event.text))
+        if isinstance(event, Finish):
+            return self._on_finish(event.index, event.reason)
+        if isinstance(event, Usage):
+            self.usage = event
+            return None
+        if isinstance(event, ResponseInfo):
+            if not self._emitted:
+                self.id = event.id or self.id
+                self.created = event.created or self.created
+                self.model = event.model or self.model
+                self.system_fingerprint = event.system_fingerprint or self.system_fingerprint
+            return None
+        raise TypeError(
+            f"a provider yielded {type(event).__name__}; yield str or an event from "
+            "modelmux.types.events"
+        )
+
+    @staticmethod
+    def _delta(state: _ChoiceState, **fields: str) -> ChoiceDelta:
+        delta = ChoiceDelta(**fields)  # type: ignore[arg-type]
+        if not state.started:
+            state.started = True
+            delta.role = "assistant"
+        return delta
+
+    def _text(self, index: int, text: str) -> ChatCompletionChunk | None:
+        state = self._choice(index)
+        if state.finish is not None or not text:
+            return None
+        hit = False
+        if state.stop is not None:
+            text, hit = state.stop.feed(text)
+        if text:
+            state.text.append(text)
+        if hit:
+            self._finish(state, "stop")
+            return self._chunk(index, self._delta(state, content=text), "stop")
+        if not text:
+            return None
+        return self._chunk(index, self._delta(state, content=text))
+
+    def _tool(self, event: ToolCallDelta) -> ChatCompletionChunk | None:
+        state = self._choice(event.index)
+        if state.finish is not None:
+            return None
+        call = state.tools.get(event.call_index)
+        if call is None:
+            call_id = event.id or "call_" + uuid.uuid4().hex[:24]
+            call = state.tools[event.call_index] = _ToolCall(call_id, event.name or "")
+            if event.arguments:
+                call.arguments.append(event.arguments)
+            tool_delta = ChoiceDeltaToolCall(
+                index=event.call_index,
+                id=call_id,
+                function=ChoiceDeltaToolCallFunction(name=call.name, arguments=event.arguments),
+                type="function",
+            )
+        else:
+            if event.name and not call.name:
+                call.name = event.name
+            if not event.arguments:
+                return None
+            call.arguments.append(event.arguments)
+            tool_delta = ChoiceDeltaToolCall(
+                index=event.call_index,
+                function=ChoiceDeltaToolCallFunction(arguments=event.arguments),
+            )
+        delta = self._delta(state)
+        delta.tool_calls = [tool_delta]
+        return self._chunk(event.index, delta)
+
+    def _on_finish(self, index: int, reason: FinishReason) -> ChatCompletionChunk | None:
+        state = self._choice(index)
+        if state.finish is not None:
+            return None
+        tail = state.stop.flush() if state.stop is not None else ""
+        if tail:
+            state.text.append(tail)
+        if reason == "stop" and state.tools:
+            reason = "tool_calls"
+        self._finish(state, reason)
+        return self._chunk(
+            index, self._delta(state, content=tail) if tail else ChoiceDelta(), reason
+        )
+
+    # -- the end -----------------------------------------------------------------------------
+    def close(self) -> list[ChatCompletionChunk]:
+        """Chunks that end the stream: a finish for every open choice, then usage if asked."""
+        self._choice(0)  # an empty answer is still one choice
+        out: list[ChatCompletionChunk] = []
+        for index in sorted(self._choices):
+            state = self._choices[index]
+            if state.finish is None:
+                chunk = self._on_finish(index, state.default_finish())
+                if chunk is not None:
+                    out.append(chunk)
+        if self._request.include_usage:
+            out.append(
+                ChatCompletionChunk(
+                    id=self.id,
+                    choices=[],
+                    created=self.created,
+                    model=self.model,
+                    system_fingerprint=self.system_fingerprint,
+                    usage=self.completion_usage(),
+                    provider=self.provider,
+                )
+            )
+        return out
+
+    def completion_usage(self) -> CompletionUsage:
+        """The provider's usage, else an estimate marked ``estimated=True``."""
+        usage = self.usage
+        if usage is not None:
+            return CompletionUsage(
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+                total_tokens=usage.prompt_tokens + usage.completion_tokens,
+                prompt_tokens_details=None
+                if usage.cached_tokens is None
+                else PromptTokensDetails(cached_tokens=usage.cached_tokens),
+                completion_tokens_details=None
+                if usage.reasoning_tokens is None
+                else CompletionTokensDetails(reasoning_tokens=usage.reasoning_tokens),
+            )
+        prompt = sum(estimate_tokens(text) + 4 for text in _message_texts(self._request))
+        completion = 0
+        for state in self._choices.values():
+            completion += estimate_tokens("".join(state.text)) + estimate_tokens(
+                "".join(state.reasoning)
+            )
+            for call in state.tools.values():
+                completion += estimate_tokens(call.name + "".join(call.arguments))
+        return CompletionUsage(
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            total_tokens=prompt + completion,
+            estimated=True,
+        )
+
+    def completion(self) -> ChatCompletion:
+        """The whole response, after every event was applied and ``close()`` was called."""
+        choices = []
+        for index in sorted(self._choices):
+            state = self._choices[index]
+            tool_calls = [
+                ChatCompletionMessageToolCall(
+                    id=call.id, function=Function(name=call.name, arguments="".join(call.arguments))
+                )
+                for _, call in sorted(state.tools.items())
+            ]
+            text = "".join(state.text)
+            message = ChatCompletionMessage(
+                content=None if tool_calls and not text else text,
+                refusal="".join(state.refusal) or None,
+                tool_calls=tool_calls or None,
+                reasoning_content="".join(state.reasoning) or None,
+            )
+            finish = state.finish or state.default_finish()
+            choices.append(Choice(index=index, message=message, finish_reason=finish))
+        return ChatCompletion(
+            id=self.id,
+            choices=choices,
+            created=self.created,
+            model=self.model,
+            usage=self.completion_usage(),
+            system_fingerprint=self.system_fingerprint,
+            provider=self.provider,
+        )
+
+
+def _message_texts(request: ChatRequest) -> list[str]:
+    texts = []
+    for message in request.messages:
+        content = message.get("content")
+        if isinstance(content, str):
+            texts.append(content)
+        elif isinstance(content, list):
+            texts.extend(
+                str(p.get("text", ""))
+                for p in content
+                if isinstance(p, dict) and p.get("type") == "text"
+            )
+    return texts

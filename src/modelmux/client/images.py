@@ -1,0 +1,107 @@
+"""Generated images -> ``Image`` objects in the format the caller asked for.
+
+Providers return URLs or bytes; the caller asks for ``url`` or ``b64_json``. Bytes become a
+``data:`` URL when a URL is asked for; a URL is downloaded (size-capped, content-type checked)
+when base64 or a saved file is asked for. ``save_to`` writes files with generated names only.
+"""
+
+from __future__ import annotations
+
+import base64
+import mimetypes
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import APIResponseValidationError, InvalidRequestError
+from ..providers.base import GeneratedImage
+from ..transport.base import HttpRequest, Transport
+from ..types.images import Image
+from ..types.request import ImageRef, ImageRequest
+from .vision import sniff_media_type
+
+__all__ = ["MAX_IMAGE_DOWNLOAD", "download_image", "finish_images"]
+
+#: Largest image downloaded from a provider's URL.
+MAX_IMAGE_DOWNLOAD = 50 * 1024 * 1024
+_EXTENSIONS = {
+    "image/png": ".png",
+    "image/jpeg": ".jpg",
+    "image/gif": ".gif",
+    "image/webp": ".webp",
+}
+
+
+def _normalize(item: GeneratedImage | str | bytes) -> GeneratedImage:
+    if isinstance(item, GeneratedImage):
+        return item
+    if isinstance(item, (bytes, bytearray)):
+        data = bytes(item)
+        return GeneratedImage(data=data, media_type=sniff_media_type(data) or "image/png")
+    if isinstance(item, str):
+        if item.startswith("data:"):
+            ref = ImageRef.parse(item)
+            return GeneratedImage(data=ref.data, media_type=ref.media_type or "image/png")
+        return GeneratedImage(url=item)
+    raise TypeError(
+        f"an image provider returned {type(item).__name__}; return a URL, bytes or GeneratedImage"
+    )
+
+
+async def download_image(url: str, request: ImageRequest, transport: Transport) -> GeneratedImage:
+    response = await transport.request(
+        HttpRequest("GET", url, options=request.options, provider="image download"),
+        max_bytes=MAX_IMAGE_DOWNLOAD,
+    )
+    media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+    sniffed = sniff_media_type(response.body)
+    if not media_type.startswith("image/") and sniffed is None:
+        raise APIResponseValidationError(
+            f"the image URL answered {media_type or 'no content type'}, not an image"
+        )
+    return GeneratedImage(data=response.body, media_type=sniffed or media_type)
+
+
+def _save(image: GeneratedImage, directory: Path) -> str:
+    assert image.data is not None
+    ext = _EXTENSIONS.get(image.media_type) or mimetypes.guess_extension(image.media_type) or ".img"
+    # Names are generated: nothing from a prompt or a provider reaches the file system path.
+    path = directory / f"image_{uuid.uuid4().hex[:16]}{ext}"
+    path.write_bytes(image.data)
+    return str(path)
+
+
+async def finish_images(
+    items: Sequence[Any], request: ImageRequest, transport: Transport, save_to: Any
+) -> list[Image]:
+    directory: Path | None = None
+    if save_to is not None:
+        directory = Path(save_to)
+        if not directory.is_dir():
+            raise InvalidRequestError(f"save_to={str(save_to)!r} is not an existing directory")
+    out: list[Image] = []
+    for item in items[: request.n]:
+        image = _normalize(item)
+        needs_bytes = request.response_format == "b64_json" or directory is not None
+        if image.data is None and needs_bytes:
+            assert image.url is not None
+            downloaded = await download_image(image.url, request, transport)
+            image = GeneratedImage(
+                url=image.url,
+                data=downloaded.data,
+                media_type=downloaded.media_type,
+                revised_prompt=image.revised_prompt,
+            )
+        result = Image(revised_prompt=image.revised_prompt)
+        if request.response_format == "b64_json":
+            assert image.data is not None
+            result.b64_json = base64.b64encode(image.data).decode("ascii")
+        else:
+            result.url = (
+                image.url or ImageRef(data=image.data, media_type=image.media_type).to_url()
+            )
+        if directory is not None:
+            result.path = _save(image, directory)
+        out.append(result)
+    return out

@@ -1,0 +1,155 @@
+"""Fallback across providers: try each in order until one answers.
+
+A provider is left for the next when it fails before delivering any content with an error
+worth trying elsewhere (``is_retryable``). Once content has reached the caller, an error is
+the caller's: switching providers mid-answer would splice two different answers together.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import TypeVar
+
+from ..errors import (
+    AllProvidersFailedError,
+    APIConnectionError,
+    APIResponseValidationError,
+    APIStatusError,
+    MissingCredentialsError,
+    UnsupportedCapabilityError,
+)
+from ..providers.base import Provider
+from ..types.events import ChatEvent, ReasoningDelta, RefusalDelta, TextDelta, ToolCallDelta
+from ..types.request import ChatRequest
+
+__all__ = [
+    "EmptyResponseError",
+    "Selection",
+    "first_success",
+    "is_retryable",
+    "request_for",
+    "select_provider",
+]
+
+T = TypeVar("T")
+log = logging.getLogger("modelmux.routing")
+
+_RETRYABLE_STATUS = frozenset({408, 409, 429})
+
+
+class EmptyResponseError(APIResponseValidationError):
+    """The provider ended its answer without any content."""
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Whether another provider might succeed where this one failed."""
+    if isinstance(exc, APIStatusError):
+        return exc.status_code in _RETRYABLE_STATUS or exc.status_code >= 500
+    return isinstance(
+        exc,
+        (
+            APIConnectionError,
+            APIResponseValidationError,
+            MissingCredentialsError,
+            UnsupportedCapabilityError,
+        ),
+    )
+
+
+def _is_content(event: ChatEvent) -> bool:
+    if isinstance(event, str):
+        return bool(event)
+    if isinstance(event, (TextDelta, ReasoningDelta, RefusalDelta)):
+        return bool(event.text)
+    return isinstance(event, ToolCallDelta)
+
+
+def request_for(provider: Provider, request: ChatRequest) -> ChatRequest:
+    """The request with the model id this provider should receive."""
+    model = provider.resolve_model(request.model)
+    return request if model == request.model else replace(request, model=model)
+
+
+@dataclass(slots=True)
+class Selection:
+    """The provider that answers: the events read so far, then the rest of its stream.
+
+    The caller iterates ``held`` and then ``rest`` directly (no extra generator layer on the
+    per-chunk path) and must ``aclose()`` it.
+    """
+
+    provider: Provider
+    held: list[ChatEvent]
+    rest: AsyncIterator[ChatEvent] | None
+
+    async def aclose(self) -> None:
+        aclose = getattr(self.rest, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+async def _start(provider: Provider, request: ChatRequest, require_content: bool) -> Selection:
+    """Run one provider until its first piece of content (or its end)."""
+    if not request.stream and provider.has_native_completion:
+        events = list(await provider.complete_chat(request))
+        if require_content and not any(_is_content(e) for e in events):
+            raise EmptyResponseError(
+                "the provider answered with no content", provider=provider.name
+            )
+        return Selection(provider, events, None)
+    stream = provider.stream_chat(request)
+    selection = Selection(provider, [], stream)
+    try:
+        async for event in stream:
+            selection.held.append(event)
+            if _is_content(event):
+                return selection
+    except BaseException:
+        await selection.aclose()
+        raise
+    if require_content:
+        await selection.aclose()
+        raise EmptyResponseError("the provider answered with no content", provider=provider.name)
+    selection.rest = None  # exhausted
+    return selection
+
+
+async def select_provider(providers: Sequence[Provider], request: ChatRequest) -> Selection:
+    """The first provider, in order, that starts answering; or one error for all failures."""
+    if len(providers) == 1:
+        return await _start(providers[0], request_for(providers[0], request), require_content=False)
+    errors: list[tuple[str, BaseException]] = []
+    for provider in providers:
+        try:
+            selection = await _start(provider, request_for(provider, request), require_content=True)
+        except Exception as exc:
+            if not is_retryable(exc):
+                raise
+            log.debug(
+                "provider %s failed before content: %s: %s", provider.name, type(exc).__name__, exc
+            )
+            errors.append((provider.name, exc))
+            continue
+        if errors:
+            tried = ", ".join(f"{name} ({type(err).__name__})" for name, err in errors)
+            log.debug("provider %s answers after: %s", provider.name, tried)
+        return selection
+    raise AllProvidersFailedError(errors)
+
+
+async def first_success(
+    providers: Sequence[Provider], call: Callable[[Provider], Awaitable[T]]
+) -> tuple[Provider, T]:
+    """The first provider whose ``call`` succeeds, for calls that do not stream."""
+    errors: list[tuple[str, BaseException]] = []
+    for provider in providers:
+        try:
+            return provider, await call(provider)
+        except Exception as exc:
+            if len(providers) == 1 or not is_retryable(exc):
+                raise
+            log.debug("provider %s failed: %s: %s", provider.name, type(exc).__name__, exc)
+            errors.append((provider.name, exc))
+    raise AllProvidersFailedError(errors)

@@ -1,0 +1,104 @@
+"""The one Server-Sent Events decoder (WHATWG HTML §9.2), working on bytes in bulk.
+
+Lines are split on bytes (LF, CRLF and lone CR, also when a CRLF straddles two network
+chunks) before decoding, which is safe because a line break is never part of a multi-byte
+UTF-8 sequence; so no incremental text decoder runs on the hot path. A leading BOM is dropped,
+comments and unknown fields are ignored, multi-line data is joined with LF, and a last event
+without its blank line is flushed at the end (a leniency LLM hosts need).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import APIResponseValidationError
+
+__all__ = ["DEFAULT_MAX_EVENT_BYTES", "SSEDecoder", "SSEEvent"]
+
+#: Largest event (or line) accepted; a stream that exceeds it is broken or hostile.
+DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024
+_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass(slots=True)
+class SSEEvent:
+    data: str
+    event: str = "message"
+    id: str = ""
+
+
+class SSEDecoder:
+    __slots__ = ("_buf", "_cr", "_data", "_event", "_last_id", "_max", "_size", "_start")
+
+    def __init__(self, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
+        self._buf = b""
+        self._cr = False  # the previous chunk ended with CR: drop a leading LF
+        self._start = True  # still at the stream's start: a BOM may follow
+        self._data: list[str] = []
+        self._event = ""
+        self._last_id = ""
+        self._max = max_event_bytes
+        self._size = 0
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        """Decode one network chunk; return the events it completed."""
+        if self._cr:
+            self._cr = False
+            if chunk[:1] == b"\n":
+                chunk = chunk[1:]
+        buf = self._buf + chunk if self._buf else chunk
+        if self._start:
+            if len(buf) < 3 and _BOM.startswith(buf):
+                self._buf = buf
+                return []
+            self._start = False
+            if buf.startswith(_BOM):
+                buf = buf[3:]
+        if b"\r" in buf:
+            self._cr = buf.endswith(b"\r")
+            buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        lines = buf.split(b"\n")
+        self._buf = lines.pop()
+        if len(self._buf) > self._max:
+            raise APIResponseValidationError(f"a server-sent event line exceeds {self._max} bytes")
+        events: list[SSEEvent] = []
+        for line in lines:
+            self._line(line, events)
+        return events
+
+    def _line(self, line: bytes, events: list[SSEEvent]) -> None:
+        if not line:
+            if self._data:
+                events.append(
+                    SSEEvent("\n".join(self._data), self._event or "message", self._last_id)
+                )
+            self._data = []
+            self._event = ""
+            self._size = 0
+            return
+        if line[0] == 58:  # b":" comment, e.g. keep-alives
+            return
+        name, colon, value = line.partition(b":")
+        if colon and value[:1] == b" ":
+            value = value[1:]
+        if name == b"data":
+            self._size += len(value)
+            if self._size > self._max:
+                raise APIResponseValidationError(f"a server-sent event exceeds {self._max} bytes")
+            self._data.append(value.decode("utf-8", "replace"))
+        elif name == b"event":
+            self._event = value.decode("utf-8", "replace")
+        elif name == b"id" and b"\x00" not in value:
+            self._last_id = value.decode("utf-8", "replace")
+
+    def close(self) -> list[SSEEvent]:
+        """End of stream: flush a last line and event that lacked their terminators."""
+        events: list[SSEEvent] = []
+        if self._buf:
+            line, self._buf = self._buf, b""
+            if self._start and line.startswith(_BOM):
+                line = line[3:]
+            self._line(line, events)
+        if self._data:
+            self._line(b"", events)
+        return events

@@ -1,0 +1,68 @@
+"""modelmux's public types: requests providers receive, events they yield, objects callers get."""
+
+from .chat import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionMessage,
+    ChatCompletionMessageToolCall,
+    Choice,
+    ChoiceDelta,
+    ChoiceDeltaToolCall,
+    ChoiceDeltaToolCallFunction,
+    ChunkChoice,
+    CompletionUsage,
+    Function,
+)
+from .events import (
+    ChatEvent,
+    Finish,
+    ReasoningDelta,
+    RefusalDelta,
+    ResponseInfo,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+)
+from .images import Image, ImagesResponse, Model, ModelList
+from .request import (
+    CallOptions,
+    ChatRequest,
+    ImageRef,
+    ImageRequest,
+    Message,
+    ModelsRequest,
+    Timeout,
+)
+
+__all__ = [
+    "CallOptions",
+    "ChatCompletion",
+    "ChatCompletionChunk",
+    "ChatCompletionMessage",
+    "ChatCompletionMessageToolCall",
+    "ChatEvent",
+    "ChatRequest",
+    "Choice",
+    "ChoiceDelta",
+    "ChoiceDeltaToolCall",
+    "ChoiceDeltaToolCallFunction",
+    "ChunkChoice",
+    "CompletionUsage",
+    "Finish",
+    "Function",
+    "Image",
+    "ImageRef",
+    "ImageRequest",
+    "ImagesResponse",
+    "Message",
+    "Model",
+    "ModelList",
+    "ModelsRequest",
+    "ReasoningDelta",
+    "RefusalDelta",
+    "ResponseInfo",
+    "TextDelta",
+    "Timeout",
+    "ToolCallDelta",
+    "Usage",
+]

@@ -1,0 +1,94 @@
+"""The closed set of events a provider's ``stream_chat`` yields.
+
+A provider yields plain ``str`` pieces (shorthand for ``TextDelta``) or these typed events;
+``modelmux.client.fold`` turns them into ``ChatCompletionChunk`` and ``ChatCompletion`` objects.
+``index`` is the choice index, for providers that serve ``n > 1``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, TypeAlias
+
+__all__ = [
+    "ChatEvent",
+    "Finish",
+    "FinishReason",
+    "ReasoningDelta",
+    "RefusalDelta",
+    "ResponseInfo",
+    "TextDelta",
+    "ToolCallDelta",
+    "Usage",
+]
+
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
+
+
+@dataclass(slots=True)
+class TextDelta:
+    """A piece of the answer's text."""
+
+    text: str
+    index: int = 0
+
+
+@dataclass(slots=True)
+class ReasoningDelta:
+    """A piece of the model's reasoning ("thinking") text, kept apart from the answer."""
+
+    text: str
+    index: int = 0
+
+
+@dataclass(slots=True)
+class RefusalDelta:
+    """A piece of a refusal message (OpenAI's ``refusal`` field)."""
+
+    text: str
+    index: int = 0
+
+
+@dataclass(slots=True)
+class ToolCallDelta:
+    """A tool call, whole or in pieces. ``call_index`` orders calls within one choice; the
+    first delta of a call carries its ``id`` and ``name``, later ones more ``arguments``."""
+
+    call_index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+    index: int = 0
+
+
+@dataclass(slots=True)
+class Usage:
+    """Token counts as the provider reported them."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int | None = None
+    reasoning_tokens: int | None = None
+
+
+@dataclass(slots=True)
+class Finish:
+    """Why a choice ended, already mapped to OpenAI's vocabulary."""
+
+    reason: FinishReason
+    index: int = 0
+
+
+@dataclass(slots=True)
+class ResponseInfo:
+    """Upstream metadata (response id, the model that actually answered). Optional."""
+
+    id: str | None = None
+    model: str | None = None
+    created: int | None = None
+    system_fingerprint: str | None = None
+
+
+ChatEvent: TypeAlias = (
+    str | TextDelta | ReasoningDelta | RefusalDelta | ToolCallDelta | Usage | Finish | ResponseInfo
+)
