@@ -96,14 +96,15 @@ class FakeServer:
 
     @property
     def open_connections(self) -> int:
-        assert self._runner is not None and self._runner.server is not None
+        assert self._runner is not None
+        assert self._runner.server is not None
         return len(self._runner.server.connections)
 
     async def wait_idle(self, timeout: float = 3.0) -> bool:
         """True once no connection is open (keep-alive ones count: close the client first)."""
         loop = asyncio.get_running_loop()
         end = loop.time() + timeout
-        while self.open_connections and loop.time() < end:
+        while self.open_connections and loop.time() < end:  # noqa: ASYNC110 - polls a count
             await asyncio.sleep(0.01)
         return self.open_connections == 0
 
