@@ -134,12 +134,14 @@ class ResponseFold:
         self._choices: dict[int, _ChoiceState] = {}
         self._emitted = False
         self._finished = 0
+        self._cut = False
 
     # -- state -------------------------------------------------------------------------------
     @property
     def done(self) -> bool:
-        """All expected choices have finished (a stop sequence may end a stream early)."""
-        return self._finished >= self._expected
+        """A stop sequence ended every expected choice: reading on would be wasted work.
+        (When the provider itself finishes, its stream is read to the end for usage.)"""
+        return self._cut and self._finished >= self._expected
 
     @property
     def has_content(self) -> bool:
@@ -225,6 +227,7 @@ class ResponseFold:
         if text:
             state.text.append(text)
         if hit:
+            self._cut = True
             self._finish(state, "stop")
             return self._chunk(index, self._delta(state, content=text), "stop")
         if not text:

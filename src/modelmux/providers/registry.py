@@ -26,7 +26,28 @@ __all__ = [
 ProviderSpec = Any  # a name, a Provider class or instance, a g4f-style class, or a list of them
 
 #: name -> "module:attribute". Names are matched case-insensitively.
-BUILTIN_PROVIDERS: Mapping[str, str] = {}
+BUILTIN_PROVIDERS: Mapping[str, str] = {
+    "openai": "modelmux.providers.openai:OpenAI",
+    "azure": "modelmux.providers.openai:AzureOpenAI",
+    "openai-compatible": "modelmux.providers.openai:OpenAICompatible",
+    # OpenAI-compatible hosts: rows of providers/vendors.py
+    "groq": "modelmux.providers.vendors:Groq",
+    "together": "modelmux.providers.vendors:Together",
+    "deepinfra": "modelmux.providers.vendors:DeepInfra",
+    "openrouter": "modelmux.providers.vendors:OpenRouter",
+    "mistral": "modelmux.providers.vendors:Mistral",
+    "fireworks": "modelmux.providers.vendors:Fireworks",
+    "cerebras": "modelmux.providers.vendors:Cerebras",
+    "xai": "modelmux.providers.vendors:XAI",
+    "deepseek": "modelmux.providers.vendors:DeepSeek",
+    "perplexity": "modelmux.providers.vendors:Perplexity",
+    "huggingface": "modelmux.providers.vendors:HuggingFace",
+    "gemini-openai": "modelmux.providers.vendors:GeminiOpenAI",
+    "ollama-openai": "modelmux.providers.vendors:OllamaOpenAI",
+    "vllm": "modelmux.providers.vendors:VLLM",
+    "llamacpp": "modelmux.providers.vendors:LlamaCpp",
+    "lmstudio": "modelmux.providers.vendors:LMStudio",
+}
 
 
 def _entry_points() -> dict[str, Any]:

@@ -1,0 +1,283 @@
+"""Providers that speak the OpenAI dialect: ``OpenAICompatible`` (any such server),
+``OpenAI`` (the official API) and ``AzureOpenAI``. Other hosts are rows in vendors.py.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any
+
+import orjson
+
+from ..errors import APIResponseValidationError, ConfigurationError
+from ..transport.base import HttpRequest, Transport
+from ..transport.sse import SSEDecoder
+from ..types.events import ChatEvent
+from ..types.request import CallOptions, ChatRequest, ImageRequest, ModelsRequest
+from .base import Capabilities, GeneratedImage, Provider
+from .openai_wire import Quirks, StreamState, build_chat_body, chunk_events, completion_events
+
+__all__ = ["AzureOpenAI", "OpenAI", "OpenAICompatible"]
+
+_OPEN = Capabilities(
+    vision=True, tools=True, json_schema=True, json_object=True, multiple_choices=True
+)
+
+
+def _transport(transport: Transport | None) -> Transport:
+    if transport is None:
+        raise ConfigurationError("this request has no transport; send it through a modelmux client")
+    return transport
+
+
+class OpenAICompatible(Provider):
+    """Any server that speaks OpenAI's Chat Completions API at ``base_url``.
+
+    ``AsyncClient(base_url=..., api_key=...)`` uses this, as ``openai.AsyncOpenAI`` would.
+    The key is optional (local servers need none) and sent as a Bearer token when given.
+    """
+
+    name = "openai-compatible"
+    capabilities = _OPEN
+    quirks = Quirks()
+    #: Used when no base_url is passed and ``base_url_env`` is unset.
+    default_base_url: str | None = None
+    base_url_env: str | None = None
+    #: Extra headers read from environment variables (header name -> variable).
+    header_env: Mapping[str, str] = MappingProxyType({})
+    #: Whether the host serves ``/images/generations``.
+    serves_images = True
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        name: str | None = None,
+        default_headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(api_key=api_key, base_url=base_url)
+        if name:
+            self.name = name
+        self._default_headers = dict(default_headers or {})
+
+    # -- where and how -----------------------------------------------------------------------
+    @property
+    def root(self) -> str:
+        """The base URL every path is joined to (without a trailing slash)."""
+        url = self.base_url or (os.environ.get(self.base_url_env) if self.base_url_env else None)
+        url = url or self.default_base_url
+        if not url:
+            raise ConfigurationError(
+                f"{self.name} needs a base URL: pass base_url='http://host:port/v1'"
+            )
+        return url.rstrip("/")
+
+    def url(self, path: str, model: str | None = None) -> str:
+        return f"{self.root}/{path}"
+
+    def headers(self) -> dict[str, str]:
+        headers = {"Accept": "application/json", **self._default_headers}
+        for header, var in self.header_env.items():
+            value = os.environ.get(var)
+            if value:
+                headers.setdefault(header, value)
+        key = self.require_api_key() if self.requires_api_key else self.api_key
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        return headers
+
+    def _http(
+        self,
+        method: str,
+        path: str,
+        options: CallOptions,
+        body: Any = None,
+        model: str | None = None,
+    ) -> HttpRequest:
+        return HttpRequest(
+            method, self.url(path, model), self.headers(), body, None, options, self.name
+        )
+
+    @property
+    def supports_images(self) -> bool:
+        return self.serves_images
+
+    # -- chat --------------------------------------------------------------------------------
+    async def stream_chat(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
+        body = build_chat_body(request, self.quirks, stream=True)
+        http = self._http("POST", "chat/completions", request.options, body, request.model)
+        state = StreamState()
+        decoder = SSEDecoder()
+        loads = orjson.loads
+        name = self.name
+        async with _transport(request.transport).stream(http) as resp:
+            async for piece in resp.iter_bytes():
+                for event in decoder.feed(piece):
+                    if event.data == "[DONE]":
+                        return
+                    try:
+                        chunk = loads(event.data)
+                    except orjson.JSONDecodeError as exc:
+                        raise APIResponseValidationError(
+                            f"malformed JSON in the stream: {event.data[:200]!r}", provider=name
+                        ) from exc
+                    for item in chunk_events(chunk, state, name):
+                        yield item
+            for event in decoder.close():
+                if event.data == "[DONE]":
+                    return
+                for item in chunk_events(loads(event.data), state, name):
+                    yield item
+        if not state.finished:
+            raise APIResponseValidationError(
+                "the stream ended without [DONE] or a finish_reason: the answer may be cut short",
+                provider=name,
+            )
+
+    async def complete_chat(self, request: ChatRequest) -> Sequence[ChatEvent]:
+        body = build_chat_body(request, self.quirks, stream=False)
+        http = self._http("POST", "chat/completions", request.options, body, request.model)
+        response = await _transport(request.transport).request(http)
+        payload = response.json()
+        if not isinstance(payload, dict):
+            raise APIResponseValidationError(
+                "expected a chat.completion object", provider=self.name
+            )
+        return completion_events(payload, self.name)
+
+    # -- models ------------------------------------------------------------------------------
+    async def list_models(self, request: ModelsRequest) -> list[str]:
+        response = await _transport(request.transport).request(
+            self._http("GET", "models", request.options), max_bytes=8 * 1024 * 1024
+        )
+        payload = response.json()
+        data = payload.get("data") if isinstance(payload, dict) else payload
+        if not isinstance(data, list):
+            raise APIResponseValidationError("expected a model list", provider=self.name)
+        return [str(m["id"]) for m in data if isinstance(m, dict) and m.get("id")]
+
+    # -- images ------------------------------------------------------------------------------
+    def image_body(self, request: ImageRequest) -> dict[str, Any]:
+        body: dict[str, Any] = {"prompt": request.prompt, "n": request.n}
+        if request.model:
+            body["model"] = request.model
+        for field in ("size", "quality", "style", "user"):
+            value = getattr(request, field)
+            if value is not None:
+                body[field] = value
+        # GPT image models always answer base64 and reject response_format; dall-e takes it.
+        if not request.model.startswith("gpt-image"):
+            body["response_format"] = request.response_format
+        body.update(request.extra_body)
+        return body
+
+    async def generate_images(self, request: ImageRequest) -> Sequence[GeneratedImage]:
+        http = self._http(
+            "POST", "images/generations", request.options, self.image_body(request), request.model
+        )
+        payload = (await _transport(request.transport).request(http)).json()
+        data = payload.get("data") if isinstance(payload, dict) else None
+        if not isinstance(data, list):
+            raise APIResponseValidationError(
+                "expected an images response with data", provider=self.name
+            )
+        images = []
+        for item in data:
+            revised = item.get("revised_prompt")
+            if item.get("b64_json"):
+                import base64
+
+                raw = base64.b64decode(item["b64_json"])
+                fmt = payload.get("output_format") or "png"
+                images.append(
+                    GeneratedImage(data=raw, media_type=f"image/{fmt}", revised_prompt=revised)
+                )
+            elif item.get("url"):
+                images.append(GeneratedImage(url=item["url"], revised_prompt=revised))
+        return images
+
+
+class OpenAI(OpenAICompatible):
+    """OpenAI's official API. ``OPENAI_API_KEY``; ``OPENAI_BASE_URL`` to point elsewhere."""
+
+    name = "openai"
+    default_base_url = "https://api.openai.com/v1"
+    base_url_env = "OPENAI_BASE_URL"
+    api_key_env = ("OPENAI_API_KEY",)
+    requires_api_key = True
+    quirks = Quirks(developer_role=True, max_completion_tokens=True)
+    default_model = "gpt-4o-mini"
+    models = (
+        "gpt-4o",
+        "gpt-4o-mini",
+        "gpt-4.1",
+        "gpt-4.1-mini",
+        "gpt-4.1-nano",
+        "o3",
+        "o3-mini",
+        "o4-mini",
+    )
+    image_models = ("gpt-image-1", "dall-e-3", "dall-e-2")
+    default_image_model = "dall-e-3"
+    header_env: Mapping[str, str] = MappingProxyType(
+        {"OpenAI-Organization": "OPENAI_ORG_ID", "OpenAI-Project": "OPENAI_PROJECT_ID"}
+    )
+
+
+class AzureOpenAI(OpenAICompatible):
+    """Azure OpenAI: deployment URLs, ``api-version``, the ``api-key`` header.
+
+    ``base_url`` (or ``AZURE_OPENAI_ENDPOINT``) is the resource endpoint, e.g.
+    ``https://my-resource.openai.azure.com``; the model name is the deployment name unless
+    ``deployments`` maps it. ``AZURE_OPENAI_API_KEY``; ``OPENAI_API_VERSION`` or ``api_version``.
+    """
+
+    name = "azure"
+    base_url_env = "AZURE_OPENAI_ENDPOINT"
+    api_key_env = ("AZURE_OPENAI_API_KEY",)
+    requires_api_key = True
+    quirks = Quirks(developer_role=True)
+    default_api_version = "2024-10-21"
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        api_version: str | None = None,
+        deployments: Mapping[str, str] | None = None,
+        name: str | None = None,
+        default_headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(
+            api_key=api_key, base_url=base_url, name=name, default_headers=default_headers
+        )
+        self.api_version = (
+            api_version or os.environ.get("OPENAI_API_VERSION") or self.default_api_version
+        )
+        self.deployments = dict(deployments or {})
+
+    def url(self, path: str, model: str | None = None) -> str:
+        root = self.root
+        if root.endswith("/openai"):
+            root = root[: -len("/openai")]
+        if model is None:  # account-level endpoints such as models
+            return f"{root}/openai/{path}?api-version={self.api_version}"
+        deployment = self.deployments.get(model, model)
+        if not deployment:
+            raise ConfigurationError(
+                "Azure OpenAI needs a deployment: pass model='<deployment name>'"
+            )
+        return f"{root}/openai/deployments/{deployment}/{path}?api-version={self.api_version}"
+
+    def headers(self) -> dict[str, str]:
+        headers = {"Accept": "application/json", **self._default_headers}
+        headers["api-key"] = self.require_api_key()
+        return headers
+
+    async def list_models(self, request: ModelsRequest) -> list[str]:
+        # Azure's model list names base models, not the deployments callers use.
+        return list(self.deployments) or list(self.models)

@@ -1,0 +1,288 @@
+"""The OpenAI Chat Completions dialect: request bodies out, events in. Pure functions.
+
+Every OpenAI-compatible host speaks this dialect with small differences; those are the
+``Quirks`` data of each host (see vendors.py), never branches on host names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from ..errors import APIError, describe_body, status_error
+from ..types.events import (
+    ChatEvent,
+    Finish,
+    FinishReason,
+    ReasoningDelta,
+    RefusalDelta,
+    ResponseInfo,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+)
+from ..types.request import ChatRequest
+
+__all__ = [
+    "Quirks",
+    "build_chat_body",
+    "chunk_events",
+    "completion_events",
+    "map_finish_reason",
+    "raise_embedded_error",
+    "usage_event",
+]
+
+_FINISH: dict[str, FinishReason] = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "content_filter": "content_filter",
+}
+
+# Request fields copied as they are when the caller set them.
+_FIELDS = (
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "max_completion_tokens",
+    "stop",
+    "n",
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+    "response_format",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "user",
+    "reasoning_effort",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Quirks:
+    """How one host departs from OpenAI's own API. Data, not code."""
+
+    #: The host understands the ``developer`` role (else it becomes ``system``).
+    developer_role: bool = False
+    #: The host accepts ``stream_options: {"include_usage": true}``.
+    stream_usage: bool = True
+    #: Send ``max_tokens`` as ``max_completion_tokens`` (OpenAI's reasoning models need it).
+    max_completion_tokens: bool = False
+    #: Parameters the host rejects with a 400; dropped before sending.
+    unsupported_params: frozenset[str] = frozenset()
+    #: The host rejects ``messages[].name``.
+    strip_message_names: bool = False
+    #: Tool-call ids must be exactly nine ASCII letters or digits (Mistral).
+    nine_char_tool_ids: bool = False
+    #: The body field that carries ``seed``.
+    seed_field: str = "seed"
+
+
+def map_finish_reason(value: Any) -> FinishReason:
+    return _FINISH.get(value, "stop") if isinstance(value, str) else "stop"
+
+
+def usage_event(usage: Mapping[str, Any]) -> Usage:
+    prompt = usage.get("prompt_tokens") or 0
+    completion = usage.get("completion_tokens") or 0
+    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
+    reasoning = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens")
+    return Usage(int(prompt), int(completion), cached, reasoning)
+
+
+_NINE = re.compile(r"^[A-Za-z0-9]{9}$")
+_ALNUM = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def nine_char_id(call_id: str) -> str:
+    """A stable 9-character alphanumeric id for any tool-call id (the same id maps the same
+    way in the assistant's ``tool_calls`` and in the ``tool`` message answering it)."""
+    if _NINE.match(call_id):
+        return call_id
+    n = int.from_bytes(hashlib.sha256(call_id.encode()).digest()[:8], "big")
+    out = []
+    for _ in range(9):
+        n, r = divmod(n, 62)
+        out.append(_ALNUM[r])
+    return "".join(out)
+
+
+def _message(message: Mapping[str, Any], quirks: Quirks) -> dict[str, Any]:
+    out = dict(message)
+    if out.get("role") == "developer" and not quirks.developer_role:
+        out["role"] = "system"
+    if quirks.strip_message_names:
+        out.pop("name", None)
+    if quirks.nine_char_tool_ids:
+        if out.get("tool_calls"):
+            out["tool_calls"] = [
+                {**c, "id": nine_char_id(str(c.get("id", "")))} for c in out["tool_calls"]
+            ]
+        if out.get("role") == "tool" and out.get("tool_call_id"):
+            out["tool_call_id"] = nine_char_id(str(out["tool_call_id"]))
+    return out
+
+
+def build_chat_body(request: ChatRequest, quirks: Quirks, *, stream: bool) -> dict[str, Any]:
+    """The JSON body of ``POST /chat/completions`` for this request on this host."""
+    rewrite = (
+        quirks.strip_message_names
+        or quirks.nine_char_tool_ids
+        or (
+            not quirks.developer_role
+            and any(m.get("role") == "developer" for m in request.messages)
+        )
+    )
+    messages = [_message(m, quirks) for m in request.messages] if rewrite else request.messages
+    body: dict[str, Any] = {"model": request.model, "messages": messages}
+    for name in _FIELDS:
+        value = getattr(request, name)
+        if value is not None:
+            body[name] = value
+    if quirks.max_completion_tokens and "max_tokens" in body:
+        body.setdefault("max_completion_tokens", body.pop("max_tokens"))
+    if quirks.seed_field != "seed" and "seed" in body:
+        body[quirks.seed_field] = body.pop("seed")
+    for name in quirks.unsupported_params:
+        body.pop(name, None)
+    if stream:
+        body["stream"] = True
+        if quirks.stream_usage:
+            # Always ask for real usage; the fold decides whether the caller sees a usage chunk.
+            body["stream_options"] = {**(request.stream_options or {}), "include_usage": True}
+    body.update(request.extra_body)
+    return body
+
+
+def raise_embedded_error(payload: Mapping[str, Any], provider: str) -> None:
+    """Raise the ``{"error": ...}`` a host sent in a 200 body or mid-stream."""
+    error = payload.get("error")
+    if not error:
+        return
+    message = describe_body(payload)
+    code = error.get("code") if isinstance(error, Mapping) else None
+    if isinstance(code, int) and 400 <= code <= 599:
+        raise status_error(code, message, provider=provider, body=dict(payload))
+    raise APIError(message, provider=provider, body=dict(payload))
+
+
+class _ToolIndex:
+    """Tool-call positions for hosts that omit ``index``: a new id starts a new call."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count: dict[int, int] = {}
+
+    def of(self, choice: int, call: Mapping[str, Any]) -> int:
+        index = call.get("index")
+        if isinstance(index, int):
+            self.count[choice] = max(self.count.get(choice, 0), index + 1)
+            return index
+        n = self.count.get(choice, 0)
+        if call.get("id") or n == 0:
+            self.count[choice] = n + 1
+            return n
+        return n - 1
+
+
+class StreamState:
+    """What one stream's translation remembers between chunks."""
+
+    __slots__ = ("finished", "started", "tools")
+
+    def __init__(self) -> None:
+        self.started = False
+        self.finished = False
+        self.tools = _ToolIndex()
+
+
+def chunk_events(
+    chunk: Mapping[str, Any], state: StreamState, provider: str
+) -> Iterator[ChatEvent]:
+    """Events of one streamed ``chat.completion.chunk``. The per-chunk hot path."""
+    if not state.started:
+        state.started = True
+        yield ResponseInfo(
+            chunk.get("id"),
+            chunk.get("model"),
+            chunk.get("created"),
+            chunk.get("system_fingerprint"),
+        )
+    if "error" in chunk:
+        raise_embedded_error(chunk, provider)
+    for choice in chunk.get("choices") or ():
+        index = choice.get("index") or 0
+        delta = choice.get("delta")
+        if delta:
+            content = delta.get("content")
+            if content:
+                yield TextDelta(content, index) if index else content
+            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+            if reasoning and isinstance(reasoning, str):
+                yield ReasoningDelta(reasoning, index)
+            refusal = delta.get("refusal")
+            if refusal:
+                yield RefusalDelta(refusal, index)
+            calls = delta.get("tool_calls")
+            if calls:
+                for call in calls:
+                    fn = call.get("function") or {}
+                    yield ToolCallDelta(
+                        state.tools.of(index, call),
+                        call.get("id"),
+                        fn.get("name"),
+                        fn.get("arguments") or "",
+                        index,
+                    )
+        reason = choice.get("finish_reason")
+        if reason:
+            state.finished = True
+            yield Finish(map_finish_reason(reason), index)
+    usage = chunk.get("usage")
+    if usage:
+        yield usage_event(usage)
+
+
+def completion_events(payload: Mapping[str, Any], provider: str) -> list[ChatEvent]:
+    """Events of a whole (non-streamed) ``chat.completion``."""
+    raise_embedded_error(payload, provider)
+    events: list[ChatEvent] = [
+        ResponseInfo(
+            payload.get("id"),
+            payload.get("model"),
+            payload.get("created"),
+            payload.get("system_fingerprint"),
+        )
+    ]
+    for choice in payload.get("choices") or ():
+        index = choice.get("index") or 0
+        message = choice.get("message") or {}
+        reasoning = message.get("reasoning_content") or message.get("reasoning")
+        if reasoning and isinstance(reasoning, str):
+            events.append(ReasoningDelta(reasoning, index))
+        if message.get("content"):
+            content = message["content"]
+            if isinstance(content, list):  # a few hosts send content parts
+                content = "".join(p.get("text", "") for p in content if isinstance(p, Mapping))
+            events.append(TextDelta(str(content), index))
+        if message.get("refusal"):
+            events.append(RefusalDelta(message["refusal"], index))
+        for position, call in enumerate(message.get("tool_calls") or ()):
+            fn = call.get("function") or {}
+            arguments = fn.get("arguments")
+            if not isinstance(arguments, str):  # some hosts send an object
+                arguments = orjson.dumps(arguments or {}).decode()
+            events.append(ToolCallDelta(position, call.get("id"), fn.get("name"), arguments, index))
+        events.append(Finish(map_finish_reason(choice.get("finish_reason")), index))
+    if payload.get("usage"):
+        events.append(usage_event(payload["usage"]))
+    return events

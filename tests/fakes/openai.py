@@ -1,0 +1,127 @@
+"""Bodies in OpenAI's wire format, for scripting a FakeServer as an OpenAI-compatible host."""
+
+from __future__ import annotations
+
+import json as jsonlib
+from typing import Any
+
+from .server import Action, json, sse_data, stream_bytes
+
+CHAT = "/v1/chat/completions"
+MODELS = "/v1/models"
+IMAGES = "/v1/images/generations"
+
+
+def chunk(
+    delta: dict[str, Any] | None = None,
+    finish: str | None = None,
+    *,
+    index: int = 0,
+    usage: dict[str, Any] | None = None,
+    model: str = "fake-model",
+    id: str = "chatcmpl-fake",
+    choices: bool = True,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": id,
+        "object": "chat.completion.chunk",
+        "created": 1767225600,
+        "model": model,
+        "system_fingerprint": "fp_fake",
+        "choices": [
+            {"index": index, "delta": delta or {}, "logprobs": None, "finish_reason": finish}
+        ]
+        if choices
+        else [],
+    }
+    if usage is not None:
+        body["usage"] = usage
+    return body
+
+
+def text_chunks(
+    pieces: list[str],
+    *,
+    finish: str = "stop",
+    usage: dict[str, Any] | None = None,
+    model: str = "fake-model",
+) -> list[dict[str, Any]]:
+    """The chunks OpenAI sends for a text answer: role first, pieces, finish, then usage."""
+    out = [chunk({"role": "assistant", "content": ""}, model=model)]
+    out += [chunk({"content": p}, model=model) for p in pieces]
+    out.append(chunk({}, finish, model=model))
+    if usage is not None:
+        out.append(chunk(usage=usage, model=model, choices=False))
+    return out
+
+
+def stream_text(pieces: list[str], **kwargs: Any) -> Action:
+    usage = kwargs.pop(
+        "usage",
+        {"prompt_tokens": 9, "completion_tokens": len(pieces), "total_tokens": 9 + len(pieces)},
+    )
+    return sse_data(text_chunks(pieces, usage=usage), **kwargs)
+
+
+def split_body(payloads: list[Any], size: int, *, done: bool = True, crlf: bool = False) -> Action:
+    """The whole SSE body cut into ``size``-byte writes: events straddle network chunks."""
+    sep = "\r\n" if crlf else "\n"
+    body = "".join(f"data: {jsonlib.dumps(p)}{sep}{sep}" for p in payloads)
+    if done:
+        body += f"data: [DONE]{sep}{sep}"
+    raw = body.encode()
+    return stream_bytes([raw[i : i + size] for i in range(0, len(raw), size)])
+
+
+def completion(
+    content: str | None = "Hello!",
+    *,
+    finish: str = "stop",
+    tool_calls: list[dict[str, Any]] | None = None,
+    usage: dict[str, Any] | None = None,
+    model: str = "fake-model",
+    reasoning: str | None = None,
+) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
+    if tool_calls:
+        message["tool_calls"] = tool_calls
+    if reasoning:
+        message["reasoning_content"] = reasoning
+    return {
+        "id": "chatcmpl-full",
+        "object": "chat.completion",
+        "created": 1767225600,
+        "model": model,
+        "system_fingerprint": "fp_fake",
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
+        "usage": usage or {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15},
+    }
+
+
+def reply(content: str = "Hello!", **kwargs: Any) -> Action:
+    return json(200, completion(content, **kwargs))
+
+
+def error(
+    status: int,
+    message: str = "boom",
+    *,
+    type: str = "server_error",
+    code: Any = None,
+    headers: dict[str, str] | None = None,
+) -> Action:
+    return json(
+        status,
+        {"error": {"message": message, "type": type, "param": None, "code": code}},
+        headers=headers,
+    )
+
+
+def models(*ids: str) -> Action:
+    return json(
+        200,
+        {
+            "object": "list",
+            "data": [{"id": i, "object": "model", "created": 0, "owned_by": "fake"} for i in ids],
+        },
+    )
