@@ -104,7 +104,7 @@ class FakeServer:
         """True once no connection is open (keep-alive ones count: close the client first)."""
         loop = asyncio.get_running_loop()
         end = loop.time() + timeout
-        while self.open_connections and loop.time() < end:  # noqa: ASYNC110 - polls a count
+        while self.open_connections and loop.time() < end:
             await asyncio.sleep(0.01)
         return self.open_connections == 0
 
