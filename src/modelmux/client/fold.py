@@ -62,11 +62,13 @@ class StopFilter:
     def feed(self, text: str) -> tuple[str, bool]:
         """Return (text safe to emit, whether a stop sequence was hit)."""
         buf = self._pending + text
-        cut = -1
+        # The stop sequence that is complete first (smallest end) wins, as it would if the text
+        # came one character at a time: the answer must not depend on how it was chunked.
+        cut = end = -1
         for stop in self._stops:
             at = buf.find(stop)
-            if at >= 0 and (cut < 0 or at < cut):
-                cut = at
+            if at >= 0 and (end < 0 or (at + len(stop), at) < (end, cut)):
+                cut, end = at, at + len(stop)
         if cut >= 0:
             self._pending = ""
             return buf[:cut], True
