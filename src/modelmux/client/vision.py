@@ -76,8 +76,7 @@ def image_url(image: Any, name: str | None = None) -> str:
         if image.startswith(("https://", "http://")):
             return image
         if image.startswith("data:"):
-            ImageRef.parse(image)  # validates the base64 payload
-            return image
+            return _checked_data_uri(image)
         if len(image) < 4096 and os.path.isfile(image):
             return _from_path(Path(image))
         raise InvalidRequestError(
@@ -86,6 +85,21 @@ def image_url(image: Any, name: str | None = None) -> str:
     raise InvalidRequestError(
         f"cannot read an image from {type(image).__name__}; pass bytes, a path, a URL or a data URI"
     )
+
+
+def _checked_data_uri(url: str) -> str:
+    """A data URI that holds an image, with an image media type (providers such as Anthropic
+    pass the type on), or a clear error. Returns ``url`` itself when it was already right."""
+    ref = ImageRef.parse(url)  # validates the base64 payload
+    assert ref.data is not None
+    if ref.media_type and ref.media_type.startswith("image/"):
+        return url
+    sniffed = sniff_media_type(ref.data)
+    if sniffed is None:
+        raise InvalidRequestError(
+            f"the data URI holds {ref.media_type}, not an image; pass PNG, JPEG, GIF or WebP"
+        )
+    return ImageRef(data=ref.data, media_type=sniffed).to_url()
 
 
 def _from_path(path: Path) -> str:
@@ -116,7 +130,9 @@ def normalize_image_part(part: dict[str, Any]) -> dict[str, Any]:
             f"image_url must be an http(s) URL or a data: URI, got {url[:60]!r}"
         )
     if url.startswith("data:"):
-        ImageRef.parse(url)
+        checked = _checked_data_uri(url)
+        if checked is not url:
+            spec = {**spec, "url": checked}
     return {"type": "image_url", "image_url": spec} if spec is not part.get("image_url") else part
 
 
