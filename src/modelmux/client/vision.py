@@ -36,6 +36,9 @@ _MAGIC = (
 )
 
 
+_SNIFFED = frozenset({*(media_type for _, media_type in _MAGIC), "image/webp"})
+
+
 def sniff_media_type(data: bytes) -> str | None:
     """The image type from its first bytes, or None when it is no image we know."""
     for magic, media_type in _MAGIC:
@@ -53,7 +56,11 @@ def _from_bytes(data: bytes, name: str | None = None) -> str:
         )
     media_type = sniff_media_type(data)
     if media_type is None and name:
-        media_type = mimetypes.guess_type(name)[0]
+        # The name decides only for types we cannot sniff (BMP, TIFF, HEIC ...): bytes named
+        # .png that are not PNG are not an image a provider will read.
+        guessed = mimetypes.guess_type(name)[0]
+        if guessed not in _SNIFFED:
+            media_type = guessed
     if media_type is None or not media_type.startswith("image/"):
         raise InvalidRequestError(
             "image bytes are not PNG, JPEG, GIF or WebP; pass one of those, or a URL"
