@@ -9,6 +9,7 @@ import asyncio
 import time
 from collections.abc import AsyncGenerator, Awaitable, Sequence
 from dataclasses import replace
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -21,7 +22,7 @@ from ..types.events import ChatEvent
 from ..types.images import ImagesResponse, Model, ModelList
 from ..types.request import CallOptions, ChatRequest, ImageRequest, ModelsRequest, Timeout
 from .fold import ResponseFold
-from .images import finish_images
+from .images import finish_images, save_directory
 from .params import build_chat_request, build_image_request, build_options
 from .stream import AsyncChatStream
 
@@ -188,17 +189,19 @@ class AsyncClient:
         return fold.completion()
 
     # -- images ------------------------------------------------------------------------------
-    async def _generate(
-        self, spec: ProviderSpec, request: ImageRequest, save_to: Any
-    ) -> ImagesResponse:
+    def _image_providers_for(self, spec: ProviderSpec) -> list[Provider]:
         providers = [p for p in self._providers_for(spec, images=True) if p.supports_images]
         if not providers:
             raise UnsupportedCapabilityError(
                 "none of the configured providers generates images; pass image_provider=..."
             )
+        return providers
 
+    async def _generate(
+        self, providers: Sequence[Provider], request: ImageRequest, save_to: Path | None
+    ) -> ImagesResponse:
         async def call(provider: Provider) -> list[Any]:
-            req = replace(request, model=request.model or provider.default_image_model or "")
+            req = replace(request, model=provider.resolve_image_model(request.model))
             per_call = max(1, provider.images_per_call)
             sizes = [min(per_call, req.n - i) for i in range(0, req.n, per_call)]
             batches = await asyncio.gather(
@@ -312,8 +315,10 @@ class Images:
         save_to = params.pop("save_to", None)
         provider = params.pop("provider", None)
         request = build_image_request(model, prompt, params, client.options)
+        directory = save_directory(save_to)
+        providers = client._image_providers_for(provider)
         request.transport = client.transport
-        return client._generate(provider, request, save_to)
+        return client._generate(providers, request, directory)
 
     # The seed's project also calls it create().
     create = generate

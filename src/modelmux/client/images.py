@@ -11,6 +11,7 @@ import base64
 import mimetypes
 import uuid
 from collections.abc import Sequence
+from os import PathLike
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from ..types.images import Image
 from ..types.request import ImageRef, ImageRequest
 from .vision import sniff_media_type
 
-__all__ = ["MAX_IMAGE_DOWNLOAD", "download_image", "finish_images"]
+__all__ = ["MAX_IMAGE_DOWNLOAD", "download_image", "finish_images", "save_directory"]
 
 #: Largest image downloaded from a provider's URL.
 MAX_IMAGE_DOWNLOAD = 50 * 1024 * 1024
@@ -72,14 +73,22 @@ def _save(image: GeneratedImage, directory: Path) -> str:
     return str(path)
 
 
+def save_directory(save_to: Any) -> Path | None:
+    """The checked ``save_to`` directory. Checked before any provider is called, so a typo
+    does not cost a paid generation."""
+    if save_to is None:
+        return None
+    if not isinstance(save_to, (str, PathLike)):
+        raise InvalidRequestError(f"save_to must be a directory path, got {type(save_to).__name__}")
+    directory = Path(save_to)
+    if not directory.is_dir():
+        raise InvalidRequestError(f"save_to={str(save_to)!r} is not an existing directory")
+    return directory
+
+
 async def finish_images(
-    items: Sequence[Any], request: ImageRequest, transport: Transport, save_to: Any
+    items: Sequence[Any], request: ImageRequest, transport: Transport, directory: Path | None
 ) -> list[Image]:
-    directory: Path | None = None
-    if save_to is not None:
-        directory = Path(save_to)
-        if not directory.is_dir():
-            raise InvalidRequestError(f"save_to={str(save_to)!r} is not an existing directory")
     out: list[Image] = []
     for item in items[: request.n]:
         image = _normalize(item)

@@ -123,6 +123,12 @@ class Provider:
             return model
         return self.default_model or (self.models[0] if self.models else "")
 
+    def resolve_image_model(self, model: str) -> str:
+        """The image model id to send: the caller's, else the provider's default."""
+        if model:
+            return model
+        return self.default_image_model or (self.image_models[0] if self.image_models else "")
+
     def stream_chat(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
         """Yield the answer as ``str`` pieces or typed events. Override in chat providers."""
         raise UnsupportedCapabilityError(f"provider {self.name} does not serve chat completions")
