@@ -148,9 +148,8 @@ class AsyncClient:
     async def _chunks(
         self, providers: Sequence[Provider], request: ChatRequest
     ) -> AsyncGenerator[ChatCompletionChunk, None]:
-        fold = ResponseFold(request)
         selection = await select_provider(providers, request)
-        fold.provider = selection.provider.name
+        fold = _fold_for(request, selection.provider)
         try:
             for event in selection.held:
                 chunk = fold.apply(event)
@@ -173,9 +172,8 @@ class AsyncClient:
     async def _complete(
         self, providers: Sequence[Provider], request: ChatRequest
     ) -> ChatCompletion:
-        fold = ResponseFold(request)
         selection = await select_provider(providers, request)
-        fold.provider = selection.provider.name
+        fold = _fold_for(request, selection.provider)
         try:
             _fold_all(fold, selection.held)
             if selection.rest is not None and not fold.done:
@@ -226,6 +224,14 @@ class AsyncClient:
                     seen.add((provider.name, model_id))
                     data.append(Model(id=model_id, owned_by=provider.name, provider=provider.name))
         return ModelList(data=data)
+
+
+def _fold_for(request: ChatRequest, provider: Provider) -> ResponseFold:
+    # The response names the provider that answered and the model it was asked for (its
+    # default when the caller named none); an upstream ResponseInfo may refine the model.
+    fold = ResponseFold(request, provider=provider.name)
+    fold.model = provider.resolve_model(request.model)
+    return fold
 
 
 def _fold_all(fold: ResponseFold, events: Sequence[ChatEvent]) -> None:
