@@ -10,16 +10,27 @@ from ..errors import APIResponseValidationError
 
 __all__ = ["NDJSONDecoder"]
 
+_BOM = b"\xef\xbb\xbf"
+
 
 class NDJSONDecoder:
-    __slots__ = ("_buf", "_max")
+    __slots__ = ("_buf", "_max", "_start")
 
     def __init__(self, max_line_bytes: int = 16 * 1024 * 1024) -> None:
         self._buf = b""
         self._max = max_line_bytes
+        self._start = True  # still at the stream's start: a BOM may follow
 
     def feed(self, chunk: bytes) -> list[Any]:
         buf = self._buf + chunk if self._buf else chunk
+        if self._start:
+            # orjson rejects a BOM; some servers write one. It may arrive split over chunks.
+            if len(buf) < 3 and _BOM.startswith(buf):
+                self._buf = buf
+                return []
+            self._start = False
+            if buf.startswith(_BOM):
+                buf = buf[3:]
         lines = buf.split(b"\n")
         self._buf = lines.pop()
         if len(self._buf) > self._max:

@@ -42,6 +42,8 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Decode one network chunk; return the events it completed."""
+        if not chunk:  # an empty piece must not forget a CR that ended the previous one
+            return []
         if self._cr:
             self._cr = False
             if chunk[:1] == b"\n":
