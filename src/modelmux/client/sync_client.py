@@ -45,6 +45,11 @@ class _LoopThread:
         if threading.current_thread() is self._thread:
             raise RuntimeError("a sync modelmux Client cannot be called from its own event loop")
 
+        if self.loop.is_closed() or not self._thread.is_alive():
+            if asyncio.iscoroutine(awaitable):
+                awaitable.close()  # never started: no "was never awaited" warning
+            raise RuntimeError("this modelmux Client is closed; create a new one")
+
         async def wrapper() -> T:
             return await awaitable
 
@@ -58,14 +63,26 @@ class _LoopThread:
     def stop(self, cleanup: Coroutine[Any, Any, None] | None = None) -> None:
         if self.loop.is_closed():
             return
-        if cleanup is not None and self._thread.is_alive():
+        if self._thread.is_alive():
             with contextlib.suppress(Exception):  # closing is best effort at exit
-                asyncio.run_coroutine_threadsafe(cleanup, self.loop).result(timeout=5)
+                asyncio.run_coroutine_threadsafe(_shutdown_work(cleanup), self.loop).result(
+                    timeout=5
+                )
         elif cleanup is not None:
             cleanup.close()
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=5)
         self.loop.close()
+
+
+async def _shutdown_work(cleanup: Coroutine[Any, Any, None] | None) -> None:
+    # Streams the caller abandoned without close() still hold a provider generator (and with
+    # it an upstream connection): close them first, then the client's connection pool.
+    try:
+        await asyncio.get_running_loop().shutdown_asyncgens()
+    finally:
+        if cleanup is not None:
+            await cleanup
 
 
 def _shutdown(runner: _LoopThread, client: AsyncClient) -> None:
