@@ -317,3 +317,48 @@ def test_sync_client_images_generate() -> None:
     with Client(image_provider=ScriptedProvider(images=[png])) as client:
         response = client.images.generate(prompt="a cat", response_format="b64_json")
     assert response.data[0].b64_json is not None
+
+
+def test_sync_client_close_closes_streams_left_open() -> None:
+    provider = ScriptedProvider(["a", "b", "c"])
+    client = Client(provider=provider)
+    stream = client.chat.completions.create(messages="hi", stream=True)
+    assert next(stream).choices[0].delta.content == "a"
+    assert provider.active == 1
+    client.close()  # the stream was abandoned, not closed: the client's close releases it
+    assert provider.active == 0
+    assert provider.closed_early == 1
+
+
+def test_sync_client_used_after_close_is_a_clear_error() -> None:
+    provider = ScriptedProvider("x")
+    client = Client(provider=provider)
+    client.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        client.chat.completions.create(messages="hi")
+    assert provider.requests == []
+
+
+def test_sync_client_exits_cleanly_with_an_abandoned_stream() -> None:
+    """Normal use without close(): the interpreter exits at once, silently, with status 0."""
+    import subprocess
+    import sys
+
+    code = (
+        "from modelmux import Client\n"
+        "from modelmux.testing import ScriptedProvider\n"
+        "client = Client(provider=ScriptedProvider(['a', 'b'], delay=0.01))\n"
+        "print(client.chat.completions.create(messages='x').choices[0].message.content)\n"
+        "stream = client.chat.completions.create(messages='x', stream=True)\n"
+        "print(next(stream).choices[0].delta.content)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-X", "dev", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert proc.returncode == 0
+    assert proc.stdout == "ab\na\n"
+    assert proc.stderr == ""
