@@ -44,6 +44,8 @@ class AsyncClient:
     ``provider`` is a provider class, instance or registered name, or a list of them tried in
     order. ``image_provider`` defaults to ``provider``. With no provider but a ``base_url``,
     the client talks to that OpenAI-compatible server, as ``openai.AsyncOpenAI`` does.
+    ``allow_private_image_urls=True`` lets image URLs that a provider needs as bytes be
+    downloaded from private, loopback and link-local addresses (refused by default).
     """
 
     def __init__(
@@ -58,11 +60,12 @@ class AsyncClient:
         max_retries: int = DEFAULT_MAX_RETRIES,
         default_headers: dict[str, str] | None = None,
         transport: Transport | None = None,
+        allow_private_image_urls: bool = False,
     ) -> None:
         self._api_key = api_key
         self._base_url = base_url
         self.options = build_options(
-            CallOptions(),
+            CallOptions(allow_private_image_urls=allow_private_image_urls),
             {"timeout": timeout, "max_retries": max_retries, "proxy": proxy},
             extra_headers=default_headers,
         )

@@ -6,6 +6,7 @@ fix it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any, TypedDict
 
 from ..errors import InvalidRequestError
@@ -264,7 +265,8 @@ def build_options(
     headers = extra_headers if extra_headers is not None else params.get("extra_headers")
     if timeout is None and retries is None and proxy is None and headers is None:
         return base
-    return CallOptions(
+    return replace(
+        base,
         timeout=Timeout.coerce(timeout) if timeout is not None else base.timeout,
         max_retries=base.max_retries if retries is None else _count("max_retries", retries),
         proxy=proxy or base.proxy,

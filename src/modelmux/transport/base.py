@@ -34,6 +34,8 @@ class HttpRequest:
     options: CallOptions = field(default_factory=CallOptions)
     #: Provider name, for error messages.
     provider: str | None = None
+    #: Follow redirects; off where each hop must be checked first (guarded image downloads).
+    follow_redirects: bool = True
 
     def __repr__(self) -> str:  # headers hold credentials: never show them
         return f"<HttpRequest {self.method} {self.url} provider={self.provider!r}>"

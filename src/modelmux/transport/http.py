@@ -124,7 +124,7 @@ class HttpTransport(Transport):
             headers=headers,
             timeout=timeout,
             proxy=request.options.proxy,
-            allow_redirects=True,
+            allow_redirects=request.follow_redirects,
         )
         try:
             if limits.first_byte is None:

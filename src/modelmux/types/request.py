@@ -63,6 +63,10 @@ class CallOptions:
     max_retries: int = 2
     proxy: str | None = None
     extra_headers: dict[str, str] | None = None
+    #: Let image URLs in messages that a provider needs as bytes be downloaded from private,
+    #: loopback or link-local addresses (off by default: a URL from untrusted input must not
+    #: reach the internal network; see providers/fetch_image.py).
+    allow_private_image_urls: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,148 @@
+"""The guarded image downloader, for providers that need bytes where the caller gave a URL.
+
+Ollama and Gemini take images only inline, so an ``https://`` image in a message has to be
+downloaded by modelmux. That URL may come from untrusted input (a user of the caller's app),
+so the download is guarded:
+
+- only ``http`` and ``https``;
+- the host is resolved and every address must be public: private, loopback, link-local,
+  multicast, reserved and unspecified addresses are refused unless the caller opted in with
+  ``AsyncClient(allow_private_image_urls=True)`` (``CallOptions.allow_private_image_urls``);
+- redirects are followed by hand, and each hop is checked the same way;
+- at most ``MAX_IMAGE_BYTES`` are read, and the answer must be an image (an ``image/*``
+  content type, or bytes whose magic number says so).
+
+Known limit: the check resolves the name, then the HTTP stack resolves it again to connect,
+so a DNS server that answers differently the second time (DNS rebinding) is not stopped.
+
+Providers call ``await fetch_image(url, request)`` or ``await inline_image(ref, request)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from dataclasses import replace
+from typing import TypeAlias
+from urllib.parse import urljoin, urlsplit
+
+from ..client.vision import MAX_IMAGE_BYTES, sniff_media_type
+from ..errors import (
+    APIConnectionError,
+    APIResponseValidationError,
+    ConfigurationError,
+    InvalidRequestError,
+)
+from ..transport.base import HttpRequest
+from ..types.request import ChatRequest, ImageRef
+
+__all__ = ["MAX_REDIRECTS", "check_image_body", "fetch_image", "inline_image", "refuse_reason"]
+
+MAX_REDIRECTS = 5
+_WHO = "image download"
+
+IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def refuse_reason(address: IPAddress) -> str | None:
+    """Why a download from this address is refused by default, or None when it is public."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    for kind in ("loopback", "link_local", "multicast", "unspecified", "reserved", "private"):
+        if getattr(address, f"is_{kind}"):
+            return kind.replace("_", "-")
+    if not address.is_global:  # shared (CGNAT), documentation and other special ranges
+        return "non-global"
+    return None
+
+
+async def _check_host(url: str, allow_private: bool) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise InvalidRequestError(f"image URL {url[:80]!r} must be http or https")
+    host = parts.hostname
+    if not host:
+        raise InvalidRequestError(f"image URL {url[:80]!r} has no host")
+    if allow_private:
+        return
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise InvalidRequestError(f"image URL {url[:80]!r} has an invalid port") from exc
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise APIConnectionError(
+            f"cannot resolve the image host {host!r}: {exc}", provider=_WHO
+        ) from exc
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        reason = refuse_reason(address)
+        if reason is not None:
+            raise InvalidRequestError(
+                f"refusing to download image {url[:80]!r}: {host} resolves to a {reason} address "
+                f"({address}). Pass allow_private_image_urls=True to the client to allow it."
+            )
+
+
+def check_image_body(body: bytes, content_type: str, url: str = "") -> str:
+    """The media type of a downloaded image, or an error when the body is not an image."""
+    declared = content_type.split(";", 1)[0].strip().lower()
+    sniffed = sniff_media_type(body)
+    if sniffed is not None:
+        return sniffed
+    if declared.startswith("image/") and body:
+        return declared
+    where = f" {url[:80]!r}" if url else ""
+    raise APIResponseValidationError(
+        f"the image URL{where} answered {declared or 'no content type'}, not an image",
+        provider=_WHO,
+    )
+
+
+async def fetch_image(url: str, request: ChatRequest) -> ImageRef:
+    """Download one image URL under the guard; return it as bytes with its media type."""
+    if request.transport is None:
+        raise ConfigurationError("this request has no transport; send it through a modelmux client")
+    options = request.options
+    allow = options.allow_private_image_urls
+    # The caller's extra headers are meant for the provider (often credentials): not sent here.
+    options_for_download = replace(options, extra_headers=None)
+    current = url
+    for _ in range(MAX_REDIRECTS + 1):
+        await _check_host(current, allow)
+        response = await request.transport.request(
+            HttpRequest(
+                "GET",
+                current,
+                {"Accept": "image/*"},
+                options=options_for_download,
+                provider=_WHO,
+                follow_redirects=False,
+            ),
+            max_bytes=MAX_IMAGE_BYTES,
+        )
+        if 300 <= response.status < 400:
+            location = response.headers.get("Location")
+            if not location:
+                raise APIResponseValidationError(
+                    f"the image URL {current[:80]!r} redirected without a Location", provider=_WHO
+                )
+            current = urljoin(current, location)
+            continue
+        media_type = check_image_body(
+            response.body, response.headers.get("Content-Type", ""), current
+        )
+        return ImageRef(data=response.body, media_type=media_type)
+    raise APIResponseValidationError(
+        f"the image URL {url[:80]!r} redirected more than {MAX_REDIRECTS} times", provider=_WHO
+    )
+
+
+async def inline_image(ref: ImageRef, request: ChatRequest) -> ImageRef:
+    """``ref`` with its bytes: itself when inline, else downloaded under the guard."""
+    if ref.data is not None:
+        return ref
+    assert ref.url is not None
+    return await fetch_image(ref.url, request)
