@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -37,6 +38,7 @@ from modelmux.types.events import ChatEvent, Finish, TextDelta, Usage
 from modelmux.types.request import ChatRequest, ModelsRequest
 
 SECRET = "sk-live-DO-NOT-SHOW-4f1c9e"
+QUICKSTART = Path(__file__).resolve().parents[1] / "examples" / "quickstart.py"
 
 
 # -- custom providers in a few lines ----------------------------------------------------------
@@ -91,7 +93,7 @@ async def test_typed_events_and_native_completion() -> None:
 async def test_quickstart_example_runs() -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
-        "examples/quickstart.py",
+        str(QUICKSTART),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )

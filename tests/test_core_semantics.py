@@ -335,3 +335,49 @@ async def test_image_generation_without_an_image_provider() -> None:
     client = AsyncClient(provider=ScriptedProvider("text only"))
     with pytest.raises(UnsupportedCapabilityError):
         await client.images.generate(prompt="a cat")
+
+
+async def test_response_messages_can_be_sent_back_as_history() -> None:
+    from openai.types.chat import ChatCompletionMessage as OpenAIMessage
+
+    tool_call = ToolCallDelta(0, id="call_1", name="lookup", arguments='{"q": "x"}')
+    provider = ScriptedProvider([tool_call], "final answer")
+    client = AsyncClient(provider=provider)
+    first = await client.chat.completions.create(messages="look it up")
+    assistant = first.choices[0].message
+    history = [
+        {"role": "user", "content": "look it up"},
+        assistant,  # our own response object, as users pass it back
+        {"role": "tool", "tool_call_id": "call_1", "content": "42"},
+    ]
+    await client.chat.completions.create(messages=history)
+    sent = provider.requests[1].messages
+    assert sent[1] == {
+        "role": "assistant",
+        "tool_calls": [
+            {
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": "lookup", "arguments": '{"q": "x"}'},
+            }
+        ],
+    }
+    # an openai SDK message object works the same way
+    sdk_message = OpenAIMessage.model_validate(assistant.model_dump())
+    await client.chat.completions.create(messages=[history[0], sdk_message, history[2]])
+    assert provider.requests[2].messages[1] == sent[1]
+
+
+async def test_pydantic_model_as_response_format() -> None:
+    from pydantic import BaseModel
+
+    class Answer(BaseModel):
+        value: int
+
+    provider = ScriptedProvider('{"value": 1}')
+    client = AsyncClient(provider=provider)
+    await client.chat.completions.create(messages="hi", response_format=Answer)
+    fmt = provider.requests[0].response_format
+    assert fmt is not None and fmt["type"] == "json_schema"
+    assert fmt["json_schema"]["name"] == "Answer"
+    assert fmt["json_schema"]["schema"]["properties"]["value"]["type"] == "integer"
