@@ -69,8 +69,6 @@ class AsyncClient:
             {"timeout": timeout, "max_retries": max_retries, "proxy": proxy},
             extra_headers=default_headers,
         )
-        if timeout is None:
-            self.options = replace(self.options, timeout=Timeout.coerce(None))
         self._providers = self._resolve(provider)
         self._image_providers = self._resolve(image_provider) if image_provider else self._providers
         self._transport = transport

@@ -23,7 +23,7 @@ __all__ = [
 
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 _PART_TYPES = frozenset({"text", "image_url", "input_audio", "file", "refusal"})
-_NOT_GIVEN: Any = None
+_NOT_GIVEN: Any = object()
 
 
 class ChatParams(TypedDict, total=False):
@@ -259,15 +259,17 @@ def build_options(
     base: CallOptions, params: Mapping[str, Any], *, extra_headers: Any = None
 ) -> CallOptions:
     """Per-call options over the client's: only what the call names changes."""
+    # timeout=None is a choice (no time limit), as in the OpenAI SDK; only a missing key
+    # keeps the client's timeout.
     timeout = params.get("timeout", _NOT_GIVEN)
     retries = params.get("max_retries")
     proxy = params.get("proxy")
     headers = extra_headers if extra_headers is not None else params.get("extra_headers")
-    if timeout is None and retries is None and proxy is None and headers is None:
+    if timeout is _NOT_GIVEN and retries is None and proxy is None and headers is None:
         return base
     return replace(
         base,
-        timeout=Timeout.coerce(timeout) if timeout is not None else base.timeout,
+        timeout=base.timeout if timeout is _NOT_GIVEN else Timeout.coerce(timeout),
         max_retries=base.max_retries if retries is None else _count("max_retries", retries),
         proxy=proxy or base.proxy,
         extra_headers={**(base.extra_headers or {}), **dict(headers)}
