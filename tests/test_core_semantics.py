@@ -381,3 +381,26 @@ async def test_pydantic_model_as_response_format() -> None:
     assert fmt is not None and fmt["type"] == "json_schema"
     assert fmt["json_schema"]["name"] == "Answer"
     assert fmt["json_schema"]["schema"]["properties"]["value"]["type"] == "integer"
+
+
+async def test_per_call_options_override_the_clients() -> None:
+    from modelmux import Timeout
+
+    provider = ScriptedProvider("ok")
+    client = AsyncClient(
+        provider=provider, timeout=5, max_retries=3, default_headers={"X-App": "a"}
+    )
+    await client.chat.completions.create(messages="hi")
+    await client.chat.completions.create(
+        messages="hi", timeout=2.5, max_retries=0, extra_headers={"X-Trace": "t"}
+    )
+    await client.chat.completions.create(messages="hi", timeout=None)  # None: no time limit
+    await client.chat.completions.create(messages="hi", timeout=Timeout(total=9, idle=1))
+    default, custom, unlimited, explicit = (r.options for r in provider.requests)
+    assert (default.timeout.total, default.max_retries) == (5.0, 3)
+    assert default.extra_headers == {"X-App": "a"}
+    assert (custom.timeout.total, custom.max_retries) == (2.5, 0)
+    assert custom.extra_headers == {"X-App": "a", "X-Trace": "t"}
+    assert (unlimited.timeout.total, unlimited.timeout.connect) == (None, None)
+    assert unlimited.max_retries == 3
+    assert explicit.timeout == Timeout(total=9, idle=1)
