@@ -166,7 +166,14 @@ class ChatRequest:
 
     @property
     def has_images(self) -> bool:
-        return next(self.images(), None) is not None
+        # Looks at part types only: decoding every data URI (up to 20 MB each) just to learn
+        # whether there is one would cost that much per candidate provider.
+        return any(
+            isinstance(part, dict) and part.get("type") == "image_url"
+            for message in self.messages
+            if isinstance(content := message.get("content"), list)
+            for part in content
+        )
 
 
 @dataclass(slots=True)
