@@ -362,3 +362,35 @@ def test_sync_client_exits_cleanly_with_an_abandoned_stream() -> None:
     assert proc.returncode == 0
     assert proc.stdout == "ab\na\n"
     assert proc.stderr == ""
+
+
+async def test_cancelling_before_the_first_chunk_closes_provider_generator() -> None:
+    provider = ScriptedProvider(["a", "b"], delay=5)
+    client = AsyncClient(provider=provider)
+
+    async def consume() -> None:
+        async for _ in client.chat.completions.create(messages="hi", stream=True):
+            pass
+
+    task = asyncio.create_task(consume())
+    while not provider.active:
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert provider.active == 0
+    assert provider.closed_early == 1
+
+
+async def test_cancelling_a_non_streamed_call_closes_provider_generator() -> None:
+    provider = ScriptedProvider(["a", "b", "c"], delay=0.05)
+    client = AsyncClient(provider=provider)
+    task = asyncio.create_task(client.chat.completions.create(messages="hi"))
+    while not provider.active:
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.07)  # past the first piece: the answer is being read
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert provider.active == 0
+    assert provider.closed_early == 1

@@ -149,3 +149,22 @@ async def test_unreadable_image_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(InvalidRequestError, match="PNG, JPEG"):
         client.chat.completions.create(messages="?", images=[[b"plain text", "fake.jpg"]])
     assert provider.requests == []
+
+
+async def test_checking_for_vision_does_not_decode_images_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from modelmux.types.request import ImageRef
+
+    provider = ScriptedProvider("ok")
+    client = AsyncClient(provider=[ScriptedProvider("x", name="other"), provider])
+    parses: list[str] = []
+    real_parse = ImageRef.parse
+
+    def counting_parse(url: str) -> ImageRef:
+        parses.append(url)
+        return real_parse(url)
+
+    monkeypatch.setattr(ImageRef, "parse", staticmethod(counting_parse))
+    await client.chat.completions.create(messages="?", image=PNG_URI)
+    assert parses == [PNG_URI]  # validated once, when the input was checked
