@@ -253,14 +253,18 @@ class ResponseFold:
                 type="function",
             )
         else:
-            if event.name and not call.name:
-                call.name = event.name
-            if not event.arguments:
+            # A name that arrives after the call started is streamed too, once; otherwise a
+            # streaming caller would never learn which function to call.
+            new_name = event.name if event.name and not call.name else None
+            if new_name:
+                call.name = new_name
+            elif not event.arguments:
                 return None
-            call.arguments.append(event.arguments)
+            if event.arguments:
+                call.arguments.append(event.arguments)
             tool_delta = ChoiceDeltaToolCall(
                 index=event.call_index,
-                function=ChoiceDeltaToolCallFunction(arguments=event.arguments),
+                function=ChoiceDeltaToolCallFunction(name=new_name, arguments=event.arguments),
             )
         delta = self._delta(state)
         delta.tool_calls = [tool_delta]
