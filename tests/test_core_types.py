@@ -220,3 +220,31 @@ async def test_models_validate() -> None:
         assert theirs.object == "model"
     assert [m.id for m in models] == ["m1", "m2", "img-1"]
     assert models.model_dump()["object"] == "list"
+
+
+async def test_tool_name_arriving_after_the_call_started_is_streamed() -> None:
+    script = [
+        ToolCallDelta(0, id="call_x", arguments='{"a"'),
+        ToolCallDelta(0, name="late_name"),
+        ToolCallDelta(0, arguments=": 1}"),
+    ]
+    full, chunks = await chat(script)
+    calls = full.choices[0].message.tool_calls
+    assert calls is not None
+    assert (calls[0].function.name, calls[0].function.arguments) == ("late_name", '{"a": 1}')
+    parsed = check_chunks(chunks)
+    names = "".join(
+        d.function.name or ""
+        for p in parsed
+        for c in p.choices
+        for d in c.delta.tool_calls or ()
+        if d.function
+    )
+    args = "".join(
+        d.function.arguments or ""
+        for p in parsed
+        for c in p.choices
+        for d in c.delta.tool_calls or ()
+        if d.function
+    )
+    assert (names, args) == ("late_name", '{"a": 1}')
