@@ -30,6 +30,7 @@ BUILTIN_PROVIDERS: Mapping[str, str] = {
     "openai": "modelmux.providers.openai:OpenAI",
     "azure": "modelmux.providers.openai:AzureOpenAI",
     "openai-compatible": "modelmux.providers.openai:OpenAICompatible",
+    "ollama": "modelmux.providers.ollama:Ollama",
     # OpenAI-compatible hosts: rows of providers/vendors.py
     "groq": "modelmux.providers.vendors:Groq",
     "together": "modelmux.providers.vendors:Together",
@@ -47,6 +48,7 @@ BUILTIN_PROVIDERS: Mapping[str, str] = {
     "vllm": "modelmux.providers.vendors:VLLM",
     "llamacpp": "modelmux.providers.vendors:LlamaCpp",
     "lmstudio": "modelmux.providers.vendors:LMStudio",
+    "anthropic": "modelmux.providers.anthropic:Anthropic",
 }
 
 
