@@ -38,7 +38,9 @@ from modelmux.types.events import ChatEvent, Finish, TextDelta, Usage
 from modelmux.types.request import ChatRequest, ModelsRequest
 
 SECRET = "sk-live-DO-NOT-SHOW-4f1c9e"
-QUICKSTART = Path(__file__).resolve().parents[1] / "examples" / "quickstart.py"
+ROOT = Path(__file__).resolve().parents[1]
+QUICKSTART = ROOT / "examples" / "quickstart.py"
+README = ROOT / "README.md"
 
 
 # -- custom providers in a few lines ----------------------------------------------------------
@@ -60,6 +62,25 @@ async def test_minimal_custom_provider_class_and_instance() -> None:
         assert response.model == "echo-1"  # the provider's default model
         stream = client.chat.completions.create(messages="hi", stream=True)
         assert await stream.collect_text() == "you said: hi"
+
+
+def readme_block(heading: str) -> str:
+    """The first python code block of a README section."""
+    section = README.read_text(encoding="utf-8").split(heading, 1)[1]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+async def test_readme_custom_provider_example_runs_as_written() -> None:
+    scope: dict[str, Any] = {}
+    exec(readme_block("## Writing a provider"), scope)
+    client = scope["client"]
+    assert isinstance(client, AsyncClient)
+    response = await client.chat.completions.create(messages="make it loud")
+    assert response.choices[0].message.content == "MAKE IT LOUD"
+    assert response.provider == "Shout"
+    assert response.model == "shout-1"
+    stream = client.chat.completions.create(messages="and streamed", stream=True)
+    assert await stream.collect_text() == "AND STREAMED"
 
 
 async def test_typed_events_and_native_completion() -> None:
