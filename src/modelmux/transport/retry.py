@@ -31,8 +31,9 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
         return float(value)
     except ValueError:
         pass
-    parsed = email.utils.parsedate_to_datetime(value) if value.strip() else None
-    if parsed is None:
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):  # unreadable: the caller falls back to its own backoff
         return None
     return max(0.0, parsed.timestamp() - time.time())
 
