@@ -180,10 +180,17 @@ class HttpTransport(Transport):
 
     @staticmethod
     async def _status_error(resp: aiohttp.ClientResponse, provider: str | None) -> APIStatusError:
+        # read(n) returns whatever has arrived, so read on until the cap or the end: a body
+        # split over several TCP segments must still parse as the JSON it is.
+        raw = b""
         try:
-            raw = await resp.content.read(MAX_ERROR_BODY)
-        except Exception:
-            raw = b""
+            while len(raw) < MAX_ERROR_BODY:
+                piece = await resp.content.read(MAX_ERROR_BODY - len(raw))
+                if not piece:
+                    break
+                raw += piece
+        except Exception:  # a broken error body still leaves its status to report
+            pass
         finally:
             resp.close()  # the rest of an oversized body is never read
         return error_from_status(resp.status, resp.headers, raw, provider)
