@@ -26,6 +26,27 @@ _OPEN = Capabilities(
 )
 
 
+def _chunk_events(data: str, state: StreamState, provider: str) -> list[ChatEvent]:
+    """One SSE data field -> its events; anything but a well-formed chunk object is a
+    validation error (typed errors the host sent inside the chunk pass through)."""
+    try:
+        chunk = _loads(data)
+        if type(chunk) is not dict:
+            raise TypeError(f"expected an object, got {type(chunk).__name__}")
+        return chunk_events(chunk, state, provider)
+    except orjson.JSONDecodeError as exc:
+        raise APIResponseValidationError(
+            f"malformed JSON in the stream: {data[:200]!r}", provider=provider
+        ) from exc
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise APIResponseValidationError(
+            f"a stream chunk of an unexpected shape ({exc}): {data[:200]!r}", provider=provider
+        ) from exc
+
+
+_loads = orjson.loads
+
+
 def _transport(transport: Transport | None) -> Transport:
     if transport is None:
         raise ConfigurationError("this request has no transport; send it through a modelmux client")
@@ -111,25 +132,18 @@ class OpenAICompatible(Provider):
         http = self._http("POST", "chat/completions", request.options, body, request.model)
         state = StreamState()
         decoder = SSEDecoder()
-        loads = orjson.loads
         name = self.name
         async with _transport(request.transport).stream(http) as resp:
             async for piece in resp.iter_bytes():
                 for event in decoder.feed(piece):
                     if event.data == "[DONE]":
                         return
-                    try:
-                        chunk = loads(event.data)
-                    except orjson.JSONDecodeError as exc:
-                        raise APIResponseValidationError(
-                            f"malformed JSON in the stream: {event.data[:200]!r}", provider=name
-                        ) from exc
-                    for item in chunk_events(chunk, state, name):
+                    for item in _chunk_events(event.data, state, name):
                         yield item
             for event in decoder.close():
                 if event.data == "[DONE]":
                     return
-                for item in chunk_events(loads(event.data), state, name):
+                for item in _chunk_events(event.data, state, name):
                     yield item
         if not state.finished:
             raise APIResponseValidationError(
@@ -146,7 +160,12 @@ class OpenAICompatible(Provider):
             raise APIResponseValidationError(
                 "expected a chat.completion object", provider=self.name
             )
-        return completion_events(payload, self.name)
+        try:
+            return completion_events(payload, self.name)
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise APIResponseValidationError(
+                f"a chat.completion of an unexpected shape: {exc}", provider=self.name
+            ) from exc
 
     # -- models ------------------------------------------------------------------------------
     async def list_models(self, request: ModelsRequest) -> list[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -205,17 +205,24 @@ class StreamState:
         self.tools = _ToolIndex()
 
 
-def chunk_events(
-    chunk: Mapping[str, Any], state: StreamState, provider: str
-) -> Iterator[ChatEvent]:
-    """Events of one streamed ``chat.completion.chunk``. The per-chunk hot path."""
+def chunk_events(chunk: Mapping[str, Any], state: StreamState, provider: str) -> list[ChatEvent]:
+    """Events of one streamed ``chat.completion.chunk``. The per-chunk hot path: a list, not a
+    generator, because most chunks hold one event and a list is cheaper to make and walk.
+
+    A chunk of the wrong shape raises AttributeError / TypeError / ValueError; the caller
+    turns those into ``APIResponseValidationError`` (checking every field here would cost
+    every chunk what only broken hosts need).
+    """
+    events: list[ChatEvent] = []
     if not state.started:
         state.started = True
-        yield ResponseInfo(
-            chunk.get("id"),
-            chunk.get("model"),
-            chunk.get("created"),
-            chunk.get("system_fingerprint"),
+        events.append(
+            ResponseInfo(
+                chunk.get("id"),
+                chunk.get("model"),
+                chunk.get("created"),
+                chunk.get("system_fingerprint"),
+            )
         )
     if "error" in chunk:
         raise_embedded_error(chunk, provider)
@@ -225,31 +232,34 @@ def chunk_events(
         if delta:
             content = delta.get("content")
             if content:
-                yield TextDelta(content, index) if index else content
+                events.append(TextDelta(content, index) if index else content)
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
             if reasoning and isinstance(reasoning, str):
-                yield ReasoningDelta(reasoning, index)
+                events.append(ReasoningDelta(reasoning, index))
             refusal = delta.get("refusal")
             if refusal:
-                yield RefusalDelta(refusal, index)
+                events.append(RefusalDelta(refusal, index))
             calls = delta.get("tool_calls")
             if calls:
                 for call in calls:
                     fn = call.get("function") or {}
-                    yield ToolCallDelta(
-                        state.tools.of(index, call),
-                        call.get("id"),
-                        fn.get("name"),
-                        fn.get("arguments") or "",
-                        index,
+                    events.append(
+                        ToolCallDelta(
+                            state.tools.of(index, call),
+                            call.get("id"),
+                            fn.get("name"),
+                            fn.get("arguments") or "",
+                            index,
+                        )
                     )
         reason = choice.get("finish_reason")
         if reason:
             state.finished = True
-            yield Finish(map_finish_reason(reason), index)
+            events.append(Finish(map_finish_reason(reason), index))
     usage = chunk.get("usage")
     if usage:
-        yield usage_event(usage)
+        events.append(usage_event(usage))
+    return events
 
 
 def completion_events(payload: Mapping[str, Any], provider: str) -> list[ChatEvent]:
