@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json as jsonlib
 from typing import Any
 
@@ -124,4 +125,47 @@ def models(*ids: str) -> Action:
             "object": "list",
             "data": [{"id": i, "object": "model", "created": 0, "owned_by": "fake"} for i in ids],
         },
+    )
+
+
+# -- faults ------------------------------------------------------------------------------------
+def closed_port() -> int:
+    """A loopback port nothing listens on: connecting is refused at once."""
+    import socket
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port: int = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+class StalledListener:
+    """A loopback port whose accept queue is full, so a new TCP connect hangs (the kernel
+    drops its SYN): the one reliable way to provoke a connect timeout on loopback."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self._server = socket.socket()
+        self._server.bind(("127.0.0.1", 0))
+        self._server.listen(0)
+        self.port: int = self._server.getsockname()[1]
+        self._fillers: list[socket.socket] = []
+        for _ in range(4):  # more than the queue holds; never accepted
+            filler = socket.socket()
+            filler.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                filler.connect(("127.0.0.1", self.port))
+            self._fillers.append(filler)
+
+    def close(self) -> None:
+        for sock in [*self._fillers, self._server]:
+            sock.close()
+
+
+def raw_error(status: int, pieces: list[bytes], *, delay: float = 0.05, **kwargs: Any) -> Action:
+    """An error answer whose body arrives in several writes (as large bodies do)."""
+    return stream_bytes(
+        pieces, status=status, content_type="application/json", delay=delay, **kwargs
     )
