@@ -7,10 +7,11 @@ Usage or debug objects) are translated where their meaning is clear and skipped 
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ..types.events import ChatEvent, Finish
+from ..types.events import ChatEvent, Finish, ReasoningDelta, ToolCallDelta, Usage
 from ..types.request import ChatRequest
 from .base import Provider
 
@@ -47,11 +48,42 @@ class LegacyProvider(Provider):
             async for item in generator:
                 if isinstance(item, str):
                     yield item
-                elif type(item).__name__ == "FinishReason" and hasattr(item, "reason"):
-                    reason = str(item.reason)
-                    if reason in ("stop", "length", "tool_calls", "content_filter"):
-                        yield Finish(reason)  # type: ignore[arg-type]
+                else:
+                    for event in _translate(item):
+                        yield event
         finally:
             aclose = getattr(generator, "aclose", None)
             if aclose is not None:
                 await aclose()
+
+
+def _translate(item: Any) -> list[ChatEvent]:
+    """g4f's own response objects (matched by class name: g4f is not a dependency)."""
+    kind = type(item).__name__
+    if kind == "FinishReason":
+        reason = str(getattr(item, "reason", ""))
+        if reason in ("stop", "length", "tool_calls", "content_filter"):
+            return [Finish(reason)]  # type: ignore[arg-type]
+    elif kind == "Reasoning":
+        token = getattr(item, "token", None)
+        if isinstance(token, str) and token:
+            return [ReasoningDelta(token)]
+    elif kind == "Usage":
+        prompt = getattr(item, "prompt_tokens", None)
+        completion = getattr(item, "completion_tokens", None)
+        if isinstance(prompt, int) and isinstance(completion, int):
+            return [Usage(prompt_tokens=prompt, completion_tokens=completion)]
+    elif kind == "ToolCalls":
+        calls = getattr(item, "list", None) or []
+        events: list[ChatEvent] = []
+        for i, call in enumerate(calls):
+            fn = call.get("function") if isinstance(call, dict) else None
+            if isinstance(fn, dict) and isinstance(fn.get("name"), str):
+                arguments = fn.get("arguments") or ""
+                if not isinstance(arguments, str):
+                    arguments = json.dumps(arguments)
+                events.append(
+                    ToolCallDelta(i, id=call.get("id"), name=fn["name"], arguments=arguments)
+                )
+        return events
+    return []  # images, sources, debug objects: nothing a chat completion carries
