@@ -411,3 +411,61 @@ async def test_no_provider_configured_is_a_clear_error() -> None:
         AsyncClient(provider=42)
     with pytest.raises(ConfigurationError):
         AsyncClient(provider=[])
+
+
+class Reasoning:  # g4f's response objects, as its providers yield them
+    def __init__(self, token: str | None = None, status: str | None = None) -> None:
+        self.token = token
+        self.status = status
+
+
+class G4FUsage:
+    def __init__(self, **kwargs: Any) -> None:
+        for key, value in kwargs.items():
+            setattr(self, key, value)
+
+
+G4FUsage.__name__ = "Usage"
+
+
+class ToolCalls:
+    def __init__(self, calls: list[dict[str, Any]]) -> None:
+        self.list = calls
+
+
+class ImageResponse:
+    urls = ("https://example.com/x.png",)
+
+
+async def test_g4f_response_objects_are_translated() -> None:
+    class RichG4F:
+        @classmethod
+        async def create_async_generator(
+            cls, model: str, messages: list[dict[str, Any]], **kwargs: Any
+        ) -> AsyncIterator[Any]:
+            yield Reasoning(status="thinking...")  # a status line only: nothing to show
+            yield Reasoning("Let me look. ")
+            yield "Calling a tool."
+            yield ImageResponse()  # not part of a chat completion: skipped
+            yield ToolCalls(
+                [
+                    {"id": "call_1", "function": {"name": "lookup", "arguments": '{"q": 1}'}},
+                    {"id": "call_2", "function": {"name": "other", "arguments": {"x": 2}}},
+                ]
+            )
+            yield G4FUsage(prompt_tokens=12, completion_tokens=5, total_tokens=17)
+            yield FinishReason("tool_calls")
+
+    response = await AsyncClient(provider=RichG4F).chat.completions.create(messages="hi")
+    message = response.choices[0].message
+    assert message.content == "Calling a tool."
+    assert message.reasoning_content == "Let me look. "
+    assert message.tool_calls is not None
+    assert [(c.id, c.function.name, c.function.arguments) for c in message.tool_calls] == [
+        ("call_1", "lookup", '{"q": 1}'),
+        ("call_2", "other", '{"x": 2}'),
+    ]
+    assert response.choices[0].finish_reason == "tool_calls"
+    assert response.usage is not None
+    assert (response.usage.prompt_tokens, response.usage.completion_tokens) == (12, 5)
+    assert response.usage.estimated is None
