@@ -1,0 +1,161 @@
+"""Anthropic's Messages API (``POST /v1/messages``), natively.
+
+``ANTHROPIC_API_KEY`` (sent as ``x-api-key``), ``ANTHROPIC_BASE_URL`` or ``base_url=`` to point
+elsewhere (with or without the ``/v1`` suffix). The translation lives in anthropic_wire.py.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+
+from ..errors import APIResponseValidationError, ConfigurationError
+from ..transport.base import HttpRequest, Transport
+from ..transport.sse import SSEDecoder
+from ..types.events import ChatEvent
+from ..types.request import CallOptions, ChatRequest, ModelsRequest
+from .anthropic_wire import (
+    ANTHROPIC_VERSION,
+    MODEL_RULES,
+    ModelRule,
+    StreamState,
+    build_messages_body,
+    message_events,
+)
+from .base import Capabilities, Provider
+
+__all__ = ["Anthropic"]
+
+#: Pages of GET /v1/models followed at most (1000 models a page).
+MAX_MODEL_PAGES = 10
+
+
+def _transport(transport: Transport | None) -> Transport:
+    if transport is None:
+        raise ConfigurationError("this request has no transport; send it through a modelmux client")
+    return transport
+
+
+class Anthropic(Provider):
+    """Claude models through Anthropic's Messages API.
+
+    System and developer messages become ``system``; images, tools, tool results, stop
+    sequences and JSON output (through a forced tool) are translated; thinking arrives as
+    ``reasoning_content``. ``reasoning_effort`` turns on extended thinking.
+    """
+
+    name = "anthropic"
+    api_key_env = ("ANTHROPIC_API_KEY",)
+    requires_api_key = True
+    default_base_url = "https://api.anthropic.com"
+    base_url_env = "ANTHROPIC_BASE_URL"
+    # Every Claude 3+ model reads images and calls tools; JSON output rides on tool forcing.
+    capabilities = Capabilities(vision=True, tools=True, json_schema=True, json_object=True)
+    default_model = "claude-sonnet-4-5"
+    models = (
+        "claude-opus-4-1",
+        "claude-opus-4-5",
+        "claude-sonnet-4-5",
+        "claude-sonnet-4-0",
+        "claude-haiku-4-5",
+        "claude-3-7-sonnet-latest",
+        "claude-3-5-haiku-latest",
+    )
+    #: How model families differ (default max_tokens, rejected sampling parameters).
+    model_rules: Sequence[ModelRule] = MODEL_RULES
+    api_version = ANTHROPIC_VERSION
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        default_headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(api_key=api_key, base_url=base_url)
+        self._default_headers = dict(default_headers or {})
+
+    # -- where and how -----------------------------------------------------------------------
+    def url(self, path: str) -> str:
+        root = (self.base_url or os.environ.get(self.base_url_env) or self.default_base_url).rstrip(
+            "/"
+        )
+        if root.endswith("/v1"):
+            root = root[:-3]
+        return f"{root}/v1/{path}"
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "Accept": "application/json",
+            "anthropic-version": self.api_version,
+            **self._default_headers,
+            "x-api-key": self.require_api_key(),
+        }
+
+    def _http(self, method: str, path: str, options: CallOptions, body: Any = None) -> HttpRequest:
+        return HttpRequest(method, self.url(path), self.headers(), body, None, options, self.name)
+
+    # -- chat --------------------------------------------------------------------------------
+    async def stream_chat(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
+        body = build_messages_body(request, stream=True, rules=self.model_rules)
+        http = self._http("POST", "messages", request.options, body)
+        state = StreamState(self.name, json_tool=request.response_format is not None)
+        decoder = SSEDecoder()
+        loads = orjson.loads
+        async with _transport(request.transport).stream(http) as resp:
+            async for piece in resp.iter_bytes():
+                for event in decoder.feed(piece):
+                    try:
+                        payload = loads(event.data)
+                    except orjson.JSONDecodeError as exc:
+                        raise APIResponseValidationError(
+                            f"malformed JSON in the stream: {event.data[:200]!r}",
+                            provider=self.name,
+                        ) from exc
+                    # The JSON type is authoritative; the event: line repeats it.
+                    kind = payload.get("type") or event.event
+                    for item in state.events(kind, payload):
+                        yield item
+                    if state.stopped:
+                        return
+            for event in decoder.close():
+                payload = loads(event.data)
+                for item in state.events(payload.get("type") or event.event, payload):
+                    yield item
+        if not state.finished:
+            raise APIResponseValidationError(
+                "the stream ended before message_stop: the answer may be cut short",
+                provider=self.name,
+            )
+
+    async def complete_chat(self, request: ChatRequest) -> Sequence[ChatEvent]:
+        body = build_messages_body(request, stream=False, rules=self.model_rules)
+        http = self._http("POST", "messages", request.options, body)
+        payload = (await _transport(request.transport).request(http)).json()
+        if not isinstance(payload, dict):
+            raise APIResponseValidationError("expected a Message object", provider=self.name)
+        return message_events(payload, self.name, json_tool=request.response_format is not None)
+
+    # -- models ------------------------------------------------------------------------------
+    async def list_models(self, request: ModelsRequest) -> list[str]:
+        ids: list[str] = []
+        after: str | None = None
+        for _ in range(MAX_MODEL_PAGES):
+            path = "models?limit=1000" + (f"&after_id={quote(after, safe='')}" if after else "")
+            payload = (
+                await _transport(request.transport).request(
+                    self._http("GET", path, request.options), max_bytes=8 * 1024 * 1024
+                )
+            ).json()
+            data = payload.get("data") if isinstance(payload, dict) else None
+            if not isinstance(data, list):
+                raise APIResponseValidationError("expected a model list", provider=self.name)
+            ids += [str(m["id"]) for m in data if isinstance(m, dict) and m.get("id")]
+            after = payload.get("last_id")
+            if not payload.get("has_more") or not after:
+                break
+        return ids

@@ -1,0 +1,505 @@
+"""The Anthropic Messages dialect: request bodies out, events in. Pure functions.
+
+``build_messages_body`` turns an OpenAI-shaped ``ChatRequest`` into the JSON body of
+``POST /v1/messages``; ``StreamState.events`` turns one server-sent event into modelmux events,
+and ``message_events`` does the same for a whole (non-streamed) Message by replaying it as the
+events a stream would have sent, so both paths share one translation. How models differ is
+data (``ModelRule`` rows), never branches on model names in code.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from ..errors import APIError, InvalidRequestError, UnsupportedCapabilityError, status_error
+from ..types.events import (
+    ChatEvent,
+    Finish,
+    FinishReason,
+    ReasoningDelta,
+    ResponseInfo,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+)
+from ..types.request import ChatRequest, ImageRef
+
+__all__ = [
+    "ANTHROPIC_VERSION",
+    "MODEL_RULES",
+    "RESPONSE_TOOL",
+    "ModelRule",
+    "StreamState",
+    "build_messages_body",
+    "error_event",
+    "map_stop_reason",
+    "message_events",
+    "rule_for",
+]
+
+log = logging.getLogger("modelmux.providers.anthropic")
+
+#: The ``anthropic-version`` header: the one stable API version (the official SDK still sends it).
+ANTHROPIC_VERSION = "2023-06-01"
+
+#: Name of the tool that carries a json_object / json_schema answer (Anthropic's basic API has
+#: no JSON mode, so the answer is forced through a tool whose input is the JSON).
+RESPONSE_TOOL = "json_response"
+
+_SAMPLING = ("temperature", "top_p", "top_k")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRule:
+    """How one Claude model family departs from the plain Messages API. Data, not code."""
+
+    #: Model ids starting with this prefix follow the rule (the longest match wins).
+    prefix: str
+    #: ``max_tokens`` sent when the caller gives none (the API requires one).
+    default_max_tokens: int
+    #: Sampling parameters the model rejects with a 400; dropped before sending.
+    drop_params: frozenset[str] = frozenset()
+    #: The model rejects ``temperature`` and ``top_p`` together: keep only ``temperature``.
+    exclusive_sampling: bool = False
+
+
+# Defaults: the family's documented maximum output where that is small (Claude 3: 4096,
+# Claude 3.5: 8192), 8192 for Opus 4/4.1 (the official SDK refuses more without streaming),
+# and 16384 for newer families whose maximum is 32k-64k: enough for long answers, below the
+# official SDK's non-streaming ceiling (21,333, its 10-minute estimate), and modest for the
+# output-tokens-per-minute limit, which Anthropic first estimates from max_tokens.
+# Sampling: 4.1/4.5-era models reject temperature with top_p; Opus 4.7+ and 5-series models
+# reject sampling parameters altogether (wire-formats.md 3.2).
+_NO_SAMPLING = frozenset(_SAMPLING)
+MODEL_RULES: tuple[ModelRule, ...] = (
+    ModelRule("", 4096),  # anything else (an Anthropic-compatible host's own model)
+    ModelRule("claude-", 16384),
+    ModelRule("claude-3-", 4096),
+    ModelRule("claude-3-5-", 8192),
+    ModelRule("claude-3-7-", 16384),
+    ModelRule("claude-opus-4-0", 8192),
+    ModelRule("claude-opus-4-2025", 8192),
+    ModelRule("claude-4-opus", 8192),
+    ModelRule("claude-opus-4-1", 8192, exclusive_sampling=True),
+    ModelRule("claude-opus-4-5", 16384, exclusive_sampling=True),
+    ModelRule("claude-opus-4-6", 16384, exclusive_sampling=True),
+    ModelRule("claude-sonnet-4-5", 16384, exclusive_sampling=True),
+    ModelRule("claude-sonnet-4-6", 16384, exclusive_sampling=True),
+    ModelRule("claude-haiku-4-5", 16384, exclusive_sampling=True),
+    ModelRule("claude-opus-4-7", 16384, drop_params=_NO_SAMPLING),
+    ModelRule("claude-opus-4-8", 16384, drop_params=_NO_SAMPLING),
+    ModelRule("claude-opus-5", 16384, drop_params=_NO_SAMPLING),
+    ModelRule("claude-sonnet-5", 16384, drop_params=_NO_SAMPLING),
+    ModelRule("claude-haiku-5", 16384, drop_params=_NO_SAMPLING),
+)
+
+#: reasoning_effort -> extended-thinking budget (tokens); "none" turns thinking off.
+THINKING_BUDGET: Mapping[str, int] = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 16384}
+
+_STOP: dict[str, FinishReason] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",  # no OpenAI equivalent: the caller resends to continue
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+
+# error.type of an Anthropic error body -> the HTTP status it stands for (wire-formats 3.7),
+# for errors that arrive inside a 200 stream.
+_ERROR_STATUS: dict[str, int] = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "billing_error": 402,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "timeout_error": 504,
+    "overloaded_error": 529,
+}
+
+_IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+
+
+def rule_for(model: str, rules: Sequence[ModelRule] = MODEL_RULES) -> ModelRule:
+    """The rule of the longest prefix that ``model`` starts with."""
+    best = rules[0]
+    for rule in rules:
+        if model.startswith(rule.prefix) and len(rule.prefix) > len(best.prefix):
+            best = rule
+    return best
+
+
+def map_stop_reason(value: Any) -> FinishReason:
+    return _STOP.get(value, "stop") if isinstance(value, str) else "stop"
+
+
+# -- request -----------------------------------------------------------------------------------
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            str(p.get("text", ""))
+            for p in content
+            if isinstance(p, dict) and p.get("type") == "text"
+        )
+    return ""
+
+
+def _image_block(url: str) -> dict[str, Any]:
+    ref = ImageRef.parse(url)
+    if ref.is_remote:
+        return {"type": "image", "source": {"type": "url", "url": ref.url}}
+    media_type = ref.media_type or ""
+    if media_type not in _IMAGE_TYPES:
+        raise UnsupportedCapabilityError(
+            f"Anthropic accepts JPEG, PNG, GIF and WebP images, not {media_type or 'this type'}"
+        )
+    return {
+        "type": "image",
+        "source": {"type": "base64", "media_type": media_type, "data": ref.base64()},
+    }
+
+
+def _blocks(content: Any) -> list[dict[str, Any]]:
+    """OpenAI content (a string or parts) -> Anthropic content blocks (empty text left out)."""
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}] if content else []
+    blocks: list[dict[str, Any]] = []
+    for part in content or ():
+        kind = part.get("type")
+        if kind in ("text", "refusal"):
+            text = part.get("text") or part.get("refusal") or ""
+            if text:
+                blocks.append({"type": "text", "text": text})
+        elif kind == "image_url":
+            blocks.append(_image_block(part["image_url"]["url"]))
+        else:
+            raise UnsupportedCapabilityError(f"Anthropic provider does not accept {kind} parts")
+    return blocks
+
+
+def _tool_use(call: Mapping[str, Any]) -> dict[str, Any]:
+    fn = call.get("function") or {}
+    raw = fn.get("arguments") or "{}"
+    try:
+        arguments = orjson.loads(raw) if isinstance(raw, (str, bytes)) else raw
+    except orjson.JSONDecodeError:
+        arguments = None
+    if not isinstance(arguments, dict):
+        raise InvalidRequestError(
+            f"tool call {call.get('id')!r} has arguments that are not a JSON object; "
+            "Anthropic needs tool inputs as objects"
+        )
+    return {"type": "tool_use", "id": call.get("id"), "name": fn.get("name"), "input": arguments}
+
+
+def _tool_result(message: Mapping[str, Any]) -> dict[str, Any]:
+    content = message.get("content")
+    block: dict[str, Any] = {"type": "tool_result", "tool_use_id": message["tool_call_id"]}
+    block["content"] = content if isinstance(content, str) else _blocks(content)
+    return block
+
+
+def _messages(request: ChatRequest) -> tuple[list[str], list[dict[str, Any]]]:
+    """(system texts, Anthropic messages) with consecutive same-role turns merged."""
+    system: list[str] = []
+    out: list[dict[str, Any]] = []
+    for message in request.messages:
+        role = message.get("role")
+        if role in ("system", "developer"):
+            text = _text_of(message.get("content"))
+            if text:
+                system.append(text)
+            continue
+        if role == "assistant":
+            blocks = _blocks(message.get("content"))
+            blocks += [_tool_use(c) for c in message.get("tool_calls") or ()]
+            anthropic_role = "assistant"
+        elif role == "tool":
+            blocks, anthropic_role = [_tool_result(message)], "user"
+        elif role == "user":
+            blocks, anthropic_role = _blocks(message.get("content")), "user"
+        else:
+            raise UnsupportedCapabilityError(f"Anthropic provider does not accept {role} messages")
+        if not blocks:
+            continue
+        if out and out[-1]["role"] == anthropic_role:
+            out[-1]["content"].extend(blocks)
+        else:
+            out.append({"role": anthropic_role, "content": blocks})
+    if out and out[-1]["role"] == "assistant":
+        # A prefill may not end with whitespace (the API answers 400).
+        last = out[-1]["content"][-1]
+        if last.get("type") == "text":
+            last["text"] = last["text"].rstrip()
+    return system, out
+
+
+def _tools(request: ChatRequest) -> list[dict[str, Any]]:
+    tools = []
+    for tool in request.tools or ():
+        fn = tool["function"]
+        out: dict[str, Any] = {
+            "name": fn["name"],
+            "input_schema": fn.get("parameters") or {"type": "object", "properties": {}},
+        }
+        if fn.get("description"):
+            out["description"] = fn["description"]
+        tools.append(out)
+    return tools
+
+
+def _tool_choice(choice: Any, parallel: bool | None) -> dict[str, Any] | None:
+    if choice is None:
+        out: dict[str, Any] | None = {"type": "auto"} if parallel is False else None
+    elif choice == "auto":
+        out = {"type": "auto"}
+    elif choice == "none":
+        return {"type": "none"}
+    elif choice == "required":
+        out = {"type": "any"}
+    else:
+        out = {"type": "tool", "name": choice["function"]["name"]}
+    if out is not None and parallel is False:
+        out["disable_parallel_tool_use"] = True
+    return out
+
+
+def _response_tool(fmt: Mapping[str, Any]) -> dict[str, Any]:
+    if fmt["type"] == "json_schema":
+        spec = fmt["json_schema"]
+        schema = dict(spec["schema"])
+        if schema.get("type") != "object":
+            raise UnsupportedCapabilityError(
+                "Anthropic structured output goes through a tool, whose input must be a JSON "
+                "object: give the json_schema an object at its root"
+            )
+        description = spec.get("description") or f"Give the answer as {spec.get('name', 'JSON')}."
+    else:
+        schema = {"type": "object"}
+        description = "Give the answer as a JSON object."
+    return {"name": RESPONSE_TOOL, "description": description, "input_schema": schema}
+
+
+def build_messages_body(
+    request: ChatRequest,
+    *,
+    stream: bool,
+    rules: Sequence[ModelRule] = MODEL_RULES,
+) -> dict[str, Any]:
+    """The JSON body of ``POST /v1/messages`` for this request."""
+    rule = rule_for(request.model, rules)
+    system, messages = _messages(request)
+    if not messages:
+        raise InvalidRequestError("Anthropic needs at least one user or assistant message")
+    body: dict[str, Any] = {"model": request.model, "messages": messages}
+    if system:
+        body["system"] = "\n\n".join(system)
+    limit = request.token_limit
+    body["max_tokens"] = limit if limit is not None else rule.default_max_tokens
+    if request.stop:
+        body["stop_sequences"] = list(request.stop)
+    if request.temperature is not None:
+        body["temperature"] = min(request.temperature, 1.0)  # Anthropic's range is 0-1
+    if request.top_p is not None and not (rule.exclusive_sampling and "temperature" in body):
+        body["top_p"] = request.top_p
+    effort = request.reasoning_effort
+    if effort is not None:
+        budget = THINKING_BUDGET.get(effort)
+        if budget is None:
+            body["thinking"] = {"type": "disabled"}
+        else:
+            body["thinking"] = {"type": "enabled", "budget_tokens": budget}
+            if limit is None:
+                body["max_tokens"] = budget + rule.default_max_tokens
+            elif limit <= budget:
+                raise InvalidRequestError(
+                    f"reasoning_effort={effort!r} thinks for up to {budget} tokens; "
+                    f"max_tokens must be larger, got {limit}"
+                )
+            # Extended thinking accepts no temperature/top_k changes.
+            body.pop("temperature", None)
+    if request.user:
+        body["metadata"] = {"user_id": request.user}
+    tools = _tools(request)
+    choice = _tool_choice(request.tool_choice, request.parallel_tool_calls)
+    fmt = request.response_format
+    if fmt is not None:
+        tools.append(_response_tool(fmt))
+        if len(tools) == 1 or request.tool_choice == "none":
+            choice = {"type": "tool", "name": RESPONSE_TOOL}
+        elif choice is None or choice["type"] == "auto":
+            # The caller's tools stay callable; a final answer must come through the JSON tool.
+            choice = {"type": "any"}
+    if tools:
+        body["tools"] = tools
+    if choice is not None:
+        body["tool_choice"] = choice
+    for name in rule.drop_params:
+        body.pop(name, None)
+    if stream:
+        body["stream"] = True
+    for name in ("seed", "presence_penalty", "frequency_penalty"):
+        if getattr(request, name) is not None:
+            log.debug("Anthropic has no %s; not sent", name)
+    body.update(request.extra_body)
+    return body
+
+
+# -- response ----------------------------------------------------------------------------------
+def error_event(payload: Mapping[str, Any], provider: str) -> APIError:
+    """The typed error for an ``error`` event (or a 200 body of type error)."""
+    error = payload.get("error")
+    kind = error.get("type") if isinstance(error, Mapping) else None
+    message = (error.get("message") if isinstance(error, Mapping) else None) or str(kind)
+    status = _ERROR_STATUS.get(kind) if isinstance(kind, str) else None
+    if status is None:
+        return APIError(f"{kind}: {message}", provider=provider, body=dict(payload))
+    return status_error(status, message, provider=provider, body=dict(payload))
+
+
+def _usage(usage: Mapping[str, Any], input_tokens: int, cached: int | None) -> Usage:
+    return Usage(input_tokens, int(usage.get("output_tokens") or 0), cached)
+
+
+class StreamState:
+    """What one message's translation remembers between events."""
+
+    __slots__ = (
+        "blocks",
+        "cached",
+        "finished",
+        "input_tokens",
+        "json_tool",
+        "provider",
+        "stopped",
+        "tool_count",
+    )
+
+    def __init__(self, provider: str, *, json_tool: bool = False) -> None:
+        self.provider = provider
+        #: A response_format was asked for: the RESPONSE_TOOL's input is the answer text.
+        self.json_tool = json_tool
+        # content-block index -> ("text"|"thinking"|"json", -1) or ("tool", tool call index)
+        self.blocks: dict[int, tuple[str, int]] = {}
+        self.tool_count = 0
+        self.input_tokens = 0
+        self.cached: int | None = None
+        self.finished = False  # a stop_reason arrived
+        self.stopped = False  # message_stop arrived
+
+    def _start_block(self, index: int, block: Mapping[str, Any]) -> Iterator[ChatEvent]:
+        kind = block.get("type")
+        if kind == "tool_use":
+            if self.json_tool and block.get("name") == RESPONSE_TOOL:
+                self.blocks[index] = ("json", -1)
+                return
+            call = self.tool_count
+            self.tool_count += 1
+            self.blocks[index] = ("tool", call)
+            yield ToolCallDelta(call, block.get("id"), block.get("name"), "")
+        elif kind in ("text", "thinking"):
+            self.blocks[index] = (kind, -1)
+            text = block.get("text") if kind == "text" else block.get("thinking")
+            if text:  # normally empty; content follows in deltas
+                yield TextDelta(text) if kind == "text" else ReasoningDelta(text)
+        # redacted_thinking, server-tool blocks: nothing an OpenAI client can show
+
+    def _delta(self, index: int, delta: Mapping[str, Any]) -> Iterator[ChatEvent]:
+        kind = delta.get("type")
+        if kind == "text_delta":
+            text = delta.get("text")
+            if text:
+                yield text
+        elif kind == "input_json_delta":
+            piece = delta.get("partial_json")
+            if not piece:
+                return
+            block, call = self.blocks.get(index, ("", -1))
+            if block == "tool":
+                yield ToolCallDelta(call, None, None, piece)
+            elif block == "json":
+                yield piece
+        elif kind == "thinking_delta":
+            text = delta.get("thinking")
+            if text:
+                yield ReasoningDelta(text)
+        # signature_delta, citations_delta and newer delta types carry nothing to show
+
+    def events(self, kind: str, payload: Mapping[str, Any]) -> Iterator[ChatEvent]:
+        """Events of one server-sent event (``kind`` is its type)."""
+        if kind == "content_block_delta":
+            yield from self._delta(payload.get("index", 0), payload.get("delta") or {})
+        elif kind == "content_block_start":
+            yield from self._start_block(
+                payload.get("index", 0), payload.get("content_block") or {}
+            )
+        elif kind == "message_start":
+            message = payload.get("message") or {}
+            usage = message.get("usage") or {}
+            cache_read = usage.get("cache_read_input_tokens")
+            self.cached = int(cache_read) if cache_read is not None else None
+            self.input_tokens = (
+                int(usage.get("input_tokens") or 0)
+                + int(usage.get("cache_creation_input_tokens") or 0)
+                + int(cache_read or 0)
+            )
+            yield ResponseInfo(message.get("id"), message.get("model"))
+        elif kind == "message_delta":
+            usage = payload.get("usage") or {}
+            if usage.get("input_tokens") is not None:  # newer versions send cumulative input
+                cache_read = usage.get("cache_read_input_tokens")
+                if cache_read is not None:
+                    self.cached = int(cache_read)
+                self.input_tokens = (
+                    int(usage.get("input_tokens") or 0)
+                    + int(usage.get("cache_creation_input_tokens") or 0)
+                    + int(self.cached or 0)
+                )
+            reason = (payload.get("delta") or {}).get("stop_reason")
+            if reason:
+                self.finished = True
+                finish = map_stop_reason(reason)
+                if finish == "tool_calls" and self.json_tool and not self.tool_count:
+                    finish = "stop"  # the only tool used carried the JSON answer
+                yield Finish(finish)
+            yield _usage(usage, self.input_tokens, self.cached)
+        elif kind == "message_stop":
+            self.stopped = True
+        elif kind == "error":
+            raise error_event(payload, self.provider)
+        # ping, content_block_stop and unknown events: nothing to do
+
+
+def message_events(
+    payload: Mapping[str, Any], provider: str, *, json_tool: bool = False
+) -> list[ChatEvent]:
+    """Events of a whole Message (the non-streaming answer), through the stream translation."""
+    if payload.get("type") == "error":
+        raise error_event(payload, provider)
+    state = StreamState(provider, json_tool=json_tool)
+    start = {k: v for k, v in payload.items() if k not in ("content", "stop_reason")}
+    events = list(state.events("message_start", {"message": start}))
+    for index, block in enumerate(payload.get("content") or ()):
+        kind = block.get("type")
+        if kind == "tool_use":
+            head = {**block, "input": {}}
+            events += state._start_block(index, head)
+            raw = orjson.dumps(block.get("input") or {}).decode()
+            events += state._delta(index, {"type": "input_json_delta", "partial_json": raw})
+        else:
+            events += state._start_block(index, block)
+    usage = payload.get("usage") or {}
+    delta = {"stop_reason": payload.get("stop_reason") or "end_turn"}
+    events += state.events("message_delta", {"delta": delta, "usage": usage})
+    return events
