@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 
 import pytest
@@ -285,6 +286,7 @@ def test_sync_client_from_inside_a_running_event_loop() -> None:
         assert asyncio.get_running_loop() is loop
         assert type(loop) is loop_type
         assert not hasattr(loop, "_nest_patched")
+        assert "nest_asyncio" not in sys.modules
         await asyncio.sleep(0)
         return response.choices[0].message.content or "", streamed, loop_type
 
@@ -342,7 +344,6 @@ def test_sync_client_used_after_close_is_a_clear_error() -> None:
 def test_sync_client_exits_cleanly_with_an_abandoned_stream() -> None:
     """Normal use without close(): the interpreter exits at once, silently, with status 0."""
     import subprocess
-    import sys
 
     code = (
         "from modelmux import Client\n"
