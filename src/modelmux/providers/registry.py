@@ -31,6 +31,7 @@ BUILTIN_PROVIDERS: Mapping[str, str] = {
     "azure": "modelmux.providers.openai:AzureOpenAI",
     "openai-compatible": "modelmux.providers.openai:OpenAICompatible",
     "ollama": "modelmux.providers.ollama:Ollama",
+    "pollinations": "modelmux.providers.pollinations:Pollinations",
     # OpenAI-compatible hosts: rows of providers/vendors.py
     "groq": "modelmux.providers.vendors:Groq",
     "together": "modelmux.providers.vendors:Together",
