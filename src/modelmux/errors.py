@@ -16,7 +16,8 @@ here. Retry and fallback decide from these types (and ``status_code``), never fr
      │    │    └── InternalServerError         >= 500
      │    ├── APIConnectionError           no usable answer: refused, reset, DNS, TLS ...
      │    │    └── APITimeoutError         a time limit was hit (``.limit`` says which)
-     │    └── APIResponseValidationError   the provider's answer broke its own wire format
+     │    ├── APIResponseValidationError   the provider's answer broke its own wire format
+     │    └── ProviderCooldownError        skipped: cooling down after 429s or failures
      ├── InvalidRequestError (ValueError)  bad input, raised before any provider is called
      │    └── UnsupportedCapabilityError   the provider or model cannot serve this request
      ├── ConfigurationError                modelmux was set up in a way that cannot work
@@ -52,6 +53,7 @@ __all__ = [
     "NoProviderForModelError",
     "NotFoundError",
     "PermissionDeniedError",
+    "ProviderCooldownError",
     "RateLimitError",
     "UnknownProviderError",
     "UnprocessableEntityError",
@@ -187,6 +189,19 @@ class APITimeoutError(APIConnectionError):
 
 class APIResponseValidationError(APIError):
     """The provider's answer did not follow its own wire format (bad JSON, truncated stream)."""
+
+
+class ProviderCooldownError(APIError):
+    """The provider was not called: it is cooling down after a rate limit or repeated
+    failures (see ``modelmux.routing.health``). ``retry_after``: seconds until it may be."""
+
+    def __init__(self, provider: str, retry_after: float) -> None:
+        super().__init__(
+            f"{provider} is cooling down after rate limits or failures; "
+            f"tried again in {retry_after:.1f}s",
+            provider=provider,
+        )
+        self.retry_after = retry_after
 
 
 class InvalidRequestError(ModelmuxError, ValueError):

@@ -8,7 +8,7 @@ the caller's: switching providers mid-answer would splice two different answers 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
@@ -18,6 +18,7 @@ from ..errors import (
     APIResponseValidationError,
     APIStatusError,
     MissingCredentialsError,
+    ProviderCooldownError,
     UnsupportedCapabilityError,
 )
 from ..providers.base import Provider
@@ -31,6 +32,7 @@ __all__ = [
     "is_retryable",
     "request_for",
     "select_provider",
+    "start_provider",
 ]
 
 T = TypeVar("T")
@@ -43,15 +45,18 @@ class EmptyResponseError(APIResponseValidationError):
     """The provider ended its answer without any content."""
 
 
-def is_retryable(exc: BaseException) -> bool:
-    """Whether another provider might succeed where this one failed."""
+def is_retryable(exc: BaseException, also_status: Collection[int] = ()) -> bool:
+    """Whether another provider might succeed where this one failed. ``also_status``: more
+    HTTP statuses to treat so (``RoutingOptions.fallback_on_status``)."""
     if isinstance(exc, APIStatusError):
-        return exc.status_code in _RETRYABLE_STATUS or exc.status_code >= 500
+        code = exc.status_code
+        return code in _RETRYABLE_STATUS or code >= 500 or code in also_status
     return isinstance(
         exc,
         (
             APIConnectionError,
             APIResponseValidationError,
+            ProviderCooldownError,
             MissingCredentialsError,
             UnsupportedCapabilityError,
         ),
@@ -83,14 +88,23 @@ class Selection:
     provider: Provider
     held: list[ChatEvent]
     rest: AsyncIterator[ChatEvent] | None
+    #: Called once when the selection is closed (gives back a concurrency slot).
+    on_close: Callable[[], None] | None = None
 
     async def aclose(self) -> None:
-        aclose = getattr(self.rest, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        try:
+            aclose = getattr(self.rest, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        finally:
+            on_close, self.on_close = self.on_close, None
+            if on_close is not None:
+                on_close()
 
 
-async def _start(provider: Provider, request: ChatRequest, require_content: bool) -> Selection:
+async def start_provider(
+    provider: Provider, request: ChatRequest, require_content: bool
+) -> Selection:
     """Run one provider until its first piece of content (or its end)."""
     if not request.stream and provider.has_native_completion:
         events = list(await provider.complete_chat(request))
@@ -119,11 +133,15 @@ async def _start(provider: Provider, request: ChatRequest, require_content: bool
 async def select_provider(providers: Sequence[Provider], request: ChatRequest) -> Selection:
     """The first provider, in order, that starts answering; or one error for all failures."""
     if len(providers) == 1:
-        return await _start(providers[0], request_for(providers[0], request), require_content=False)
+        return await start_provider(
+            providers[0], request_for(providers[0], request), require_content=False
+        )
     errors: list[tuple[str, BaseException]] = []
     for provider in providers:
         try:
-            selection = await _start(provider, request_for(provider, request), require_content=True)
+            selection = await start_provider(
+                provider, request_for(provider, request), require_content=True
+            )
         except Exception as exc:
             if not is_retryable(exc):
                 raise

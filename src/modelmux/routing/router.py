@@ -1,0 +1,285 @@
+"""The router: which providers answer a chat call, in what order, under which limits.
+
+One ``Router`` per client holds the model registry, the providers' health (cooldowns), the
+per-provider concurrency limits and the default ``RoutingOptions``. ``select`` returns the
+provider that started answering, as a ``Selection`` the client folds.
+
+Order of a call: the providers the caller gave (``provider=``, the client's), else those the
+registry lists for the model that are usable here; shuffled if asked; when there is more
+than one, providers cooling down are skipped (if all are, the call fails at once with
+``AllProvidersFailedError`` of ``ProviderCooldownError``); each is tried until one delivers
+content. The call's total deadline (``timeout.total``) spans every attempt and retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import sys
+from collections.abc import Awaitable, Sequence
+from dataclasses import replace
+from functools import partial
+from typing import TypeVar
+
+from ..errors import (
+    AllProvidersFailedError,
+    APIConnectionError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    ConfigurationError,
+    NoProviderForModelError,
+    ProviderCooldownError,
+)
+from ..providers.base import Provider
+from ..types.request import ChatRequest
+from .fallback import Selection, is_retryable, start_provider
+from .health import HealthStore, InMemoryHealthStore
+from .hedging import race
+from .limits import ConcurrencyLimits, LimitsSpec
+from .policy import DEFAULT_ROUTING, RoutingOptions
+from .registry import ModelRegistry, ModelsSource
+from .usable import unusable_reason
+
+__all__ = ["Router"]
+
+log = logging.getLogger("modelmux.routing")
+T = TypeVar("T")
+
+_NOT_INSTALLED = "not available in this installation (no provider registered under this name)"
+
+
+class Router:
+    def __init__(
+        self,
+        *,
+        models: ModelsSource = None,
+        health: HealthStore | None = None,
+        concurrency: LimitsSpec = None,
+        options: RoutingOptions | None = None,
+    ) -> None:
+        self.registry = ModelRegistry.from_source(models)
+        self.health: HealthStore = health if health is not None else InMemoryHealthStore()
+        self.limits = ConcurrencyLimits(concurrency)
+        self.options = options or DEFAULT_ROUTING
+        self._named: dict[str, Provider | None] = {}
+
+    # -- which providers -----------------------------------------------------------------------
+    def provider_named(self, name: str) -> Provider | None:
+        """The provider registered under ``name`` (one instance per router), or None when
+        nothing is registered under it: others may add it later, so this is no error."""
+        key = name.lower()
+        if key not in self._named:
+            from ..providers.registry import resolve_one
+
+            try:
+                self._named[key] = resolve_one(key)
+            except (ConfigurationError, ImportError) as exc:
+                log.debug("registry names provider %r, which cannot be loaded: %s", key, exc)
+                self._named[key] = None
+        return self._named[key]
+
+    def providers_for_model(self, model: str) -> list[Provider]:
+        """The usable providers the registry lists for ``model``, in registry order."""
+        entry = self.registry.lookup(model)
+        if entry is None:
+            raise NoProviderForModelError(
+                f"model {model!r} is not in the model registry, so modelmux does not know who "
+                "serves it. Pass provider=... (any provider accepts any model name), or add it: "
+                f"AsyncClient(models={{{model!r}: {{'providers': {{'<provider>': '<its id>'}}}}}})",
+                model=model,
+            )
+        usable: list[Provider] = []
+        needs: dict[str, str] = {}
+        for name, _ in entry.routes:
+            provider = self.provider_named(name)
+            reason = _NOT_INSTALLED if provider is None else unusable_reason(provider)
+            if provider is not None and reason is None:
+                usable.append(provider)
+            else:
+                needs[name] = reason or _NOT_INSTALLED
+        if needs:
+            log.debug(
+                "model %s: skipping %s",
+                entry.name,
+                "; ".join(f"{k}: {v}" for k, v in needs.items()),
+            )
+        if not usable:
+            listed = "\n".join(f"  {name}: {need}" for name, need in needs.items())
+            raise NoProviderForModelError(
+                f"no usable provider serves model {model!r}"
+                + (f" ({entry.name})" if entry.name != model else "")
+                + f". Providers that serve it and what each needs:\n{listed}",
+                model=model,
+                candidates=needs,
+            )
+        return usable
+
+    def model_for(self, provider: Provider, model: str) -> str:
+        """The id this provider knows ``model`` by: the registry's, else the caller's."""
+        if model:
+            entry = self.registry.lookup(model)
+            if entry is not None:
+                mapped = entry.model_for(provider.name)
+                if mapped:
+                    return mapped
+        return provider.resolve_model(model)
+
+    # -- one call ------------------------------------------------------------------------------
+    async def select(
+        self,
+        providers: Sequence[Provider],
+        request: ChatRequest,
+        options: RoutingOptions | None = None,
+    ) -> Selection:
+        """The provider that started answering, with its stream. One provider: its own
+        error. Several: ``AllProvidersFailedError`` when all fail, or the first error that
+        another provider would not fix (a 400, say)."""
+        options = options or self.options
+        order = list(providers)
+        if options.shuffle and len(order) > 1:
+            random.shuffle(order)
+        loop = asyncio.get_running_loop()
+        total = request.options.timeout.total
+        deadline = None if total is None else loop.time() + total
+        errors: list[tuple[str, BaseException]] = []
+        if len(order) == 1:
+            work: Awaitable[Selection] = self._attempt(order[0], request, deadline, multi=False)
+        elif options.hedge_after is not None:
+            work = race(
+                [(p.name, partial(self._attempt, p, request, deadline, multi=True)) for p in order],
+                options.hedge_after,
+                lambda exc: is_retryable(exc, options.fallback_on_status),
+                errors,
+            )
+        else:
+            work = self._in_order(order, request, deadline, options, errors)
+        try:
+            selection = await _within(work, None if deadline is None else deadline - loop.time())
+        except _Expired:
+            tried = ", ".join(f"{n} ({type(e).__name__})" for n, e in errors) or "none finished"
+            cause = AllProvidersFailedError(errors) if errors else None
+            raise APITimeoutError(
+                f"the call's total time limit of {total}s passed; providers left: {tried}",
+                limit="total",
+                seconds=total,
+            ) from cause
+        if errors:
+            log.debug(
+                "%s answered (model %r) after: %s",
+                selection.provider.name,
+                request.model,
+                "; ".join(f"{n}: {type(e).__name__}: {e}" for n, e in errors),
+            )
+        return selection
+
+    async def _in_order(
+        self,
+        order: Sequence[Provider],
+        request: ChatRequest,
+        deadline: float | None,
+        options: RoutingOptions,
+        errors: list[tuple[str, BaseException]],
+    ) -> Selection:
+        for provider in order:
+            try:
+                return await self._attempt(provider, request, deadline, multi=True)
+            except Exception as exc:
+                if not is_retryable(exc, options.fallback_on_status):
+                    if errors:
+                        log.debug("%s failed for good after: %s", provider.name, errors)
+                    raise
+                log.debug("left %s: %s: %s", provider.name, type(exc).__name__, exc)
+                errors.append((provider.name, exc))
+        raise AllProvidersFailedError(errors)
+
+    async def _attempt(
+        self, provider: Provider, request: ChatRequest, deadline: float | None, *, multi: bool
+    ) -> Selection:
+        """One provider, until its first content: cooldown check, concurrency slot, the
+        request with its model id and what is left of the deadline; health recorded."""
+        name = provider.name
+        if multi:
+            wait = await self.health.wait_time(name)
+            if wait > 0:
+                raise ProviderCooldownError(name, wait)
+        try:
+            selection = await self._start_limited(
+                provider, self._request_for(provider, request, deadline), multi
+            )
+        except Exception as exc:
+            await self._record_failure(name, exc)
+            raise
+        except BaseException:  # cancelled: a hedging loser or the deadline; no verdict
+            await self.health.release(name)
+            raise
+        await self.health.record_success(name)
+        return selection
+
+    async def _start_limited(
+        self, provider: Provider, request: ChatRequest, require_content: bool
+    ) -> Selection:
+        sem = self.limits.semaphore(provider.name) if self.limits else None
+        if sem is None:
+            return await start_provider(provider, request, require_content)
+        await sem.acquire()
+        try:
+            selection = await start_provider(provider, request, require_content)
+        except BaseException:
+            sem.release()
+            raise
+        selection.on_close = sem.release
+        return selection
+
+    def _request_for(
+        self, provider: Provider, request: ChatRequest, deadline: float | None
+    ) -> ChatRequest:
+        model = self.model_for(provider, request.model)
+        if deadline is None:
+            return request if model == request.model else replace(request, model=model)
+        # What is left of the call's budget bounds this attempt and its transport retries.
+        left = max(0.001, deadline - asyncio.get_running_loop().time())
+        timeout = replace(request.options.timeout, total=left)
+        return replace(request, model=model, options=replace(request.options, timeout=timeout))
+
+    async def _record_failure(self, name: str, exc: BaseException) -> None:
+        if isinstance(exc, APIStatusError) and exc.status_code == 429:
+            await self.health.record_failure(name, rate_limited=True, retry_after=exc.retry_after)
+        elif _hurts_health(exc):
+            await self.health.record_failure(name)
+        else:  # the request's fault or ours, not the provider's
+            await self.health.release(name)
+
+
+def _hurts_health(exc: BaseException) -> bool:
+    if isinstance(exc, APIStatusError):
+        return exc.status_code in (408, 409) or exc.status_code >= 500
+    return isinstance(exc, (APIConnectionError, APIResponseValidationError))
+
+
+class _Expired(Exception):
+    pass
+
+
+if sys.version_info >= (3, 11):
+
+    async def _within(work: Awaitable[T], seconds: float | None) -> T:
+        cm = asyncio.timeout(seconds)
+        try:
+            async with cm:
+                return await work
+        except TimeoutError:
+            if cm.expired():
+                raise _Expired from None
+            raise
+
+else:  # pragma: no cover - Python 3.10
+
+    async def _within(work: Awaitable[T], seconds: float | None) -> T:
+        if seconds is None:
+            return await work
+        try:
+            return await asyncio.wait_for(work, max(0.0, seconds))
+        except asyncio.TimeoutError:
+            raise _Expired from None
