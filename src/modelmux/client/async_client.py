@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from ..errors import ConfigurationError, UnsupportedCapabilityError
 from ..providers.base import Provider
 from ..providers.registry import ProviderSpec, resolve_providers
-from ..routing.fallback import first_success, select_provider
+from ..routing.fallback import first_success
+from ..routing.policy import RoutingOptions, split_spec
+from ..routing.router import Router
 from ..types.chat import ChatCompletion, ChatCompletionChunk
 from ..types.events import ChatEvent
 from ..types.images import ImagesResponse, Model, ModelList
@@ -29,6 +31,9 @@ from .stream import AsyncChatStream
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from ..routing.health import HealthStore
+    from ..routing.limits import LimitsSpec
+    from ..routing.registry import ModelsSource
     from ..transport.base import Transport
     from .params import ChatParams, ImageParams
 
@@ -46,6 +51,12 @@ class AsyncClient:
     the client talks to that OpenAI-compatible server, as ``openai.AsyncOpenAI`` does.
     ``allow_private_image_urls=True`` lets image URLs that a provider needs as bytes be
     downloaded from private, loopback and link-local addresses (refused by default).
+
+    Routing (modelmux.routing): with no provider, ``create(model=...)`` picks the usable
+    providers the model registry lists for that model. ``models`` extends the registry (a
+    mapping, or a JSON/TOML file path); ``routing`` sets how provider lists are tried
+    (shuffle, hedging, extra fallback statuses); ``health`` keeps provider cooldowns (in
+    memory by default); ``concurrency`` caps calls in flight per provider.
     """
 
     def __init__(
@@ -61,6 +72,10 @@ class AsyncClient:
         default_headers: dict[str, str] | None = None,
         transport: Transport | None = None,
         allow_private_image_urls: bool = False,
+        models: ModelsSource = None,
+        routing: RoutingOptions | None = None,
+        health: HealthStore | None = None,
+        concurrency: LimitsSpec = None,
     ) -> None:
         self._api_key = api_key
         self._base_url = base_url
@@ -69,6 +84,8 @@ class AsyncClient:
             {"timeout": timeout, "max_retries": max_retries, "proxy": proxy},
             extra_headers=default_headers,
         )
+        self.router = Router(models=models, health=health, concurrency=concurrency, options=routing)
+        provider, self._routing = split_spec(provider, self.router.options)
         self._providers = self._resolve(provider)
         self._image_providers = self._resolve(image_provider) if image_provider else self._providers
         self._transport = transport
@@ -89,16 +106,24 @@ class AsyncClient:
             spec = "openai-compatible"
         return resolve_providers(spec, api_key=self._api_key, base_url=self._base_url)
 
-    def _providers_for(self, spec: ProviderSpec, *, images: bool = False) -> list[Provider]:
+    def _providers_for(
+        self, spec: ProviderSpec, *, images: bool = False, model: str = ""
+    ) -> list[Provider]:
         if spec is not None:
             return resolve_providers(spec, api_key=self._api_key, base_url=self._base_url)
         providers = self._image_providers if images else self._providers
         if providers is None:
+            if model and not images:  # route by model name through the registry
+                return self.router.providers_for_model(model)
             raise ConfigurationError(
                 "no provider configured: pass provider=... (a name such as 'openai', a Provider "
-                "class or instance) or base_url=... for an OpenAI-compatible server"
+                "class or instance), a model the registry knows (model='gpt-4o-mini'), or "
+                "base_url=... for an OpenAI-compatible server"
             )
         return providers
+
+    def _routing_for(self, spec: ProviderSpec) -> RoutingOptions | None:
+        return self._routing if spec is None else split_spec(spec, None)[1]
 
     @property
     def providers(self) -> list[Provider]:
@@ -133,7 +158,7 @@ class AsyncClient:
 
     # -- chat --------------------------------------------------------------------------------
     def _chat_providers(self, spec: ProviderSpec, request: ChatRequest) -> list[Provider]:
-        providers = self._providers_for(spec)
+        providers = self._providers_for(spec, model=request.model)
         usable: list[Provider] = []
         reasons: list[str] = []
         for provider in providers:
@@ -147,9 +172,9 @@ class AsyncClient:
         return usable
 
     async def _chunks(
-        self, providers: Sequence[Provider], request: ChatRequest
+        self, providers: Sequence[Provider], request: ChatRequest, routing: RoutingOptions | None
     ) -> AsyncGenerator[ChatCompletionChunk, None]:
-        selection = await select_provider(providers, request)
+        selection = await self.router.select(providers, request, routing)
         fold = _fold_for(request, selection.provider)
         try:
             for event in selection.held:
@@ -171,9 +196,9 @@ class AsyncClient:
             yield chunk
 
     async def _complete(
-        self, providers: Sequence[Provider], request: ChatRequest
+        self, providers: Sequence[Provider], request: ChatRequest, routing: RoutingOptions | None
     ) -> ChatCompletion:
-        selection = await select_provider(providers, request)
+        selection = await self.router.select(providers, request, routing)
         fold = _fold_for(request, selection.provider)
         try:
             _fold_all(fold, selection.held)
@@ -216,15 +241,9 @@ class AsyncClient:
     async def _list_models(self) -> ModelList:
         providers = list(dict.fromkeys([*(self._providers or ()), *(self._image_providers or ())]))
         request = ModelsRequest(options=self.options, transport=self.transport)
-        results = await asyncio.gather(*(p.list_models(request) for p in providers))
-        seen: set[tuple[str, str]] = set()
-        data = []
-        for provider, ids in zip(providers, results):
-            for model_id in ids:
-                if (provider.name, model_id) not in seen:
-                    seen.add((provider.name, model_id))
-                    data.append(Model(id=model_id, owned_by=provider.name, provider=provider.name))
-        return ModelList(data=data)
+        # No provider configured: every usable provider the model registry names.
+        pairs = await self.router.list_models(providers or None, request)
+        return ModelList(data=[Model(id=m, owned_by=p.name, provider=p.name) for p, m in pairs])
 
 
 def _fold_for(request: ChatRequest, provider: Provider) -> ResponseFold:
@@ -298,9 +317,10 @@ class Completions:
         request = build_chat_request(model, messages, stream, params, client.options)
         providers = client._chat_providers(params.get("provider"), request)
         request.transport = client.transport
+        routing = client._routing_for(params.get("provider"))
         if stream:
-            return AsyncChatStream(client._chunks(providers, request))
-        return client._complete(providers, request)
+            return AsyncChatStream(client._chunks(providers, request, routing))
+        return client._complete(providers, request, routing)
 
 
 class Chat:

@@ -33,11 +33,12 @@ from ..errors import (
     ProviderCooldownError,
 )
 from ..providers.base import Provider
-from ..types.request import ChatRequest
+from ..types.request import ChatRequest, ModelsRequest
 from .fallback import Selection, is_retryable, start_provider
 from .health import HealthStore, InMemoryHealthStore
 from .hedging import race
 from .limits import ConcurrencyLimits, LimitsSpec
+from .listing import list_models, registry_providers
 from .policy import DEFAULT_ROUTING, RoutingOptions
 from .registry import ModelRegistry, ModelsSource
 from .usable import unusable_reason
@@ -126,6 +127,19 @@ class Router:
                     return mapped
         return provider.resolve_model(model)
 
+    async def list_models(
+        self, providers: Sequence[Provider] | None, request: ModelsRequest
+    ) -> list[tuple[Provider, str]]:
+        """What ``providers`` report, merged with the registry (see listing.py). None: every
+        usable provider the registry names; then one failing provider is left out."""
+        if providers is not None:
+            return await list_models(self.registry, providers, request, skip_failures=False)
+        for entry in self.registry:
+            for name, _ in entry.routes:
+                self.provider_named(name)
+        chosen = registry_providers(self.registry, self._named)
+        return await list_models(self.registry, chosen, request, skip_failures=True)
+
     # -- one call ------------------------------------------------------------------------------
     async def select(
         self,
@@ -145,10 +159,16 @@ class Router:
         deadline = None if total is None else loop.time() + total
         errors: list[tuple[str, BaseException]] = []
         if len(order) == 1:
-            work: Awaitable[Selection] = self._attempt(order[0], request, deadline, multi=False)
+            work: Awaitable[Selection] = self._attempt(order[0], request, None, multi=False)
         elif options.hedge_after is not None:
             work = race(
-                [(p.name, partial(self._attempt, p, request, deadline, multi=True)) for p in order],
+                [
+                    (
+                        p.name,
+                        partial(self._attempt, p, request, deadline if i else None, multi=True),
+                    )
+                    for i, p in enumerate(order)
+                ],
                 options.hedge_after,
                 lambda exc: is_retryable(exc, options.fallback_on_status),
                 errors,
@@ -182,9 +202,9 @@ class Router:
         options: RoutingOptions,
         errors: list[tuple[str, BaseException]],
     ) -> Selection:
-        for provider in order:
+        for i, provider in enumerate(order):
             try:
-                return await self._attempt(provider, request, deadline, multi=True)
+                return await self._attempt(provider, request, deadline if i else None, multi=True)
             except Exception as exc:
                 if not is_retryable(exc, options.fallback_on_status):
                     if errors:
@@ -236,6 +256,7 @@ class Router:
         self, provider: Provider, request: ChatRequest, deadline: float | None
     ) -> ChatRequest:
         model = self.model_for(provider, request.model)
+        # deadline None: the first attempt, which has the whole budget (timeout.total) anyway.
         if deadline is None:
             return request if model == request.model else replace(request, model=model)
         # What is left of the call's budget bounds this attempt and its transport retries.
