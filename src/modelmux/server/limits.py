@@ -1,0 +1,106 @@
+"""Request size limits of the gateway, checked before any provider is called.
+
+A body over ``max_body_bytes`` is refused with 413 while it is being read (the rest is never
+buffered); counts over their limit are 400s that name the limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from ..errors import ConfigurationError, InvalidRequestError
+from .errormap import GatewayHTTPError
+
+__all__ = ["Limits", "check_chat", "check_images", "too_large"]
+
+
+def too_large(message: str) -> GatewayHTTPError:
+    return GatewayHTTPError(413, message, "invalid_request_error", "request_too_large")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_body_bytes: int = 20 * 1024 * 1024
+    max_messages: int = 2000
+    #: Input images (``image_url`` parts) in one chat request, and the size of each inline one.
+    max_images: int = 20
+    max_image_bytes: int = 10 * 1024 * 1024
+    #: Image generation: images per request and the longest side in pixels.
+    max_generated_images: int = 10
+    max_image_side: int = 4096
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> Limits:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigurationError(
+                f"unknown [limits] setting(s) {', '.join(unknown)}; "
+                f"known: {', '.join(sorted(known))}"
+            )
+        for name, value in data.items():
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigurationError(f"[limits] {name} must be a positive integer")
+        return cls(**data)
+
+
+def _inline_image_bytes(url: str) -> int:
+    # base64 length * 3/4, without decoding: the client's own checks decode it later.
+    _, _, payload = url.partition(",")
+    return len(payload) * 3 // 4
+
+
+def check_chat(body: Mapping[str, Any], limits: Limits) -> None:
+    """Message and image counts and sizes of a chat completions body."""
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return  # the client's validation says what is wrong with it
+    if len(messages) > limits.max_messages:
+        raise InvalidRequestError(
+            f"too many messages: {len(messages)} (this gateway accepts {limits.max_messages})"
+        )
+    images = 0
+    for message in messages:
+        content = message.get("content") if isinstance(message, Mapping) else None
+        if not isinstance(content, list):
+            continue
+        for part in content:
+            if not isinstance(part, Mapping) or part.get("type") != "image_url":
+                continue
+            images += 1
+            if images > limits.max_images:
+                raise InvalidRequestError(
+                    f"too many images: this gateway accepts {limits.max_images} per request"
+                )
+            ref = part.get("image_url")
+            url = ref.get("url") if isinstance(ref, Mapping) else ref
+            if isinstance(url, str) and url.startswith("data:"):
+                size = _inline_image_bytes(url)
+                if size > limits.max_image_bytes:
+                    raise too_large(
+                        f"an input image is {size} bytes; this gateway accepts "
+                        f"{limits.max_image_bytes} bytes per image"
+                    )
+
+
+def check_images(body: Mapping[str, Any], limits: Limits) -> None:
+    """Count and dimensions of an image generation body."""
+    n = body.get("n")
+    if isinstance(n, int) and not isinstance(n, bool) and n > limits.max_generated_images:
+        raise InvalidRequestError(
+            f"n={n}: this gateway generates at most {limits.max_generated_images} images per "
+            "request"
+        )
+    size = body.get("size")
+    if isinstance(size, str):
+        w, sep, h = size.lower().partition("x")
+        if sep and w.isdigit() and h.isdigit():
+            if max(int(w), int(h)) > limits.max_image_side:
+                raise InvalidRequestError(
+                    f"size={size}: this gateway accepts at most {limits.max_image_side} pixels "
+                    "per side"
+                )
+            if min(int(w), int(h)) < 1:
+                raise InvalidRequestError(f"size={size}: both sides must be at least 1 pixel")

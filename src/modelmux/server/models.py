@@ -1,0 +1,41 @@
+"""``GET /v1/models``, ``GET /v1/models/{id}`` and ``GET /health``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .asgi import send_json
+from .errormap import GatewayHTTPError
+
+if TYPE_CHECKING:
+    from .app import Call, Gateway
+
+__all__ = ["handle_health", "handle_list", "handle_one"]
+
+
+async def handle_list(gateway: Gateway, call: Call) -> None:
+    models = await gateway.models.models(gateway.client.transport, gateway.client.options)
+    await send_json(call.send, 200, {"object": "list", "data": [m.model_dump() for m in models]})
+
+
+async def handle_one(gateway: Gateway, call: Call) -> None:
+    path: str = call.scope["path"]
+    # Model ids may hold slashes ("provider/model", "meta-llama/..."): the rest of the path
+    # (already percent-decoded by the server).
+    model_id = path.split("/models/", 1)[1]
+    models = await gateway.models.models(gateway.client.transport, gateway.client.options)
+    for model in models:
+        if model.id == model_id:
+            await send_json(call.send, 200, model.model_dump())
+            return
+    raise GatewayHTTPError(
+        404, f"the model {model_id!r} does not exist here", code="model_not_found", param="model"
+    )
+
+
+async def handle_health(gateway: Gateway, call: Call) -> None:
+    await send_json(
+        call.send,
+        200,
+        {"status": "ok", "providers": [p.name for p in gateway.models.providers.values()]},
+    )
