@@ -50,6 +50,7 @@ BUILTIN_PROVIDERS: Mapping[str, str] = {
     "llamacpp": "modelmux.providers.vendors:LlamaCpp",
     "lmstudio": "modelmux.providers.vendors:LMStudio",
     "anthropic": "modelmux.providers.anthropic:Anthropic",
+    "gemini": "modelmux.providers.gemini:Gemini",
 }
 
 

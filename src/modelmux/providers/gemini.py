@@ -1,0 +1,300 @@
+"""Google's Gemini API (Generative Language, ``v1beta``), natively.
+
+``GEMINI_API_KEY`` (or ``GOOGLE_API_KEY``), always sent in the ``x-goog-api-key`` header and
+never in the URL, so a key cannot leak into an error message or a log line that shows a URL.
+``base_url=`` (or ``GOOGLE_GEMINI_BASE_URL``) points elsewhere. The translation lives in
+gemini_wire.py; images in messages given as URLs are downloaded by the guarded downloader
+(fetch_image.py) because Gemini takes images only inline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import re
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+
+from ..errors import (
+    APIResponseValidationError,
+    ConfigurationError,
+    InvalidRequestError,
+)
+from ..transport.base import HttpRequest, Transport
+from ..transport.sse import SSEDecoder
+from ..types.events import ChatEvent
+from ..types.request import CallOptions, ChatRequest, ImageRef, ImageRequest, ModelsRequest
+from .base import Capabilities, GeneratedImage, Provider
+from .fetch_image import fetch_image
+from .gemini_wire import (
+    GEMINI_MODELS,
+    GeminiModel,
+    StreamState,
+    build_generate_body,
+    embedded_error,
+    map_finish_reason,
+    model_for,
+)
+
+__all__ = ["Gemini"]
+
+#: Pages of GET /models followed at most.
+MAX_MODEL_PAGES = 10
+#: Thought signatures remembered per provider instance (tool-call id -> signature).
+MAX_SIGNATURES = 1024
+_MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_VERSIONED = re.compile(r"/v\d+(?:alpha|beta)?\d*$")
+#: images.generate ``size`` -> Gemini ``imageConfig.aspectRatio`` (the ratios it accepts).
+ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
+
+
+def _transport(transport: Transport | None) -> Transport:
+    if transport is None:
+        raise ConfigurationError("this request has no transport; send it through a modelmux client")
+    return transport
+
+
+def aspect_ratio(width: int, height: int) -> str | None:
+    """The accepted aspect ratio nearest to width:height (None for 'auto' sizes)."""
+    if width <= 0 or height <= 0:
+        return None
+    target = width / height
+
+    def distance(ratio: str) -> float:
+        w, h = ratio.split(":")
+        return abs(int(w) / int(h) - target)
+
+    return min(ASPECT_RATIOS, key=distance)
+
+
+class Gemini(Provider):
+    """Gemini models through Google's Generative Language API (not Vertex AI).
+
+    Text, images in, tools, JSON schema output (``responseSchema``), thinking as
+    ``reasoning_content``; the image output models ("Nano Banana") serve ``images.generate``.
+    This is also the seed's ``Gemini`` provider name.
+    """
+
+    name = "gemini"
+    api_key_env = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+    requires_api_key = True
+    default_base_url = "https://generativelanguage.googleapis.com/v1beta"
+    base_url_env = "GOOGLE_GEMINI_BASE_URL"
+    capabilities = GEMINI_MODELS[0].capabilities
+    default_model = "gemini-2.5-flash"
+    models = ("gemini-2.5-flash", "gemini-2.5-pro", "gemini-2.5-flash-lite", "gemini-2.0-flash")
+    image_models = ("gemini-2.5-flash-image",)
+    default_image_model = "gemini-2.5-flash-image"
+    images_per_call = 1  # one image per generateContent answer
+    #: How model families differ (capabilities, system instructions, image output).
+    model_rows: Sequence[GeminiModel] = GEMINI_MODELS
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        default_headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(api_key=api_key, base_url=base_url)
+        self._default_headers = dict(default_headers or {})
+        self._signatures: OrderedDict[str, str] = OrderedDict()
+
+    def capabilities_for(self, model: str) -> Capabilities:
+        return model_for(model, self.model_rows).capabilities
+
+    # -- where and how -----------------------------------------------------------------------
+    @property
+    def root(self) -> str:
+        url = self.base_url or os.environ.get(self.base_url_env) or self.default_base_url
+        url = url.rstrip("/")
+        return url if _VERSIONED.search(url) else url + "/v1beta"
+
+    def model_url(self, model: str, method: str) -> str:
+        model_id = model.removeprefix("models/")
+        if not _MODEL_ID.match(model_id):
+            raise InvalidRequestError(f"{model!r} is not a Gemini model id")
+        return f"{self.root}/models/{model_id}:{method}"
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "Accept": "application/json",
+            **self._default_headers,
+            "x-goog-api-key": self.require_api_key(),
+        }
+
+    def _http(self, method: str, url: str, options: CallOptions, body: Any = None) -> HttpRequest:
+        return HttpRequest(method, url, self.headers(), body, None, options, self.name)
+
+    # -- images in messages ------------------------------------------------------------------
+    async def download_images(self, request: ChatRequest) -> dict[str, ImageRef]:
+        """Bytes of the request's image URLs (Gemini takes images only inline), downloaded
+        concurrently through the guarded downloader."""
+        urls = list(dict.fromkeys(ref.url for ref in request.images() if ref.url))
+        if not urls:
+            return {}
+        refs = await asyncio.gather(*(fetch_image(url, request) for url in urls))
+        return dict(zip(urls, refs))
+
+    async def _body(self, request: ChatRequest) -> dict[str, Any]:
+        self.require_api_key()  # before any download
+        images = await self.download_images(request)
+        return build_generate_body(
+            request, images=images, signatures=self._signatures, rows=self.model_rows
+        )
+
+    def _remember(self, state: StreamState) -> None:
+        for call_id, signature in state.signatures.items():
+            self._signatures[call_id] = signature
+            self._signatures.move_to_end(call_id)
+        while len(self._signatures) > MAX_SIGNATURES:
+            self._signatures.popitem(last=False)
+
+    # -- chat --------------------------------------------------------------------------------
+    async def stream_chat(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
+        body = await self._body(request)
+        url = self.model_url(request.model, "streamGenerateContent") + "?alt=sse"
+        http = self._http("POST", url, request.options, body)
+        state = StreamState(self.name)
+        decoder = SSEDecoder()
+        try:
+            async with _transport(request.transport).stream(http) as resp:
+                async for piece in resp.iter_bytes():
+                    for event in decoder.feed(piece):
+                        for item in state.events(self._decode(event.data)):
+                            yield item
+                for event in decoder.close():
+                    for item in state.events(self._decode(event.data)):
+                        yield item
+        finally:
+            self._remember(state)
+        if not state.finished:
+            raise APIResponseValidationError(
+                "the stream ended without a finishReason: the answer may be cut short",
+                provider=self.name,
+            )
+
+    def _decode(self, data: str) -> Mapping[str, Any]:
+        try:
+            payload = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise APIResponseValidationError(
+                f"malformed JSON in the stream: {data[:200]!r}", provider=self.name
+            ) from exc
+        if isinstance(payload, list):  # an error wrapped in a list
+            error = embedded_error(payload, self.name)
+            if error is not None:
+                raise error
+        if not isinstance(payload, dict):
+            raise APIResponseValidationError(
+                "expected a GenerateContentResponse object", provider=self.name
+            )
+        return payload
+
+    async def complete_chat(self, request: ChatRequest) -> Sequence[ChatEvent]:
+        body = await self._body(request)
+        url = self.model_url(request.model, "generateContent")
+        response = await _transport(request.transport).request(
+            self._http("POST", url, request.options, body)
+        )
+        state = StreamState(self.name)
+        events = list(state.events(self._decode_body(response.json())))
+        self._remember(state)
+        if not state.finished:
+            raise APIResponseValidationError(
+                "the answer has neither candidates nor a block reason", provider=self.name
+            )
+        return events
+
+    def _decode_body(self, payload: Any) -> Mapping[str, Any]:
+        error = embedded_error(payload, self.name)
+        if error is not None:
+            raise error
+        if not isinstance(payload, dict):
+            raise APIResponseValidationError(
+                "expected a GenerateContentResponse object", provider=self.name
+            )
+        return payload
+
+    # -- images ------------------------------------------------------------------------------
+    @property
+    def supports_images(self) -> bool:
+        return bool(self.image_models)
+
+    async def generate_images(self, request: ImageRequest) -> Sequence[GeneratedImage]:
+        row = model_for(request.model, self.model_rows)
+        if not row.image_output:
+            raise InvalidRequestError(
+                f"{request.model} does not generate images; use an image model such as "
+                f"{self.default_image_model}"
+            )
+        config: dict[str, Any] = {"responseModalities": ["TEXT", "IMAGE"]}
+        dimensions = request.dimensions
+        ratio = aspect_ratio(*dimensions) if dimensions else None
+        if ratio:
+            config["imageConfig"] = {"aspectRatio": ratio}
+        body: dict[str, Any] = {
+            "contents": [{"role": "user", "parts": [{"text": request.prompt}]}],
+            "generationConfig": config,
+        }
+        body.update(request.extra_body)
+        url = self.model_url(request.model, "generateContent")
+        response = await _transport(request.transport).request(
+            self._http("POST", url, request.options, body)
+        )
+        payload = self._decode_body(response.json())
+        images = []
+        reason = None
+        for candidate in payload.get("candidates") or ():
+            reason = candidate.get("finishReason") or reason
+            for part in (candidate.get("content") or {}).get("parts") or ():
+                inline = part.get("inlineData")
+                if inline and str(inline.get("mimeType", "")).startswith("image/"):
+                    try:
+                        data = base64.b64decode(inline.get("data") or "", validate=True)
+                    except ValueError as exc:
+                        raise APIResponseValidationError(
+                            "an image part holds invalid base64", provider=self.name
+                        ) from exc
+                    images.append(GeneratedImage(data=data, media_type=inline["mimeType"]))
+        if not images:
+            blocked = (payload.get("promptFeedback") or {}).get("blockReason")
+            why = f"blocked: {blocked}" if blocked else f"finishReason {reason}"
+            if map_finish_reason(reason) == "content_filter" or blocked:
+                why += " (content filter)"
+            raise APIResponseValidationError(
+                f"the answer holds no image ({why})", provider=self.name, body=payload
+            )
+        return images
+
+    # -- models ------------------------------------------------------------------------------
+    async def list_models(self, request: ModelsRequest) -> list[str]:
+        ids: list[str] = []
+        token: str | None = None
+        for _ in range(MAX_MODEL_PAGES):
+            url = f"{self.root}/models?pageSize=1000"
+            if token:
+                url += f"&pageToken={quote(token, safe='')}"
+            payload = (
+                await _transport(request.transport).request(
+                    self._http("GET", url, request.options), max_bytes=8 * 1024 * 1024
+                )
+            ).json()
+            models = payload.get("models") if isinstance(payload, dict) else None
+            if not isinstance(models, list):
+                raise APIResponseValidationError("expected a model list", provider=self.name)
+            for model in models:
+                if not isinstance(model, dict) or not model.get("name"):
+                    continue
+                methods = model.get("supportedGenerationMethods")
+                if methods is None or "generateContent" in methods:  # chat and image models
+                    ids.append(str(model["name"]).removeprefix("models/"))
+            token = payload.get("nextPageToken")
+            if not token:
+                break
+        return ids

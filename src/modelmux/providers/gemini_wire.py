@@ -1,0 +1,457 @@
+"""The Gemini ``generateContent`` dialect (Generative Language API): bodies out, events in.
+
+Pure functions. ``build_generate_body`` turns an OpenAI-shaped ``ChatRequest`` into the JSON
+body of ``:generateContent`` / ``:streamGenerateContent``; ``StreamState.events`` turns one
+``GenerateContentResponse`` (a whole answer or one streamed piece: they have the same shape)
+into modelmux events. How model families differ is data (``GeminiModel`` rows).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from ..errors import APIError, InvalidRequestError, UnsupportedCapabilityError, status_error
+from ..types.events import (
+    ChatEvent,
+    Finish,
+    FinishReason,
+    ReasoningDelta,
+    ResponseInfo,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+)
+from ..types.request import ChatRequest, ImageRef
+from .base import Capabilities
+
+__all__ = [
+    "GEMINI_MODELS",
+    "GeminiModel",
+    "StreamState",
+    "build_generate_body",
+    "embedded_error",
+    "gemini_schema",
+    "map_finish_reason",
+    "model_for",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class GeminiModel:
+    """How one Gemini model family behaves. Data, not code."""
+
+    prefix: str
+    capabilities: Capabilities
+    #: The model takes ``systemInstruction`` (Gemma on the Gemini API does not: the system
+    #: text is put in front of the first user turn instead).
+    system_instruction: bool = True
+    #: The model answers with images (``responseModalities`` IMAGE): it serves images.generate.
+    image_output: bool = False
+
+
+_FULL = Capabilities(
+    vision=True, tools=True, json_schema=True, json_object=True, multiple_choices=True
+)
+_IMAGE = Capabilities(vision=True)
+GEMINI_MODELS: tuple[GeminiModel, ...] = (
+    GeminiModel("", _FULL),
+    GeminiModel("gemma-", Capabilities(vision=True), system_instruction=False),
+    GeminiModel("gemini-2.0-flash-preview-image-generation", _IMAGE, image_output=True),
+    GeminiModel("gemini-2.0-flash-exp-image-generation", _IMAGE, image_output=True),
+    GeminiModel("gemini-2.5-flash-image", _IMAGE, image_output=True),
+    GeminiModel("gemini-3-pro-image", _IMAGE, image_output=True),
+)
+
+_FINISH: dict[str, FinishReason] = {
+    "STOP": "stop",
+    "MAX_TOKENS": "length",
+    **{
+        reason: "content_filter"
+        for reason in (
+            "SAFETY",
+            "RECITATION",
+            "BLOCKLIST",
+            "PROHIBITED_CONTENT",
+            "SPII",
+            "IMAGE_SAFETY",
+            "IMAGE_PROHIBITED_CONTENT",
+            "IMAGE_RECITATION",
+        )
+    },
+}
+
+#: reasoning_effort -> thinkingBudget (the values of Gemini's own OpenAI-compatible layer).
+THINKING_BUDGET: Mapping[str, int] = {
+    "none": 0,
+    "minimal": 0,
+    "low": 1024,
+    "medium": 8192,
+    "high": 24576,
+}
+
+# Gemini's Schema is an OpenAPI subset: keys outside this list (additionalProperties, $schema,
+# $defs, const, ...) make the request fail, so they are left out; $ref is inlined.
+_SCHEMA_KEYS = frozenset(
+    {
+        "type", "format", "title", "description", "nullable", "enum", "maxItems", "minItems",
+        "properties", "required", "minProperties", "maxProperties", "minLength", "maxLength",
+        "pattern", "example", "anyOf", "propertyOrdering", "default", "items", "minimum",
+        "maximum",
+    }
+)  # fmt: skip
+_FORMATS = frozenset({"enum", "date-time", "int32", "int64", "float", "double"})
+_MAX_SCHEMA_DEPTH = 32
+
+
+def model_for(model: str, rows: Sequence[GeminiModel] = GEMINI_MODELS) -> GeminiModel:
+    """The row of the longest prefix ``model`` starts with."""
+    name = model.removeprefix("models/")
+    best = rows[0]
+    for row in rows:
+        if name.startswith(row.prefix) and len(row.prefix) > len(best.prefix):
+            best = row
+    return best
+
+
+def map_finish_reason(value: Any) -> FinishReason:
+    return _FINISH.get(value, "stop") if isinstance(value, str) else "stop"
+
+
+# -- schemas -----------------------------------------------------------------------------------
+def gemini_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """A JSON schema as Gemini's ``Schema``: refs inlined, unsupported keys dropped, types in
+    upper case, ``["x", "null"]`` types as ``nullable``."""
+    defs = {**(schema.get("definitions") or {}), **(schema.get("$defs") or {})}
+    return _convert(schema, defs, 0)
+
+
+def _convert(node: Any, defs: Mapping[str, Any], depth: int) -> dict[str, Any]:
+    if depth > _MAX_SCHEMA_DEPTH:
+        raise UnsupportedCapabilityError("this JSON schema nests too deeply (or is recursive)")
+    if not isinstance(node, Mapping):
+        return {}
+    ref = node.get("$ref")
+    if isinstance(ref, str):
+        target = defs.get(ref.rsplit("/", 1)[-1])
+        if target is None:
+            raise InvalidRequestError(
+                f"the JSON schema refers to {ref!r}, which it does not define"
+            )
+        return _convert(
+            {**target, **{k: v for k, v in node.items() if k != "$ref"}}, defs, depth + 1
+        )
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "const":
+            out["enum"] = [value]
+        elif key not in _SCHEMA_KEYS:
+            continue
+        elif key == "type":
+            types = [value] if isinstance(value, str) else list(value)
+            if "null" in types and len(types) > 1:
+                out["nullable"] = True
+                types.remove("null")
+            out["type"] = str(types[0]).upper()
+        elif key == "properties":
+            out[key] = {name: _convert(sub, defs, depth + 1) for name, sub in value.items()}
+        elif key == "items":
+            out[key] = _convert(value, defs, depth + 1)
+        elif key == "anyOf":
+            options = [s for s in value if not (isinstance(s, Mapping) and s.get("type") == "null")]
+            if len(options) < len(value):
+                out["nullable"] = True
+            if len(options) == 1:
+                out.update(_convert(options[0], defs, depth + 1))
+            else:
+                out[key] = [_convert(s, defs, depth + 1) for s in options]
+        elif key == "format":
+            if value in _FORMATS:
+                out[key] = value
+        else:
+            out[key] = value
+    return out
+
+
+# -- request -----------------------------------------------------------------------------------
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    return "".join(
+        str(p.get("text", ""))
+        for p in content or ()
+        if isinstance(p, dict) and p.get("type") == "text"
+    )
+
+
+def _parts(content: Any, images: Mapping[str, ImageRef]) -> list[dict[str, Any]]:
+    if isinstance(content, str):
+        return [{"text": content}] if content else []
+    parts: list[dict[str, Any]] = []
+    for part in content or ():
+        kind = part.get("type")
+        if kind in ("text", "refusal"):
+            text = part.get("text") or part.get("refusal") or ""
+            if text:
+                parts.append({"text": text})
+        elif kind == "image_url":
+            url = part["image_url"]["url"]
+            ref = ImageRef.parse(url)
+            if ref.is_remote:
+                ref = images.get(url, ref)
+            if ref.is_remote:
+                raise UnsupportedCapabilityError(
+                    "Gemini takes images inline: this image URL must be downloaded first"
+                )
+            mime = ref.media_type or "application/octet-stream"
+            parts.append({"inlineData": {"mimeType": mime, "data": ref.base64()}})
+        else:
+            raise UnsupportedCapabilityError(f"Gemini provider does not accept {kind} parts")
+    return parts
+
+
+def _function_call(call: Mapping[str, Any], signatures: Mapping[str, str]) -> dict[str, Any]:
+    fn = call.get("function") or {}
+    raw = fn.get("arguments") or "{}"
+    try:
+        args = orjson.loads(raw) if isinstance(raw, (str, bytes)) else raw
+    except orjson.JSONDecodeError:
+        args = None
+    if not isinstance(args, dict):
+        raise InvalidRequestError(
+            f"tool call {call.get('id')!r} has arguments that are not a JSON object; "
+            "Gemini needs function call args as objects"
+        )
+    part: dict[str, Any] = {"functionCall": {"name": fn.get("name"), "args": args}}
+    signature = signatures.get(str(call.get("id")))
+    if signature:  # Gemini 2.5/3 want the model's signature back on its function calls
+        part["thoughtSignature"] = signature
+    return part
+
+
+def _function_response(message: Mapping[str, Any], name: str) -> dict[str, Any]:
+    text = _text_of(message.get("content"))
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        value = None
+    # ``response`` must be an object: a JSON object result goes as is, anything else wrapped.
+    response = value if isinstance(value, dict) else {"result": text}
+    return {"functionResponse": {"name": name, "response": response}}
+
+
+def _contents(
+    request: ChatRequest, images: Mapping[str, ImageRef], signatures: Mapping[str, str]
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """(system texts, contents) with consecutive same-role turns merged."""
+    system: list[str] = []
+    contents: list[dict[str, Any]] = []
+    names: dict[str, str] = {}  # tool_call_id -> function name, from earlier assistant turns
+    for i, message in enumerate(request.messages):
+        role = message.get("role")
+        if role in ("system", "developer"):
+            text = _text_of(message.get("content"))
+            if text:
+                system.append(text)
+            continue
+        if role == "assistant":
+            parts = _parts(message.get("content"), images)
+            for call in message.get("tool_calls") or ():
+                names[str(call.get("id"))] = (call.get("function") or {}).get("name") or ""
+                parts.append(_function_call(call, signatures))
+            gemini_role = "model"
+        elif role == "tool":
+            call_id = str(message.get("tool_call_id"))
+            name = names.get(call_id)
+            if not name:
+                raise InvalidRequestError(
+                    f"messages[{i}] answers tool call {call_id!r}, but no earlier assistant "
+                    "message made that call; Gemini needs the function's name"
+                )
+            parts, gemini_role = [_function_response(message, name)], "user"
+        elif role == "user":
+            parts, gemini_role = _parts(message.get("content"), images), "user"
+        else:
+            raise UnsupportedCapabilityError(f"Gemini provider does not accept {role} messages")
+        if not parts:
+            continue
+        if contents and contents[-1]["role"] == gemini_role:
+            contents[-1]["parts"].extend(parts)
+        else:
+            contents.append({"role": gemini_role, "parts": parts})
+    return system, contents
+
+
+def _tools(request: ChatRequest) -> list[dict[str, Any]]:
+    declarations = []
+    for tool in request.tools or ():
+        fn = tool["function"]
+        out: dict[str, Any] = {"name": fn["name"]}
+        if fn.get("description"):
+            out["description"] = fn["description"]
+        params = fn.get("parameters")
+        # An OBJECT without properties is rejected: a function without arguments has none.
+        if params and params.get("properties"):
+            out["parameters"] = gemini_schema(params)
+        declarations.append(out)
+    return [{"functionDeclarations": declarations}] if declarations else []
+
+
+def _tool_config(choice: Any) -> dict[str, Any] | None:
+    if choice is None:
+        return None
+    if isinstance(choice, str):
+        mode = {"auto": "AUTO", "none": "NONE", "required": "ANY"}[choice]
+        return {"functionCallingConfig": {"mode": mode}}
+    name = choice["function"]["name"]
+    return {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": [name]}}
+
+
+def _generation_config(request: ChatRequest) -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    for field, key in (
+        ("temperature", "temperature"),
+        ("top_p", "topP"),
+        ("n", "candidateCount"),
+        ("seed", "seed"),
+        ("presence_penalty", "presencePenalty"),
+        ("frequency_penalty", "frequencyPenalty"),
+    ):
+        value = getattr(request, field)
+        if value is not None:
+            config[key] = value
+    if request.token_limit is not None:
+        config["maxOutputTokens"] = request.token_limit
+    if request.stop:
+        config["stopSequences"] = list(request.stop)
+    fmt = request.response_format
+    if fmt is not None:
+        config["responseMimeType"] = "application/json"
+        if fmt["type"] == "json_schema":
+            config["responseSchema"] = gemini_schema(fmt["json_schema"]["schema"])
+    effort = request.reasoning_effort
+    if effort is not None and effort in THINKING_BUDGET:
+        budget = THINKING_BUDGET[effort]
+        config["thinkingConfig"] = {"thinkingBudget": budget, "includeThoughts": budget > 0}
+    return config
+
+
+def build_generate_body(
+    request: ChatRequest,
+    *,
+    images: Mapping[str, ImageRef] | None = None,
+    signatures: Mapping[str, str] | None = None,
+    rows: Sequence[GeminiModel] = GEMINI_MODELS,
+) -> dict[str, Any]:
+    """The JSON body of ``:generateContent`` for this request. ``images`` holds the downloaded
+    bytes of remote image URLs; ``signatures`` the thought signatures of earlier tool calls."""
+    row = model_for(request.model, rows)
+    system, contents = _contents(request, images or {}, signatures or {})
+    if not contents:
+        raise InvalidRequestError("Gemini needs at least one user or assistant message")
+    body: dict[str, Any] = {"contents": contents}
+    if system and row.system_instruction:
+        body["systemInstruction"] = {"parts": [{"text": "\n\n".join(system)}]}
+    elif system:
+        first = next((c for c in contents if c["role"] == "user"), contents[0])
+        first["parts"].insert(0, {"text": "\n\n".join(system)})
+    tools = _tools(request)
+    if tools:
+        body["tools"] = tools
+        config = _tool_config(request.tool_choice)
+        if config is not None:
+            body["toolConfig"] = config
+    generation = _generation_config(request)
+    if generation:
+        body["generationConfig"] = generation
+    body.update(request.extra_body)
+    return body
+
+
+# -- response ----------------------------------------------------------------------------------
+def embedded_error(payload: Any, provider: str) -> APIError | None:
+    """The typed error of a Google error body (``{"error": {code, message, status}}``, also
+    wrapped in a list) that arrived where an answer was expected, else None."""
+    if isinstance(payload, list) and payload and isinstance(payload[0], Mapping):
+        payload = payload[0]
+    error = payload.get("error") if isinstance(payload, Mapping) else None
+    if not isinstance(error, Mapping):
+        return None
+    message = str(error.get("message") or error.get("status") or "error")
+    code = error.get("code")
+    if isinstance(code, int) and 400 <= code <= 599:
+        return status_error(code, message, provider=provider, body=dict(payload))
+    return APIError(message, provider=provider, body=dict(payload))
+
+
+def _usage(meta: Mapping[str, Any]) -> Usage:
+    thoughts = meta.get("thoughtsTokenCount")
+    cached = meta.get("cachedContentTokenCount")
+    return Usage(
+        int(meta.get("promptTokenCount") or 0),
+        int(meta.get("candidatesTokenCount") or 0) + int(thoughts or 0),
+        int(cached) if cached is not None else None,
+        int(thoughts) if thoughts is not None else None,
+    )
+
+
+class StreamState:
+    """What one answer's translation remembers between streamed pieces."""
+
+    __slots__ = ("finished", "provider", "signatures", "started", "tool_counts")
+
+    def __init__(self, provider: str) -> None:
+        self.provider = provider
+        self.started = False
+        self.finished = False
+        self.tool_counts: dict[int, int] = {}  # candidate -> tool calls so far
+        #: tool-call id -> thoughtSignature, to send back with the call in the next turn.
+        self.signatures: dict[str, str] = {}
+
+    def events(self, payload: Mapping[str, Any]) -> Iterator[ChatEvent]:
+        error = embedded_error(payload, self.provider)
+        if error is not None:
+            raise error
+        if not self.started:
+            self.started = True
+            yield ResponseInfo(payload.get("responseId"), payload.get("modelVersion"))
+        candidates = payload.get("candidates") or ()
+        for candidate in candidates:
+            index = candidate.get("index") or 0
+            for part in (candidate.get("content") or {}).get("parts") or ():
+                yield from self._part(part, index)
+            reason = candidate.get("finishReason")
+            if reason:
+                self.finished = True
+                yield Finish(map_finish_reason(reason), index)
+        feedback = payload.get("promptFeedback")
+        if not candidates and feedback and feedback.get("blockReason"):
+            self.finished = True  # the prompt itself was blocked
+            yield Finish("content_filter")
+        meta = payload.get("usageMetadata")
+        if meta:
+            yield _usage(meta)
+
+    def _part(self, part: Mapping[str, Any], index: int) -> Iterator[ChatEvent]:
+        text = part.get("text")
+        if text:
+            if part.get("thought"):
+                yield ReasoningDelta(text, index)
+            else:
+                yield TextDelta(text, index) if index else text
+            return
+        call = part.get("functionCall")
+        if call:
+            position = self.tool_counts.get(index, 0)
+            self.tool_counts[index] = position + 1
+            # Gemini's Developer API gives no call ids; OpenAI callers need one to answer.
+            call_id = call.get("id") or "call_" + uuid.uuid4().hex[:24]
+            if part.get("thoughtSignature"):
+                self.signatures[call_id] = part["thoughtSignature"]
+            arguments = orjson.dumps(call.get("args") or {}).decode()
+            yield ToolCallDelta(position, call_id, call.get("name"), arguments, index)
+        # inlineData (image output), executableCode and others: nothing a chat answer shows
