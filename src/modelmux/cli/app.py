@@ -70,6 +70,15 @@ COMMANDS: dict[str, Command] = {
     "providers": Command(
         "modelmux.cli.providers:register", "list built-in providers and whether they are usable"
     ),
+    "serve": Command(
+        "modelmux.server.commands:register_serve", "run the OpenAI-compatible gateway"
+    ),
+    "keys": Command(
+        "modelmux.server.commands:register_keys", "create, list or revoke gateway keys"
+    ),
+    "usage": Command(
+        "modelmux.server.commands:register_usage", "summarize the gateway's usage log"
+    ),
 }
 
 
