@@ -18,13 +18,12 @@ from ..transport.base import HttpRequest, Transport
 from ..transport.sse import SSEDecoder
 from ..types.events import ChatEvent
 from ..types.request import CallOptions, ChatRequest, ModelsRequest
+from .anthropic_stream import StreamState, message_events
 from .anthropic_wire import (
     ANTHROPIC_VERSION,
     MODEL_RULES,
     ModelRule,
-    StreamState,
     build_messages_body,
-    message_events,
 )
 from .base import Capabilities, Provider
 

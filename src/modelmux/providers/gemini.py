@@ -31,13 +31,11 @@ from ..types.events import ChatEvent
 from ..types.request import CallOptions, ChatRequest, ImageRef, ImageRequest, ModelsRequest
 from .base import Capabilities, GeneratedImage, Provider
 from .fetch_image import fetch_image
+from .gemini_stream import StreamState, embedded_error, map_finish_reason
 from .gemini_wire import (
     GEMINI_MODELS,
     GeminiModel,
-    StreamState,
     build_generate_body,
-    embedded_error,
-    map_finish_reason,
     model_for,
 )
 

@@ -1,42 +1,27 @@
-"""The Gemini ``generateContent`` dialect (Generative Language API): bodies out, events in.
+"""The Gemini ``generateContent`` dialect (Generative Language API), requests. Pure functions.
 
-Pure functions. ``build_generate_body`` turns an OpenAI-shaped ``ChatRequest`` into the JSON
-body of ``:generateContent`` / ``:streamGenerateContent``; ``StreamState.events`` turns one
-``GenerateContentResponse`` (a whole answer or one streamed piece: they have the same shape)
-into modelmux events. How model families differ is data (``GeminiModel`` rows).
+``build_generate_body`` turns an OpenAI-shaped ``ChatRequest`` into the JSON body of
+``:generateContent`` / ``:streamGenerateContent``; answers are translated in gemini_stream.py.
+How model families differ is data (``GeminiModel`` rows).
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from ..errors import APIError, InvalidRequestError, UnsupportedCapabilityError, status_error
-from ..types.events import (
-    ChatEvent,
-    Finish,
-    FinishReason,
-    ReasoningDelta,
-    ResponseInfo,
-    TextDelta,
-    ToolCallDelta,
-    Usage,
-)
+from ..errors import InvalidRequestError, UnsupportedCapabilityError
 from ..types.request import ChatRequest, ImageRef
 from .base import Capabilities
 
 __all__ = [
     "GEMINI_MODELS",
     "GeminiModel",
-    "StreamState",
     "build_generate_body",
-    "embedded_error",
     "gemini_schema",
-    "map_finish_reason",
     "model_for",
 ]
 
@@ -66,24 +51,6 @@ GEMINI_MODELS: tuple[GeminiModel, ...] = (
     GeminiModel("gemini-2.5-flash-image", _IMAGE, image_output=True),
     GeminiModel("gemini-3-pro-image", _IMAGE, image_output=True),
 )
-
-_FINISH: dict[str, FinishReason] = {
-    "STOP": "stop",
-    "MAX_TOKENS": "length",
-    **{
-        reason: "content_filter"
-        for reason in (
-            "SAFETY",
-            "RECITATION",
-            "BLOCKLIST",
-            "PROHIBITED_CONTENT",
-            "SPII",
-            "IMAGE_SAFETY",
-            "IMAGE_PROHIBITED_CONTENT",
-            "IMAGE_RECITATION",
-        )
-    },
-}
 
 #: reasoning_effort -> thinkingBudget (the values of Gemini's own OpenAI-compatible layer).
 THINKING_BUDGET: Mapping[str, int] = {
@@ -116,10 +83,6 @@ def model_for(model: str, rows: Sequence[GeminiModel] = GEMINI_MODELS) -> Gemini
         if name.startswith(row.prefix) and len(row.prefix) > len(best.prefix):
             best = row
     return best
-
-
-def map_finish_reason(value: Any) -> FinishReason:
-    return _FINISH.get(value, "stop") if isinstance(value, str) else "stop"
 
 
 # -- schemas -----------------------------------------------------------------------------------
@@ -370,88 +333,3 @@ def build_generate_body(
         body["generationConfig"] = generation
     body.update(request.extra_body)
     return body
-
-
-# -- response ----------------------------------------------------------------------------------
-def embedded_error(payload: Any, provider: str) -> APIError | None:
-    """The typed error of a Google error body (``{"error": {code, message, status}}``, also
-    wrapped in a list) that arrived where an answer was expected, else None."""
-    if isinstance(payload, list) and payload and isinstance(payload[0], Mapping):
-        payload = payload[0]
-    error = payload.get("error") if isinstance(payload, Mapping) else None
-    if not isinstance(error, Mapping):
-        return None
-    message = str(error.get("message") or error.get("status") or "error")
-    code = error.get("code")
-    if isinstance(code, int) and 400 <= code <= 599:
-        return status_error(code, message, provider=provider, body=dict(payload))
-    return APIError(message, provider=provider, body=dict(payload))
-
-
-def _usage(meta: Mapping[str, Any]) -> Usage:
-    thoughts = meta.get("thoughtsTokenCount")
-    cached = meta.get("cachedContentTokenCount")
-    return Usage(
-        int(meta.get("promptTokenCount") or 0),
-        int(meta.get("candidatesTokenCount") or 0) + int(thoughts or 0),
-        int(cached) if cached is not None else None,
-        int(thoughts) if thoughts is not None else None,
-    )
-
-
-class StreamState:
-    """What one answer's translation remembers between streamed pieces."""
-
-    __slots__ = ("finished", "provider", "signatures", "started", "tool_counts")
-
-    def __init__(self, provider: str) -> None:
-        self.provider = provider
-        self.started = False
-        self.finished = False
-        self.tool_counts: dict[int, int] = {}  # candidate -> tool calls so far
-        #: tool-call id -> thoughtSignature, to send back with the call in the next turn.
-        self.signatures: dict[str, str] = {}
-
-    def events(self, payload: Mapping[str, Any]) -> Iterator[ChatEvent]:
-        error = embedded_error(payload, self.provider)
-        if error is not None:
-            raise error
-        if not self.started:
-            self.started = True
-            yield ResponseInfo(payload.get("responseId"), payload.get("modelVersion"))
-        candidates = payload.get("candidates") or ()
-        for candidate in candidates:
-            index = candidate.get("index") or 0
-            for part in (candidate.get("content") or {}).get("parts") or ():
-                yield from self._part(part, index)
-            reason = candidate.get("finishReason")
-            if reason:
-                self.finished = True
-                yield Finish(map_finish_reason(reason), index)
-        feedback = payload.get("promptFeedback")
-        if not candidates and feedback and feedback.get("blockReason"):
-            self.finished = True  # the prompt itself was blocked
-            yield Finish("content_filter")
-        meta = payload.get("usageMetadata")
-        if meta:
-            yield _usage(meta)
-
-    def _part(self, part: Mapping[str, Any], index: int) -> Iterator[ChatEvent]:
-        text = part.get("text")
-        if text:
-            if part.get("thought"):
-                yield ReasoningDelta(text, index)
-            else:
-                yield TextDelta(text, index) if index else text
-            return
-        call = part.get("functionCall")
-        if call:
-            position = self.tool_counts.get(index, 0)
-            self.tool_counts[index] = position + 1
-            # Gemini's Developer API gives no call ids; OpenAI callers need one to answer.
-            call_id = call.get("id") or "call_" + uuid.uuid4().hex[:24]
-            if part.get("thoughtSignature"):
-                self.signatures[call_id] = part["thoughtSignature"]
-            arguments = orjson.dumps(call.get("args") or {}).decode()
-            yield ToolCallDelta(position, call_id, call.get("name"), arguments, index)
-        # inlineData (image output), executableCode and others: nothing a chat answer shows
