@@ -18,21 +18,39 @@ __all__ = ["unusable_reason"]
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})
 
 
+#: Local servers whose provider class does not declare ``base_url_env``: the variable that
+#: says where the server is. (Ollama reads OLLAMA_HOST, as the ``ollama`` CLI does.)
+_LOCAL_SERVER_ENV = {"ollama": "OLLAMA_HOST"}
+
+
 def unusable_reason(provider: Provider) -> str | None:
     """None when the provider can be called here; else what it needs, e.g. 'set GROQ_API_KEY'."""
     needs: list[str] = []
     if provider.requires_api_key and not provider.api_key:
         env = provider.api_key_env
         needs.append("set " + " or ".join(env) if env else "an api_key")
-    if not provider.base_url:
-        url_env = getattr(provider, "base_url_env", None)
-        url_set = bool(url_env and os.environ.get(url_env))
-        default = getattr(provider, "default_base_url", "")
-        if not url_set and (default is None or _is_loopback(default)):
-            # No endpoint at all (Azure), or only a local default nobody configured.
-            what = "a local server: set" if default else "set"
-            needs.append(f"{what} {url_env}" if url_env else "a base_url")
+    endpoint = _endpoint_need(provider)
+    if endpoint:
+        needs.append(endpoint)
     return " and ".join(needs) or None
+
+
+def _endpoint_need(provider: Provider) -> str | None:
+    if provider.base_url:
+        return None
+    url_env = getattr(provider, "base_url_env", None) or _LOCAL_SERVER_ENV.get(provider.name)
+    if url_env and os.environ.get(url_env):
+        return None
+    if provider.name in _LOCAL_SERVER_ENV:
+        local = True
+    else:
+        default = getattr(provider, "default_base_url", "")
+        if default is None:  # no endpoint at all until one is given (Azure)
+            return f"set {url_env}" if url_env else "a base_url"
+        local = _is_loopback(default)
+    if not local:
+        return None
+    return f"a local server: set {url_env}" if url_env else "a local server: pass base_url"
 
 
 def _is_loopback(url: object) -> bool:
