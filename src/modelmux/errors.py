@@ -17,6 +17,7 @@ here. Retry and fallback decide from these types (and ``status_code``), never fr
      │    ├── APIConnectionError           no usable answer: refused, reset, DNS, TLS ...
      │    │    └── APITimeoutError         a time limit was hit (``.limit`` says which)
      │    ├── APIResponseValidationError   the provider's answer broke its own wire format
+     │    │    └── StructuredOutputError   parse(): the answer is not the requested shape
      │    └── ProviderCooldownError        skipped: cooling down after 429s or failures
      ├── InvalidRequestError (ValueError)  bad input, raised before any provider is called
      │    └── UnsupportedCapabilityError   the provider or model cannot serve this request
@@ -55,6 +56,7 @@ __all__ = [
     "PermissionDeniedError",
     "ProviderCooldownError",
     "RateLimitError",
+    "StructuredOutputError",
     "UnknownProviderError",
     "UnprocessableEntityError",
     "UnsupportedCapabilityError",
@@ -189,6 +191,30 @@ class APITimeoutError(APIConnectionError):
 
 class APIResponseValidationError(APIError):
     """The provider's answer did not follow its own wire format (bad JSON, truncated stream)."""
+
+
+class StructuredOutputError(APIResponseValidationError):
+    """``chat.completions.parse``: the answer does not validate as the requested model.
+
+    ``raw`` is the text the model returned (also when it was cut short: ``finish_reason``
+    says ``length``), ``errors`` what the validator said, ``completion`` the whole response.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        raw: str | None,
+        provider: str | None = None,
+        errors: object = None,
+        completion: object = None,
+        finish_reason: str | None = None,
+    ) -> None:
+        super().__init__(message, provider=provider, body=raw)
+        self.raw = raw
+        self.errors = errors
+        self.completion = completion
+        self.finish_reason = finish_reason
 
 
 class ProviderCooldownError(APIError):

@@ -71,21 +71,27 @@ class Answer:
     completion_tokens: int = 0
 
 
-def sample(schema: dict[str, Any]) -> Any:
-    """A value that satisfies a (simple) JSON schema."""
+def sample(schema: dict[str, Any], root: dict[str, Any] | None = None) -> Any:
+    """A value that satisfies a (simple) JSON schema; local ``$ref``s are followed."""
+    root = root if root is not None else schema
+    if "$ref" in schema:
+        target: Any = root
+        for key in schema["$ref"].lstrip("#/").split("/"):
+            target = target[key]
+        return sample(target, root)
     if "enum" in schema:
         return schema["enum"][0]
     for key in ("anyOf", "oneOf"):
         if key in schema:
-            return sample(schema[key][0])
+            return sample(schema[key][0], root)
     kind = schema.get("type", "object")
     if isinstance(kind, list):
         kind = next(k for k in kind if k != "null")
     if kind == "object":
         props = schema.get("properties") or {}
-        return {name: sample(sub) for name, sub in props.items()}
+        return {name: sample(sub, root) for name, sub in props.items()}
     if kind == "array":
-        return [sample(schema.get("items") or {"type": "string"})]
+        return [sample(schema.get("items") or {"type": "string"}, root)]
     if kind == "string":
         return SAMPLE_STRING
     if kind == "integer":

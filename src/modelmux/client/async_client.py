@@ -13,7 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from ..errors import ConfigurationError, UnsupportedCapabilityError
+from ..errors import ConfigurationError, InvalidRequestError, UnsupportedCapabilityError
 from ..providers.base import Provider
 from ..providers.registry import ProviderSpec, resolve_providers
 from ..routing.fallback import first_success
@@ -321,6 +321,21 @@ class Completions:
         if stream:
             return AsyncChatStream(client._chunks(providers, request, routing))
         return client._complete(providers, request, routing)
+
+    def parse(
+        self, *, model: str = "", messages: Any, response_format: Any, **params: Any
+    ) -> Awaitable[ChatCompletion]:
+        """Like ``create``, with ``response_format`` a pydantic model class: the answer is
+        asked for in that model's (strict) JSON schema and validated into
+        ``choices[i].message.parsed``. A refusal leaves ``parsed`` None; an answer that does
+        not validate raises ``StructuredOutputError`` with the raw text."""
+        from ..structured import parse_completion, parsed_format
+
+        if "stream" in params:
+            raise InvalidRequestError("parse() does not stream; use create(stream=True)")
+        fmt = parsed_format(response_format)
+        pending = self.create(model=model, messages=messages, response_format=fmt, **params)
+        return parse_completion(pending, response_format)
 
 
 class Chat:

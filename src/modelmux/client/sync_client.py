@@ -183,6 +183,15 @@ class _Completions:
             return ChatStream(result, self._client._runner)
         return self._client._runner.run(result)
 
+    def parse(
+        self, *, model: str = "", messages: Any, response_format: Any, **params: Any
+    ) -> ChatCompletion:
+        """``create`` validated into ``choices[i].message.parsed`` (see AsyncClient's)."""
+        pending = self._client.async_client.chat.completions.parse(
+            model=model, messages=messages, response_format=response_format, **params
+        )
+        return self._client._runner.run(pending)
+
 
 class _Chat:
     def __init__(self, client: Client) -> None:
