@@ -580,3 +580,35 @@ async def test_a_plain_stream_delivered_whole_also_works() -> None:
             client.chat.completions.create(model="claude-sonnet-4-5", messages="?", stream=True)
         )
         assert text_of(chunks) == "one piece"
+
+
+async def test_malformed_json_in_the_stream_is_a_validation_error() -> None:
+    raw = sse_body([message_start()]) + b"event: content_block_delta\ndata: {not json\n\n"
+    async with FakeServer() as server, client_for(server) as client:
+        server.script("POST", MESSAGES, stream_bytes([raw]))
+        with pytest.raises(APIResponseValidationError, match="malformed JSON"):
+            await collect(
+                client.chat.completions.create(model="claude-sonnet-4-5", messages="?", stream=True)
+            )
+
+
+def test_tool_call_arguments_that_are_not_an_object_are_refused() -> None:
+    request = ChatRequest(
+        model="claude-sonnet-4-5",
+        messages=[
+            {"role": "user", "content": "hi"},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "toolu_1",
+                        "type": "function",
+                        "function": {"name": "f", "arguments": "[1, 2"},
+                    }
+                ],
+            },
+        ],
+    )
+    with pytest.raises(InvalidRequestError, match="toolu_1"):
+        build_messages_body(request, stream=False)

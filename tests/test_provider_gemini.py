@@ -582,3 +582,36 @@ async def test_an_image_answer_without_an_image_is_an_error() -> None:
         server.script("POST", generate_path(image_model), json(200, response(None, "IMAGE_SAFETY")))
         with pytest.raises(APIResponseValidationError, match="IMAGE_SAFETY"):
             await client.images.generate(prompt="x", model=image_model)
+
+
+async def test_several_candidates_become_several_choices() -> None:
+    body = {
+        "candidates": [
+            {"content": {"role": "model", "parts": [{"text": "One"}]}, "finishReason": "STOP"},
+            {
+                "content": {"role": "model", "parts": [{"text": "Two"}]},
+                "finishReason": "MAX_TOKENS",
+                "index": 1,
+            },
+        ],
+        "usageMetadata": usage(5, 4),
+    }
+    async with FakeServer() as server, client_for(server) as client:
+        server.script("POST", generate_path(), json(200, body))
+        result = await client.chat.completions.create(model=MODEL, messages="hi", n=2)
+        OpenAIChatCompletion.model_validate(result.model_dump())
+        assert [(c.message.content, c.finish_reason) for c in result.choices] == [
+            ("One", "stop"),
+            ("Two", "length"),
+        ]
+        assert server.requests[-1].json["generationConfig"] == {"candidateCount": 2}
+
+
+async def test_a_list_wrapped_error_mid_stream_raises_its_status_error() -> None:
+    wrapped = [
+        {"error": {"code": 429, "message": "Quota exceeded", "status": "RESOURCE_EXHAUSTED"}}
+    ]
+    async with FakeServer() as server, client_for(server) as client:
+        server.script("POST", stream_path(), stream([response([{"text": "a"}], None), wrapped]))
+        with pytest.raises(RateLimitError, match="Quota"):
+            await collect(client.chat.completions.create(model=MODEL, messages="?", stream=True))
