@@ -156,6 +156,11 @@ def test_reasoning_effort_turns_on_thinking_with_room_for_the_answer() -> None:
     request.max_tokens = 1000
     with pytest.raises(InvalidRequestError, match="max_tokens must be larger"):
         build_messages_body(request, stream=True)
+    request.reasoning_effort = "none"
+    assert build_messages_body(request, stream=True)["thinking"] == {"type": "disabled"}
+    request.reasoning_effort = "maximum"
+    with pytest.raises(InvalidRequestError, match="reasoning_effort"):
+        build_messages_body(request, stream=True)
 
 
 async def test_images_become_base64_and_url_image_blocks() -> None:

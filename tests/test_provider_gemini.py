@@ -615,3 +615,14 @@ async def test_a_list_wrapped_error_mid_stream_raises_its_status_error() -> None
         server.script("POST", stream_path(), stream([response([{"text": "a"}], None), wrapped]))
         with pytest.raises(RateLimitError, match="Quota"):
             await collect(client.chat.completions.create(model=MODEL, messages="?", stream=True))
+
+
+def test_an_unknown_reasoning_effort_is_a_clear_error() -> None:
+    request = ChatRequest(
+        model=MODEL, messages=[{"role": "user", "content": "hi"}], reasoning_effort="maximum"
+    )
+    with pytest.raises(InvalidRequestError, match="reasoning_effort"):
+        build_generate_body(request)
+    request.reasoning_effort = "none"
+    config = build_generate_body(request)["generationConfig"]
+    assert config["thinkingConfig"] == {"thinkingBudget": 0, "includeThoughts": False}

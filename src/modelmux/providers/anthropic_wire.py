@@ -81,8 +81,15 @@ MODEL_RULES: tuple[ModelRule, ...] = (
     ModelRule("claude-haiku-5", 16384, drop_params=_NO_SAMPLING),
 )
 
-#: reasoning_effort -> extended-thinking budget (tokens); "none" turns thinking off.
-THINKING_BUDGET: Mapping[str, int] = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 16384}
+#: reasoning_effort -> extended-thinking budget (tokens; at least 1024); 0 turns thinking off.
+THINKING_BUDGET: Mapping[str, int] = {
+    "none": 0,
+    "minimal": 1024,
+    "low": 2048,
+    "medium": 8192,
+    "high": 16384,
+    "xhigh": 32768,
+}
 
 _IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 
@@ -271,6 +278,10 @@ def build_messages_body(
     if effort is not None:
         budget = THINKING_BUDGET.get(effort)
         if budget is None:
+            raise InvalidRequestError(
+                f"reasoning_effort must be one of {', '.join(THINKING_BUDGET)}, got {effort!r}"
+            )
+        if not budget:
             body["thinking"] = {"type": "disabled"}
         else:
             body["thinking"] = {"type": "enabled", "budget_tokens": budget}

@@ -52,13 +52,17 @@ GEMINI_MODELS: tuple[GeminiModel, ...] = (
     GeminiModel("gemini-3-pro-image", _IMAGE, image_output=True),
 )
 
-#: reasoning_effort -> thinkingBudget (the values of Gemini's own OpenAI-compatible layer).
+#: reasoning_effort -> thinkingBudget. low/medium/high as Gemini's own OpenAI-compatible layer
+#: maps them; 0 turns thinking off (models that must think, such as 2.5 Pro, refuse it);
+#: minimal is 128, the smallest budget every thinking model accepts; xhigh is capped at 24576,
+#: the largest Flash accepts.
 THINKING_BUDGET: Mapping[str, int] = {
     "none": 0,
-    "minimal": 0,
+    "minimal": 128,
     "low": 1024,
     "medium": 8192,
     "high": 24576,
+    "xhigh": 24576,
 }
 
 # Gemini's Schema is an OpenAPI subset: keys outside this list (additionalProperties, $schema,
@@ -297,8 +301,12 @@ def _generation_config(request: ChatRequest) -> dict[str, Any]:
         if fmt["type"] == "json_schema":
             config["responseSchema"] = gemini_schema(fmt["json_schema"]["schema"])
     effort = request.reasoning_effort
-    if effort is not None and effort in THINKING_BUDGET:
-        budget = THINKING_BUDGET[effort]
+    if effort is not None:
+        budget = THINKING_BUDGET.get(effort)
+        if budget is None:
+            raise InvalidRequestError(
+                f"reasoning_effort must be one of {', '.join(THINKING_BUDGET)}, got {effort!r}"
+            )
         config["thinkingConfig"] = {"thinkingBudget": budget, "includeThoughts": budget > 0}
     return config
 
