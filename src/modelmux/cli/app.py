@@ -67,6 +67,9 @@ class Command:
 
 #: name -> command. Add a row to add a command (see /work/notes/cli-plugin.md).
 COMMANDS: dict[str, Command] = {
+    "chat": Command("modelmux.cli.chat:register", "chat with a model (one-shot or interactive)"),
+    "image": Command("modelmux.cli.image:register", "generate images from a prompt into files"),
+    "models": Command("modelmux.cli.models:register", "list the models providers serve"),
     "providers": Command(
         "modelmux.cli.providers:register", "list built-in providers and whether they are usable"
     ),
@@ -226,6 +229,8 @@ def _describe_modelmux(exc: BaseException) -> tuple[str, str | None, int]:
     elif isinstance(exc, e.NoProviderForModelError):
         code = EXIT_CONFIG
         needs = "; ".join(f"{p}: {why}" for p, why in exc.candidates.items())
+        if needs:  # the message lists them too; say it once, as the hint
+            message = f"no usable provider serves model {exc.model!r}"
         hint = needs or "pass --provider NAME (see 'modelmux providers')"
     elif isinstance(exc, e.ConfigurationError):
         code = EXIT_CONFIG
@@ -235,7 +240,7 @@ def _describe_modelmux(exc: BaseException) -> tuple[str, str | None, int]:
     elif isinstance(exc, e.AuthenticationError):
         hint = "check the API key (--api-key-env VAR, or the provider's variable)"
     elif isinstance(exc, e.NotFoundError):
-        hint = "check --model; 'modelmux models' lists what the provider serves"
+        hint = "check --model and --base-url; 'modelmux models' lists what a provider serves"
     elif isinstance(exc, e.RateLimitError):
         after = f" (the provider asks for {exc.retry_after:g} s)" if exc.retry_after else ""
         hint = f"wait and retry{after}, or add a fallback with another --provider"

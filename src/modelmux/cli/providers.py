@@ -36,6 +36,7 @@ def provider_status(name: str) -> ProviderStatus:
     """Load one provider by name and check, offline, whether it could be called here."""
     from ..errors import ModelmuxError
     from ..providers.registry import load_provider_class
+    from ..routing.usable import unusable_reason
 
     try:
         provider = load_provider_class(name)()
@@ -49,15 +50,14 @@ def provider_status(name: str) -> ProviderStatus:
         for what, ok in (("chat", provider.supports_chat), ("images", provider.supports_images))
         if ok
     )
-    if provider.requires_api_key and not provider.api_key:
-        env = provider.api_key_env
-        return ProviderStatus(name, False, "needs " + (" or ".join(env) or "an API key"), serves)
-    base_url_env = getattr(provider, "base_url_env", None)
+    # The same judgement routing uses when a caller names a model and no provider.
+    reason = unusable_reason(provider)
+    if reason is not None:
+        return ProviderStatus(name, False, reason, serves)
     try:
         root = getattr(provider, "root", None)  # HTTP providers: where requests would go
-    except ModelmuxError:
-        how = f" (--base-url or {base_url_env})" if base_url_env else " (--base-url)"
-        return ProviderStatus(name, False, f"needs a base URL{how}", serves)
+    except ModelmuxError as exc:
+        return ProviderStatus(name, False, str(exc), serves)
     return ProviderStatus(name, True, "", serves, root if isinstance(root, str) else "")
 
 
@@ -82,8 +82,9 @@ def run(args: argparse.Namespace) -> int:
         out.write(json.dumps(rows, indent=2) + "\n")
         return 0
     width = max((len(s.name) for s in statuses), default=0)
+    out.write(f"{'PROVIDER':<{width}}  {'USABLE':<6}  {'SERVES':<11}  NEEDS / BASE URL\n")
     for s in statuses:
-        state = "usable" if s.usable else "no"
+        state = "yes" if s.usable else "no"
         serves = ",".join(s.serves) or "-"
         why = f"  {s.reason or s.where}" if s.reason or s.where else ""
         out.write(f"{s.name:<{width}}  {state:<6}  {serves:<11}{why}".rstrip() + "\n")
