@@ -17,11 +17,15 @@ from openai.types.chat import ChatCompletion as OpenAICompletion
 from openai.types.chat import ChatCompletionChunk as OpenAIChunk
 
 from modelmux import AsyncClient
+from modelmux.providers.anthropic import Anthropic
 from modelmux.providers.base import Provider
+from modelmux.providers.gemini import Gemini
 from modelmux.providers.ollama import Ollama
 from modelmux.providers.openai import OpenAICompatible
 from modelmux.providers.pollinations import Pollinations
-from tests.fakes import FakeServer
+from tests.fakes import FakeServer, smart_native
+from tests.fakes import anthropic as fake_anthropic
+from tests.fakes import gemini as fake_gemini
 from tests.fakes import ollama as fake_ollama
 from tests.fakes import pollinations as fake_openai
 from tests.fakes.brain import SAMPLE_STRING
@@ -59,7 +63,7 @@ CITY_SCHEMA = {
 @dataclass
 class Target:
     name: str
-    chat_path: str
+    chat_paths: tuple[str, ...]
     action: Callable[[], Any]
     make: Callable[[FakeServer], Provider]
     vision: bool = True
@@ -70,21 +74,33 @@ class Target:
 TARGETS = [
     Target(
         "openai-compatible",
-        "/v1/chat/completions",
+        ("/v1/chat/completions",),
         fake_openai.smart_chat,
         lambda s: OpenAICompatible(base_url=s.url("/v1"), api_key="sk-test"),
     ),
     Target(
         "ollama",
-        fake_ollama.CHAT,
+        (fake_ollama.CHAT,),
         fake_ollama.smart_chat,
         lambda s: Ollama(base_url=s.url()),
     ),
     Target(
         "pollinations",
-        fake_openai.LEGACY_CHAT,
+        (fake_openai.LEGACY_CHAT,),
         fake_openai.smart_chat,
         lambda s: Pollinations(text_url=s.url(), image_url=s.url()),
+    ),
+    Target(
+        "anthropic",
+        (fake_anthropic.MESSAGES,),
+        smart_native.anthropic_smart,
+        lambda s: Anthropic(api_key="sk-ant-test", base_url=s.url()),
+    ),
+    Target(
+        "gemini",
+        (fake_gemini.generate_path(), fake_gemini.stream_path()),
+        smart_native.gemini_smart,
+        lambda s: Gemini(api_key="gm-test", base_url=s.url("/v1beta")),
     ),
 ]
 
@@ -103,7 +119,7 @@ class Ctx:
         return [r.json for r in self.chat_requests(target)]
 
     def chat_requests(self, target: Target) -> list[Recorded]:
-        return [r for r in self.server.requests if r.path == target.chat_path]
+        return [r for r in self.server.requests if r.path in target.chat_paths]
 
 
 async def complete(ctx: Ctx, **kwargs: Any) -> Any:
@@ -291,10 +307,53 @@ def ollama_shape(case: str, sent: list[dict[str, Any]], ctx: Ctx) -> None:
         assert body["options"]["stop"] == ["STOP"]
 
 
+def anthropic_shape(case: str, sent: list[dict[str, Any]], ctx: Ctx) -> None:
+    body = sent[0]
+    assert body["max_tokens"] > 0  # required by the Messages API, supplied when not given
+    if case == "system_prompt":
+        system = body["system"]
+        assert (system if isinstance(system, str) else system[0]["text"]) == "Be brief."
+        assert [m["role"] for m in body["messages"]] == ["user"]
+    elif case == "vision_bytes":
+        image = body["messages"][0]["content"][1]
+        assert image["source"] == {"type": "base64", "media_type": "image/png", "data": b64(PNG)}
+    elif case == "tools_one_turn":
+        assert body["tools"][0]["input_schema"] == WEATHER["function"]["parameters"]  # type: ignore[index]
+    elif case == "tools_two_turns":
+        use = sent[1]["messages"][1]["content"][-1]
+        result = sent[1]["messages"][2]["content"][0]
+        assert use["type"] == "tool_use" and use["input"] == {"city": SAMPLE_STRING}
+        assert result["type"] == "tool_result" and result["tool_use_id"] == use["id"]
+    elif case == "json_schema":  # forced through a tool
+        assert body["tool_choice"]["type"] == "tool"
+    elif case == "stop":
+        assert body["stop_sequences"] == ["STOP"]
+
+
+def gemini_shape(case: str, sent: list[dict[str, Any]], ctx: Ctx) -> None:
+    body = sent[0]
+    if case == "system_prompt":
+        assert body["systemInstruction"]["parts"][0]["text"] == "Be brief."
+    elif case in ("vision_url", "vision_bytes"):  # Gemini takes images inline only
+        parts = body["contents"][0]["parts"]
+        assert {"inlineData": {"mimeType": "image/png", "data": b64(PNG)}} in parts
+    elif case == "tools_two_turns":
+        parts = [p for c in sent[1]["contents"] for p in c["parts"]]
+        assert any(p.get("functionCall", {}).get("args") == {"city": SAMPLE_STRING} for p in parts)
+        assert any(p.get("functionResponse", {}).get("name") == "get_weather" for p in parts)
+    elif case == "json_schema":
+        config = body["generationConfig"]
+        assert config["responseMimeType"] == "application/json"
+    elif case == "stop":
+        assert body["generationConfig"]["stopSequences"] == ["STOP"]
+
+
 SHAPES: dict[str, Callable[[str, list[dict[str, Any]], Ctx], None]] = {
     "openai-compatible": openai_shape,
     "ollama": ollama_shape,
     "pollinations": openai_shape,
+    "anthropic": anthropic_shape,
+    "gemini": gemini_shape,
 }
 
 
@@ -313,7 +372,8 @@ def _params() -> list[Any]:
 @pytest.mark.parametrize(("target", "case"), _params())
 async def test_conformance(target: Target, case: Case) -> None:
     async with FakeServer() as server:
-        server.script("POST", target.chat_path, target.action())
+        for path in target.chat_paths:
+            server.script("POST", path, target.action())
         server.script("GET", IMAGE_PATH, text(200, PNG, content_type="image/png"))
         provider = target.make(server)
         caps = provider.capabilities_for(provider.resolve_model(""))

@@ -87,6 +87,7 @@ def sample(schema: dict[str, Any], root: dict[str, Any] | None = None) -> Any:
     kind = schema.get("type", "object")
     if isinstance(kind, list):
         kind = next(k for k in kind if k != "null")
+    kind = kind.lower()  # Gemini's Schema spells types in upper case
     if kind == "object":
         props = schema.get("properties") or {}
         return {name: sample(sub, root) for name, sub in props.items()}
