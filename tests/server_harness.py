@@ -113,6 +113,12 @@ class LiveGateway:
         """The usage log once everything queued is written."""
         from modelmux.server.store import Store
 
+        async def settled() -> None:
+            # A request's usage line is queued just after its answer is sent.
+            while self.server.server_state.tasks:
+                await asyncio.sleep(0.005)
+
+        asyncio.run_coroutine_threadsafe(settled(), self.loop).result(10)
         self.app.usage.close()  # writes the queue and stops the writer (test-only)
         with Store(self.db_path) as store:
             return store.usage_rows()

@@ -113,6 +113,11 @@ async def handle(gateway: Gateway, call: Call) -> None:
         stream = False
     if not isinstance(stream, bool):
         raise InvalidRequestError(f"stream must be true or false, got {stream!r}")
+    if not isinstance(body.get("messages"), list):
+        # The library also takes a bare string; the wire API, like OpenAI's, wants an array.
+        raise InvalidRequestError(
+            'messages must be an array of message objects like {"role": "user", "content": "hi"}'
+        )
     record = call.record
     record.model = body.get("model") if isinstance(body.get("model"), str) else None
     record.stream = stream
