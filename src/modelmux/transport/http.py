@@ -220,6 +220,12 @@ class HttpTransport(Transport):
             parts: list[bytes] = []
             size = 0
             try:
+                if length is not None and "Content-Encoding" not in resp.headers:
+                    # The common case: a known, uncompressed size within the limit. One read()
+                    # is cheaper than iterating; compressed bodies are counted as they inflate.
+                    body = await resp.read()
+                    resp.release()
+                    return HttpResponse(resp.status, resp.headers, body, request.provider)
                 async for chunk in resp.content.iter_any():
                     size += len(chunk)
                     if size > limit:
