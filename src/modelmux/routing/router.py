@@ -178,13 +178,13 @@ class Router:
         try:
             selection = await _within(work, None if deadline is None else deadline - loop.time())
         except _Expired:
-            tried = ", ".join(f"{n} ({type(e).__name__})" for n, e in errors) or "none finished"
             cause = AllProvidersFailedError(errors) if errors else None
-            raise APITimeoutError(
-                f"the call's total time limit of {total}s passed; providers left: {tried}",
-                limit="total",
-                seconds=total,
-            ) from cause
+            raise _deadline_error(total, errors) from cause
+        except AllProvidersFailedError as exc:
+            # The transport may notice the shared deadline a moment before we do.
+            if errors and _spent(errors[-1][1]):
+                raise _deadline_error(total, errors) from exc
+            raise
         if errors:
             log.debug(
                 "%s answered (model %r) after: %s",
@@ -212,6 +212,8 @@ class Router:
                     raise
                 log.debug("left %s: %s: %s", provider.name, type(exc).__name__, exc)
                 errors.append((provider.name, exc))
+                if _spent(exc):  # the call's whole budget is gone: nobody else gets a turn
+                    break
         raise AllProvidersFailedError(errors)
 
     async def _attempt(
@@ -271,6 +273,21 @@ class Router:
             await self.health.record_failure(name)
         else:  # the request's fault or ours, not the provider's
             await self.health.release(name)
+
+
+def _spent(exc: BaseException) -> bool:
+    return isinstance(exc, APITimeoutError) and exc.limit == "total"
+
+
+def _deadline_error(
+    total: float | None, errors: list[tuple[str, BaseException]]
+) -> APITimeoutError:
+    tried = ", ".join(f"{n} ({type(e).__name__})" for n, e in errors) or "none finished"
+    return APITimeoutError(
+        f"the call's total time limit of {total}s passed; providers left: {tried}",
+        limit="total",
+        seconds=total,
+    )
 
 
 def _hurts_health(exc: BaseException) -> bool:
