@@ -67,6 +67,8 @@ def _params(body: dict[str, Any]) -> dict[str, Any]:
     for name in _STRING_PARAMS:
         if name in params and not isinstance(params[name], str):
             raise InvalidRequestError(f"{name} must be a string")
+    if not isinstance(params.get("stream_options", {}), dict):
+        raise InvalidRequestError('stream_options must be an object like {"include_usage": true}')
     extra = {k: v for k, v in body.items() if k not in _HANDLED}
     if extra:
         params["extra_body"] = extra
