@@ -170,3 +170,9 @@ def test_no_provider_is_a_configuration_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="no-such-provider"):
         create_app(bad, db_path=tmp_path / "g.db")
     assert parse_config({}).providers == ()
+
+
+def test_settings_that_merely_mention_tokens_are_not_taken_for_secrets(tmp_path: Path) -> None:
+    text = '[providers.x]\ntype = "openai"\napi_key_env = "X_KEY"\noptions = {max_tokens = 5}'
+    (p,) = load_config(write(tmp_path, text)).providers
+    assert p.options == {"max_tokens": 5} and p.api_key_env == "X_KEY"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -47,7 +48,8 @@ _SERVER_KEYS = {
     "max_retries",
 }
 _PROVIDER_KEYS = {"type", "base_url", "api_key_env", "models", "options"}
-_SECRET_WORDS = ("api_key", "apikey", "secret", "token", "password")
+# Setting names that hold a credential ("api_key", "token", "client_secret" ...; not "max_tokens").
+_SECRET_NAME = re.compile(r"(^|_)(api_?key|key|secret|token|password)$", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,8 +189,7 @@ def _strings(value: Any, where: str) -> tuple[str, ...]:
 
 def _refuse_literal_secrets(data: Mapping[str, Any], where: str) -> None:
     for key, value in data.items():
-        lowered = key.lower()
-        if any(word in lowered for word in _SECRET_WORDS) and not lowered.endswith("_env"):
+        if _SECRET_NAME.search(key):
             raise ConfigurationError(
                 f"{where}.{key}: credentials are not read from config files; put the value in "
                 f"an environment variable and name it with {where}.api_key_env"
