@@ -45,8 +45,19 @@ class ThreadedFakeServer:
             raise RuntimeError("fake server did not start")
 
     def _main(self) -> None:
-        self._loop.run_until_complete(self._serve())
-        self._loop.close()
+        try:
+            self._loop.run_until_complete(self._serve())
+            self._loop.run_until_complete(self._cancel_leftovers())
+        finally:
+            self._loop.close()
+
+    @staticmethod
+    async def _cancel_leftovers() -> None:
+        # Handlers still stalling for a client that already left: end them before closing.
+        pending = asyncio.all_tasks() - {asyncio.current_task()}
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
     async def _serve(self) -> None:
         self._stop = asyncio.Event()
