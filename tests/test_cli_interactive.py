@@ -144,3 +144,32 @@ def test_images_attach_to_the_next_message(fake: ThreadedFakeServer, tmp_path: o
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
+
+
+def test_image_shows_a_spinner_on_a_terminal_while_waiting(
+    fake: ThreadedFakeServer, tmp_path: object
+) -> None:
+    import base64
+    from pathlib import Path
+
+    from .fakes.openai import IMAGES
+    from .fakes.server import json as json_action
+
+    png = b"\x89PNG\r\n\x1a\n" + b"\x01" * 30
+    body = {"created": 1, "data": [{"b64_json": base64.b64encode(png).decode()}]}
+    fake.script("POST", IMAGES, stall(0.6, json_action(200, body)))
+    out = Path(str(tmp_path)) / "shown.png"
+    child = pexpect.spawn(
+        PY,
+        ["-m", "modelmux", "image", "--base-url", fake.base_url, "a", "cat", "-o", str(out)],
+        env=clean_env(TERM="dumb"),
+        cwd=str(ROOT),
+        encoding="utf-8",
+        timeout=20,
+    )
+    child.expect_exact("generating...")
+    child.expect_exact(str(out))
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert out.read_bytes() == png
