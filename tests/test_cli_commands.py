@@ -291,9 +291,31 @@ def test_http_error_is_one_line_with_a_hint_and_debug_adds_the_traceback(
     assert "NotFoundError" in debug.stderr
 
 
+def test_max_retries_and_timeout_options(fake: ThreadedFakeServer) -> None:
+    fake.requests.clear()
+    fake.script("POST", CHAT, error(500, "overloaded"))
+    result = run_cli("chat", "--base-url", fake.base_url, "--max-retries", "1", "x")
+    assert result.returncode == 1
+    assert len(fake.requests) == 2  # the call and one retry
+    fake.script("POST", CHAT, stall(2))
+    slow = run_cli(
+        "chat", "--base-url", fake.base_url, "--timeout", "0.2", "--max-retries", "0", "x"
+    )
+    assert slow.returncode == 1
+    assert (
+        _lines(slow.stderr)[-1]
+        == "hint: the provider was too slow; retry, or try another --provider"
+    )
+    bad = run_cli("chat", "--base-url", fake.base_url, "--timeout", "0", "x")
+    assert (bad.returncode, _lines(bad.stderr)[0]) == (
+        2,
+        "error: --timeout must be positive, got 0",
+    )
+
+
 def test_connection_refused_exits_1_with_a_hint() -> None:
     url = f"http://127.0.0.1:{closed_port()}/v1"
-    result = run_cli("chat", "--base-url", url, "x")
+    result = run_cli("chat", "--base-url", url, "--max-retries", "0", "x")
     assert result.returncode == 1
     lines = _lines(result.stderr)
     assert lines[0].startswith("error: ") and len(lines) == 2
@@ -412,11 +434,13 @@ def test_models_warns_about_a_failing_provider_and_lists_the_others(
         "openai-compatible",
         "--base-url",
         fake.base_url,
+        "--max-retries",
+        "0",
     )
     assert result.returncode == 0, result.stderr
     assert _lines(result.stdout) == ["Echo  echo-1"]
     assert _lines(result.stderr)[0].startswith("warning: openai-compatible: ")
-    alone = run_cli("models", "--base-url", fake.base_url)
+    alone = run_cli("models", "--base-url", fake.base_url, "--max-retries", "0")
     assert alone.returncode == 1
     assert "models are down" in _lines(alone.stderr)[0]
 

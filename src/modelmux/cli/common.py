@@ -15,12 +15,13 @@ import sys
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from .app import EXIT_CONFIG, CLIError, config_error
+from .app import EXIT_CONFIG, CLIError, config_error, usage_error
 
 __all__ = [
     "LoopRunner",
     "add_provider_options",
     "api_key_from_env",
+    "client_options",
     "make_client",
     "provider_spec",
 ]
@@ -49,6 +50,15 @@ def add_provider_options(parser: argparse.ArgumentParser) -> None:
         metavar="VAR",
         help="read the API key from this environment variable (default: each provider's "
         "own, e.g. OPENAI_API_KEY)",
+    )
+    group.add_argument(
+        "--timeout", type=float, metavar="SECONDS", help="time limit of each provider call"
+    )
+    group.add_argument(
+        "--max-retries",
+        type=int,
+        metavar="N",
+        help="retries of a failed call (429, 5xx, connection errors) before giving up (default 2)",
     )
 
 
@@ -115,7 +125,23 @@ def make_client(args: argparse.Namespace, *, route_by_model: bool = False) -> An
             "pass --provider NAME (see 'modelmux providers') or --base-url URL of an "
             f"OpenAI-compatible server{model_hint}",
         )
-    return AsyncClient(provider=spec, api_key=api_key, base_url=args.base_url)
+    return AsyncClient(
+        provider=spec, api_key=api_key, base_url=args.base_url, **client_options(args)
+    )
+
+
+def client_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``--timeout`` and ``--max-retries`` as ``AsyncClient`` keyword arguments, when given."""
+    options: dict[str, Any] = {}
+    if args.timeout is not None:
+        if args.timeout <= 0:
+            raise usage_error(f"--timeout must be positive, got {args.timeout:g}")
+        options["timeout"] = args.timeout
+    if args.max_retries is not None:
+        if args.max_retries < 0:
+            raise usage_error(f"--max-retries must be 0 or more, got {args.max_retries}")
+        options["max_retries"] = args.max_retries
+    return options
 
 
 class LoopRunner:

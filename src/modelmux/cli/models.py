@@ -15,7 +15,13 @@ import sys
 from typing import Any
 
 from .app import EXIT_OK, Runner, config_error, describe
-from .common import LoopRunner, add_provider_options, api_key_from_env, provider_spec
+from .common import (
+    LoopRunner,
+    add_provider_options,
+    api_key_from_env,
+    client_options,
+    provider_spec,
+)
 
 __all__ = ["register"]
 
@@ -50,7 +56,10 @@ def _clients(args: argparse.Namespace) -> list[Any]:
             )
     specs = spec if isinstance(spec, list) else [spec]
     # One client per provider, so one failing provider does not hide the others' models.
-    return [AsyncClient(provider=s, api_key=api_key, base_url=args.base_url) for s in specs]
+    options = client_options(args)
+    return [
+        AsyncClient(provider=s, api_key=api_key, base_url=args.base_url, **options) for s in specs
+    ]
 
 
 async def _list(clients: list[Any]) -> list[Any]:
