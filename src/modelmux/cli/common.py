@@ -6,7 +6,6 @@ Imported only by commands that talk to providers, so it may import the client pa
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import importlib
 import os
@@ -153,9 +152,13 @@ class LoopRunner:
     """
 
     def __init__(self) -> None:
+        import asyncio  # here, not at the top: `modelmux chat --help` needs no event loop
+
         self.loop = asyncio.new_event_loop()
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        import asyncio
+
         task = self.loop.create_task(coro)
         interrupted = False
 
