@@ -55,14 +55,28 @@ async def test_url_as_b64_is_downloaded() -> None:
             "GET", "/page", text(200, "<html>not an image</html>", content_type="text/html")
         )
         provider = ScriptedProvider(images=[server.url("/img.png")])
-        async with AsyncClient(image_provider=provider) as client:
+        # The fake is on loopback, which the guarded downloader refuses unless allowed.
+        async with AsyncClient(image_provider=provider, allow_private_image_urls=True) as client:
             response = await client.images.generate(prompt="cat", response_format="b64_json")
             assert response.data[0].b64_json == PNG_B64
-            client_bad = AsyncClient(image_provider=ScriptedProvider(images=[server.url("/page")]))
+            client_bad = AsyncClient(
+                image_provider=ScriptedProvider(images=[server.url("/page")]),
+                allow_private_image_urls=True,
+            )
             with pytest.raises(APIResponseValidationError, match="not an image"):
                 await client_bad.images.generate(prompt="cat", response_format="b64_json")
             await client_bad.close()
         assert await server.wait_idle()
+
+
+async def test_provider_image_urls_on_private_addresses_are_refused_by_default() -> None:
+    async with FakeServer() as server:
+        server.script("GET", "/img.png", text(200, PNG, content_type="image/png"))
+        provider = ScriptedProvider(images=[server.url("/img.png")])
+        async with AsyncClient(image_provider=provider) as client:
+            with pytest.raises(InvalidRequestError, match="loopback"):
+                await client.images.generate(prompt="cat", response_format="b64_json")
+        assert server.requests == []
 
 
 async def test_n_larger_than_images_per_call_is_split_into_calls() -> None:

@@ -234,7 +234,7 @@ class AsyncClient:
             return [image for batch in batches for image in batch]
 
         provider, images = await first_success(providers, call)
-        data = await finish_images(images, request, self.transport, save_to)
+        data = await finish_images(images, request, save_to)
         return ImagesResponse(created=int(time.time()), data=data, provider=provider.name)
 
     # -- models ------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ when base64 or a saved file is asked for. ``save_to`` writes files with generate
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import mimetypes
 import uuid
@@ -15,9 +16,8 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from ..errors import APIResponseValidationError, InvalidRequestError
+from ..errors import InvalidRequestError
 from ..providers.base import GeneratedImage
-from ..transport.base import HttpRequest, Transport
 from ..types.images import Image
 from ..types.request import ImageRef, ImageRequest
 from .vision import sniff_media_type
@@ -50,18 +50,13 @@ def _normalize(item: GeneratedImage | str | bytes) -> GeneratedImage:
     )
 
 
-async def download_image(url: str, request: ImageRequest, transport: Transport) -> GeneratedImage:
-    response = await transport.request(
-        HttpRequest("GET", url, options=request.options, provider="image download"),
-        max_bytes=MAX_IMAGE_DOWNLOAD,
-    )
-    media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
-    sniffed = sniff_media_type(response.body)
-    if not media_type.startswith("image/") and sniffed is None:
-        raise APIResponseValidationError(
-            f"the image URL answered {media_type or 'no content type'}, not an image"
-        )
-    return GeneratedImage(data=response.body, media_type=sniffed or media_type)
+async def download_image(url: str, request: ImageRequest) -> GeneratedImage:
+    """A provider's image URL as bytes, through the one guarded downloader."""
+    from ..providers.fetch_image import fetch_image
+
+    ref = await fetch_image(url, request, max_bytes=MAX_IMAGE_DOWNLOAD)
+    assert ref.data is not None
+    return GeneratedImage(data=ref.data, media_type=ref.media_type or "image/png")
 
 
 def _save(image: GeneratedImage, directory: Path) -> str:
@@ -86,31 +81,33 @@ def save_directory(save_to: Any) -> Path | None:
     return directory
 
 
+async def _finish_one(item: Any, request: ImageRequest, directory: Path | None) -> Image:
+    image = _normalize(item)
+    needs_bytes = request.response_format == "b64_json" or directory is not None
+    if image.data is None and needs_bytes:
+        assert image.url is not None
+        downloaded = await download_image(image.url, request)
+        image = GeneratedImage(
+            url=image.url,
+            data=downloaded.data,
+            media_type=downloaded.media_type,
+            revised_prompt=image.revised_prompt,
+        )
+    result = Image(revised_prompt=image.revised_prompt)
+    if request.response_format == "b64_json":
+        assert image.data is not None
+        result.b64_json = base64.b64encode(image.data).decode("ascii")
+    else:
+        result.url = image.url or ImageRef(data=image.data, media_type=image.media_type).to_url()
+    if directory is not None:
+        result.path = _save(image, directory)
+    return result
+
+
 async def finish_images(
-    items: Sequence[Any], request: ImageRequest, transport: Transport, directory: Path | None
+    items: Sequence[Any], request: ImageRequest, directory: Path | None
 ) -> list[Image]:
-    out: list[Image] = []
-    for item in items[: request.n]:
-        image = _normalize(item)
-        needs_bytes = request.response_format == "b64_json" or directory is not None
-        if image.data is None and needs_bytes:
-            assert image.url is not None
-            downloaded = await download_image(image.url, request, transport)
-            image = GeneratedImage(
-                url=image.url,
-                data=downloaded.data,
-                media_type=downloaded.media_type,
-                revised_prompt=image.revised_prompt,
-            )
-        result = Image(revised_prompt=image.revised_prompt)
-        if request.response_format == "b64_json":
-            assert image.data is not None
-            result.b64_json = base64.b64encode(image.data).decode("ascii")
-        else:
-            result.url = (
-                image.url or ImageRef(data=image.data, media_type=image.media_type).to_url()
-            )
-        if directory is not None:
-            result.path = _save(image, directory)
-        out.append(result)
-    return out
+    """The images in the caller's format; downloads (if any) run concurrently."""
+    return list(
+        await asyncio.gather(*(_finish_one(i, request, directory) for i in items[: request.n]))
+    )

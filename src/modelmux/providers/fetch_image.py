@@ -24,7 +24,7 @@ import asyncio
 import ipaddress
 import socket
 from dataclasses import replace
-from typing import TypeAlias
+from typing import Protocol, TypeAlias
 from urllib.parse import urljoin, urlsplit
 
 from ..client.vision import MAX_IMAGE_BYTES, sniff_media_type
@@ -34,8 +34,8 @@ from ..errors import (
     ConfigurationError,
     InvalidRequestError,
 )
-from ..transport.base import HttpRequest
-from ..types.request import ChatRequest, ImageRef
+from ..transport.base import HttpRequest, Transport
+from ..types.request import CallOptions, ImageRef
 
 __all__ = ["MAX_REDIRECTS", "check_image_body", "fetch_image", "inline_image", "refuse_reason"]
 
@@ -43,6 +43,16 @@ MAX_REDIRECTS = 5
 _WHO = "image download"
 
 IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class _Sends(Protocol):
+    """Any request that carries call options and the client's transport (chat or image)."""
+
+    @property
+    def options(self) -> CallOptions: ...
+
+    @property
+    def transport(self) -> Transport | None: ...
 
 
 def refuse_reason(address: IPAddress) -> str | None:
@@ -101,8 +111,11 @@ def check_image_body(body: bytes, content_type: str, url: str = "") -> str:
     )
 
 
-async def fetch_image(url: str, request: ChatRequest) -> ImageRef:
-    """Download one image URL under the guard; return it as bytes with its media type."""
+async def fetch_image(url: str, request: _Sends, *, max_bytes: int = MAX_IMAGE_BYTES) -> ImageRef:
+    """Download one image URL under the guard; return it as bytes with its media type.
+
+    The one image downloader: for image inputs that a provider needs inline, and for image
+    outputs that a caller wants as base64 or saved files."""
     if request.transport is None:
         raise ConfigurationError("this request has no transport; send it through a modelmux client")
     options = request.options
@@ -121,7 +134,7 @@ async def fetch_image(url: str, request: ChatRequest) -> ImageRef:
                 provider=_WHO,
                 follow_redirects=False,
             ),
-            max_bytes=MAX_IMAGE_BYTES,
+            max_bytes=max_bytes,
         )
         if 300 <= response.status < 400:
             location = response.headers.get("Location")
@@ -140,7 +153,7 @@ async def fetch_image(url: str, request: ChatRequest) -> ImageRef:
     )
 
 
-async def inline_image(ref: ImageRef, request: ChatRequest) -> ImageRef:
+async def inline_image(ref: ImageRef, request: _Sends) -> ImageRef:
     """``ref`` with its bytes: itself when inline, else downloaded under the guard."""
     if ref.data is not None:
         return ref
