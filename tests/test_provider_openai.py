@@ -627,7 +627,8 @@ async def test_url_image_is_downloaded_when_base64_is_asked(server: FakeServer) 
         "POST", IMAGES, json(200, {"created": 1, "data": [{"url": server.url("/files/x.png")}]})
     )
     server.script("GET", "/files/x.png", text(200, PNG, content_type="image/png"))
-    async with _client(server) as client:
+    # The fake's image URL is on loopback, which the guarded downloader refuses by default.
+    async with _client(server, allow_private_image_urls=True) as client:
         response = await client.images.generate(
             prompt="p", model="dall-e-2", response_format="b64_json"
         )
