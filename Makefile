@@ -5,17 +5,22 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run example test lint typecheck unit bench clean venv
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,server]'
 	touch $(STAMP)
 
 venv: $(STAMP)
 
+# The main job: the OpenAI-compatible gateway on 127.0.0.1:1337 (keyless upstream by default).
+ARGS ?= --provider pollinations
 run: $(STAMP)
+	$(BIN)/python -m modelmux serve $(ARGS)
+
+example: $(STAMP)
 	$(BIN)/python examples/quickstart.py
 
 lint: $(STAMP)
