@@ -15,6 +15,7 @@ import random
 import time
 from collections.abc import Sequence
 
+from ..providers.openai_shape import content_text
 from ..types.chat import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -378,15 +379,4 @@ class ResponseFold:
 
 
 def _message_texts(request: ChatRequest) -> list[str]:
-    texts = []
-    for message in request.messages:
-        content = message.get("content")
-        if isinstance(content, str):
-            texts.append(content)
-        elif isinstance(content, list):
-            texts.extend(
-                str(p.get("text", ""))
-                for p in content
-                if isinstance(p, dict) and p.get("type") == "text"
-            )
-    return texts
+    return [content_text(message.get("content")) for message in request.messages]

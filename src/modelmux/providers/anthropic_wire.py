@@ -11,10 +11,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from ..errors import InvalidRequestError, UnsupportedCapabilityError
 from ..types.request import ChatRequest, ImageRef
+from .openai_shape import content_text, tool_call_arguments
 
 __all__ = [
     "ANTHROPIC_VERSION",
@@ -104,18 +103,6 @@ def rule_for(model: str, rules: Sequence[ModelRule] = MODEL_RULES) -> ModelRule:
 
 
 # -- request -----------------------------------------------------------------------------------
-def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(
-            str(p.get("text", ""))
-            for p in content
-            if isinstance(p, dict) and p.get("type") == "text"
-        )
-    return ""
-
-
 def _image_block(url: str) -> dict[str, Any]:
     ref = ImageRef.parse(url)
     if ref.is_remote:
@@ -150,17 +137,8 @@ def _blocks(content: Any) -> list[dict[str, Any]]:
 
 
 def _tool_use(call: Mapping[str, Any]) -> dict[str, Any]:
+    arguments = tool_call_arguments(call, "Anthropic")
     fn = call.get("function") or {}
-    raw = fn.get("arguments") or "{}"
-    try:
-        arguments = orjson.loads(raw) if isinstance(raw, (str, bytes)) else raw
-    except orjson.JSONDecodeError:
-        arguments = None
-    if not isinstance(arguments, dict):
-        raise InvalidRequestError(
-            f"tool call {call.get('id')!r} has arguments that are not a JSON object; "
-            "Anthropic needs tool inputs as objects"
-        )
     return {"type": "tool_use", "id": call.get("id"), "name": fn.get("name"), "input": arguments}
 
 
@@ -178,7 +156,7 @@ def _messages(request: ChatRequest) -> tuple[list[str], list[dict[str, Any]]]:
     for message in request.messages:
         role = message.get("role")
         if role in ("system", "developer"):
-            text = _text_of(message.get("content"))
+            text = content_text(message.get("content"))
             if text:
                 system.append(text)
             continue

@@ -16,6 +16,7 @@ import orjson
 from ..errors import InvalidRequestError, UnsupportedCapabilityError
 from ..types.request import ChatRequest, ImageRef
 from .base import Capabilities
+from .openai_shape import content_text, tool_call_arguments
 
 __all__ = [
     "GEMINI_MODELS",
@@ -145,16 +146,6 @@ def _convert(node: Any, defs: Mapping[str, Any], depth: int) -> dict[str, Any]:
 
 
 # -- request -----------------------------------------------------------------------------------
-def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    return "".join(
-        str(p.get("text", ""))
-        for p in content or ()
-        if isinstance(p, dict) and p.get("type") == "text"
-    )
-
-
 def _parts(content: Any, images: Mapping[str, ImageRef]) -> list[dict[str, Any]]:
     if isinstance(content, str):
         return [{"text": content}] if content else []
@@ -183,16 +174,7 @@ def _parts(content: Any, images: Mapping[str, ImageRef]) -> list[dict[str, Any]]
 
 def _function_call(call: Mapping[str, Any], signatures: Mapping[str, str]) -> dict[str, Any]:
     fn = call.get("function") or {}
-    raw = fn.get("arguments") or "{}"
-    try:
-        args = orjson.loads(raw) if isinstance(raw, (str, bytes)) else raw
-    except orjson.JSONDecodeError:
-        args = None
-    if not isinstance(args, dict):
-        raise InvalidRequestError(
-            f"tool call {call.get('id')!r} has arguments that are not a JSON object; "
-            "Gemini needs function call args as objects"
-        )
+    args = tool_call_arguments(call, "Gemini")
     part: dict[str, Any] = {"functionCall": {"name": fn.get("name"), "args": args}}
     signature = signatures.get(str(call.get("id")))
     if signature:  # Gemini 2.5/3 want the model's signature back on its function calls
@@ -201,7 +183,7 @@ def _function_call(call: Mapping[str, Any], signatures: Mapping[str, str]) -> di
 
 
 def _function_response(message: Mapping[str, Any], name: str) -> dict[str, Any]:
-    text = _text_of(message.get("content"))
+    text = content_text(message.get("content"))
     try:
         value = orjson.loads(text)
     except orjson.JSONDecodeError:
@@ -221,7 +203,7 @@ def _contents(
     for i, message in enumerate(request.messages):
         role = message.get("role")
         if role in ("system", "developer"):
-            text = _text_of(message.get("content"))
+            text = content_text(message.get("content"))
             if text:
                 system.append(text)
             continue

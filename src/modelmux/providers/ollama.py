@@ -36,6 +36,7 @@ from ..types.events import ToolCallDelta as ToolCall
 from ..types.request import CallOptions, ChatRequest, ImageRef, Message, ModelsRequest
 from .base import Capabilities, Provider
 from .fetch_image import inline_image
+from .openai_shape import tool_call_arguments
 from .openai_wire import raise_embedded_error
 
 __all__ = ["DEFAULT_HOST", "Ollama", "parse_host"]
@@ -106,20 +107,6 @@ def _text_of(content: Any, where: str) -> tuple[str, list[ImageRef]]:
     return "\n".join(texts), images
 
 
-def _arguments(raw: Any) -> Any:
-    """OpenAI's JSON-string arguments -> the object Ollama wants."""
-    if not isinstance(raw, str):
-        return raw or {}
-    if not raw.strip():
-        return {}
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequestError(
-            f"a tool call's arguments are not valid JSON: {raw[:80]!r}"
-        ) from exc
-
-
 class _Translation:
     """One request's messages in Ollama's shape; the images to inline, by position."""
 
@@ -146,7 +133,7 @@ class _Translation:
                 wire: dict[str, Any] = {
                     "function": {
                         "name": fn.get("name", ""),
-                        "arguments": _arguments(fn.get("arguments")),
+                        "arguments": tool_call_arguments(call, "Ollama"),
                     }
                 }
                 if call.get("id"):
