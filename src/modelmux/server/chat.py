@@ -21,6 +21,7 @@ import orjson
 from ..client.stream import AsyncChatStream
 from ..errors import InvalidRequestError
 from ..types.chat import ChatCompletion, ChatCompletionChunk, CompletionUsage
+from ..types.request import BODY_FIELDS
 from .asgi import read_json, until_disconnect
 from .errormap import map_error
 from .limits import check_chat
@@ -33,24 +34,7 @@ __all__ = ["handle"]
 log = logging.getLogger("modelmux.server")
 
 #: Body fields passed to ``create()`` by name; the client validates each.
-_PARAMS = (
-    "temperature",
-    "top_p",
-    "max_tokens",
-    "max_completion_tokens",
-    "stop",
-    "n",
-    "seed",
-    "presence_penalty",
-    "frequency_penalty",
-    "response_format",
-    "tools",
-    "tool_choice",
-    "parallel_tool_calls",
-    "stream_options",
-    "user",
-    "reasoning_effort",
-)
+_PARAMS = (*BODY_FIELDS, "stream_options")
 _HANDLED = frozenset({"model", "messages", "stream", *_PARAMS})
 _STRING_PARAMS = ("user", "reasoning_effort")
 

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from ..transport.base import Transport
 
 __all__ = [
+    "BODY_FIELDS",
     "CallOptions",
     "ChatRequest",
     "ImageRef",
@@ -25,6 +26,26 @@ __all__ = [
 
 # One message in the OpenAI shape: {"role": ..., "content": str | [parts] | None, ...}.
 Message = dict[str, Any]
+
+#: OpenAI request-body fields a ``ChatRequest`` carries under the same names (besides model,
+#: messages, stream and stream_options): the OpenAI dialect copies them, the gateway reads them.
+BODY_FIELDS = (
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "max_completion_tokens",
+    "stop",
+    "n",
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+    "response_format",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "user",
+    "reasoning_effort",
+)
 
 
 @dataclass(frozen=True, slots=True)
