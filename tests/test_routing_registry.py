@@ -9,10 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from modelmux import AsyncClient, ConfigurationError, NoProviderForModelError
+from modelmux import (
+    AllProvidersFailedError,
+    APIConnectionError,
+    AsyncClient,
+    ConfigurationError,
+    NoProviderForModelError,
+)
 from modelmux.providers.vendors import VENDORS
 from modelmux.routing import ModelRegistry, Router
 from modelmux.testing import ScriptedProvider
+from modelmux.types.request import ModelsRequest
 
 from .fakes import FakeServer
 from .fakes.openai import CHAT, MODELS, error, models, reply
@@ -274,3 +281,21 @@ async def test_models_list_without_provider_asks_every_usable_registry_provider(
             ("gpt-4o-mini", "openai"),
         ]
         assert {r.path for r in server.requests} == {"/v1/models", "/vllm/v1/models"}
+
+
+async def test_models_list_leaves_out_a_failing_provider_of_a_fallback_list() -> None:
+    from modelmux.testing import FunctionProvider
+
+    class Down(FunctionProvider):
+        async def list_models(self, request: ModelsRequest) -> list[str]:
+            raise APIConnectionError("refused", provider=self.name)
+
+    up = FunctionProvider(lambda r: "x", name="up", models=["m-up"])
+    down = Down(lambda r: "x", name="down")
+    client = AsyncClient(provider=[down, up])
+    assert [m.id for m in await client.models.list()] == ["m-up"]
+    alone = AsyncClient(provider=[Down(lambda r: "x", name="d1"), Down(lambda r: "x", name="d2")])
+    with pytest.raises(AllProvidersFailedError):
+        await alone.models.list()
+    with pytest.raises(APIConnectionError):
+        await AsyncClient(provider=down).models.list()

@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
+from ..errors import AllProvidersFailedError
 from ..providers.base import Provider
 from ..types.request import ModelsRequest
 from .registry import ModelRegistry
@@ -42,17 +43,21 @@ async def list_models(
     *,
     skip_failures: bool,
 ) -> list[tuple[Provider, str]]:
-    """(provider, model id) pairs, without duplicates. ``skip_failures``: a provider whose
-    list fails is logged and left out (else its error is raised)."""
+    """(provider, model id) pairs, without duplicates. A provider whose list fails is logged
+    and left out while another one answered; when none did, the failure is raised (unless
+    ``skip_failures``): one provider's own error, or ``AllProvidersFailedError``."""
     results = await asyncio.gather(
-        *(p.list_models(request) for p in providers), return_exceptions=skip_failures
+        *(p.list_models(request) for p in providers), return_exceptions=True
     )
+    failures: list[tuple[str, BaseException]] = []
+    for result in results:
+        if isinstance(result, BaseException) and not isinstance(result, Exception):
+            raise result  # cancellation is never skipped
     pairs: dict[tuple[str, str], Provider] = {}
     for provider, ids in zip(providers, results):
         if isinstance(ids, BaseException):
-            if not isinstance(ids, Exception):
-                raise ids  # cancellation is never skipped
             log.debug("models of %s left out: %s: %s", provider.name, type(ids).__name__, ids)
+            failures.append((provider.name, ids))
             continue
         reported = set(ids)
         for model_id in ids:
@@ -60,4 +65,8 @@ async def list_models(
         for entry in registry.serving(provider.name):
             if entry.model_for(provider.name) in reported:
                 pairs.setdefault((provider.name, entry.name), provider)
+    if failures and len(failures) == len(providers) and not skip_failures:
+        if len(failures) == 1:
+            raise failures[0][1]
+        raise AllProvidersFailedError(failures)
     return [(provider, model_id) for (_, model_id), provider in pairs.items()]
