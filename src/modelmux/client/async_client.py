@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from ..errors import ConfigurationError, InvalidRequestError, UnsupportedCapabilityError
 from ..providers.base import Provider
 from ..providers.registry import ProviderSpec, resolve_providers
-from ..routing.fallback import first_success
 from ..routing.policy import RoutingOptions, split_spec
 from ..routing.router import Router
 from ..types.chat import ChatCompletion, ChatCompletionChunk
@@ -224,16 +223,22 @@ class AsyncClient:
     async def _generate(
         self, providers: Sequence[Provider], request: ImageRequest, save_to: Path | None
     ) -> ImagesResponse:
+        async def one_request(provider: Provider, req: ImageRequest) -> Sequence[Any]:
+            async with self.router.slot(provider):
+                return await provider.generate_images(req)
+
         async def call(provider: Provider) -> list[Any]:
             req = replace(request, model=provider.resolve_image_model(request.model))
             per_call = max(1, provider.images_per_call)
             sizes = [min(per_call, req.n - i) for i in range(0, req.n, per_call)]
             batches = await asyncio.gather(
-                *(provider.generate_images(replace(req, n=k)) for k in sizes)
+                *(one_request(provider, replace(req, n=k)) for k in sizes)
             )
             return [image for batch in batches for image in batch]
 
-        provider, images = await first_success(providers, call)
+        provider, images = await self.router.run(
+            providers, call, total=request.options.timeout.total
+        )
         data = await finish_images(images, request, save_to)
         return ImagesResponse(created=int(time.time()), data=data, provider=provider.name)
 

@@ -1,7 +1,7 @@
 """Which provider answers: the model registry, fallback across a list, cooldowns, limits and
 hedging. ``Router`` ties them together for a client."""
 
-from .fallback import Selection, first_success, is_retryable, select_provider
+from .fallback import Selection, is_retryable
 from .health import HealthStore, InMemoryHealthStore
 from .limits import ConcurrencyLimits
 from .policy import IterListProvider, RetryProvider, RoutingOptions
@@ -19,7 +19,5 @@ __all__ = [
     "Router",
     "RoutingOptions",
     "Selection",
-    "first_success",
     "is_retryable",
-    "select_provider",
 ]

@@ -8,12 +8,10 @@ the caller's: switching providers mid-answer would splice two different answers 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, replace
-from typing import TypeVar
 
 from ..errors import (
-    AllProvidersFailedError,
     APIConnectionError,
     APIResponseValidationError,
     APIStatusError,
@@ -28,14 +26,11 @@ from ..types.request import ChatRequest
 __all__ = [
     "EmptyResponseError",
     "Selection",
-    "first_success",
     "is_retryable",
     "request_for",
-    "select_provider",
     "start_provider",
 ]
 
-T = TypeVar("T")
 log = logging.getLogger("modelmux.routing")
 
 _RETRYABLE_STATUS = frozenset({408, 409, 429})
@@ -128,46 +123,3 @@ async def start_provider(
         raise EmptyResponseError("the provider answered with no content", provider=provider.name)
     selection.rest = None  # exhausted
     return selection
-
-
-async def select_provider(providers: Sequence[Provider], request: ChatRequest) -> Selection:
-    """The first provider, in order, that starts answering; or one error for all failures."""
-    if len(providers) == 1:
-        return await start_provider(
-            providers[0], request_for(providers[0], request), require_content=False
-        )
-    errors: list[tuple[str, BaseException]] = []
-    for provider in providers:
-        try:
-            selection = await start_provider(
-                provider, request_for(provider, request), require_content=True
-            )
-        except Exception as exc:
-            if not is_retryable(exc):
-                raise
-            log.debug(
-                "provider %s failed before content: %s: %s", provider.name, type(exc).__name__, exc
-            )
-            errors.append((provider.name, exc))
-            continue
-        if errors:
-            tried = ", ".join(f"{name} ({type(err).__name__})" for name, err in errors)
-            log.debug("provider %s answers after: %s", provider.name, tried)
-        return selection
-    raise AllProvidersFailedError(errors)
-
-
-async def first_success(
-    providers: Sequence[Provider], call: Callable[[Provider], Awaitable[T]]
-) -> tuple[Provider, T]:
-    """The first provider whose ``call`` succeeds, for calls that do not stream."""
-    errors: list[tuple[str, BaseException]] = []
-    for provider in providers:
-        try:
-            return provider, await call(provider)
-        except Exception as exc:
-            if len(providers) == 1 or not is_retryable(exc):
-                raise
-            log.debug("provider %s failed: %s: %s", provider.name, type(exc).__name__, exc)
-            errors.append((provider.name, exc))
-    raise AllProvidersFailedError(errors)

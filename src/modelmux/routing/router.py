@@ -17,7 +17,8 @@ import asyncio
 import logging
 import random
 import sys
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import replace
 from functools import partial
 from typing import TypeVar
@@ -193,6 +194,63 @@ class Router:
                 "; ".join(f"{n}: {type(e).__name__}: {e}" for n, e in errors),
             )
         return selection
+
+    async def run(
+        self,
+        providers: Sequence[Provider],
+        call: Callable[[Provider], Awaitable[T]],
+        *,
+        total: float | None,
+        options: RoutingOptions | None = None,
+    ) -> tuple[Provider, T]:
+        """A call that does not stream (image generation), under the same rules as chat:
+        order, cooldowns, health records, fallback and the total deadline. ``call`` takes
+        ``slot(provider)`` around each upstream request it makes (it may make several)."""
+        options = options or self.options
+        order = list(providers)
+        if options.shuffle and len(order) > 1:
+            random.shuffle(order)
+        multi = len(order) > 1
+        errors: list[tuple[str, BaseException]] = []
+
+        async def attempt(provider: Provider) -> T:
+            name = provider.name
+            if multi:
+                wait = await self.health.wait_time(name)
+                if wait > 0:
+                    raise ProviderCooldownError(name, wait)
+            try:
+                result = await call(provider)
+            except Exception as exc:
+                await self._record_failure(name, exc)
+                raise
+            except BaseException:
+                await self.health.release(name)
+                raise
+            await self.health.record_success(name)
+            return result
+
+        async def in_order() -> tuple[Provider, T]:
+            for provider in order:
+                try:
+                    return provider, await attempt(provider)
+                except Exception as exc:
+                    if not multi or not is_retryable(exc, options.fallback_on_status):
+                        raise
+                    log.debug("left %s: %s: %s", provider.name, type(exc).__name__, exc)
+                    errors.append((provider.name, exc))
+            raise AllProvidersFailedError(errors)
+
+        try:
+            return await _within(in_order(), total)
+        except _Expired:
+            cause = AllProvidersFailedError(errors) if errors else None
+            raise _deadline_error(total, errors) from cause
+
+    def slot(self, provider: Provider) -> AbstractAsyncContextManager[object]:
+        """One of the provider's concurrency slots, for one upstream request."""
+        sem = self.limits.semaphore(provider.name) if self.limits else None
+        return sem if sem is not None else nullcontext()
 
     async def _in_order(
         self,
