@@ -9,7 +9,8 @@ threads cannot touch another's figures) pinned to the CPUs the upstream does not
 the fake upstream of upstream.py pinned to the last CPU. What is measured is the client
 process's CPU time (``time.process_time()``: every thread, user + system) divided by the
 requests or chunks it handled; wall time is not used, so the upstream's speed and other load
-on the machine matter little. Each figure is the lowest of ``--rounds`` rounds.
+on the machine matter little. Each figure is the lowest of ``--rounds`` rounds, which
+interleave the clients so that outside load is spread over all of them.
 
 - non-streaming: ``--requests`` chat completions, 50 in flight at a time;
 - streaming: ``--streams`` streams of 1,000 chunks each, 5 in flight at a time.
@@ -34,7 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from upstream import Upstream, cpus  # noqa: E402
+from upstream import Upstream, cpus
 
 MESSAGES = [{"role": "user", "content": "Say something about foxes."}]
 MODEL = "bench-model"
@@ -234,7 +235,7 @@ def _child(name: str, base_url: str, args: argparse.Namespace) -> None:
     print("RESULT " + json.dumps(result), flush=True)
 
 
-# -- the parent: start the upstream, run each client, print ratios ----------------------------------
+# -- the parent: start the upstream, run each client, print ratios ---------------------------
 
 
 def _available(name: str) -> bool:
@@ -265,35 +266,49 @@ def main() -> None:
     print(
         f"upstream pinned to CPU {upstream_cpu}, clients to {sorted(client_cpus or [])}; "
         f"{args.requests} requests at concurrency 50, {args.streams} streams of 1,000 chunks "
-        f"at concurrency 5; best of {args.rounds} rounds; CPU time of the client process"
+        f"at concurrency 5; best of {args.rounds} interleaved rounds; "
+        "CPU time of the client process"
     )
-    results: list[dict[str, Any]] = []
+    names = [n for n in args.clients.split(",") if n]
+    for name in [n for n in names if not _available(n)]:
+        print(f"{name:>9}: not installed, skipped")
+    names = [n for n in names if _available(n)]
+    best: dict[str, dict[str, Any]] = {}
     with Upstream(chunks=1000) as base_url:
-        for name in args.clients.split(","):
-            if not _available(name):
-                print(f"{name:>9}: not installed, skipped")
-                continue
-            cmd = [sys.executable, __file__, "--child", name, "--base-url", base_url]
-            cmd += ["--requests", str(args.requests), "--streams", str(args.streams)]
-            cmd += ["--rounds", str(args.rounds)]
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
-            lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-            if proc.returncode or not lines:
-                tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-                print(f"{name:>9}: failed: {' | '.join(tail)}")
-                continue
-            results.append(json.loads(lines[-1][7:]))
-            r = results[-1]
-            print(f"{name:>9}: {r['request_us']:8.1f} us/request  {r['chunk_us']:7.2f} us/chunk")
+        # Rounds interleave the clients (raw, modelmux, ..., raw, modelmux, ...) so that load
+        # from elsewhere on the machine is spread over all of them; each keeps its best round.
+        for round_no in range(args.rounds):
+            for name in names:
+                cmd = [sys.executable, __file__, "--child", name, "--base-url", base_url]
+                cmd += ["--requests", str(args.requests), "--streams", str(args.streams)]
+                cmd += ["--rounds", "1"]
+                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+                lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+                if proc.returncode or not lines:
+                    tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+                    print(f"{name:>9}: failed: {' | '.join(tail)}")
+                    continue
+                r = json.loads(lines[-1][7:])
+                print(
+                    f"round {round_no + 1} {name:>9}: {r['request_us']:8.1f} us/request  "
+                    f"{r['chunk_us']:7.2f} us/chunk",
+                    flush=True,
+                )
+                old = best.setdefault(name, r)
+                old["request_us"] = min(old["request_us"], r["request_us"])
+                old["chunk_us"] = min(old["chunk_us"], r["chunk_us"])
+    results = [best[n] for n in names if n in best]
     floor = next((r for r in results if r["client"] == "raw"), None)
     if floor is None:
         return
     print("\nratio to the raw aiohttp floor (targets for modelmux: <= 1.3x request, <= 1.5x chunk)")
     print(f"{'client':>9}  {'us/request':>10}  {'x floor':>7}  {'us/chunk':>8}  {'x floor':>7}")
     for r in results:
+        per_request = r["request_us"] / floor["request_us"]
+        per_chunk = r["chunk_us"] / floor["chunk_us"]
         print(
-            f"{r['client']:>9}  {r['request_us']:10.1f}  {r['request_us'] / floor['request_us']:6.2f}x"
-            f"  {r['chunk_us']:8.2f}  {r['chunk_us'] / floor['chunk_us']:6.2f}x"
+            f"{r['client']:>9}  {r['request_us']:10.1f}  {per_request:6.2f}x"
+            f"  {r['chunk_us']:8.2f}  {per_chunk:6.2f}x"
         )
 
 

@@ -4,7 +4,7 @@ It runs in its own process pinned to the last CPU (the client runs on the others
 just enough HTTP/1.1 (keep-alive, Content-Length request bodies) and answers with bodies
 built once at start: a ``chat.completion`` for non-streamed calls and a 1,000-chunk SSE
 stream (chunked transfer encoding, one HTTP chunk per event) for streamed ones. A request
-whose body names the model ``hold`` gets its stream's first event and then nothing more
+whose body names the model ``hold`` gets its stream's first two events and then nothing more
 until the client closes the connection (for the open-streams memory test).
 
 Run alone (``python benchmarks/upstream.py``) it prints its port and serves until killed.
@@ -94,7 +94,8 @@ class Responses:
         )
         events = stream_events(chunks)
         self.stream = head + b"".join(_http_chunk(e) for e in events) + b"0\r\n\r\n"
-        self.stream_head = head + _http_chunk(events[0])
+        # The role chunk and one token: modelmux yields its first chunk at the first content.
+        self.stream_head = head + _http_chunk(events[0]) + _http_chunk(events[1])
         models = json.dumps({"object": "list", "data": [{"id": "bench-model"}]}).encode()
         self.models = (
             b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
