@@ -145,6 +145,8 @@ class ResponseFold:
         self._emitted = False
         self._finished = 0
         self._cut = False
+        # A non-streamed call only wants the final state: no chunk objects are built for it.
+        self._streaming = request.stream
 
     # -- state -------------------------------------------------------------------------------
     @property
@@ -165,8 +167,10 @@ class ResponseFold:
 
     def _chunk(
         self, index: int, delta: ChoiceDelta, finish: FinishReason | None = None
-    ) -> ChatCompletionChunk:
+    ) -> ChatCompletionChunk | None:
         self._emitted = True
+        if not self._streaming:
+            return None
         return ChatCompletionChunk(
             id=self.id,
             choices=[ChunkChoice(index=index, delta=delta, finish_reason=finish)],
