@@ -26,7 +26,7 @@ from ..types.events import (
     ToolCallDelta,
     Usage,
 )
-from ..types.request import ChatRequest
+from ..types.request import BODY_FIELDS, ChatRequest
 
 __all__ = [
     "Quirks",
@@ -45,25 +45,6 @@ _FINISH: dict[str, FinishReason] = {
     "function_call": "tool_calls",
     "content_filter": "content_filter",
 }
-
-# Request fields copied as they are when the caller set them.
-_FIELDS = (
-    "temperature",
-    "top_p",
-    "max_tokens",
-    "max_completion_tokens",
-    "stop",
-    "n",
-    "seed",
-    "presence_penalty",
-    "frequency_penalty",
-    "response_format",
-    "tools",
-    "tool_choice",
-    "parallel_tool_calls",
-    "user",
-    "reasoning_effort",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +124,7 @@ def build_chat_body(request: ChatRequest, quirks: Quirks, *, stream: bool) -> di
     )
     messages = [_message(m, quirks) for m in request.messages] if rewrite else request.messages
     body: dict[str, Any] = {"model": request.model, "messages": messages}
-    for name in _FIELDS:
+    for name in BODY_FIELDS:
         value = getattr(request, name)
         if value is not None:
             body[name] = value
