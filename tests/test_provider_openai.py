@@ -8,25 +8,18 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from openai.types import ImagesResponse as OpenAIImagesResponse
 from openai.types import Model as OpenAIModel
-from openai.types.chat import ChatCompletion as OpenAIChatCompletion
-from openai.types.chat import ChatCompletionChunk as OpenAIChunk
 
 from modelmux import (
     AsyncClient,
-    AuthenticationError,
-    BadRequestError,
     MissingCredentialsError,
-    RateLimitError,
 )
-from modelmux.errors import UnsupportedCapabilityError
 from modelmux.providers.openai import AzureOpenAI, OpenAI, OpenAICompatible
-from modelmux.providers.vendors import VENDORS, Groq, Mistral, OpenRouter, vendor_class
+from modelmux.providers.vendors import VENDORS, Groq, vendor_class
 
 from .fakes import FakeServer, json, sse_data, text
 from .fakes.openai import (
@@ -39,60 +32,18 @@ from .fakes.openai import (
     models,
     reply,
     split_body,
-    stream_text,
     text_chunks,
 )
-
-SECRET = "sk-proj-SECRET-never-show-9f8e7d"
-MSGS = [{"role": "user", "content": "hi"}]
-PNG = (
-    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
-    b"\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00"
-    b"\x00\x00\x00IEND\xaeB`\x82"
+from .openai_support import (
+    MSGS,
+    PNG,
+    SECRET,
+    client_for,
+    read_chunks,
+    text_of,
+    tool_calls_of,
+    valid,
 )
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FakeServer]:
-    async with FakeServer() as fake:
-        yield fake
-
-
-def _client(server: FakeServer, **kwargs: Any) -> AsyncClient:
-    return AsyncClient(base_url=server.url("/v1"), api_key="sk-test", **kwargs)
-
-
-async def _chunks(stream: Any) -> list[Any]:
-    out = [c async for c in stream]
-    for c in out:
-        OpenAIChunk.model_validate(c.model_dump())
-    return out
-
-
-def _text(chunks: list[Any], index: int = 0) -> str:
-    return "".join(ch.delta.content or "" for c in chunks for ch in c.choices if ch.index == index)
-
-
-def _tool_calls(chunks: list[Any]) -> dict[int, dict[str, str]]:
-    """Tool calls reassembled from deltas by index, as an SDK user does."""
-    calls: dict[int, dict[str, str]] = {}
-    for c in chunks:
-        for ch in c.choices:
-            for d in ch.delta.tool_calls or ():
-                call = calls.setdefault(d.index, {"id": "", "name": "", "arguments": ""})
-                if d.id:
-                    call["id"] = d.id
-                if d.function and d.function.name:
-                    call["name"] = d.function.name
-                if d.function and d.function.arguments:
-                    call["arguments"] += d.function.arguments
-    return calls
-
-
-def _valid(response: Any) -> Any:
-    OpenAIChatCompletion.model_validate(response.model_dump())
-    return response
-
 
 # -- streams ------------------------------------------------------------------------------------
 
@@ -102,11 +53,11 @@ def _valid(response: Any) -> Any:
 async def test_stream_in_writes_of_any_size(server: FakeServer, size: int, crlf: bool) -> None:
     pieces = ["Hé", "llo ", "世界", " 🎉"]
     server.script("POST", CHAT, split_body(text_chunks(pieces, model="up-1"), size, crlf=crlf))
-    async with _client(server) as client:
-        chunks = await _chunks(
+    async with client_for(server) as client:
+        chunks = await read_chunks(
             client.chat.completions.create(model="m", messages=MSGS, stream=True)
         )
-    assert _text(chunks) == "Héllo 世界 🎉"
+    assert text_of(chunks) == "Héllo 世界 🎉"
     assert chunks[0].choices[0].delta.role == "assistant"
     assert chunks[-1].choices[0].finish_reason == "stop"
     assert {c.model for c in chunks} == {"up-1"} and {c.id for c in chunks} == {"chatcmpl-fake"}
@@ -154,13 +105,13 @@ EXPECTED_CALLS = {
 async def test_parallel_tool_call_deltas_by_index(server: FakeServer) -> None:
     server.script("POST", CHAT, sse_data(TOOL_STREAM))
     tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {}}}]
-    async with _client(server) as client:
-        chunks = await _chunks(
+    async with client_for(server) as client:
+        chunks = await read_chunks(
             client.chat.completions.create(
                 model="m", messages=MSGS, stream=True, tools=tools, parallel_tool_calls=True
             )
         )
-    assert _tool_calls(chunks) == EXPECTED_CALLS
+    assert tool_calls_of(chunks) == EXPECTED_CALLS
     assert chunks[-1].choices[0].finish_reason == "tool_calls"
     sent = server.requests[0].json
     assert sent["tools"] == tools and sent["parallel_tool_calls"] is True
@@ -175,11 +126,11 @@ async def test_tool_call_deltas_from_hosts_that_omit_index(server: FakeServer) -
     # Such hosts send one call after the other: a new id starts the next call.
     ordered = [TOOL_STREAM[0], TOOL_STREAM[1], TOOL_STREAM[3], TOOL_STREAM[2], TOOL_STREAM[4]]
     server.script("POST", CHAT, sse_data([strip(c) for c in ordered] + [TOOL_STREAM[5]]))
-    async with _client(server) as client:
-        chunks = await _chunks(
+    async with client_for(server) as client:
+        chunks = await read_chunks(
             client.chat.completions.create(model="m", messages=MSGS, stream=True)
         )
-    assert _tool_calls(chunks) == EXPECTED_CALLS
+    assert tool_calls_of(chunks) == EXPECTED_CALLS
 
 
 async def test_non_streaming_tool_calls(server: FakeServer) -> None:
@@ -189,8 +140,8 @@ async def test_non_streaming_tool_calls(server: FakeServer) -> None:
         {"id": "call_b", "type": "function", "function": {"name": "g", "arguments": {"y": 2}}},
     ]
     server.script("POST", CHAT, reply(None, tool_calls=calls, finish="tool_calls"))
-    async with _client(server) as client:
-        response = _valid(await client.chat.completions.create(model="m", messages=MSGS))
+    async with client_for(server) as client:
+        response = valid(await client.chat.completions.create(model="m", messages=MSGS))
     message = response.choices[0].message
     assert message.content is None and response.choices[0].finish_reason == "tool_calls"
     assert [(c.id, c.function.name, c.function.arguments) for c in message.tool_calls] == [
@@ -208,13 +159,13 @@ async def test_usage_only_final_chunk_with_include_usage(server: FakeServer) -> 
         "completion_tokens_details": {"reasoning_tokens": 2},
     }
     server.script("POST", CHAT, sse_data(text_chunks(["a", "b"], usage=usage)))
-    async with _client(server) as client:
-        with_usage = await _chunks(
+    async with client_for(server) as client:
+        with_usage = await read_chunks(
             client.chat.completions.create(
                 model="m", messages=MSGS, stream=True, stream_options={"include_usage": True}
             )
         )
-        without = await _chunks(
+        without = await read_chunks(
             client.chat.completions.create(model="m", messages=MSGS, stream=True)
         )
     last = with_usage[-1]
@@ -227,7 +178,7 @@ async def test_usage_only_final_chunk_with_include_usage(server: FakeServer) -> 
     assert last.usage.prompt_tokens_details.cached_tokens == 8
     assert last.usage.completion_tokens_details.reasoning_tokens == 2
     assert all(c.usage is None for c in with_usage[:-1])
-    assert all(c.usage is None for c in without) and _text(without) == "ab"
+    assert all(c.usage is None for c in without) and text_of(without) == "ab"
     # Usage is always asked for upstream; the caller's choice only decides what it sees.
     assert [r.json["stream_options"] for r in server.requests] == [{"include_usage": True}] * 2
 
@@ -246,8 +197,8 @@ async def test_reasoning_fields_stream_and_complete(server: FakeServer, field: s
             ]
         ),
     )
-    async with _client(server) as client:
-        chunks = await _chunks(
+    async with client_for(server) as client:
+        chunks = await read_chunks(
             client.chat.completions.create(model="m", messages=MSGS, stream=True)
         )
         thought = "".join(
@@ -255,12 +206,12 @@ async def test_reasoning_fields_stream_and_complete(server: FakeServer, field: s
             for c in chunks
             if c.choices
         )
-        assert thought == "Let me think." and _text(chunks) == "42"
+        assert thought == "Let me think." and text_of(chunks) == "42"
 
         body = completion("42")
         body["choices"][0]["message"][field] = "Because."
         server.script("POST", CHAT, json(200, body))
-        response = _valid(await client.chat.completions.create(model="m", messages=MSGS))
+        response = valid(await client.chat.completions.create(model="m", messages=MSGS))
     assert response.choices[0].message.reasoning_content == "Because."
     assert response.choices[0].message.content == "42"
 
@@ -277,17 +228,17 @@ async def test_refusals_stream_and_complete(server: FakeServer) -> None:
             ]
         ),
     )
-    async with _client(server) as client:
-        chunks = await _chunks(
+    async with client_for(server) as client:
+        chunks = await read_chunks(
             client.chat.completions.create(model="m", messages=MSGS, stream=True)
         )
         refusal = "".join(c.choices[0].delta.refusal or "" for c in chunks if c.choices)
-        assert refusal == "I can't help with that." and _text(chunks) == ""
+        assert refusal == "I can't help with that." and text_of(chunks) == ""
 
         body = completion(None)
         body["choices"][0]["message"]["refusal"] = "No."
         server.script("POST", CHAT, json(200, body))
-        response = _valid(await client.chat.completions.create(model="m", messages=MSGS))
+        response = valid(await client.chat.completions.create(model="m", messages=MSGS))
     assert response.choices[0].message.refusal == "No."
 
 
@@ -308,11 +259,11 @@ async def test_n_choices_interleaved(server: FakeServer) -> None:
             ]
         ),
     )
-    async with _client(server) as client:
-        chunks = await _chunks(
+    async with client_for(server) as client:
+        chunks = await read_chunks(
             client.chat.completions.create(model="m", messages=MSGS, stream=True, n=2)
         )
-        assert (_text(chunks, 0), _text(chunks, 1)) == ("A1 A2", "B1 B2")
+        assert (text_of(chunks, 0), text_of(chunks, 1)) == ("A1 A2", "B1 B2")
         finishes = {
             ch.index: ch.finish_reason for c in chunks for ch in c.choices if ch.finish_reason
         }
@@ -328,7 +279,7 @@ async def test_n_choices_interleaved(server: FakeServer) -> None:
             }
         )
         server.script("POST", CHAT, json(200, body))
-        response = _valid(await client.chat.completions.create(model="m", messages=MSGS, n=2))
+        response = valid(await client.chat.completions.create(model="m", messages=MSGS, n=2))
     assert [c.message.content for c in response.choices] == ["first", "second"]
 
 
@@ -351,7 +302,7 @@ async def test_vision_parts_are_sent_as_they_are(server: FakeServer) -> None:
         }
     ]
     server.script("POST", CHAT, reply("a cat"))
-    async with _client(server) as client:
+    async with client_for(server) as client:
         await client.chat.completions.create(model="m", messages=messages)
     assert server.requests[0].json["messages"] == messages
 
@@ -378,7 +329,7 @@ async def test_vision_parts_are_sent_as_they_are(server: FakeServer) -> None:
 )
 async def test_response_format_is_passed_through(server: FakeServer, fmt: dict[str, Any]) -> None:
     server.script("POST", CHAT, reply('{"n": 1}'))
-    async with _client(server) as client:
+    async with client_for(server) as client:
         response = await client.chat.completions.create(
             model="m", messages="give json", response_format=fmt
         )
@@ -400,177 +351,11 @@ async def test_openai_renames_max_tokens_and_keeps_developer(server: FakeServer)
 async def test_other_hosts_get_developer_as_system_and_max_tokens(server: FakeServer) -> None:
     server.script("POST", CHAT, reply())
     messages = [{"role": "developer", "content": "be brief"}, *MSGS]
-    async with _client(server) as client:
+    async with client_for(server) as client:
         await client.chat.completions.create(model="m", messages=messages, max_tokens=50)
     sent = server.requests[0].json
     assert sent["max_tokens"] == 50 and "max_completion_tokens" not in sent
     assert sent["messages"] == [{"role": "system", "content": "be brief"}, *MSGS]
-
-
-# -- vendors --------------------------------------------------------------------------------------
-
-
-async def test_groq_by_name_and_by_import(server: FakeServer) -> None:
-    server.script("POST", CHAT, reply())
-    async with AsyncClient(provider="groq", api_key="gk", base_url=server.url("/v1")) as client:
-        assert isinstance(client.providers[0], Groq)
-        response = await client.chat.completions.create(
-            model="llama",
-            messages=[{"role": "user", "content": "hi", "name": "alice"}],
-            n=1,
-            temperature=0.2,
-        )
-        assert response.provider == "groq"
-        with pytest.raises(UnsupportedCapabilityError, match="n > 1"):
-            client.chat.completions.create(model="llama", messages=MSGS, n=2)
-    sent = server.requests[0]
-    assert sent.headers["Authorization"] == "Bearer gk"
-    assert sent.json["messages"] == [{"role": "user", "content": "hi"}]  # no name
-    assert "n" not in sent.json and sent.json["temperature"] == 0.2
-
-
-async def test_mistral_tool_ids_and_random_seed(server: FakeServer) -> None:
-    server.script("POST", CHAT, reply())
-    long_id = "call_Abc123_long-id"
-    messages = [
-        *MSGS,
-        {
-            "role": "assistant",
-            "content": None,
-            "tool_calls": [
-                {"id": long_id, "type": "function", "function": {"name": "f", "arguments": "{}"}},
-                {
-                    "id": "abcDEF123",
-                    "type": "function",
-                    "function": {"name": "g", "arguments": "{}"},
-                },
-            ],
-        },
-        {"role": "tool", "tool_call_id": long_id, "content": "1"},
-        {"role": "tool", "tool_call_id": "abcDEF123", "content": "2"},
-    ]
-    async with AsyncClient(provider=Mistral(api_key="mk", base_url=server.url("/v1"))) as client:
-        await client.chat.completions.create(model="mistral-small", messages=messages, seed=7)
-        await client.chat.completions.create(model="mistral-small", messages=messages)
-    sent = server.requests[0].json
-    ids = [c["id"] for c in sent["messages"][1]["tool_calls"]]
-    assert all(len(i) == 9 and i.isalnum() and i.isascii() for i in ids)
-    assert ids[1] == "abcDEF123"  # already valid: unchanged
-    assert [m["tool_call_id"] for m in sent["messages"][2:]] == ids  # the same mapping
-    assert server.requests[1].json["messages"][1]["tool_calls"][0]["id"] == ids[0]  # stable
-    assert sent["random_seed"] == 7 and "seed" not in sent
-    assert messages[1]["tool_calls"][0]["id"] == long_id  # the caller's messages untouched
-
-
-async def test_openrouter_attribution_headers_from_env(
-    server: FakeServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    server.script("POST", CHAT, reply())
-    provider = OpenRouter(api_key="ok", base_url=server.url("/v1"))
-    async with AsyncClient(provider=provider) as client:
-        monkeypatch.delenv("OPENROUTER_APP_URL", raising=False)
-        monkeypatch.delenv("OPENROUTER_APP_NAME", raising=False)
-        await client.chat.completions.create(model="x/y", messages=MSGS)
-        monkeypatch.setenv("OPENROUTER_APP_URL", "https://myapp.example")
-        monkeypatch.setenv("OPENROUTER_APP_NAME", "My App")
-        await client.chat.completions.create(model="x/y", messages=MSGS)
-    first, second = server.requests
-    assert "HTTP-Referer" not in first.headers and "X-Title" not in first.headers
-    assert second.headers["HTTP-Referer"] == "https://myapp.example"
-    assert second.headers["X-Title"] == "My App"
-
-
-def test_every_vendor_row_is_a_provider_class() -> None:
-    import modelmux.providers.vendors as vendors
-
-    for row in VENDORS:
-        cls = getattr(vendors, row.class_name)
-        assert cls is vendor_class(row) and issubclass(cls, OpenAICompatible)
-        assert cls.name == row.name and cls.default_base_url == row.base_url
-        if not row.requires_api_key:
-            assert cls().is_configured  # local servers need no key
-
-
-# -- Azure ----------------------------------------------------------------------------------------
-
-AZURE_CHAT = "/openai/deployments/prod-4o/chat/completions"
-
-
-@pytest.mark.parametrize("suffix", ["", "/openai", "/"])
-async def test_azure_deployment_url_version_and_key_header(server: FakeServer, suffix: str) -> None:
-    server.script("POST", AZURE_CHAT, reply("from azure"), stream_text(["str", "eam"]))
-    azure = AzureOpenAI(
-        api_key="az-key",
-        base_url=server.url(suffix),
-        api_version="2024-10-21",
-        deployments={"gpt-4o": "prod-4o"},
-    )
-    async with AsyncClient(provider=azure) as client:
-        response = _valid(await client.chat.completions.create(model="gpt-4o", messages=MSGS))
-        stream = client.chat.completions.create(model="gpt-4o", messages=MSGS, stream=True)
-        assert await stream.collect_text() == "stream"
-    assert response.choices[0].message.content == "from azure"
-    for sent in server.requests:
-        assert sent.path == AZURE_CHAT and sent.query == {"api-version": "2024-10-21"}
-        assert sent.headers["api-key"] == "az-key" and "Authorization" not in sent.headers
-
-
-async def test_azure_from_environment(server: FakeServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", server.url())
-    monkeypatch.setenv("AZURE_OPENAI_API_KEY", "env-az")
-    monkeypatch.setenv("OPENAI_API_VERSION", "2025-01-01-preview")
-    server.script("POST", "/openai/deployments/my-dep/chat/completions", reply())
-    async with AsyncClient(provider="azure") as client:
-        await client.chat.completions.create(model="my-dep", messages=MSGS)
-    sent = server.requests[0]
-    assert (
-        sent.query == {"api-version": "2025-01-01-preview"} and sent.headers["api-key"] == "env-az"
-    )
-
-
-@pytest.mark.parametrize(
-    ("status", "body", "kind", "message"),
-    [
-        (
-            401,
-            {"statusCode": 401, "message": "Access denied due to invalid subscription key."},
-            AuthenticationError,
-            "Access denied due to invalid subscription key.",
-        ),
-        (
-            429,
-            {"error": {"code": "429", "message": "Requests to the deployment have exceeded."}},
-            RateLimitError,
-            "Requests to the deployment have exceeded.",
-        ),
-        (
-            400,
-            {
-                "error": {
-                    "message": "The response was filtered due to the prompt triggering a filter.",
-                    "type": None,
-                    "param": "prompt",
-                    "code": "content_filter",
-                    "status": 400,
-                    "innererror": {"code": "ResponsibleAIPolicyViolation"},
-                }
-            },
-            BadRequestError,
-            "The response was filtered",
-        ),
-    ],
-    ids=["flat-401", "nested-429", "content-filter"],
-)
-async def test_azure_error_shapes(
-    server: FakeServer, status: int, body: dict[str, Any], kind: type[Exception], message: str
-) -> None:
-    server.script("POST", AZURE_CHAT, json(status, body))
-    azure = AzureOpenAI(api_key="az-key", base_url=server.url(), deployments={"m": "prod-4o"})
-    async with AsyncClient(provider=azure, max_retries=0) as client:
-        with pytest.raises(kind) as info:
-            await client.chat.completions.create(model="m", messages=MSGS)
-    assert message in str(info.value) and info.value.status_code == status  # type: ignore[attr-defined]
-    assert info.value.provider == "azure"  # type: ignore[attr-defined]
 
 
 # -- images ---------------------------------------------------------------------------------------
@@ -585,7 +370,7 @@ async def test_dalle_url_images_with_size_quality_and_n(server: FakeServer) -> N
             200, {"created": 1, "data": [{"url": u, "revised_prompt": "a red cat"} for u in urls]}
         ),
     )
-    async with _client(server) as client:
+    async with client_for(server) as client:
         response = await client.images.generate(
             prompt="a cat", model="dall-e-3", n=3, size="1024x1024", quality="hd"
         )
@@ -608,7 +393,7 @@ async def test_gpt_image_answers_base64_and_gets_no_response_format(server: Fake
         IMAGES,
         json(200, {"created": 1, "data": [{"b64_json": b64}], "output_format": "png"}),
     )
-    async with _client(server) as client:
+    async with client_for(server) as client:
         as_b64 = await client.images.generate(
             prompt="p", model="gpt-image-1", response_format="b64_json", quality="high"
         )
@@ -628,7 +413,7 @@ async def test_url_image_is_downloaded_when_base64_is_asked(server: FakeServer) 
     )
     server.script("GET", "/files/x.png", text(200, PNG, content_type="image/png"))
     # The fake's image URL is on loopback, which the guarded downloader refuses by default.
-    async with _client(server, allow_private_image_urls=True) as client:
+    async with client_for(server, allow_private_image_urls=True) as client:
         response = await client.images.generate(
             prompt="p", model="dall-e-2", response_format="b64_json"
         )
@@ -643,7 +428,7 @@ async def test_url_image_is_downloaded_when_base64_is_asked(server: FakeServer) 
 
 async def test_models_list_is_cached_per_client(server: FakeServer) -> None:
     server.script("GET", MODELS, models("m-a", "m-b"))
-    async with _client(server) as client:
+    async with client_for(server) as client:
         first = await client.models.list()
         again = await client.models.list()
         assert [m.id for m in first] == ["m-a", "m-b"] and again is first
@@ -651,7 +436,7 @@ async def test_models_list_is_cached_per_client(server: FakeServer) -> None:
             OpenAIModel.model_validate(m.model_dump())
         await client.models.list(refresh=True)
     assert len(server.requests) == 2
-    async with _client(server) as other:
+    async with client_for(server) as other:
         await other.models.list()
     assert len(server.requests) == 3
     assert server.requests[0].headers["Authorization"] == "Bearer sk-test"
