@@ -1,7 +1,7 @@
 """modelmux: one async, OpenAI-shaped client for every chat and image model.
 
-``import modelmux`` is light: it loads nothing heavy and touches no network or file. The
-names below are imported on first use.
+``import modelmux`` is light: it loads the exception tree (standard library only) and nothing
+else; it touches no network or file. The other names below are imported on first use.
 """
 
 from __future__ import annotations
@@ -9,61 +9,41 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from .errors import (
+    AllProvidersFailedError,
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    ConflictError,
+    InternalServerError,
+    InvalidRequestError,
+    MissingCredentialsError,
+    ModelmuxError,
+    NoProviderForModelError,
+    NotFoundError,
+    PermissionDeniedError,
+    ProviderCooldownError,
+    RateLimitError,
+    StructuredOutputError,
+    UnknownProviderError,
+    UnprocessableEntityError,
+    UnsupportedCapabilityError,
+)
+
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from .client import AsyncChatStream, AsyncClient, ChatStream, Client
-    from .errors import (
-        AllProvidersFailedError,
-        APIConnectionError,
-        APIError,
-        APIResponseValidationError,
-        APIStatusError,
-        APITimeoutError,
-        AuthenticationError,
-        BadRequestError,
-        ConfigurationError,
-        ConflictError,
-        InternalServerError,
-        InvalidRequestError,
-        MissingCredentialsError,
-        ModelmuxError,
-        NoProviderForModelError,
-        NotFoundError,
-        PermissionDeniedError,
-        RateLimitError,
-        StructuredOutputError,
-        UnknownProviderError,
-        UnprocessableEntityError,
-        UnsupportedCapabilityError,
-    )
-    from .providers.base import Capabilities, GeneratedImage
+    from .providers.base import Capabilities, GeneratedImage, Provider
+    from .routing.policy import IterListProvider, RetryProvider, RoutingOptions
     from .types.request import Timeout
 
-_ERRORS = (
-    "APIConnectionError",
-    "APIError",
-    "APIResponseValidationError",
-    "APIStatusError",
-    "APITimeoutError",
-    "AllProvidersFailedError",
-    "AuthenticationError",
-    "BadRequestError",
-    "ConfigurationError",
-    "ConflictError",
-    "InternalServerError",
-    "InvalidRequestError",
-    "MissingCredentialsError",
-    "ModelmuxError",
-    "NoProviderForModelError",
-    "NotFoundError",
-    "PermissionDeniedError",
-    "RateLimitError",
-    "StructuredOutputError",
-    "UnknownProviderError",
-    "UnprocessableEntityError",
-    "UnsupportedCapabilityError",
-)
+# Name -> module under modelmux, imported on first use.
 _LAZY = {
     "AsyncClient": "client",
     "Client": "client",
@@ -71,8 +51,11 @@ _LAZY = {
     "ChatStream": "client",
     "Capabilities": "providers.base",
     "GeneratedImage": "providers.base",
+    "Provider": "providers.base",
+    "IterListProvider": "routing.policy",
+    "RetryProvider": "routing.policy",
+    "RoutingOptions": "routing.policy",
     "Timeout": "types.request",
-    **dict.fromkeys(_ERRORS, "errors"),
 }
 
 __all__ = [
@@ -94,12 +77,17 @@ __all__ = [
     "GeneratedImage",
     "InternalServerError",
     "InvalidRequestError",
+    "IterListProvider",
     "MissingCredentialsError",
     "ModelmuxError",
     "NoProviderForModelError",
     "NotFoundError",
     "PermissionDeniedError",
+    "Provider",
+    "ProviderCooldownError",
     "RateLimitError",
+    "RetryProvider",
+    "RoutingOptions",
     "StructuredOutputError",
     "Timeout",
     "UnknownProviderError",
