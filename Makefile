@@ -35,8 +35,13 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
+# Run by hand, never by the tests: each prints ratios against a baseline of the same run.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/import_time.py
+	$(BIN)/python benchmarks/cli_startup.py
+	$(BIN)/python benchmarks/throughput.py --clients raw,modelmux,openai
+	$(BIN)/python benchmarks/open_streams.py
+	$(BIN)/python benchmarks/gateway.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
