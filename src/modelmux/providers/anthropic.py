@@ -7,7 +7,7 @@ elsewhere (with or without the ``/v1`` suffix). The translation lives in anthrop
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -68,16 +68,6 @@ class Anthropic(Provider):
     model_rules: Sequence[ModelRule] = MODEL_RULES
     api_version = ANTHROPIC_VERSION
 
-    def __init__(
-        self,
-        *,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        default_headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(api_key=api_key, base_url=base_url)
-        self._default_headers = dict(default_headers or {})
-
     # -- where and how -----------------------------------------------------------------------
     def url(self, path: str) -> str:
         root = (self.base_url or os.environ.get(self.base_url_env) or self.default_base_url).rstrip(
@@ -91,7 +81,7 @@ class Anthropic(Provider):
         return {
             "Accept": "application/json",
             "anthropic-version": self.api_version,
-            **self._default_headers,
+            **self.default_headers,
             "x-api-key": self.require_api_key(),
         }
 

@@ -16,7 +16,7 @@ upstream call. An image provider implements ``generate_images``. Capabilities ar
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,10 +73,18 @@ class Provider:
         if not cls.__dict__.get("name"):
             cls.name = cls.__name__
 
-    def __init__(self, *, api_key: str | None = None, base_url: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        default_headers: Mapping[str, str] | None = None,
+    ) -> None:
         # The key is private and never shown: see __repr__.
         self._api_key = api_key
         self.base_url = base_url
+        #: Headers an HTTP provider adds to every request it sends.
+        self.default_headers: dict[str, str] = dict(default_headers or {})
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} provider {self.name!r}>"

@@ -99,8 +99,7 @@ class Gemini(Provider):
         base_url: str | None = None,
         default_headers: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(api_key=api_key, base_url=base_url)
-        self._default_headers = dict(default_headers or {})
+        super().__init__(api_key=api_key, base_url=base_url, default_headers=default_headers)
         self._signatures: OrderedDict[str, str] = OrderedDict()
 
     def capabilities_for(self, model: str) -> Capabilities:
@@ -122,7 +121,7 @@ class Gemini(Provider):
     def headers(self) -> dict[str, str]:
         return {
             "Accept": "application/json",
-            **self._default_headers,
+            **self.default_headers,
             "x-goog-api-key": self.require_api_key(),
         }
 

@@ -264,7 +264,7 @@ class Ollama(Provider):
         return parse_host(os.environ.get("OLLAMA_HOST"))
 
     def _http(self, method: str, path: str, options: CallOptions, body: Any = None) -> HttpRequest:
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json", **self.default_headers}
         key = self.api_key
         if key:
             headers["Authorization"] = f"Bearer {key}"

@@ -79,10 +79,9 @@ class OpenAICompatible(Provider):
         name: str | None = None,
         default_headers: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(api_key=api_key, base_url=base_url)
+        super().__init__(api_key=api_key, base_url=base_url, default_headers=default_headers)
         if name:
             self.name = name
-        self._default_headers = dict(default_headers or {})
 
     # -- where and how -----------------------------------------------------------------------
     @property
@@ -100,7 +99,7 @@ class OpenAICompatible(Provider):
         return f"{self.root}/{path}"
 
     def headers(self) -> dict[str, str]:
-        headers = {"Accept": "application/json", **self._default_headers}
+        headers = {"Accept": "application/json", **self.default_headers}
         for header, var in self.header_env.items():
             value = os.environ.get(var)
             if value:
@@ -293,7 +292,7 @@ class AzureOpenAI(OpenAICompatible):
         return f"{root}/openai/deployments/{deployment}/{path}?api-version={self.api_version}"
 
     def headers(self) -> dict[str, str]:
-        headers = {"Accept": "application/json", **self._default_headers}
+        headers = {"Accept": "application/json", **self.default_headers}
         headers["api-key"] = self.require_api_key()
         return headers
 
