@@ -420,6 +420,7 @@ async def test_total_deadline_cuts_a_long_stream(server: FakeServer) -> None:
     )
     got, exc = await _collect(stream)
     assert isinstance(exc, APITimeoutError) and exc.limit == "total"
+    assert exc.seconds == 0.3  # the limit that cut the stream, not the idle one
     assert 0 < len(got) < 20
     await h.clean()
 

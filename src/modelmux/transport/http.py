@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import orjson
 
 from ..errors import APIConnectionError, APIError, APIResponseValidationError, APIStatusError
+from ..types.request import Timeout
 from .base import ByteStream, HttpRequest, HttpResponse, Transport
 from .errors import MAX_ERROR_BODY, error_from_status, translate_exception
 from .proxy import EnvProxies
@@ -41,14 +42,12 @@ T = TypeVar("T")
 
 
 class _AiohttpStream(ByteStream):
-    __slots__ = ("_provider", "_resp", "_seconds", "headers", "status")
+    __slots__ = ("_limits", "_provider", "_resp", "headers", "status")
 
-    def __init__(
-        self, resp: aiohttp.ClientResponse, provider: str | None, idle: float | None
-    ) -> None:
+    def __init__(self, resp: aiohttp.ClientResponse, provider: str | None, limits: Timeout) -> None:
         self._resp = resp
         self._provider = provider
-        self._seconds = idle
+        self._limits = limits
         self.status = resp.status
         self.headers = resp.headers
 
@@ -59,7 +58,10 @@ class _AiohttpStream(ByteStream):
         except APIError:
             raise
         except (OSError, asyncio.TimeoutError, _client_error()) as exc:
-            raise translate_exception(exc, self._provider, seconds=self._seconds) from exc
+            # Which limit cut the stream decides which number the error reports.
+            limits = self._limits
+            seconds = _seconds_for(exc, limits.connect, limits.idle, limits.total)
+            raise translate_exception(exc, self._provider, seconds=seconds) from exc
 
 
 def _client_error() -> type[Exception]:
@@ -249,7 +251,7 @@ class HttpTransport(Transport):
 
         resp = await self._attempts(request, keep)
         try:
-            yield _AiohttpStream(resp, request.provider, request.options.timeout.idle)
+            yield _AiohttpStream(resp, request.provider, request.options.timeout)
         finally:
             # Fully read: back to the pool. Left early (break, cancel, error): close the
             # connection so the upstream stops generating.
