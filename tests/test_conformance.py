@@ -30,21 +30,10 @@ from tests.fakes import ollama as fake_ollama
 from tests.fakes import pollinations as fake_openai
 from tests.fakes.brain import SAMPLE_STRING
 from tests.fakes.server import Recorded, text
+from tests.support import WEATHER
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x05" * 57
 IMAGE_PATH = "/images/cat.png"
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Weather in a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
 CITY_SCHEMA = {
     "type": "json_schema",
     "json_schema": {

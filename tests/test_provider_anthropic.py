@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from openai.types.chat import ChatCompletion as OpenAIChatCompletion
-from openai.types.chat import ChatCompletionChunk as OpenAIChunk
 
 from modelmux import AsyncClient
 from modelmux.errors import (
@@ -47,6 +46,7 @@ from .fakes.anthropic import (
     thinking_block,
     tool_block,
 )
+from .support import read_chunks, text_of
 
 KEY = "sk-ant-test-secret-key"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
@@ -66,17 +66,6 @@ WEATHER = {
 
 def client_for(server: FakeServer, **kwargs: Any) -> AsyncClient:
     return AsyncClient(provider="anthropic", api_key=KEY, base_url=server.url(), **kwargs)
-
-
-async def collect(stream_: Any) -> list[Any]:
-    chunks = [c async for c in stream_]
-    for c in chunks:
-        OpenAIChunk.model_validate(c.model_dump())
-    return chunks
-
-
-def text_of(chunks: list[Any]) -> str:
-    return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
 
 
 # -- requests ----------------------------------------------------------------------------------
@@ -209,7 +198,7 @@ def test_an_image_type_anthropic_cannot_read_is_refused_before_sending() -> None
 async def test_stream_with_ping_split_into_tiny_pieces_yields_text_usage_and_finish() -> None:
     async with FakeServer() as server, client_for(server) as client:
         server.script("POST", MESSAGES, stream(text_stream(["Hel", "lo, wörld", "!"])))
-        chunks = await collect(
+        chunks = await read_chunks(
             client.chat.completions.create(
                 model="claude-sonnet-4-5",
                 messages="hi",
@@ -237,7 +226,7 @@ async def test_streamed_tool_calls_arrive_as_openai_tool_call_deltas() -> None:
     ]
     async with FakeServer() as server, client_for(server) as client:
         server.script("POST", MESSAGES, stream(events))
-        chunks = await collect(
+        chunks = await read_chunks(
             client.chat.completions.create(
                 model="claude-sonnet-4-5",
                 messages="weather in Oslo and Bergen?",
@@ -280,7 +269,7 @@ async def test_thinking_blocks_become_reasoning_content() -> None:
     ]
     async with FakeServer() as server, client_for(server) as client:
         server.script("POST", MESSAGES, stream(events))
-        chunks = await collect(
+        chunks = await read_chunks(
             client.chat.completions.create(model="claude-sonnet-4-5", messages="?", stream=True)
         )
         reasoning = "".join(
@@ -297,7 +286,7 @@ async def test_error_event_after_200_raises_a_retryable_typed_error() -> None:
     async with FakeServer() as server, client_for(server) as client:
         server.script("POST", MESSAGES, stream(events))
         with pytest.raises(InternalServerError) as info:
-            await collect(
+            await read_chunks(
                 client.chat.completions.create(model="claude-sonnet-4-5", messages="?", stream=True)
             )
         assert info.value.status_code == 529
@@ -309,7 +298,7 @@ async def test_a_stream_cut_before_message_stop_is_an_error() -> None:
     async with FakeServer() as server, client_for(server) as client:
         server.script("POST", MESSAGES, stream(events))
         with pytest.raises(APIResponseValidationError, match="message_stop"):
-            await collect(
+            await read_chunks(
                 client.chat.completions.create(model="claude-sonnet-4-5", messages="?", stream=True)
             )
 
@@ -325,7 +314,7 @@ async def test_stop_sequence_and_max_tokens_map_to_finish_reasons() -> None:
         )
         reasons = []
         for _ in range(3):
-            chunks = await collect(
+            chunks = await read_chunks(
                 client.chat.completions.create(model="claude-sonnet-4-5", messages="?", stream=True)
             )
             reasons.append(chunks[-1].choices[0].finish_reason)
@@ -497,7 +486,7 @@ async def test_json_schema_is_served_by_forcing_a_tool_streaming_and_not() -> No
         ]
         assert sent["tool_choice"] == {"type": "tool", "name": RESPONSE_TOOL}
 
-        chunks = await collect(
+        chunks = await read_chunks(
             client.chat.completions.create(
                 model="claude-sonnet-4-5", messages="6*7?", response_format=fmt, stream=True
             )
@@ -523,7 +512,7 @@ async def test_error_statuses_map_to_the_error_tree() -> None:
             await client.chat.completions.create(model="claude-sonnet-4-5", messages="hi")
         assert limited.value.retry_after == 7.0
         with pytest.raises(InternalServerError) as overloaded:
-            await collect(
+            await read_chunks(
                 client.chat.completions.create(
                     model="claude-sonnet-4-5", messages="hi", stream=True
                 )
@@ -581,7 +570,7 @@ async def test_list_models_follows_pages() -> None:
 async def test_a_plain_stream_delivered_whole_also_works() -> None:
     async with FakeServer() as server, client_for(server) as client:
         server.script("POST", MESSAGES, stream_bytes([sse_body(text_stream(["one piece"]))]))
-        chunks = await collect(
+        chunks = await read_chunks(
             client.chat.completions.create(model="claude-sonnet-4-5", messages="?", stream=True)
         )
         assert text_of(chunks) == "one piece"
@@ -592,7 +581,7 @@ async def test_malformed_json_in_the_stream_is_a_validation_error() -> None:
     async with FakeServer() as server, client_for(server) as client:
         server.script("POST", MESSAGES, stream_bytes([raw]))
         with pytest.raises(APIResponseValidationError, match="malformed JSON"):
-            await collect(
+            await read_chunks(
                 client.chat.completions.create(model="claude-sonnet-4-5", messages="?", stream=True)
             )
 

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from openai.types.chat import ChatCompletion as OpenAIChatCompletion
-from openai.types.chat import ChatCompletionChunk as OpenAIChunk
 from openai.types.images_response import ImagesResponse as OpenAIImagesResponse
 from pydantic import BaseModel
 
@@ -44,6 +43,7 @@ from .fakes.gemini import (
     text_pieces,
     usage,
 )
+from .support import read_chunks, text_of
 
 KEY = "AIza-test-secret-key"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
@@ -64,17 +64,6 @@ WEATHER = {
 
 def client_for(server: FakeServer, **kwargs: Any) -> AsyncClient:
     return AsyncClient(provider="gemini", api_key=KEY, base_url=server.url(), **kwargs)
-
-
-async def collect(stream_: Any) -> list[Any]:
-    chunks = [c async for c in stream_]
-    for c in chunks:
-        OpenAIChunk.model_validate(c.model_dump())
-    return chunks
-
-
-def text_of(chunks: list[Any]) -> str:
-    return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
 
 
 # -- requests ----------------------------------------------------------------------------------
@@ -146,7 +135,7 @@ async def test_tools_on_a_model_without_them_fail_before_any_request() -> None:
 async def test_stream_split_into_tiny_pieces_yields_text_and_final_usage() -> None:
     async with FakeServer() as server, client_for(server) as client:
         server.script("POST", stream_path(), stream(text_pieces(["Hel", "lo, wörld", "!"])))
-        chunks = await collect(
+        chunks = await read_chunks(
             client.chat.completions.create(
                 model=MODEL, messages="hi", stream=True, stream_options={"include_usage": True}
             )
@@ -167,12 +156,12 @@ async def test_safety_finish_is_content_filter_and_a_blocked_prompt_too() -> Non
             stream([response([{"text": "Sure, here"}], None), response(None, "SAFETY")]),
             stream([blocked]),
         )
-        chunks = await collect(
+        chunks = await read_chunks(
             client.chat.completions.create(model=MODEL, messages="?", stream=True)
         )
         assert text_of(chunks) == "Sure, here"
         assert chunks[-1].choices[0].finish_reason == "content_filter"
-        chunks = await collect(
+        chunks = await read_chunks(
             client.chat.completions.create(model=MODEL, messages="?", stream=True)
         )
         assert text_of(chunks) == ""
@@ -197,7 +186,7 @@ async def test_thought_parts_become_reasoning_and_count_as_reasoning_tokens() ->
     ]
     async with FakeServer() as server, client_for(server) as client:
         server.script("POST", stream_path(), stream(pieces))
-        chunks = await collect(
+        chunks = await read_chunks(
             client.chat.completions.create(
                 model=MODEL,
                 messages="?",
@@ -225,7 +214,9 @@ async def test_a_stream_without_finish_reason_is_an_error() -> None:
     async with FakeServer() as server, client_for(server) as client:
         server.script("POST", stream_path(), stream([response([{"text": "cut"}], None)]))
         with pytest.raises(APIResponseValidationError, match="finishReason"):
-            await collect(client.chat.completions.create(model=MODEL, messages="?", stream=True))
+            await read_chunks(
+                client.chat.completions.create(model=MODEL, messages="?", stream=True)
+            )
 
 
 async def test_an_error_object_mid_stream_raises_its_status_error() -> None:
@@ -233,7 +224,9 @@ async def test_an_error_object_mid_stream_raises_its_status_error() -> None:
     async with FakeServer() as server, client_for(server) as client:
         server.script("POST", stream_path(), stream([response([{"text": "a"}], None), body]))
         with pytest.raises(InternalServerError, match="overloaded"):
-            await collect(client.chat.completions.create(model=MODEL, messages="?", stream=True))
+            await read_chunks(
+                client.chat.completions.create(model=MODEL, messages="?", stream=True)
+            )
 
 
 # -- tools -------------------------------------------------------------------------------------
@@ -247,7 +240,7 @@ async def test_streamed_parallel_function_calls_get_ids_and_json_arguments() -> 
     ]
     async with FakeServer() as server, client_for(server) as client:
         server.script("POST", stream_path(), stream([response(calls, "STOP", usage_meta=usage())]))
-        chunks = await collect(
+        chunks = await read_chunks(
             client.chat.completions.create(
                 model=MODEL, messages="weather?", tools=[WEATHER], tool_choice="auto", stream=True
             )
@@ -614,7 +607,9 @@ async def test_a_list_wrapped_error_mid_stream_raises_its_status_error() -> None
     async with FakeServer() as server, client_for(server) as client:
         server.script("POST", stream_path(), stream([response([{"text": "a"}], None), wrapped]))
         with pytest.raises(RateLimitError, match="Quota"):
-            await collect(client.chat.completions.create(model=MODEL, messages="?", stream=True))
+            await read_chunks(
+                client.chat.completions.create(model=MODEL, messages="?", stream=True)
+            )
 
 
 def test_an_unknown_reasoning_effort_is_a_clear_error() -> None:

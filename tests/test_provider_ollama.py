@@ -24,20 +24,9 @@ from modelmux.providers.ollama import DEFAULT_HOST, Ollama, parse_host
 from tests.fakes import FakeServer
 from tests.fakes.ollama import CHAT, TAGS, error, line, ndjson, smart_chat, tags
 from tests.fakes.server import stream_bytes, text
+from tests.support import WEATHER, text_of
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x07" * 60
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Weather in a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
 
 
 def client_for(server: FakeServer, **kwargs: Any) -> AsyncClient:
@@ -50,10 +39,6 @@ async def collect(client: AsyncClient, **kwargs: Any) -> list[Any]:
     for c in chunks:
         OpenAIChunk.model_validate(c.model_dump())
     return chunks
-
-
-def text_of(chunks: list[Any]) -> str:
-    return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
 
 
 # -- host configuration ----------------------------------------------------------------------

@@ -34,16 +34,8 @@ from .fakes.openai import (
     split_body,
     text_chunks,
 )
-from .openai_support import (
-    MSGS,
-    PNG,
-    SECRET,
-    client_for,
-    read_chunks,
-    text_of,
-    tool_calls_of,
-    valid,
-)
+from .openai_support import MSGS, PNG, SECRET, client_for
+from .support import read_chunks, text_of, tool_calls_of, valid
 
 # -- streams ------------------------------------------------------------------------------------
 

@@ -22,10 +22,8 @@ from .fakes.openai import (
     reply,
     stream_text,
 )
-from .openai_support import (
-    MSGS,
-    valid,
-)
+from .openai_support import MSGS
+from .support import valid
 
 # -- vendors --------------------------------------------------------------------------------------
 
