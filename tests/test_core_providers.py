@@ -188,6 +188,29 @@ async def test_g4f_style_generator_is_closed_on_early_close() -> None:
     assert G4FStyle.closed == [True]
 
 
+class G4FBroken:
+    """A g4f-style provider that fails the way scrapers do: with its own exception."""
+
+    @classmethod
+    async def create_async_generator(
+        cls, model: str, messages: list[dict[str, Any]], **kwargs: Any
+    ) -> AsyncIterator[str]:
+        raise RuntimeError("no response from the site")
+        yield ""  # pragma: no cover - makes this an async generator
+
+
+async def test_g4f_style_failures_are_typed_and_fall_back_to_the_next_provider() -> None:
+    alone = AsyncClient(provider=G4FBroken)
+    with pytest.raises(modelmux.ProviderError, match="no response from the site") as info:
+        await alone.chat.completions.create(messages="hi")
+    assert isinstance(info.value.__cause__, RuntimeError)
+    assert info.value.provider == "G4FBroken"
+    listed = AsyncClient(provider=[G4FBroken, ScriptedProvider("rescued", name="backup")])
+    response = await listed.chat.completions.create(messages="hi")
+    assert response.choices[0].message.content == "rescued"
+    assert response.provider == "backup"
+
+
 def test_g4f_style_provider_with_the_sync_client() -> None:
     with Client(provider=G4FStyle) as client:
         response = client.chat.completions.create(messages="hi")

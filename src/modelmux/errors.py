@@ -55,6 +55,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "ProviderCooldownError",
+    "ProviderError",
     "RateLimitError",
     "StructuredOutputError",
     "UnknownProviderError",
@@ -228,6 +229,13 @@ class ProviderCooldownError(APIError):
             provider=provider,
         )
         self.retry_after = retry_after
+
+
+class ProviderError(APIError):
+    """A g4f-style provider's own code raised a foreign exception (its ``__cause__``).
+
+    Such providers fail in many ad-hoc ways; as in the project they come from, another
+    provider of a fallback list is tried next."""
 
 
 class InvalidRequestError(ModelmuxError, ValueError):

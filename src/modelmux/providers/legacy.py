@@ -11,6 +11,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+from ..errors import ModelmuxError, ProviderError
 from ..types.events import ChatEvent, Finish, ReasoningDelta, ToolCallDelta, Usage
 from ..types.request import ChatRequest
 from .base import Provider
@@ -43,14 +44,23 @@ class LegacyProvider(Provider):
         if self._api_key:
             kwargs["api_key"] = self._api_key
         kwargs.update(request.extra_body)
-        generator = self._wrapped.create_async_generator(request.model, request.messages, **kwargs)
+        generator = None
         try:
+            generator = self._wrapped.create_async_generator(
+                request.model, request.messages, **kwargs
+            )
             async for item in generator:
                 if isinstance(item, str):
                     yield item
                 else:
                     for event in _translate(item):
                         yield event
+        except ModelmuxError:
+            raise
+        except Exception as exc:  # this boundary translates foreign exceptions, once
+            raise ProviderError(
+                f"{self.name} failed: {type(exc).__name__}: {exc}", provider=self.name
+            ) from exc
         finally:
             aclose = getattr(generator, "aclose", None)
             if aclose is not None:

@@ -17,6 +17,7 @@ from ..errors import (
     APIStatusError,
     MissingCredentialsError,
     ProviderCooldownError,
+    ProviderError,
     UnsupportedCapabilityError,
 )
 from ..providers.base import Provider
@@ -52,6 +53,7 @@ def is_retryable(exc: BaseException, also_status: Collection[int] = ()) -> bool:
             APIConnectionError,
             APIResponseValidationError,
             ProviderCooldownError,
+            ProviderError,
             MissingCredentialsError,
             UnsupportedCapabilityError,
         ),
