@@ -305,7 +305,7 @@ def describe_body(body: Any) -> str:
     if isinstance(body, Mapping):
         err = body.get("error", body)
         if isinstance(err, Mapping):
-            msg = err.get("message") or err.get("msg") or err.get("detail")
+            msg = err.get("message") or err.get("msg") or err.get("detail") or err.get("status")
             if msg:
                 return str(msg)
         elif isinstance(err, str) and err:

@@ -26,12 +26,13 @@ from ..errors import (
     InvalidRequestError,
 )
 from ..transport.base import HttpRequest, Transport
+from ..transport.errors import embedded_error
 from ..transport.sse import SSEDecoder
 from ..types.events import ChatEvent
 from ..types.request import CallOptions, ChatRequest, ImageRef, ImageRequest, ModelsRequest
 from .base import Capabilities, GeneratedImage, Provider
 from .fetch_image import fetch_image
-from .gemini_stream import StreamState, embedded_error, map_finish_reason
+from .gemini_stream import StreamState, map_finish_reason
 from .gemini_wire import (
     GEMINI_MODELS,
     GeminiModel,

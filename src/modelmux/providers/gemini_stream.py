@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from ..errors import APIError, status_error
+from ..transport.errors import embedded_error
 from ..types.events import (
     ChatEvent,
     Finish,
@@ -24,7 +24,7 @@ from ..types.events import (
     Usage,
 )
 
-__all__ = ["StreamState", "embedded_error", "map_finish_reason"]
+__all__ = ["StreamState", "map_finish_reason"]
 
 _FINISH: dict[str, FinishReason] = {
     "STOP": "stop",
@@ -50,21 +50,6 @@ def map_finish_reason(value: Any) -> FinishReason:
 
 
 # -- response ----------------------------------------------------------------------------------
-def embedded_error(payload: Any, provider: str) -> APIError | None:
-    """The typed error of a Google error body (``{"error": {code, message, status}}``, also
-    wrapped in a list) that arrived where an answer was expected, else None."""
-    if isinstance(payload, list) and payload and isinstance(payload[0], Mapping):
-        payload = payload[0]
-    error = payload.get("error") if isinstance(payload, Mapping) else None
-    if not isinstance(error, Mapping):
-        return None
-    message = str(error.get("message") or error.get("status") or "error")
-    code = error.get("code")
-    if isinstance(code, int) and 400 <= code <= 599:
-        return status_error(code, message, provider=provider, body=dict(payload))
-    return APIError(message, provider=provider, body=dict(payload))
-
-
 def _usage(meta: Mapping[str, Any]) -> Usage:
     thoughts = meta.get("thoughtsTokenCount")
     cached = meta.get("cachedContentTokenCount")

@@ -30,6 +30,7 @@ from ..errors import (
     UnsupportedCapabilityError,
 )
 from ..transport.base import HttpRequest, Transport
+from ..transport.errors import embedded_error
 from ..transport.ndjson import NDJSONDecoder
 from ..types.events import ChatEvent, Finish, FinishReason, ReasoningDelta, ResponseInfo, Usage
 from ..types.events import ToolCallDelta as ToolCall
@@ -37,7 +38,6 @@ from ..types.request import CallOptions, ChatRequest, ImageRef, Message, ModelsR
 from .base import Capabilities, Provider
 from .fetch_image import inline_image
 from .openai_shape import tool_call_arguments
-from .openai_wire import raise_embedded_error
 
 __all__ = ["DEFAULT_HOST", "Ollama", "parse_host"]
 
@@ -219,7 +219,9 @@ class _Reader:
                 f"expected a JSON object per line, got {str(line)[:80]!r}", provider=self.provider
             )
         if "error" in line:
-            raise_embedded_error(line, self.provider)
+            error = embedded_error(line, self.provider)
+            if error is not None:
+                raise error
         if not self.started:
             self.started = True
             yield ResponseInfo(model=line.get("model"))

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from ..errors import APIError, describe_body, status_error
+from ..transport.errors import embedded_error
 from ..types.events import (
     ChatEvent,
     Finish,
@@ -34,7 +34,6 @@ __all__ = [
     "chunk_events",
     "completion_events",
     "map_finish_reason",
-    "raise_embedded_error",
     "usage_event",
 ]
 
@@ -143,18 +142,6 @@ def build_chat_body(request: ChatRequest, quirks: Quirks, *, stream: bool) -> di
     return body
 
 
-def raise_embedded_error(payload: Mapping[str, Any], provider: str) -> None:
-    """Raise the ``{"error": ...}`` a host sent in a 200 body or mid-stream."""
-    error = payload.get("error")
-    if not error:
-        return
-    message = describe_body(payload)
-    code = error.get("code") if isinstance(error, Mapping) else None
-    if isinstance(code, int) and 400 <= code <= 599:
-        raise status_error(code, message, provider=provider, body=dict(payload))
-    raise APIError(message, provider=provider, body=dict(payload))
-
-
 class _ToolIndex:
     """Tool-call positions for hosts that omit ``index``: a new id starts a new call."""
 
@@ -206,7 +193,9 @@ def chunk_events(chunk: Mapping[str, Any], state: StreamState, provider: str) ->
             )
         )
     if "error" in chunk:
-        raise_embedded_error(chunk, provider)
+        error = embedded_error(chunk, provider)
+        if error is not None:
+            raise error
     for choice in chunk.get("choices") or ():
         index = choice.get("index") or 0
         delta = choice.get("delta")
@@ -245,7 +234,9 @@ def chunk_events(chunk: Mapping[str, Any], state: StreamState, provider: str) ->
 
 def completion_events(payload: Mapping[str, Any], provider: str) -> list[ChatEvent]:
     """Events of a whole (non-streamed) ``chat.completion``."""
-    raise_embedded_error(payload, provider)
+    error = embedded_error(payload, provider)
+    if error is not None:
+        raise error
     events: list[ChatEvent] = [
         ResponseInfo(
             payload.get("id"),

@@ -23,7 +23,13 @@ from ..errors import (
 )
 from .retry import parse_retry_after
 
-__all__ = ["MAX_ERROR_BODY", "error_from_status", "parse_error_body", "translate_exception"]
+__all__ = [
+    "MAX_ERROR_BODY",
+    "embedded_error",
+    "error_from_status",
+    "parse_error_body",
+    "translate_exception",
+]
 
 #: Most bytes of an error body read and kept.
 MAX_ERROR_BODY = 64 * 1024
@@ -38,6 +44,24 @@ def parse_error_body(raw: bytes) -> Any:
     if isinstance(body, list) and body and isinstance(body[0], Mapping):
         body = body[0]
     return body
+
+
+def embedded_error(payload: Any, provider: str | None) -> APIError | None:
+    """The typed error of an ``{"error": ...}`` body that arrived where an answer was expected
+    (a 200 body, a stream event, an NDJSON line; also list-wrapped, as Gemini sends it), else
+    None. A numeric ``code`` that is an HTTP status picks the error class."""
+    if isinstance(payload, list) and payload and isinstance(payload[0], Mapping):
+        payload = payload[0]
+    if not isinstance(payload, Mapping):
+        return None
+    error = payload.get("error")
+    if not error:
+        return None
+    message = describe_body(payload)
+    code = error.get("code") if isinstance(error, Mapping) else None
+    if isinstance(code, int) and 400 <= code <= 599:
+        return status_error(code, message, provider=provider, body=dict(payload))
+    return APIError(message, provider=provider, body=dict(payload))
 
 
 def error_from_status(
