@@ -12,13 +12,15 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigurationError
 from ..providers.base import Capabilities, GeneratedImage, Provider
 from ..providers.registry import load_provider_class
+from ..routing.listing import list_models
+from ..routing.registry import ModelRegistry
 from ..transport.base import Transport
 from ..types.events import ChatEvent
 from ..types.images import Model
@@ -161,30 +163,21 @@ class ModelMap:
 
     async def _fetch_models(self, transport: Transport, options: CallOptions) -> list[Model]:
         request = ModelsRequest(options=options, transport=transport)
-        names = list(self.providers)
-        results = await asyncio.gather(
-            *(self.providers[n].list_models(request) for n in names), return_exceptions=True
-        )
-        several = len(names) > 1
+        providers = list(self.providers.values())
+        # The one listing routine: failed providers are left out; when all fail, the error is
+        # raised only if the gateway has nothing of its own (aliases, declared models) to show.
+        has_own = bool(self.aliases) or any(self._declared_by.values())
+        pairs = await list_models(ModelRegistry(), providers, request, skip_failures=has_own)
+        reported: dict[str, list[str]] = {p.name: [] for p in providers}
+        for provider, model_id in pairs:
+            reported[provider.name].append(model_id)
+        several = len(providers) > 1
         out: list[Model] = [Model(id=alias, owned_by="modelmux") for alias in self.aliases]
         seen = {m.id for m in out}
-        errors: list[BaseException] = []
-        for name, result in zip(names, results):
-            if isinstance(result, BaseException):
-                if not isinstance(result, Exception):
-                    raise result
-                log.warning("provider %s: model list failed: %s", name, result)
-                errors.append(result)
-                result = []
-            for model_id in dict.fromkeys([*self._declared_by[name], *result]):
+        for name, ids in reported.items():
+            for model_id in dict.fromkeys([*self._declared_by[name], *ids]):
                 shown = f"{name}/{model_id}" if several else model_id
                 if shown not in seen:
                     seen.add(shown)
                     out.append(Model(id=shown, owned_by=name, provider=name))
-        if errors and len(errors) == len(names) and not out:
-            raise errors[0]
         return out
-
-
-def model_ids(models: Sequence[Model]) -> Mapping[str, Model]:
-    return {m.id: m for m in models}
