@@ -13,8 +13,8 @@ from urllib.parse import quote
 
 import orjson
 
-from ..errors import APIResponseValidationError, ConfigurationError
-from ..transport.base import HttpRequest, Transport
+from ..errors import APIResponseValidationError
+from ..transport.base import HttpRequest, require_transport
 from ..transport.sse import SSEDecoder
 from ..types.events import ChatEvent
 from ..types.request import CallOptions, ChatRequest, ModelsRequest
@@ -31,12 +31,6 @@ __all__ = ["Anthropic"]
 
 #: Pages of GET /v1/models followed at most (1000 models a page).
 MAX_MODEL_PAGES = 10
-
-
-def _transport(transport: Transport | None) -> Transport:
-    if transport is None:
-        raise ConfigurationError("this request has no transport; send it through a modelmux client")
-    return transport
 
 
 class Anthropic(Provider):
@@ -95,7 +89,7 @@ class Anthropic(Provider):
         state = StreamState(self.name, json_tool=request.response_format is not None)
         decoder = SSEDecoder()
         loads = orjson.loads
-        async with _transport(request.transport).stream(http) as resp:
+        async with require_transport(request.transport).stream(http) as resp:
             async for piece in resp.iter_bytes():
                 for event in decoder.feed(piece):
                     try:
@@ -124,7 +118,7 @@ class Anthropic(Provider):
     async def complete_chat(self, request: ChatRequest) -> Sequence[ChatEvent]:
         body = build_messages_body(request, stream=False, rules=self.model_rules)
         http = self._http("POST", "messages", request.options, body)
-        payload = (await _transport(request.transport).request(http)).json()
+        payload = (await require_transport(request.transport).request(http)).json()
         if not isinstance(payload, dict):
             raise APIResponseValidationError("expected a Message object", provider=self.name)
         return message_events(payload, self.name, json_tool=request.response_format is not None)
@@ -136,7 +130,7 @@ class Anthropic(Provider):
         for _ in range(MAX_MODEL_PAGES):
             path = "models?limit=1000" + (f"&after_id={quote(after, safe='')}" if after else "")
             payload = (
-                await _transport(request.transport).request(
+                await require_transport(request.transport).request(
                     self._http("GET", path, request.options), max_bytes=8 * 1024 * 1024
                 )
             ).json()

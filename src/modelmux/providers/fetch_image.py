@@ -31,10 +31,9 @@ from ..client.vision import MAX_IMAGE_BYTES, sniff_media_type
 from ..errors import (
     APIConnectionError,
     APIResponseValidationError,
-    ConfigurationError,
     InvalidRequestError,
 )
-from ..transport.base import HttpRequest, Transport
+from ..transport.base import HttpRequest, Transport, require_transport
 from ..types.request import CallOptions, ImageRef
 
 __all__ = ["MAX_REDIRECTS", "check_image_body", "fetch_image", "inline_image", "refuse_reason"]
@@ -116,8 +115,7 @@ async def fetch_image(url: str, request: _Sends, *, max_bytes: int = MAX_IMAGE_B
 
     The one image downloader: for image inputs that a provider needs inline, and for image
     outputs that a caller wants as base64 or saved files."""
-    if request.transport is None:
-        raise ConfigurationError("this request has no transport; send it through a modelmux client")
+    transport = require_transport(request.transport)
     options = request.options
     allow = options.allow_private_image_urls
     # The caller's extra headers are meant for the provider (often credentials): not sent here.
@@ -125,7 +123,7 @@ async def fetch_image(url: str, request: _Sends, *, max_bytes: int = MAX_IMAGE_B
     current = url
     for _ in range(MAX_REDIRECTS + 1):
         await _check_host(current, allow)
-        response = await request.transport.request(
+        response = await transport.request(
             HttpRequest(
                 "GET",
                 current,

@@ -22,10 +22,9 @@ import orjson
 
 from ..errors import (
     APIResponseValidationError,
-    ConfigurationError,
     InvalidRequestError,
 )
-from ..transport.base import HttpRequest, Transport
+from ..transport.base import HttpRequest, require_transport
 from ..transport.errors import embedded_error
 from ..transport.sse import SSEDecoder
 from ..types.events import ChatEvent
@@ -50,12 +49,6 @@ _MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _VERSIONED = re.compile(r"/v\d+(?:alpha|beta)?\d*$")
 #: images.generate ``size`` -> Gemini ``imageConfig.aspectRatio`` (the ratios it accepts).
 ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
-
-
-def _transport(transport: Transport | None) -> Transport:
-    if transport is None:
-        raise ConfigurationError("this request has no transport; send it through a modelmux client")
-    return transport
 
 
 def aspect_ratio(width: int, height: int) -> str | None:
@@ -161,7 +154,7 @@ class Gemini(Provider):
         state = StreamState(self.name)
         decoder = SSEDecoder()
         try:
-            async with _transport(request.transport).stream(http) as resp:
+            async with require_transport(request.transport).stream(http) as resp:
                 async for piece in resp.iter_bytes():
                     for event in decoder.feed(piece):
                         for item in state.events(self._decode(event.data)):
@@ -197,7 +190,7 @@ class Gemini(Provider):
     async def complete_chat(self, request: ChatRequest) -> Sequence[ChatEvent]:
         body = await self._body(request)
         url = self.model_url(request.model, "generateContent")
-        response = await _transport(request.transport).request(
+        response = await require_transport(request.transport).request(
             self._http("POST", url, request.options, body)
         )
         state = StreamState(self.name)
@@ -242,7 +235,7 @@ class Gemini(Provider):
         }
         body.update(request.extra_body)
         url = self.model_url(request.model, "generateContent")
-        response = await _transport(request.transport).request(
+        response = await require_transport(request.transport).request(
             self._http("POST", url, request.options, body)
         )
         payload = self._decode_body(response.json())
@@ -279,7 +272,7 @@ class Gemini(Provider):
             if token:
                 url += f"&pageToken={quote(token, safe='')}"
             payload = (
-                await _transport(request.transport).request(
+                await require_transport(request.transport).request(
                     self._http("GET", url, request.options), max_bytes=8 * 1024 * 1024
                 )
             ).json()

@@ -29,7 +29,7 @@ from ..errors import (
     InvalidRequestError,
     UnsupportedCapabilityError,
 )
-from ..transport.base import HttpRequest, Transport
+from ..transport.base import HttpRequest, require_transport
 from ..transport.errors import embedded_error
 from ..transport.ndjson import NDJSONDecoder
 from ..types.events import ChatEvent, Finish, FinishReason, ReasoningDelta, ResponseInfo, Usage
@@ -272,20 +272,12 @@ class Ollama(Provider):
             headers["Authorization"] = f"Bearer {key}"
         return HttpRequest(method, f"{self.root}{path}", headers, body, None, options, self.name)
 
-    @staticmethod
-    def _transport(transport: Transport | None) -> Transport:
-        if transport is None:
-            raise ConfigurationError(
-                "this request has no transport; send it through a modelmux client"
-            )
-        return transport
-
     async def stream_chat(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
         body = await build_body(request, stream=True)
         reader = _Reader(self.name)
         decoder = NDJSONDecoder()
         http = self._http("POST", "/api/chat", request.options, body)
-        async with self._transport(request.transport).stream(http) as resp:
+        async with require_transport(request.transport).stream(http) as resp:
             async for piece in resp.iter_bytes():
                 for line in decoder.feed(piece):
                     for event in reader.events(line):
@@ -304,7 +296,7 @@ class Ollama(Provider):
     async def complete_chat(self, request: ChatRequest) -> Sequence[ChatEvent]:
         body = await build_body(request, stream=False)
         http = self._http("POST", "/api/chat", request.options, body)
-        payload = (await self._transport(request.transport).request(http)).json()
+        payload = (await require_transport(request.transport).request(http)).json()
         reader = _Reader(self.name)
         events = list(reader.events(payload))
         if not reader.done:
@@ -315,7 +307,9 @@ class Ollama(Provider):
 
     async def list_models(self, request: ModelsRequest) -> list[str]:
         http = self._http("GET", "/api/tags", request.options)
-        response = await self._transport(request.transport).request(http, max_bytes=8 * 1024 * 1024)
+        response = await require_transport(request.transport).request(
+            http, max_bytes=8 * 1024 * 1024
+        )
         payload = response.json()
         models = payload.get("models") if isinstance(payload, dict) else None
         if not isinstance(models, list):

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from ..errors import APIResponseValidationError, ConfigurationError
-from ..transport.base import HttpRequest, Transport
+from ..transport.base import HttpRequest, require_transport
 from ..transport.sse import SSEDecoder
 from ..types.events import ChatEvent
 from ..types.request import CallOptions, ChatRequest, ImageRequest, ModelsRequest
@@ -45,12 +45,6 @@ def _chunk_events(data: str, state: StreamState, provider: str) -> list[ChatEven
 
 
 _loads = orjson.loads
-
-
-def _transport(transport: Transport | None) -> Transport:
-    if transport is None:
-        raise ConfigurationError("this request has no transport; send it through a modelmux client")
-    return transport
 
 
 class OpenAICompatible(Provider):
@@ -132,7 +126,7 @@ class OpenAICompatible(Provider):
         state = StreamState()
         decoder = SSEDecoder()
         name = self.name
-        async with _transport(request.transport).stream(http) as resp:
+        async with require_transport(request.transport).stream(http) as resp:
             async for piece in resp.iter_bytes():
                 for event in decoder.feed(piece):
                     if event.data == "[DONE]":
@@ -153,7 +147,7 @@ class OpenAICompatible(Provider):
     async def complete_chat(self, request: ChatRequest) -> Sequence[ChatEvent]:
         body = build_chat_body(request, self.quirks, stream=False)
         http = self._http("POST", "chat/completions", request.options, body, request.model)
-        response = await _transport(request.transport).request(http)
+        response = await require_transport(request.transport).request(http)
         payload = response.json()
         if not isinstance(payload, dict):
             raise APIResponseValidationError(
@@ -168,7 +162,7 @@ class OpenAICompatible(Provider):
 
     # -- models ------------------------------------------------------------------------------
     async def list_models(self, request: ModelsRequest) -> list[str]:
-        response = await _transport(request.transport).request(
+        response = await require_transport(request.transport).request(
             self._http("GET", "models", request.options), max_bytes=8 * 1024 * 1024
         )
         payload = response.json()
@@ -196,7 +190,7 @@ class OpenAICompatible(Provider):
         http = self._http(
             "POST", "images/generations", request.options, self.image_body(request), request.model
         )
-        payload = (await _transport(request.transport).request(http)).json()
+        payload = (await require_transport(request.transport).request(http)).json()
         data = payload.get("data") if isinstance(payload, dict) else None
         if not isinstance(data, list):
             raise APIResponseValidationError(

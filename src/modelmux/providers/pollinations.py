@@ -23,8 +23,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from ..errors import APIError, APIResponseValidationError, ConfigurationError, InvalidRequestError
-from ..transport.base import HttpRequest
+from ..errors import APIError, APIResponseValidationError, InvalidRequestError
+from ..transport.base import HttpRequest, require_transport
 from ..types.request import ImageRequest, ModelsRequest
 from .base import Capabilities, GeneratedImage
 from .fetch_image import check_image_body
@@ -120,9 +120,7 @@ class Pollinations(OpenAICompatible):
 
     # -- models ------------------------------------------------------------------------------
     async def list_models(self, request: ModelsRequest) -> list[str]:
-        transport = request.transport
-        if transport is None:
-            raise ConfigurationError("this request has no transport; send it through a client")
+        transport = require_transport(request.transport)
         image_models = (
             f"{self._image_root()}/image/models"
             if self.uses_current_api
@@ -162,9 +160,7 @@ class Pollinations(OpenAICompatible):
         return url
 
     async def generate_images(self, request: ImageRequest) -> Sequence[GeneratedImage]:
-        transport = request.transport
-        if transport is None:
-            raise ConfigurationError("this request has no transport; send it through a client")
+        transport = require_transport(request.transport)
         url = self.image_request_url(request)
         headers = {**self.headers(), "Accept": "image/*"}
         response = await transport.request(

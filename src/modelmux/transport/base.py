@@ -16,10 +16,10 @@ from typing import Any
 
 import orjson
 
-from ..errors import APIResponseValidationError
+from ..errors import APIResponseValidationError, ConfigurationError
 from ..types.request import CallOptions
 
-__all__ = ["ByteStream", "HttpRequest", "HttpResponse", "Transport"]
+__all__ = ["ByteStream", "HttpRequest", "HttpResponse", "Transport", "require_transport"]
 
 
 @dataclass(slots=True)
@@ -85,3 +85,10 @@ class Transport(ABC):
     @abstractmethod
     async def aclose(self) -> None:
         """Close pooled connections."""
+
+
+def require_transport(transport: Transport | None) -> Transport:
+    """The request's transport; a request built by hand, outside a client, has none."""
+    if transport is None:
+        raise ConfigurationError("this request has no transport; send it through a modelmux client")
+    return transport
