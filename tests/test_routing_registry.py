@@ -299,3 +299,12 @@ async def test_models_list_leaves_out_a_failing_provider_of_a_fallback_list() ->
         await alone.models.list()
     with pytest.raises(APIConnectionError):
         await AsyncClient(provider=down).models.list()
+
+
+def test_a_provider_without_an_http_endpoint_needs_no_base_url() -> None:
+    from modelmux.providers.openai import OpenAICompatible
+    from modelmux.routing.usable import unusable_reason
+
+    assert unusable_reason(ScriptedProvider("hi")) is None
+    assert unusable_reason(OpenAICompatible()) == "a base_url"
+    assert unusable_reason(OpenAICompatible(base_url="http://10.0.0.5:8000/v1")) is None

@@ -6,7 +6,6 @@ elsewhere (with or without the ``/v1`` suffix). The translation lives in anthrop
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 from urllib.parse import quote
@@ -64,9 +63,7 @@ class Anthropic(Provider):
 
     # -- where and how -----------------------------------------------------------------------
     def url(self, path: str) -> str:
-        root = (self.base_url or os.environ.get(self.base_url_env) or self.default_base_url).rstrip(
-            "/"
-        )
+        root = self.resolved_base_url or ""
         if root.endswith("/v1"):
             root = root[:-3]
         return f"{root}/v1/{path}"

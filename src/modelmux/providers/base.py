@@ -67,6 +67,12 @@ class Provider:
     api_key_env: tuple[str, ...] = ()
     #: Whether calls fail without a key (keyless and local providers say False).
     requires_api_key: bool = False
+    #: Where an HTTP provider lives unless ``base_url=`` or ``base_url_env`` says otherwise.
+    default_base_url: str | None = None
+    #: Environment variable that may hold the base URL.
+    base_url_env: str | None = None
+    #: Whether calls fail without a base URL from one of those (Azure, a bare compatible host).
+    requires_base_url: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -106,6 +112,14 @@ class Provider:
         if not key:
             raise MissingCredentialsError(self.name, env=self.api_key_env)
         return key
+
+    @property
+    def resolved_base_url(self) -> str | None:
+        """``base_url=``, else the ``base_url_env`` variable, else ``default_base_url``; without
+        a trailing slash."""
+        env = os.environ.get(self.base_url_env) if self.base_url_env else None
+        url = self.base_url or env or self.default_base_url
+        return url.rstrip("/") if url else None
 
     @property
     def is_configured(self) -> bool:

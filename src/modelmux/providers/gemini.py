@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
 import re
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -102,8 +101,7 @@ class Gemini(Provider):
     # -- where and how -----------------------------------------------------------------------
     @property
     def root(self) -> str:
-        url = self.base_url or os.environ.get(self.base_url_env) or self.default_base_url
-        url = url.rstrip("/")
+        url = self.resolved_base_url or ""
         return url if _VERSIONED.search(url) else url + "/v1beta"
 
     def model_url(self, model: str, method: str) -> str:

@@ -257,13 +257,17 @@ class Ollama(Provider):
     api_key_env = ("OLLAMA_API_KEY",)
     requires_api_key = False
     default_model = "llama3.2"
+    # Data for "is it usable here": a local server, moved with OLLAMA_HOST (parsed the way the
+    # ollama CLI reads it, in ``root``).
+    default_base_url = DEFAULT_HOST
+    base_url_env = "OLLAMA_HOST"
 
     @property
     def root(self) -> str:
         if self.base_url:
             url = self.base_url.rstrip("/")
             return url[: -len("/api")] if url.endswith("/api") else url
-        return parse_host(os.environ.get("OLLAMA_HOST"))
+        return parse_host(os.environ.get(self.base_url_env or ""))
 
     def _http(self, method: str, path: str, options: CallOptions, body: Any = None) -> HttpRequest:
         headers = {"Accept": "application/json", **self.default_headers}

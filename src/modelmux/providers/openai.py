@@ -57,13 +57,11 @@ class OpenAICompatible(Provider):
     name = "openai-compatible"
     capabilities = _OPEN
     quirks = Quirks()
-    #: Used when no base_url is passed and ``base_url_env`` is unset.
-    default_base_url: str | None = None
-    base_url_env: str | None = None
     #: Extra headers read from environment variables (header name -> variable).
     header_env: Mapping[str, str] = MappingProxyType({})
     #: Whether the host serves ``/images/generations``.
     serves_images = True
+    requires_base_url = True
 
     def __init__(
         self,
@@ -81,13 +79,12 @@ class OpenAICompatible(Provider):
     @property
     def root(self) -> str:
         """The base URL every path is joined to (without a trailing slash)."""
-        url = self.base_url or (os.environ.get(self.base_url_env) if self.base_url_env else None)
-        url = url or self.default_base_url
+        url = self.resolved_base_url
         if not url:
             raise ConfigurationError(
                 f"{self.name} needs a base URL: pass base_url='http://host:port/v1'"
             )
-        return url.rstrip("/")
+        return url
 
     def url(self, path: str, model: str | None = None) -> str:
         return f"{self.root}/{path}"

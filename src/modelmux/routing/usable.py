@@ -18,11 +18,6 @@ __all__ = ["unusable_reason"]
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})
 
 
-#: Local servers whose provider class does not declare ``base_url_env``: the variable that
-#: says where the server is. (Ollama reads OLLAMA_HOST, as the ``ollama`` CLI does.)
-_LOCAL_SERVER_ENV = {"ollama": "OLLAMA_HOST"}
-
-
 def unusable_reason(provider: Provider) -> str | None:
     """None when the provider can be called here; else what it needs, e.g. 'set GROQ_API_KEY'."""
     needs: list[str] = []
@@ -38,17 +33,15 @@ def unusable_reason(provider: Provider) -> str | None:
 def _endpoint_need(provider: Provider) -> str | None:
     if provider.base_url:
         return None
-    url_env = getattr(provider, "base_url_env", None) or _LOCAL_SERVER_ENV.get(provider.name)
+    url_env = provider.base_url_env
     if url_env and os.environ.get(url_env):
         return None
-    if provider.name in _LOCAL_SERVER_ENV:
-        local = True
-    else:
-        default = getattr(provider, "default_base_url", "")
-        if default is None:  # no endpoint at all until one is given (Azure)
-            return f"set {url_env}" if url_env else "a base_url"
-        local = _is_loopback(default)
-    if not local:
+    default = provider.default_base_url
+    if default is None:
+        if not provider.requires_base_url:  # not an HTTP provider, or one with a fixed address
+            return None
+        return f"set {url_env}" if url_env else "a base_url"
+    if not _is_loopback(default):
         return None
     return f"a local server: set {url_env}" if url_env else "a local server: pass base_url"
 
