@@ -155,10 +155,6 @@ class ResponseFold:
         (When the provider itself finishes, its stream is read to the end for usage.)"""
         return self._cut and self._finished >= self._expected
 
-    @property
-    def has_content(self) -> bool:
-        return any(c.text or c.tools or c.reasoning or c.refusal for c in self._choices.values())
-
     def _choice(self, index: int) -> _ChoiceState:
         state = self._choices.get(index)
         if state is None:
