@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..providers.openai_shape import content_text
 from ..types.chat import (
@@ -161,12 +162,30 @@ class ResponseFold:
             state = self._choices[index] = _ChoiceState(self._stops)
         return state
 
-    def _chunk(
-        self, index: int, delta: ChoiceDelta, finish: FinishReason | None = None
+    def _emit(
+        self,
+        index: int,
+        state: _ChoiceState,
+        finish: FinishReason | None = None,
+        content: str | None = None,
+        reasoning: str | None = None,
+        refusal: str | None = None,
+        tool_call: ChoiceDeltaToolCall | None = None,
     ) -> ChatCompletionChunk | None:
+        """The chunk a stream sends for this change (None for a non-streamed call, which
+        only wants the final state: no delta or chunk objects are built for it)."""
         self._emitted = True
         if not self._streaming:
             return None
+        delta = ChoiceDelta(
+            content=content,
+            reasoning_content=reasoning,
+            refusal=refusal,
+            tool_calls=None if tool_call is None else [tool_call],
+        )
+        if not state.started and (content is not None or reasoning or refusal or tool_call):
+            state.started = True
+            delta.role = "assistant"
         return ChatCompletionChunk(
             id=self.id,
             choices=[ChunkChoice(index=index, delta=delta, finish_reason=finish)],
@@ -184,48 +203,44 @@ class ResponseFold:
     # -- one event ---------------------------------------------------------------------------
     def apply(self, event: ChatEvent) -> ChatCompletionChunk | None:
         """Update the state with one event; return the chunk a stream should send, if any."""
-        if isinstance(event, str):
-            return self._text(0, event)
-        if isinstance(event, TextDelta):
-            return self._text(event.index, event.text)
-        if isinstance(event, ToolCallDelta):
-            return self._tool(event)
-        if isinstance(event, ReasoningDelta):
-            state = self._choice(event.index)
-            if state.finish is not None or not event.text:
-                return None
-            state.reasoning.append(event.text)
-            return self._chunk(event.index, self._delta(state, reasoning_content=event.text))
-        if isinstance(event, RefusalDelta):
-            state = self._choice(event.index)
-            if state.finish is not None:
-                return None
-            state.refusal.append(event.text)
-            return self._chunk(event.index, self._delta(state, refusal=event.text))
-        if isinstance(event, Finish):
-            return self._on_finish(event.index, event.reason)
-        if isinstance(event, Usage):
-            self.usage = event
-            return None
-        if isinstance(event, ResponseInfo):
-            if not self._emitted:
-                self.id = event.id or self.id
-                self.created = event.created or self.created
-                self.model = event.model or self.model
-                self.system_fingerprint = event.system_fingerprint or self.system_fingerprint
-            return None
-        raise TypeError(
-            f"a provider yielded {type(event).__name__}; yield str or an event from "
-            "modelmux.types.events"
-        )
+        # Dispatch on the exact type (one dict lookup): this runs for every event.
+        handler = _HANDLERS.get(type(event))
+        if handler is None:
+            handler = _handler_for(event)
+        return handler(self, event)
 
-    @staticmethod
-    def _delta(state: _ChoiceState, **fields: str) -> ChoiceDelta:
-        delta = ChoiceDelta(**fields)  # type: ignore[arg-type]
-        if not state.started:
-            state.started = True
-            delta.role = "assistant"
-        return delta
+    def _on_str(self, event: str) -> ChatCompletionChunk | None:
+        return self._text(0, event)
+
+    def _on_text(self, event: TextDelta) -> ChatCompletionChunk | None:
+        return self._text(event.index, event.text)
+
+    def _on_reasoning(self, event: ReasoningDelta) -> ChatCompletionChunk | None:
+        state = self._choice(event.index)
+        if state.finish is not None or not event.text:
+            return None
+        state.reasoning.append(event.text)
+        return self._emit(event.index, state, reasoning=event.text)
+
+    def _on_refusal(self, event: RefusalDelta) -> ChatCompletionChunk | None:
+        state = self._choice(event.index)
+        if state.finish is not None:
+            return None
+        state.refusal.append(event.text)
+        return self._emit(event.index, state, refusal=event.text)
+
+    def _on_finish_event(self, event: Finish) -> ChatCompletionChunk | None:
+        return self._on_finish(event.index, event.reason)
+
+    def _on_usage(self, event: Usage) -> None:
+        self.usage = event
+
+    def _on_info(self, event: ResponseInfo) -> None:
+        if not self._emitted:
+            self.id = event.id or self.id
+            self.created = event.created or self.created
+            self.model = event.model or self.model
+            self.system_fingerprint = event.system_fingerprint or self.system_fingerprint
 
     def _text(self, index: int, text: str) -> ChatCompletionChunk | None:
         state = self._choice(index)
@@ -239,10 +254,10 @@ class ResponseFold:
         if hit:
             self._cut = True
             self._finish(state, "stop")
-            return self._chunk(index, self._delta(state, content=text), "stop")
+            return self._emit(index, state, "stop", content=text)
         if not text:
             return None
-        return self._chunk(index, self._delta(state, content=text))
+        return self._emit(index, state, content=text)
 
     def _tool(self, event: ToolCallDelta) -> ChatCompletionChunk | None:
         state = self._choice(event.index)
@@ -254,6 +269,9 @@ class ResponseFold:
             call = state.tools[event.call_index] = _ToolCall(call_id, event.name or "")
             if event.arguments:
                 call.arguments.append(event.arguments)
+            if not self._streaming:
+                self._emitted = True
+                return None
             tool_delta = ChoiceDeltaToolCall(
                 index=event.call_index,
                 id=call_id,
@@ -270,13 +288,14 @@ class ResponseFold:
                 return None
             if event.arguments:
                 call.arguments.append(event.arguments)
+            if not self._streaming:
+                self._emitted = True
+                return None
             tool_delta = ChoiceDeltaToolCall(
                 index=event.call_index,
                 function=ChoiceDeltaToolCallFunction(name=new_name, arguments=event.arguments),
             )
-        delta = self._delta(state)
-        delta.tool_calls = [tool_delta]
-        return self._chunk(event.index, delta)
+        return self._emit(event.index, state, tool_call=tool_delta)
 
     def _on_finish(self, index: int, reason: FinishReason) -> ChatCompletionChunk | None:
         state = self._choice(index)
@@ -288,9 +307,7 @@ class ResponseFold:
         if reason == "stop" and state.tools:
             reason = "tool_calls"
         self._finish(state, reason)
-        return self._chunk(
-            index, self._delta(state, content=tail) if tail else ChoiceDelta(), reason
-        )
+        return self._emit(index, state, reason, content=tail or None)
 
     # -- the end -----------------------------------------------------------------------------
     def close(self) -> list[ChatCompletionChunk]:
@@ -376,6 +393,30 @@ class ResponseFold:
             system_fingerprint=self.system_fingerprint,
             provider=self.provider,
         )
+
+
+_Handler = Callable[[ResponseFold, Any], "ChatCompletionChunk | None"]
+_HANDLERS: dict[type, _Handler] = {
+    str: ResponseFold._on_str,
+    TextDelta: ResponseFold._on_text,
+    ToolCallDelta: ResponseFold._tool,
+    ReasoningDelta: ResponseFold._on_reasoning,
+    RefusalDelta: ResponseFold._on_refusal,
+    Finish: ResponseFold._on_finish_event,
+    Usage: ResponseFold._on_usage,
+    ResponseInfo: ResponseFold._on_info,
+}
+
+
+def _handler_for(event: object) -> _Handler:
+    """The handler of a subclass of an event type (a ``str`` subclass, say)."""
+    for kind, handler in _HANDLERS.items():
+        if isinstance(event, kind):
+            return handler
+    raise TypeError(
+        f"a provider yielded {type(event).__name__}; yield str or an event from "
+        "modelmux.types.events"
+    )
 
 
 def _message_texts(request: ChatRequest) -> list[str]:
