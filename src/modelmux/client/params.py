@@ -5,8 +5,9 @@ fix it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import Any, TypedDict
 
 from ..errors import InvalidRequestError
@@ -278,11 +279,57 @@ def build_options(
     )
 
 
+def _mapping(name: str, example: str) -> Callable[[Any], dict[str, Any] | None]:
+    def check(value: Any) -> dict[str, Any] | None:
+        if not isinstance(value, Mapping):
+            raise InvalidRequestError(f"{name} must be a dict {example}")
+        return dict(value) if value else None
+
+    return check
+
+
+def _flag(name: str) -> Callable[[Any], bool]:
+    def check(value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise InvalidRequestError(f"{name} must be True or False")
+        return value
+
+    return check
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
+# How each optional ``create`` parameter that fills a ChatRequest field of the same name is
+# checked. Only the parameters a caller passed are visited (most calls pass none or two).
+_CHAT_FIELDS: dict[str, Callable[[Any], Any]] = {
+    "temperature": partial(_number, "temperature", lo=0, hi=2),
+    "top_p": partial(_number, "top_p", lo=0, hi=1),
+    "max_tokens": partial(_integer, "max_tokens"),
+    "max_completion_tokens": partial(_integer, "max_completion_tokens"),
+    "stop": _stop,
+    "n": partial(_integer, "n"),
+    "seed": partial(_integer, "seed", lo=-(2**63)),
+    "presence_penalty": partial(_number, "presence_penalty", lo=-2, hi=2),
+    "frequency_penalty": partial(_number, "frequency_penalty", lo=-2, hi=2),
+    "response_format": _response_format,
+    "tools": _tools,
+    "tool_choice": _tool_choice,
+    "parallel_tool_calls": _flag("parallel_tool_calls"),
+    "stream_options": _mapping("stream_options", 'like {"include_usage": True}'),
+    "user": _as_is,
+    "reasoning_effort": _as_is,
+    "extra_body": _mapping("extra_body", "of provider-specific fields"),
+}
+
+
 def build_chat_request(
     model: Any, messages: Any, stream: Any, params: Mapping[str, Any], base: CallOptions
 ) -> ChatRequest:
     """Check everything a caller passed to ``chat.completions.create``; build the request."""
-    _check_keys(params, _CHAT_KEYS, "create")
+    if params:
+        _check_keys(params, _CHAT_KEYS, "create")
     if model is None:
         model = ""
     if not isinstance(model, str):
@@ -290,44 +337,20 @@ def build_chat_request(
     if not isinstance(stream, bool):
         raise InvalidRequestError(f"stream must be True or False, got {stream!r}")
     normalized = normalize_messages(messages)
+    if not params:  # the common call: model and messages only
+        return ChatRequest(model, normalized, stream, options=base)
+    fields: dict[str, Any] = {}
+    for key, value in params.items():
+        check = _CHAT_FIELDS.get(key)
+        if check is not None and value is not None:
+            checked = check(value)
+            if checked is not None:
+                fields[key] = checked
     images: list[Any] = list(params.get("images") or ())
     if params.get("image") is not None:
         images.insert(0, params["image"])
     attach_images(normalized, images)
-    stream_options = params.get("stream_options")
-    if stream_options is not None and not isinstance(stream_options, Mapping):
-        raise InvalidRequestError('stream_options must be a dict like {"include_usage": True}')
-    extra_body = params.get("extra_body") or {}
-    if not isinstance(extra_body, Mapping):
-        raise InvalidRequestError("extra_body must be a dict of provider-specific fields")
-    parallel = params.get("parallel_tool_calls")
-    if parallel is not None and not isinstance(parallel, bool):
-        raise InvalidRequestError("parallel_tool_calls must be True or False")
-    return ChatRequest(
-        model=model,
-        messages=normalized,
-        stream=stream,
-        temperature=_number("temperature", params.get("temperature"), 0, 2),
-        top_p=_number("top_p", params.get("top_p"), 0, 1),
-        max_tokens=_integer("max_tokens", params.get("max_tokens")),
-        max_completion_tokens=_integer(
-            "max_completion_tokens", params.get("max_completion_tokens")
-        ),
-        stop=_stop(params.get("stop")),
-        n=_integer("n", params.get("n")),
-        seed=_integer("seed", params.get("seed"), lo=-(2**63)),
-        presence_penalty=_number("presence_penalty", params.get("presence_penalty"), -2, 2),
-        frequency_penalty=_number("frequency_penalty", params.get("frequency_penalty"), -2, 2),
-        response_format=_response_format(params.get("response_format")),
-        tools=_tools(params.get("tools")),
-        tool_choice=_tool_choice(params.get("tool_choice")),
-        parallel_tool_calls=parallel,
-        stream_options=dict(stream_options) if stream_options else None,
-        user=params.get("user"),
-        reasoning_effort=params.get("reasoning_effort"),
-        extra_body=dict(extra_body),
-        options=build_options(base, params),
-    )
+    return ChatRequest(model, normalized, stream, options=build_options(base, params), **fields)
 
 
 def build_image_request(
