@@ -73,6 +73,11 @@ class Provider:
     base_url_env: str | None = None
     #: Whether calls fail without a base URL from one of those (Azure, a bare compatible host).
     requires_base_url: bool = False
+    #: Every wait of this provider's chat calls happens inside transport calls made with the
+    #: request's options, and a transport enforces ``timeout.total`` over those (its
+    #: contract). When it is the only provider of a call, the router then keeps no second
+    #: timer for the same deadline.
+    deadline_in_transport: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

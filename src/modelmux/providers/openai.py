@@ -62,6 +62,8 @@ class OpenAICompatible(Provider):
     #: Whether the host serves ``/images/generations``.
     serves_images = True
     requires_base_url = True
+    # Chat is one transport call (images in messages go upstream as URLs, never fetched here).
+    deadline_in_transport = True
 
     def __init__(
         self,

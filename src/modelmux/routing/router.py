@@ -152,11 +152,16 @@ class Router:
         error. Several: ``AllProvidersFailedError`` when all fail, or the first error that
         another provider would not fix (a 400, say)."""
         options = options or self.options
+        total = request.options.timeout.total
+        if len(providers) == 1:
+            provider = providers[0]
+            if total is None or provider.deadline_in_transport:
+                # The transport's own timer already bounds the whole call: no second one.
+                return await self._attempt(provider, request, None, multi=False)
         order = list(providers)
         if options.shuffle and len(order) > 1:
             random.shuffle(order)
         loop = asyncio.get_running_loop()
-        total = request.options.timeout.total
         deadline = None if total is None else loop.time() + total
         errors: list[tuple[str, BaseException]] = []
         if len(order) == 1:
@@ -284,32 +289,27 @@ class Router:
             wait = await self.health.wait_time(name)
             if wait > 0:
                 raise ProviderCooldownError(name, wait)
+        sem = self.limits.semaphore(name) if self.limits else None
         try:
-            selection = await self._start_limited(
-                provider, self._request_for(provider, request, deadline), multi
-            )
+            if sem is not None:
+                await sem.acquire()
+            try:
+                selection = await start_provider(
+                    provider, self._request_for(provider, request, deadline), multi
+                )
+            except BaseException:
+                if sem is not None:
+                    sem.release()
+                raise
         except Exception as exc:
             await self._record_failure(name, exc)
             raise
         except BaseException:  # cancelled: a hedging loser or the deadline; no verdict
             await self.health.release(name)
             raise
+        if sem is not None:
+            selection.on_close = sem.release
         await self.health.record_success(name)
-        return selection
-
-    async def _start_limited(
-        self, provider: Provider, request: ChatRequest, require_content: bool
-    ) -> Selection:
-        sem = self.limits.semaphore(provider.name) if self.limits else None
-        if sem is None:
-            return await start_provider(provider, request, require_content)
-        await sem.acquire()
-        try:
-            selection = await start_provider(provider, request, require_content)
-        except BaseException:
-            sem.release()
-            raise
-        selection.on_close = sem.release
         return selection
 
     def _request_for(

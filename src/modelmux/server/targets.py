@@ -43,6 +43,7 @@ class Pinned(Provider):
         self.model = model
         self.name = inner.name
         self.capabilities = inner.capabilities
+        self.deadline_in_transport = inner.deadline_in_transport
 
     def resolve_model(self, model: str) -> str:
         return self.model or self.inner.resolve_model("")
