@@ -86,6 +86,10 @@ class HttpTransport(Transport):
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._env_proxies: EnvProxies | None = None
+        # Per-request work done once: parsed URLs and aiohttp timeouts, by what they are
+        # built from (a handful of endpoints and limit sets per client).
+        self._urls: dict[str, Any] = {}
+        self._timeouts: dict[tuple[float | None, float | None, float | None], Any] = {}
 
     def __repr__(self) -> str:
         return f"<HttpTransport open={self._session is not None and not self._session.closed}>"
@@ -103,7 +107,8 @@ class HttpTransport(Transport):
                 auto_decompress=True,
             )
             self._session, self._loop = session, loop
-            self._env_proxies = EnvProxies()
+            proxies = EnvProxies()
+            self._env_proxies = proxies if proxies else None
         return session
 
     async def aclose(self) -> None:
@@ -112,10 +117,32 @@ class HttpTransport(Transport):
             await session.close()
 
     # -- one attempt -------------------------------------------------------------------------
-    async def _send(self, request: HttpRequest, remaining: float | None) -> aiohttp.ClientResponse:
-        import aiohttp
+    def _url(self, url: str) -> Any:
+        """The parsed URL (aiohttp would parse the string on every request)."""
+        parsed = self._urls.get(url)
+        if parsed is None:
+            from yarl import URL
 
-        limits = request.options.timeout
+            parsed = URL(url)
+            if len(self._urls) < 256:  # bounded: image downloads bring arbitrary URLs
+                self._urls[url] = parsed
+        return parsed
+
+    def _timeout(self, total: float | None, limits: Timeout) -> Any:
+        key = (total, limits.connect, limits.idle)
+        timeout = self._timeouts.get(key)
+        if timeout is None:
+            import aiohttp
+
+            timeout = aiohttp.ClientTimeout(
+                total=total, sock_connect=limits.connect, sock_read=limits.idle
+            )
+            if len(self._timeouts) < 64:
+                self._timeouts[key] = timeout
+        return timeout
+
+    def _send(self, request: HttpRequest, remaining: float | None) -> Any:
+        """The pending aiohttp request (awaiting it sends and waits for the headers)."""
         headers = request.headers
         data = request.body
         if request.json is not None:
@@ -123,56 +150,52 @@ class HttpTransport(Transport):
             headers = {"Content-Type": "application/json", **headers}
         if request.options.extra_headers:
             headers = {**headers, **request.options.extra_headers}
-        timeout = aiohttp.ClientTimeout(
-            total=remaining, sock_connect=limits.connect, sock_read=limits.idle
-        )
         session = self._get_session()
         proxy = request.options.proxy
-        if proxy is None and self._env_proxies:
+        if proxy is None and self._env_proxies is not None:
             proxy = self._env_proxies.for_url(request.url)
-        pending = session.request(
+        return session.request(
             request.method,
-            request.url,
+            self._url(request.url),
             data=data,
             headers=headers,
-            timeout=timeout,
+            timeout=self._timeout(remaining, request.options.timeout),
             proxy=proxy,
             allow_redirects=request.follow_redirects,
         )
-        try:
-            if limits.first_byte is None:
-                return await pending
-            try:
-                return await asyncio.wait_for(pending, limits.first_byte)
-            except asyncio.TimeoutError as exc:
-                if isinstance(exc, aiohttp.ServerTimeoutError):
-                    raise
-                raise translate_exception(
-                    exc, request.provider, limit="first_byte", seconds=limits.first_byte
-                ) from exc
-        except APIError:
-            raise
-        except (OSError, asyncio.TimeoutError, aiohttp.ClientError) as exc:
-            seconds = _seconds_for(exc, limits.connect, limits.idle, remaining)
-            raise translate_exception(exc, request.provider, seconds=seconds) from exc
 
     async def _attempts(
-        self, request: HttpRequest, consume: Callable[[aiohttp.ClientResponse], Awaitable[T]]
+        self,
+        request: HttpRequest,
+        consume: Callable[[aiohttp.ClientResponse, HttpRequest, int], Awaitable[T]],
+        limit: int = 0,
     ) -> T:
         """Run attempts until one succeeds or the policy says stop. ``consume`` turns a
         success response into the result; it owns the response from then on."""
         loop = asyncio.get_running_loop()
-        total = request.options.timeout.total
+        limits = request.options.timeout
+        total = limits.total
         deadline = None if total is None else loop.time() + total
+        # The first attempt has the whole budget (so its aiohttp timeout is the cached one for
+        # these limits); later ones what is left of it.
+        remaining = total
         attempt = 0
         while True:
-            remaining = None if deadline is None else max(0.001, deadline - loop.time())
             headers: Mapping[str, str] | None = None
             try:
-                resp = await self._send(request, remaining)
+                pending = self._send(request, remaining)
+                try:
+                    resp = await (
+                        pending if limits.first_byte is None else _first_byte(pending, request)
+                    )
+                except APIError:
+                    raise
+                except (OSError, asyncio.TimeoutError, _client_error()) as exc:
+                    seconds = _seconds_for(exc, limits.connect, limits.idle, remaining)
+                    raise translate_exception(exc, request.provider, seconds=seconds) from exc
                 if resp.status < 400:
                     try:
-                        return await consume(resp)
+                        return await consume(resp, request, limit)
                     except BaseException:
                         resp.close()
                         raise
@@ -190,6 +213,7 @@ class HttpTransport(Transport):
                 raise error
             await asyncio.sleep(delay)
             attempt += 1
+            remaining = None if deadline is None else max(0.001, deadline - loop.time())
 
     @staticmethod
     async def _status_error(resp: aiohttp.ClientResponse, provider: str | None) -> APIStatusError:
@@ -210,46 +234,11 @@ class HttpTransport(Transport):
 
     # -- the interface -----------------------------------------------------------------------
     async def request(self, request: HttpRequest, *, max_bytes: int | None = None) -> HttpResponse:
-        limit = max_bytes or self._max_body
-
-        async def read(resp: aiohttp.ClientResponse) -> HttpResponse:
-            length = resp.content_length
-            if length is not None and length > limit:
-                raise APIResponseValidationError(
-                    f"response of {length} bytes exceeds the {limit}-byte limit",
-                    provider=request.provider,
-                )
-            parts: list[bytes] = []
-            size = 0
-            try:
-                if length is not None and "Content-Encoding" not in resp.headers:
-                    # The common case: a known, uncompressed size within the limit. One read()
-                    # is cheaper than iterating; compressed bodies are counted as they inflate.
-                    body = await resp.read()
-                    resp.release()
-                    return HttpResponse(resp.status, resp.headers, body, request.provider)
-                async for chunk in resp.content.iter_any():
-                    size += len(chunk)
-                    if size > limit:
-                        raise APIResponseValidationError(
-                            f"response exceeds the {limit}-byte limit", provider=request.provider
-                        )
-                    parts.append(chunk)
-            except APIError:
-                raise
-            except (OSError, asyncio.TimeoutError, _client_error()) as exc:
-                raise translate_exception(exc, request.provider) from exc
-            resp.release()
-            return HttpResponse(resp.status, resp.headers, b"".join(parts), request.provider)
-
-        return await self._attempts(request, read)
+        return await self._attempts(request, _read_whole, max_bytes or self._max_body)
 
     @asynccontextmanager
     async def stream(self, request: HttpRequest) -> AsyncIterator[ByteStream]:
-        async def keep(resp: aiohttp.ClientResponse) -> aiohttp.ClientResponse:
-            return resp
-
-        resp = await self._attempts(request, keep)
+        resp = await self._attempts(request, _keep)
         try:
             yield _AiohttpStream(resp, request.provider, request.options.timeout)
         finally:
@@ -259,6 +248,59 @@ class HttpTransport(Transport):
                 resp.release()
             else:
                 resp.close()
+
+
+async def _first_byte(pending: Any, request: HttpRequest) -> aiohttp.ClientResponse:
+    """The response headers within the ``first_byte`` limit."""
+    import aiohttp
+
+    seconds = request.options.timeout.first_byte
+    try:
+        return await asyncio.wait_for(pending, seconds)
+    except asyncio.TimeoutError as exc:
+        if isinstance(exc, aiohttp.ServerTimeoutError):
+            raise
+        raise translate_exception(
+            exc, request.provider, limit="first_byte", seconds=seconds
+        ) from exc
+
+
+async def _keep(resp: aiohttp.ClientResponse, request: HttpRequest, limit: int) -> Any:
+    return resp
+
+
+async def _read_whole(
+    resp: aiohttp.ClientResponse, request: HttpRequest, limit: int
+) -> HttpResponse:
+    """A success response's whole body, at most ``limit`` bytes."""
+    length = resp.content_length
+    if length is not None and length > limit:
+        raise APIResponseValidationError(
+            f"response of {length} bytes exceeds the {limit}-byte limit",
+            provider=request.provider,
+        )
+    parts: list[bytes] = []
+    size = 0
+    try:
+        if length is not None and "Content-Encoding" not in resp.headers:
+            # The common case: a known, uncompressed size within the limit. One read() is
+            # cheaper than iterating; compressed bodies are counted as they inflate.
+            body = await resp.read()
+            resp.release()
+            return HttpResponse(resp.status, resp.headers, body, request.provider)
+        async for chunk in resp.content.iter_any():
+            size += len(chunk)
+            if size > limit:
+                raise APIResponseValidationError(
+                    f"response exceeds the {limit}-byte limit", provider=request.provider
+                )
+            parts.append(chunk)
+    except APIError:
+        raise
+    except (OSError, asyncio.TimeoutError, _client_error()) as exc:
+        raise translate_exception(exc, request.provider) from exc
+    resp.release()
+    return HttpResponse(resp.status, resp.headers, b"".join(parts), request.provider)
 
 
 def _seconds_for(
