@@ -19,7 +19,6 @@ from ..providers.registry import ProviderSpec, resolve_providers
 from ..routing.policy import RoutingOptions, split_spec
 from ..routing.router import Router
 from ..types.chat import ChatCompletion, ChatCompletionChunk
-from ..types.events import ChatEvent
 from ..types.images import ImagesResponse, Model, ModelList
 from ..types.request import CallOptions, ChatRequest, ImageRequest, ModelsRequest, Timeout
 from .fold import ResponseFold
@@ -200,7 +199,10 @@ class AsyncClient:
         selection = await self.router.select(providers, request, routing)
         fold = _fold_for(request, selection.provider)
         try:
-            _fold_all(fold, selection.held)
+            for event in selection.held:
+                fold.apply(event)
+                if fold.done:
+                    break
             if selection.rest is not None and not fold.done:
                 async for event in selection.rest:
                     fold.apply(event)
@@ -257,13 +259,6 @@ def _fold_for(request: ChatRequest, provider: Provider) -> ResponseFold:
     fold = ResponseFold(request, provider=provider.name)
     fold.model = provider.resolve_model(request.model)
     return fold
-
-
-def _fold_all(fold: ResponseFold, events: Sequence[ChatEvent]) -> None:
-    for event in events:
-        fold.apply(event)
-        if fold.done:
-            return
 
 
 def _unsupported(provider: Provider, request: ChatRequest) -> str | None:

@@ -146,16 +146,14 @@ class ResponseFold:
         self._emitted = False
         self._finished = 0
         self._cut = False
+        #: A stop sequence ended every expected choice: reading on would be wasted work. (When
+        #: the provider itself finishes, its stream is read to the end for usage.) An
+        #: attribute, not a property: it is read after every event.
+        self.done = False
         # A non-streamed call only wants the final state: no chunk objects are built for it.
         self._streaming = request.stream
 
     # -- state -------------------------------------------------------------------------------
-    @property
-    def done(self) -> bool:
-        """A stop sequence ended every expected choice: reading on would be wasted work.
-        (When the provider itself finishes, its stream is read to the end for usage.)"""
-        return self._cut and self._finished >= self._expected
-
     def _choice(self, index: int) -> _ChoiceState:
         state = self._choices.get(index)
         if state is None:
@@ -199,6 +197,8 @@ class ResponseFold:
         if state.finish is None:
             state.finish = reason
             self._finished += 1
+            if self._cut:
+                self.done = self._finished >= self._expected
 
     # -- one event ---------------------------------------------------------------------------
     def apply(self, event: ChatEvent) -> ChatCompletionChunk | None:

@@ -113,14 +113,12 @@ def _message(message: Mapping[str, Any], quirks: Quirks) -> dict[str, Any]:
 
 def build_chat_body(request: ChatRequest, quirks: Quirks, *, stream: bool) -> dict[str, Any]:
     """The JSON body of ``POST /chat/completions`` for this request on this host."""
-    rewrite = (
-        quirks.strip_message_names
-        or quirks.nine_char_tool_ids
-        or (
-            not quirks.developer_role
-            and any(m.get("role") == "developer" for m in request.messages)
-        )
-    )
+    rewrite = quirks.strip_message_names or quirks.nine_char_tool_ids
+    if not rewrite and not quirks.developer_role:
+        for m in request.messages:
+            if m.get("role") == "developer":
+                rewrite = True
+                break
     messages = [_message(m, quirks) for m in request.messages] if rewrite else request.messages
     body: dict[str, Any] = {"model": request.model, "messages": messages}
     for name in BODY_FIELDS:
@@ -234,9 +232,10 @@ def chunk_events(chunk: Mapping[str, Any], state: StreamState, provider: str) ->
 
 def completion_events(payload: Mapping[str, Any], provider: str) -> list[ChatEvent]:
     """Events of a whole (non-streamed) ``chat.completion``."""
-    error = embedded_error(payload, provider)
-    if error is not None:
-        raise error
+    if "error" in payload:
+        error = embedded_error(payload, provider)
+        if error is not None:
+            raise error
     events: list[ChatEvent] = [
         ResponseInfo(
             payload.get("id"),
