@@ -266,19 +266,21 @@ def _unsupported(provider: Provider, request: ChatRequest) -> str | None:
     if not provider.supports_chat:
         return f"{provider.name} does not serve chat completions"
     caps = provider.capabilities_for(provider.resolve_model(request.model))
-    model = request.model or provider.resolve_model("") or "its default model"
-    if request.has_images and not caps.vision:
-        return f"{provider.name} ({model}) does not accept image inputs; use a vision model"
-    if request.tools and not caps.tools:
-        return f"{provider.name} ({model}) does not support tools"
     fmt = (request.response_format or {}).get("type")
-    if fmt == "json_schema" and not caps.json_schema:
-        return f"{provider.name} ({model}) does not support json_schema response_format"
-    if fmt == "json_object" and not (caps.json_object or caps.json_schema):
-        return f"{provider.name} ({model}) does not support json_object response_format"
-    if (request.n or 1) > 1 and not caps.multiple_choices:
+    if request.has_images and not caps.vision:
+        need = "does not accept image inputs; use a vision model"
+    elif request.tools and not caps.tools:
+        need = "does not support tools"
+    elif fmt == "json_schema" and not caps.json_schema:
+        need = "does not support json_schema response_format"
+    elif fmt == "json_object" and not (caps.json_object or caps.json_schema):
+        need = "does not support json_object response_format"
+    elif (request.n or 1) > 1 and not caps.multiple_choices:
         return f"{provider.name} does not return several choices (n > 1) in one call"
-    return None
+    else:
+        return None
+    model = request.model or provider.resolve_model("") or "its default model"
+    return f"{provider.name} ({model}) {need}"
 
 
 class Completions:

@@ -104,7 +104,8 @@ async def start_provider(
 ) -> Selection:
     """Run one provider until its first piece of content (or its end)."""
     if not request.stream and provider.has_native_completion:
-        events = list(await provider.complete_chat(request))
+        answer = await provider.complete_chat(request)
+        events = answer if type(answer) is list else list(answer)
         if require_content and not any(_is_content(e) for e in events):
             raise EmptyResponseError(
                 "the provider answered with no content", provider=provider.name
