@@ -12,6 +12,13 @@ requests or chunks it handled; wall time is not used, so the upstream's speed an
 on the machine matter little. Each figure is the lowest of ``--rounds`` rounds, which
 interleave the clients so that outside load is spread over all of them.
 
+The C allocator is pinned the same way for every client (``--malloc pinned``, the default):
+asyncio reads each socket into a fresh 256 KiB buffer, and whether glibc serves that from
+``mmap`` (two page faults and two system calls a read) or from the heap depends on what the
+process happened to allocate and free before; that chance moved the floor by 20 % between
+processes here. ``GLIBC_TUNABLES`` fixes the thresholds so every client gets the heap path;
+``--malloc default`` measures without it. Minor page faults per request are printed either way.
+
 - non-streaming: ``--requests`` chat completions, 50 in flight at a time;
 - streaming: ``--streams`` streams of 1,000 chunks each, 5 in flight at a time.
 
@@ -188,6 +195,10 @@ FACTORIES = {
 }
 
 
+#: Every client process gets the same allocator thresholds (see the module docstring).
+PINNED_MALLOC = "glibc.malloc.mmap_threshold=4194304:glibc.malloc.trim_threshold=67108864"
+
+
 async def _run(fn: Callable[[], Awaitable[int]], total: int, concurrency: int) -> tuple[float, int]:
     """CPU seconds and items (requests or chunks) for ``total`` calls, ``concurrency`` at once."""
     todo = iter(range(total))
@@ -210,9 +221,14 @@ async def _measure(name: str, base_url: str, args: argparse.Namespace) -> dict[s
     try:
         await _run(once, 100, 50)  # warm up: imports, pools, caches
         await _run(stream, 2, 2)
+        import resource
+
         per_request, per_chunk = [], []
         for _ in range(args.rounds):
+            faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             cpu, n = await _run(once, args.requests, 50)
+            faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
+            result["faults_per_request"] = faults / n
             per_request.append(cpu / n)
             cpu, n = await _run(stream, args.streams, 5)
             per_chunk.append(cpu / n)
@@ -253,6 +269,12 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="fewer requests, one round")
+    parser.add_argument(
+        "--malloc",
+        choices=["pinned", "default"],
+        default="pinned",
+        help="pin glibc's mmap and trim thresholds for every client (default) or not",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -267,8 +289,11 @@ def main() -> None:
         f"upstream pinned to CPU {upstream_cpu}, clients to {sorted(client_cpus or [])}; "
         f"{args.requests} requests at concurrency 50, {args.streams} streams of 1,000 chunks "
         f"at concurrency 5; best of {args.rounds} interleaved rounds; "
-        "CPU time of the client process"
+        f"CPU time of the client process; malloc {args.malloc}"
     )
+    env = dict(os.environ)
+    if args.malloc == "pinned":
+        env["GLIBC_TUNABLES"] = ":".join(filter(None, [env.get("GLIBC_TUNABLES"), PINNED_MALLOC]))
     names = [n for n in args.clients.split(",") if n]
     for name in [n for n in names if not _available(n)]:
         print(f"{name:>9}: not installed, skipped")
@@ -282,7 +307,7 @@ def main() -> None:
                 cmd = [sys.executable, __file__, "--child", name, "--base-url", base_url]
                 cmd += ["--requests", str(args.requests), "--streams", str(args.streams)]
                 cmd += ["--rounds", "1"]
-                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, env=env)
                 lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
                 if proc.returncode or not lines:
                     tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
@@ -291,7 +316,8 @@ def main() -> None:
                 r = json.loads(lines[-1][7:])
                 print(
                     f"round {round_no + 1} {name:>9}: {r['request_us']:8.1f} us/request  "
-                    f"{r['chunk_us']:7.2f} us/chunk",
+                    f"{r['chunk_us']:7.2f} us/chunk  "
+                    f"{r['faults_per_request']:5.2f} page faults/request",
                     flush=True,
                 )
                 old = best.setdefault(name, r)
