@@ -404,3 +404,27 @@ async def test_per_call_options_override_the_clients() -> None:
     assert (unlimited.timeout.total, unlimited.timeout.connect) == (None, None)
     assert unlimited.max_retries == 3
     assert explicit.timeout == Timeout(total=9, idle=1)
+
+
+async def test_ids_and_timestamps_are_made_up_when_the_upstream_sends_none() -> None:
+    import re
+    import time
+
+    from modelmux.types.events import ResponseInfo
+
+    client = AsyncClient(provider=ScriptedProvider(["Hel", "lo"]))
+    before = int(time.time())
+    full = await client.chat.completions.create(messages="hi")
+    chunks = [c async for c in client.chat.completions.create(messages="hi", stream=True)]
+    after = int(time.time())
+    assert re.fullmatch(r"chatcmpl-[0-9a-f]{24}", full.id)
+    assert before <= full.created <= after
+    assert len({c.id for c in chunks}) == 1 and len({c.created for c in chunks}) == 1
+    assert chunks[0].id != full.id and re.fullmatch(r"chatcmpl-[0-9a-f]{24}", chunks[0].id)
+    assert before <= chunks[0].created <= after
+    # An upstream that names its response keeps its own id and time, even with no text.
+    info = ResponseInfo(id="chatcmpl-up", created=1_700_000_000)
+    named = await AsyncClient(provider=ScriptedProvider([info])).chat.completions.create(
+        messages="hi"
+    )
+    assert (named.id, named.created) == ("chatcmpl-up", 1_700_000_000)

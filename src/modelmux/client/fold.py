@@ -133,8 +133,10 @@ class ResponseFold:
     """Folds one response's events; knows the response id, model and provider."""
 
     def __init__(self, request: ChatRequest, provider: str | None = None) -> None:
-        self.id = "chatcmpl-" + _random_hex()
-        self.created = int(time.time())
+        # Set by the upstream's ResponseInfo, else made up when the first piece goes out
+        # (``_stamp``): most upstreams send their own, so no random id is drawn for them.
+        self.id = ""
+        self.created = 0
         self.model = request.model
         self.provider = provider
         self.system_fingerprint: str | None = None
@@ -172,7 +174,9 @@ class ResponseFold:
     ) -> ChatCompletionChunk | None:
         """The chunk a stream sends for this change (None for a non-streamed call, which
         only wants the final state: no delta or chunk objects are built for it)."""
-        self._emitted = True
+        if not self._emitted:
+            self._emitted = True
+            self._stamp()
         if not self._streaming:
             return None
         delta = ChoiceDelta(
@@ -192,6 +196,12 @@ class ResponseFold:
             system_fingerprint=self.system_fingerprint,
             provider=self.provider,
         )
+
+    def _stamp(self) -> None:
+        if not self.id:
+            self.id = "chatcmpl-" + _random_hex()
+        if not self.created:
+            self.created = int(time.time())
 
     def _finish(self, state: _ChoiceState, reason: FinishReason) -> None:
         if state.finish is None:
@@ -312,6 +322,7 @@ class ResponseFold:
     # -- the end -----------------------------------------------------------------------------
     def close(self) -> list[ChatCompletionChunk]:
         """Chunks that end the stream: a finish for every open choice, then usage if asked."""
+        self._stamp()
         self._choice(0)  # an empty answer is still one choice
         out: list[ChatCompletionChunk] = []
         for index in sorted(self._choices):
