@@ -137,7 +137,8 @@ class HttpTransport(Transport):
             timeout = aiohttp.ClientTimeout(
                 total=total, sock_connect=limits.connect, sock_read=limits.idle
             )
-            if len(self._timeouts) < 64:
+            # Only first attempts (the whole budget) are kept: a retry's remainder is unique.
+            if total == limits.total and len(self._timeouts) < 64:
                 self._timeouts[key] = timeout
         return timeout
 
