@@ -428,3 +428,16 @@ async def test_ids_and_timestamps_are_made_up_when_the_upstream_sends_none() -> 
         messages="hi"
     )
     assert (named.id, named.created) == ("chatcmpl-up", 1_700_000_000)
+
+
+async def test_subclasses_of_event_types_are_folded_like_their_base() -> None:
+    class Piece(str):
+        pass
+
+    class Done(Finish):
+        pass
+
+    client = AsyncClient(provider=ScriptedProvider([Piece("Hel"), TextDelta("lo"), Done("length")]))
+    full = await client.chat.completions.create(messages="hi")
+    assert full.choices[0].message.content == "Hello"
+    assert full.choices[0].finish_reason == "length"
