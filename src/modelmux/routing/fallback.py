@@ -8,8 +8,8 @@ the caller's: switching providers mid-answer would splice two different answers 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Collection
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from dataclasses import dataclass
 
 from ..errors import (
     APIConnectionError,
@@ -27,9 +27,9 @@ from ..types.request import ChatRequest
 __all__ = [
     "EmptyResponseError",
     "Selection",
+    "completed",
     "is_retryable",
-    "request_for",
-    "start_provider",
+    "start_stream",
 ]
 
 log = logging.getLogger("modelmux.routing")
@@ -68,12 +68,6 @@ def _is_content(event: ChatEvent) -> bool:
     return isinstance(event, ToolCallDelta)
 
 
-def request_for(provider: Provider, request: ChatRequest) -> ChatRequest:
-    """The request with the model id this provider should receive."""
-    model = provider.resolve_model(request.model)
-    return request if model == request.model else replace(request, model=model)
-
-
 @dataclass(slots=True)
 class Selection:
     """The provider that answers: the events read so far, then the rest of its stream.
@@ -99,18 +93,19 @@ class Selection:
                 on_close()
 
 
-async def start_provider(
+def completed(provider: Provider, answer: Sequence[ChatEvent], require_content: bool) -> Selection:
+    """The selection of a provider's whole (non-streamed) answer. The caller awaits
+    ``complete_chat`` itself: one coroutine layer less on the path every request takes."""
+    events = answer if type(answer) is list else list(answer)
+    if require_content and not any(_is_content(e) for e in events):
+        raise EmptyResponseError("the provider answered with no content", provider=provider.name)
+    return Selection(provider, events, None)
+
+
+async def start_stream(
     provider: Provider, request: ChatRequest, require_content: bool
 ) -> Selection:
-    """Run one provider until its first piece of content (or its end)."""
-    if not request.stream and provider.has_native_completion:
-        answer = await provider.complete_chat(request)
-        events = answer if type(answer) is list else list(answer)
-        if require_content and not any(_is_content(e) for e in events):
-            raise EmptyResponseError(
-                "the provider answered with no content", provider=provider.name
-            )
-        return Selection(provider, events, None)
+    """Run one provider's stream until its first piece of content (or its end)."""
     stream = provider.stream_chat(request)
     selection = Selection(provider, [], stream)
     try:

@@ -1,7 +1,7 @@
 """Hedged starts: when the provider being tried has produced no content after ``delay``
 seconds, start the next one as well and keep whichever delivers content first.
 
-Each attempt runs in its own task until its first content (``start_provider`` holds the
+Each attempt runs in its own task until its first content (``Router._attempt`` holds the
 stream open there); the winner's stream is then read by the caller. Every other attempt is
 cancelled, which closes its stream and with it its upstream connection, and awaited, so no
 task outlives the race. A failed attempt starts the next one at once.

@@ -17,11 +17,11 @@ import asyncio
 import logging
 import random
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import replace
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ..errors import (
     AllProvidersFailedError,
@@ -35,7 +35,7 @@ from ..errors import (
 )
 from ..providers.base import Provider
 from ..types.request import ChatRequest, ModelsRequest
-from .fallback import Selection, is_retryable, start_provider
+from .fallback import Selection, completed, is_retryable, start_stream
 from .health import HealthStore, InMemoryHealthStore
 from .hedging import race
 from .limits import ConcurrencyLimits, LimitsSpec
@@ -142,22 +142,27 @@ class Router:
         return await list_models(self.registry, chosen, request, skip_failures=True)
 
     # -- one call ------------------------------------------------------------------------------
-    async def select(
+    def select(
         self,
         providers: Sequence[Provider],
         request: ChatRequest,
         options: RoutingOptions | None = None,
-    ) -> Selection:
+    ) -> Coroutine[Any, Any, Selection]:
         """The provider that started answering, with its stream. One provider: its own
         error. Several: ``AllProvidersFailedError`` when all fail, or the first error that
         another provider would not fix (a 400, say)."""
-        options = options or self.options
-        total = request.options.timeout.total
         if len(providers) == 1:
             provider = providers[0]
-            if total is None or provider.deadline_in_transport:
-                # The transport's own timer already bounds the whole call: no second one.
-                return await self._attempt(provider, request, None, multi=False)
+            if request.options.timeout.total is None or provider.deadline_in_transport:
+                # The transport's own timer already bounds the whole call: no second one (and
+                # no coroutine layer of ours between the caller and the attempt).
+                return self._attempt(provider, request, None, multi=False)
+        return self._select(providers, request, options or self.options)
+
+    async def _select(
+        self, providers: Sequence[Provider], request: ChatRequest, options: RoutingOptions
+    ) -> Selection:
+        total = request.options.timeout.total
         order = list(providers)
         if options.shuffle and len(order) > 1:
             random.shuffle(order)
@@ -294,9 +299,11 @@ class Router:
             if sem is not None:
                 await sem.acquire()
             try:
-                selection = await start_provider(
-                    provider, self._request_for(provider, request, deadline), multi
-                )
+                req = self._request_for(provider, request, deadline)
+                if not req.stream and provider.has_native_completion:
+                    selection = completed(provider, await provider.complete_chat(req), multi)
+                else:
+                    selection = await start_stream(provider, req, multi)
             except BaseException:
                 if sem is not None:
                     sem.release()

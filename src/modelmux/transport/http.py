@@ -17,7 +17,7 @@ the response headers.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -234,8 +234,11 @@ class HttpTransport(Transport):
         return error_from_status(resp.status, resp.headers, raw, provider)
 
     # -- the interface -----------------------------------------------------------------------
-    async def request(self, request: HttpRequest, *, max_bytes: int | None = None) -> HttpResponse:
-        return await self._attempts(request, _read_whole, max_bytes or self._max_body)
+    def request(
+        self, request: HttpRequest, *, max_bytes: int | None = None
+    ) -> Coroutine[Any, Any, HttpResponse]:
+        # The attempts coroutine itself: no coroutine layer of ours in between.
+        return self._attempts(request, _read_whole, max_bytes or self._max_body)
 
     @asynccontextmanager
     async def stream(self, request: HttpRequest) -> AsyncIterator[ByteStream]:
