@@ -209,7 +209,10 @@ class AsyncClient:
                     if fold.done:
                         break
         finally:
-            await selection.aclose()
+            if selection.rest is None:  # a whole answer: nothing left to close but the slot
+                selection.release()
+            else:
+                await selection.aclose()
         fold.close()
         return fold.completion()
 
@@ -265,8 +268,10 @@ def _unsupported(provider: Provider, request: ChatRequest) -> str | None:
     """Why this provider cannot serve this request, or None when it can."""
     if not provider.supports_chat:
         return f"{provider.name} does not serve chat completions"
-    caps = provider.capabilities_for(provider.resolve_model(request.model))
     fmt = (request.response_format or {}).get("type")
+    if not (fmt or request.tools or (request.n or 1) > 1 or request.has_images):
+        return None  # a plain chat call: every chat provider serves it
+    caps = provider.capabilities_for(provider.resolve_model(request.model))
     if request.has_images and not caps.vision:
         need = "does not accept image inputs; use a vision model"
     elif request.tools and not caps.tools:

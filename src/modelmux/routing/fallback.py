@@ -88,9 +88,13 @@ class Selection:
             if aclose is not None:
                 await aclose()
         finally:
-            on_close, self.on_close = self.on_close, None
-            if on_close is not None:
-                on_close()
+            self.release()
+
+    def release(self) -> None:
+        """Give back what the selection holds besides its stream (once)."""
+        on_close, self.on_close = self.on_close, None
+        if on_close is not None:
+            on_close()
 
 
 def completed(provider: Provider, answer: Sequence[ChatEvent], require_content: bool) -> Selection:
