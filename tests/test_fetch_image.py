@@ -176,3 +176,35 @@ async def test_redirect_loops_end(transport: HttpTransport) -> None:
         with pytest.raises(APIResponseValidationError, match="redirected more than"):
             await fetch_image(server.url("/loop"), chat_request(transport, allow=True))
         assert len(server.requests) == guard.MAX_REDIRECTS + 1
+
+
+async def test_a_name_that_rebinds_to_loopback_after_the_check_is_refused(
+    transport: HttpTransport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DNS rebinding: the name resolves to a public address when checked, then to the
+    loopback fake server when the connection is made. The connection is refused."""
+    import asyncio
+    import socket
+
+    loop = asyncio.get_running_loop()
+    real = loop.getaddrinfo
+    answers: list[str] = []
+
+    async def rebinding(host: object, port: object, *args: object, **kwargs: object) -> object:
+        if host != "images.rebind.test":
+            return await real(host, port, *args, **kwargs)  # type: ignore[arg-type]
+        address = "93.184.216.34" if not answers else "127.0.0.1"
+        answers.append(address)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    monkeypatch.setattr(loop, "getaddrinfo", rebinding)
+    async with FakeServer() as server:
+        server.script("GET", "/cat.png", text(200, PNG, content_type="image/png"))
+        url = f"http://images.rebind.test:{server.port}/cat.png"
+        with pytest.raises(InvalidRequestError, match=r"resolved to a loopback address"):
+            await fetch_image(url, chat_request(transport, allow=False))
+        assert answers == ["93.184.216.34", "127.0.0.1"]  # checked, then refused at connect
+        assert server.requests == []
+        # With the caller's opt-in the same name is downloaded (the normal pool, no guard).
+        ref = await fetch_image(url, chat_request(transport, allow=True))
+        assert ref.data == PNG

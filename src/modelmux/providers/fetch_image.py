@@ -12,8 +12,10 @@ so the download is guarded:
 - at most ``MAX_IMAGE_BYTES`` are read, and the answer must be an image (an ``image/*``
   content type, or bytes whose magic number says so).
 
-Known limit: the check resolves the name, then the HTTP stack resolves it again to connect,
-so a DNS server that answers differently the second time (DNS rebinding) is not stopped.
+The check resolves the name first for a clear error; the download then connects only to
+public addresses (``HttpRequest.public_only``; transport/guard.py checks again at connect
+time), so a DNS server that answers differently the second time (DNS rebinding) is stopped
+too. Through a proxy the proxy resolves the name, so only the first check applies.
 
 Providers call ``await fetch_image(url, request)`` or ``await inline_image(ref, request)``.
 """
@@ -24,7 +26,7 @@ import asyncio
 import ipaddress
 import socket
 from dataclasses import replace
-from typing import Protocol, TypeAlias
+from typing import Protocol
 from urllib.parse import urljoin, urlsplit
 
 from ..client.vision import MAX_IMAGE_BYTES, sniff_media_type
@@ -34,14 +36,21 @@ from ..errors import (
     InvalidRequestError,
 )
 from ..transport.base import HttpRequest, Transport, require_transport
+from ..transport.guard import IPAddress, refuse_reason
 from ..types.request import CallOptions, ImageRef
 
-__all__ = ["MAX_REDIRECTS", "check_image_body", "fetch_image", "inline_image", "refuse_reason"]
+# IPAddress and refuse_reason live in transport/guard.py, which also guards the connection.
+__all__ = [
+    "MAX_REDIRECTS",
+    "IPAddress",
+    "check_image_body",
+    "fetch_image",
+    "inline_image",
+    "refuse_reason",
+]
 
 MAX_REDIRECTS = 5
 _WHO = "image download"
-
-IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class _Sends(Protocol):
@@ -52,18 +61,6 @@ class _Sends(Protocol):
 
     @property
     def transport(self) -> Transport | None: ...
-
-
-def refuse_reason(address: IPAddress) -> str | None:
-    """Why a download from this address is refused by default, or None when it is public."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
-    for kind in ("loopback", "link_local", "multicast", "unspecified", "reserved", "private"):
-        if getattr(address, f"is_{kind}"):
-            return kind.replace("_", "-")
-    if not address.is_global:  # shared (CGNAT), documentation and other special ranges
-        return "non-global"
-    return None
 
 
 async def _check_host(url: str, allow_private: bool) -> None:
@@ -131,6 +128,7 @@ async def fetch_image(url: str, request: _Sends, *, max_bytes: int = MAX_IMAGE_B
                 options=options_for_download,
                 provider=_WHO,
                 follow_redirects=False,
+                public_only=not allow,
             ),
             max_bytes=max_bytes,
         )

@@ -36,6 +36,9 @@ class HttpRequest:
     provider: str | None = None
     #: Follow redirects; off where each hop must be checked first (guarded image downloads).
     follow_redirects: bool = True
+    #: Connect only to public addresses, checked when the connection is made (guard.py): for
+    #: URLs from untrusted input. A transport that cannot enforce it must refuse the request.
+    public_only: bool = False
 
     def __repr__(self) -> str:  # headers hold credentials: never show them
         return f"<HttpRequest {self.method} {self.url} provider={self.provider!r}>"

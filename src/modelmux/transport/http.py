@@ -85,6 +85,8 @@ class HttpTransport(Transport):
         self._max_body = max_body
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._public_session: aiohttp.ClientSession | None = None
+        self._public_loop: asyncio.AbstractEventLoop | None = None
         self._env_proxies: EnvProxies | None = None
         # Per-request work done once: parsed URLs and aiohttp timeouts, by what they are
         # built from (a handful of endpoints and limit sets per client).
@@ -98,23 +100,41 @@ class HttpTransport(Transport):
         loop = asyncio.get_running_loop()
         session = self._session
         if session is None or session.closed or self._loop is not loop:
-            import aiohttp
-
-            session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._limit, ttl_dns_cache=300),
-                # Not trust_env=True: it costs two thread hand-offs a request (see proxy.py).
-                trust_env=False,
-                auto_decompress=True,
-            )
-            self._session, self._loop = session, loop
+            session = self._session = self._open_session()
+            self._loop = loop
             proxies = EnvProxies()
             self._env_proxies = proxies if proxies else None
         return session
 
+    def _get_public_session(self) -> aiohttp.ClientSession:
+        """The pool for ``public_only`` requests: its resolver refuses non-public addresses
+        and its DNS cache is off, so every new connection is checked (guard.py)."""
+        loop = asyncio.get_running_loop()
+        session = self._public_session
+        if session is None or session.closed or self._public_loop is not loop:
+            from .guard import PublicOnlyResolver
+
+            session = self._public_session = self._open_session(PublicOnlyResolver())
+            self._public_loop = loop
+        return session
+
+    def _open_session(self, resolver: Any = None) -> aiohttp.ClientSession:
+        import aiohttp
+
+        connector = aiohttp.TCPConnector(
+            limit=self._limit,
+            ttl_dns_cache=300,
+            use_dns_cache=resolver is None,
+            resolver=resolver,
+        )
+        # Not trust_env=True: it costs two thread hand-offs a request (see proxy.py).
+        return aiohttp.ClientSession(connector=connector, trust_env=False, auto_decompress=True)
+
     async def aclose(self) -> None:
-        session, self._session = self._session, None
-        if session is not None and not session.closed:
-            await session.close()
+        for session in (self._session, self._public_session):
+            if session is not None and not session.closed:
+                await session.close()
+        self._session = self._public_session = None
 
     # -- one attempt -------------------------------------------------------------------------
     def _url(self, url: str) -> Any:
@@ -155,6 +175,8 @@ class HttpTransport(Transport):
         proxy = request.options.proxy
         if proxy is None and self._env_proxies is not None:
             proxy = self._env_proxies.for_url(request.url)
+        if request.public_only and proxy is None:  # through a proxy, the proxy resolves
+            session = self._get_public_session()
         return session.request(
             request.method,
             self._url(request.url),
