@@ -156,7 +156,9 @@ class AsyncClient:
 
     # -- chat --------------------------------------------------------------------------------
     def _chat_providers(self, spec: ProviderSpec, request: ChatRequest) -> list[Provider]:
-        providers = self._providers_for(spec, model=request.model)
+        providers = self._providers
+        if spec is not None or providers is None:
+            providers = self._providers_for(spec, model=request.model)
         usable: list[Provider] = []
         reasons: list[str] = []
         for provider in providers:
@@ -322,9 +324,11 @@ class Completions:
         """
         client = self._client
         request = build_chat_request(model, messages, stream, params, client.options)
-        providers = client._chat_providers(params.get("provider"), request)
-        request.transport = client.transport
-        routing = client._routing_for(params.get("provider"))
+        spec = params.get("provider")
+        providers = client._chat_providers(spec, request)
+        transport = client._transport
+        request.transport = transport if transport is not None else client.transport
+        routing = client._routing if spec is None else client._routing_for(spec)
         if stream:
             return AsyncChatStream(client._chunks(providers, request, routing))
         return client._complete(providers, request, routing)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from ..providers.openai_shape import content_text
 from ..types.chat import (
@@ -125,7 +125,7 @@ class _ChoiceState:
         self.started = False
         self.stop = StopFilter(stops) if stops else None
 
-    def default_finish(self) -> FinishReason:
+    def default_finish(self) -> Literal["tool_calls", "stop"]:
         return "tool_calls" if self.tools else "stop"
 
 
@@ -174,11 +174,12 @@ class ResponseFold:
     ) -> ChatCompletionChunk | None:
         """The chunk a stream sends for this change (None for a non-streamed call, which
         only wants the final state: no delta or chunk objects are built for it)."""
+        if not self._streaming:
+            self._emitted = True
+            return None  # stamped by close()
         if not self._emitted:
             self._emitted = True
             self._stamp()
-        if not self._streaming:
-            return None
         delta = ChoiceDelta(
             content=content,
             reasoning_content=reasoning,
@@ -213,14 +214,15 @@ class ResponseFold:
     # -- one event ---------------------------------------------------------------------------
     def apply(self, event: ChatEvent) -> ChatCompletionChunk | None:
         """Update the state with one event; return the chunk a stream should send, if any."""
-        # Dispatch on the exact type (one dict lookup): this runs for every event.
-        handler = _HANDLERS.get(type(event))
+        # Dispatch on the exact type (one dict lookup): this runs for every event. Plain text,
+        # the most common event of all, goes straight to its handler.
+        kind = type(event)
+        if kind is str:
+            return self._text(0, event)  # type: ignore[arg-type]
+        handler = _HANDLERS.get(kind)
         if handler is None:
             handler = _handler_for(event)
         return handler(self, event)
-
-    def _on_str(self, event: str) -> ChatCompletionChunk | None:
-        return self._text(0, event)
 
     def _on_text(self, event: TextDelta) -> ChatCompletionChunk | None:
         return self._text(event.index, event.text)
@@ -238,9 +240,6 @@ class ResponseFold:
             return None
         state.refusal.append(event.text)
         return self._emit(event.index, state, refusal=event.text)
-
-    def _on_finish_event(self, event: Finish) -> ChatCompletionChunk | None:
-        return self._on_finish(event.index, event.reason)
 
     def _on_usage(self, event: Usage) -> None:
         self.usage = event
@@ -307,7 +306,8 @@ class ResponseFold:
             )
         return self._emit(event.index, state, tool_call=tool_delta)
 
-    def _on_finish(self, index: int, reason: FinishReason) -> ChatCompletionChunk | None:
+    def _on_finish(self, event: Finish) -> ChatCompletionChunk | None:
+        index, reason = event.index, event.reason
         state = self._choice(index)
         if state.finish is not None:
             return None
@@ -328,7 +328,7 @@ class ResponseFold:
         for index in sorted(self._choices):
             state = self._choices[index]
             if state.finish is None:
-                chunk = self._on_finish(index, state.default_finish())
+                chunk = self._on_finish(Finish(state.default_finish(), index))
                 if chunk is not None:
                     out.append(chunk)
         if self._request.include_usage:
@@ -408,12 +408,12 @@ class ResponseFold:
 
 _Handler = Callable[[ResponseFold, Any], "ChatCompletionChunk | None"]
 _HANDLERS: dict[type, _Handler] = {
-    str: ResponseFold._on_str,
+    str: lambda fold, text: fold._text(0, text),  # a str subclass; str itself is inlined
     TextDelta: ResponseFold._on_text,
     ToolCallDelta: ResponseFold._tool,
     ReasoningDelta: ResponseFold._on_reasoning,
     RefusalDelta: ResponseFold._on_refusal,
-    Finish: ResponseFold._on_finish_event,
+    Finish: ResponseFold._on_finish,
     Usage: ResponseFold._on_usage,
     ResponseInfo: ResponseFold._on_info,
 }

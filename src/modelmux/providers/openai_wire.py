@@ -254,7 +254,7 @@ def completion_events(payload: Mapping[str, Any], provider: str) -> list[ChatEve
             content = message["content"]
             if isinstance(content, list):  # a few hosts send content parts
                 content = "".join(p.get("text", "") for p in content if isinstance(p, Mapping))
-            events.append(TextDelta(str(content), index))
+            events.append(TextDelta(str(content), index) if index else str(content))
         if message.get("refusal"):
             events.append(RefusalDelta(message["refusal"], index))
         for position, call in enumerate(message.get("tool_calls") or ()):

@@ -64,6 +64,7 @@ class Router:
         self.registry = ModelRegistry.from_source(models)
         self.health: HealthStore = health if health is not None else InMemoryHealthStore()
         self.limits = ConcurrencyLimits(concurrency)
+        self._limited = bool(self.limits)  # fixed at construction; read on every attempt
         self.options = options or DEFAULT_ROUTING
         self._named: dict[str, Provider | None] = {}
 
@@ -259,7 +260,7 @@ class Router:
 
     def slot(self, provider: Provider) -> AbstractAsyncContextManager[object]:
         """One of the provider's concurrency slots, for one upstream request."""
-        sem = self.limits.semaphore(provider.name) if self.limits else None
+        sem = self.limits.semaphore(provider.name) if self._limited else None
         return sem if sem is not None else nullcontext()
 
     async def _in_order(
@@ -294,7 +295,7 @@ class Router:
             wait = await self.health.wait_time(name)
             if wait > 0:
                 raise ProviderCooldownError(name, wait)
-        sem = self.limits.semaphore(name) if self.limits else None
+        sem = self.limits.semaphore(name) if self._limited else None
         try:
             if sem is not None:
                 await sem.acquire()
