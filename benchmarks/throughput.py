@@ -3,6 +3,7 @@
     python benchmarks/throughput.py                # every client that is installed
     python benchmarks/throughput.py --quick        # fewer requests, for a smoke run
     python benchmarks/throughput.py --clients raw,modelmux
+    python benchmarks/throughput.py --revisions HEAD~3,HEAD   # modelmux at two commits, A/B
 
 Each client runs in its own subprocess (so one library's imports, patches or background
 threads cannot touch another's figures) pinned to the CPUs the upstream does not use, against
@@ -35,6 +36,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -47,6 +49,7 @@ from upstream import Upstream, cpus
 MESSAGES = [{"role": "user", "content": "Say something about foxes."}]
 MODEL = "bench-model"
 CLIENTS = ["raw", "modelmux", "openai", "litellm", "g4f"]
+REPO = Path(__file__).resolve().parent.parent
 
 
 # -- one client per subprocess ------------------------------------------------------------------
@@ -275,6 +278,10 @@ def main() -> None:
         default="pinned",
         help="pin glibc's mmap and trim thresholds for every client (default) or not",
     )
+    parser.add_argument(
+        "--revisions",
+        help="comma-separated git revisions: measure modelmux at each (and raw), interleaved",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -298,31 +305,22 @@ def main() -> None:
     for name in [n for n in names if not _available(n)]:
         print(f"{name:>9}: not installed, skipped")
     names = [n for n in names if _available(n)]
+    # name ("modelmux@HEAD~1") -> a checkout of that revision, for A/B runs.
+    checkouts: dict[str, str] = {}
+    if args.revisions:
+        names = ["raw"]
+        for rev in args.revisions.split(","):
+            path = tempfile.mkdtemp(prefix="modelmux-rev-")
+            git = ["git", "-C", str(REPO), "worktree"]
+            subprocess.run([*git, "add", "-q", "--detach", path, rev], check=True)
+            checkouts[f"modelmux@{rev}"] = path
+            names.append(f"modelmux@{rev}")
     best: dict[str, dict[str, Any]] = {}
-    with Upstream(chunks=1000) as base_url:
-        # Rounds interleave the clients (raw, modelmux, ..., raw, modelmux, ...) so that load
-        # from elsewhere on the machine is spread over all of them; each keeps its best round.
-        for round_no in range(args.rounds):
-            for name in names:
-                cmd = [sys.executable, __file__, "--child", name, "--base-url", base_url]
-                cmd += ["--requests", str(args.requests), "--streams", str(args.streams)]
-                cmd += ["--rounds", "1"]
-                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, env=env)
-                lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-                if proc.returncode or not lines:
-                    tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-                    print(f"{name:>9}: failed: {' | '.join(tail)}")
-                    continue
-                r = json.loads(lines[-1][7:])
-                print(
-                    f"round {round_no + 1} {name:>9}: {r['request_us']:8.1f} us/request  "
-                    f"{r['chunk_us']:7.2f} us/chunk  "
-                    f"{r['faults_per_request']:5.2f} page faults/request",
-                    flush=True,
-                )
-                old = best.setdefault(name, r)
-                old["request_us"] = min(old["request_us"], r["request_us"])
-                old["chunk_us"] = min(old["chunk_us"], r["chunk_us"])
+    try:
+        _rounds(names, checkouts, env, args, best)
+    finally:
+        for path in checkouts.values():
+            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", path])
     results = [best[n] for n in names if n in best]
     floor = next((r for r in results if r["client"] == "raw"), None)
     if floor is None:
@@ -336,6 +334,46 @@ def main() -> None:
             f"{r['client']:>9}  {r['request_us']:10.1f}  {per_request:6.2f}x"
             f"  {r['chunk_us']:8.2f}  {per_chunk:6.2f}x"
         )
+
+
+def _rounds(
+    names: list[str],
+    checkouts: dict[str, str],
+    env: dict[str, str],
+    args: argparse.Namespace,
+    best: dict[str, dict[str, Any]],
+) -> None:
+    with Upstream(chunks=1000) as base_url:
+        # Rounds interleave the clients (raw, modelmux, ..., raw, modelmux, ...) so that load
+        # from elsewhere on the machine is spread over all of them; each keeps its best round.
+        for round_no in range(args.rounds):
+            for name in names:
+                client = "modelmux" if name in checkouts else name
+                cmd = [sys.executable, __file__, "--child", client, "--base-url", base_url]
+                cmd += ["--requests", str(args.requests), "--streams", str(args.streams)]
+                cmd += ["--rounds", "1"]
+                child_env = env
+                if name in checkouts:  # that revision's package first on the path
+                    child_env = dict(env, PYTHONPATH=os.path.join(checkouts[name], "src"))
+                proc = subprocess.run(
+                    cmd, capture_output=True, text=True, timeout=1800, env=child_env
+                )
+                lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+                if proc.returncode or not lines:
+                    tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+                    print(f"{name:>9}: failed: {' | '.join(tail)}")
+                    continue
+                r = json.loads(lines[-1][7:])
+                r["client"] = name
+                print(
+                    f"round {round_no + 1} {name:>9}: {r['request_us']:8.1f} us/request  "
+                    f"{r['chunk_us']:7.2f} us/chunk  "
+                    f"{r['faults_per_request']:5.2f} page faults/request",
+                    flush=True,
+                )
+                old = best.setdefault(name, r)
+                old["request_us"] = min(old["request_us"], r["request_us"])
+                old["chunk_us"] = min(old["chunk_us"], r["chunk_us"])
 
 
 if __name__ == "__main__":
