@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import re
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
@@ -37,13 +36,12 @@ from .gemini_wire import (
     build_generate_body,
     model_for,
 )
+from .memory import ToolCallMemory
 
 __all__ = ["Gemini"]
 
 #: Pages of GET /models followed at most.
 MAX_MODEL_PAGES = 10
-#: Thought signatures remembered per provider instance (tool-call id -> signature).
-MAX_SIGNATURES = 1024
 _MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _VERSIONED = re.compile(r"/v\d+(?:alpha|beta)?\d*$")
 #: images.generate ``size`` -> Gemini ``imageConfig.aspectRatio`` (the ratios it accepts).
@@ -93,7 +91,8 @@ class Gemini(Provider):
         default_headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(api_key=api_key, base_url=base_url, default_headers=default_headers)
-        self._signatures: OrderedDict[str, str] = OrderedDict()
+        #: Thought signatures of this provider's tool calls, sent back with them (memory.py).
+        self._signatures: ToolCallMemory[str] = ToolCallMemory()
 
     def capabilities_for(self, model: str) -> Capabilities:
         return model_for(model, self.model_rows).capabilities
@@ -137,13 +136,6 @@ class Gemini(Provider):
             request, images=images, signatures=self._signatures, rows=self.model_rows
         )
 
-    def _remember(self, state: StreamState) -> None:
-        for call_id, signature in state.signatures.items():
-            self._signatures[call_id] = signature
-            self._signatures.move_to_end(call_id)
-        while len(self._signatures) > MAX_SIGNATURES:
-            self._signatures.popitem(last=False)
-
     # -- chat --------------------------------------------------------------------------------
     async def stream_chat(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
         body = await self._body(request)
@@ -161,7 +153,7 @@ class Gemini(Provider):
                     for item in state.events(self._decode(event.data)):
                         yield item
         finally:
-            self._remember(state)
+            self._signatures.remember(state.signatures)
         if not state.finished:
             raise APIResponseValidationError(
                 "the stream ended without a finishReason: the answer may be cut short",
@@ -193,7 +185,7 @@ class Gemini(Provider):
         )
         state = StreamState(self.name)
         events = list(state.events(self._decode_body(response.json())))
-        self._remember(state)
+        self._signatures.remember(state.signatures)
         if not state.finished:
             raise APIResponseValidationError(
                 "the answer has neither candidates nor a block reason", provider=self.name
