@@ -606,3 +606,91 @@ def test_tool_call_arguments_that_are_not_an_object_are_refused() -> None:
     )
     with pytest.raises(InvalidRequestError, match="toolu_1"):
         build_messages_body(request, stream=False)
+
+
+# -- thinking across turns -----------------------------------------------------------------------
+def _continued(assistant: Any) -> list[Any]:
+    """The next turn as callers write it: the assistant message appended, then the result."""
+    return [
+        {"role": "user", "content": "weather in Oslo?"},
+        assistant,
+        {"role": "tool", "tool_call_id": "toolu_01A", "content": "18C"},
+    ]
+
+
+async def test_signed_thinking_goes_back_with_its_tool_call_in_the_next_turn() -> None:
+    first = [
+        message_start(),
+        *thinking_block(0, ["Need ", "the weather."]),
+        *tool_block(1, "toolu_01A", "get_weather", ['{"city": ', '"Oslo"}']),
+        message_delta("tool_use"),
+        MESSAGE_STOP,
+    ]
+    async with FakeServer() as server, client_for(server) as client:
+        server.script("POST", MESSAGES, stream(first), stream(text_stream(["18C, sunny."])))
+        params: dict[str, Any] = {
+            "model": "claude-sonnet-4-5",
+            "tools": [WEATHER],
+            "reasoning_effort": "low",
+            "stream": True,
+        }
+        await read_chunks(client.chat.completions.create(messages="weather in Oslo?", **params))
+        # What a streaming caller rebuilds from the chunks: no signature anywhere in it.
+        assistant = {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "toolu_01A",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'},
+                }
+            ],
+        }
+        answer = await read_chunks(
+            client.chat.completions.create(messages=_continued(assistant), **params)
+        )
+        assert text_of(answer) == "18C, sunny."
+        content = server.requests[1].json["messages"][1]["content"]
+        assert content[0] == {
+            "type": "thinking",
+            "thinking": "Need the weather.",
+            "signature": "EqQBCgIYAhIM",
+        }
+        assert (content[1]["type"], content[1]["id"]) == ("tool_use", "toolu_01A")
+
+
+async def test_non_streamed_thinking_and_redacted_thinking_go_back_only_when_the_turn_thinks() -> (
+    None
+):
+    first = message(
+        [
+            {"type": "thinking", "thinking": "Need the weather.", "signature": "sig-1"},
+            {"type": "redacted_thinking", "data": "opaque-bytes"},
+            {
+                "type": "tool_use",
+                "id": "toolu_01A",
+                "name": "get_weather",
+                "input": {"city": "Oslo"},
+            },
+        ],
+        stop_reason="tool_use",
+    )
+    async with FakeServer() as server, client_for(server) as client:
+        server.script("POST", MESSAGES, json(200, first), reply("18C"), reply("18C"))
+        params: dict[str, Any] = {"model": "claude-sonnet-4-5", "tools": [WEATHER]}
+        response = await client.chat.completions.create(
+            messages="weather in Oslo?", reasoning_effort="low", **params
+        )
+        continued = _continued(response.choices[0].message)  # the response object itself
+        await client.chat.completions.create(messages=continued, reasoning_effort="low", **params)
+        content = server.requests[1].json["messages"][1]["content"]
+        assert content[:2] == [
+            {"type": "thinking", "thinking": "Need the weather.", "signature": "sig-1"},
+            {"type": "redacted_thinking", "data": "opaque-bytes"},
+        ]
+        assert content[2]["type"] == "tool_use"
+        # A turn without extended thinking sends no thinking blocks.
+        await client.chat.completions.create(messages=continued, **params)
+        kinds = [b["type"] for b in server.requests[2].json["messages"][1]["content"]]
+        assert "thinking" not in kinds and "redacted_thinking" not in kinds

@@ -6,7 +6,7 @@ elsewhere (with or without the ``/v1`` suffix). The translation lives in anthrop
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -25,6 +25,7 @@ from .anthropic_wire import (
     build_messages_body,
 )
 from .base import Capabilities, Provider
+from .memory import ToolCallMemory
 
 __all__ = ["Anthropic"]
 
@@ -37,7 +38,8 @@ class Anthropic(Provider):
 
     System and developer messages become ``system``; images, tools, tool results, stop
     sequences and JSON output (through a forced tool) are translated; thinking arrives as
-    ``reasoning_content``. ``reasoning_effort`` turns on extended thinking.
+    ``reasoning_content``. ``reasoning_effort`` turns on extended thinking; the signed
+    thinking blocks behind a tool call are sent back with that call in the next turn.
     """
 
     name = "anthropic"
@@ -61,6 +63,17 @@ class Anthropic(Provider):
     model_rules: Sequence[ModelRule] = MODEL_RULES
     api_version = ANTHROPIC_VERSION
 
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        default_headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(api_key=api_key, base_url=base_url, default_headers=default_headers)
+        #: Thinking blocks behind this provider's tool calls, sent back with them (memory.py).
+        self._thinking: ToolCallMemory[list[dict[str, Any]]] = ToolCallMemory()
+
     # -- where and how -----------------------------------------------------------------------
     def url(self, path: str) -> str:
         root = self.resolved_base_url or ""
@@ -81,7 +94,9 @@ class Anthropic(Provider):
 
     # -- chat --------------------------------------------------------------------------------
     async def stream_chat(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
-        body = build_messages_body(request, stream=True, rules=self.model_rules)
+        body = build_messages_body(
+            request, stream=True, rules=self.model_rules, thinking=self._thinking
+        )
         http = self._http("POST", "messages", request.options, body)
         state = StreamState(self.name, json_tool=request.response_format is not None)
         decoder = SSEDecoder()
@@ -101,6 +116,7 @@ class Anthropic(Provider):
                     for item in state.events(kind, payload):
                         yield item
                     if state.stopped:
+                        self._thinking.remember(state.remembered())
                         return
             for event in decoder.close():
                 payload = loads(event.data)
@@ -111,14 +127,20 @@ class Anthropic(Provider):
                 "the stream ended before message_stop: the answer may be cut short",
                 provider=self.name,
             )
+        self._thinking.remember(state.remembered())
 
     async def complete_chat(self, request: ChatRequest) -> Sequence[ChatEvent]:
-        body = build_messages_body(request, stream=False, rules=self.model_rules)
+        body = build_messages_body(
+            request, stream=False, rules=self.model_rules, thinking=self._thinking
+        )
         http = self._http("POST", "messages", request.options, body)
         payload = (await require_transport(request.transport).request(http)).json()
         if not isinstance(payload, dict):
             raise APIResponseValidationError("expected a Message object", provider=self.name)
-        return message_events(payload, self.name, json_tool=request.response_format is not None)
+        state = StreamState(self.name, json_tool=request.response_format is not None)
+        events = message_events(payload, state)
+        self._thinking.remember(state.remembered())
+        return events
 
     # -- models ------------------------------------------------------------------------------
     async def list_models(self, request: ModelsRequest) -> list[str]:

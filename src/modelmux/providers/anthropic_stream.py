@@ -84,16 +84,23 @@ class StreamState:
         "json_tool",
         "provider",
         "stopped",
+        "thinking",
         "tool_count",
+        "tool_ids",
     )
 
     def __init__(self, provider: str, *, json_tool: bool = False) -> None:
         self.provider = provider
         #: A response_format was asked for: the RESPONSE_TOOL's input is the answer text.
         self.json_tool = json_tool
-        # content-block index -> ("text"|"thinking"|"json", -1) or ("tool", tool call index)
+        # content-block index -> ("text"|"json", -1), ("tool", tool call index) or
+        # ("thinking", position in ``thinking``)
         self.blocks: dict[int, tuple[str, int]] = {}
         self.tool_count = 0
+        #: This message's thinking blocks (text as pieces until ``remembered``) and tool-call
+        #: ids: the blocks must go back verbatim, signature included, with those calls.
+        self.thinking: list[dict[str, Any]] = []
+        self.tool_ids: list[str] = []
         self.input_tokens = 0
         self.cached: int | None = None
         self.finished = False  # a stop_reason arrived
@@ -108,13 +115,24 @@ class StreamState:
             call = self.tool_count
             self.tool_count += 1
             self.blocks[index] = ("tool", call)
+            if block.get("id"):
+                self.tool_ids.append(str(block["id"]))
             yield ToolCallDelta(call, block.get("id"), block.get("name"), "")
-        elif kind in ("text", "thinking"):
-            self.blocks[index] = (kind, -1)
-            text = block.get("text") if kind == "text" else block.get("thinking")
+        elif kind == "text":
+            self.blocks[index] = ("text", -1)
+            text = block.get("text")
             if text:  # normally empty; content follows in deltas
-                yield TextDelta(text) if kind == "text" else ReasoningDelta(text)
-        # redacted_thinking, server-tool blocks: nothing an OpenAI client can show
+                yield TextDelta(text)
+        elif kind == "thinking":
+            self.blocks[index] = ("thinking", len(self.thinking))
+            text = block.get("thinking") or ""  # whole in a Message, empty in a stream
+            signature = block.get("signature") or ""
+            self.thinking.append({"type": "thinking", "thinking": [text], "signature": signature})
+            if text:
+                yield ReasoningDelta(text)
+        elif kind == "redacted_thinking":  # nothing to show, but it must go back too
+            self.thinking.append({"type": "redacted_thinking", "data": block.get("data")})
+        # server-tool blocks: nothing an OpenAI client can show
 
     def _delta(self, index: int, delta: Mapping[str, Any]) -> Iterator[ChatEvent]:
         kind = delta.get("type")
@@ -134,8 +152,25 @@ class StreamState:
         elif kind == "thinking_delta":
             text = delta.get("thinking")
             if text:
+                block, at = self.blocks.get(index, ("", -1))
+                if block == "thinking":
+                    self.thinking[at]["thinking"].append(text)
                 yield ReasoningDelta(text)
-        # signature_delta, citations_delta and newer delta types carry nothing to show
+        elif kind == "signature_delta":
+            block, at = self.blocks.get(index, ("", -1))
+            if block == "thinking":
+                self.thinking[at]["signature"] += delta.get("signature") or ""
+        # citations_delta and newer delta types carry nothing to show
+
+    def remembered(self) -> dict[str, list[dict[str, Any]]]:
+        """This message's thinking blocks, by the id of each tool call they led to."""
+        if not self.thinking or not self.tool_ids:
+            return {}
+        blocks = [
+            {**b, "thinking": "".join(b["thinking"])} if b["type"] == "thinking" else b
+            for b in self.thinking
+        ]
+        return dict.fromkeys(self.tool_ids, blocks)
 
     def events(self, kind: str, payload: Mapping[str, Any]) -> Iterator[ChatEvent]:
         """Events of one server-sent event (``kind`` is its type)."""
@@ -182,13 +217,11 @@ class StreamState:
         # ping, content_block_stop and unknown events: nothing to do
 
 
-def message_events(
-    payload: Mapping[str, Any], provider: str, *, json_tool: bool = False
-) -> list[ChatEvent]:
-    """Events of a whole Message (the non-streaming answer), through the stream translation."""
+def message_events(payload: Mapping[str, Any], state: StreamState) -> list[ChatEvent]:
+    """Events of a whole Message (the non-streaming answer), through the stream translation
+    (``state`` is fresh; it keeps what a stream's state would, such as thinking blocks)."""
     if payload.get("type") == "error":
-        raise error_event(payload, provider)
-    state = StreamState(provider, json_tool=json_tool)
+        raise error_event(payload, state.provider)
     start = {k: v for k, v in payload.items() if k not in ("content", "stop_reason")}
     events = list(state.events("message_start", {"message": start}))
     for index, block in enumerate(payload.get("content") or ()):

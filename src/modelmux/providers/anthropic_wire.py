@@ -149,8 +149,11 @@ def _tool_result(message: Mapping[str, Any]) -> dict[str, Any]:
     return block
 
 
-def _messages(request: ChatRequest) -> tuple[list[str], list[dict[str, Any]]]:
-    """(system texts, Anthropic messages) with consecutive same-role turns merged."""
+def _messages(
+    request: ChatRequest, thinking: Mapping[str, list[dict[str, Any]]]
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """(system texts, Anthropic messages) with consecutive same-role turns merged.
+    ``thinking``: tool-call id -> the signed thinking blocks that led to that call."""
     system: list[str] = []
     out: list[dict[str, Any]] = []
     for message in request.messages:
@@ -161,8 +164,13 @@ def _messages(request: ChatRequest) -> tuple[list[str], list[dict[str, Any]]]:
                 system.append(text)
             continue
         if role == "assistant":
-            blocks = _blocks(message.get("content"))
-            blocks += [_tool_use(c) for c in message.get("tool_calls") or ()]
+            calls = message.get("tool_calls") or ()
+            # Thinking blocks come first, verbatim: the API checks their signatures.
+            signed = next(
+                (thinking[str(c.get("id"))] for c in calls if c.get("id") in thinking), []
+            )
+            blocks = [*signed, *_blocks(message.get("content"))]
+            blocks += [_tool_use(c) for c in calls]
             anthropic_role = "assistant"
         elif role == "tool":
             blocks, anthropic_role = [_tool_result(message)], "user"
@@ -235,10 +243,17 @@ def build_messages_body(
     *,
     stream: bool,
     rules: Sequence[ModelRule] = MODEL_RULES,
+    thinking: Mapping[str, list[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
-    """The JSON body of ``POST /v1/messages`` for this request."""
+    """The JSON body of ``POST /v1/messages`` for this request. ``thinking``: the signed
+    thinking blocks behind earlier tool calls, by tool-call id, sent back with those calls
+    when this request thinks too."""
     rule = rule_for(request.model, rules)
-    system, messages = _messages(request)
+    extra = request.extra_body.get("thinking")
+    thinks = THINKING_BUDGET.get(request.reasoning_effort or "", 0) or (
+        isinstance(extra, Mapping) and extra.get("type") == "enabled"
+    )
+    system, messages = _messages(request, thinking if thinking and thinks else {})
     if not messages:
         raise InvalidRequestError("Anthropic needs at least one user or assistant message")
     body: dict[str, Any] = {"model": request.model, "messages": messages}
