@@ -229,6 +229,25 @@ async def test_an_error_object_mid_stream_raises_its_status_error() -> None:
             )
 
 
+async def test_a_bare_json_error_written_into_the_stream_raises_its_status_error() -> None:
+    """When a stream fails, Gemini may write a plain JSON error object over several lines,
+    outside the SSE framing (wire-formats 4.4); it is reported, not lost."""
+    from .fakes import stream_bytes
+    from .fakes.gemini import sse_body
+
+    failure = b'{\n  "error": {\n    "code": 503,\n    "message": "The model is overloaded.",\n'
+    failure += b'    "status": "UNAVAILABLE"\n  }\n}\n'
+    body = sse_body([response([{"text": "a"}], None)]) + failure
+    async with FakeServer() as server, client_for(server) as client:
+        server.script(
+            "POST", stream_path(), stream_bytes([body[i : i + 5] for i in range(0, len(body), 5)])
+        )
+        with pytest.raises(InternalServerError, match="overloaded"):
+            await read_chunks(
+                client.chat.completions.create(model=MODEL, messages="?", stream=True)
+            )
+
+
 # -- tools -------------------------------------------------------------------------------------
 async def test_streamed_parallel_function_calls_get_ids_and_json_arguments() -> None:
     calls = [

@@ -215,3 +215,31 @@ def test_ndjson_oversized_line_is_rejected() -> None:
     decoder.feed(b'{"b": "' + b"y" * 40)
     with pytest.raises(APIResponseValidationError, match="exceeds 64 bytes"):
         decoder.feed(b"y" * 40)
+
+
+def test_sse_lines_that_are_no_field_are_kept_aside_not_yielded() -> None:
+    from modelmux.transport.errors import MAX_ERROR_BODY, stray_error
+
+    body = (
+        b'data: {"a": 1}\n\n: keep-alive\nretry: 10\nid: 7\n'
+        b'{\n  "error": {\n    "code": 503,\n    "message": "overloaded"\n  }\n}\n'
+    )
+    for cut in range(len(body) + 1):  # the same at every split
+        decoder = SSEDecoder()
+        events = decoder.feed(body[:cut]) + decoder.feed(body[cut:]) + decoder.close()
+        assert [e.data for e in events] == ['{"a": 1}']
+        assert decoder.stray == [
+            b"{",
+            b'  "error": {',
+            b'    "code": 503,',
+            b'    "message": "overloaded"',
+            b"  }",
+            b"}",
+        ]
+    error = stray_error(decoder.stray, "host")
+    assert error is not None and getattr(error, "status_code", None) == 503
+    assert stray_error([b"not json"], "host") is None
+    # Kept up to the error-body cap, no further.
+    flood = SSEDecoder()
+    flood.feed(b"x" * 1000 + b"\n" * 1 + (b"y" * 1000 + b"\n") * 200)
+    assert sum(len(line) + 1 for line in flood.stray) <= MAX_ERROR_BODY + 1001

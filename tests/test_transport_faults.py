@@ -317,6 +317,21 @@ async def test_stream_without_done_or_finish_reason_is_an_error_after_the_text(
     await h.clean()
 
 
+async def test_a_bare_json_error_after_the_text_is_raised_as_its_status_error(
+    server: FakeServer,
+) -> None:
+    """A host that writes a plain JSON error object into the stream (outside the SSE
+    framing) when it fails: that error is reported instead of a generic cut-short error."""
+    failure = b'{\n  "error": {"message": "upstream overloaded", "code": 503}\n}\n'
+    server.script("POST", CHAT, stream_bytes([*_pieces(["cut "]), failure]))
+    h = Harness(server)
+    stream = h.client.chat.completions.create(model="m", messages=MSGS, stream=True)
+    got, exc = await _collect(stream)
+    assert got == "cut "
+    assert isinstance(exc, InternalServerError) and "upstream overloaded" in str(exc)
+    await h.clean()
+
+
 @pytest.mark.parametrize(
     ("error_body", "kind"),
     [

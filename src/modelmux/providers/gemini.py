@@ -23,7 +23,7 @@ from ..errors import (
     InvalidRequestError,
 )
 from ..transport.base import HttpRequest, require_transport
-from ..transport.errors import embedded_error
+from ..transport.errors import embedded_error, stray_error
 from ..transport.sse import SSEDecoder
 from ..types.events import ChatEvent
 from ..types.request import CallOptions, ChatRequest, ImageRef, ImageRequest, ModelsRequest
@@ -155,6 +155,9 @@ class Gemini(Provider):
         finally:
             self._signatures.remember(state.signatures)
         if not state.finished:
+            error = stray_error(decoder.stray, self.name)
+            if error is not None:  # the failure the host wrote outside the SSE framing
+                raise error
             raise APIResponseValidationError(
                 "the stream ended without a finishReason: the answer may be cut short",
                 provider=self.name,

@@ -13,6 +13,7 @@ import orjson
 
 from ..errors import APIResponseValidationError, ConfigurationError
 from ..transport.base import HttpRequest, require_transport
+from ..transport.errors import stray_error
 from ..transport.sse import SSEDecoder
 from ..types.events import ChatEvent
 from ..types.request import CallOptions, ChatRequest, ImageRequest, ModelsRequest
@@ -138,6 +139,9 @@ class OpenAICompatible(Provider):
                 for item in _chunk_events(event.data, state, name):
                     yield item
         if not state.finished:
+            error = stray_error(decoder.stray, name)
+            if error is not None:  # the failure the host wrote outside the SSE framing
+                raise error
             raise APIResponseValidationError(
                 "the stream ended without [DONE] or a finish_reason: the answer may be cut short",
                 provider=name,

@@ -28,6 +28,7 @@ __all__ = [
     "embedded_error",
     "error_from_status",
     "parse_error_body",
+    "stray_error",
     "translate_exception",
 ]
 
@@ -62,6 +63,18 @@ def embedded_error(payload: Any, provider: str | None) -> APIError | None:
     if isinstance(code, int) and 400 <= code <= 599:
         return status_error(code, message, provider=provider, body=dict(payload))
     return APIError(message, provider=provider, body=dict(payload))
+
+
+def stray_error(lines: list[bytes], provider: str | None) -> APIError | None:
+    """The typed error of a bare JSON error object a host wrote into a stream outside its
+    framing (Gemini, spread over several lines when a stream fails), else None."""
+    if not lines:
+        return None
+    try:
+        payload = orjson.loads(b"\n".join(lines))
+    except orjson.JSONDecodeError:
+        return None
+    return embedded_error(payload, provider)
 
 
 def error_from_status(

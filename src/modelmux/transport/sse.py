@@ -4,7 +4,9 @@ Lines are split on bytes (LF, CRLF and lone CR, also when a CRLF straddles two n
 chunks) before decoding, which is safe because a line break is never part of a multi-byte
 UTF-8 sequence; so no incremental text decoder runs on the hot path. A leading BOM is dropped,
 comments and unknown fields are ignored, multi-line data is joined with LF, and a last event
-without its blank line is flushed at the end (a leniency LLM hosts need).
+without its blank line is flushed at the end (a leniency LLM hosts need). Lines that are no
+SSE field at all are kept aside (``stray``, size-capped): some hosts write a bare JSON error
+object into the stream when it fails, and the provider reports that error (errors.py).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import APIResponseValidationError
+from .errors import MAX_ERROR_BODY
 
 __all__ = ["DEFAULT_MAX_EVENT_BYTES", "SSEDecoder", "SSEEvent"]
 
@@ -28,7 +31,18 @@ class SSEEvent:
 
 
 class SSEDecoder:
-    __slots__ = ("_buf", "_cr", "_data", "_event", "_last_id", "_max", "_size", "_start")
+    __slots__ = (
+        "_buf",
+        "_cr",
+        "_data",
+        "_event",
+        "_last_id",
+        "_max",
+        "_size",
+        "_start",
+        "_stray_size",
+        "stray",
+    )
 
     def __init__(self, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
         self._buf = b""
@@ -39,6 +53,9 @@ class SSEDecoder:
         self._last_id = ""
         self._max = max_event_bytes
         self._size = 0
+        #: Lines that were no SSE field (see the module docstring), up to MAX_ERROR_BODY bytes.
+        self.stray: list[bytes] = []
+        self._stray_size = 0
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Decode one network chunk; return the events it completed."""
@@ -90,8 +107,12 @@ class SSEDecoder:
             self._data.append(value.decode("utf-8", "replace"))
         elif name == b"event":
             self._event = value.decode("utf-8", "replace")
-        elif name == b"id" and b"\x00" not in value:
-            self._last_id = value.decode("utf-8", "replace")
+        elif name == b"id":
+            if b"\x00" not in value:
+                self._last_id = value.decode("utf-8", "replace")
+        elif name != b"retry" and self._stray_size < MAX_ERROR_BODY:
+            self.stray.append(line)
+            self._stray_size += len(line) + 1
 
     def close(self) -> list[SSEEvent]:
         """End of stream: flush a last line and event that lacked their terminators."""
