@@ -186,6 +186,27 @@ async def test_consecutive_failures_open_the_breaker_and_a_failed_probe_reopens_
     assert await health.wait_time("a") == 0.0  # closed
 
 
+async def test_answers_that_break_off_count_against_the_provider_and_early_closes_do_not() -> None:
+    clock = Clock()
+    health = InMemoryHealthStore(failure_threshold=2, cooldown=30, clock=clock)
+    a = ScriptedProvider(["partial ", "answer"], name="a")
+    client = AsyncClient(provider=[a, ScriptedProvider("b", name="b")], health=health)
+    for _ in range(3):  # the caller stops reading: not the provider's fault
+        async for _chunk in client.chat.completions.create(messages="hi", stream=True):
+            break
+    assert await health.wait_time("a") == 0.0
+    a = ScriptedProvider(["partial ", down()], name="a")
+    client = AsyncClient(provider=[a, ScriptedProvider("b", name="b")], health=health)
+    with pytest.raises(InternalServerError):  # streamed: the error reaches the caller...
+        async for _chunk in client.chat.completions.create(messages="hi", stream=True):
+            pass
+    with pytest.raises(InternalServerError):  # ...and so it does without streaming
+        await client.chat.completions.create(messages="hi")
+    assert await health.wait_time("a") == pytest.approx(30)  # two failures: cooling down
+    assert (await client.chat.completions.create(messages="hi")).provider == "b"
+    assert len(a.requests) == 2
+
+
 async def test_half_open_lets_one_probe_through_at_a_time() -> None:
     clock = Clock()
     health = InMemoryHealthStore(clock=clock)

@@ -176,6 +176,7 @@ class AsyncClient:
     ) -> AsyncGenerator[ChatCompletionChunk, None]:
         selection = await self.router.select(providers, request, routing)
         fold = _fold_for(request, selection.provider)
+        name = selection.provider.name
         try:
             for event in selection.held:
                 chunk = fold.apply(event)
@@ -190,8 +191,12 @@ class AsyncClient:
                         yield chunk
                         if fold.done:
                             break
+        except BaseException as exc:  # broke off (the provider's failure) or closed early
+            await self.router.settle(name, exc)
+            raise
         finally:
             await selection.aclose()
+        await self.router.settle(name)
         for chunk in fold.close():
             yield chunk
 
@@ -200,6 +205,7 @@ class AsyncClient:
     ) -> ChatCompletion:
         selection = await self.router.select(providers, request, routing)
         fold = _fold_for(request, selection.provider)
+        name = selection.provider.name
         try:
             for event in selection.held:
                 fold.apply(event)
@@ -210,11 +216,15 @@ class AsyncClient:
                     fold.apply(event)
                     if fold.done:
                         break
+        except BaseException as exc:  # broke off (the provider's failure) or cancelled
+            await self.router.settle(name, exc)
+            raise
         finally:
             if selection.rest is None:  # a whole answer: nothing left to close but the slot
                 selection.release()
             else:
                 await selection.aclose()
+        await self.router.settle(name)
         fold.close()
         return fold.completion()
 

@@ -151,7 +151,8 @@ class Router:
     ) -> Coroutine[Any, Any, Selection]:
         """The provider that started answering, with its stream. One provider: its own
         error. Several: ``AllProvidersFailedError`` when all fail, or the first error that
-        another provider would not fix (a 400, say)."""
+        another provider would not fix (a 400, say). The caller reports how the answer
+        ended with ``settle``."""
         if len(providers) == 1:
             provider = providers[0]
             if request.options.timeout.total is None or provider.deadline_in_transport:
@@ -289,7 +290,7 @@ class Router:
         self, provider: Provider, request: ChatRequest, deadline: float | None, *, multi: bool
     ) -> Selection:
         """One provider, until its first content: cooldown check, concurrency slot, the
-        request with its model id and what is left of the deadline; health recorded."""
+        request with its model id and what is left of the deadline; failures recorded."""
         name = provider.name
         if multi:
             wait = await self.health.wait_time(name)
@@ -317,8 +318,7 @@ class Router:
             raise
         if sem is not None:
             selection.on_close = sem.release
-        await self.health.record_success(name)
-        return selection
+        return selection  # success is recorded when the answer ends well (``settle``)
 
     def _request_for(
         self, provider: Provider, request: ChatRequest, deadline: float | None
@@ -331,6 +331,17 @@ class Router:
         left = max(0.001, deadline - asyncio.get_running_loop().time())
         timeout = replace(request.options.timeout, total=left)
         return replace(request, model=model, options=replace(request.options, timeout=timeout))
+
+    def settle(self, name: str, error: BaseException | None = None) -> Awaitable[None]:
+        """The health verdict on an answer ``select`` started, once it ended: None when it
+        ended well; else its error, which counts as it would before any content (a stream
+        cut mid-answer is the provider's failure); a cancellation or the caller closing the
+        stream early gives no verdict."""
+        if error is None:
+            return self.health.record_success(name)
+        if isinstance(error, Exception):
+            return self._record_failure(name, error)
+        return self.health.release(name)
 
     async def _record_failure(self, name: str, exc: BaseException) -> None:
         if isinstance(exc, APIStatusError) and exc.status_code == 429:
