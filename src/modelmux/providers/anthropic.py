@@ -6,7 +6,8 @@ elsewhere (with or without the ``/v1`` suffix). The translation lives in anthrop
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
+from functools import cached_property
 from typing import Any
 from urllib.parse import quote
 
@@ -63,16 +64,10 @@ class Anthropic(Provider):
     model_rules: Sequence[ModelRule] = MODEL_RULES
     api_version = ANTHROPIC_VERSION
 
-    def __init__(
-        self,
-        *,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        default_headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(api_key=api_key, base_url=base_url, default_headers=default_headers)
-        #: Thinking blocks behind this provider's tool calls, sent back with them (memory.py).
-        self._thinking: ToolCallMemory[list[dict[str, Any]]] = ToolCallMemory()
+    @cached_property
+    def _thinking(self) -> ToolCallMemory[list[dict[str, Any]]]:
+        """Thinking blocks behind this provider's tool calls, sent back with them (memory.py)."""
+        return ToolCallMemory()
 
     # -- where and how -----------------------------------------------------------------------
     def url(self, path: str) -> str:

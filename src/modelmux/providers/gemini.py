@@ -13,6 +13,7 @@ import asyncio
 import base64
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
+from functools import cached_property
 from typing import Any
 from urllib.parse import quote
 
@@ -83,16 +84,10 @@ class Gemini(Provider):
     #: How model families differ (capabilities, system instructions, image output).
     model_rows: Sequence[GeminiModel] = GEMINI_MODELS
 
-    def __init__(
-        self,
-        *,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        default_headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(api_key=api_key, base_url=base_url, default_headers=default_headers)
-        #: Thought signatures of this provider's tool calls, sent back with them (memory.py).
-        self._signatures: ToolCallMemory[str] = ToolCallMemory()
+    @cached_property
+    def _signatures(self) -> ToolCallMemory[str]:
+        """Thought signatures of this provider's tool calls, sent back with them (memory.py)."""
+        return ToolCallMemory()
 
     def capabilities_for(self, model: str) -> Capabilities:
         return model_for(model, self.model_rows).capabilities
