@@ -9,8 +9,10 @@ import pytest
 
 from modelmux import APIConnectionError, APIResponseValidationError, InvalidRequestError
 from modelmux.client.vision import MAX_IMAGE_BYTES
-from modelmux.providers import fetch_image as guard
-from modelmux.providers.fetch_image import fetch_image, inline_image, refuse_reason
+from modelmux.providers import fetch_image as downloader
+from modelmux.providers.fetch_image import fetch_image, inline_image
+from modelmux.transport import guard
+from modelmux.transport.guard import refuse_reason
 from modelmux.transport.http import HttpTransport
 from modelmux.types.request import CallOptions, ChatRequest, ImageRef
 from tests.fakes.server import FakeServer, json, text
@@ -175,7 +177,7 @@ async def test_redirect_loops_end(transport: HttpTransport) -> None:
         server.script("GET", "/loop", redirect("/loop"))
         with pytest.raises(APIResponseValidationError, match="redirected more than"):
             await fetch_image(server.url("/loop"), chat_request(transport, allow=True))
-        assert len(server.requests) == guard.MAX_REDIRECTS + 1
+        assert len(server.requests) == downloader.MAX_REDIRECTS + 1
 
 
 async def test_a_name_that_rebinds_to_loopback_after_the_check_is_refused(

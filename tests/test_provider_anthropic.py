@@ -49,6 +49,13 @@ from .fakes.anthropic import (
 from .support import read_chunks, text_of
 
 KEY = "sk-ant-test-secret-key"
+#: The tool_use block of a whole (non-streamed) answer that calls get_weather for Oslo.
+OSLO_CALL = {
+    "type": "tool_use",
+    "id": "toolu_01A",
+    "name": "get_weather",
+    "input": {"city": "Oslo"},
+}
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 WEATHER = {
     "type": "function",
@@ -327,12 +334,7 @@ async def test_non_streaming_uses_the_full_message_with_tools_thinking_and_cache
         [
             {"type": "thinking", "thinking": "Need the weather.", "signature": "sig"},
             {"type": "text", "text": "Let me check."},
-            {
-                "type": "tool_use",
-                "id": "toolu_01A",
-                "name": "get_weather",
-                "input": {"city": "Oslo"},
-            },
+            OSLO_CALL,
         ],
         stop_reason="tool_use",
         usage={
@@ -368,12 +370,7 @@ async def test_non_streaming_uses_the_full_message_with_tools_thinking_and_cache
 async def test_two_turn_tool_round_trip_sends_tool_use_and_tool_result_blocks() -> None:
     first = message(
         [
-            {
-                "type": "tool_use",
-                "id": "toolu_01A",
-                "name": "get_weather",
-                "input": {"city": "Oslo"},
-            },
+            OSLO_CALL,
             {
                 "type": "tool_use",
                 "id": "toolu_01B",
@@ -667,12 +664,7 @@ async def test_non_streamed_thinking_and_redacted_thinking_go_back_only_when_the
         [
             {"type": "thinking", "thinking": "Need the weather.", "signature": "sig-1"},
             {"type": "redacted_thinking", "data": "opaque-bytes"},
-            {
-                "type": "tool_use",
-                "id": "toolu_01A",
-                "name": "get_weather",
-                "input": {"city": "Oslo"},
-            },
+            OSLO_CALL,
         ],
         stop_reason="tool_use",
     )

@@ -166,9 +166,7 @@ def _messages(
         if role == "assistant":
             calls = message.get("tool_calls") or ()
             # Thinking blocks come first, verbatim: the API checks their signatures.
-            signed = next(
-                (thinking[str(c.get("id"))] for c in calls if c.get("id") in thinking), []
-            )
+            signed = next((thinking[c["id"]] for c in calls if c.get("id") in thinking), [])
             blocks = [*signed, *_blocks(message.get("content"))]
             blocks += [_tool_use(c) for c in calls]
             anthropic_role = "assistant"

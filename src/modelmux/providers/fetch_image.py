@@ -23,7 +23,6 @@ Providers call ``await fetch_image(url, request)`` or ``await inline_image(ref, 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import socket
 from dataclasses import replace
 from typing import Protocol
@@ -36,18 +35,10 @@ from ..errors import (
     InvalidRequestError,
 )
 from ..transport.base import HttpRequest, Transport, require_transport
-from ..transport.guard import IPAddress, refuse_reason
+from ..transport.guard import first_refused
 from ..types.request import CallOptions, ImageRef
 
-# IPAddress and refuse_reason live in transport/guard.py, which also guards the connection.
-__all__ = [
-    "MAX_REDIRECTS",
-    "IPAddress",
-    "check_image_body",
-    "fetch_image",
-    "inline_image",
-    "refuse_reason",
-]
+__all__ = ["MAX_REDIRECTS", "check_image_body", "fetch_image", "inline_image"]
 
 MAX_REDIRECTS = 5
 _WHO = "image download"
@@ -82,14 +73,13 @@ async def _check_host(url: str, allow_private: bool) -> None:
         raise APIConnectionError(
             f"cannot resolve the image host {host!r}: {exc}", provider=_WHO
         ) from exc
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-        reason = refuse_reason(address)
-        if reason is not None:
-            raise InvalidRequestError(
-                f"refusing to download image {url[:80]!r}: {host} resolves to a {reason} address "
-                f"({address}). Pass allow_private_image_urls=True to the client to allow it."
-            )
+    refused = first_refused(str(info[4][0]) for info in infos)
+    if refused is not None:
+        address, reason = refused
+        raise InvalidRequestError(
+            f"refusing to download image {url[:80]!r}: {host} resolves to a {reason} address "
+            f"({address}). Pass allow_private_image_urls=True to the client to allow it."
+        )
 
 
 def check_image_body(body: bytes, content_type: str, url: str = "") -> str:

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Iterable
 from typing import Any, TypeAlias
 
 from ..errors import InvalidRequestError
 
-__all__ = ["IPAddress", "PublicOnlyResolver", "refuse_reason"]
+__all__ = ["IPAddress", "PublicOnlyResolver", "first_refused", "refuse_reason"]
 
 IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -30,6 +31,17 @@ def refuse_reason(address: IPAddress) -> str | None:
             return kind.replace("_", "-")
     if not address.is_global:  # shared (CGNAT), documentation and other special ranges
         return "non-global"
+    return None
+
+
+def first_refused(hosts: Iterable[str]) -> tuple[IPAddress, str] | None:
+    """The first of these resolved addresses that is not public, with why; None if all are.
+    (A scope suffix such as ``%eth0`` on a link-local IPv6 address is ignored.)"""
+    for host in hosts:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+        reason = refuse_reason(address)
+        if reason is not None:
+            return address, reason
     return None
 
 
@@ -49,16 +61,15 @@ class PublicOnlyResolver:
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[Any]:
         results: list[Any] = await self._inner.resolve(host, port, family)
-        for result in results:
-            address = ipaddress.ip_address(str(result["host"]).split("%", 1)[0])
-            reason = refuse_reason(address)
-            if reason is not None:
-                # An APIError, not an OSError: aiohttp passes it through unwrapped.
-                raise InvalidRequestError(
-                    f"refusing to connect to {host}: it resolved to a {reason} address "
-                    f"({address}) when the connection was made, though not when it was checked "
-                    "(DNS rebinding?)"
-                )
+        refused = first_refused(str(result["host"]) for result in results)
+        if refused is not None:
+            address, reason = refused
+            # An APIError, not an OSError: aiohttp passes it through unwrapped.
+            raise InvalidRequestError(
+                f"refusing to connect to {host}: it resolved to a {reason} address "
+                f"({address}) when the connection was made, though not when it was checked "
+                "(DNS rebinding?)"
+            )
         return results
 
     async def close(self) -> None:
