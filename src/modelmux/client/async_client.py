@@ -86,6 +86,8 @@ class AsyncClient:
         provider, self._routing = split_spec(provider, self.router.options)
         self._providers = self._resolve(provider)
         self._image_providers = self._resolve(image_provider) if image_provider else self._providers
+        #: Every configured provider serves chat (so a plain call needs no capability check).
+        self._chat_ready = all(p.supports_chat for p in self._providers or ())
         self._transport = transport
         self._owns_transport = transport is None
         self.chat = Chat(self)
@@ -159,6 +161,8 @@ class AsyncClient:
         providers = self._providers
         if spec is not None or providers is None:
             providers = self._providers_for(spec, model=request.model)
+        elif self._chat_ready and _is_plain(request):
+            return providers  # every one serves chat, and a plain call asks for nothing more
         usable: list[Provider] = []
         reasons: list[str] = []
         for provider in providers:
@@ -276,13 +280,20 @@ def _fold_for(request: ChatRequest, provider: Provider) -> ResponseFold:
     return fold
 
 
+def _is_plain(request: ChatRequest) -> bool:
+    """Whether the request needs no capability beyond chat itself."""
+    return not (
+        request.response_format or request.tools or (request.n or 1) > 1 or request.has_images
+    )
+
+
 def _unsupported(provider: Provider, request: ChatRequest) -> str | None:
     """Why this provider cannot serve this request, or None when it can."""
     if not provider.supports_chat:
         return f"{provider.name} does not serve chat completions"
+    if _is_plain(request):
+        return None  # every chat provider serves it
     fmt = (request.response_format or {}).get("type")
-    if not (fmt or request.tools or (request.n or 1) > 1 or request.has_images):
-        return None  # a plain chat call: every chat provider serves it
     caps = provider.capabilities_for(provider.resolve_model(request.model))
     if request.has_images and not caps.vision:
         need = "does not accept image inputs; use a vision model"

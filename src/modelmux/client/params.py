@@ -112,6 +112,8 @@ def _count(name: str, value: Any) -> int:
 
 
 def _as_dict(message: Any, i: int) -> dict[str, Any]:
+    if type(message) is dict:  # the common case, without the ABC check below
+        return message.copy()
     if isinstance(message, Mapping):
         return dict(message)
     dump = getattr(message, "model_dump", None)  # our records, openai's or pydantic objects
@@ -134,7 +136,9 @@ def normalize_messages(messages: Any) -> list[Message]:
         if not messages:
             raise InvalidRequestError("messages is an empty string; say something")
         return [{"role": "user", "content": messages}]
-    if not isinstance(messages, Sequence) or isinstance(messages, (bytes, bytearray)):
+    if type(messages) is not list and (
+        not isinstance(messages, Sequence) or isinstance(messages, (bytes, bytearray))
+    ):
         raise InvalidRequestError(
             f"messages must be a list of message dicts or a string, got {type(messages).__name__}"
         )
@@ -338,7 +342,7 @@ def build_chat_request(
         raise InvalidRequestError(f"stream must be True or False, got {stream!r}")
     normalized = normalize_messages(messages)
     if not params:  # the common call: model and messages only
-        return ChatRequest(model, normalized, stream, options=base)
+        return ChatRequest(model, normalized, stream, base)  # positional: half the cost
     fields: dict[str, Any] = {}
     for key, value in params.items():
         check = _CHAT_FIELDS.get(key)
@@ -350,7 +354,7 @@ def build_chat_request(
     if params.get("image") is not None:
         images.insert(0, params["image"])
     attach_images(normalized, images)
-    return ChatRequest(model, normalized, stream, options=build_options(base, params), **fields)
+    return ChatRequest(model, normalized, stream, build_options(base, params), **fields)
 
 
 def build_image_request(

@@ -10,6 +10,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -111,6 +112,10 @@ def _message(message: Mapping[str, Any], quirks: Quirks) -> dict[str, Any]:
     return out
 
 
+_body_values = attrgetter(*BODY_FIELDS)
+_UNSET = (None,) * len(BODY_FIELDS)
+
+
 def build_chat_body(request: ChatRequest, quirks: Quirks, *, stream: bool) -> dict[str, Any]:
     """The JSON body of ``POST /chat/completions`` for this request on this host."""
     rewrite = quirks.strip_message_names or quirks.nine_char_tool_ids
@@ -121,10 +126,11 @@ def build_chat_body(request: ChatRequest, quirks: Quirks, *, stream: bool) -> di
                 break
     messages = [_message(m, quirks) for m in request.messages] if rewrite else request.messages
     body: dict[str, Any] = {"model": request.model, "messages": messages}
-    for name in BODY_FIELDS:
-        value = getattr(request, name)
-        if value is not None:
-            body[name] = value
+    values = _body_values(request)
+    if values != _UNSET:  # most calls set none of these: one C call and one compare
+        for name, value in zip(BODY_FIELDS, values):
+            if value is not None:
+                body[name] = value
     if quirks.max_completion_tokens and "max_tokens" in body:
         body.setdefault("max_completion_tokens", body.pop("max_tokens"))
     if quirks.seed_field != "seed" and "seed" in body:

@@ -158,7 +158,7 @@ class Router:
             if request.options.timeout.total is None or provider.deadline_in_transport:
                 # The transport's own timer already bounds the whole call: no second one (and
                 # no coroutine layer of ours between the caller and the attempt).
-                return self._attempt(provider, request, None, multi=False)
+                return self._attempt(provider, request, None, False)
         return self._select(providers, request, options or self.options)
 
     async def _select(
@@ -287,7 +287,7 @@ class Router:
         raise AllProvidersFailedError(errors)
 
     async def _attempt(
-        self, provider: Provider, request: ChatRequest, deadline: float | None, *, multi: bool
+        self, provider: Provider, request: ChatRequest, deadline: float | None, multi: bool
     ) -> Selection:
         """One provider, until its first content: cooldown check, concurrency slot, the
         request with its model id and what is left of the deadline; failures recorded."""

@@ -142,6 +142,7 @@ class ChatRequest:
     model: str
     messages: list[Message]
     stream: bool = False
+    options: CallOptions = field(default_factory=CallOptions)
     temperature: float | None = None
     top_p: float | None = None
     max_tokens: int | None = None
@@ -159,7 +160,6 @@ class ChatRequest:
     user: str | None = None
     reasoning_effort: str | None = None
     extra_body: dict[str, Any] = field(default_factory=dict)
-    options: CallOptions = field(default_factory=CallOptions)
     # The client's pooled HTTP transport; HTTP providers send through it.
     transport: Transport | None = None
 
@@ -188,13 +188,15 @@ class ChatRequest:
     @property
     def has_images(self) -> bool:
         # Looks at part types only: decoding every data URI (up to 20 MB each) just to learn
-        # whether there is one would cost that much per candidate provider.
-        return any(
-            isinstance(part, dict) and part.get("type") == "image_url"
-            for message in self.messages
-            if isinstance(content := message.get("content"), list)
-            for part in content
-        )
+        # whether there is one would cost that much per candidate provider. A plain loop, not
+        # any() over a generator: this runs for every call, and most have no list content.
+        for message in self.messages:
+            content = message.get("content")
+            if type(content) is list:
+                for part in content:
+                    if isinstance(part, dict) and part.get("type") == "image_url":
+                        return True
+        return False
 
 
 @dataclass(slots=True)
