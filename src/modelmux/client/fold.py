@@ -42,6 +42,7 @@ from ..types.events import (
     TextDelta,
     ToolCallDelta,
     Usage,
+    WholeChoice,
 )
 from ..types.request import ChatRequest
 
@@ -241,6 +242,33 @@ class ResponseFold:
         state.refusal.append(event.text)
         return self._emit(event.index, state, refusal=event.text)
 
+    def _on_whole(self, event: WholeChoice) -> None:
+        """A whole choice (a non-streamed answer): what its deltas would do, in one step
+        when nothing can differ (a fresh choice, no stop sequences); else as its deltas."""
+        if self._streaming:
+            raise TypeError("a provider's stream_chat yielded a WholeChoice; yield deltas")
+        index = event.index
+        if self._stops or index in self._choices:
+            for delta in event.deltas():
+                self.apply(delta)
+            return
+        state = self._choices[index] = _ChoiceState(None)
+        if event.text:
+            state.text.append(event.text)
+        if event.reasoning:
+            state.reasoning.append(event.reasoning)
+        if event.refusal:
+            state.refusal.append(event.refusal)
+        if event.tool_calls:
+            for call in event.tool_calls:
+                self._tool(call)
+        reason = event.finish
+        if reason is not None:
+            self._finish(state, "tool_calls" if reason == "stop" and state.tools else reason)
+        elif not (event.text or event.reasoning or event.refusal or event.tool_calls):
+            return  # nothing happened: the response is not under way yet
+        self._emitted = True
+
     def _on_usage(self, event: Usage) -> None:
         self.usage = event
 
@@ -414,6 +442,7 @@ _HANDLERS: dict[type, _Handler] = {
     Finish: ResponseFold._on_finish,
     Usage: ResponseFold._on_usage,
     ResponseInfo: ResponseFold._on_info,
+    WholeChoice: ResponseFold._on_whole,
 }
 
 

@@ -26,6 +26,7 @@ from ..types.events import (
     TextDelta,
     ToolCallDelta,
     Usage,
+    WholeChoice,
 )
 from ..types.request import BODY_FIELDS, ChatRequest
 
@@ -253,23 +254,38 @@ def completion_events(payload: Mapping[str, Any], provider: str) -> list[ChatEve
     for choice in payload.get("choices") or ():
         index = choice.get("index") or 0
         message = choice.get("message") or {}
+        whole = WholeChoice(
+            _text(message.get("content")), map_finish_reason(choice.get("finish_reason")), index
+        )
         reasoning = message.get("reasoning_content") or message.get("reasoning")
         if reasoning and isinstance(reasoning, str):
-            events.append(ReasoningDelta(reasoning, index))
-        if message.get("content"):
-            content = message["content"]
-            if isinstance(content, list):  # a few hosts send content parts
-                content = "".join(p.get("text", "") for p in content if isinstance(p, Mapping))
-            events.append(TextDelta(str(content), index) if index else str(content))
-        if message.get("refusal"):
-            events.append(RefusalDelta(message["refusal"], index))
-        for position, call in enumerate(message.get("tool_calls") or ()):
-            fn = call.get("function") or {}
-            arguments = fn.get("arguments")
-            if not isinstance(arguments, str):  # some hosts send an object
-                arguments = orjson.dumps(arguments or {}).decode()
-            events.append(ToolCallDelta(position, call.get("id"), fn.get("name"), arguments, index))
-        events.append(Finish(map_finish_reason(choice.get("finish_reason")), index))
-    if payload.get("usage"):
-        events.append(usage_event(payload["usage"]))
+            whole.reasoning = reasoning
+        refusal = message.get("refusal")
+        if refusal:
+            whole.refusal = refusal
+        calls = message.get("tool_calls")
+        if calls:
+            whole.tool_calls = [
+                _whole_call(position, call, index) for position, call in enumerate(calls)
+            ]
+        events.append(whole)
+    usage = payload.get("usage")
+    if usage:
+        events.append(usage_event(usage))
     return events
+
+
+def _text(content: Any) -> str:
+    if not content:
+        return ""
+    if isinstance(content, list):  # a few hosts send content parts
+        return "".join(p.get("text", "") for p in content if isinstance(p, Mapping))
+    return str(content)
+
+
+def _whole_call(position: int, call: Mapping[str, Any], index: int) -> ToolCallDelta:
+    fn = call.get("function") or {}
+    arguments = fn.get("arguments")
+    if not isinstance(arguments, str):  # some hosts send an object
+        arguments = orjson.dumps(arguments or {}).decode()
+    return ToolCallDelta(position, call.get("id"), fn.get("name"), arguments, index)

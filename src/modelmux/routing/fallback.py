@@ -21,7 +21,14 @@ from ..errors import (
     UnsupportedCapabilityError,
 )
 from ..providers.base import Provider
-from ..types.events import ChatEvent, ReasoningDelta, RefusalDelta, TextDelta, ToolCallDelta
+from ..types.events import (
+    ChatEvent,
+    ReasoningDelta,
+    RefusalDelta,
+    TextDelta,
+    ToolCallDelta,
+    WholeChoice,
+)
 from ..types.request import ChatRequest
 
 __all__ = [
@@ -65,6 +72,8 @@ def _is_content(event: ChatEvent) -> bool:
         return bool(event)
     if isinstance(event, (TextDelta, ReasoningDelta, RefusalDelta)):
         return bool(event.text)
+    if isinstance(event, WholeChoice):
+        return bool(event.text or event.reasoning or event.refusal or event.tool_calls)
     return isinstance(event, ToolCallDelta)
 
 

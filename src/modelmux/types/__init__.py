@@ -22,6 +22,7 @@ from .events import (
     TextDelta,
     ToolCallDelta,
     Usage,
+    WholeChoice,
 )
 from .images import Image, ImagesResponse, Model, ModelList
 from .request import (
@@ -65,4 +66,5 @@ __all__ = [
     "Timeout",
     "ToolCallDelta",
     "Usage",
+    "WholeChoice",
 ]

@@ -20,6 +20,7 @@ __all__ = [
     "TextDelta",
     "ToolCallDelta",
     "Usage",
+    "WholeChoice",
 ]
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
@@ -89,6 +90,44 @@ class ResponseInfo:
     system_fingerprint: str | None = None
 
 
+@dataclass(slots=True)
+class WholeChoice:
+    """One whole choice of a non-streamed answer (``complete_chat`` only): the same as its
+    reasoning, text, refusal, tool calls and finish sent as deltas, in one event.
+
+    ``tool_calls`` are whole calls (``ToolCallDelta`` with the call's full arguments)."""
+
+    text: str = ""
+    finish: FinishReason | None = None
+    index: int = 0
+    reasoning: str = ""
+    refusal: str = ""
+    tool_calls: list[ToolCallDelta] | None = None
+
+    def deltas(self) -> list[ChatEvent]:
+        """The same choice as the delta events a stream would carry."""
+        index = self.index
+        out: list[ChatEvent] = []
+        if self.reasoning:
+            out.append(ReasoningDelta(self.reasoning, index))
+        if self.text:
+            out.append(TextDelta(self.text, index))
+        if self.refusal:
+            out.append(RefusalDelta(self.refusal, index))
+        out.extend(self.tool_calls or ())
+        if self.finish is not None:
+            out.append(Finish(self.finish, index))
+        return out
+
+
 ChatEvent: TypeAlias = (
-    str | TextDelta | ReasoningDelta | RefusalDelta | ToolCallDelta | Usage | Finish | ResponseInfo
+    str
+    | TextDelta
+    | ReasoningDelta
+    | RefusalDelta
+    | ToolCallDelta
+    | Usage
+    | Finish
+    | ResponseInfo
+    | WholeChoice
 )

@@ -1,0 +1,86 @@
+"""A non-streamed answer's WholeChoice folds exactly as its deltas would.
+
+The fold takes a whole choice in one step when nothing can differ (a fresh choice, no stop
+sequences) and as its deltas otherwise; both must give the same response, field for field.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from modelmux.client.fold import ResponseFold
+from modelmux.types.chat import ChatCompletion
+from modelmux.types.events import (
+    ChatEvent,
+    ResponseInfo,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+    WholeChoice,
+)
+from modelmux.types.request import ChatRequest
+
+CALLS = [
+    ToolCallDelta(0, "call_1", "lookup", '{"q": "foxes"}'),
+    ToolCallDelta(1, None, "now", "{}"),
+]
+
+WHOLES = {
+    "text": WholeChoice("The fox and the dog.", "stop"),
+    "cut by length": WholeChoice("The fox and", "length"),
+    "no finish": WholeChoice("unfinished and", None),
+    "empty": WholeChoice("", None),
+    "empty, finished": WholeChoice("", "stop"),
+    "reasoning": WholeChoice("Answer and more.", "stop", reasoning="Because and so."),
+    "refusal": WholeChoice("", "stop", refusal="I cannot help with that."),
+    "tool calls": WholeChoice("", "stop", tool_calls=CALLS),
+    "text and tool calls": WholeChoice("Calling and", "tool_calls", tool_calls=CALLS),
+    "second choice": WholeChoice("Other and", "stop", index=1),
+}
+
+
+def fold(events: list[ChatEvent], stop: list[str] | None) -> ChatCompletion:
+    random.seed(7)  # tool-call ids the upstream left out are drawn at random
+    request = ChatRequest("m", [{"role": "user", "content": "hi"}], stop=stop)
+    folding = ResponseFold(request, "p")
+    for event in events:
+        folding.apply(event)
+    folding.close()
+    return folding.completion()
+
+
+@pytest.mark.parametrize("stop", [None, [" and"]], ids=["no stop", "stop sequence"])
+@pytest.mark.parametrize("before", [[], [TextDelta("Before. ")]], ids=["fresh", "after text"])
+@pytest.mark.parametrize("name", WHOLES)
+def test_a_whole_choice_folds_as_its_deltas(
+    name: str, before: list[ChatEvent], stop: list[str] | None
+) -> None:
+    whole = WHOLES[name]
+    head: list[ChatEvent] = [ResponseInfo("chatcmpl-1", "m", 1767225600), *before]
+    tail: list[ChatEvent] = [Usage(3, 5)]
+    as_whole = fold([*head, whole, *tail], stop)
+    as_deltas = fold([*head, *whole.deltas(), *tail], stop)
+    assert as_whole.model_dump() == as_deltas.model_dump()
+
+
+def test_the_fast_path_gives_the_expected_fields() -> None:
+    # Against the expected values, not only against the delta path.
+    response = fold([WHOLES["text and tool calls"], WholeChoice("", "stop", 1)], None)
+    first, second = response.choices
+    assert first.message.content == "Calling and"
+    assert first.finish_reason == "tool_calls"
+    calls = first.message.tool_calls or []
+    assert [c.function.name for c in calls] == ["lookup", "now"]
+    assert calls[0].id == "call_1" and calls[1].id.startswith("call_")
+    assert second.finish_reason == "stop" and second.message.content == ""
+    reasoning = fold([WHOLES["reasoning"]], None).choices[0].message
+    assert reasoning.reasoning_content == "Because and so."
+    assert fold([WHOLES["refusal"]], None).choices[0].message.refusal == "I cannot help with that."
+
+
+def test_a_stream_may_not_carry_a_whole_choice() -> None:
+    request = ChatRequest("m", [{"role": "user", "content": "hi"}], stream=True)
+    with pytest.raises(TypeError, match="WholeChoice"):
+        ResponseFold(request, "p").apply(WholeChoice("text", "stop"))
