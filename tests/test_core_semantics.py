@@ -202,6 +202,7 @@ BAD_CHAT_INPUT: list[tuple[str, dict[str, Any]]] = [
     ("message not a dict", {"messages": ["hi"]}),
     ("missing role", {"messages": [{"content": "hi"}]}),
     ("unknown role", {"messages": [{"role": "robot", "content": "hi"}]}),
+    ("role not a string", {"messages": [{"role": ["user"], "content": "hi"}]}),
     ("content wrong type", {"messages": [{"role": "user", "content": 5}]}),
     ("user without content", {"messages": [{"role": "user"}]}),
     ("bad content part", {"messages": [{"role": "user", "content": [{"type": "video"}]}]}),

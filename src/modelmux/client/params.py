@@ -23,6 +23,8 @@ __all__ = [
 ]
 
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+#: Roles whose message needs nothing but string content.
+_TEXT_ROLES = frozenset({"system", "developer", "user", "assistant"})
 _PART_TYPES = frozenset({"text", "image_url", "input_audio", "file", "refusal"})
 _NOT_GIVEN: Any = object()
 
@@ -112,8 +114,6 @@ def _count(name: str, value: Any) -> int:
 
 
 def _as_dict(message: Any, i: int) -> dict[str, Any]:
-    if type(message) is dict:  # the common case, without the ABC check below
-        return message.copy()
     if isinstance(message, Mapping):
         return dict(message)
     dump = getattr(message, "model_dump", None)  # our records, openai's or pydantic objects
@@ -146,9 +146,12 @@ def normalize_messages(messages: Any) -> list[Message]:
         raise InvalidRequestError("messages is empty; pass at least one message")
     out: list[Message] = []
     for i, raw in enumerate(messages):
-        message = _as_dict(raw, i)
+        message = raw.copy() if type(raw) is dict else _as_dict(raw, i)
         role = message.get("role")
-        if role not in _ROLES:
+        if type(role) is str and role in _TEXT_ROLES and type(message.get("content")) is str:
+            out.append(message)  # the common message: nothing more to check or change
+            continue
+        if not isinstance(role, str) or role not in _ROLES:
             raise InvalidRequestError(
                 f"messages[{i}] has role {role!r}; use one of {', '.join(sorted(_ROLES))}"
             )
