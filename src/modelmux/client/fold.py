@@ -265,9 +265,9 @@ class ResponseFold:
         reason = event.finish
         if reason is not None:
             self._finish(state, "tool_calls" if reason == "stop" and state.tools else reason)
-        elif not (event.text or event.reasoning or event.refusal or event.tool_calls):
-            return  # nothing happened: the response is not under way yet
-        self._emitted = True
+            self._emitted = True
+        elif event.has_content:
+            self._emitted = True
 
     def _on_usage(self, event: Usage) -> None:
         self.usage = event

@@ -255,7 +255,9 @@ def completion_events(payload: Mapping[str, Any], provider: str) -> list[ChatEve
         index = choice.get("index") or 0
         message = choice.get("message") or {}
         whole = WholeChoice(
-            _text(message.get("content")), map_finish_reason(choice.get("finish_reason")), index
+            _answer_text(message.get("content")),
+            map_finish_reason(choice.get("finish_reason")),
+            index,
         )
         reasoning = message.get("reasoning_content") or message.get("reasoning")
         if reasoning and isinstance(reasoning, str):
@@ -275,7 +277,8 @@ def completion_events(payload: Mapping[str, Any], provider: str) -> list[ChatEve
     return events
 
 
-def _text(content: Any) -> str:
+def _answer_text(content: Any) -> str:
+    """An answer's content as text: the string, or the text of the parts a few hosts send."""
     if not content:
         return ""
     if isinstance(content, list):  # a few hosts send content parts

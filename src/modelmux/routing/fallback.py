@@ -73,7 +73,7 @@ def _is_content(event: ChatEvent) -> bool:
     if isinstance(event, (TextDelta, ReasoningDelta, RefusalDelta)):
         return bool(event.text)
     if isinstance(event, WholeChoice):
-        return bool(event.text or event.reasoning or event.refusal or event.tool_calls)
+        return event.has_content
     return isinstance(event, ToolCallDelta)
 
 

@@ -95,7 +95,8 @@ class WholeChoice:
     """One whole choice of a non-streamed answer (``complete_chat`` only): the same as its
     reasoning, text, refusal, tool calls and finish sent as deltas, in one event.
 
-    ``tool_calls`` are whole calls (``ToolCallDelta`` with the call's full arguments)."""
+    ``tool_calls`` are whole calls: ``ToolCallDelta`` with the call's full arguments and this
+    choice's ``index``."""
 
     text: str = ""
     finish: FinishReason | None = None
@@ -103,6 +104,10 @@ class WholeChoice:
     reasoning: str = ""
     refusal: str = ""
     tool_calls: list[ToolCallDelta] | None = None
+
+    @property
+    def has_content(self) -> bool:
+        return bool(self.text or self.reasoning or self.refusal or self.tool_calls)
 
     def deltas(self) -> list[ChatEvent]:
         """The same choice as the delta events a stream would carry."""
