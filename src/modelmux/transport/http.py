@@ -17,6 +17,8 @@ the response headers.
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -84,9 +86,10 @@ class HttpTransport(Transport):
         self._retry = retry
         self._max_body = max_body
         self._session: aiohttp.ClientSession | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._public_session: aiohttp.ClientSession | None = None
-        self._public_loop: asyncio.AbstractEventLoop | None = None
+        # The loop and thread the sessions were made in: a session only works in its loop.
+        self._home: tuple[asyncio.AbstractEventLoop, int] | None = None
+        self._public_home: tuple[asyncio.AbstractEventLoop, int] | None = None
         self._env_proxies: EnvProxies | None = None
         # Per-request work done once: parsed URLs and aiohttp timeouts, by what they are
         # built from (a handful of endpoints and limit sets per client).
@@ -97,11 +100,10 @@ class HttpTransport(Transport):
         return f"<HttpTransport open={self._session is not None and not self._session.closed}>"
 
     def _get_session(self) -> aiohttp.ClientSession:
-        loop = asyncio.get_running_loop()
         session = self._session
-        if session is None or session.closed or self._loop is not loop:
+        if session is None or session.closed or not _at_home(self._home):
             session = self._session = self._open_session()
-            self._loop = loop
+            self._home = _here()
             proxies = EnvProxies()
             self._env_proxies = proxies if proxies else None
         return session
@@ -109,13 +111,12 @@ class HttpTransport(Transport):
     def _get_public_session(self) -> aiohttp.ClientSession:
         """The pool for ``public_only`` requests: its resolver refuses non-public addresses
         and its DNS cache is off, so every new connection is checked (guard.py)."""
-        loop = asyncio.get_running_loop()
         session = self._public_session
-        if session is None or session.closed or self._public_loop is not loop:
+        if session is None or session.closed or not _at_home(self._public_home):
             from .guard import PublicOnlyResolver
 
             session = self._public_session = self._open_session(PublicOnlyResolver())
-            self._public_loop = loop
+            self._public_home = _here()
         return session
 
     def _open_session(self, resolver: Any = None) -> aiohttp.ClientSession:
@@ -195,10 +196,9 @@ class HttpTransport(Transport):
     ) -> T:
         """Run attempts until one succeeds or the policy says stop. ``consume`` turns a
         success response into the result; it owns the response from then on."""
-        loop = asyncio.get_running_loop()
         limits = request.options.timeout
         total = limits.total
-        deadline = None if total is None else loop.time() + total
+        deadline = None if total is None else time.monotonic() + total
         # The first attempt has the whole budget (so its aiohttp timeout is the cached one for
         # these limits); later ones what is left of it.
         remaining = total
@@ -232,11 +232,11 @@ class HttpTransport(Transport):
             if not retry or attempt >= request.options.max_retries:
                 raise error
             delay = self._retry.delay(attempt, headers)
-            if delay is None or (deadline is not None and loop.time() + delay >= deadline):
+            if delay is None or (deadline is not None and time.monotonic() + delay >= deadline):
                 raise error
             await asyncio.sleep(delay)
             attempt += 1
-            remaining = None if deadline is None else max(0.001, deadline - loop.time())
+            remaining = None if deadline is None else max(0.001, deadline - time.monotonic())
 
     @staticmethod
     async def _status_error(resp: aiohttp.ClientResponse, provider: str | None) -> APIStatusError:
@@ -274,6 +274,17 @@ class HttpTransport(Transport):
                 resp.release()
             else:
                 resp.close()
+
+
+def _here() -> tuple[asyncio.AbstractEventLoop, int]:
+    return asyncio.get_running_loop(), threading.get_ident()
+
+
+def _at_home(home: tuple[asyncio.AbstractEventLoop, int] | None) -> bool:
+    """Whether the running loop is ``home``'s. Not ``asyncio.get_running_loop()``: before
+    Python 3.12 that makes a getpid() system call, twice a request here. One loop runs per
+    thread, so a loop that runs, in the thread it was found in, is the running one."""
+    return home is not None and home[1] == threading.get_ident() and home[0].is_running()
 
 
 async def _first_byte(pending: Any, request: HttpRequest) -> aiohttp.ClientResponse:
