@@ -1,7 +1,9 @@
 """A non-streamed answer's WholeChoice folds exactly as its deltas would.
 
-The fold takes a whole choice in one step when nothing can differ (a fresh choice, no stop
-sequences) and as its deltas otherwise; both must give the same response, field for field.
+The fold keeps a whole choice as it is when nothing can differ (a fresh choice, no stop
+sequences, no tool calls) and applies it as its deltas otherwise, or as soon as another event
+touches it (a later delta, a missing finish, usage to estimate); every path must give the
+same response, field for field.
 """
 
 from __future__ import annotations
@@ -51,15 +53,21 @@ def fold(events: list[ChatEvent], stop: list[str] | None) -> ChatCompletion:
     return folding.completion()
 
 
+@pytest.mark.parametrize("usage", [[Usage(3, 5)], []], ids=["usage", "estimated usage"])
+@pytest.mark.parametrize("after", [[], [TextDelta(" After.")]], ids=["alone", "text after"])
 @pytest.mark.parametrize("stop", [None, [" and"]], ids=["no stop", "stop sequence"])
 @pytest.mark.parametrize("before", [[], [TextDelta("Before. ")]], ids=["fresh", "after text"])
 @pytest.mark.parametrize("name", WHOLES)
 def test_a_whole_choice_folds_as_its_deltas(
-    name: str, before: list[ChatEvent], stop: list[str] | None
+    name: str,
+    before: list[ChatEvent],
+    stop: list[str] | None,
+    after: list[ChatEvent],
+    usage: list[ChatEvent],
 ) -> None:
     whole = WHOLES[name]
     head: list[ChatEvent] = [ResponseInfo("chatcmpl-1", "m", 1767225600), *before]
-    tail: list[ChatEvent] = [Usage(3, 5)]
+    tail: list[ChatEvent] = [*after, *usage]
     as_whole = fold([*head, whole, *tail], stop)
     as_deltas = fold([*head, *whole.deltas(), *tail], stop)
     assert as_whole.model_dump() == as_deltas.model_dump()

@@ -275,9 +275,7 @@ class AsyncClient:
 def _fold_for(request: ChatRequest, provider: Provider) -> ResponseFold:
     # The response names the provider that answered and the model it was asked for (its
     # default when the caller named none); an upstream ResponseInfo may refine the model.
-    fold = ResponseFold(request, provider=provider.name)
-    fold.model = provider.resolve_model(request.model)
-    return fold
+    return ResponseFold(request, provider.name, provider.resolve_model(request.model))
 
 
 def _is_plain(request: ChatRequest) -> bool:

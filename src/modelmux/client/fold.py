@@ -133,26 +133,31 @@ class _ChoiceState:
 class ResponseFold:
     """Folds one response's events; knows the response id, model and provider."""
 
-    def __init__(self, request: ChatRequest, provider: str | None = None) -> None:
-        # Set by the upstream's ResponseInfo, else made up when the first piece goes out
-        # (``_stamp``): most upstreams send their own, so no random id is drawn for them.
-        self.id = ""
-        self.created = 0
-        self.model = request.model
+    # Defaults on the class: a fold is made per call, and most of these never change.
+    # Set by the upstream's ResponseInfo, else made up when the first piece goes out
+    # (``_stamp``): most upstreams send their own, so no random id is drawn for them.
+    id = ""
+    created = 0
+    system_fingerprint: str | None = None
+    usage: Usage | None = None
+    _emitted = False
+    _finished = 0
+    _cut = False
+    #: A stop sequence ended every expected choice: reading on would be wasted work. (When
+    #: the provider itself finishes, its stream is read to the end for usage.) An
+    #: attribute, not a property: it is read after every event.
+    done = False
+
+    def __init__(
+        self, request: ChatRequest, provider: str | None = None, model: str | None = None
+    ) -> None:
+        self.model = request.model if model is None else model
         self.provider = provider
-        self.system_fingerprint: str | None = None
-        self.usage: Usage | None = None
         self._request = request
         self._stops = request.stop
-        self._expected = request.n or 1
-        self._choices: dict[int, _ChoiceState] = {}
-        self._emitted = False
-        self._finished = 0
-        self._cut = False
-        #: A stop sequence ended every expected choice: reading on would be wasted work. (When
-        #: the provider itself finishes, its stream is read to the end for usage.) An
-        #: attribute, not a property: it is read after every event.
-        self.done = False
+        # Per choice index: its state, or a WholeChoice no other event has touched yet (a
+        # non-streamed answer's choice is its own final state; see ``_on_whole``).
+        self._choices: dict[int, _ChoiceState | WholeChoice] = {}
         # A non-streamed call only wants the final state: no chunk objects are built for it.
         self._streaming = request.stream
 
@@ -161,6 +166,12 @@ class ResponseFold:
         state = self._choices.get(index)
         if state is None:
             state = self._choices[index] = _ChoiceState(self._stops)
+        elif isinstance(state, WholeChoice):
+            # Another event for a whole choice: from here on it is the state its deltas make.
+            whole = state
+            state = self._choices[index] = _ChoiceState(self._stops)
+            for delta in whole.deltas():
+                self.apply(delta)
         return state
 
     def _emit(
@@ -210,7 +221,7 @@ class ResponseFold:
             state.finish = reason
             self._finished += 1
             if self._cut:
-                self.done = self._finished >= self._expected
+                self.done = self._finished >= (self._request.n or 1)
 
     # -- one event ---------------------------------------------------------------------------
     def apply(self, event: ChatEvent) -> ChatCompletionChunk | None:
@@ -243,30 +254,18 @@ class ResponseFold:
         return self._emit(event.index, state, refusal=event.text)
 
     def _on_whole(self, event: WholeChoice) -> None:
-        """A whole choice (a non-streamed answer): what its deltas would do, in one step
-        when nothing can differ (a fresh choice, no stop sequences); else as its deltas."""
+        """A whole choice (a non-streamed answer): what its deltas would do. When nothing can
+        differ (a fresh choice, no stop sequences, no tool calls to number) the event itself
+        is kept as the choice's final state; otherwise it is applied as its deltas."""
         if self._streaming:
             raise TypeError("a provider's stream_chat yielded a WholeChoice; yield deltas")
         index = event.index
-        if self._stops or index in self._choices:
+        if self._stops or event.tool_calls or index in self._choices:
             for delta in event.deltas():
                 self.apply(delta)
             return
-        state = self._choices[index] = _ChoiceState(None)
-        if event.text:
-            state.text.append(event.text)
-        if event.reasoning:
-            state.reasoning.append(event.reasoning)
-        if event.refusal:
-            state.refusal.append(event.refusal)
-        if event.tool_calls:
-            for call in event.tool_calls:
-                self._tool(call)
-        reason = event.finish
-        if reason is not None:
-            self._finish(state, "tool_calls" if reason == "stop" and state.tools else reason)
-            self._emitted = True
-        elif event.has_content:
+        self._choices[index] = event
+        if event.finish is not None or event.has_content:
             self._emitted = True
 
     def _on_usage(self, event: Usage) -> None:
@@ -356,9 +355,9 @@ class ResponseFold:
             self._choice(0)  # an empty answer is still one choice
         out: list[ChatCompletionChunk] = []
         for index in sorted(states) if len(states) > 1 else tuple(states):
-            state = states[index]
-            if state.finish is None:
-                chunk = self._on_finish(Finish(state.default_finish(), index))
+            if states[index].finish is None:
+                default = self._choice(index).default_finish()
+                chunk = self._on_finish(Finish(default, index))
                 if chunk is not None:
                     out.append(chunk)
         if self._streaming and self._request.include_usage:
@@ -388,7 +387,8 @@ class ResponseFold:
             return out
         prompt = sum(estimate_tokens(text) + 4 for text in _message_texts(self._request))
         completion = 0
-        for state in self._choices.values():
+        for index in list(self._choices):
+            state = self._choice(index)
             completion += estimate_tokens("".join(state.text)) + estimate_tokens(
                 "".join(state.reasoning)
             )
@@ -409,6 +409,14 @@ class ResponseFold:
         choices = []
         for index in sorted(states) if len(states) > 1 else states:
             state = states[index]
+            if isinstance(state, WholeChoice):  # kept whole: no tool calls, finished by close()
+                message = ChatCompletionMessage(state.text)
+                if state.refusal:
+                    message.refusal = state.refusal
+                if state.reasoning:
+                    message.reasoning_content = state.reasoning
+                choices.append(Choice(index, message, state.finish or "stop"))
+                continue
             text = "".join(state.text)
             message = ChatCompletionMessage(text)
             if state.tools:
