@@ -211,10 +211,7 @@ class AsyncClient:
         fold = _fold_for(request, selection.provider)
         name = selection.provider.name
         try:
-            for event in selection.held:
-                fold.apply(event)
-                if fold.done:
-                    break
+            fold.feed(selection.held)
             if selection.rest is not None and not fold.done:
                 async for event in selection.rest:
                     fold.apply(event)

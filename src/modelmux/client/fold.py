@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
 from ..providers.openai_shape import content_text
@@ -236,6 +236,15 @@ class ResponseFold:
             handler = _handler_for(event)
         return handler(self, event)
 
+    def feed(self, events: Iterable[ChatEvent]) -> None:
+        """Apply a non-streamed answer's events, until a stop sequence ends every choice.
+        (The same dispatch as ``apply``, without a call of it per event.)"""
+        for event in events:
+            handler = _HANDLERS.get(type(event)) or _handler_for(event)
+            handler(self, event)
+            if self.done:
+                break
+
     def _on_text(self, event: TextDelta) -> ChatCompletionChunk | None:
         return self._text(event.index, event.text)
 
@@ -349,7 +358,8 @@ class ResponseFold:
     # -- the end -----------------------------------------------------------------------------
     def close(self) -> list[ChatCompletionChunk]:
         """Chunks that end the stream: a finish for every open choice, then usage if asked."""
-        self._stamp()
+        if not (self.id and self.created):  # most upstreams send both
+            self._stamp()
         states = self._choices
         if not states:
             self._choice(0)  # an empty answer is still one choice
