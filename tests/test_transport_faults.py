@@ -551,3 +551,37 @@ async def test_full_stream_pools_the_connection_until_close(server: FakeServer) 
         assert await stream.collect_text() == "ab"
     assert server.open_connections == 1  # one keep-alive connection, reused
     await h.clean()
+
+
+async def test_one_client_serves_event_loop_after_event_loop(server: FakeServer) -> None:
+    """A pool belongs to the loop it was opened in. A client used under one event loop, which
+    is then only stopped (not closed), and then under another opens a fresh pool in the new
+    loop and answers there; the first pool stays the first loop's to close."""
+    server.script("POST", CHAT, reply("one"), reply("two"))
+    transport = HttpTransport(retry=FAST)
+    client = AsyncClient(base_url=server.url("/v1"), api_key="sk-test", transport=transport)
+
+    async def ask() -> str | None:
+        response = await client.chat.completions.create(model="m", messages=MSGS)
+        return response.choices[0].message.content
+
+    def in_a_thread() -> list[str | None]:
+        first = asyncio.new_event_loop()
+        answers = [first.run_until_complete(ask())]
+        pool = transport._session
+        assert pool is not None
+
+        async def in_a_new_loop() -> str | None:
+            answer = await ask()
+            assert transport._session is not pool  # the stopped loop's pool is not used
+            await transport.aclose()
+            return answer
+
+        answers.append(asyncio.run(in_a_new_loop()))
+        assert not pool.closed
+        first.run_until_complete(pool.close())
+        first.close()
+        return answers
+
+    assert await asyncio.to_thread(in_a_thread) == ["one", "two"]
+    assert await server.wait_idle()
