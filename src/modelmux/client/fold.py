@@ -358,8 +358,7 @@ class ResponseFold:
     # -- the end -----------------------------------------------------------------------------
     def close(self) -> list[ChatCompletionChunk]:
         """Chunks that end the stream: a finish for every open choice, then usage if asked."""
-        if not (self.id and self.created):  # most upstreams send both
-            self._stamp()
+        self._stamp()
         states = self._choices
         if not states:
             self._choice(0)  # an empty answer is still one choice

@@ -282,8 +282,8 @@ def _here() -> tuple[asyncio.AbstractEventLoop, int]:
 
 def _at_home(home: tuple[asyncio.AbstractEventLoop, int] | None) -> bool:
     """Whether the running loop is ``home``'s. Not ``asyncio.get_running_loop()``: before
-    Python 3.12 that makes a getpid() system call, twice a request here. One loop runs per
-    thread, so a loop that runs, in the thread it was found in, is the running one."""
+    Python 3.12 that makes a getpid() system call, and this runs on every request. One loop
+    runs per thread, so a loop that runs, in the thread it was found in, is the running one."""
     return home is not None and home[1] == threading.get_ident() and home[0].is_running()
 
 
