@@ -8,10 +8,10 @@ re-created if the client is used from a new loop (as repeated ``asyncio.run`` ca
 Proxies: ``proxy=`` per client or call, else HTTP(S)_PROXY / ALL_PROXY / NO_PROXY read once
 per session (proxy.py).
 
-Timeouts map onto aiohttp's own timers, which cost nothing per chunk: ``connect`` ->
-``sock_connect``, ``idle`` -> ``sock_read`` (reset on every read), ``total`` -> ``total``
-(what is left of the call's budget, so it spans retries). ``first_byte`` bounds the wait for
-the response headers.
+Timeouts: ``connect`` -> aiohttp's ``sock_connect``, ``idle`` -> ``sock_read`` (reset on every
+read). ``total`` spans every attempt, the backoff between them and a stream's whole body; it is
+kept by deadline.py, one timer for all calls, not by aiohttp's per-request timer (which cost
+about a tenth of a raw request). ``first_byte`` bounds the wait for the response headers.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import orjson
 from ..errors import APIConnectionError, APIError, APIResponseValidationError, APIStatusError
 from ..types.request import Timeout
 from .base import ByteStream, HttpRequest, HttpResponse, Transport
+from .deadline import DeadlineWatcher, Watch
 from .errors import MAX_ERROR_BODY, error_from_status, translate_exception
 from .proxy import EnvProxies
 from .retry import DEFAULT_RETRY, RetryPolicy
@@ -91,6 +92,7 @@ class HttpTransport(Transport):
         self._home: tuple[asyncio.AbstractEventLoop, int] | None = None
         self._public_home: tuple[asyncio.AbstractEventLoop, int] | None = None
         self._env_proxies: EnvProxies | None = None
+        self._deadlines: DeadlineWatcher | None = None
         # Per-request work done once: parsed URLs and aiohttp timeouts, by what they are
         # built from (a handful of endpoints and limit sets per client).
         self._urls: dict[str, Any] = {}
@@ -106,6 +108,9 @@ class HttpTransport(Transport):
             self._home = _here()
             proxies = EnvProxies()
             self._env_proxies = proxies if proxies else None
+            if self._deadlines is not None:
+                self._deadlines.close()
+            self._deadlines = DeadlineWatcher(self._home[0])
         return session
 
     def _get_public_session(self) -> aiohttp.ClientSession:
@@ -136,6 +141,9 @@ class HttpTransport(Transport):
             if session is not None and not session.closed:
                 await session.close()
         self._session = self._public_session = None
+        if self._deadlines is not None:
+            self._deadlines.close()
+            self._deadlines = None
 
     # -- one attempt -------------------------------------------------------------------------
     def _url(self, url: str) -> Any:
@@ -158,13 +166,17 @@ class HttpTransport(Transport):
             timeout = aiohttp.ClientTimeout(
                 total=total, sock_connect=limits.connect, sock_read=limits.idle
             )
-            # Only first attempts (the whole budget) are kept: a retry's remainder is unique.
-            if total == limits.total and len(self._timeouts) < 64:
+            # Only whole budgets are kept (None when deadline.py keeps it): a retry's remainder
+            # is unique.
+            if (total is None or total == limits.total) and len(self._timeouts) < 64:
                 self._timeouts[key] = timeout
         return timeout
 
-    def _send(self, request: HttpRequest, remaining: float | None) -> Any:
-        """The pending aiohttp request (awaiting it sends and waits for the headers)."""
+    def _send(
+        self, request: HttpRequest, session: aiohttp.ClientSession, total: float | None
+    ) -> Any:
+        """The pending aiohttp request (awaiting it sends and waits for the headers).
+        ``total``: the limit aiohttp itself should keep (None when deadline.py keeps it)."""
         headers = request.headers
         data = request.body
         if request.json is not None:
@@ -172,7 +184,6 @@ class HttpTransport(Transport):
             headers = {"Content-Type": "application/json", **headers}
         if request.options.extra_headers:
             headers = {**headers, **request.options.extra_headers}
-        session = self._get_session()
         proxy = request.options.proxy
         if proxy is None and self._env_proxies is not None:
             proxy = self._env_proxies.for_url(request.url)
@@ -183,7 +194,7 @@ class HttpTransport(Transport):
             self._url(request.url),
             data=data,
             headers=headers,
-            timeout=self._timeout(remaining, request.options.timeout),
+            timeout=self._timeout(total, request.options.timeout),
             proxy=proxy,
             allow_redirects=request.follow_redirects,
         )
@@ -191,52 +202,66 @@ class HttpTransport(Transport):
     async def _attempts(
         self,
         request: HttpRequest,
-        consume: Callable[[aiohttp.ClientResponse, HttpRequest, int], Awaitable[T]],
+        consume: Callable[[aiohttp.ClientResponse, HttpRequest, int, Watch | None], Awaitable[T]],
         limit: int = 0,
     ) -> T:
         """Run attempts until one succeeds or the policy says stop. ``consume`` turns a
         success response into the result; it owns the response from then on."""
         limits = request.options.timeout
         total = limits.total
-        deadline = None if total is None else time.monotonic() + total
-        # The first attempt has the whole budget (so its aiohttp timeout is the cached one for
-        # these limits); later ones what is left of it.
-        remaining = total
+        session = self._get_session()
+        deadline = watch = None
+        if total is not None:
+            deadline = time.monotonic() + total
+            watch = self._deadlines.watch(total, request.provider)  # type: ignore[union-attr]
+        # Outside a task there is no watch: aiohttp keeps the total, the first attempt with the
+        # whole budget (its cached timeout), later ones with what is left of it.
+        remaining = total if watch is None else None
         attempt = 0
-        while True:
-            headers: Mapping[str, str] | None = None
-            try:
-                pending = self._send(request, remaining)
+        try:
+            while True:
+                headers: Mapping[str, str] | None = None
                 try:
-                    resp = await (
-                        pending if limits.first_byte is None else _first_byte(pending, request)
-                    )
-                except APIError:
-                    raise
-                except (OSError, asyncio.TimeoutError, _client_error()) as exc:
-                    seconds = _seconds_for(exc, limits.connect, limits.idle, remaining)
-                    raise translate_exception(exc, request.provider, seconds=seconds) from exc
-                if resp.status < 400:
+                    pending = self._send(request, session, remaining)
                     try:
-                        return await consume(resp, request, limit)
-                    except BaseException:
-                        resp.close()
+                        resp = await (
+                            pending if limits.first_byte is None else _first_byte(pending, request)
+                        )
+                    except APIError:
                         raise
-                error: APIError = await self._status_error(resp, request.provider)
-                headers = resp.headers
-                retry = isinstance(error, APIStatusError) and self._retry.should_retry_status(
-                    resp.status, resp.headers
-                )
-            except APIConnectionError as exc:
-                error, retry = exc, True
-            if not retry or attempt >= request.options.max_retries:
-                raise error
-            delay = self._retry.delay(attempt, headers)
-            if delay is None or (deadline is not None and time.monotonic() + delay >= deadline):
-                raise error
-            await asyncio.sleep(delay)
-            attempt += 1
-            remaining = None if deadline is None else max(0.001, deadline - time.monotonic())
+                    except (OSError, asyncio.TimeoutError, _client_error()) as exc:
+                        seconds = _seconds_for(exc, limits.connect, limits.idle, remaining)
+                        raise translate_exception(exc, request.provider, seconds=seconds) from exc
+                    if resp.status < 400:
+                        try:
+                            return await consume(resp, request, limit, watch)
+                        except BaseException:
+                            resp.close()
+                            raise
+                    error: APIError = await self._status_error(resp, request.provider)
+                    headers = resp.headers
+                    retry = isinstance(error, APIStatusError) and self._retry.should_retry_status(
+                        resp.status, resp.headers
+                    )
+                except APIConnectionError as exc:
+                    error, retry = exc, True
+                if not retry or attempt >= request.options.max_retries:
+                    raise error
+                delay = self._retry.delay(attempt, headers)
+                if delay is None or (deadline is not None and time.monotonic() + delay >= deadline):
+                    raise error
+                await asyncio.sleep(delay)
+                attempt += 1
+                if watch is None and deadline is not None:
+                    remaining = max(0.001, deadline - time.monotonic())
+                session = self._get_session()
+        except asyncio.CancelledError:
+            if watch is not None and watch.owns():
+                raise watch.error() from None
+            raise
+        finally:
+            if watch is not None and watch.response is None:  # a stream's reader stops it
+                watch.stop()
 
     @staticmethod
     async def _status_error(resp: aiohttp.ClientResponse, provider: str | None) -> APIStatusError:
@@ -264,10 +289,12 @@ class HttpTransport(Transport):
 
     @asynccontextmanager
     async def stream(self, request: HttpRequest) -> AsyncIterator[ByteStream]:
-        resp = await self._attempts(request, _keep)
+        resp, watch = await self._attempts(request, _keep)
         try:
             yield _AiohttpStream(resp, request.provider, request.options.timeout)
         finally:
+            if watch is not None:
+                watch.stop()
             # Fully read: back to the pool. Left early (break, cancel, error): close the
             # connection so the upstream stops generating.
             if resp.content.is_eof():
@@ -302,12 +329,16 @@ async def _first_byte(pending: Any, request: HttpRequest) -> aiohttp.ClientRespo
         ) from exc
 
 
-async def _keep(resp: aiohttp.ClientResponse, request: HttpRequest, limit: int) -> Any:
-    return resp
+async def _keep(
+    resp: aiohttp.ClientResponse, request: HttpRequest, limit: int, watch: Watch | None
+) -> tuple[aiohttp.ClientResponse, Watch | None]:
+    if watch is not None:
+        watch.response = resp  # from here on the deadline ends the body, not the task
+    return resp, watch
 
 
 async def _read_whole(
-    resp: aiohttp.ClientResponse, request: HttpRequest, limit: int
+    resp: aiohttp.ClientResponse, request: HttpRequest, limit: int, watch: Watch | None
 ) -> HttpResponse:
     """A success response's whole body, at most ``limit`` bytes."""
     length = resp.content_length

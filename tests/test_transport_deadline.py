@@ -1,0 +1,175 @@
+"""The total time limit, kept for every call by one shared timer (transport/deadline.py).
+
+Over real sockets: the limit ends a call waiting for its answer and a stream being read, and
+never cancels a caller's own code, swallows a cancellation from elsewhere or leaves a timer
+waking an idle client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from modelmux import APITimeoutError, AsyncClient, Timeout
+from modelmux.transport.deadline import DeadlineWatcher, Watch
+from modelmux.transport.http import HttpTransport
+from modelmux.transport.retry import RetryPolicy
+
+from .fakes import FakeServer, stall, stream_bytes
+from .fakes.openai import CHAT, chunk, reply
+
+MSGS = [{"role": "user", "content": "hi"}]
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[FakeServer]:
+    async with FakeServer() as fake:
+        yield fake
+
+
+def _client(server: FakeServer) -> tuple[AsyncClient, HttpTransport]:
+    transport = HttpTransport(retry=RetryPolicy(initial_delay=0.01, max_delay=0.02))
+    client = AsyncClient(
+        base_url=server.url("/v1"), api_key="sk-test", transport=transport, max_retries=0
+    )
+    return client, transport
+
+
+def _slow_stream(n: int, delay: float) -> Any:
+    import json
+
+    pieces = [chunk({"role": "assistant", "content": ""})] + [
+        chunk({"content": "x"}) for _ in range(n)
+    ]
+    return stream_bytes([f"data: {json.dumps(c)}\n\n".encode() for c in pieces], delay=delay)
+
+
+async def test_the_limit_ends_a_call_waiting_for_its_answer(server: FakeServer) -> None:
+    client, transport = _client(server)
+    server.script("POST", CHAT, stall(1.0, reply()))
+    with pytest.raises(APITimeoutError) as info:
+        await client.chat.completions.create(model="m", messages=MSGS, timeout=Timeout(total=0.2))
+    assert info.value.limit == "total" and info.value.seconds == 0.2
+    assert "total time limit" in str(info.value)
+    # The cancellation that ended the call was taken back: the caller's task is not left
+    # cancelling, so its next await works.
+    task = asyncio.current_task()
+    assert task is not None and task.cancelling() == 0
+    await asyncio.sleep(0)
+    # The stalled connection was closed, not kept for reuse (checked before the pool closes).
+    assert await server.wait_idle()
+    await transport.aclose()
+
+
+async def test_a_stream_reader_busy_in_its_own_code_is_not_cancelled(server: FakeServer) -> None:
+    client, transport = _client(server)
+    server.script("POST", CHAT, _slow_stream(40, 0.05))
+    stream = await client.chat.completions.create(
+        model="m", messages=MSGS, stream=True, timeout=Timeout(total=0.3)
+    )
+    chunks = aiter(stream)
+    await anext(chunks)
+    # The caller's own work outlasts the limit: it must finish undisturbed ...
+    await asyncio.sleep(0.6)
+    # ... and the next read reports the limit.
+    with pytest.raises(APITimeoutError) as info:
+        async for _ in chunks:
+            pass
+    assert info.value.limit == "total" and info.value.seconds == 0.3
+    await transport.aclose()
+    assert await server.wait_idle()
+
+
+async def test_a_stream_read_from_another_task_gets_the_limit(server: FakeServer) -> None:
+    client, transport = _client(server)
+    server.script("POST", CHAT, _slow_stream(40, 0.05))
+    stream = await client.chat.completions.create(
+        model="m", messages=MSGS, stream=True, timeout=Timeout(total=0.3)
+    )
+    chunks = aiter(stream)
+    await anext(chunks)  # opened in this task
+
+    async def read_rest() -> int:
+        n = 0
+        async for _ in chunks:
+            n += 1
+        return n
+
+    with pytest.raises(APITimeoutError):
+        await asyncio.create_task(read_rest())
+    await transport.aclose()
+    assert await server.wait_idle()
+
+
+async def test_a_cancellation_arriving_with_the_deadline_still_cancels(
+    server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Someone else cancels the call in the same moment the deadline passes: the caller must
+    see its cancellation, not a timeout that swallowed it."""
+    client, transport = _client(server)
+    server.script("POST", CHAT, stall(1.0, reply()))
+    expire = Watch._expire
+
+    def expire_and_cancel(self: Watch) -> None:
+        expire(self)
+        self.task.cancel()  # the other cancellation, in the same tick
+
+    monkeypatch.setattr(Watch, "_expire", expire_and_cancel)
+    call = asyncio.create_task(
+        client.chat.completions.create(model="m", messages=MSGS, timeout=Timeout(total=0.2))
+    )
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    assert await server.wait_idle()
+    await transport.aclose()
+
+
+async def test_an_idle_client_keeps_no_timer(server: FakeServer) -> None:
+    client, transport = _client(server)
+    server.script("POST", CHAT, reply(), reply(), reply())
+    for total in (0.1, 3.0, 3.0):
+        await client.chat.completions.create(model="m", messages=MSGS, timeout=Timeout(total=total))
+    watcher = transport._deadlines
+    assert watcher is not None and watcher._timer is not None
+    # The timer wakes once, for the first call's deadline; the later calls' ones are still
+    # ahead, but those calls ended, so nothing is left to wake for.
+    await asyncio.sleep(0.25)
+    assert watcher._timer is None and not watcher._buckets
+    await transport.aclose()
+
+
+async def test_calls_with_one_limit_share_a_few_buckets(server: FakeServer) -> None:
+    client, transport = _client(server)
+    server.script("POST", CHAT, *[reply() for _ in range(100)])
+    started = asyncio.Event()
+
+    async def call() -> None:
+        started.set()
+        await client.chat.completions.create(model="m", messages=MSGS, timeout=Timeout(total=60))
+
+    tasks = [asyncio.create_task(call()) for _ in range(100)]
+    await started.wait()
+    await asyncio.sleep(0)
+    watcher = transport._deadlines
+    assert watcher is not None
+    # 100 calls in flight, one timer and a second's bucket or two, not 100 timers.
+    assert sum(len(b) for b in watcher._buckets.values()) == 100
+    assert 1 <= len(watcher._buckets) <= 2
+    await asyncio.gather(*tasks)
+    await transport.aclose()
+
+
+async def test_outside_a_task_there_is_no_watch() -> None:
+    loop = asyncio.get_running_loop()
+    watcher = DeadlineWatcher(loop)
+    got: list[Any] = []
+    loop.call_soon(lambda: got.append(watcher.watch(1.0, None)))
+    await asyncio.sleep(0.01)
+    assert got == [None]  # the transport then lets aiohttp keep the limit
+    watch = watcher.watch(1.0, None)
+    assert watch is not None and watch.task is asyncio.current_task()
+    watch.stop()
+    watcher.close()
