@@ -21,7 +21,7 @@ from ..routing.router import Router
 from ..types.chat import ChatCompletion, ChatCompletionChunk
 from ..types.images import ImagesResponse, Model, ModelList
 from ..types.request import CallOptions, ChatRequest, ImageRequest, ModelsRequest, Timeout
-from .fold import ResponseFold
+from .fold import ResponseFold, whole_answer
 from .images import finish_images, save_directory
 from .params import build_chat_request, build_image_request, build_options
 from .stream import AsyncChatStream
@@ -208,8 +208,15 @@ class AsyncClient:
         self, providers: Sequence[Provider], request: ChatRequest, routing: RoutingOptions | None
     ) -> ChatCompletion:
         selection = await self.router.select(providers, request, routing)
-        fold = _fold_for(request, selection.provider)
-        name = selection.provider.name
+        provider = selection.provider
+        name = provider.name
+        if selection.rest is None:
+            response = whole_answer(selection.held, request, provider)
+            if response is not None:  # the usual whole answer: nothing to fold
+                selection.release()
+                await self.router.settle(name)
+                return response
+        fold = _fold_for(request, provider)
         try:
             fold.feed(selection.held)
             if selection.rest is not None and not fold.done:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
+from ..providers.base import Provider
 from ..providers.openai_shape import content_text
 from ..types.chat import (
     ChatCompletion,
@@ -46,7 +47,7 @@ from ..types.events import (
 )
 from ..types.request import ChatRequest
 
-__all__ = ["ResponseFold", "StopFilter", "estimate_tokens"]
+__all__ = ["ResponseFold", "StopFilter", "estimate_tokens", "whole_answer"]
 
 
 class StopFilter:
@@ -387,13 +388,7 @@ class ResponseFold:
         """The provider's usage, else an estimate marked ``estimated=True``."""
         usage = self.usage
         if usage is not None:
-            prompt, completion = usage.prompt_tokens, usage.completion_tokens
-            out = CompletionUsage(prompt, completion, prompt + completion)
-            if usage.cached_tokens is not None:
-                out.prompt_tokens_details = PromptTokensDetails(usage.cached_tokens)
-            if usage.reasoning_tokens is not None:
-                out.completion_tokens_details = CompletionTokensDetails(usage.reasoning_tokens)
-            return out
+            return _reported_usage(usage)
         prompt = sum(estimate_tokens(text) + 4 for text in _message_texts(self._request))
         completion = 0
         for index in list(self._choices):
@@ -419,12 +414,7 @@ class ResponseFold:
         for index in sorted(states) if len(states) > 1 else states:
             state = states[index]
             if isinstance(state, WholeChoice):  # kept whole: no tool calls, finished by close()
-                message = ChatCompletionMessage(state.text)
-                if state.refusal:
-                    message.refusal = state.refusal
-                if state.reasoning:
-                    message.reasoning_content = state.reasoning
-                choices.append(Choice(index, message, state.finish or "stop"))
+                choices.append(_whole_choice(state, state.finish or "stop"))
                 continue
             text = "".join(state.text)
             message = ChatCompletionMessage(text)
@@ -447,6 +437,60 @@ class ResponseFold:
         response.system_fingerprint = self.system_fingerprint
         response.provider = self.provider
         return response
+
+
+def whole_answer(
+    events: Sequence[ChatEvent], request: ChatRequest, provider: Provider
+) -> ChatCompletion | None:
+    """The response to a non-streamed answer of the usual shape, built without a fold: the
+    upstream's id, time and model, one finished whole choice without tool calls, usage, and
+    no stop sequences to enforce. Nothing about such an answer is left for the fold to decide,
+    so this is what folding it gives (tests/test_fold_whole.py checks it field by field), at a
+    fraction of the work on the path every such request takes. None for any other answer:
+    the caller folds it."""
+    if len(events) != 3 or request.stop:
+        return None
+    info, whole, usage = events
+    if (
+        type(info) is not ResponseInfo
+        or type(whole) is not WholeChoice
+        or type(usage) is not Usage
+        or whole.finish is None
+        or whole.tool_calls
+        or whole.index
+        or not info.id
+        or not info.created
+    ):
+        return None
+    response = ChatCompletion(
+        info.id,
+        [_whole_choice(whole, whole.finish)],
+        info.created,
+        info.model or provider.resolve_model(request.model),
+    )
+    response.usage = _reported_usage(usage)
+    response.system_fingerprint = info.system_fingerprint or None
+    response.provider = provider.name
+    return response
+
+
+def _whole_choice(whole: WholeChoice, finish: FinishReason) -> Choice:
+    message = ChatCompletionMessage(whole.text)
+    if whole.refusal:
+        message.refusal = whole.refusal
+    if whole.reasoning:
+        message.reasoning_content = whole.reasoning
+    return Choice(whole.index, message, finish)
+
+
+def _reported_usage(usage: Usage) -> CompletionUsage:
+    prompt, completion = usage.prompt_tokens, usage.completion_tokens
+    out = CompletionUsage(prompt, completion, prompt + completion)
+    if usage.cached_tokens is not None:
+        out.prompt_tokens_details = PromptTokensDetails(usage.cached_tokens)
+    if usage.reasoning_tokens is not None:
+        out.completion_tokens_details = CompletionTokensDetails(usage.reasoning_tokens)
+    return out
 
 
 _Handler = Callable[[ResponseFold, Any], "ChatCompletionChunk | None"]
