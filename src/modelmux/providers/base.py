@@ -122,8 +122,10 @@ class Provider:
     def resolved_base_url(self) -> str | None:
         """``base_url=``, else the ``base_url_env`` variable, else ``default_base_url``; without
         a trailing slash."""
-        env = os.environ.get(self.base_url_env) if self.base_url_env else None
-        url = self.base_url or env or self.default_base_url
+        url = self.base_url
+        if not url:
+            env = self.base_url_env
+            url = (os.environ.get(env) if env else None) or self.default_base_url
         return url.rstrip("/") if url else None
 
     @property

@@ -75,8 +75,10 @@ def map_finish_reason(value: Any) -> FinishReason:
 def usage_event(usage: Mapping[str, Any]) -> Usage:
     prompt = usage.get("prompt_tokens") or 0
     completion = usage.get("completion_tokens") or 0
-    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
-    reasoning = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens")
+    details = usage.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if details else None
+    details = usage.get("completion_tokens_details")
+    reasoning = details.get("reasoning_tokens") if details else None
     return Usage(int(prompt), int(completion), cached, reasoning)
 
 
@@ -254,9 +256,11 @@ def completion_events(payload: Mapping[str, Any], provider: str) -> list[ChatEve
     for choice in payload.get("choices") or ():
         index = choice.get("index") or 0
         message = choice.get("message") or {}
+        content = message.get("content")
+        reason = choice.get("finish_reason")
         whole = WholeChoice(
-            _answer_text(message.get("content")),
-            map_finish_reason(choice.get("finish_reason")),
+            content if type(content) is str else _answer_text(content),
+            _FINISH.get(reason, "stop") if type(reason) is str else map_finish_reason(reason),
             index,
         )
         reasoning = message.get("reasoning_content") or message.get("reasoning")

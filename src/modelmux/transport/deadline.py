@@ -35,6 +35,7 @@ __all__ = ["DeadlineWatcher", "Watch"]
 _FINE_UP_TO = 5.0
 
 _current_task = asyncio.current_task
+_ceil = math.ceil
 
 
 class Watch:
@@ -91,10 +92,11 @@ class Watch:
 class DeadlineWatcher:
     """The deadlines of the calls made in one event loop."""
 
-    __slots__ = ("_buckets", "_keys", "_loop", "_timer", "_timer_at")
+    __slots__ = ("_buckets", "_keys", "_loop", "_time", "_timer", "_timer_at")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
+        self._time = loop.time
         self._buckets: dict[float, set[Watch]] = {}
         self._keys: list[float] = []  # a heap of the buckets' times
         self._timer: asyncio.TimerHandle | None = None
@@ -106,17 +108,21 @@ class DeadlineWatcher:
         task = _current_task(self._loop)
         if task is None:
             return None
-        at = self._loop.time() + seconds
-        key = float(math.ceil(at)) if seconds > _FINE_UP_TO else math.ceil(at * 100) / 100
+        at = self._time() + seconds
+        key = _ceil(at) if seconds > _FINE_UP_TO else _ceil(at * 100) / 100
         bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = self._buckets[key] = set()
-            heapq.heappush(self._keys, key)
-            if key < self._timer_at:
-                self._arm(key)
+            bucket = self._add_bucket(key)
         watch = Watch(task, bucket, seconds, provider)
         bucket.add(watch)
         return watch
+
+    def _add_bucket(self, key: float) -> set[Watch]:
+        bucket = self._buckets[key] = set()
+        heapq.heappush(self._keys, key)
+        if key < self._timer_at:
+            self._arm(key)
+        return bucket
 
     def close(self) -> None:
         if self._timer is not None:
@@ -133,7 +139,7 @@ class DeadlineWatcher:
     def _fire(self) -> None:
         self._timer = None
         self._timer_at = math.inf
-        now = self._loop.time()
+        now = self._time()
         keys, buckets = self._keys, self._buckets
         # Past buckets expire their calls; future ones that emptied are dropped too, so an idle
         # client's timer does not wake once a second for calls that already ended.

@@ -103,7 +103,9 @@ class HttpTransport(Transport):
 
     def _get_session(self) -> aiohttp.ClientSession:
         session = self._session
-        if session is None or session.closed or not _at_home(self._home):
+        # aclose() forgets the sessions it closes, and nothing else closes them: no need to
+        # ask aiohttp whether this one is closed.
+        if session is None or not _at_home(self._home):
             session = self._session = self._open_session()
             self._home = _here()
             proxies = EnvProxies()
@@ -117,7 +119,7 @@ class HttpTransport(Transport):
         """The pool for ``public_only`` requests: its resolver refuses non-public addresses
         and its DNS cache is off, so every new connection is checked (guard.py)."""
         session = self._public_session
-        if session is None or session.closed or not _at_home(self._public_home):
+        if session is None or not _at_home(self._public_home):
             from .guard import PublicOnlyResolver
 
             session = self._public_session = self._open_session(PublicOnlyResolver())
