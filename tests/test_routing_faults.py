@@ -397,3 +397,56 @@ async def test_the_total_deadline_spans_http_fallbacks() -> None:
             assert info.value.limit == "total"
             assert await server.wait_idle()
         assert not leaked_tasks()
+
+
+# -- one provider: its outcomes still reach its health --------------------------------------------
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_lone_providers_outcomes_reach_its_health() -> None:
+    """A call to a single provider skips the router's attempt layer (nothing to choose), but
+    its failures, successes and cancellations must still be reported: a later call that
+    routes over several providers relies on them."""
+    from modelmux.routing import InMemoryHealthStore
+
+    clock = _Clock()
+    health = InMemoryHealthStore(failure_threshold=2, cooldown=30, clock=clock)
+    async with FakeServer() as server:
+        server.script(
+            "POST",
+            "/v1/chat/completions",
+            error(503, "down"),
+            error(503, "down"),
+            stall_first(5.0, reply("late")),
+            reply("back"),
+        )
+        lone = OpenAICompatible(base_url=server.url("/v1"), name="lone")
+        async with AsyncClient(provider=lone, health=health, max_retries=0) as client:
+            for _ in range(2):
+                with pytest.raises(InternalServerError):
+                    await client.chat.completions.create(model="m", messages="hi")
+            assert await health.wait_time("lone") == pytest.approx(30)  # two failures: open
+            clock.now += 31  # half-open: the next caller probes
+            assert await health.wait_time("lone") == 0.0
+            assert await health.wait_time("lone") > 0  # the probe is taken
+            # A cancelled call gives the probe back, with no verdict.
+            await health.release("lone")
+            assert await health.wait_time("lone") == 0.0  # this test holds the probe now
+            call = asyncio.create_task(client.chat.completions.create(model="m", messages="hi"))
+            await asyncio.sleep(0.1)
+            call.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await call
+            assert await health.wait_time("lone") == 0.0  # released by the cancelled call
+            response = await client.chat.completions.create(model="m", messages="hi")
+            assert response.choices[0].message.content == "back"
+            assert await health.wait_time("lone") == 0.0  # the success closed it
+            assert await health.wait_time("lone") == 0.0  # closed: no probe to hand out
+        assert await server.wait_idle()

@@ -19,6 +19,7 @@ from ..providers.registry import ProviderSpec, resolve_providers
 from ..routing.policy import RoutingOptions, split_spec
 from ..routing.router import Router
 from ..types.chat import ChatCompletion, ChatCompletionChunk
+from ..types.events import ChatEvent
 from ..types.images import ImagesResponse, Model, ModelList
 from ..types.request import CallOptions, ChatRequest, ImageRequest, ModelsRequest, Timeout
 from .fold import ResponseFold, whole_answer
@@ -207,19 +208,39 @@ class AsyncClient:
     async def _complete(
         self, providers: Sequence[Provider], request: ChatRequest, routing: RoutingOptions | None
     ) -> ChatCompletion:
+        lone = self.router.lone(providers, request)
+        if lone is None:
+            return await self._complete_selected(providers, request, routing)
+        # One provider and nothing for the router to do before its answer: await it here,
+        # one coroutine layer less, and report the outcome as select() would have.
+        provider, req = lone
+        try:
+            response = _whole_response(await provider.complete_chat(req), request, provider)
+        except BaseException as exc:  # the provider's failure, a bad answer, or cancelled
+            await self.router.settle(provider.name, exc)
+            raise
+        await self.router.settle(provider.name)
+        return response
+
+    async def _complete_selected(
+        self, providers: Sequence[Provider], request: ChatRequest, routing: RoutingOptions | None
+    ) -> ChatCompletion:
         selection = await self.router.select(providers, request, routing)
-        provider = selection.provider
-        name = provider.name
-        if selection.rest is None:
-            response = whole_answer(selection.held, request, provider)
-            if response is not None:  # the usual whole answer: nothing to fold
+        name = selection.provider.name
+        if selection.rest is None:  # a whole answer: nothing left to close but the slot
+            try:
+                response = _whole_response(selection.held, request, selection.provider)
+            except BaseException as exc:
+                await self.router.settle(name, exc)
+                raise
+            finally:
                 selection.release()
-                await self.router.settle(name)
-                return response
-        fold = _fold_for(request, provider)
+            await self.router.settle(name)
+            return response
+        fold = _fold_for(request, selection.provider)
         try:
             fold.feed(selection.held)
-            if selection.rest is not None and not fold.done:
+            if not fold.done:
                 async for event in selection.rest:
                     fold.apply(event)
                     if fold.done:
@@ -228,10 +249,7 @@ class AsyncClient:
             await self.router.settle(name, exc)
             raise
         finally:
-            if selection.rest is None:  # a whole answer: nothing left to close but the slot
-                selection.release()
-            else:
-                await selection.aclose()
+            await selection.aclose()
         await self.router.settle(name)
         fold.close()
         return fold.completion()
@@ -274,6 +292,21 @@ class AsyncClient:
         # No provider configured: every usable provider the model registry names.
         pairs = await self.router.list_models(providers or None, request)
         return ModelList(data=[Model(id=m, owned_by=p.name, provider=p.name) for p, m in pairs])
+
+
+def _whole_response(
+    events: Sequence[ChatEvent], request: ChatRequest, provider: Provider
+) -> ChatCompletion:
+    """The response to a provider's whole (non-streamed) answer."""
+    if type(events) is not list:  # any iterable a custom provider returned
+        events = list(events)
+    response = whole_answer(events, request, provider)
+    if response is None:  # anything but the usual shape: the fold decides
+        fold = _fold_for(request, provider)
+        fold.feed(events)
+        fold.close()
+        response = fold.completion()
+    return response
 
 
 def _fold_for(request: ChatRequest, provider: Provider) -> ResponseFold:

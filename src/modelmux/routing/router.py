@@ -161,6 +161,22 @@ class Router:
                 return self._attempt(provider, request, None, False)
         return self._select(providers, request, options or self.options)
 
+    def lone(
+        self, providers: Sequence[Provider], request: ChatRequest
+    ) -> tuple[Provider, ChatRequest] | None:
+        """The provider and its request when a non-streamed call needs nothing of the router
+        before the answer: one provider, no concurrency limits, a native whole answer and a
+        deadline its transport keeps. The caller awaits ``complete_chat`` and reports how it
+        ended with ``settle``, as after ``select``. None: use ``select``."""
+        if len(providers) != 1 or self._limited or request.stream:
+            return None
+        provider = providers[0]
+        if not provider.has_native_completion or not (
+            request.options.timeout.total is None or provider.deadline_in_transport
+        ):
+            return None
+        return provider, self._request_for(provider, request, None)
+
     async def _select(
         self, providers: Sequence[Provider], request: ChatRequest, options: RoutingOptions
     ) -> Selection:
