@@ -5,13 +5,15 @@
     python benchmarks/throughput.py --clients raw,modelmux
     python benchmarks/throughput.py --revisions HEAD~3,HEAD   # modelmux at two commits, A/B
 
-Each client runs in its own subprocess (so one library's imports, patches or background
-threads cannot touch another's figures) pinned to the CPUs the upstream does not use, against
-the fake upstream of upstream.py pinned to the last CPU. What is measured is the client
-process's CPU time (``time.process_time()``: every thread, user + system) divided by the
-requests or chunks it handled; wall time is not used, so the upstream's speed and other load
-on the machine matter little. Each figure is the lowest of ``--rounds`` rounds, which
-interleave the clients so that outside load is spread over all of them.
+Each client runs in its own process for the whole run (so one library's imports, patches or
+background threads cannot touch another's figures) pinned to the CPUs the upstream does not
+use, against the fake upstream of upstream.py pinned to the last CPU. What is measured is the
+client process's CPU time (``time.process_time()``: every thread, user + system) divided by
+the requests or chunks it handled; wall time is not used, so the upstream's speed matters
+little. The parent sends the processes short batches in turn, ``--rounds`` of them each, one
+client running at a time: load from elsewhere on the machine (which moved single figures by
+up to 40 % on the shared VM this was written on) then falls on every client alike. Each figure
+is the lowest of its batches; the median is printed beside it.
 
 The C allocator is pinned the same way for every client (``--malloc pinned``, the default):
 asyncio reads each socket into a fresh 256 KiB buffer, and whether glibc serves that from
@@ -20,12 +22,15 @@ process happened to allocate and free before; that chance moved the floor by 20 
 processes here. ``GLIBC_TUNABLES`` fixes the thresholds so every client gets the heap path;
 ``--malloc default`` measures without it. Minor page faults per request are printed either way.
 
-- non-streaming: ``--requests`` chat completions, 50 in flight at a time;
-- streaming: ``--streams`` streams of 1,000 chunks each, 5 in flight at a time.
+- non-streaming: batches of ``--requests`` chat completions, 50 in flight at a time;
+- streaming: batches of ``--streams`` streams of 1,000 chunks each, 5 in flight at a time.
 
 The floor ("raw") is what any client must do at least: aiohttp ``session.post`` + ``await
 resp.read()`` + ``orjson.loads``; for streams, iterate ``resp.content`` by line and
 ``orjson.loads`` every ``data:`` line. Ratios are against the floor measured in the same run.
+The floor keeps aiohttp's default timeout (a 300 s total: one timer a request); modelmux keeps
+its deadlines with one shared timer instead (transport/deadline.py). ``--clients
+raw,raw-untimed,modelmux`` adds the same loop with no deadline at all, for reference.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -55,7 +61,9 @@ REPO = Path(__file__).resolve().parent.parent
 # -- one client per subprocess ------------------------------------------------------------------
 
 
-def _raw(base_url: str) -> tuple[Callable[[], Awaitable[int]], Callable[[], Awaitable[int]], Any]:
+def _raw(
+    base_url: str, timed: bool = True
+) -> tuple[Callable[[], Awaitable[int]], Callable[[], Awaitable[int]], Any]:
     import aiohttp
     import orjson
 
@@ -66,7 +74,12 @@ def _raw(base_url: str) -> tuple[Callable[[], Awaitable[int]], Callable[[], Awai
     def get() -> aiohttp.ClientSession:
         nonlocal session
         if session is None:
-            session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+            connector = aiohttp.TCPConnector(limit=0)
+            if timed:  # aiohttp's default timeout: 300 s in total, one timer a request
+                session = aiohttp.ClientSession(connector=connector)
+            else:  # no deadline at all: a reference, not a usable client
+                timeout = aiohttp.ClientTimeout(total=None, sock_connect=None)
+                session = aiohttp.ClientSession(connector=connector, timeout=timeout)
         return session
 
     async def once() -> int:
@@ -189,8 +202,13 @@ def _g4f(base_url: str) -> Any:
     return once, stream, close
 
 
+def _raw_untimed(base_url: str) -> Any:
+    return _raw(base_url, timed=False)
+
+
 FACTORIES = {
     "raw": _raw,
+    "raw-untimed": _raw_untimed,
     "modelmux": _modelmux,
     "openai": _openai,
     "litellm": _litellm,
@@ -218,47 +236,46 @@ async def _run(fn: Callable[[], Awaitable[int]], total: int, concurrency: int) -
     return time.process_time() - start, items
 
 
-async def _measure(name: str, base_url: str, args: argparse.Namespace) -> dict[str, Any]:
+async def _serve_batches(name: str, base_url: str) -> None:
+    """The child's loop: warm up, then run each batch the parent asks for on stdin
+    (``requests N`` or ``streams N``) and answer with its CPU time per item on stdout."""
+    import resource
+
     once, stream, close = FACTORIES[name](base_url)
-    result: dict[str, Any] = {"client": name}
     try:
         await _run(once, 100, 50)  # warm up: imports, pools, caches
         await _run(stream, 2, 2)
-        import resource
-
-        per_request, per_chunk = [], []
-        for _ in range(args.rounds):
+        print("READY", flush=True)
+        for line in sys.stdin:  # blocking between batches: nothing else runs in this loop
+            kind, _, count = line.strip().partition(" ")
+            if kind == "quit":
+                break
             faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-            cpu, n = await _run(once, args.requests, 50)
+            if kind == "requests":
+                cpu, n = await _run(once, int(count), 50)
+            else:
+                cpu, n = await _run(stream, int(count), 5)
             faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
-            result["faults_per_request"] = faults / n
-            per_request.append(cpu / n)
-            cpu, n = await _run(stream, args.streams, 5)
-            per_chunk.append(cpu / n)
-            result["chunks_per_stream"] = n // args.streams
-        result["request_us"] = min(per_request) * 1e6
-        result["chunk_us"] = min(per_chunk) * 1e6
+            print(json.dumps({"us": cpu / n * 1e6, "items": n, "faults": faults / n}), flush=True)
     finally:
         await close()
-    return result
 
 
-def _child(name: str, base_url: str, args: argparse.Namespace) -> None:
+def _child(name: str, base_url: str) -> None:
     _, client_cpus = cpus()
     if client_cpus:
         os.sched_setaffinity(0, client_cpus)
     import warnings
 
     warnings.filterwarnings("ignore")
-    result = asyncio.run(_measure(name, base_url, args))
-    print("RESULT " + json.dumps(result), flush=True)
+    asyncio.run(_serve_batches(name, base_url))
 
 
 # -- the parent: start the upstream, run each client, print ratios ---------------------------
 
 
 def _available(name: str) -> bool:
-    if name in ("raw", "modelmux"):
+    if name in ("raw", "raw-untimed", "modelmux"):
         return True
     import importlib.util
 
@@ -268,10 +285,10 @@ def _available(name: str) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", default=",".join(CLIENTS))
-    parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--streams", type=int, default=20)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--quick", action="store_true", help="fewer requests, one round")
+    parser.add_argument("--requests", type=int, default=2000, help="requests a batch")
+    parser.add_argument("--streams", type=int, default=5, help="streams a batch")
+    parser.add_argument("--rounds", type=int, default=10, help="batches a client")
+    parser.add_argument("--quick", action="store_true", help="small batches, two rounds")
     parser.add_argument(
         "--malloc",
         choices=["pinned", "default"],
@@ -286,16 +303,16 @@ def main() -> None:
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.quick:
-        args.requests, args.streams, args.rounds = 500, 5, 1
+        args.requests, args.streams, args.rounds = 500, 2, 2
     if args.child:
-        _child(args.child, args.base_url, args)
+        _child(args.child, args.base_url)
         return
 
     upstream_cpu, client_cpus = cpus()
     print(
         f"upstream pinned to CPU {upstream_cpu}, clients to {sorted(client_cpus or [])}; "
-        f"{args.requests} requests at concurrency 50, {args.streams} streams of 1,000 chunks "
-        f"at concurrency 5; best of {args.rounds} interleaved rounds; "
+        f"batches of {args.requests} requests at concurrency 50 and {args.streams} streams of "
+        f"1,000 chunks at concurrency 5; {args.rounds} interleaved batches a client; "
         f"CPU time of the client process; malloc {args.malloc}"
     )
     env = dict(os.environ)
@@ -326,14 +343,58 @@ def main() -> None:
     if floor is None:
         return
     print("\nratio to the raw aiohttp floor (targets for modelmux: <= 1.3x request, <= 1.5x chunk)")
-    print(f"{'client':>9}  {'us/request':>10}  {'x floor':>7}  {'us/chunk':>8}  {'x floor':>7}")
+    print("lowest batch, and in brackets the median batch's figure and ratio")
+    print(f"{'client':>9}  {'us/request':>18}  {'x floor':>15}  {'us/chunk':>16}  {'x floor':>15}")
     for r in results:
         per_request = r["request_us"] / floor["request_us"]
+        median_request = r["request_median_us"] / floor["request_median_us"]
         per_chunk = r["chunk_us"] / floor["chunk_us"]
+        median_chunk = r["chunk_median_us"] / floor["chunk_median_us"]
         print(
-            f"{r['client']:>9}  {r['request_us']:10.1f}  {per_request:6.2f}x"
-            f"  {r['chunk_us']:8.2f}  {per_chunk:6.2f}x"
+            f"{r['client']:>9}  {r['request_us']:8.1f} ({r['request_median_us']:7.1f})"
+            f"  {per_request:6.2f}x ({median_request:5.2f}x)"
+            f"  {r['chunk_us']:7.2f} ({r['chunk_median_us']:6.2f})"
+            f"  {per_chunk:6.2f}x ({median_chunk:5.2f}x)"
         )
+
+
+class _Client:
+    """One client's process, kept for the whole run; it measures the batches it is sent."""
+
+    def __init__(self, name: str, client: str, base_url: str, env: dict[str, str]) -> None:
+        self.name = name
+        cmd = [sys.executable, __file__, "--child", client, "--base-url", base_url]
+        self.proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+        )
+        self.requests: list[float] = []
+        self.chunks: list[float] = []
+        self.faults: list[float] = []
+        self.chunks_per_stream = 0
+
+    def ready(self) -> bool:
+        assert self.proc.stdout is not None
+        return self.proc.stdout.readline().strip() == "READY"
+
+    def batch(self, kind: str, count: int) -> dict[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(f"{kind} {count}\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"{self.name}: the client process died")
+        result: dict[str, Any] = json.loads(line)
+        return result
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write("quit\n")
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
 
 
 def _rounds(
@@ -344,36 +405,46 @@ def _rounds(
     best: dict[str, dict[str, Any]],
 ) -> None:
     with Upstream(chunks=1000) as base_url:
-        # Rounds interleave the clients (raw, modelmux, ..., raw, modelmux, ...) so that load
-        # from elsewhere on the machine is spread over all of them; each keeps its best round.
-        for round_no in range(args.rounds):
+        clients: list[_Client] = []
+        try:
             for name in names:
-                client = "modelmux" if name in checkouts else name
-                cmd = [sys.executable, __file__, "--child", client, "--base-url", base_url]
-                cmd += ["--requests", str(args.requests), "--streams", str(args.streams)]
-                cmd += ["--rounds", "1"]
                 child_env = env
                 if name in checkouts:  # that revision's package first on the path
                     child_env = dict(env, PYTHONPATH=os.path.join(checkouts[name], "src"))
-                proc = subprocess.run(
-                    cmd, capture_output=True, text=True, timeout=1800, env=child_env
-                )
-                lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-                if proc.returncode or not lines:
-                    tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-                    print(f"{name:>9}: failed: {' | '.join(tail)}")
-                    continue
-                r = json.loads(lines[-1][7:])
-                r["client"] = name
-                print(
-                    f"round {round_no + 1} {name:>9}: {r['request_us']:8.1f} us/request  "
-                    f"{r['chunk_us']:7.2f} us/chunk  "
-                    f"{r['faults_per_request']:5.2f} page faults/request",
-                    flush=True,
-                )
-                old = best.setdefault(name, r)
-                old["request_us"] = min(old["request_us"], r["request_us"])
-                old["chunk_us"] = min(old["chunk_us"], r["chunk_us"])
+                client = "modelmux" if name in checkouts else name
+                clients.append(_Client(name, client, base_url, child_env))
+            for c in clients:
+                if not c.ready():
+                    print(f"{c.name:>9}: failed to start, skipped")
+            clients = [c for c in clients if c.proc.poll() is None]
+            # Every client keeps its own process; the batches interleave (each round in a
+            # rotated order) so that load from elsewhere on the machine falls on all of them
+            # alike. Only one client runs at a time; the others wait on their stdin.
+            for round_no in range(args.rounds):
+                shift = round_no % len(clients)
+                for c in clients[shift:] + clients[:shift]:
+                    r = c.batch("requests", args.requests)
+                    c.requests.append(r["us"])
+                    c.faults.append(r["faults"])
+                    r = c.batch("streams", args.streams)
+                    c.chunks.append(r["us"])
+                    c.chunks_per_stream = r["items"] // args.streams
+                    print(
+                        f"round {round_no + 1:>2} {c.name:>9}: {c.requests[-1]:8.1f} us/request  "
+                        f"{c.chunks[-1]:7.2f} us/chunk  {c.faults[-1]:5.2f} page faults/request",
+                        flush=True,
+                    )
+        finally:
+            for c in clients:
+                c.close()
+        for c in clients:
+            best[c.name] = {
+                "client": c.name,
+                "request_us": min(c.requests),
+                "request_median_us": statistics.median(c.requests),
+                "chunk_us": min(c.chunks),
+                "chunk_median_us": statistics.median(c.chunks),
+            }
 
 
 if __name__ == "__main__":
