@@ -23,6 +23,16 @@ WEATHER = {
 }
 
 
+class Clock:
+    """A settable clock for health stores and cooldowns (``clock.now += 31``)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 async def read_chunks(stream: Any) -> list[Any]:
     out = [c async for c in stream]
     for c in out:

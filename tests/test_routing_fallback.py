@@ -26,13 +26,7 @@ from modelmux.routing import RetryProvider as RoutingRetryProvider
 from modelmux.testing import FunctionProvider, ScriptedProvider
 from modelmux.types.request import ChatRequest
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from .support import Clock
 
 
 def busy(retry_after: float | None = None) -> RateLimitError:

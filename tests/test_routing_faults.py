@@ -37,6 +37,7 @@ from modelmux.routing.fallback import EmptyResponseError
 from .fakes import FakeServer, reset, sse_data, stream_bytes
 from .fakes.openai import chunk, completion, error, reply, stream_text, text_chunks
 from .fakes.server import Action, json
+from .support import Clock
 
 LIMITS = Timeout(total=10, connect=1, first_byte=0.3, idle=0.3)
 SLOW = 5.0  # how long a stalling fake waits: far beyond the limits above
@@ -402,21 +403,13 @@ async def test_the_total_deadline_spans_http_fallbacks() -> None:
 # -- one provider: its outcomes still reach its health --------------------------------------------
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 async def test_a_lone_providers_outcomes_reach_its_health() -> None:
     """A call to a single provider skips the router's attempt layer (nothing to choose), but
     its failures, successes and cancellations must still be reported: a later call that
     routes over several providers relies on them."""
     from modelmux.routing import InMemoryHealthStore
 
-    clock = _Clock()
+    clock = Clock()
     health = InMemoryHealthStore(failure_threshold=2, cooldown=30, clock=clock)
     async with FakeServer() as server:
         server.script(

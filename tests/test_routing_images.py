@@ -20,6 +20,8 @@ from modelmux.providers import Provider
 from modelmux.routing import InMemoryHealthStore
 from modelmux.types.request import ImageRequest
 
+from .support import Clock
+
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
 
 
@@ -48,14 +50,6 @@ class Painter(Provider):
             return [outcome] * request.n
         finally:
             self.running -= 1
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def test_a_failing_image_provider_falls_back_and_cools_down() -> None:

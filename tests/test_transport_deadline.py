@@ -64,7 +64,8 @@ async def test_the_limit_ends_a_call_waiting_for_its_answer(server: FakeServer) 
     await transport.aclose()
 
 
-async def test_a_stream_reader_busy_in_its_own_code_is_not_cancelled(server: FakeServer) -> None:
+async def _one_chunk_in(server: FakeServer) -> tuple[HttpTransport, AsyncIterator[Any]]:
+    """A stream of 40 chunks 50 ms apart under a 0.3 s total limit, its first chunk read."""
     client, transport = _client(server)
     server.script("POST", CHAT, _slow_stream(40, 0.05))
     stream = await client.chat.completions.create(
@@ -72,6 +73,11 @@ async def test_a_stream_reader_busy_in_its_own_code_is_not_cancelled(server: Fak
     )
     chunks = aiter(stream)
     await anext(chunks)
+    return transport, chunks
+
+
+async def test_a_stream_reader_busy_in_its_own_code_is_not_cancelled(server: FakeServer) -> None:
+    transport, chunks = await _one_chunk_in(server)
     # The caller's own work outlasts the limit: it must finish undisturbed ...
     await asyncio.sleep(0.6)
     # ... and the next read reports the limit.
@@ -84,13 +90,7 @@ async def test_a_stream_reader_busy_in_its_own_code_is_not_cancelled(server: Fak
 
 
 async def test_a_stream_read_from_another_task_gets_the_limit(server: FakeServer) -> None:
-    client, transport = _client(server)
-    server.script("POST", CHAT, _slow_stream(40, 0.05))
-    stream = await client.chat.completions.create(
-        model="m", messages=MSGS, stream=True, timeout=Timeout(total=0.3)
-    )
-    chunks = aiter(stream)
-    await anext(chunks)  # opened in this task
+    transport, chunks = await _one_chunk_in(server)  # opened in this task
 
     async def read_rest() -> int:
         n = 0
