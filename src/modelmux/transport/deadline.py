@@ -24,7 +24,8 @@ import heapq
 import math
 from typing import TYPE_CHECKING, Any
 
-from ..errors import APITimeoutError
+from ..errors import APIError
+from .errors import translate_exception
 
 if TYPE_CHECKING:
     import aiohttp
@@ -58,13 +59,10 @@ class Watch:
     def stop(self) -> None:
         self._bucket.discard(self)
 
-    def error(self) -> APITimeoutError:
-        seconds = self.seconds
-        return APITimeoutError(
-            f"timed out: the total time limit was hit after {seconds:g} s",
-            limit="total",
-            seconds=seconds,
-            provider=self.provider,
+    def error(self) -> APIError:
+        # The same error, worded the same way, as any other timeout the transport reports.
+        return translate_exception(
+            asyncio.TimeoutError(), self.provider, limit="total", seconds=self.seconds
         )
 
     def _expire(self) -> None:
