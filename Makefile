@@ -1,31 +1,38 @@
-# One entry point. `make test` on a fresh machine bootstraps .venv from pyproject.toml,
-# then runs lint, format check, strict type checks and the test suite.
+# Two entry points. `make run` installs what running needs (.[server]) into .venv and starts
+# the gateway; `make test` adds the dev tools, then runs lint, format check, strict type checks,
+# the test suite and the package check. Both work on a fresh machine.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
+STAMP := $(VENV)/.installed-dev
 
-.PHONY: run example test lint typecheck unit bench clean venv
+.PHONY: run example test lint typecheck unit package bench clean venv
 
-$(STAMP): pyproject.toml
+$(RUN_STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[server]'
+	touch $(RUN_STAMP)
+
+$(STAMP): $(RUN_STAMP)
 	$(BIN)/pip install -q -e '.[dev,server]'
 	touch $(STAMP)
 
 venv: $(STAMP)
 
 # The main job: the OpenAI-compatible gateway on 127.0.0.1:1337 (keyless upstream by default).
+# The CLI is then .venv/bin/polymux (or `source .venv/bin/activate`, then `polymux`).
 ARGS ?= --provider pollinations
-run: $(STAMP)
-	$(BIN)/python -m modelmux serve $(ARGS)
+run: $(RUN_STAMP)
+	$(BIN)/polymux serve $(ARGS)
 
-example: $(STAMP)
+example: $(RUN_STAMP)
 	$(BIN)/python examples/quickstart.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks examples
-	$(BIN)/ruff format --check src tests benchmarks examples
+	$(BIN)/ruff check src tests benchmarks examples tools
+	$(BIN)/ruff format --check src tests benchmarks examples tools
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -33,13 +40,20 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest
 
-test: lint typecheck unit
+# The wheel and sdist build, pass PyPI's metadata checks, and install and run in a fresh venv.
+package: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build -q --outdir dist . > /dev/null
+	$(BIN)/twine check --strict dist/*
+	$(BIN)/python tools/check_package.py dist
+
+test: lint typecheck unit package
 
 # Run by hand, never by the tests: each prints ratios against a baseline of the same run.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/import_time.py
 	$(BIN)/python benchmarks/cli_startup.py
-	$(BIN)/python benchmarks/throughput.py --clients raw,modelmux,openai
+	$(BIN)/python benchmarks/throughput.py --clients raw,polymux,openai
 	$(BIN)/python benchmarks/open_streams.py
 	$(BIN)/python benchmarks/gateway.py
 

@@ -1,7 +1,7 @@
-"""How long ``modelmux --help`` takes, wall clock, against a bare ``python -c pass``.
+"""How long ``polymux --help`` takes, wall clock, against a bare ``python -c pass``.
 
 Run: ``.venv/bin/python benchmarks/cli_startup.py [--runs 15]``. Prints the median of each
-and the difference (what modelmux adds). Target: ``modelmux --help`` under 150 ms.
+and the difference (what polymux adds). Target: ``polymux --help`` under 150 ms.
 Each run is a fresh interpreter, as a user's shell starts one.
 """
 
@@ -31,9 +31,9 @@ def main() -> None:
     py = sys.executable
     cases = {
         "python -c pass": [py, "-c", "pass"],
-        "modelmux --help": [py, "-m", "modelmux", "--help"],
-        "modelmux chat --help": [py, "-m", "modelmux", "chat", "--help"],
-        "modelmux providers": [py, "-m", "modelmux", "providers"],
+        "polymux --help": [py, "-m", "polymux", "--help"],
+        "polymux chat --help": [py, "-m", "polymux", "chat", "--help"],
+        "polymux providers": [py, "-m", "polymux", "providers"],
     }
     results = {name: median_ms(cmd, runs) for name, cmd in cases.items()}
     base = results["python -c pass"]
@@ -41,9 +41,9 @@ def main() -> None:
     for name, ms in results.items():
         extra = "" if name == "python -c pass" else f"  (+{ms - base:.1f} ms over python)"
         print(f"  {name:<22} {ms:7.1f} ms{extra}")
-    help_ms = results["modelmux --help"]
+    help_ms = results["polymux --help"]
     verdict = "OK" if help_ms < 150 else "OVER"
-    print(f"modelmux --help: {help_ms:.1f} ms, target < 150 ms: {verdict}")
+    print(f"polymux --help: {help_ms:.1f} ms, target < 150 ms: {verdict}")
 
 
 if __name__ == "__main__":

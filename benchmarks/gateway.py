@@ -3,10 +3,10 @@
     .venv/bin/python benchmarks/gateway.py [--seconds 5] [--requests-c1 400]
 
 The upstream is a minimal HTTP server (raw asyncio + uvloop, one canned chat completion) in
-its own process pinned to the last core; the gateway (``modelmux serve --base-url``) runs in a
+its own process pinned to the last core; the gateway (``polymux serve --base-url``) runs in a
 process pinned to the first core; the load generator (aiohttp) shares the upstream's core.
 Measured in one run: direct, gateway, and LiteLLM's proxy when ``litellm`` is installed
-(``litellm[proxy]``, pointed at the same upstream; not a dependency of modelmux).
+(``litellm[proxy]``, pointed at the same upstream; not a dependency of polymux).
 """
 
 from __future__ import annotations
@@ -161,7 +161,7 @@ def start_gateway(upstream: str, port: int, tmp: Path) -> subprocess.Popen[bytes
         *pin(0),
         sys.executable,
         "-m",
-        "modelmux",
+        "polymux",
         "serve",
         "--base-url",
         upstream,

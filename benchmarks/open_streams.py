@@ -1,6 +1,6 @@
 """Memory of many concurrent open streams in one process (target: 1,000 under 150 MB RSS).
 
-    python benchmarks/open_streams.py               # 1,000 modelmux streams
+    python benchmarks/open_streams.py               # 1,000 polymux streams
     python benchmarks/open_streams.py --streams 2000 --client raw
 
 Each stream is opened against the fake upstream of upstream.py (model ``hold``: it sends the
@@ -32,8 +32,8 @@ def rss_mb() -> float:
     return float("nan")
 
 
-async def modelmux_streams(base_url: str, n: int) -> tuple[float, float]:
-    from modelmux import AsyncClient
+async def polymux_streams(base_url: str, n: int) -> tuple[float, float]:
+    from polymux import AsyncClient
 
     client = AsyncClient(base_url=base_url, api_key="bench")
     opened = asyncio.Semaphore(0)
@@ -90,15 +90,15 @@ async def raw_streams(base_url: str, n: int) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--streams", type=int, default=1000)
-    parser.add_argument("--client", choices=["modelmux", "raw"], default="modelmux")
+    parser.add_argument("--client", choices=["polymux", "raw"], default="polymux")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    run: Any = modelmux_streams if args.client == "modelmux" else raw_streams
-    if args.client == "modelmux":
-        import modelmux
-        import modelmux.transport.http  # noqa: F401
+    run: Any = polymux_streams if args.client == "polymux" else raw_streams
+    if args.client == "polymux":
+        import polymux
+        import polymux.transport.http  # noqa: F401
     import aiohttp  # noqa: F401
     import orjson  # noqa: F401
 

@@ -1,9 +1,9 @@
-"""CPU cost per request and per streamed chunk: modelmux against a raw aiohttp floor.
+"""CPU cost per request and per streamed chunk: polymux against a raw aiohttp floor.
 
     python benchmarks/throughput.py                # every client that is installed
     python benchmarks/throughput.py --quick        # fewer requests, for a smoke run
-    python benchmarks/throughput.py --clients raw,modelmux
-    python benchmarks/throughput.py --revisions HEAD~3,HEAD   # modelmux at two commits, A/B
+    python benchmarks/throughput.py --clients raw,polymux
+    python benchmarks/throughput.py --revisions HEAD~3,HEAD   # polymux at two commits, A/B
 
 Each client runs in its own process for the whole run (so one library's imports, patches or
 background threads cannot touch another's figures) pinned to the CPUs the upstream does not
@@ -28,9 +28,9 @@ processes here. ``GLIBC_TUNABLES`` fixes the thresholds so every client gets the
 The floor ("raw") is what any client must do at least: aiohttp ``session.post`` + ``await
 resp.read()`` + ``orjson.loads``; for streams, iterate ``resp.content`` by line and
 ``orjson.loads`` every ``data:`` line. Ratios are against the floor measured in the same run.
-The floor keeps aiohttp's default timeout (a 300 s total: one timer a request); modelmux keeps
+The floor keeps aiohttp's default timeout (a 300 s total: one timer a request); polymux keeps
 its deadlines with one shared timer instead (transport/deadline.py). ``--clients
-raw,raw-untimed,modelmux`` adds the same loop with no deadline at all, for reference.
+raw,raw-untimed,polymux`` adds the same loop with no deadline at all, for reference.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ from upstream import Upstream, cpus
 
 MESSAGES = [{"role": "user", "content": "Say something about foxes."}]
 MODEL = "bench-model"
-CLIENTS = ["raw", "modelmux", "openai", "litellm", "g4f"]
+CLIENTS = ["raw", "polymux", "openai", "litellm", "g4f"]
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -106,8 +106,8 @@ def _raw(
     return once, stream, close
 
 
-def _modelmux(base_url: str) -> Any:
-    from modelmux import AsyncClient
+def _polymux(base_url: str) -> Any:
+    from polymux import AsyncClient
 
     client = AsyncClient(base_url=base_url, api_key="bench")
 
@@ -209,7 +209,7 @@ def _raw_untimed(base_url: str) -> Any:
 FACTORIES = {
     "raw": _raw,
     "raw-untimed": _raw_untimed,
-    "modelmux": _modelmux,
+    "polymux": _polymux,
     "openai": _openai,
     "litellm": _litellm,
     "g4f": _g4f,
@@ -275,7 +275,7 @@ def _child(name: str, base_url: str) -> None:
 
 
 def _available(name: str) -> bool:
-    if name in ("raw", "raw-untimed", "modelmux"):
+    if name in ("raw", "raw-untimed", "polymux"):
         return True
     import importlib.util
 
@@ -297,7 +297,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--revisions",
-        help="comma-separated git revisions: measure modelmux at each (and raw), interleaved",
+        help="comma-separated git revisions: measure polymux at each (and raw), interleaved",
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
@@ -322,16 +322,16 @@ def main() -> None:
     for name in [n for n in names if not _available(n)]:
         print(f"{name:>9}: not installed, skipped")
     names = [n for n in names if _available(n)]
-    # name ("modelmux@HEAD~1") -> a checkout of that revision, for A/B runs.
+    # name ("polymux@HEAD~1") -> a checkout of that revision, for A/B runs.
     checkouts: dict[str, str] = {}
     if args.revisions:
         names = ["raw"]
         for rev in args.revisions.split(","):
-            path = tempfile.mkdtemp(prefix="modelmux-rev-")
+            path = tempfile.mkdtemp(prefix="polymux-rev-")
             git = ["git", "-C", str(REPO), "worktree"]
             subprocess.run([*git, "add", "-q", "--detach", path, rev], check=True)
-            checkouts[f"modelmux@{rev}"] = path
-            names.append(f"modelmux@{rev}")
+            checkouts[f"polymux@{rev}"] = path
+            names.append(f"polymux@{rev}")
     best: dict[str, dict[str, Any]] = {}
     try:
         _rounds(names, checkouts, env, args, best)
@@ -342,7 +342,7 @@ def main() -> None:
     floor = next((r for r in results if r["client"] == "raw"), None)
     if floor is None:
         return
-    print("\nratio to the raw aiohttp floor (targets for modelmux: <= 1.3x request, <= 1.5x chunk)")
+    print("\nratio to the raw aiohttp floor (targets for polymux: <= 1.3x request, <= 1.5x chunk)")
     print("lowest batch, and in brackets the median batch's figure and ratio")
     print(f"{'client':>9}  {'us/request':>18}  {'x floor':>15}  {'us/chunk':>16}  {'x floor':>15}")
     for r in results:
@@ -411,7 +411,7 @@ def _rounds(
                 child_env = env
                 if name in checkouts:  # that revision's package first on the path
                     child_env = dict(env, PYTHONPATH=os.path.join(checkouts[name], "src"))
-                client = "modelmux" if name in checkouts else name
+                client = "polymux" if name in checkouts else name
                 clients.append(_Client(name, client, base_url, child_env))
             for c in clients:
                 if not c.ready():

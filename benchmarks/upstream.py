@@ -94,7 +94,7 @@ class Responses:
         )
         events = stream_events(chunks)
         self.stream = head + b"".join(_http_chunk(e) for e in events) + b"0\r\n\r\n"
-        # The role chunk and one token: modelmux yields its first chunk at the first content.
+        # The role chunk and one token: polymux yields its first chunk at the first content.
         self.stream_head = head + _http_chunk(events[0]) + _http_chunk(events[1])
         models = json.dumps({"object": "list", "data": [{"id": "bench-model"}]}).encode()
         self.models = (

@@ -1,9 +1,9 @@
-"""A short tour of modelmux with a provider written in a few lines (no network, no key)."""
+"""A short tour of polymux with a provider written in a few lines (no network, no key)."""
 
 import asyncio
 
-from modelmux import AsyncClient
-from modelmux.providers import Provider
+from polymux import AsyncClient
+from polymux.providers import Provider
 
 
 class Shout(Provider):

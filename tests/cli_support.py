@@ -17,9 +17,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from modelmux.errors import InternalServerError
-from modelmux.providers.base import Provider
-from modelmux.types.request import ChatRequest
+from polymux.errors import InternalServerError
+from polymux.providers.base import Provider
+from polymux.types.request import ChatRequest
 
 from .fakes import pollinations
 from .fakes.openai import CHAT
@@ -106,10 +106,10 @@ def run_cli(
     cwd: Path | None = None,
     timeout: float = 30,
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m modelmux ARGS`` as a user runs it; stdin is /dev/null unless ``input``."""
+    """``python -m polymux ARGS`` as a user runs it; stdin is /dev/null unless ``input``."""
     data = input.decode() if isinstance(input, bytes) else input
     return subprocess.run(
-        [PY, "-m", "modelmux", *args],
+        [PY, "-m", "polymux", *args],
         input=data,
         stdin=subprocess.DEVNULL if data is None else None,
         capture_output=True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelmux import AsyncClient
+from polymux import AsyncClient
 
 from .fakes import FakeServer
 

@@ -16,9 +16,9 @@ from typing import Any
 import orjson
 import uvicorn
 
-from modelmux.server import Gateway, GatewayConfig, create_app
-from modelmux.server.config import ProviderConfig
-from modelmux.server.run import uvicorn_config
+from polymux.server import Gateway, GatewayConfig, create_app
+from polymux.server.config import ProviderConfig
+from polymux.server.run import uvicorn_config
 
 from .fakes import FakeServer
 
@@ -111,7 +111,7 @@ class LiveGateway:
 
     def usage_rows(self) -> list[dict[str, Any]]:
         """The usage log once everything queued is written."""
-        from modelmux.server.store import Store
+        from polymux.server.store import Store
 
         async def settled() -> None:
             # A request's usage line is queued just after its answer is sent.

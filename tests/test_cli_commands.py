@@ -1,4 +1,4 @@
-"""The ``modelmux`` command run as a user runs it: ``python -m modelmux`` in a subprocess,
+"""The ``polymux`` command run as a user runs it: ``python -m polymux`` in a subprocess,
 against a fake OpenAI-compatible upstream on 127.0.0.1 (never the internet)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from modelmux.cli.app import COMMANDS
+from polymux.cli.app import COMMANDS
 
 from .cli_support import PY, ROOT, SECRET, ThreadedFakeServer, clean_env, run_cli
 from .fakes.openai import CHAT, IMAGES, MODELS, closed_port, error, models, text_chunks
@@ -53,11 +53,11 @@ def test_help_lists_every_command_and_the_exit_codes() -> None:
 def test_help_loads_no_command_module_and_no_http_stack() -> None:
     code = (
         "import sys, contextlib, io\n"
-        "from modelmux.cli import main\n"
+        "from polymux.cli import main\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    assert main(['--help']) == 0\n"
-        "heavy = [m for m in ('aiohttp', 'asyncio', 'modelmux.client', 'modelmux.cli.chat',\n"
-        "         'modelmux.server', 'modelmux.providers.registry') if m in sys.modules]\n"
+        "heavy = [m for m in ('aiohttp', 'asyncio', 'polymux.client', 'polymux.cli.chat',\n"
+        "         'polymux.server', 'polymux.providers.registry') if m in sys.modules]\n"
         "print(heavy)\n"
     )
     result = subprocess.run([PY, "-c", code], capture_output=True, text=True, cwd=ROOT)
@@ -66,7 +66,7 @@ def test_help_loads_no_command_module_and_no_http_stack() -> None:
 
 
 def test_version_and_command_help() -> None:
-    assert run_cli("--version").stdout.startswith("modelmux ")
+    assert run_cli("--version").stdout.startswith("polymux ")
     result = run_cli("chat", "--help")
     assert result.returncode == 0
     for option in ("--model", "--provider", "--base-url", "--api-key-env", "--system", "--image"):
@@ -283,7 +283,7 @@ def test_http_error_is_one_line_with_a_hint_and_debug_adds_the_traceback(
     assert result.returncode == 1
     assert _lines(result.stderr) == [
         "error: openai-compatible: HTTP 404: The model `gpt-9` does not exist",
-        "hint: check --model and --base-url; 'modelmux models' lists what a provider serves",
+        "hint: check --model and --base-url; 'polymux models' lists what a provider serves",
     ]
     debug = run_cli("chat", "--base-url", fake.base_url, "-m", "gpt-9", "x", "--debug")
     assert debug.returncode == 1
@@ -336,7 +336,7 @@ def test_ctrl_c_exits_130(fake: ThreadedFakeServer) -> None:
     fake.requests.clear()
     fake.script("POST", CHAT, stall(3))
     proc = subprocess.Popen(
-        [PY, "-m", "modelmux", "chat", "--base-url", fake.base_url, "x"],
+        [PY, "-m", "polymux", "chat", "--base-url", fake.base_url, "x"],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -452,7 +452,7 @@ def test_models_without_any_key_says_what_to_do() -> None:
 
 
 def test_providers_says_which_are_usable_and_why_not() -> None:
-    from modelmux.providers.registry import BUILTIN_PROVIDERS
+    from polymux.providers.registry import BUILTIN_PROVIDERS
 
     plain = run_cli("providers")
     assert plain.returncode == 0, plain.stderr
@@ -473,10 +473,10 @@ def test_providers_says_which_are_usable_and_why_not() -> None:
 
 
 def test_closing_stdout_early_is_not_an_error() -> None:
-    # `modelmux providers | head -1` where the reader is gone before the first write: the
+    # `polymux providers | head -1` where the reader is gone before the first write: the
     # read end is closed right after the start, long before the interpreter is up.
     with subprocess.Popen(
-        [PY, "-m", "modelmux", "providers"],
+        [PY, "-m", "polymux", "providers"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env={**clean_env(), "PYTHONUNBUFFERED": "1"},

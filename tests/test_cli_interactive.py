@@ -1,4 +1,4 @@
-"""``modelmux chat`` with no prompt, in a pseudo-terminal, typed into as a user does."""
+"""``polymux chat`` with no prompt, in a pseudo-terminal, typed into as a user does."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def fake() -> Iterator[ThreadedFakeServer]:
 def _spawn(fake: ThreadedFakeServer, *args: str) -> pexpect.spawn:
     child = pexpect.spawn(
         PY,
-        ["-m", "modelmux", "chat", "--base-url", fake.base_url, *args],
+        ["-m", "polymux", "chat", "--base-url", fake.base_url, *args],
         env=clean_env(TERM="dumb"),
         cwd=str(ROOT),
         encoding="utf-8",
@@ -161,7 +161,7 @@ def test_image_shows_a_spinner_on_a_terminal_while_waiting(
     out = Path(str(tmp_path)) / "shown.png"
     child = pexpect.spawn(
         PY,
-        ["-m", "modelmux", "image", "--base-url", fake.base_url, "a", "cat", "-o", str(out)],
+        ["-m", "polymux", "image", "--base-url", fake.base_url, "a", "cat", "-o", str(out)],
         env=clean_env(TERM="dumb"),
         cwd=str(ROOT),
         encoding="utf-8",

@@ -16,13 +16,13 @@ import pytest
 from openai.types.chat import ChatCompletion as OpenAICompletion
 from openai.types.chat import ChatCompletionChunk as OpenAIChunk
 
-from modelmux import AsyncClient
-from modelmux.providers.anthropic import Anthropic
-from modelmux.providers.base import Provider
-from modelmux.providers.gemini import Gemini
-from modelmux.providers.ollama import Ollama
-from modelmux.providers.openai import OpenAICompatible
-from modelmux.providers.pollinations import Pollinations
+from polymux import AsyncClient
+from polymux.providers.anthropic import Anthropic
+from polymux.providers.base import Provider
+from polymux.providers.gemini import Gemini
+from polymux.providers.ollama import Ollama
+from polymux.providers.openai import OpenAICompatible
+from polymux.providers.pollinations import Pollinations
 from tests.fakes import FakeServer, smart_native
 from tests.fakes import anthropic as fake_anthropic
 from tests.fakes import gemini as fake_gemini

@@ -8,13 +8,13 @@ import threading
 
 import pytest
 
-import modelmux
-from modelmux import AsyncChatStream, AsyncClient, ChatStream, Client
-from modelmux.client import AsyncClient as AsyncClientFromClient
-from modelmux.client import Client as ClientFromClient
-from modelmux.testing import ScriptedProvider
-from modelmux.types.chat import ChatCompletionChunk
-from modelmux.types.events import Finish, TextDelta
+import polymux
+from polymux import AsyncChatStream, AsyncClient, ChatStream, Client
+from polymux.client import AsyncClient as AsyncClientFromClient
+from polymux.client import Client as ClientFromClient
+from polymux.testing import ScriptedProvider
+from polymux.types.chat import ChatCompletionChunk
+from polymux.types.events import Finish, TextDelta
 
 PIECES = ["Hel", "lo", ", ", "world"]
 
@@ -170,7 +170,7 @@ async def test_wait_for_timeout_on_stream_closes_provider_generator() -> None:
 
 
 async def test_error_mid_stream_reaches_caller_after_content() -> None:
-    provider = ScriptedProvider(["a", "b", modelmux.InternalServerError("boom", status_code=500)])
+    provider = ScriptedProvider(["a", "b", polymux.InternalServerError("boom", status_code=500)])
     client = AsyncClient(provider=provider)
     got: list[str] = []
 
@@ -178,7 +178,7 @@ async def test_error_mid_stream_reaches_caller_after_content() -> None:
         async for chunk in client.chat.completions.create(messages="hi", stream=True):
             got.append(chunk.choices[0].delta.content or "")
 
-    with pytest.raises(modelmux.InternalServerError):
+    with pytest.raises(polymux.InternalServerError):
         await consume()
     assert got == ["a", "b"]
     assert provider.active == 0
@@ -267,8 +267,8 @@ def test_sync_stream_close_closes_provider_generator() -> None:
 
 
 def test_sync_client_propagates_errors_with_their_type() -> None:
-    provider = ScriptedProvider(modelmux.RateLimitError("slow down", status_code=429))
-    with Client(provider=provider) as client, pytest.raises(modelmux.RateLimitError):
+    provider = ScriptedProvider(polymux.RateLimitError("slow down", status_code=429))
+    with Client(provider=provider) as client, pytest.raises(polymux.RateLimitError):
         client.chat.completions.create(messages="hi")
 
 
@@ -303,7 +303,7 @@ def test_sync_client_runs_the_work_on_another_thread_and_close_stops_it() -> Non
         seen.append(threading.current_thread().name)
         return "ok"
 
-    from modelmux.testing import FunctionProvider
+    from polymux.testing import FunctionProvider
 
     client = Client(provider=FunctionProvider(where))
     assert client.chat.completions.create(messages="hi").choices[0].message.content == "ok"
@@ -346,8 +346,8 @@ def test_sync_client_exits_cleanly_with_an_abandoned_stream() -> None:
     import subprocess
 
     code = (
-        "from modelmux import Client\n"
-        "from modelmux.testing import ScriptedProvider\n"
+        "from polymux import Client\n"
+        "from polymux.testing import ScriptedProvider\n"
         "client = Client(provider=ScriptedProvider(['a', 'b'], delay=0.01))\n"
         "print(client.chat.completions.create(messages='x').choices[0].message.content)\n"
         "stream = client.chat.completions.create(messages='x', stream=True)\n"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from modelmux import (
+from polymux import (
     AllProvidersFailedError,
     APIResponseValidationError,
     AsyncClient,
@@ -16,7 +16,7 @@ from modelmux import (
     InvalidRequestError,
     RateLimitError,
 )
-from modelmux.testing import ScriptedProvider
+from polymux.testing import ScriptedProvider
 from tests.fakes.server import FakeServer, text
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x03" * 24

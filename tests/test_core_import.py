@@ -1,4 +1,4 @@
-"""``import modelmux`` is light and has no side effects (checked in a fresh interpreter)."""
+"""``import polymux`` is light and has no side effects (checked in a fresh interpreter)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 # Runs in a child interpreter. An audit hook records every socket use and every file opened
-# for writing while modelmux is imported; bytecode writing is off (-B) so the import system
+# for writing while polymux is imported; bytecode writing is off (-B) so the import system
 # itself writes nothing.
 CHILD = r"""
 import json, os, sys
@@ -34,14 +34,14 @@ def hook(event, args):
 
 sys.addaudithook(hook)
 before = set(sys.modules)
-import modelmux
+import polymux
 loaded = sorted(set(sys.modules) - before)
 side_effects = list(events)
 
 import asyncio.events
 policy_after_import = asyncio.events._event_loop_policy
 
-from modelmux import AsyncClient, Client  # the names users import next
+from polymux import AsyncClient, Client  # the names users import next
 policy_after_names = asyncio.events._event_loop_policy
 
 print(json.dumps({
@@ -50,7 +50,7 @@ print(json.dumps({
     "policy_after_import": repr(policy_after_import),
     "policy_after_names": repr(policy_after_names),
     "aiohttp_after_names": "aiohttp" in sys.modules,
-    "version": modelmux.__version__,
+    "version": polymux.__version__,
 }))
 """
 
@@ -79,7 +79,7 @@ def test_import_is_light_and_has_no_side_effects(tmp_path: Path) -> None:
     assert heavy == []
     assert "asyncio" not in loaded  # not even the event loop machinery
     # Only the package and its exception tree (standard library only) load eagerly.
-    assert sorted(m for m in loaded if m.startswith("modelmux")) == ["modelmux", "modelmux.errors"]
+    assert sorted(m for m in loaded if m.startswith("polymux")) == ["polymux", "polymux.errors"]
     assert result["side_effects"] == []  # no network, no file written
     assert result["policy_after_import"] == "None"
     assert result["policy_after_names"] == "None"  # importing the clients sets no policy
@@ -88,12 +88,12 @@ def test_import_is_light_and_has_no_side_effects(tmp_path: Path) -> None:
 
 
 def test_lazy_names_resolve_and_unknown_names_fail() -> None:
-    import modelmux
+    import polymux
 
-    assert modelmux.AsyncClient.__name__ == "AsyncClient"
-    assert modelmux.Timeout.__name__ == "Timeout"
-    assert set(modelmux.__all__) <= set(dir(modelmux))
-    for name in modelmux.__all__:
-        assert getattr(modelmux, name) is not None
+    assert polymux.AsyncClient.__name__ == "AsyncClient"
+    assert polymux.Timeout.__name__ == "Timeout"
+    assert set(polymux.__all__) <= set(dir(polymux))
+    for name in polymux.__all__:
+        assert getattr(polymux, name) is not None
     with pytest.raises(AttributeError, match="NoSuchThing"):
-        modelmux.NoSuchThing  # type: ignore[attr-defined]  # noqa: B018
+        polymux.NoSuchThing  # type: ignore[attr-defined]  # noqa: B018

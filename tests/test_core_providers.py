@@ -10,8 +10,8 @@ from typing import Any, ClassVar
 
 import pytest
 
-import modelmux
-from modelmux import (
+import polymux
+from polymux import (
     AllProvidersFailedError,
     APIConnectionError,
     APIError,
@@ -31,11 +31,11 @@ from modelmux import (
     UnknownProviderError,
     UnprocessableEntityError,
 )
-from modelmux.errors import status_error
-from modelmux.providers import Provider
-from modelmux.testing import FunctionProvider, ScriptedProvider
-from modelmux.types.events import ChatEvent, Finish, TextDelta, Usage
-from modelmux.types.request import ChatRequest, ModelsRequest
+from polymux.errors import status_error
+from polymux.providers import Provider
+from polymux.testing import FunctionProvider, ScriptedProvider
+from polymux.types.events import ChatEvent, Finish, TextDelta, Usage
+from polymux.types.request import ChatRequest, ModelsRequest
 
 SECRET = "sk-live-DO-NOT-SHOW-4f1c9e"
 ROOT = Path(__file__).resolve().parents[1]
@@ -201,7 +201,7 @@ class G4FBroken:
 
 async def test_g4f_style_failures_are_typed_and_fall_back_to_the_next_provider() -> None:
     alone = AsyncClient(provider=G4FBroken)
-    with pytest.raises(modelmux.ProviderError, match="no response from the site") as info:
+    with pytest.raises(polymux.ProviderError, match="no response from the site") as info:
         await alone.chat.completions.create(messages="hi")
     assert isinstance(info.value.__cause__, RuntimeError)
     assert info.value.provider == "G4FBroken"
@@ -341,14 +341,14 @@ def test_status_error_mapping(status: int, cls: type[APIStatusError]) -> None:
 
 def test_error_tree_shape() -> None:
     assert issubclass(APITimeoutError, APIConnectionError)
-    assert issubclass(modelmux.InvalidRequestError, ValueError)
-    assert issubclass(modelmux.UnsupportedCapabilityError, modelmux.InvalidRequestError)
-    for cls in (MissingCredentialsError, UnknownProviderError, modelmux.NoProviderForModelError):
+    assert issubclass(polymux.InvalidRequestError, ValueError)
+    assert issubclass(polymux.UnsupportedCapabilityError, polymux.InvalidRequestError)
+    for cls in (MissingCredentialsError, UnknownProviderError, polymux.NoProviderForModelError):
         assert issubclass(cls, ConfigurationError)
-    for name in modelmux.__all__:
-        obj = getattr(modelmux, name)
+    for name in polymux.__all__:
+        obj = getattr(polymux, name)
         if isinstance(obj, type) and issubclass(obj, Exception):
-            assert issubclass(obj, modelmux.ModelmuxError), name
+            assert issubclass(obj, polymux.PolymuxError), name
     timeout = APITimeoutError("slow", limit="idle", seconds=0.5, provider="p")
     assert (timeout.limit, timeout.seconds, timeout.provider) == ("idle", 0.5, "p")
 

@@ -1,5 +1,5 @@
 """The seed document's snippets (the g4f AsyncClient docs), run as written with ``g4f`` ->
-``modelmux`` against providers from ``modelmux.testing``.
+``polymux`` against providers from ``polymux.testing``.
 
 The snippets are copied verbatim; the only edits are the package name and dropping the
 ``...`` lines that stand for "other arguments" (they are not valid Python). The seed's
@@ -16,8 +16,8 @@ import io
 import textwrap
 from typing import Any
 
-from modelmux import AsyncClient
-from modelmux.testing import ScriptedProvider
+from polymux import AsyncClient
+from polymux.testing import ScriptedProvider
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x05" * 24
 PNG_URL = "data:image/png;base64," + base64.b64encode(PNG).decode()
@@ -81,13 +81,13 @@ async def main():
 asyncio.run(main())
 """
 
-PROVIDER_IMPORT = "from modelmux.Provider import BingCreateImages, OpenaiChat, Gemini"
+PROVIDER_IMPORT = "from polymux.Provider import BingCreateImages, OpenaiChat, Gemini"
 
 
 def adapt(snippet: str) -> str:
     """Only the package name changes; the "..." placeholder lines go."""
     lines = [line for line in snippet.splitlines() if line.strip() != "..."]
-    return "\n".join(lines).replace("g4f", "modelmux")
+    return "\n".join(lines).replace("g4f", "polymux")
 
 
 async def run_async_snippet(snippet: str, client: AsyncClient) -> tuple[str, dict[str, Any]]:

@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from modelmux import (
+from polymux import (
     AsyncClient,
     Capabilities,
     InvalidRequestError,
     UnsupportedCapabilityError,
 )
-from modelmux.testing import ScriptedProvider
-from modelmux.types.events import Finish, TextDelta, ToolCallDelta
+from polymux.testing import ScriptedProvider
+from polymux.types.events import Finish, TextDelta, ToolCallDelta
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 24
 
@@ -385,7 +385,7 @@ async def test_pydantic_model_as_response_format() -> None:
 
 
 async def test_per_call_options_override_the_clients() -> None:
-    from modelmux import Timeout
+    from polymux import Timeout
 
     provider = ScriptedProvider("ok")
     client = AsyncClient(
@@ -411,7 +411,7 @@ async def test_ids_and_timestamps_are_made_up_when_the_upstream_sends_none() -> 
     import re
     import time
 
-    from modelmux.types.events import ResponseInfo
+    from polymux.types.events import ResponseInfo
 
     client = AsyncClient(provider=ScriptedProvider(["Hel", "lo"]))
     before = int(time.time())

@@ -1,4 +1,4 @@
-"""Every object modelmux returns validates with the official ``openai`` types."""
+"""Every object polymux returns validates with the official ``openai`` types."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from openai.types import Model as OpenAIModel
 from openai.types.chat import ChatCompletion as OpenAIChatCompletion
 from openai.types.chat import ChatCompletionChunk as OpenAIChatCompletionChunk
 
-from modelmux import AsyncClient
-from modelmux.testing import ScriptedProvider
-from modelmux.types.chat import ChatCompletion, ChatCompletionChunk
-from modelmux.types.events import (
+from polymux import AsyncClient
+from polymux.testing import ScriptedProvider
+from polymux.types.chat import ChatCompletion, ChatCompletionChunk
+from polymux.types.events import (
     Finish,
     ReasoningDelta,
     RefusalDelta,

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from modelmux import AsyncClient, InvalidRequestError
-from modelmux.testing import ScriptedProvider
+from polymux import AsyncClient, InvalidRequestError
+from polymux.testing import ScriptedProvider
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x01" * 24
 JPEG = b"\xff\xd8\xff\xe0" + b"\x02" * 24
@@ -154,7 +154,7 @@ async def test_unreadable_image_file_is_a_clear_error(tmp_path: Path) -> None:
 async def test_checking_for_vision_does_not_decode_images_again(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from modelmux.types.request import ImageRef
+    from polymux.types.request import ImageRef
 
     provider = ScriptedProvider("ok")
     client = AsyncClient(provider=[ScriptedProvider("x", name="other"), provider])

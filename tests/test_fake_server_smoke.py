@@ -1,7 +1,7 @@
-"""The harness itself: a scripted stream over real sockets reaches the modelmux transport."""
+"""The harness itself: a scripted stream over real sockets reaches the polymux transport."""
 
-from modelmux.transport.base import HttpRequest
-from modelmux.transport.http import HttpTransport
+from polymux.transport.base import HttpRequest
+from polymux.transport.http import HttpTransport
 
 from .fakes import FakeServer, sse_data
 

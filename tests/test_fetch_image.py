@@ -7,14 +7,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from modelmux import APIConnectionError, APIResponseValidationError, InvalidRequestError
-from modelmux.client.vision import MAX_IMAGE_BYTES
-from modelmux.providers import fetch_image as downloader
-from modelmux.providers.fetch_image import fetch_image, inline_image
-from modelmux.transport import guard
-from modelmux.transport.guard import refuse_reason
-from modelmux.transport.http import HttpTransport
-from modelmux.types.request import CallOptions, ChatRequest, ImageRef
+from polymux import APIConnectionError, APIResponseValidationError, InvalidRequestError
+from polymux.client.vision import MAX_IMAGE_BYTES
+from polymux.providers import fetch_image as downloader
+from polymux.providers.fetch_image import fetch_image, inline_image
+from polymux.transport import guard
+from polymux.transport.guard import refuse_reason
+from polymux.transport.http import HttpTransport
+from polymux.types.request import CallOptions, ChatRequest, ImageRef
 from tests.fakes.server import FakeServer, json, text
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x01" * 40

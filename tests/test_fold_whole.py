@@ -13,10 +13,10 @@ import random
 
 import pytest
 
-from modelmux.client.fold import ResponseFold, whole_answer
-from modelmux.providers.base import Provider
-from modelmux.types.chat import ChatCompletion
-from modelmux.types.events import (
+from polymux.client.fold import ResponseFold, whole_answer
+from polymux.providers.base import Provider
+from polymux.types.chat import ChatCompletion
+from polymux.types.events import (
     ChatEvent,
     ResponseInfo,
     TextDelta,
@@ -24,7 +24,7 @@ from modelmux.types.events import (
     Usage,
     WholeChoice,
 )
-from modelmux.types.request import ChatRequest
+from polymux.types.request import ChatRequest
 
 CALLS = [
     ToolCallDelta(0, "call_1", "lookup", '{"q": "foxes"}'),

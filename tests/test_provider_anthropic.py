@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from openai.types.chat import ChatCompletion as OpenAIChatCompletion
 
-from modelmux import AsyncClient
-from modelmux.errors import (
+from polymux import AsyncClient
+from polymux.errors import (
     APIResponseValidationError,
     AuthenticationError,
     InternalServerError,
@@ -23,9 +23,9 @@ from modelmux.errors import (
     RateLimitError,
     UnsupportedCapabilityError,
 )
-from modelmux.providers.anthropic import Anthropic
-from modelmux.providers.anthropic_wire import RESPONSE_TOOL, build_messages_body, rule_for
-from modelmux.types.request import ChatRequest
+from polymux.providers.anthropic import Anthropic
+from polymux.providers.anthropic_wire import RESPONSE_TOOL, build_messages_body, rule_for
+from polymux.types.request import ChatRequest
 
 from .fakes import FakeServer, json, stream_bytes
 from .fakes.anthropic import (

@@ -15,8 +15,8 @@ from openai.types.chat import ChatCompletion as OpenAIChatCompletion
 from openai.types.images_response import ImagesResponse as OpenAIImagesResponse
 from pydantic import BaseModel
 
-from modelmux import AsyncClient
-from modelmux.errors import (
+from polymux import AsyncClient
+from polymux.errors import (
     APIResponseValidationError,
     AuthenticationError,
     BadRequestError,
@@ -26,9 +26,9 @@ from modelmux.errors import (
     RateLimitError,
     UnsupportedCapabilityError,
 )
-from modelmux.providers.gemini import Gemini
-from modelmux.providers.gemini_wire import build_generate_body, gemini_schema
-from modelmux.types.request import ChatRequest
+from polymux.providers.gemini import Gemini
+from polymux.providers.gemini_wire import build_generate_body, gemini_schema
+from polymux.types.request import ChatRequest
 
 from .fakes import FakeServer, json, text
 from .fakes.gemini import (

@@ -10,7 +10,7 @@ import pytest
 from openai.types.chat import ChatCompletion as OpenAICompletion
 from openai.types.chat import ChatCompletionChunk as OpenAIChunk
 
-from modelmux import (
+from polymux import (
     APIError,
     APIResponseValidationError,
     AsyncClient,
@@ -20,7 +20,7 @@ from modelmux import (
     RateLimitError,
     UnsupportedCapabilityError,
 )
-from modelmux.providers.ollama import DEFAULT_HOST, Ollama, parse_host
+from polymux.providers.ollama import DEFAULT_HOST, Ollama, parse_host
 from tests.fakes import FakeServer
 from tests.fakes.ollama import CHAT, TAGS, error, line, ndjson, smart_chat, tags
 from tests.fakes.server import stream_bytes, text

@@ -1,7 +1,7 @@
 """The OpenAI dialect end to end against a fake host: streams, tools, usage, reasoning,
 refusals, n > 1, vision, response formats, images, models, vendor quirks, Azure, keys.
 
-Every object modelmux returns here is validated with the official ``openai`` SDK's types.
+Every object polymux returns here is validated with the official ``openai`` SDK's types.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ import pytest
 from openai.types import ImagesResponse as OpenAIImagesResponse
 from openai.types import Model as OpenAIModel
 
-from modelmux import (
+from polymux import (
     AsyncClient,
     MissingCredentialsError,
 )
-from modelmux.providers.openai import AzureOpenAI, OpenAI, OpenAICompatible
-from modelmux.providers.vendors import VENDORS, Groq, vendor_class
+from polymux.providers.openai import AzureOpenAI, OpenAI, OpenAICompatible
+from polymux.providers.vendors import VENDORS, Groq, vendor_class
 
 from .fakes import FakeServer, json, sse_data, text
 from .fakes.openai import (

@@ -6,15 +6,15 @@ from typing import Any
 
 import pytest
 
-from modelmux import (
+from polymux import (
     AsyncClient,
     AuthenticationError,
     BadRequestError,
     RateLimitError,
 )
-from modelmux.errors import UnsupportedCapabilityError
-from modelmux.providers.openai import AzureOpenAI, OpenAICompatible
-from modelmux.providers.vendors import VENDORS, Groq, Mistral, OpenRouter, vendor_class
+from polymux.errors import UnsupportedCapabilityError
+from polymux.providers.openai import AzureOpenAI, OpenAICompatible
+from polymux.providers.vendors import VENDORS, Groq, Mistral, OpenRouter, vendor_class
 
 from .fakes import FakeServer, json
 from .fakes.openai import (
@@ -99,7 +99,7 @@ async def test_openrouter_attribution_headers_from_env(
 
 
 def test_every_vendor_row_is_a_provider_class() -> None:
-    import modelmux.providers.vendors as vendors
+    import polymux.providers.vendors as vendors
 
     for row in VENDORS:
         cls = getattr(vendors, row.class_name)

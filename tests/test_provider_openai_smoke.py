@@ -3,7 +3,7 @@
 from openai.types.chat import ChatCompletion as OpenAIChatCompletion
 from openai.types.chat import ChatCompletionChunk as OpenAIChunk
 
-from modelmux import AsyncClient
+from polymux import AsyncClient
 
 from .fakes import FakeServer
 from .fakes.openai import CHAT, reply, stream_text

@@ -14,7 +14,7 @@ from openai.types import ImagesResponse as OpenAIImagesResponse
 from openai.types.chat import ChatCompletion as OpenAICompletion
 from openai.types.chat import ChatCompletionChunk as OpenAIChunk
 
-from modelmux import (
+from polymux import (
     APIError,
     APIResponseValidationError,
     AsyncClient,
@@ -22,7 +22,7 @@ from modelmux import (
     InternalServerError,
     InvalidRequestError,
 )
-from modelmux.providers.pollinations import Pollinations
+from polymux.providers.pollinations import Pollinations
 from tests.fakes import FakeServer
 from tests.fakes.pollinations import (
     GEN_CHAT,

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-import modelmux.routing.router as router_module
-from modelmux import (
+import polymux.routing.router as router_module
+from polymux import (
     AllProvidersFailedError,
     APITimeoutError,
     AsyncClient,
@@ -19,12 +19,12 @@ from modelmux import (
     RateLimitError,
     Timeout,
 )
-from modelmux.errors import ProviderCooldownError
-from modelmux.providers import IterListProvider, RetryProvider
-from modelmux.routing import InMemoryHealthStore, RoutingOptions
-from modelmux.routing import RetryProvider as RoutingRetryProvider
-from modelmux.testing import FunctionProvider, ScriptedProvider
-from modelmux.types.request import ChatRequest
+from polymux.errors import ProviderCooldownError
+from polymux.providers import IterListProvider, RetryProvider
+from polymux.routing import InMemoryHealthStore, RoutingOptions
+from polymux.routing import RetryProvider as RoutingRetryProvider
+from polymux.testing import FunctionProvider, ScriptedProvider
+from polymux.types.request import ChatRequest
 
 from .support import Clock
 
@@ -130,7 +130,7 @@ async def test_all_failed_carries_each_failure_in_order_and_logs_why(
 ) -> None:
     a, b = ScriptedProvider(busy(), name="a"), ScriptedProvider(down(), name="b")
     c = ScriptedProvider("ok", name="c")
-    with caplog.at_level(logging.DEBUG, logger="modelmux.routing"):
+    with caplog.at_level(logging.DEBUG, logger="polymux.routing"):
         with pytest.raises(AllProvidersFailedError) as info:
             await AsyncClient(provider=[a, b]).chat.completions.create(messages="hi")
         await AsyncClient(provider=[a, b, c]).chat.completions.create(messages="hi")
@@ -301,7 +301,7 @@ async def test_concurrency_limit_per_provider_and_slots_come_back_on_early_close
 
 
 def test_bad_concurrency_settings_are_configuration_errors() -> None:
-    from modelmux import ConfigurationError
+    from polymux import ConfigurationError
 
     for bad in (0, -1, {"x": 0}, "3", True):
         with pytest.raises(ConfigurationError):

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from modelmux import (
+from polymux import (
     AllProvidersFailedError,
     APIConnectionError,
     APIResponseValidationError,
@@ -30,9 +30,9 @@ from modelmux import (
     RateLimitError,
     Timeout,
 )
-from modelmux.errors import ProviderCooldownError
-from modelmux.providers.openai import OpenAICompatible
-from modelmux.routing.fallback import EmptyResponseError
+from polymux.errors import ProviderCooldownError
+from polymux.providers.openai import OpenAICompatible
+from polymux.routing.fallback import EmptyResponseError
 
 from .fakes import FakeServer, reset, sse_data, stream_bytes
 from .fakes.openai import chunk, completion, error, reply, stream_text, text_chunks
@@ -375,7 +375,7 @@ async def test_hedging_over_http_closes_the_losing_connection() -> None:
         server.script("POST", chat_path(0), stall_first(SLOW, stream_text(["from p0"])))
         server.script("POST", chat_path(1), stream_text(["from p1"]))
         plist = providers(server, -1, False)[:2]
-        from modelmux.routing import RetryProvider
+        from polymux.routing import RetryProvider
 
         spec = RetryProvider(plist, shuffle=False, hedge_after=0.05)
         async with AsyncClient(provider=spec, max_retries=0) as client:
@@ -407,7 +407,7 @@ async def test_a_lone_providers_outcomes_reach_its_health() -> None:
     """A call to a single provider skips the router's attempt layer (nothing to choose), but
     its failures, successes and cancellations must still be reported: a later call that
     routes over several providers relies on them."""
-    from modelmux.routing import InMemoryHealthStore
+    from polymux.routing import InMemoryHealthStore
 
     clock = Clock()
     health = InMemoryHealthStore(failure_threshold=2, cooldown=30, clock=clock)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from modelmux import (
+from polymux import (
     AllProvidersFailedError,
     APITimeoutError,
     AsyncClient,
@@ -16,9 +16,9 @@ from modelmux import (
     RateLimitError,
     Timeout,
 )
-from modelmux.providers import Provider
-from modelmux.routing import InMemoryHealthStore
-from modelmux.types.request import ImageRequest
+from polymux.providers import Provider
+from polymux.routing import InMemoryHealthStore
+from polymux.types.request import ImageRequest
 
 from .support import Clock
 

@@ -9,17 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from modelmux import (
+from polymux import (
     AllProvidersFailedError,
     APIConnectionError,
     AsyncClient,
     ConfigurationError,
     NoProviderForModelError,
 )
-from modelmux.providers.vendors import VENDORS
-from modelmux.routing import ModelRegistry, Router
-from modelmux.testing import ScriptedProvider
-from modelmux.types.request import ModelsRequest
+from polymux.providers.vendors import VENDORS
+from polymux.routing import ModelRegistry, Router
+from polymux.testing import ScriptedProvider
+from polymux.types.request import ModelsRequest
 
 from .fakes import FakeServer
 from .fakes.openai import CHAT, MODELS, error, models, reply
@@ -197,7 +197,7 @@ def test_unregistered_provider_names_are_skipped_not_fatal(
     client = AsyncClient(
         models={"m": {"providers": {"someone-elses-provider": "x", "vllm": "org/m"}}}
     )
-    with caplog.at_level(logging.DEBUG, logger="modelmux.routing"):
+    with caplog.at_level(logging.DEBUG, logger="polymux.routing"):
         providers = client.router.providers_for_model("m")
     assert [p.name for p in providers] == ["vllm"]
     assert "someone-elses-provider" in caplog.text
@@ -284,7 +284,7 @@ async def test_models_list_without_provider_asks_every_usable_registry_provider(
 
 
 async def test_models_list_leaves_out_a_failing_provider_of_a_fallback_list() -> None:
-    from modelmux.testing import FunctionProvider
+    from polymux.testing import FunctionProvider
 
     class Down(FunctionProvider):
         async def list_models(self, request: ModelsRequest) -> list[str]:
@@ -302,8 +302,8 @@ async def test_models_list_leaves_out_a_failing_provider_of_a_fallback_list() ->
 
 
 def test_a_provider_without_an_http_endpoint_needs_no_base_url() -> None:
-    from modelmux.providers.openai import OpenAICompatible
-    from modelmux.routing.usable import unusable_reason
+    from polymux.providers.openai import OpenAICompatible
+    from polymux.routing.usable import unusable_reason
 
     assert unusable_reason(ScriptedProvider("hi")) is None
     assert unusable_reason(OpenAICompatible()) == "a base_url"

@@ -1,4 +1,4 @@
-"""The seed's provider names: ``from modelmux.Provider import BingCreateImages, OpenaiChat``."""
+"""The seed's provider names: ``from polymux.Provider import BingCreateImages, OpenaiChat``."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import importlib.util
 
 import pytest
 
-import modelmux.Provider as P
-from modelmux import AsyncClient, UnsupportedCapabilityError
-from modelmux.providers.openai import AzureOpenAI, OpenAI
-from modelmux.providers.registry import resolve_providers
+import polymux.Provider as P
+from polymux import AsyncClient, UnsupportedCapabilityError
+from polymux.providers.openai import AzureOpenAI, OpenAI
+from polymux.providers.registry import resolve_providers
 from tests.fakes import FakeServer
 from tests.fakes.pollinations import smart_chat
 from tests.fakes.server import json
@@ -18,7 +18,7 @@ PNG_B64 = "iVBORw0KGgo="
 
 
 def test_seed_import_line_and_docstrings() -> None:
-    from modelmux.Provider import BingCreateImages, OpenaiChat
+    from polymux.Provider import BingCreateImages, OpenaiChat
 
     assert issubclass(OpenaiChat, OpenAI)
     assert "OpenAI" in (OpenaiChat.__doc__ or "")
@@ -32,12 +32,12 @@ def test_seed_import_line_and_docstrings() -> None:
 
 
 @pytest.mark.skipif(
-    importlib.util.find_spec("modelmux.providers.gemini") is None,
+    importlib.util.find_spec("polymux.providers.gemini") is None,
     reason="the Gemini provider has not landed yet",
 )
 def test_seed_gemini_is_the_gemini_provider() -> None:
-    from modelmux.Provider import Gemini
-    from modelmux.providers.gemini import Gemini as Native
+    from polymux.Provider import Gemini
+    from polymux.providers.gemini import Gemini as Native
 
     assert issubclass(Gemini, Native) and "Gemini" in (Gemini.__doc__ or "")
 

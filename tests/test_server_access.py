@@ -15,11 +15,11 @@ from typing import Any
 import orjson
 import pytest
 
-from modelmux.errors import ConfigurationError
-from modelmux.server import Gateway, create_app
-from modelmux.server.run import check_bind
-from modelmux.server.store import Store, UsageRecord
-from modelmux.server.usage import summarize
+from polymux.errors import ConfigurationError
+from polymux.server import Gateway, create_app
+from polymux.server.run import check_bind
+from polymux.server.store import Store, UsageRecord
+from polymux.server.usage import summarize
 
 from .fakes import FakeServer
 from .fakes.openai import CHAT, reply
@@ -140,7 +140,7 @@ def test_refuses_to_bind_beyond_loopback_without_keys(tmp_path: Path) -> None:
 
 
 def fake_config_offline() -> Any:
-    from modelmux.server.config import GatewayConfig, ProviderConfig
+    from polymux.server.config import GatewayConfig, ProviderConfig
 
     return GatewayConfig(
         providers=(ProviderConfig("x", "openai-compatible", base_url="http://127.0.0.1:9/v1"),)
@@ -290,7 +290,7 @@ def test_usage_summary_groups_counts_errors_and_p50() -> None:
 
 def _cli(*args: str, db: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "modelmux", *args, "--db", str(db)],
+        [sys.executable, "-m", "polymux", *args, "--db", str(db)],
         capture_output=True,
         text=True,
         timeout=60,

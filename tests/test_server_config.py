@@ -9,9 +9,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from modelmux.errors import ConfigurationError
-from modelmux.server import GatewayConfig, create_app, load_config
-from modelmux.server.config import ProviderConfig, parse_config
+from polymux.errors import ConfigurationError
+from polymux.server import GatewayConfig, create_app, load_config
+from polymux.server.config import ProviderConfig, parse_config
 
 from .fakes import FakeServer
 from .fakes.openai import CHAT, MODELS, error, models, reply

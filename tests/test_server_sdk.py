@@ -267,7 +267,7 @@ def test_malformed_json_is_400(gw: LiveGateway, raw: bytes, status: int) -> None
 
 
 def test_limits_give_413_and_400(tmp_path: Path) -> None:
-    from modelmux.server.limits import Limits
+    from polymux.server.limits import Limits
 
     def configure(upstream: Any) -> Any:
         return fake_config(

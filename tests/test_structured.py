@@ -9,17 +9,17 @@ import pytest
 from openai.types.chat import ChatCompletion as OpenAICompletion
 from pydantic import BaseModel
 
-from modelmux import (
+from polymux import (
     APIResponseValidationError,
     AsyncClient,
     Client,
     InvalidRequestError,
     StructuredOutputError,
 )
-from modelmux.providers.ollama import Ollama
-from modelmux.structured import json_schema_format, strict_schema
-from modelmux.testing import ScriptedProvider
-from modelmux.types.events import Finish, RefusalDelta
+from polymux.providers.ollama import Ollama
+from polymux.structured import json_schema_format, strict_schema
+from polymux.testing import ScriptedProvider
+from polymux.types.events import Finish, RefusalDelta
 from tests.fakes import FakeServer
 from tests.fakes.brain import SAMPLE_INTEGER, SAMPLE_STRING
 from tests.fakes.ollama import CHAT as OLLAMA_CHAT

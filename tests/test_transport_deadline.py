@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from modelmux import APITimeoutError, AsyncClient, Timeout
-from modelmux.transport.deadline import DeadlineWatcher, Watch
-from modelmux.transport.http import HttpTransport
-from modelmux.transport.retry import RetryPolicy
+from polymux import APITimeoutError, AsyncClient, Timeout
+from polymux.transport.deadline import DeadlineWatcher, Watch
+from polymux.transport.http import HttpTransport
+from polymux.transport.retry import RetryPolicy
 
 from .fakes import FakeServer, stall, stream_bytes
 from .fakes.openai import CHAT, chunk, reply

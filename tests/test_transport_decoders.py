@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from modelmux.errors import APIResponseValidationError
-from modelmux.transport import NDJSONDecoder, SSEDecoder
+from polymux.errors import APIResponseValidationError
+from polymux.transport import NDJSONDecoder, SSEDecoder
 
 BOM = b"\xef\xbb\xbf"
 
@@ -218,7 +218,7 @@ def test_ndjson_oversized_line_is_rejected() -> None:
 
 
 def test_sse_lines_that_are_no_field_are_kept_aside_not_yielded() -> None:
-    from modelmux.transport.errors import MAX_ERROR_BODY, stray_error
+    from polymux.transport.errors import MAX_ERROR_BODY, stray_error
 
     body = (
         b'data: {"a": 1}\n\n: keep-alive\nretry: 10\nid: 7\n'

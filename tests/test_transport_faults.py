@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from modelmux import (
+from polymux import (
     APIConnectionError,
     APIError,
     APIResponseValidationError,
@@ -25,8 +25,8 @@ from modelmux import (
     RateLimitError,
     Timeout,
 )
-from modelmux.transport.http import HttpTransport
-from modelmux.transport.retry import RetryPolicy, parse_retry_after
+from polymux.transport.http import HttpTransport
+from polymux.transport.retry import RetryPolicy, parse_retry_after
 
 from .fakes import FakeServer, json, reset, sse_data, stall, stream_bytes, text
 from .fakes.openai import (
@@ -444,7 +444,7 @@ async def test_total_deadline_cuts_a_long_stream(server: FakeServer) -> None:
 
 
 async def test_oversized_error_body_is_read_only_up_to_the_cap(server: FakeServer) -> None:
-    from modelmux.transport.errors import MAX_ERROR_BODY
+    from polymux.transport.errors import MAX_ERROR_BODY
 
     h = Harness(server, max_retries=0)
     huge = b'{"error": {"message": "' + b"x" * (4 * MAX_ERROR_BODY) + b'"}}'

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from modelmux import AsyncClient
+from polymux import AsyncClient
 
 from .fakes import FakeServer
 from .fakes.openai import CHAT, reply, stream_text

@@ -1,0 +1,445 @@
+"""``AsyncClient``: the OpenAI-shaped facade. It checks input, picks providers, and folds
+their events into response objects; the work itself happens in routing/, providers/ and
+transport/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator, Awaitable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal, overload
+
+from ..errors import ConfigurationError, InvalidRequestError, UnsupportedCapabilityError
+from ..providers.base import Provider
+from ..providers.registry import ProviderSpec, resolve_providers
+from ..routing.policy import RoutingOptions, split_spec
+from ..routing.router import Router
+from ..types.chat import ChatCompletion, ChatCompletionChunk
+from ..types.events import ChatEvent
+from ..types.images import ImagesResponse, Model, ModelList
+from ..types.request import CallOptions, ChatRequest, ImageRequest, ModelsRequest, Timeout
+from .fold import ResponseFold, whole_answer
+from .images import finish_images, save_directory
+from .params import build_chat_request, build_image_request, build_options
+from .stream import AsyncChatStream
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from ..routing.health import HealthStore
+    from ..routing.limits import LimitsSpec
+    from ..routing.registry import ModelsSource
+    from ..transport.base import Transport
+    from .params import ChatParams, ImageParams
+
+__all__ = ["AsyncClient"]
+
+DEFAULT_MAX_RETRIES = 2
+DEFAULT_TIMEOUT = Timeout()
+
+
+class AsyncClient:
+    """One client for every chat and image provider.
+
+    ``provider`` is a provider class, instance or registered name, or a list of them tried in
+    order. ``image_provider`` defaults to ``provider``. With no provider but a ``base_url``,
+    the client talks to that OpenAI-compatible server, as ``openai.AsyncOpenAI`` does.
+    ``allow_private_image_urls=True`` lets image URLs that a provider needs as bytes be
+    downloaded from private, loopback and link-local addresses (refused by default).
+
+    Routing (polymux.routing): with no provider, ``create(model=...)`` picks the usable
+    providers the model registry lists for that model. ``models`` extends the registry (a
+    mapping, or a JSON/TOML file path); ``routing`` sets how provider lists are tried
+    (shuffle, hedging, extra fallback statuses); ``health`` keeps provider cooldowns (in
+    memory by default); ``concurrency`` caps calls in flight per provider.
+    """
+
+    def __init__(
+        self,
+        provider: ProviderSpec = None,
+        image_provider: ProviderSpec = None,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        proxy: str | None = None,
+        timeout: float | Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        default_headers: dict[str, str] | None = None,
+        transport: Transport | None = None,
+        allow_private_image_urls: bool = False,
+        models: ModelsSource = None,
+        routing: RoutingOptions | None = None,
+        health: HealthStore | None = None,
+        concurrency: LimitsSpec = None,
+    ) -> None:
+        self._api_key = api_key
+        self._base_url = base_url
+        self.options = build_options(
+            CallOptions(allow_private_image_urls=allow_private_image_urls),
+            {"timeout": timeout, "max_retries": max_retries, "proxy": proxy},
+            extra_headers=default_headers,
+        )
+        self.router = Router(models=models, health=health, concurrency=concurrency, options=routing)
+        provider, self._routing = split_spec(provider, self.router.options)
+        self._providers = self._resolve(provider)
+        self._image_providers = self._resolve(image_provider) if image_provider else self._providers
+        #: Every configured provider serves chat (so a plain call needs no capability check).
+        self._chat_ready = all(p.supports_chat for p in self._providers or ())
+        self._transport = transport
+        self._owns_transport = transport is None
+        self.chat = Chat(self)
+        self.images = Images(self)
+        self.models = Models(self)
+
+    def __repr__(self) -> str:
+        names = [p.name for p in self._providers or ()]
+        return f"<AsyncClient providers={names}>"
+
+    # -- providers ---------------------------------------------------------------------------
+    def _resolve(self, spec: ProviderSpec) -> list[Provider] | None:
+        if spec is None:
+            if self._base_url is None:
+                return None
+            spec = "openai-compatible"
+        return resolve_providers(spec, api_key=self._api_key, base_url=self._base_url)
+
+    def _providers_for(
+        self, spec: ProviderSpec, *, images: bool = False, model: str = ""
+    ) -> list[Provider]:
+        if spec is not None:
+            return resolve_providers(spec, api_key=self._api_key, base_url=self._base_url)
+        providers = self._image_providers if images else self._providers
+        if providers is None:
+            if model and not images:  # route by model name through the registry
+                return self.router.providers_for_model(model)
+            raise ConfigurationError(
+                "no provider configured: pass provider=... (a name such as 'openai', a Provider "
+                "class or instance), a model the registry knows (model='gpt-4o-mini'), or "
+                "base_url=... for an OpenAI-compatible server"
+            )
+        return providers
+
+    def _routing_for(self, spec: ProviderSpec) -> RoutingOptions | None:
+        return self._routing if spec is None else split_spec(spec, None)[1]
+
+    @property
+    def providers(self) -> list[Provider]:
+        """The chat providers of this client, in the order they are tried."""
+        return list(self._providers or ())
+
+    # -- transport ---------------------------------------------------------------------------
+    @property
+    def transport(self) -> Transport:
+        """The pooled HTTP transport, created on first use."""
+        if self._transport is None:
+            from ..transport.http import HttpTransport
+
+            self._transport = HttpTransport()
+        return self._transport
+
+    async def close(self) -> None:
+        """Close the pooled connections. The client may not be used afterwards."""
+        if self._transport is not None and self._owns_transport:
+            await self._transport.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- chat --------------------------------------------------------------------------------
+    def _chat_providers(self, spec: ProviderSpec, request: ChatRequest) -> list[Provider]:
+        providers = self._providers
+        if spec is not None or providers is None:
+            providers = self._providers_for(spec, model=request.model)
+        elif self._chat_ready and _is_plain(request):
+            return providers  # every one serves chat, and a plain call asks for nothing more
+        usable: list[Provider] = []
+        reasons: list[str] = []
+        for provider in providers:
+            reason = _unsupported(provider, request)
+            if reason is None:
+                usable.append(provider)
+            else:
+                reasons.append(reason)
+        if not usable:
+            raise UnsupportedCapabilityError("; ".join(reasons))
+        return usable
+
+    async def _chunks(
+        self, providers: Sequence[Provider], request: ChatRequest, routing: RoutingOptions | None
+    ) -> AsyncGenerator[ChatCompletionChunk, None]:
+        selection = await self.router.select(providers, request, routing)
+        fold = _fold_for(request, selection.provider)
+        name = selection.provider.name
+        try:
+            for event in selection.held:
+                chunk = fold.apply(event)
+                if chunk is not None:
+                    yield chunk
+                    if fold.done:
+                        break
+            if selection.rest is not None and not fold.done:
+                async for event in selection.rest:
+                    chunk = fold.apply(event)
+                    if chunk is not None:
+                        yield chunk
+                        if fold.done:
+                            break
+        except BaseException as exc:  # broke off (the provider's failure) or closed early
+            await self.router.settle(name, exc)
+            raise
+        finally:
+            await selection.aclose()
+        await self.router.settle(name)
+        for chunk in fold.close():
+            yield chunk
+
+    async def _complete(
+        self, providers: Sequence[Provider], request: ChatRequest, routing: RoutingOptions | None
+    ) -> ChatCompletion:
+        lone = self.router.lone(providers, request)
+        if lone is None:
+            return await self._complete_selected(providers, request, routing)
+        # One provider and nothing for the router to do before its answer: await it here,
+        # one coroutine layer less, and report the outcome as select() would have.
+        provider, req = lone
+        try:
+            response = _whole_response(await provider.complete_chat(req), request, provider)
+        except BaseException as exc:  # the provider's failure, a bad answer, or cancelled
+            await self.router.settle(provider.name, exc)
+            raise
+        await self.router.settle(provider.name)
+        return response
+
+    async def _complete_selected(
+        self, providers: Sequence[Provider], request: ChatRequest, routing: RoutingOptions | None
+    ) -> ChatCompletion:
+        selection = await self.router.select(providers, request, routing)
+        name = selection.provider.name
+        if selection.rest is None:  # a whole answer: nothing left to close but the slot
+            try:
+                response = _whole_response(selection.held, request, selection.provider)
+            except BaseException as exc:
+                await self.router.settle(name, exc)
+                raise
+            finally:
+                selection.release()
+            await self.router.settle(name)
+            return response
+        fold = _fold_for(request, selection.provider)
+        try:
+            fold.feed(selection.held)
+            if not fold.done:
+                async for event in selection.rest:
+                    fold.apply(event)
+                    if fold.done:
+                        break
+        except BaseException as exc:  # broke off (the provider's failure) or cancelled
+            await self.router.settle(name, exc)
+            raise
+        finally:
+            await selection.aclose()
+        await self.router.settle(name)
+        fold.close()
+        return fold.completion()
+
+    # -- images ------------------------------------------------------------------------------
+    def _image_providers_for(self, spec: ProviderSpec) -> list[Provider]:
+        providers = [p for p in self._providers_for(spec, images=True) if p.supports_images]
+        if not providers:
+            raise UnsupportedCapabilityError(
+                "none of the configured providers generates images; pass image_provider=..."
+            )
+        return providers
+
+    async def _generate(
+        self, providers: Sequence[Provider], request: ImageRequest, save_to: Path | None
+    ) -> ImagesResponse:
+        async def one_request(provider: Provider, req: ImageRequest) -> Sequence[Any]:
+            async with self.router.slot(provider):
+                return await provider.generate_images(req)
+
+        async def call(provider: Provider) -> list[Any]:
+            req = replace(request, model=provider.resolve_image_model(request.model))
+            per_call = max(1, provider.images_per_call)
+            sizes = [min(per_call, req.n - i) for i in range(0, req.n, per_call)]
+            batches = await asyncio.gather(
+                *(one_request(provider, replace(req, n=k)) for k in sizes)
+            )
+            return [image for batch in batches for image in batch]
+
+        provider, images = await self.router.run(
+            providers, call, total=request.options.timeout.total
+        )
+        data = await finish_images(images, request, save_to)
+        return ImagesResponse(created=int(time.time()), data=data, provider=provider.name)
+
+    # -- models ------------------------------------------------------------------------------
+    async def _list_models(self) -> ModelList:
+        providers = list(dict.fromkeys([*(self._providers or ()), *(self._image_providers or ())]))
+        request = ModelsRequest(options=self.options, transport=self.transport)
+        # No provider configured: every usable provider the model registry names.
+        pairs = await self.router.list_models(providers or None, request)
+        return ModelList(data=[Model(id=m, owned_by=p.name, provider=p.name) for p, m in pairs])
+
+
+def _whole_response(
+    events: Sequence[ChatEvent], request: ChatRequest, provider: Provider
+) -> ChatCompletion:
+    """The response to a provider's whole (non-streamed) answer."""
+    if type(events) is not list:  # any iterable a custom provider returned
+        events = list(events)
+    response = whole_answer(events, request, provider)
+    if response is None:  # anything but the usual shape: the fold decides
+        fold = _fold_for(request, provider)
+        fold.feed(events)
+        fold.close()
+        response = fold.completion()
+    return response
+
+
+def _fold_for(request: ChatRequest, provider: Provider) -> ResponseFold:
+    # The response names the provider that answered and the model it was asked for (its
+    # default when the caller named none); an upstream ResponseInfo may refine the model.
+    return ResponseFold(request, provider.name, provider.resolve_model(request.model))
+
+
+def _is_plain(request: ChatRequest) -> bool:
+    """Whether the request needs no capability beyond chat itself."""
+    return not (
+        request.response_format or request.tools or (request.n or 1) > 1 or request.has_images
+    )
+
+
+def _unsupported(provider: Provider, request: ChatRequest) -> str | None:
+    """Why this provider cannot serve this request, or None when it can."""
+    if not provider.supports_chat:
+        return f"{provider.name} does not serve chat completions"
+    if _is_plain(request):
+        return None  # every chat provider serves it
+    fmt = (request.response_format or {}).get("type")
+    caps = provider.capabilities_for(provider.resolve_model(request.model))
+    if request.has_images and not caps.vision:
+        need = "does not accept image inputs; use a vision model"
+    elif request.tools and not caps.tools:
+        need = "does not support tools"
+    elif fmt == "json_schema" and not caps.json_schema:
+        need = "does not support json_schema response_format"
+    elif fmt == "json_object" and not (caps.json_object or caps.json_schema):
+        need = "does not support json_object response_format"
+    elif (request.n or 1) > 1 and not caps.multiple_choices:
+        return f"{provider.name} does not return several choices (n > 1) in one call"
+    else:
+        return None
+    model = request.model or provider.resolve_model("") or "its default model"
+    return f"{provider.name} ({model}) {need}"
+
+
+class Completions:
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    @overload
+    def create(
+        self,
+        *,
+        model: str = "",
+        messages: Any,
+        stream: Literal[False] = False,
+        **params: Unpack[ChatParams],
+    ) -> Awaitable[ChatCompletion]: ...
+
+    @overload
+    def create(
+        self, *, model: str = "", messages: Any, stream: Literal[True], **params: Unpack[ChatParams]
+    ) -> AsyncChatStream: ...
+
+    @overload
+    def create(
+        self, *, model: str = "", messages: Any, stream: bool, **params: Unpack[ChatParams]
+    ) -> Awaitable[ChatCompletion] | AsyncChatStream: ...
+
+    def create(
+        self, *, model: str = "", messages: Any, stream: bool = False, **params: Unpack[ChatParams]
+    ) -> Awaitable[ChatCompletion] | AsyncChatStream:
+        """Create a chat completion. Input is checked now, before anything is awaited.
+
+        ``stream=False``: await it for a ``ChatCompletion``. ``stream=True``: iterate the
+        returned ``AsyncChatStream`` directly, or await it first, as the OpenAI SDK does.
+        """
+        client = self._client
+        request = build_chat_request(model, messages, stream, params, client.options)
+        spec = params.get("provider")
+        providers = client._chat_providers(spec, request)
+        transport = client._transport
+        request.transport = transport if transport is not None else client.transport
+        routing = client._routing if spec is None else client._routing_for(spec)
+        if stream:
+            return AsyncChatStream(client._chunks(providers, request, routing))
+        return client._complete(providers, request, routing)
+
+    def parse(
+        self, *, model: str = "", messages: Any, response_format: Any, **params: Any
+    ) -> Awaitable[ChatCompletion]:
+        """Like ``create``, with ``response_format`` a pydantic model class: the answer is
+        asked for in that model's (strict) JSON schema and validated into
+        ``choices[i].message.parsed``. A refusal leaves ``parsed`` None; an answer that does
+        not validate raises ``StructuredOutputError`` with the raw text."""
+        from ..structured import parse_completion, parsed_format
+
+        if "stream" in params:
+            raise InvalidRequestError("parse() does not stream; use create(stream=True)")
+        fmt = parsed_format(response_format)
+        pending = self.create(model=model, messages=messages, response_format=fmt, **params)
+        return parse_completion(pending, response_format)
+
+
+class Chat:
+    def __init__(self, client: AsyncClient) -> None:
+        self.completions = Completions(client)
+
+
+class Images:
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    def generate(
+        self, *, prompt: str, model: str = "", **params: Unpack[ImageParams]
+    ) -> Awaitable[ImagesResponse]:
+        """Generate images. ``response_format`` "url" or "b64_json"; ``save_to`` a directory
+        to also write the files into (their paths are in ``data[i].path``)."""
+        client = self._client
+        params = dict(params)  # type: ignore[assignment]
+        save_to = params.pop("save_to", None)
+        provider = params.pop("provider", None)
+        request = build_image_request(model, prompt, params, client.options)
+        directory = save_directory(save_to)
+        providers = client._image_providers_for(provider)
+        request.transport = client.transport
+        return client._generate(providers, request, directory)
+
+    # The seed's project also calls it create().
+    create = generate
+
+
+class Models:
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+        self._cache: ModelList | None = None
+
+    async def list(self, *, refresh: bool = False) -> ModelList:
+        """Models of the configured providers (cached per client; ``refresh=True`` to ask again)."""
+        if self._cache is None or refresh:
+            self._cache = await self._client._list_models()
+        return self._cache

@@ -1,0 +1,219 @@
+"""``Client``: the synchronous face of ``AsyncClient``.
+
+It runs the very same async code on a private event loop in a background thread, so it works
+where an event loop is already running (a notebook) without patching that loop, and there is
+no second copy of any code path. Iterating a sync stream pulls one chunk at a time across.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import weakref
+from collections.abc import Awaitable, Coroutine, Iterator
+from concurrent.futures import Future
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+
+from ..types.chat import ChatCompletion, ChatCompletionChunk
+from ..types.images import ImagesResponse, ModelList
+from .async_client import AsyncClient
+from .stream import AsyncChatStream
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from .params import ChatParams, ImageParams
+
+__all__ = ["ChatStream", "Client"]
+
+T = TypeVar("T")
+
+
+class _LoopThread:
+    """A private event loop running in a daemon thread."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self.loop.run_forever, name="polymux-sync", daemon=True
+        )
+        self._thread.start()
+
+    def run(self, awaitable: Awaitable[T]) -> T:
+        if threading.current_thread() is self._thread:
+            raise RuntimeError("a sync polymux Client cannot be called from its own event loop")
+
+        if self.loop.is_closed() or not self._thread.is_alive():
+            if asyncio.iscoroutine(awaitable):
+                awaitable.close()  # never started: no "was never awaited" warning
+            raise RuntimeError("this polymux Client is closed; create a new one")
+
+        async def wrapper() -> T:
+            return await awaitable
+
+        future: Future[T] = asyncio.run_coroutine_threadsafe(wrapper(), self.loop)
+        try:
+            return future.result()
+        except BaseException:
+            future.cancel()  # KeyboardInterrupt and friends cancel the work in the loop too
+            raise
+
+    def stop(self, cleanup: Coroutine[Any, Any, None] | None = None) -> None:
+        if self.loop.is_closed():
+            return
+        if self._thread.is_alive():
+            with contextlib.suppress(Exception):  # closing is best effort at exit
+                asyncio.run_coroutine_threadsafe(_shutdown_work(cleanup), self.loop).result(
+                    timeout=5
+                )
+        elif cleanup is not None:
+            cleanup.close()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=5)
+        self.loop.close()
+
+
+async def _shutdown_work(cleanup: Coroutine[Any, Any, None] | None) -> None:
+    # Streams the caller abandoned without close() still hold a provider generator (and with
+    # it an upstream connection): close them first, then the client's connection pool.
+    try:
+        await asyncio.get_running_loop().shutdown_asyncgens()
+    finally:
+        if cleanup is not None:
+            await cleanup
+
+
+def _shutdown(runner: _LoopThread, client: AsyncClient) -> None:
+    runner.stop(client.close())
+
+
+class ChatStream:
+    """An iterator of ``ChatCompletionChunk``; a context manager with ``close()``."""
+
+    def __init__(self, stream: AsyncChatStream, runner: _LoopThread) -> None:
+        self._stream = stream
+        self._runner = runner
+
+    def __iter__(self) -> Iterator[ChatCompletionChunk]:
+        return self
+
+    def __next__(self) -> ChatCompletionChunk:
+        try:
+            return self._runner.run(self._stream.__anext__())
+        except StopAsyncIteration:
+            raise StopIteration from None
+
+    def close(self) -> None:
+        self._runner.run(self._stream.aclose())
+
+    def __enter__(self) -> ChatStream:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class Client:
+    """Synchronous client with the same surface as ``AsyncClient`` (same arguments)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.async_client = AsyncClient(*args, **kwargs)
+        self._runner = _LoopThread()
+        self._finalizer = weakref.finalize(self, _shutdown, self._runner, self.async_client)
+        self.chat = _Chat(self)
+        self.images = _Images(self)
+        self.models = _Models(self)
+
+    def __repr__(self) -> str:
+        return f"<Client providers={[p.name for p in self.async_client.providers]}>"
+
+    def close(self) -> None:
+        self._finalizer()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class _Completions:
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    @overload
+    def create(
+        self,
+        *,
+        model: str = "",
+        messages: Any,
+        stream: Literal[False] = False,
+        **params: Unpack[ChatParams],
+    ) -> ChatCompletion: ...
+
+    @overload
+    def create(
+        self, *, model: str = "", messages: Any, stream: Literal[True], **params: Unpack[ChatParams]
+    ) -> ChatStream: ...
+
+    @overload
+    def create(
+        self, *, model: str = "", messages: Any, stream: bool, **params: Unpack[ChatParams]
+    ) -> ChatCompletion | ChatStream: ...
+
+    def create(
+        self, *, model: str = "", messages: Any, stream: bool = False, **params: Unpack[ChatParams]
+    ) -> ChatCompletion | ChatStream:
+        result = self._client.async_client.chat.completions.create(
+            model=model, messages=messages, stream=stream, **params
+        )
+        if isinstance(result, AsyncChatStream):
+            return ChatStream(result, self._client._runner)
+        return self._client._runner.run(result)
+
+    def parse(
+        self, *, model: str = "", messages: Any, response_format: Any, **params: Any
+    ) -> ChatCompletion:
+        """``create`` validated into ``choices[i].message.parsed`` (see AsyncClient's)."""
+        pending = self._client.async_client.chat.completions.parse(
+            model=model, messages=messages, response_format=response_format, **params
+        )
+        return self._client._runner.run(pending)
+
+
+class _Chat:
+    def __init__(self, client: Client) -> None:
+        self.completions = _Completions(client)
+
+
+class _Images:
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def generate(
+        self, *, prompt: str, model: str = "", **params: Unpack[ImageParams]
+    ) -> ImagesResponse:
+        images = self._client.async_client.images
+        return self._client._runner.run(images.generate(prompt=prompt, model=model, **params))
+
+    create = generate
+
+
+class _Models:
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def list(self, *, refresh: bool = False) -> ModelList:
+        return self._client._runner.run(self._client.async_client.models.list(refresh=refresh))

@@ -1,0 +1,229 @@
+"""OpenAI-compatible hosts as rows of data. Each row becomes a provider class on first use::
+
+    from polymux.providers.vendors import Groq      # a class, like any other provider
+    AsyncClient(provider="groq")                      # or by name
+
+A row says where the host is, which variable holds its key, and how it departs from
+OpenAI's API (``Quirks``). Adding a host is adding a row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .base import Capabilities
+from .openai import OpenAICompatible
+from .openai_wire import Quirks
+
+__all__ = ["VENDORS", "VendorRow", "vendor_class"]
+
+_ALL = Capabilities(
+    vision=True, tools=True, json_schema=True, json_object=True, multiple_choices=True
+)
+_PLAIN = Quirks()
+_SINGLE = Capabilities(vision=True, tools=True, json_schema=True, json_object=True)
+
+
+@dataclass(frozen=True, slots=True)
+class VendorRow:
+    name: str
+    class_name: str
+    base_url: str
+    api_key_env: tuple[str, ...] = ()
+    requires_api_key: bool = True
+    quirks: Quirks = _PLAIN
+    capabilities: Capabilities = _ALL
+    header_env: dict[str, str] = field(default_factory=dict)
+    base_url_env: str | None = None
+    default_model: str | None = None
+    serves_images: bool = False
+    doc: str = ""
+
+
+VENDORS: tuple[VendorRow, ...] = (
+    VendorRow(
+        "groq",
+        "Groq",
+        "https://api.groq.com/openai/v1",
+        ("GROQ_API_KEY",),
+        quirks=Quirks(
+            unsupported_params=frozenset({"logprobs", "logit_bias", "top_logprobs", "n"}),
+            strip_message_names=True,
+        ),
+        capabilities=_SINGLE,
+        default_model="llama-3.3-70b-versatile",
+        doc="Groq (n must be 1; rejects logprobs, logit_bias and message names).",
+    ),
+    VendorRow(
+        "together",
+        "Together",
+        "https://api.together.xyz/v1",
+        ("TOGETHER_API_KEY",),
+        default_model="meta-llama/Llama-3.3-70B-Instruct-Turbo",
+        serves_images=True,
+        doc="Together AI.",
+    ),
+    VendorRow(
+        "deepinfra",
+        "DeepInfra",
+        "https://api.deepinfra.com/v1/openai",
+        ("DEEPINFRA_API_KEY",),
+        default_model="meta-llama/Llama-3.3-70B-Instruct",
+        doc="DeepInfra (its OpenAI API lives under /v1/openai).",
+    ),
+    VendorRow(
+        "openrouter",
+        "OpenRouter",
+        "https://openrouter.ai/api/v1",
+        ("OPENROUTER_API_KEY",),
+        header_env={"HTTP-Referer": "OPENROUTER_APP_URL", "X-Title": "OPENROUTER_APP_NAME"},
+        default_model="openrouter/auto",
+        doc="OpenRouter; attribution headers from OPENROUTER_APP_URL / OPENROUTER_APP_NAME.",
+    ),
+    VendorRow(
+        "mistral",
+        "Mistral",
+        "https://api.mistral.ai/v1",
+        ("MISTRAL_API_KEY",),
+        quirks=Quirks(nine_char_tool_ids=True, seed_field="random_seed"),
+        capabilities=_SINGLE,
+        default_model="mistral-large-latest",
+        doc="Mistral (tool-call ids rewritten to its 9-character rule; seed sent as random_seed).",
+    ),
+    VendorRow(
+        "fireworks",
+        "Fireworks",
+        "https://api.fireworks.ai/inference/v1",
+        ("FIREWORKS_API_KEY",),
+        default_model="accounts/fireworks/models/llama-v3p3-70b-instruct",
+        doc="Fireworks AI.",
+    ),
+    VendorRow(
+        "cerebras",
+        "Cerebras",
+        "https://api.cerebras.ai/v1",
+        ("CEREBRAS_API_KEY",),
+        quirks=Quirks(
+            unsupported_params=frozenset(
+                {"frequency_penalty", "presence_penalty", "logit_bias", "parallel_tool_calls"}
+            )
+        ),
+        capabilities=_SINGLE,
+        default_model="llama-3.3-70b",
+        doc="Cerebras (rejects penalties, logit_bias and parallel_tool_calls).",
+    ),
+    VendorRow(
+        "xai",
+        "XAI",
+        "https://api.x.ai/v1",
+        ("XAI_API_KEY",),
+        default_model="grok-3-mini",
+        serves_images=True,
+        doc="xAI (Grok).",
+    ),
+    VendorRow(
+        "deepseek",
+        "DeepSeek",
+        "https://api.deepseek.com/v1",
+        ("DEEPSEEK_API_KEY",),
+        capabilities=Capabilities(tools=True, json_object=True),
+        default_model="deepseek-chat",
+        doc="DeepSeek (text only; reasoning arrives as reasoning_content).",
+    ),
+    VendorRow(
+        "perplexity",
+        "Perplexity",
+        "https://api.perplexity.ai",
+        ("PERPLEXITY_API_KEY",),
+        capabilities=Capabilities(vision=True, json_schema=True),
+        default_model="sonar",
+        doc="Perplexity (Sonar models).",
+    ),
+    VendorRow(
+        "huggingface",
+        "HuggingFace",
+        "https://router.huggingface.co/v1",
+        ("HF_TOKEN", "HUGGINGFACE_API_KEY"),
+        doc="Hugging Face inference router (model ids may carry a :provider suffix).",
+    ),
+    VendorRow(
+        "gemini-openai",
+        "GeminiOpenAI",
+        "https://generativelanguage.googleapis.com/v1beta/openai",
+        ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+        capabilities=_SINGLE,
+        default_model="gemini-2.5-flash",
+        doc="Gemini through Google's OpenAI-compatible endpoint (the native one is 'gemini').",
+    ),
+    # Local servers: no key needed, default local ports, a *_BASE_URL variable to move them.
+    VendorRow(
+        "ollama-openai",
+        "OllamaOpenAI",
+        "http://127.0.0.1:11434/v1",
+        ("OLLAMA_API_KEY",),
+        requires_api_key=False,
+        base_url_env="OLLAMA_OPENAI_BASE_URL",
+        doc="Ollama's OpenAI-compatible /v1 endpoint (the native API is 'ollama').",
+    ),
+    VendorRow(
+        "vllm",
+        "VLLM",
+        "http://127.0.0.1:8000/v1",
+        ("VLLM_API_KEY",),
+        requires_api_key=False,
+        base_url_env="VLLM_BASE_URL",
+        doc="A vLLM server.",
+    ),
+    VendorRow(
+        "llamacpp",
+        "LlamaCpp",
+        "http://127.0.0.1:8080/v1",
+        ("LLAMACPP_API_KEY",),
+        requires_api_key=False,
+        base_url_env="LLAMACPP_BASE_URL",
+        capabilities=_SINGLE,
+        doc="A llama.cpp llama-server.",
+    ),
+    VendorRow(
+        "lmstudio",
+        "LMStudio",
+        "http://127.0.0.1:1234/v1",
+        ("LMSTUDIO_API_KEY",),
+        requires_api_key=False,
+        base_url_env="LMSTUDIO_BASE_URL",
+        doc="An LM Studio server.",
+    ),
+)
+
+_BY_CLASS = {row.class_name: row for row in VENDORS}
+_CLASSES: dict[str, type[OpenAICompatible]] = {}
+
+
+def vendor_class(row: VendorRow) -> type[OpenAICompatible]:
+    """The provider class of one row (made once, then reused)."""
+    cls = _CLASSES.get(row.class_name)
+    if cls is None:
+        attrs: dict[str, Any] = {
+            "__doc__": row.doc,
+            "__module__": __name__,
+            "name": row.name,
+            "default_base_url": row.base_url,
+            "base_url_env": row.base_url_env,
+            "api_key_env": row.api_key_env,
+            "requires_api_key": row.requires_api_key,
+            "quirks": row.quirks,
+            "capabilities": row.capabilities,
+            "header_env": row.header_env,
+            "default_model": row.default_model,
+            "serves_images": row.serves_images,
+        }
+        cls = _CLASSES[row.class_name] = type(row.class_name, (OpenAICompatible,), attrs)
+    return cls
+
+
+def __getattr__(name: str) -> type[OpenAICompatible]:
+    row = _BY_CLASS.get(name)
+    if row is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return vendor_class(row)

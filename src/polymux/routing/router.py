@@ -1,0 +1,416 @@
+"""The router: which providers answer a chat call, in what order, under which limits.
+
+One ``Router`` per client holds the model registry, the providers' health (cooldowns), the
+per-provider concurrency limits and the default ``RoutingOptions``. ``select`` returns the
+provider that started answering, as a ``Selection`` the client folds.
+
+Order of a call: the providers the caller gave (``provider=``, the client's), else those the
+registry lists for the model that are usable here; shuffled if asked; when there is more
+than one, providers cooling down are skipped (if all are, the call fails at once with
+``AllProvidersFailedError`` of ``ProviderCooldownError``); each is tried until one delivers
+content. The call's total deadline (``timeout.total``) spans every attempt and retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import sys
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
+from dataclasses import replace
+from functools import partial
+from typing import Any, TypeVar
+
+from ..errors import (
+    AllProvidersFailedError,
+    APIConnectionError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    ConfigurationError,
+    NoProviderForModelError,
+    ProviderCooldownError,
+)
+from ..providers.base import Provider
+from ..types.request import ChatRequest, ModelsRequest
+from .fallback import Selection, completed, is_retryable, start_stream
+from .health import HealthStore, InMemoryHealthStore
+from .hedging import race
+from .limits import ConcurrencyLimits, LimitsSpec
+from .listing import list_models, registry_providers
+from .policy import DEFAULT_ROUTING, RoutingOptions
+from .registry import ModelRegistry, ModelsSource
+from .usable import unusable_reason
+
+__all__ = ["Router"]
+
+log = logging.getLogger("polymux.routing")
+T = TypeVar("T")
+
+_NOT_INSTALLED = "not available in this installation (no provider registered under this name)"
+
+
+class Router:
+    def __init__(
+        self,
+        *,
+        models: ModelsSource = None,
+        health: HealthStore | None = None,
+        concurrency: LimitsSpec = None,
+        options: RoutingOptions | None = None,
+    ) -> None:
+        self.registry = ModelRegistry.from_source(models)
+        self.health: HealthStore = health if health is not None else InMemoryHealthStore()
+        self.limits = ConcurrencyLimits(concurrency)
+        self._limited = bool(self.limits)  # fixed at construction; read on every attempt
+        self.options = options or DEFAULT_ROUTING
+        self._named: dict[str, Provider | None] = {}
+
+    # -- which providers -----------------------------------------------------------------------
+    def provider_named(self, name: str) -> Provider | None:
+        """The provider registered under ``name`` (one instance per router), or None when
+        nothing is registered under it: others may add it later, so this is no error."""
+        key = name.lower()
+        if key not in self._named:
+            from ..providers.registry import resolve_one
+
+            try:
+                self._named[key] = resolve_one(key)
+            except (ConfigurationError, ImportError) as exc:
+                log.debug("registry names provider %r, which cannot be loaded: %s", key, exc)
+                self._named[key] = None
+        return self._named[key]
+
+    def providers_for_model(self, model: str) -> list[Provider]:
+        """The usable providers the registry lists for ``model``, in registry order."""
+        entry = self.registry.lookup(model)
+        if entry is None:
+            raise NoProviderForModelError(
+                f"model {model!r} is not in the model registry, so polymux does not know who "
+                "serves it. Pass provider=... (any provider accepts any model name), or add it: "
+                f"AsyncClient(models={{{model!r}: {{'providers': {{'<provider>': '<its id>'}}}}}})",
+                model=model,
+            )
+        usable: list[Provider] = []
+        needs: dict[str, str] = {}
+        for name, _ in entry.routes:
+            provider = self.provider_named(name)
+            reason = _NOT_INSTALLED if provider is None else unusable_reason(provider)
+            if provider is not None and reason is None:
+                usable.append(provider)
+            else:
+                needs[name] = reason or _NOT_INSTALLED
+        if needs:
+            log.debug(
+                "model %s: skipping %s",
+                entry.name,
+                "; ".join(f"{k}: {v}" for k, v in needs.items()),
+            )
+        if not usable:
+            listed = "\n".join(f"  {name}: {need}" for name, need in needs.items())
+            raise NoProviderForModelError(
+                f"no usable provider serves model {model!r}"
+                + (f" ({entry.name})" if entry.name != model else "")
+                + f". Providers that serve it and what each needs:\n{listed}",
+                model=model,
+                candidates=needs,
+            )
+        return usable
+
+    def model_for(self, provider: Provider, model: str) -> str:
+        """The id this provider knows ``model`` by: the registry's, else the caller's."""
+        if model:
+            entry = self.registry.lookup(model)
+            if entry is not None:
+                mapped = entry.model_for(provider.name)
+                if mapped:
+                    return mapped
+        return provider.resolve_model(model)
+
+    async def list_models(
+        self, providers: Sequence[Provider] | None, request: ModelsRequest
+    ) -> list[tuple[Provider, str]]:
+        """What ``providers`` report, merged with the registry (see listing.py). None: every
+        usable provider the registry names; then one failing provider is left out."""
+        if providers is not None:
+            return await list_models(self.registry, providers, request, skip_failures=False)
+        for entry in self.registry:
+            for name, _ in entry.routes:
+                self.provider_named(name)
+        chosen = registry_providers(self.registry, self._named)
+        return await list_models(self.registry, chosen, request, skip_failures=True)
+
+    # -- one call ------------------------------------------------------------------------------
+    def select(
+        self,
+        providers: Sequence[Provider],
+        request: ChatRequest,
+        options: RoutingOptions | None = None,
+    ) -> Coroutine[Any, Any, Selection]:
+        """The provider that started answering, with its stream. One provider: its own
+        error. Several: ``AllProvidersFailedError`` when all fail, or the first error that
+        another provider would not fix (a 400, say). The caller reports how the answer
+        ended with ``settle``."""
+        if len(providers) == 1:
+            provider = providers[0]
+            if request.options.timeout.total is None or provider.deadline_in_transport:
+                # The transport's own timer already bounds the whole call: no second one (and
+                # no coroutine layer of ours between the caller and the attempt).
+                return self._attempt(provider, request, None, False)
+        return self._select(providers, request, options or self.options)
+
+    def lone(
+        self, providers: Sequence[Provider], request: ChatRequest
+    ) -> tuple[Provider, ChatRequest] | None:
+        """The provider and its request when a non-streamed call needs nothing of the router
+        before the answer: one provider, no concurrency limits, a native whole answer and a
+        deadline its transport keeps. The caller awaits ``complete_chat`` and reports how it
+        ended with ``settle``, as after ``select``. None: use ``select``."""
+        if len(providers) != 1 or self._limited or request.stream:
+            return None
+        provider = providers[0]
+        if not provider.has_native_completion or not (
+            request.options.timeout.total is None or provider.deadline_in_transport
+        ):
+            return None
+        return provider, self._request_for(provider, request, None)
+
+    async def _select(
+        self, providers: Sequence[Provider], request: ChatRequest, options: RoutingOptions
+    ) -> Selection:
+        total = request.options.timeout.total
+        order = list(providers)
+        if options.shuffle and len(order) > 1:
+            random.shuffle(order)
+        loop = asyncio.get_running_loop()
+        deadline = None if total is None else loop.time() + total
+        errors: list[tuple[str, BaseException]] = []
+        if len(order) == 1:
+            work: Awaitable[Selection] = self._attempt(order[0], request, None, multi=False)
+        elif options.hedge_after is not None:
+            work = race(
+                [
+                    (
+                        p.name,
+                        partial(self._attempt, p, request, deadline if i else None, multi=True),
+                    )
+                    for i, p in enumerate(order)
+                ],
+                options.hedge_after,
+                lambda exc: is_retryable(exc, options.fallback_on_status),
+                errors,
+            )
+        else:
+            work = self._in_order(order, request, deadline, options, errors)
+        try:
+            selection = await _within(work, None if deadline is None else deadline - loop.time())
+        except _Expired:
+            cause = AllProvidersFailedError(errors) if errors else None
+            raise _deadline_error(total, errors) from cause
+        except AllProvidersFailedError as exc:
+            # The transport may notice the shared deadline a moment before we do.
+            if errors and _spent(errors[-1][1]):
+                raise _deadline_error(total, errors) from exc
+            raise
+        if errors:
+            log.debug(
+                "%s answered (model %r) after: %s",
+                selection.provider.name,
+                request.model,
+                "; ".join(f"{n}: {type(e).__name__}: {e}" for n, e in errors),
+            )
+        return selection
+
+    async def run(
+        self,
+        providers: Sequence[Provider],
+        call: Callable[[Provider], Awaitable[T]],
+        *,
+        total: float | None,
+        options: RoutingOptions | None = None,
+    ) -> tuple[Provider, T]:
+        """A call that does not stream (image generation), under the same rules as chat:
+        order, cooldowns, health records, fallback and the total deadline. ``call`` takes
+        ``slot(provider)`` around each upstream request it makes (it may make several)."""
+        options = options or self.options
+        order = list(providers)
+        if options.shuffle and len(order) > 1:
+            random.shuffle(order)
+        multi = len(order) > 1
+        errors: list[tuple[str, BaseException]] = []
+
+        async def attempt(provider: Provider) -> T:
+            name = provider.name
+            if multi:
+                wait = await self.health.wait_time(name)
+                if wait > 0:
+                    raise ProviderCooldownError(name, wait)
+            try:
+                result = await call(provider)
+            except Exception as exc:
+                await self._record_failure(name, exc)
+                raise
+            except BaseException:
+                await self.health.release(name)
+                raise
+            await self.health.record_success(name)
+            return result
+
+        async def in_order() -> tuple[Provider, T]:
+            for provider in order:
+                try:
+                    return provider, await attempt(provider)
+                except Exception as exc:
+                    if not multi or not is_retryable(exc, options.fallback_on_status):
+                        raise
+                    log.debug("left %s: %s: %s", provider.name, type(exc).__name__, exc)
+                    errors.append((provider.name, exc))
+            raise AllProvidersFailedError(errors)
+
+        try:
+            return await _within(in_order(), total)
+        except _Expired:
+            cause = AllProvidersFailedError(errors) if errors else None
+            raise _deadline_error(total, errors) from cause
+
+    def slot(self, provider: Provider) -> AbstractAsyncContextManager[object]:
+        """One of the provider's concurrency slots, for one upstream request."""
+        sem = self.limits.semaphore(provider.name) if self._limited else None
+        return sem if sem is not None else nullcontext()
+
+    async def _in_order(
+        self,
+        order: Sequence[Provider],
+        request: ChatRequest,
+        deadline: float | None,
+        options: RoutingOptions,
+        errors: list[tuple[str, BaseException]],
+    ) -> Selection:
+        for i, provider in enumerate(order):
+            try:
+                return await self._attempt(provider, request, deadline if i else None, multi=True)
+            except Exception as exc:
+                if not is_retryable(exc, options.fallback_on_status):
+                    if errors:
+                        log.debug("%s failed for good after: %s", provider.name, errors)
+                    raise
+                log.debug("left %s: %s: %s", provider.name, type(exc).__name__, exc)
+                errors.append((provider.name, exc))
+                if _spent(exc):  # the call's whole budget is gone: nobody else gets a turn
+                    break
+        raise AllProvidersFailedError(errors)
+
+    async def _attempt(
+        self, provider: Provider, request: ChatRequest, deadline: float | None, multi: bool
+    ) -> Selection:
+        """One provider, until its first content: cooldown check, concurrency slot, the
+        request with its model id and what is left of the deadline; failures recorded."""
+        name = provider.name
+        if multi:
+            wait = await self.health.wait_time(name)
+            if wait > 0:
+                raise ProviderCooldownError(name, wait)
+        sem = self.limits.semaphore(name) if self._limited else None
+        try:
+            if sem is not None:
+                await sem.acquire()
+            try:
+                req = self._request_for(provider, request, deadline)
+                if not req.stream and provider.has_native_completion:
+                    selection = completed(provider, await provider.complete_chat(req), multi)
+                else:
+                    selection = await start_stream(provider, req, multi)
+            except BaseException:
+                if sem is not None:
+                    sem.release()
+                raise
+        except Exception as exc:
+            await self._record_failure(name, exc)
+            raise
+        except BaseException:  # cancelled: a hedging loser or the deadline; no verdict
+            await self.health.release(name)
+            raise
+        if sem is not None:
+            selection.on_close = sem.release
+        return selection  # success is recorded when the answer ends well (``settle``)
+
+    def _request_for(
+        self, provider: Provider, request: ChatRequest, deadline: float | None
+    ) -> ChatRequest:
+        model = self.model_for(provider, request.model)
+        # deadline None: the first attempt, which has the whole budget (timeout.total) anyway.
+        if deadline is None:
+            return request if model == request.model else replace(request, model=model)
+        # What is left of the call's budget bounds this attempt and its transport retries.
+        left = max(0.001, deadline - asyncio.get_running_loop().time())
+        timeout = replace(request.options.timeout, total=left)
+        return replace(request, model=model, options=replace(request.options, timeout=timeout))
+
+    def settle(self, name: str, error: BaseException | None = None) -> Awaitable[None]:
+        """The health verdict on an answer ``select`` started, once it ended: None when it
+        ended well; else its error, which counts as it would before any content (a stream
+        cut mid-answer is the provider's failure); a cancellation or the caller closing the
+        stream early gives no verdict."""
+        if error is None:
+            return self.health.record_success(name)
+        if isinstance(error, Exception):
+            return self._record_failure(name, error)
+        return self.health.release(name)
+
+    async def _record_failure(self, name: str, exc: BaseException) -> None:
+        if isinstance(exc, APIStatusError) and exc.status_code == 429:
+            await self.health.record_failure(name, rate_limited=True, retry_after=exc.retry_after)
+        elif _hurts_health(exc):
+            await self.health.record_failure(name)
+        else:  # the request's fault or ours, not the provider's
+            await self.health.release(name)
+
+
+def _spent(exc: BaseException) -> bool:
+    return isinstance(exc, APITimeoutError) and exc.limit == "total"
+
+
+def _deadline_error(
+    total: float | None, errors: list[tuple[str, BaseException]]
+) -> APITimeoutError:
+    tried = ", ".join(f"{n} ({type(e).__name__})" for n, e in errors) or "none finished"
+    return APITimeoutError(
+        f"the call's total time limit of {total}s passed; providers left: {tried}",
+        limit="total",
+        seconds=total,
+    )
+
+
+def _hurts_health(exc: BaseException) -> bool:
+    if isinstance(exc, APIStatusError):
+        return exc.status_code in (408, 409) or exc.status_code >= 500
+    return isinstance(exc, (APIConnectionError, APIResponseValidationError))
+
+
+class _Expired(Exception):
+    pass
+
+
+if sys.version_info >= (3, 11):
+
+    async def _within(work: Awaitable[T], seconds: float | None) -> T:
+        cm = asyncio.timeout(seconds)
+        try:
+            async with cm:
+                return await work
+        except TimeoutError:
+            if cm.expired():
+                raise _Expired from None
+            raise
+
+else:  # pragma: no cover - Python 3.10
+
+    async def _within(work: Awaitable[T], seconds: float | None) -> T:
+        if seconds is None:
+            return await work
+        try:
+            return await asyncio.wait_for(work, max(0.0, seconds))
+        except asyncio.TimeoutError:
+            raise _Expired from None

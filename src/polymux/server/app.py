@@ -1,0 +1,251 @@
+"""The gateway as an ASGI application: routing table, access checks, CORS, errors, usage.
+
+The request path: ``Gateway.__call__`` -> route lookup -> ``KeyRing.authenticate`` ->
+handler (chat.py, images.py, models.py, media.py) -> ``AsyncClient`` -> providers. Any
+exception a handler raises becomes an OpenAI-style error answer here (errormap.py), and every
+``/v1`` call ends as one line of the usage log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..client.async_client import AsyncClient
+from .asgi import ClientDisconnected, Receive, Scope, Send, header, send_error, send_json
+from .auth import KeyRing, is_loopback_client
+from .config import GatewayConfig
+from .errormap import GatewayHTTPError, map_error
+from .store import Store, UsageRecord, default_db_path
+from .targets import ModelMap
+from .usage import UsageLog
+
+__all__ = ["Call", "Gateway", "create_app"]
+
+log = logging.getLogger("polymux.server")
+
+#: HTTP status logged when the client went away before its answer was complete (nginx's).
+CLIENT_CLOSED = 499
+
+
+@dataclass(slots=True)
+class Call:
+    """One request as handlers see it."""
+
+    scope: Scope
+    receive: Receive
+    send: Send
+    record: UsageRecord
+    key_name: str | None = None
+    started: float = field(default_factory=time.perf_counter)
+    #: Set by a handler once the response has started: errors then go in-band.
+    responded: bool = False
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.started) * 1000.0
+
+
+Handler = Callable[["Gateway", Call], Awaitable[None]]
+
+
+def _routes() -> tuple[dict[str, dict[str, Handler]], list[tuple[str, dict[str, Handler]]]]:
+    from . import chat, images, media, models, openapi
+
+    exact: dict[str, dict[str, Handler]] = {
+        "/v1/chat/completions": {"POST": chat.handle},
+        "/v1/images/generations": {"POST": images.handle},
+        "/v1/models": {"GET": models.handle_list},
+        "/health": {"GET": models.handle_health},
+        "/openapi.json": {"GET": openapi.handle},
+    }
+    # Also without the /v1 prefix, as several OpenAI-compatible servers accept.
+    for path in ("/chat/completions", "/images/generations", "/models"):
+        exact[path] = exact["/v1" + path]
+    prefixed: list[tuple[str, dict[str, Handler]]] = [
+        ("/v1/models/", {"GET": models.handle_one}),
+        ("/models/", {"GET": models.handle_one}),
+        (media.PREFIX, {"GET": media.handle}),
+    ]
+    return exact, prefixed
+
+
+_PUBLIC = frozenset({"/health", "/openapi.json"})
+
+
+class Gateway:
+    """The ASGI application. Build it with ``create_app``."""
+
+    def __init__(
+        self,
+        config: GatewayConfig,
+        *,
+        db_path: Path | None = None,
+        key_refresh: float = 1.0,
+    ) -> None:
+        self.config = config
+        self.limits = config.limits
+        self.models = ModelMap(config)
+        self.db_path = db_path or config.database or default_db_path()
+        self._store = Store(self.db_path)
+        self.keys = KeyRing(
+            self._store,
+            allow_unauthenticated=config.allow_unauthenticated,
+            refresh=key_refresh,
+        )
+        self.usage = UsageLog(self.db_path)
+        self.client = AsyncClient(timeout=config.upstream_timeout, max_retries=config.max_retries)
+        self.media_dir = config.media_dir
+        if self.media_dir is not None:
+            self.media_dir.mkdir(parents=True, exist_ok=True)
+        self._exact, self._prefixed = _routes()
+        self._cors = {o.encode() for o in config.cors_origins}
+        self._closed = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def aclose(self) -> None:
+        """Close upstream connections and write the rest of the usage log."""
+        if self._closed:
+            return
+        self._closed = True
+        await self.client.close()
+        await asyncio.to_thread(self.usage.close)
+        self._store.close()
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    # -- requests ----------------------------------------------------------------------------
+    def _find(self, path: str) -> dict[str, Handler] | None:
+        methods = self._exact.get(path)
+        if methods is not None:
+            return methods
+        for prefix, handlers in self._prefixed:
+            if path.startswith(prefix) and len(path) > len(prefix):
+                return handlers
+        return None
+
+    def _cors_headers(self, scope: Scope) -> list[tuple[bytes, bytes]]:
+        if not self._cors:
+            return []
+        origin = header(scope, b"origin")
+        if origin is None or (origin not in self._cors and b"*" not in self._cors):
+            return []
+        return [
+            (b"access-control-allow-origin", b"*" if b"*" in self._cors else origin),
+            (b"vary", b"origin"),
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if kind != "http":  # websockets: not served
+            return
+        cors = self._cors_headers(scope)
+        if cors:
+            inner_send = send
+
+            async def send(message: Any) -> None:
+                if message["type"] == "http.response.start":
+                    message["headers"] = [*message.get("headers", ()), *cors]
+                await inner_send(message)
+
+        path: str = scope["path"]
+        method: str = scope["method"]
+        if method == "OPTIONS" and cors:
+            await _preflight(send, cors)
+            return
+        methods = self._find(path)
+        if methods is None:
+            await send_error(send, 404, f"no route for {path}", code="unknown_url")
+            return
+        handler = methods.get(method) or (methods.get("GET") if method == "HEAD" else None)
+        if handler is None:
+            allow = ", ".join(sorted(methods)).encode()
+            await send_error(
+                send,
+                405,
+                f"{method} is not allowed here; use {allow.decode()}",
+                headers=[(b"allow", allow)],
+            )
+            return
+        call = Call(scope, receive, send, UsageRecord(endpoint=path, status=0))
+        logged = path.startswith("/v1/") and not path.startswith("/v1/models")
+        try:
+            if path not in _PUBLIC:
+                call.key_name = self._authorize(scope, path)
+            await handler(self, call)
+            call.record.status = call.record.status or 200
+        except ClientDisconnected:
+            call.record.status = CLIENT_CLOSED
+            call.record.error = "client disconnected"
+        except Exception as exc:
+            status, body, extra = map_error(exc)
+            if status >= 500 and not isinstance(exc, GatewayHTTPError):
+                log.log(
+                    logging.ERROR if status == 500 else logging.WARNING,
+                    "%s %s -> %d: %s",
+                    method,
+                    path,
+                    status,
+                    body["error"]["message"],
+                    exc_info=status == 500,
+                )
+            call.record.status = status
+            call.record.error = body["error"]["message"][:500]
+            if not call.responded:
+                headers = [(k.encode(), v.encode()) for k, v in extra.items()]
+                await send_json(send, status, body, headers)
+        if logged:
+            record = call.record
+            record.key_name = call.key_name
+            record.latency_ms = call.elapsed_ms()
+            record.ts = time.time()
+            self.usage.record(record)
+
+    def _authorize(self, scope: Scope, path: str) -> str | None:
+        if path.startswith("/media/"):
+            # Media names are unguessable; an <img> tag cannot send a key. Without keys the
+            # loopback-only rule still holds.
+            if self.keys.has_keys or self.config.allow_unauthenticated:
+                return None
+            if not is_loopback_client(scope.get("client")):
+                raise GatewayHTTPError(403, "this gateway serves only loopback clients")
+            return None
+        return self.keys.authenticate(scope["headers"], scope.get("client"))
+
+
+async def _preflight(send: Send, cors: list[tuple[bytes, bytes]]) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 204,
+            "headers": [
+                (b"access-control-allow-methods", b"GET, POST, OPTIONS"),
+                (b"access-control-allow-headers", b"authorization, content-type, api-key"),
+                (b"access-control-max-age", b"600"),
+                (b"content-length", b"0"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": b""})
+
+
+def create_app(
+    config: GatewayConfig, *, db_path: Path | None = None, key_refresh: float = 1.0
+) -> Gateway:
+    """The gateway ASGI app for ``config`` (serve it with uvicorn, see run.py)."""
+    return Gateway(config, db_path=db_path, key_refresh=key_refresh)

@@ -1,0 +1,187 @@
+"""``POST /v1/chat/completions``: an OpenAI request body -> ``AsyncClient`` -> JSON or SSE.
+
+The body is mapped by hand onto ``chat.completions.create``, which checks every value and
+raises ``InvalidRequestError`` (a 400). Fields the client does not name are passed to the
+upstream in ``extra_body``, as an OpenAI SDK caller's would be; fields that steer the gateway
+itself (``provider``, ``proxy``, ``extra_headers``, ``timeout`` ...) are never taken from a
+request.
+
+Streaming: the first chunk is awaited before the answer starts, so a failure to start is a
+plain JSON error with its status. After that an error is one SSE ``{"error": ...}`` event,
+then the end of the stream. A client that disconnects cancels the upstream call at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from ..client.stream import AsyncChatStream
+from ..errors import InvalidRequestError
+from ..types.chat import ChatCompletion, ChatCompletionChunk, CompletionUsage
+from ..types.request import BODY_FIELDS
+from .asgi import read_json, until_disconnect
+from .errormap import map_error
+from .limits import check_chat
+
+if TYPE_CHECKING:
+    from .app import Call, Gateway
+
+__all__ = ["handle"]
+
+log = logging.getLogger("polymux.server")
+
+#: Body fields passed to ``create()`` by name; the client validates each.
+_PARAMS = (*BODY_FIELDS, "stream_options")
+_HANDLED = frozenset({"model", "messages", "stream", *_PARAMS})
+_STRING_PARAMS = ("user", "reasoning_effort")
+
+SSE_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),  # nginx in front: do not buffer the stream
+]
+_DONE = b"data: [DONE]\n\n"
+
+
+def _params(body: dict[str, Any]) -> dict[str, Any]:
+    params = {k: body[k] for k in _PARAMS if body.get(k) is not None}
+    for name in _STRING_PARAMS:
+        if name in params and not isinstance(params[name], str):
+            raise InvalidRequestError(f"{name} must be a string")
+    if not isinstance(params.get("stream_options", {}), dict):
+        raise InvalidRequestError('stream_options must be an object like {"include_usage": true}')
+    extra = {k: v for k, v in body.items() if k not in _HANDLED}
+    if extra:
+        params["extra_body"] = extra
+    return params
+
+
+def _create(gateway: Gateway, body: dict[str, Any], stream: bool) -> Any:
+    model = body.get("model")
+    if model is not None and not isinstance(model, str):
+        raise InvalidRequestError(f"model must be a string, got {type(model).__name__}")
+    route = gateway.models.route(model or "")
+    params = _params(body)
+    if stream:
+        # Usage is always asked for, so the log has tokens; it reaches the caller only if
+        # the caller asked for it too.
+        params["stream_options"] = {**(params.get("stream_options") or {}), "include_usage": True}
+    try:
+        return gateway.client.chat.completions.create(
+            model=route.model,
+            messages=body.get("messages"),
+            stream=stream,
+            provider=route.providers,
+            **params,
+        )
+    except (TypeError, KeyError, AttributeError, IndexError) as exc:
+        # create() only checks input before awaiting anything, so whatever it raises here
+        # was caused by the body; a shape its checks missed is still a 400, not a 500.
+        log.warning("chat body not caught by validation: %s: %s", type(exc).__name__, exc)
+        raise InvalidRequestError(f"invalid request: {exc}") from exc
+
+
+def _usage(call: Call, usage: CompletionUsage | None) -> None:
+    if usage is not None:
+        call.record.prompt_tokens = usage.prompt_tokens
+        call.record.completion_tokens = usage.completion_tokens
+        call.record.total_tokens = usage.total_tokens
+
+
+async def handle(gateway: Gateway, call: Call) -> None:
+    body = await read_json(call.scope, call.receive, gateway.limits.max_body_bytes)
+    check_chat(body, gateway.limits)
+    stream = body.get("stream", False)
+    if stream is None:
+        stream = False
+    if not isinstance(stream, bool):
+        raise InvalidRequestError(f"stream must be true or false, got {stream!r}")
+    if not isinstance(body.get("messages"), list):
+        # The library also takes a bare string; the wire API, like OpenAI's, wants an array.
+        raise InvalidRequestError(
+            'messages must be an array of message objects like {"role": "user", "content": "hi"}'
+        )
+    record = call.record
+    record.model = body.get("model") if isinstance(body.get("model"), str) else None
+    record.stream = stream
+    if gateway.config.log_content:
+        record.request = orjson.dumps(body.get("messages")).decode()
+    result = _create(gateway, body, stream)
+    if stream:
+        await until_disconnect(call.receive, _stream(gateway, call, result, body))
+        return
+    completion: ChatCompletion = await until_disconnect(call.receive, result)
+    record.provider = completion.provider
+    _usage(call, completion.usage)
+    if gateway.config.log_content and completion.choices:
+        record.response = completion.choices[0].message.content
+    data = orjson.dumps(completion.model_dump())
+    await call.send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(data)).encode()),
+            ],
+        }
+    )
+    await call.send({"type": "http.response.body", "body": data})
+
+
+async def _stream(
+    gateway: Gateway, call: Call, stream: AsyncChatStream, body: dict[str, Any]
+) -> None:
+    wants_usage = isinstance(body.get("stream_options"), dict) and bool(
+        body["stream_options"].get("include_usage")
+    )
+    send = call.send
+    record = call.record
+    dumps = orjson.dumps
+    keep_text = gateway.config.log_content
+    text: list[str] = []
+    tail = _DONE
+    async with stream:
+        first: ChatCompletionChunk = await stream.__anext__()  # errors here: a JSON answer
+        await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+        call.responded = True
+        record.ttft_ms = call.elapsed_ms()
+        record.provider = first.provider
+        chunk: ChatCompletionChunk | None = first
+        try:
+            while chunk is not None:
+                if chunk.usage is not None and not chunk.choices:
+                    _usage(call, chunk.usage)
+                    if not wants_usage:
+                        chunk = await anext(stream, None)
+                        continue
+                if keep_text and chunk.choices and chunk.choices[0].delta.content:
+                    text.append(chunk.choices[0].delta.content)
+                await send(
+                    {
+                        "type": "http.response.body",
+                        "body": b"data: " + dumps(chunk.model_dump()) + b"\n\n",
+                        "more_body": True,
+                    }
+                )
+                chunk = await anext(stream, None)
+        except Exception as exc:
+            status, error, _ = map_error(exc)
+            record.status = status
+            record.error = error["error"]["message"][:500]
+            tail = b""  # the error event is the last one: no [DONE] after a failure
+            await send(
+                {
+                    "type": "http.response.body",
+                    "body": b"data: " + dumps(error) + b"\n\n",
+                    "more_body": True,
+                }
+            )
+    if keep_text:
+        record.response = "".join(text)
+    # Nothing may be awaited after the last send: until_disconnect reads the end of the
+    # answer as a disconnect once this task is not done.
+    await send({"type": "http.response.body", "body": tail, "more_body": False})

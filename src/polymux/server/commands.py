@@ -1,0 +1,215 @@
+"""``polymux serve``, ``polymux keys`` and ``polymux usage``: register hooks for the CLI's
+command table (cli/app.py). Heavy imports (uvicorn, the app, sqlite) happen inside ``run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ..cli.app import EXIT_OK, EXIT_USAGE, CLIError, Runner
+
+__all__ = ["register_keys", "register_serve", "register_usage"]
+
+
+def _db_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db",
+        type=Path,
+        metavar="PATH",
+        help="the gateway's SQLite file (default: $POLYMUX_DB, else in the user data folder)",
+    )
+
+
+# -- serve -----------------------------------------------------------------------------------
+def register_serve(parser: argparse.ArgumentParser) -> Runner:
+    parser.add_argument("--config", "-c", type=Path, metavar="FILE", help="TOML or JSON config")
+    parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (default 1337)")
+    parser.add_argument(
+        "--provider",
+        action="append",
+        metavar="NAME",
+        help="front this provider (repeat for a fallback order); replaces the config's",
+    )
+    parser.add_argument("--base-url", metavar="URL", help="front this OpenAI-compatible server")
+    parser.add_argument(
+        "--api-key-env", metavar="VAR", help="environment variable holding the upstream's key"
+    )
+    parser.add_argument("--media-dir", type=Path, metavar="DIR", help="save generated images here")
+    parser.add_argument(
+        "--cors-origin", action="append", metavar="ORIGIN", help="allow this browser origin"
+    )
+    parser.add_argument(
+        "--log-content", action="store_true", default=None, help="store prompts and answers"
+    )
+    parser.add_argument(
+        "--allow-unauthenticated",
+        action="store_true",
+        default=None,
+        help="serve any client without a key (needed to listen beyond loopback with no keys)",
+    )
+    parser.add_argument(
+        "--shutdown-timeout", type=float, metavar="SECONDS", help="grace period for requests"
+    )
+    _db_option(parser)
+    return _run_serve
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    from .config import GatewayConfig, load_config
+    from .run import serve
+
+    config = load_config(args.config) if args.config else GatewayConfig()
+    config = config.with_flags(
+        host=args.host,
+        port=args.port,
+        provider=tuple(args.provider or ()),
+        base_url=args.base_url,
+        api_key_env=args.api_key_env,
+        media_dir=args.media_dir,
+        cors_origins=tuple(args.cors_origin or ()),
+        log_content=args.log_content,
+        allow_unauthenticated=args.allow_unauthenticated,
+        shutdown_timeout=args.shutdown_timeout,
+        database=args.db,
+    )
+    if not config.providers:
+        raise CLIError(
+            "no provider to front",
+            hint="try 'polymux serve --provider pollinations' (free, no key), "
+            "'--base-url http://127.0.0.1:11434/v1' for a local server, or --config FILE",
+            code=3,
+        )
+    serve(config)
+    return EXIT_OK
+
+
+# -- keys ------------------------------------------------------------------------------------
+def register_keys(parser: argparse.ArgumentParser) -> Runner:
+    _db_option(parser)
+    sub = parser.add_subparsers(dest="keys_action", metavar="ACTION", required=True)
+    create = sub.add_parser("create", help="create a key (printed once)")
+    create.add_argument("name", help="a name for who uses the key (shown in the usage log)")
+    listing = sub.add_parser("list", help="list keys (never the keys themselves)")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    revoke = sub.add_parser("revoke", help="revoke the active key with this name")
+    revoke.add_argument("name")
+    for action in (create, listing, revoke):
+        _db_option(action)
+    return _run_keys
+
+
+def _store(args: argparse.Namespace) -> Any:
+    from .store import Store, default_db_path
+
+    return Store(args.db or default_db_path())
+
+
+def _when(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else "-"
+
+
+def _run_keys(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        if args.keys_action == "create":
+            key = store.create_key(args.name)
+            print(key)
+            sys.stderr.write(
+                f"created key {args.name!r} (stored hashed in {store.path}); this is the only "
+                "time it is shown\n"
+            )
+        elif args.keys_action == "revoke":
+            if not store.revoke_key(args.name):
+                raise CLIError(
+                    f"no active key named {args.name!r}", hint="'polymux keys list' shows them"
+                )
+            print(f"revoked {args.name}")
+        else:
+            keys = store.list_keys()
+            if args.json:
+                print(
+                    json.dumps(
+                        [
+                            {
+                                "name": k.name,
+                                "prefix": k.prefix,
+                                "created": k.created,
+                                "revoked": k.revoked,
+                            }
+                            for k in keys
+                        ]
+                    )
+                )
+            elif not keys:
+                print("no keys: the gateway serves loopback clients only")
+            else:
+                print(f"{'NAME':<24} {'KEY':<12} {'CREATED':<17} REVOKED")
+                for k in keys:
+                    print(
+                        f"{k.name:<24} {k.prefix + '…':<12} {_when(k.created):<17} "
+                        f"{_when(k.revoked)}"
+                    )
+    return EXIT_OK
+
+
+# -- usage -----------------------------------------------------------------------------------
+_SINCE = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_since(text: str) -> float:
+    """ "24h", "7d", "30m" -> a UNIX time that long ago."""
+    match = _SINCE.match(text.strip().lower())
+    if match is None:
+        raise CLIError(f"--since {text!r}", hint="use a duration such as 30m, 24h or 7d")
+    return time.time() - float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def register_usage(parser: argparse.ArgumentParser) -> Runner:
+    parser.add_argument("--since", metavar="DURATION", help="only the last 30m, 24h, 7d ...")
+    parser.add_argument(
+        "--by",
+        default="key,model,provider",
+        metavar="FIELDS",
+        help="group by these of key,model,provider (default: all three)",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    _db_option(parser)
+    return _run_usage
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
+def _run_usage(args: argparse.Namespace) -> int:
+    from .usage import summarize
+
+    by = tuple(part.strip() for part in args.by.split(",") if part.strip())
+    if not by or set(by) - {"key", "model", "provider"}:
+        raise CLIError(f"--by {args.by!r}", hint="use key, model and/or provider", code=EXIT_USAGE)
+    since = parse_since(args.since) if args.since else None
+    with _store(args) as store:
+        rows = store.usage_rows(since=since)
+    summaries = summarize(rows, by)
+    if args.json:
+        print(json.dumps([s.as_dict() for s in summaries]))
+        return EXIT_OK
+    if not summaries:
+        print("no requests logged" + (f" in the last {args.since}" if args.since else ""))
+        return EXIT_OK
+    head = f"{'KEY':<16} {'MODEL':<28} {'PROVIDER':<16} {'REQS':>6} {'ERRS':>5} "
+    print(head + f"{'TOKENS':>9} {'P50 MS':>7} {'TTFT MS':>7}")
+    for s in summaries:
+        print(
+            f"{s.key[:16]:<16} {s.model[:28]:<28} {s.provider[:16]:<16} {s.requests:>6} "
+            f"{s.errors:>5} {s.total_tokens:>9} {_fmt(s.p50_latency_ms):>7} "
+            f"{_fmt(s.p50_ttft_ms):>7}"
+        )
+    return EXIT_OK

@@ -1,0 +1,287 @@
+"""The gateway's configuration: a TOML (or JSON) file, and flags for the simple case.
+
+The file names providers, where their keys are (environment variables only: a literal key in
+a config file is refused, so keys never end up in files, logs or backups), model aliases and
+fallback groups. The schema, with an example, is in the README ("Gateway configuration").
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ..errors import ConfigurationError
+from .limits import Limits
+
+__all__ = [
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "GatewayConfig",
+    "ProviderConfig",
+    "is_loopback_host",
+    "load_config",
+    "parse_config",
+]
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 1337
+
+_SERVER_KEYS = {
+    "host",
+    "port",
+    "media_dir",
+    "public_url",
+    "cors_origins",
+    "log_content",
+    "database",
+    "shutdown_timeout",
+    "allow_unauthenticated",
+    "upstream_timeout",
+    "max_retries",
+}
+_PROVIDER_KEYS = {"type", "base_url", "api_key_env", "models", "options"}
+# Setting names that hold a credential ("api_key", "token", "client_secret" ...; not "max_tokens").
+_SECRET_NAME = re.compile(r"(^|_)(api_?key|key|secret|token|password)$", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderConfig:
+    """One upstream: ``type`` is a provider name of the registry (``openai-compatible``,
+    ``groq``, ``ollama-openai`` ...); ``models`` are the model ids routed to it by name."""
+
+    name: str
+    type: str
+    base_url: str | None = None
+    api_key_env: str | None = None
+    models: tuple[str, ...] = ()
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    providers: tuple[ProviderConfig, ...] = ()
+    #: Providers tried, in order, for a model no alias or provider claims (default: the first).
+    default: tuple[str, ...] = ()
+    #: alias -> targets tried in order; a target is "provider" or "provider/model".
+    aliases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    media_dir: Path | None = None
+    public_url: str | None = None
+    cors_origins: tuple[str, ...] = ()
+    log_content: bool = False
+    database: Path | None = None
+    shutdown_timeout: float = 30.0
+    allow_unauthenticated: bool = False
+    upstream_timeout: float = 600.0
+    max_retries: int = 2
+    limits: Limits = field(default_factory=Limits)
+
+    def with_flags(self, **flags: Any) -> GatewayConfig:
+        """This config with the flags that were given (not None) applied."""
+        given = {k: v for k, v in flags.items() if v is not None and v != ()}
+        base_url = given.pop("base_url", None)
+        api_key_env = given.pop("api_key_env", None)
+        names = tuple(given.pop("provider", ()) or ())
+        config = replace(self, **given)
+        if base_url or names or api_key_env:
+            config = replace(config, **_flag_providers(config, names, base_url, api_key_env))
+        config.check()
+        return config
+
+    def check(self) -> None:
+        if not 0 < self.port < 65536:
+            raise ConfigurationError(f"port must be 1-65535, got {self.port}")
+        names = [p.name for p in self.providers]
+        if len(set(names)) != len(names):
+            raise ConfigurationError("two providers have the same name")
+        for name in self.default:
+            if name not in names:
+                raise ConfigurationError(f"[routing] default names unknown provider {name!r}")
+        for alias, targets in self.aliases.items():
+            if not targets:
+                raise ConfigurationError(f"alias {alias!r} has no target")
+            for target in targets:
+                if target.partition("/")[0] not in names:
+                    raise ConfigurationError(
+                        f"alias {alias!r}: target {target!r} must start with a configured "
+                        f"provider name ({', '.join(names) or 'none configured'})"
+                    )
+        if self.media_dir is not None and self.media_dir.exists() and not self.media_dir.is_dir():
+            raise ConfigurationError(f"media_dir {self.media_dir} is not a directory")
+
+
+def _flag_providers(
+    config: GatewayConfig, names: Sequence[str], base_url: str | None, api_key_env: str | None
+) -> dict[str, Any]:
+    """``--base-url/--api-key-env/--provider`` replace the file's providers with these."""
+    if not names:
+        names = ("openai-compatible",) if base_url else tuple(p.type for p in config.providers)
+    if not names:
+        raise ConfigurationError("--api-key-env needs --base-url or --provider")
+    providers = tuple(
+        ProviderConfig(name=n, type=n, base_url=base_url, api_key_env=api_key_env) for n in names
+    )
+    return {"providers": providers, "default": tuple(names), "aliases": {}}
+
+
+def is_loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+# -- parsing ---------------------------------------------------------------------------------
+def load_config(path: str | os.PathLike[str]) -> GatewayConfig:
+    """Read a ``.toml`` or ``.json`` config file."""
+    path = Path(path).expanduser()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read the config file {path}: {exc.strerror}") from None
+    if path.suffix.lower() == ".json":
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise ConfigurationError(f"{path} is not valid JSON: {exc}") from None
+    else:
+        data = _toml(raw, path)
+    if not isinstance(data, dict):
+        raise ConfigurationError(f"{path}: the top level must be a table/object")
+    return parse_config(data, base_dir=path.parent)
+
+
+def _toml(raw: bytes, path: Path) -> Any:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        try:
+            import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
+        except ImportError:
+            raise ConfigurationError(
+                "TOML config files need Python 3.11+ or `pip install polymux[server]` (tomli) "
+                "on 3.10; or write the config as JSON"
+            ) from None
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigurationError(f"{path} is not valid TOML: {exc}") from None
+
+
+def _strings(value: Any, where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(v, str) and v for v in value):
+        return tuple(value)
+    raise ConfigurationError(f"{where} must be a string or a list of strings")
+
+
+def _refuse_literal_secrets(data: Mapping[str, Any], where: str) -> None:
+    for key, value in data.items():
+        if _SECRET_NAME.search(key):
+            raise ConfigurationError(
+                f"{where}.{key}: credentials are not read from config files; put the value in "
+                f"an environment variable and name it with {where}.api_key_env"
+            )
+        if isinstance(value, Mapping):
+            _refuse_literal_secrets(value, f"{where}.{key}")
+
+
+def _provider(name: str, data: Any) -> ProviderConfig:
+    where = f"[providers.{name}]"
+    if not isinstance(data, Mapping):
+        raise ConfigurationError(f"{where} must be a table")
+    _refuse_literal_secrets(data, f"providers.{name}")
+    unknown = sorted(set(data) - _PROVIDER_KEYS)
+    if unknown:
+        raise ConfigurationError(
+            f"{where}: unknown setting(s) {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(_PROVIDER_KEYS))}"
+        )
+    if "/" in name or not name:
+        raise ConfigurationError(f"{where}: a provider name may not contain '/'")
+    for key in ("type", "base_url", "api_key_env"):
+        if key in data and not isinstance(data[key], str):
+            raise ConfigurationError(f"{where} {key} must be a string")
+    options = data.get("options", {})
+    if not isinstance(options, Mapping):
+        raise ConfigurationError(f"{where} options must be a table")
+    return ProviderConfig(
+        name=name,
+        type=data.get("type", name),
+        base_url=data.get("base_url"),
+        api_key_env=data.get("api_key_env"),
+        models=_strings(data.get("models", []), f"{where} models"),
+        options=dict(options),
+    )
+
+
+def parse_config(data: Mapping[str, Any], *, base_dir: Path | None = None) -> GatewayConfig:
+    """A config from parsed TOML/JSON data; relative paths are relative to ``base_dir``."""
+    unknown = sorted(set(data) - {"server", "providers", "routing", "aliases", "limits"})
+    if unknown:
+        raise ConfigurationError(
+            f"unknown section(s) {', '.join(unknown)}; "
+            "known: server, providers, routing, aliases, limits"
+        )
+    server = data.get("server", {})
+    if not isinstance(server, Mapping) or set(server) - _SERVER_KEYS:
+        extra = sorted(set(server) - _SERVER_KEYS) if isinstance(server, Mapping) else []
+        raise ConfigurationError(
+            f"[server]: unknown setting(s) {', '.join(extra) or '(not a table)'}; "
+            f"known: {', '.join(sorted(_SERVER_KEYS))}"
+        )
+    kwargs: dict[str, Any] = {}
+    for key, kind in (
+        ("host", str),
+        ("port", int),
+        ("public_url", str),
+        ("log_content", bool),
+        ("allow_unauthenticated", bool),
+        ("shutdown_timeout", (int, float)),
+        ("upstream_timeout", (int, float)),
+        ("max_retries", int),
+    ):
+        if key in server:
+            value = server[key]
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                raise ConfigurationError(f"[server] {key} has the wrong type")
+            kwargs[key] = value
+    for key in ("media_dir", "database"):
+        if key in server:
+            if not isinstance(server[key], str):
+                raise ConfigurationError(f"[server] {key} must be a path string")
+            path = Path(server[key]).expanduser()
+            kwargs[key] = (base_dir / path) if base_dir and not path.is_absolute() else path
+    if "cors_origins" in server:
+        kwargs["cors_origins"] = _strings(server["cors_origins"], "[server] cors_origins")
+    providers_data = data.get("providers", {})
+    if not isinstance(providers_data, Mapping):
+        raise ConfigurationError("[providers] must be a table of tables")
+    providers = tuple(_provider(name, p) for name, p in providers_data.items())
+    routing = data.get("routing", {})
+    if not isinstance(routing, Mapping) or set(routing) - {"default"}:
+        raise ConfigurationError("[routing] accepts only default = [provider names]")
+    aliases_data = data.get("aliases", {})
+    if not isinstance(aliases_data, Mapping):
+        raise ConfigurationError("[aliases] must be a table of alias = target(s)")
+    config = GatewayConfig(
+        providers=providers,
+        default=_strings(routing.get("default", []), "[routing] default"),
+        aliases={k: _strings(v, f"[aliases] {k}") for k, v in aliases_data.items()},
+        limits=Limits.from_mapping(data.get("limits", {})),
+        **kwargs,
+    )
+    config.check()
+    return config

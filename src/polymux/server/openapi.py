@@ -1,0 +1,269 @@
+"""The gateway's OpenAPI 3.1 document (``GET /openapi.json``), written as data.
+
+It describes the subset of OpenAI's API the gateway serves, and the error answers each
+operation can give; the schemathesis test fuzzes the live gateway against it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from .. import __version__
+from .asgi import send_bytes
+
+if TYPE_CHECKING:
+    from .app import Call, Gateway
+
+__all__ = ["document", "handle"]
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    text = {
+        400: "Invalid request",
+        401: "Missing, wrong or revoked API key",
+        403: "Refused: not a loopback client and no keys exist",
+        404: "Unknown model or route",
+        405: "Method not allowed",
+        409: "Upstream conflict",
+        413: "Request body or an input image too large",
+        422: "Upstream could not process the request",
+        429: "Upstream rate limit",
+        500: "Gateway misconfiguration",
+        502: "Upstream failed",
+        504: "Upstream timed out",
+    }
+    return {str(s): _json(_ref("Error"), text[s]) for s in statuses}
+
+
+_UPSTREAM = (400, 401, 403, 404, 409, 413, 422, 429, 500, 502, 504)
+
+_MESSAGE: dict[str, Any] = {
+    "type": "object",
+    "required": ["role"],
+    "properties": {
+        "role": {
+            "type": "string",
+            "enum": ["system", "developer", "user", "assistant", "tool"],
+        },
+        "content": {
+            "oneOf": [
+                {"type": "string"},
+                {"type": "array", "items": {"type": "object"}},
+                {"type": "null"},
+            ]
+        },
+        "name": {"type": "string"},
+        "tool_calls": {"type": "array", "items": {"type": "object"}},
+        "tool_call_id": {"type": "string"},
+    },
+}
+
+_CHAT_REQUEST: dict[str, Any] = {
+    "type": "object",
+    "required": ["messages"],
+    "properties": {
+        "model": {"type": "string", "description": "A model id, alias or provider/model"},
+        "messages": {"type": "array", "items": _ref("Message"), "minItems": 1},
+        "stream": {"type": "boolean"},
+        "stream_options": {
+            "type": "object",
+            "properties": {"include_usage": {"type": "boolean"}},
+        },
+        "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+        "top_p": {"type": "number", "minimum": 0, "maximum": 1},
+        "max_tokens": {"type": "integer", "minimum": 1},
+        "max_completion_tokens": {"type": "integer", "minimum": 1},
+        "n": {"type": "integer", "minimum": 1},
+        "seed": {"type": "integer"},
+        "stop": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+        "presence_penalty": {"type": "number", "minimum": -2, "maximum": 2},
+        "frequency_penalty": {"type": "number", "minimum": -2, "maximum": 2},
+        "response_format": {"type": "object"},
+        "tools": {"type": "array", "items": {"type": "object"}},
+        "tool_choice": {"oneOf": [{"type": "string"}, {"type": "object"}]},
+        "parallel_tool_calls": {"type": "boolean"},
+        "user": {"type": "string"},
+        "reasoning_effort": {"type": "string"},
+    },
+}
+
+_IMAGE_REQUEST: dict[str, Any] = {
+    "type": "object",
+    "required": ["prompt"],
+    "properties": {
+        "prompt": {"type": "string", "minLength": 1},
+        "model": {"type": "string"},
+        "n": {"type": "integer", "minimum": 1, "maximum": 10},
+        "size": {"type": "string", "examples": ["1024x1024"]},
+        "quality": {"type": "string"},
+        "style": {"type": "string"},
+        "response_format": {"type": "string", "enum": ["url", "b64_json"]},
+        "user": {"type": "string"},
+    },
+}
+
+_SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["message", "type", "param", "code"],
+                "properties": {
+                    "message": {"type": "string"},
+                    "type": {"type": "string"},
+                    "param": {"type": ["string", "null"]},
+                    "code": {"type": ["string", "null"]},
+                },
+            }
+        },
+    },
+    "Message": _MESSAGE,
+    "ChatCompletionRequest": _CHAT_REQUEST,
+    "ChatCompletion": {
+        "type": "object",
+        "required": ["id", "object", "created", "model", "choices"],
+        "properties": {
+            "id": {"type": "string"},
+            "object": {"type": "string", "enum": ["chat.completion"]},
+            "created": {"type": "integer"},
+            "model": {"type": "string"},
+            "choices": {"type": "array", "items": {"type": "object"}},
+            "usage": {"type": ["object", "null"]},
+            "provider": {"type": "string"},
+        },
+    },
+    "ImageRequest": _IMAGE_REQUEST,
+    "ImagesResponse": {
+        "type": "object",
+        "required": ["created", "data"],
+        "properties": {
+            "created": {"type": "integer"},
+            "data": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+    "Model": {
+        "type": "object",
+        "required": ["id", "object", "created", "owned_by"],
+        "properties": {
+            "id": {"type": "string"},
+            "object": {"type": "string", "enum": ["model"]},
+            "created": {"type": "integer"},
+            "owned_by": {"type": "string"},
+        },
+    },
+    "ModelList": {
+        "type": "object",
+        "required": ["object", "data"],
+        "properties": {
+            "object": {"type": "string", "enum": ["list"]},
+            "data": {"type": "array", "items": _ref("Model")},
+        },
+    },
+}
+
+
+def document() -> dict[str, Any]:
+    """The OpenAPI document (a fresh copy)."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "polymux gateway",
+            "version": __version__,
+            "description": "An OpenAI-compatible API in front of polymux's providers.",
+        },
+        "components": {
+            "schemas": _SCHEMAS,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"bearer": []}, {}],
+        "paths": {
+            "/v1/chat/completions": {
+                "post": {
+                    "operationId": "createChatCompletion",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("ChatCompletionRequest")}},
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "A completion, or with stream=true server-sent "
+                            "chunks ending with data: [DONE]",
+                            "content": {
+                                "application/json": {"schema": _ref("ChatCompletion")},
+                                "text/event-stream": {"schema": {"type": "string"}},
+                            },
+                        },
+                        **_errors(*_UPSTREAM),
+                    },
+                }
+            },
+            "/v1/images/generations": {
+                "post": {
+                    "operationId": "createImage",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("ImageRequest")}},
+                    },
+                    "responses": {
+                        "200": _json(_ref("ImagesResponse"), "Generated images"),
+                        **_errors(*_UPSTREAM),
+                    },
+                }
+            },
+            "/v1/models": {
+                "get": {
+                    "operationId": "listModels",
+                    "responses": {
+                        "200": _json(_ref("ModelList"), "Models and aliases"),
+                        **_errors(401, 403, 500, 502, 504),
+                    },
+                }
+            },
+            "/v1/models/{model}": {
+                "get": {
+                    "operationId": "retrieveModel",
+                    "parameters": [
+                        {
+                            "name": "model",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "responses": {
+                        "200": _json(_ref("Model"), "One model"),
+                        **_errors(401, 403, 404, 500, 502, 504),
+                    },
+                }
+            },
+            "/health": {
+                "get": {
+                    "operationId": "health",
+                    "security": [],
+                    "responses": {"200": _json({"type": "object"}, "The gateway is up")},
+                }
+            },
+        },
+    }
+
+
+_CACHED: bytes | None = None
+
+
+async def handle(gateway: Gateway, call: Call) -> None:
+    global _CACHED
+    if _CACHED is None:
+        _CACHED = orjson.dumps(document())
+    await send_bytes(call.send, 200, _CACHED, [(b"content-type", b"application/json")])

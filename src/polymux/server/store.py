@@ -1,0 +1,260 @@
+"""The gateway's SQLite file: API keys (hashed) and the usage log.
+
+One file, opened by the gateway and by the ``keys``/``usage`` commands, possibly at once, so:
+WAL mode (readers never wait for the writer), a busy timeout (writers queue instead of
+failing), ``BEGIN IMMEDIATE`` for every write. The schema grows by appending to
+``MIGRATIONS``; ``PRAGMA user_version`` counts the ones applied. Never edit an old entry.
+
+Keys: only the SHA-256 of a key is stored; the key itself is shown once, at creation. The
+keys are 256-bit random strings, so a plain hash is enough (no password-style stretching).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import sqlite3
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigurationError, InvalidRequestError
+
+__all__ = [
+    "KEY_PREFIX",
+    "MIGRATIONS",
+    "KeyInfo",
+    "Store",
+    "UsageRecord",
+    "default_db_path",
+    "hash_key",
+]
+
+KEY_PREFIX = "mm-"
+DB_ENV = "POLYMUX_DB"
+
+#: Append only. Entry i moves the schema from version i to i + 1.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE keys (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        hash TEXT NOT NULL UNIQUE,
+        prefix TEXT NOT NULL,
+        created REAL NOT NULL,
+        revoked REAL
+    );
+    CREATE UNIQUE INDEX keys_active_name ON keys(name) WHERE revoked IS NULL;
+    """,
+    """
+    CREATE TABLE usage (
+        id INTEGER PRIMARY KEY,
+        ts REAL NOT NULL,
+        key_name TEXT,
+        endpoint TEXT NOT NULL,
+        model TEXT,
+        provider TEXT,
+        status INTEGER NOT NULL,
+        error TEXT,
+        stream INTEGER NOT NULL DEFAULT 0,
+        prompt_tokens INTEGER,
+        completion_tokens INTEGER,
+        total_tokens INTEGER,
+        latency_ms REAL,
+        ttft_ms REAL,
+        request TEXT,
+        response TEXT
+    );
+    CREATE INDEX usage_ts ON usage(ts);
+    """,
+)
+
+
+def default_db_path() -> Path:
+    """``$POLYMUX_DB``, else ``gateway.sqlite3`` in the user's data directory."""
+    env = os.environ.get(DB_ENV)
+    if env:
+        return Path(env).expanduser()
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "polymux" / "gateway.sqlite3"
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    name: str
+    prefix: str  # the first characters of the key, to tell keys apart in listings
+    created: float
+    revoked: float | None
+
+
+@dataclass(slots=True)
+class UsageRecord:
+    """One line of the usage log. ``request``/``response`` stay None unless content logging
+    is enabled."""
+
+    endpoint: str
+    status: int
+    ts: float = 0.0
+    key_name: str | None = None
+    model: str | None = None
+    provider: str | None = None
+    error: str | None = None
+    stream: bool = False
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+    latency_ms: float | None = None
+    ttft_ms: float | None = None
+    request: str | None = None
+    response: str | None = None
+
+    def row(self) -> tuple[Any, ...]:
+        return (
+            self.ts or time.time(),
+            self.key_name,
+            self.endpoint,
+            self.model,
+            self.provider,
+            self.status,
+            self.error,
+            int(self.stream),
+            self.prompt_tokens,
+            self.completion_tokens,
+            self.total_tokens,
+            self.latency_ms,
+            self.ttft_ms,
+            self.request,
+            self.response,
+        )
+
+
+_INSERT_USAGE = (
+    "INSERT INTO usage (ts, key_name, endpoint, model, provider, status, error, stream, "
+    "prompt_tokens, completion_tokens, total_tokens, latency_ms, ttft_ms, request, response) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+class Store:
+    """One connection to the gateway database. Not shared between threads: each thread
+    (the event loop, the usage writer) opens its own ``Store``."""
+
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 10.0) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigurationError(
+                f"cannot open the gateway database {self.path}: {exc}"
+            ) from exc
+        self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = NORMAL")  # safe with WAL; fsync at checkpoints
+        self._migrate()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        # IMMEDIATE takes the write lock up front, so concurrent writers wait (busy_timeout)
+        # instead of failing halfway through with SQLITE_BUSY on lock upgrade.
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version >= len(MIGRATIONS):
+            return
+        with self._write() as db:
+            # Read again under the lock: another process may have migrated meanwhile.
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            for i in range(version, len(MIGRATIONS)):
+                for statement in MIGRATIONS[i].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+            db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    # -- keys --------------------------------------------------------------------------------
+    def create_key(self, name: str) -> str:
+        """Create a key named ``name``; return the key itself (it is not stored)."""
+        name = name.strip()
+        if not name or len(name) > 100 or not name.isprintable():
+            raise InvalidRequestError("a key name must be 1-100 printable characters")
+        key = KEY_PREFIX + secrets.token_urlsafe(32)
+        try:
+            with self._write() as db:
+                db.execute(
+                    "INSERT INTO keys (name, hash, prefix, created) VALUES (?, ?, ?, ?)",
+                    (name, hash_key(key), key[: len(KEY_PREFIX) + 6], time.time()),
+                )
+        except sqlite3.IntegrityError:
+            raise InvalidRequestError(
+                f"an active key named {name!r} exists; revoke it first or pick another name"
+            ) from None
+        return key
+
+    def list_keys(self, *, include_revoked: bool = True) -> list[KeyInfo]:
+        sql = "SELECT name, prefix, created, revoked FROM keys"
+        if not include_revoked:
+            sql += " WHERE revoked IS NULL"
+        return [KeyInfo(*row) for row in self._db.execute(sql + " ORDER BY created, id")]
+
+    def revoke_key(self, name: str) -> bool:
+        """Revoke the active key named ``name``; False when there is none."""
+        with self._write() as db:
+            cur = db.execute(
+                "UPDATE keys SET revoked = ? WHERE name = ? AND revoked IS NULL",
+                (time.time(), name),
+            )
+        return cur.rowcount > 0
+
+    def key_state(self) -> tuple[bool, list[tuple[str, str]]]:
+        """(whether any key was ever created, [(name, hash) of active keys])."""
+        rows = self._db.execute("SELECT name, hash, revoked FROM keys").fetchall()
+        return bool(rows), [(name, digest) for name, digest, revoked in rows if revoked is None]
+
+    # -- usage -------------------------------------------------------------------------------
+    def log_usage(self, records: Sequence[UsageRecord]) -> None:
+        """Append records in one transaction."""
+        if not records:
+            return
+        with self._write() as db:
+            db.executemany(_INSERT_USAGE, [r.row() for r in records])
+
+    def usage_rows(self, *, since: float | None = None) -> list[dict[str, Any]]:
+        cur = self._db.execute("SELECT * FROM usage WHERE ts >= ? ORDER BY ts, id", (since or 0.0,))
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row)) for row in cur]

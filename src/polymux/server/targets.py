@@ -1,0 +1,184 @@
+"""Which providers serve a model name the gateway receives, and with which model id.
+
+In order: an alias (one target or a fallback group), ``provider/model`` for a configured
+provider, a model a provider declares in its ``models`` list, else the default providers
+with the name passed through. Routing itself (trying each in order) is routing/fallback.py's
+job: this module only builds the provider list handed to ``AsyncClient``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ConfigurationError
+from ..providers.base import Capabilities, GeneratedImage, Provider
+from ..providers.registry import load_provider_class
+from ..routing.listing import list_models
+from ..routing.registry import ModelRegistry
+from ..transport.base import Transport
+from ..types.events import ChatEvent
+from ..types.images import Model
+from ..types.request import CallOptions, ChatRequest, ImageRequest, ModelsRequest
+from .config import GatewayConfig, ProviderConfig
+
+__all__ = ["ModelMap", "Pinned", "Route", "build_provider"]
+
+log = logging.getLogger("polymux.server")
+_MODELS_TTL = 60.0
+
+
+class Pinned(Provider):
+    """A provider with its model fixed by an alias: whatever model the caller named (the
+    alias), this one is sent upstream."""
+
+    def __init__(self, inner: Provider, model: str) -> None:
+        super().__init__()
+        self.inner = inner
+        self.model = model
+        self.name = inner.name
+        self.capabilities = inner.capabilities
+        self.deadline_in_transport = inner.deadline_in_transport
+
+    def resolve_model(self, model: str) -> str:
+        return self.model or self.inner.resolve_model("")
+
+    def resolve_image_model(self, model: str) -> str:
+        return self.model or self.inner.resolve_image_model("")
+
+    def capabilities_for(self, model: str) -> Capabilities:
+        return self.inner.capabilities_for(model)
+
+    @property
+    def supports_chat(self) -> bool:
+        return self.inner.supports_chat
+
+    @property
+    def supports_images(self) -> bool:
+        return self.inner.supports_images
+
+    @property
+    def has_native_completion(self) -> bool:
+        return self.inner.has_native_completion
+
+    @property
+    def is_configured(self) -> bool:
+        return self.inner.is_configured
+
+    def stream_chat(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
+        return self.inner.stream_chat(request)
+
+    async def complete_chat(self, request: ChatRequest) -> Sequence[ChatEvent]:
+        return await self.inner.complete_chat(request)
+
+    async def generate_images(
+        self, request: ImageRequest
+    ) -> Sequence[GeneratedImage | str | bytes]:
+        return await self.inner.generate_images(request)
+
+    async def list_models(self, request: ModelsRequest) -> list[str]:
+        return await self.inner.list_models(request)
+
+
+def build_provider(spec: ProviderConfig) -> Provider:
+    """A provider instance from its config. The key stays in the environment: the instance
+    reads the named variable when it sends a request."""
+    cls = load_provider_class(spec.type)
+    kwargs: dict[str, Any] = dict(spec.options)
+    if spec.base_url:
+        kwargs["base_url"] = spec.base_url
+    try:
+        provider = cls(**kwargs)
+    except TypeError as exc:
+        raise ConfigurationError(f"provider {spec.name!r} ({spec.type}): {exc}") from None
+    provider.name = spec.name
+    if spec.api_key_env:
+        provider.api_key_env = (spec.api_key_env,)
+        if not os.environ.get(spec.api_key_env):
+            log.warning(
+                "provider %s: environment variable %s is not set", spec.name, spec.api_key_env
+            )
+    return provider
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    providers: list[Provider]
+    #: The model name to pass to the client (the alias itself for pinned providers).
+    model: str
+
+
+class ModelMap:
+    def __init__(self, config: GatewayConfig) -> None:
+        self.providers: dict[str, Provider] = {p.name: build_provider(p) for p in config.providers}
+        if not self.providers:
+            raise ConfigurationError(
+                "no provider configured: pass --provider NAME, or --base-url URL for an "
+                "OpenAI-compatible server, or a config file with [providers.NAME] tables"
+            )
+        first = next(iter(self.providers))
+        self.default = [self.providers[n] for n in (config.default or (first,))]
+        self.aliases: dict[str, list[Provider]] = {}
+        for alias, targets in config.aliases.items():
+            pinned: list[Provider] = []
+            for target in targets:
+                name, _, model = target.partition("/")
+                pinned.append(Pinned(self.providers[name], model))
+            self.aliases[alias] = pinned
+        self.declared: dict[str, list[Provider]] = {}
+        for spec in config.providers:
+            for model in spec.models:
+                self.declared.setdefault(model, []).append(self.providers[spec.name])
+        self._declared_by = {spec.name: spec.models for spec in config.providers}
+        self._models: list[Model] | None = None
+        self._models_at = 0.0
+        self._models_lock = asyncio.Lock()
+
+    def route(self, model: str) -> Route:
+        aliased = self.aliases.get(model)
+        if aliased is not None:
+            return Route(aliased, model)
+        prefix, slash, rest = model.partition("/")
+        if slash and prefix in self.providers:
+            return Route([self.providers[prefix]], rest)
+        declared = self.declared.get(model)
+        if declared is not None:
+            return Route(declared, model)
+        return Route(self.default, model)
+
+    # -- model list ----------------------------------------------------------------------------
+    async def models(self, transport: Transport, options: CallOptions) -> list[Model]:
+        """Every provider's models (``provider/id`` when there are several providers) and the
+        aliases. Cached for a minute; a provider whose list fails is left out and logged."""
+        async with self._models_lock:
+            now = time.monotonic()
+            if self._models is None or now - self._models_at > _MODELS_TTL:
+                self._models = await self._fetch_models(transport, options)
+                self._models_at = now
+            return self._models
+
+    async def _fetch_models(self, transport: Transport, options: CallOptions) -> list[Model]:
+        request = ModelsRequest(options=options, transport=transport)
+        providers = list(self.providers.values())
+        # The one listing routine: failed providers are left out; when all fail, the error is
+        # raised only if the gateway has nothing of its own (aliases, declared models) to show.
+        has_own = bool(self.aliases) or any(self._declared_by.values())
+        pairs = await list_models(ModelRegistry(), providers, request, skip_failures=has_own)
+        reported: dict[str, list[str]] = {p.name: [] for p in providers}
+        for provider, model_id in pairs:
+            reported[provider.name].append(model_id)
+        several = len(providers) > 1
+        out: list[Model] = [Model(id=alias, owned_by="polymux") for alias in self.aliases]
+        seen = {m.id for m in out}
+        for name, ids in reported.items():
+            for model_id in dict.fromkeys([*self._declared_by[name], *ids]):
+                shown = f"{name}/{model_id}" if several else model_id
+                if shown not in seen:
+                    seen.add(shown)
+                    out.append(Model(id=shown, owned_by=name, provider=name))
+        return out

@@ -1,0 +1,140 @@
+"""The usage log: written off the event loop in batches, and summarized for ``polymux usage``.
+
+A request handler only appends to a queue (no I/O on the event loop); one thread drains the
+queue and writes whatever has accumulated in one transaction, so a burst of a thousand
+requests costs a handful of commits.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import statistics
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .store import Store, UsageRecord
+
+__all__ = ["UsageLog", "UsageSummary", "summarize"]
+
+log = logging.getLogger("polymux.server")
+
+_STOP = object()
+_BATCH = 1000
+
+
+class UsageLog:
+    """Appends ``UsageRecord``s to the database from a background thread."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._store = Store(path)  # opened here so a bad path fails at startup
+        self._thread = threading.Thread(target=self._run, name="polymux-usage", daemon=True)
+        self._thread.start()
+        self.dropped = 0
+
+    def record(self, record: UsageRecord) -> None:
+        self._queue.put(record)
+
+    def _run(self) -> None:
+        store = self._store
+        try:
+            while True:
+                item = self._queue.get()
+                batch: list[UsageRecord] = []
+                stop = item is _STOP
+                if not stop:
+                    batch.append(item)
+                while len(batch) < _BATCH:
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is _STOP:
+                        stop = True
+                        break
+                    batch.append(item)
+                try:
+                    store.log_usage(batch)
+                except Exception as exc:  # a full disk must not take the gateway down
+                    self.dropped += len(batch)
+                    log.error("usage log: %d records not written: %s", len(batch), exc)
+                if stop:
+                    return
+        finally:
+            store.close()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Write what is queued, then stop the thread."""
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join(timeout)
+
+
+@dataclass(slots=True)
+class UsageSummary:
+    """One line of ``polymux usage``."""
+
+    key: str
+    model: str
+    provider: str
+    requests: int = 0
+    errors: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    latencies: list[float] = field(default_factory=list)
+    ttfts: list[float] = field(default_factory=list)
+
+    @property
+    def p50_latency_ms(self) -> float | None:
+        return statistics.median(self.latencies) if self.latencies else None
+
+    @property
+    def p50_ttft_ms(self) -> float | None:
+        return statistics.median(self.ttfts) if self.ttfts else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "model": self.model,
+            "provider": self.provider,
+            "requests": self.requests,
+            "errors": self.errors,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+            "p50_latency_ms": self.p50_latency_ms,
+            "p50_ttft_ms": self.p50_ttft_ms,
+        }
+
+
+def summarize(
+    rows: Iterable[dict[str, Any]], by: Sequence[str] = ("key", "model", "provider")
+) -> list[UsageSummary]:
+    """Group usage rows by key, model and/or provider (the others read "*")."""
+    columns = {"key": "key_name", "model": "model", "provider": "provider"}
+    groups: dict[tuple[str, str, str], UsageSummary] = {}
+    for row in rows:
+        parts = {
+            name: (str(row[col] or "-") if name in by else "*") for name, col in columns.items()
+        }
+        group_key = (parts["key"], parts["model"], parts["provider"])
+        summary = groups.get(group_key)
+        if summary is None:
+            summary = groups[group_key] = UsageSummary(*group_key)
+        summary.requests += 1
+        if row["status"] >= 400:
+            summary.errors += 1
+        summary.prompt_tokens += row["prompt_tokens"] or 0
+        summary.completion_tokens += row["completion_tokens"] or 0
+        summary.total_tokens += row["total_tokens"] or 0
+        if row["latency_ms"] is not None and row["status"] < 400:
+            summary.latencies.append(row["latency_ms"])
+        if row["ttft_ms"] is not None:
+            summary.ttfts.append(row["ttft_ms"])
+    return sorted(groups.values(), key=lambda s: (-s.requests, s.key, s.model, s.provider))

@@ -1,0 +1,97 @@
+"""The transport interface every HTTP provider sends through.
+
+One implementation ships (``HttpTransport``, aiohttp); tests and users may inject another
+(``AsyncClient(transport=...)``). Retries, timeouts, size limits and the translation of
+failures into polymux's error tree are the transport's job, so providers only speak their
+wire format.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from ..errors import APIResponseValidationError, ConfigurationError
+from ..types.request import CallOptions
+
+__all__ = ["ByteStream", "HttpRequest", "HttpResponse", "Transport", "require_transport"]
+
+
+@dataclass(slots=True)
+class HttpRequest:
+    method: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    #: JSON body; serialized by the transport.
+    json: Any = None
+    #: Raw body, when not JSON.
+    body: bytes | None = None
+    options: CallOptions = field(default_factory=CallOptions)
+    #: Provider name, for error messages.
+    provider: str | None = None
+    #: Follow redirects; off where each hop must be checked first (guarded image downloads).
+    follow_redirects: bool = True
+    #: Connect only to public addresses, checked when the connection is made (guard.py): for
+    #: URLs from untrusted input. A transport that cannot enforce it must refuse the request.
+    public_only: bool = False
+
+    def __repr__(self) -> str:  # headers hold credentials: never show them
+        return f"<HttpRequest {self.method} {self.url} provider={self.provider!r}>"
+
+
+@dataclass(slots=True)
+class HttpResponse:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    provider: str | None = None
+
+    def json(self) -> Any:
+        try:
+            return orjson.loads(self.body)
+        except orjson.JSONDecodeError as exc:
+            snippet = self.body[:200].decode("utf-8", "replace")
+            raise APIResponseValidationError(
+                f"expected a JSON body, got {snippet!r}", provider=self.provider, body=snippet
+            ) from exc
+
+
+class ByteStream(ABC):
+    """An open streamed response whose status was a success."""
+
+    status: int
+    headers: Mapping[str, str]
+
+    @abstractmethod
+    def iter_bytes(self) -> AsyncIterator[bytes]:
+        """The body as it arrives, in whatever pieces the network delivers."""
+
+
+class Transport(ABC):
+    @abstractmethod
+    async def request(self, request: HttpRequest, *, max_bytes: int | None = None) -> HttpResponse:
+        """Send, retrying as the policy allows; return a success response with its whole body.
+
+        Error statuses raise ``APIStatusError`` subclasses; failures raise
+        ``APIConnectionError`` / ``APITimeoutError``.
+        """
+
+    @abstractmethod
+    def stream(self, request: HttpRequest) -> AbstractAsyncContextManager[ByteStream]:
+        """Open a streamed response (retrying only the opening). Leaving the context closes it."""
+
+    @abstractmethod
+    async def aclose(self) -> None:
+        """Close pooled connections."""
+
+
+def require_transport(transport: Transport | None) -> Transport:
+    """The request's transport; a request built by hand, outside a client, has none."""
+    if transport is None:
+        raise ConfigurationError("this request has no transport; send it through a polymux client")
+    return transport

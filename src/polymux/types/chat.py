@@ -1,0 +1,160 @@
+"""Chat completion objects, field for field those of the OpenAI SDK (``openai.types.chat``).
+
+Extensions beyond OpenAI's schema: ``provider`` (which provider answered, as the seed's project
+reports), ``reasoning_content`` (reasoning text, as DeepSeek and vLLM send it), ``parsed``
+(structured output) and ``CompletionUsage.estimated`` (True when polymux counted, not the
+provider). The OpenAI SDK's models accept extra fields, so these validate there too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from ._record import Record
+
+__all__ = [
+    "ChatCompletion",
+    "ChatCompletionChunk",
+    "ChatCompletionMessage",
+    "ChatCompletionMessageToolCall",
+    "Choice",
+    "ChoiceDelta",
+    "ChoiceDeltaToolCall",
+    "ChoiceDeltaToolCallFunction",
+    "ChunkChoice",
+    "CompletionTokensDetails",
+    "CompletionUsage",
+    "FinishReason",
+    "Function",
+    "PromptTokensDetails",
+]
+
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "function_call"]
+
+
+@dataclass(slots=True)
+class Function(Record):
+    name: str
+    arguments: str
+
+
+@dataclass(slots=True)
+class ChatCompletionMessageToolCall(Record):
+    id: str
+    function: Function
+    type: Literal["function"] = "function"
+
+
+@dataclass(slots=True)
+class ChatCompletionMessage(Record):
+    content: str | None = None
+    role: Literal["assistant"] = "assistant"
+    refusal: str | None = None
+    tool_calls: list[ChatCompletionMessageToolCall] | None = None
+    annotations: list[Any] | None = None
+    audio: Any = None
+    function_call: Any = None
+    reasoning_content: str | None = None
+    parsed: Any = None
+
+    _omit_when_none: ClassVar[frozenset[str]] = frozenset({"reasoning_content", "parsed"})
+
+
+@dataclass(slots=True)
+class Choice(Record):
+    index: int
+    message: ChatCompletionMessage
+    finish_reason: FinishReason
+    logprobs: Any = None
+
+
+@dataclass(slots=True)
+class PromptTokensDetails(Record):
+    cached_tokens: int | None = None
+    audio_tokens: int | None = None
+
+
+@dataclass(slots=True)
+class CompletionTokensDetails(Record):
+    reasoning_tokens: int | None = None
+    audio_tokens: int | None = None
+    accepted_prediction_tokens: int | None = None
+    rejected_prediction_tokens: int | None = None
+
+
+@dataclass(slots=True)
+class CompletionUsage(Record):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    prompt_tokens_details: PromptTokensDetails | None = None
+    completion_tokens_details: CompletionTokensDetails | None = None
+    # True when the provider reported no usage and polymux estimated it (about 4 chars/token).
+    estimated: bool | None = None
+
+    _omit_when_none: ClassVar[frozenset[str]] = frozenset({"estimated"})
+
+
+@dataclass(slots=True)
+class ChatCompletion(Record):
+    id: str
+    choices: list[Choice]
+    created: int
+    model: str
+    object: Literal["chat.completion"] = "chat.completion"
+    usage: CompletionUsage | None = None
+    system_fingerprint: str | None = None
+    service_tier: str | None = None
+    provider: str | None = None
+
+    _omit_when_none: ClassVar[frozenset[str]] = frozenset({"provider"})
+
+
+@dataclass(slots=True)
+class ChoiceDeltaToolCallFunction(Record):
+    name: str | None = None
+    arguments: str | None = None
+
+
+@dataclass(slots=True)
+class ChoiceDeltaToolCall(Record):
+    index: int
+    id: str | None = None
+    function: ChoiceDeltaToolCallFunction | None = None
+    type: Literal["function"] | None = None
+
+
+@dataclass(slots=True)
+class ChoiceDelta(Record):
+    content: str | None = None
+    role: Literal["assistant"] | None = None
+    refusal: str | None = None
+    tool_calls: list[ChoiceDeltaToolCall] | None = None
+    function_call: Any = None
+    reasoning_content: str | None = None
+
+    _omit_when_none: ClassVar[frozenset[str]] = frozenset({"reasoning_content"})
+
+
+@dataclass(slots=True)
+class ChunkChoice(Record):
+    index: int
+    delta: ChoiceDelta = field(default_factory=ChoiceDelta)
+    finish_reason: FinishReason | None = None
+    logprobs: Any = None
+
+
+@dataclass(slots=True)
+class ChatCompletionChunk(Record):
+    id: str
+    choices: list[ChunkChoice]
+    created: int
+    model: str
+    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+    usage: CompletionUsage | None = None
+    system_fingerprint: str | None = None
+    service_tier: str | None = None
+    provider: str | None = None
+
+    _omit_when_none: ClassVar[frozenset[str]] = frozenset({"provider"})

@@ -1,0 +1,55 @@
+"""Image and model-list objects, field for field those of the OpenAI SDK."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from ._record import Record
+
+__all__ = ["Image", "ImagesResponse", "Model", "ModelList"]
+
+
+@dataclass(slots=True)
+class Image(Record):
+    b64_json: str | None = None
+    url: str | None = None
+    revised_prompt: str | None = None
+    # Set when the caller asked for ``save_to=``: where the file was written.
+    path: str | None = None
+
+    _omit_when_none: ClassVar[frozenset[str]] = frozenset({"path"})
+
+
+@dataclass(slots=True)
+class ImagesResponse(Record):
+    created: int
+    data: list[Image] = field(default_factory=list)
+    usage: Any = None
+    provider: str | None = None
+
+    _omit_when_none: ClassVar[frozenset[str]] = frozenset({"provider", "usage"})
+
+
+@dataclass(slots=True)
+class Model(Record):
+    id: str
+    created: int = 0
+    owned_by: str = "polymux"
+    object: Literal["model"] = "model"
+    provider: str | None = None
+
+    _omit_when_none: ClassVar[frozenset[str]] = frozenset({"provider"})
+
+
+@dataclass(slots=True)
+class ModelList(Record):
+    data: list[Model] = field(default_factory=list)
+    object: Literal["list"] = "list"
+
+    def __iter__(self) -> Iterator[Model]:
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
