@@ -78,8 +78,10 @@ def test_import_is_light_and_has_no_side_effects(tmp_path: Path) -> None:
     heavy = [m for m in loaded if m.split(".")[0] in ("aiohttp", "orjson", "openai", "pydantic")]
     assert heavy == []
     assert "asyncio" not in loaded  # not even the event loop machinery
-    # Only the package and its exception tree (standard library only) load eagerly.
-    assert sorted(m for m in loaded if m.startswith("polymux")) == ["polymux", "polymux.errors"]
+    # Only the package, its version literal and its exception tree (standard library only) load
+    # eagerly.
+    eager = sorted(m for m in loaded if m.startswith("polymux"))
+    assert eager == ["polymux", "polymux._version", "polymux.errors"]
     assert result["side_effects"] == []  # no network, no file written
     assert result["policy_after_import"] == "None"
     assert result["policy_after_names"] == "None"  # importing the clients sets no policy

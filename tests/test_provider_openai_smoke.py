@@ -3,6 +3,7 @@
 from openai.types.chat import ChatCompletion as OpenAIChatCompletion
 from openai.types.chat import ChatCompletionChunk as OpenAIChunk
 
+import polymux
 from polymux import AsyncClient
 
 from .fakes import FakeServer
@@ -24,6 +25,7 @@ async def test_non_streaming_round_trip_sends_openai_body_and_bearer_key() -> No
         OpenAIChatCompletion.model_validate(response.model_dump())
         sent = server.requests[0]
         assert sent.headers["Authorization"] == "Bearer sk-test"
+        assert sent.headers["User-Agent"] == f"polymux/{polymux.__version__}"
         assert sent.json == {
             "model": "m1",
             "messages": [{"role": "user", "content": "hello"}],

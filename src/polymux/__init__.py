@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._version import __version__ as __version__
 from .errors import (
     AllProvidersFailedError,
     APIConnectionError,
@@ -35,8 +36,6 @@ from .errors import (
     UnprocessableEntityError,
     UnsupportedCapabilityError,
 )
-
-__version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from .client import AsyncChatStream, AsyncClient, ChatStream, Client

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
+from .._version import __version__
 from ..errors import APIConnectionError, APIError, APIResponseValidationError, APIStatusError
 from ..types.request import Timeout
 from .base import ByteStream, HttpRequest, HttpResponse, Transport
@@ -36,7 +37,11 @@ from .retry import DEFAULT_RETRY, RetryPolicy
 if TYPE_CHECKING:
     import aiohttp
 
-__all__ = ["DEFAULT_MAX_BODY", "HttpTransport"]
+__all__ = ["DEFAULT_MAX_BODY", "USER_AGENT", "HttpTransport"]
+
+# Sent with every upstream request, so a provider's logs and support can tell polymux's traffic
+# apart (as the official SDKs name themselves); a per-call header of the same name wins.
+USER_AGENT = f"polymux/{__version__}"
 
 #: Largest non-streamed success body read (generated images as base64 can be large).
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
@@ -136,7 +141,12 @@ class HttpTransport(Transport):
             resolver=resolver,
         )
         # Not trust_env=True: it costs two thread hand-offs a request (see proxy.py).
-        return aiohttp.ClientSession(connector=connector, trust_env=False, auto_decompress=True)
+        return aiohttp.ClientSession(
+            connector=connector,
+            trust_env=False,
+            auto_decompress=True,
+            headers={"User-Agent": USER_AGENT},
+        )
 
     async def aclose(self) -> None:
         for session in (self._session, self._public_session):
