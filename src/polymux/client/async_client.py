@@ -19,10 +19,9 @@ from ..providers.registry import ProviderSpec, resolve_providers
 from ..routing.policy import RoutingOptions, split_spec
 from ..routing.router import Router
 from ..types.chat import ChatCompletion, ChatCompletionChunk
-from ..types.events import ChatEvent
 from ..types.images import ImagesResponse, Model, ModelList
 from ..types.request import CallOptions, ChatRequest, ImageRequest, ModelsRequest, Timeout
-from .fold import ResponseFold, whole_answer
+from .fold import ResponseFold
 from .images import finish_images, save_directory
 from .params import build_chat_request, build_image_request, build_options
 from .stream import AsyncChatStream
@@ -181,8 +180,7 @@ class AsyncClient:
     ) -> AsyncGenerator[ChatCompletionChunk, None]:
         selection = await self.router.select(providers, request, routing)
         fold = _fold_for(request, selection.provider)
-        name = selection.provider.name
-        try:
+        async with selection:  # closes the stream and settles the provider's health
             for event in selection.held:
                 chunk = fold.apply(event)
                 if chunk is not None:
@@ -196,61 +194,21 @@ class AsyncClient:
                         yield chunk
                         if fold.done:
                             break
-        except BaseException as exc:  # broke off (the provider's failure) or closed early
-            await self.router.settle(name, exc)
-            raise
-        finally:
-            await selection.aclose()
-        await self.router.settle(name)
         for chunk in fold.close():
             yield chunk
 
     async def _complete(
         self, providers: Sequence[Provider], request: ChatRequest, routing: RoutingOptions | None
     ) -> ChatCompletion:
-        lone = self.router.lone(providers, request)
-        if lone is None:
-            return await self._complete_selected(providers, request, routing)
-        # One provider and nothing for the router to do before its answer: await it here,
-        # one coroutine layer less, and report the outcome as select() would have.
-        provider, req = lone
-        try:
-            response = _whole_response(await provider.complete_chat(req), request, provider)
-        except BaseException as exc:  # the provider's failure, a bad answer, or cancelled
-            await self.router.settle(provider.name, exc)
-            raise
-        await self.router.settle(provider.name)
-        return response
-
-    async def _complete_selected(
-        self, providers: Sequence[Provider], request: ChatRequest, routing: RoutingOptions | None
-    ) -> ChatCompletion:
         selection = await self.router.select(providers, request, routing)
-        name = selection.provider.name
-        if selection.rest is None:  # a whole answer: nothing left to close but the slot
-            try:
-                response = _whole_response(selection.held, request, selection.provider)
-            except BaseException as exc:
-                await self.router.settle(name, exc)
-                raise
-            finally:
-                selection.release()
-            await self.router.settle(name)
-            return response
         fold = _fold_for(request, selection.provider)
-        try:
+        async with selection:  # closes the stream and settles the provider's health
             fold.feed(selection.held)
-            if not fold.done:
+            if selection.rest is not None and not fold.done:
                 async for event in selection.rest:
                     fold.apply(event)
                     if fold.done:
                         break
-        except BaseException as exc:  # broke off (the provider's failure) or cancelled
-            await self.router.settle(name, exc)
-            raise
-        finally:
-            await selection.aclose()
-        await self.router.settle(name)
         fold.close()
         return fold.completion()
 
@@ -279,9 +237,10 @@ class AsyncClient:
             )
             return [image for batch in batches for image in batch]
 
-        provider, images = await self.router.run(
-            providers, call, total=request.options.timeout.total
+        provider, images = await self.router.first(
+            providers, lambda provider, _: call(provider), total=request.options.timeout.total
         )
+        await self.router.settle(provider.name)
         data = await finish_images(images, request, save_to)
         return ImagesResponse(created=int(time.time()), data=data, provider=provider.name)
 
@@ -292,21 +251,6 @@ class AsyncClient:
         # No provider configured: every usable provider the model registry names.
         pairs = await self.router.list_models(providers or None, request)
         return ModelList(data=[Model(id=m, owned_by=p.name, provider=p.name) for p, m in pairs])
-
-
-def _whole_response(
-    events: Sequence[ChatEvent], request: ChatRequest, provider: Provider
-) -> ChatCompletion:
-    """The response to a provider's whole (non-streamed) answer."""
-    if type(events) is not list:  # any iterable a custom provider returned
-        events = list(events)
-    response = whole_answer(events, request, provider)
-    if response is None:  # anything but the usual shape: the fold decides
-        fold = _fold_for(request, provider)
-        fold.feed(events)
-        fold.close()
-        response = fold.completion()
-    return response
 
 
 def _fold_for(request: ChatRequest, provider: Provider) -> ResponseFold:
