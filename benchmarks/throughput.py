@@ -39,6 +39,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -327,9 +328,13 @@ def main() -> None:
     if args.revisions:
         names = ["raw"]
         for rev in args.revisions.split(","):
+            # The revision's source tree, unpacked (git archive): the repository itself, its
+            # worktree list included, is left as it was.
             path = tempfile.mkdtemp(prefix="polymux-rev-")
-            git = ["git", "-C", str(REPO), "worktree"]
-            subprocess.run([*git, "add", "-q", "--detach", path, rev], check=True)
+            archive = subprocess.run(
+                ["git", "-C", str(REPO), "archive", rev, "src"], check=True, capture_output=True
+            ).stdout
+            subprocess.run(["tar", "-x", "-C", path], input=archive, check=True)
             checkouts[f"polymux@{rev}"] = path
             names.append(f"polymux@{rev}")
     best: dict[str, dict[str, Any]] = {}
@@ -337,7 +342,7 @@ def main() -> None:
         _rounds(names, checkouts, env, args, best)
     finally:
         for path in checkouts.values():
-            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", path])
+            shutil.rmtree(path, ignore_errors=True)
     results = [best[n] for n in names if n in best]
     floor = next((r for r in results if r["client"] == "raw"), None)
     if floor is None:

@@ -241,25 +241,41 @@ class ResponseFold:
         return self._text(event.index, event.text)
 
     def _on_reasoning(self, event: ReasoningDelta) -> ChatCompletionChunk | None:
-        state = self._choice(event.index)
-        if state.finish is not None or not event.text:
+        return self._reasoning(event.index, event.text)
+
+    def _reasoning(self, index: int, text: str) -> ChatCompletionChunk | None:
+        state = self._choice(index)
+        if state.finish is not None or not text:
             return None
-        state.reasoning.append(event.text)
-        return self._emit(event.index, state, reasoning=event.text)
+        state.reasoning.append(text)
+        return self._emit(index, state, reasoning=text)
 
     def _on_refusal(self, event: RefusalDelta) -> ChatCompletionChunk | None:
-        state = self._choice(event.index)
+        return self._refusal(event.index, event.text)
+
+    def _refusal(self, index: int, text: str) -> ChatCompletionChunk | None:
+        state = self._choice(index)
         if state.finish is not None:
             return None
-        state.refusal.append(event.text)
-        return self._emit(event.index, state, refusal=event.text)
+        state.refusal.append(text)
+        return self._emit(index, state, refusal=text)
 
     def _on_whole(self, event: WholeChoice) -> None:
-        """A whole choice (a non-streamed answer) is exactly its deltas."""
+        """A whole choice (a non-streamed answer) is exactly its deltas, in the order of
+        ``WholeChoice.deltas``, each through its own handler (no delta objects are made)."""
         if self._streaming:
             raise TypeError("a provider's stream_chat yielded a WholeChoice; yield deltas")
-        for delta in event.deltas():
-            self.apply(delta)
+        index = event.index
+        if event.reasoning:
+            self._reasoning(index, event.reasoning)
+        if event.text:
+            self._text(index, event.text)
+        if event.refusal:
+            self._refusal(index, event.refusal)
+        for call in event.tool_calls or ():
+            self._tool(call)
+        if event.finish is not None:
+            self._end(index, event.finish)
 
     def _on_usage(self, event: Usage) -> None:
         self.usage = event
@@ -327,7 +343,9 @@ class ResponseFold:
         return self._emit(event.index, state, tool_call=tool_delta)
 
     def _on_finish(self, event: Finish) -> ChatCompletionChunk | None:
-        index, reason = event.index, event.reason
+        return self._end(event.index, event.reason)
+
+    def _end(self, index: int, reason: FinishReason) -> ChatCompletionChunk | None:
         state = self._choice(index)
         if state.finish is not None:
             return None
@@ -350,7 +368,7 @@ class ResponseFold:
         for index in sorted(states) if len(states) > 1 else tuple(states):
             if states[index].finish is None:
                 default = self._choice(index).default_finish()
-                chunk = self._on_finish(Finish(default, index))
+                chunk = self._end(index, default)
                 if chunk is not None:
                     out.append(chunk)
         if self._streaming and self._request.include_usage:

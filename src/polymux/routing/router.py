@@ -197,19 +197,19 @@ class Router:
             random.shuffle(order)
         multi = len(order) > 1
         errors: list[tuple[str, BaseException]] = []
-        loop = asyncio.get_running_loop()
-        deadline = None if total is None else loop.time() + total
+        # No deadline to keep here when there is none, or when the only provider's transport
+        # keeps it for the whole call already (no second timer for the same limit).
+        bounded = total is not None and (multi or not order[0].deadline_in_transport)
+        deadline = asyncio.get_running_loop().time() + total if bounded else None  # type: ignore[operator]
         work: Awaitable[tuple[Provider, T]]
         if multi and options.hedge_after is not None:
             work = self._hedged(order, attempt, deadline, options, errors, discard)
         else:
             work = self._in_order(order, attempt, deadline, options, errors)
-        if deadline is None or (not multi and order[0].deadline_in_transport):
-            # No deadline, or one the provider's transport already keeps for the whole call:
-            # no second timer for it.
+        if not bounded:
             return await work
         try:
-            found = await _within(work, deadline - loop.time())
+            found = await _within(work, total)
         except _Expired:
             cause = AllProvidersFailedError(errors) if errors else None
             raise _deadline_error(total, errors) from cause
