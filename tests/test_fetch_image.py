@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 import pytest
 
 from polymux import APIConnectionError, APIResponseValidationError, InvalidRequestError
-from polymux.client.vision import MAX_IMAGE_BYTES
 from polymux.providers import fetch_image as downloader
 from polymux.providers.fetch_image import fetch_image, inline_image
 from polymux.transport import guard
 from polymux.transport.guard import refuse_reason
 from polymux.transport.http import HttpTransport
+from polymux.types.media import MAX_IMAGE_BYTES
 from polymux.types.request import CallOptions, ChatRequest, ImageRef
 from tests.fakes.server import FakeServer, json, text
 

@@ -15,12 +15,13 @@ from polymux import (
     AsyncClient,
     BadRequestError,
     InternalServerError,
+    IterListProvider,
     MissingCredentialsError,
     RateLimitError,
+    RetryProvider,
     Timeout,
 )
 from polymux.errors import ProviderCooldownError
-from polymux.providers import IterListProvider, RetryProvider
 from polymux.routing import InMemoryHealthStore, RoutingOptions
 from polymux.routing import RetryProvider as RoutingRetryProvider
 from polymux.testing import FunctionProvider, ScriptedProvider

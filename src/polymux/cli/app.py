@@ -72,9 +72,9 @@ COMMANDS: dict[str, Command] = {
     "providers": Command(
         "polymux.cli.providers:register", "list built-in providers and whether they are usable"
     ),
-    "serve": Command("polymux.server.commands:register_serve", "run the OpenAI-compatible gateway"),
-    "keys": Command("polymux.server.commands:register_keys", "create, list or revoke gateway keys"),
-    "usage": Command("polymux.server.commands:register_usage", "summarize the gateway's usage log"),
+    "serve": Command("polymux.cli.gateway:register_serve", "run the OpenAI-compatible gateway"),
+    "keys": Command("polymux.cli.gateway:register_keys", "create, list or revoke gateway keys"),
+    "usage": Command("polymux.cli.gateway:register_usage", "summarize the gateway's usage log"),
 }
 
 

@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
-from ..providers.openai_shape import content_text
 from ..types.chat import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -44,7 +43,7 @@ from ..types.events import (
     Usage,
     WholeChoice,
 )
-from ..types.request import ChatRequest
+from ..types.request import ChatRequest, content_text
 
 __all__ = ["ResponseFold", "StopFilter", "estimate_tokens"]
 

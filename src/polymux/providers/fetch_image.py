@@ -28,7 +28,6 @@ from dataclasses import replace
 from typing import Protocol
 from urllib.parse import urljoin, urlsplit
 
-from ..client.vision import MAX_IMAGE_BYTES, sniff_media_type
 from ..errors import (
     APIConnectionError,
     APIResponseValidationError,
@@ -36,6 +35,7 @@ from ..errors import (
 )
 from ..transport.base import HttpRequest, Transport, require_transport
 from ..transport.guard import first_refused
+from ..types.media import MAX_IMAGE_BYTES, sniff_media_type
 from ..types.request import CallOptions, ImageRef
 
 __all__ = ["MAX_REDIRECTS", "check_image_body", "fetch_image", "inline_image"]

@@ -9,19 +9,9 @@ from typing import Any
 import orjson
 
 from ..errors import InvalidRequestError
+from ..types.request import content_text
 
 __all__ = ["content_text", "tool_call_arguments"]
-
-
-def content_text(content: Any) -> str:
-    """The text of a message's content: the string, or its text parts joined."""
-    if isinstance(content, str):
-        return content
-    if not isinstance(content, list):
-        return ""
-    return "".join(
-        str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text"
-    )
 
 
 def tool_call_arguments(call: Mapping[str, Any], provider: str) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from urllib.parse import quote, urlencode
 
 from ..errors import APIError, APIResponseValidationError, InvalidRequestError
 from ..transport.base import HttpRequest, require_transport
+from ..types.media import MAX_GENERATED_IMAGE_BYTES
 from ..types.request import ImageRequest, ModelsRequest
 from .base import Capabilities, GeneratedImage
 from .fetch_image import check_image_body
@@ -34,8 +35,6 @@ __all__ = ["Pollinations"]
 
 #: The longest image URL sent; Pollinations' image host refuses longer ones.
 MAX_IMAGE_URL = 4096
-#: Largest generated image read (the same cap as the client's image downloads).
-MAX_IMAGE_BYTES = 50 * 1024 * 1024
 
 
 def _flag(value: Any) -> str:
@@ -165,7 +164,7 @@ class Pollinations(OpenAICompatible):
         headers = {**self.headers(), "Accept": "image/*"}
         response = await transport.request(
             HttpRequest("GET", url, headers, None, None, request.options, self.name),
-            max_bytes=MAX_IMAGE_BYTES,
+            max_bytes=MAX_GENERATED_IMAGE_BYTES,
         )
         failure = response.headers.get("x-error-type")
         if failure:

@@ -22,6 +22,7 @@ __all__ = [
     "Message",
     "ModelsRequest",
     "Timeout",
+    "content_text",
 ]
 
 # One message in the OpenAI shape: {"role": ..., "content": str | [parts] | None, ...}.
@@ -46,6 +47,17 @@ BODY_FIELDS = (
     "user",
     "reasoning_effort",
 )
+
+
+def content_text(content: Any) -> str:
+    """The text of a message's content: the string, or its text parts joined."""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        return ""
+    return "".join(
+        str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text"
+    )
 
 
 @dataclass(frozen=True, slots=True)
