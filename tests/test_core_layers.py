@@ -59,7 +59,7 @@ def imports_between_units() -> set[tuple[str, str, str]]:
                 if node.level:
                     base = package[: len(package) - (node.level - 1)]
                     module = base + (node.module.split(".") if node.module else [])
-                    targets = [module] if node.module else [base + [a.name] for a in node.names]
+                    targets = [module] if node.module else [[*base, a.name] for a in node.names]
                 elif node.module and node.module.split(".")[0] == "polymux":
                     targets = [node.module.split(".")[1:]]
             elif isinstance(node, ast.Import):
@@ -68,9 +68,9 @@ def imports_between_units() -> set[tuple[str, str, str]]:
                 ]
             for target in targets:
                 unit = target[0] if target else "__init__"
-                if (ROOT / unit).is_dir() or (ROOT / f"{unit}.py").exists():
-                    if unit != source:
-                        edges.add((source, unit, "/".join(rel)))
+                known = (ROOT / unit).is_dir() or (ROOT / f"{unit}.py").exists()
+                if known and unit != source:
+                    edges.add((source, unit, "/".join(rel)))
     return edges
 
 

@@ -9,9 +9,9 @@ Proxies: ``proxy=`` per client or call, else HTTP(S)_PROXY / ALL_PROXY / NO_PROX
 per session (proxy.py).
 
 Timeouts: ``connect`` -> aiohttp's ``sock_connect``, ``idle`` -> ``sock_read`` (reset on every
-read). ``total`` spans every attempt, the backoff between them and a stream's whole body: aiohttp's
-own per-request timer keeps it, the first attempt with the whole budget, a retry with what is
-left of it. ``first_byte`` bounds the wait for the response headers.
+read). ``total`` spans every attempt, the backoff between them and a stream's whole body; it is
+kept by deadline.py, one timer for all calls, not by aiohttp's per-request timer (which cost
+about a tenth of a raw request). ``first_byte`` bounds the wait for the response headers.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import orjson
 from ..errors import APIConnectionError, APIError, APIResponseValidationError, APIStatusError
 from ..types.request import Timeout
 from .base import ByteStream, HttpRequest, HttpResponse, Transport
+from .deadline import DeadlineWatcher, Watch
 from .errors import MAX_ERROR_BODY, error_from_status, translate_exception
 from .proxy import EnvProxies
 from .retry import DEFAULT_RETRY, RetryPolicy
@@ -91,6 +92,7 @@ class HttpTransport(Transport):
         self._home: tuple[asyncio.AbstractEventLoop, int] | None = None
         self._public_home: tuple[asyncio.AbstractEventLoop, int] | None = None
         self._env_proxies: EnvProxies | None = None
+        self._deadlines: DeadlineWatcher | None = None
         # Per-request work done once: parsed URLs and aiohttp timeouts, by what they are
         # built from (a handful of endpoints and limit sets per client).
         self._urls: dict[str, Any] = {}
@@ -108,6 +110,9 @@ class HttpTransport(Transport):
             self._home = _here()
             proxies = EnvProxies()
             self._env_proxies = proxies if proxies else None
+            if self._deadlines is not None:
+                self._deadlines.close()
+            self._deadlines = DeadlineWatcher(self._home[0])
         return session
 
     def _get_public_session(self) -> aiohttp.ClientSession:
@@ -138,6 +143,9 @@ class HttpTransport(Transport):
             if session is not None and not session.closed:
                 await session.close()
         self._session = self._public_session = None
+        if self._deadlines is not None:
+            self._deadlines.close()
+            self._deadlines = None
 
     # -- one attempt -------------------------------------------------------------------------
     def _url(self, url: str) -> Any:
@@ -160,7 +168,8 @@ class HttpTransport(Transport):
             timeout = aiohttp.ClientTimeout(
                 total=total, sock_connect=limits.connect, sock_read=limits.idle
             )
-            # Only whole budgets are kept: a retry's remainder is unique.
+            # Only whole budgets are kept (None when deadline.py keeps it): a retry's remainder
+            # is unique.
             if (total is None or total == limits.total) and len(self._timeouts) < 64:
                 self._timeouts[key] = timeout
         return timeout
@@ -169,7 +178,7 @@ class HttpTransport(Transport):
         self, request: HttpRequest, session: aiohttp.ClientSession, total: float | None
     ) -> Any:
         """The pending aiohttp request (awaiting it sends and waits for the headers).
-        ``total``: what is left of the call's total limit, for aiohttp to keep."""
+        ``total``: the limit aiohttp itself should keep (None when deadline.py keeps it)."""
         headers = request.headers
         data = request.body
         if request.json is not None:
@@ -195,7 +204,7 @@ class HttpTransport(Transport):
     async def _attempts(
         self,
         request: HttpRequest,
-        consume: Callable[[aiohttp.ClientResponse, HttpRequest, int], Awaitable[T]],
+        consume: Callable[[aiohttp.ClientResponse, HttpRequest, int, Watch | None], Awaitable[T]],
         limit: int = 0,
     ) -> T:
         """Run attempts until one succeeds or the policy says stop. ``consume`` turns a
@@ -203,47 +212,58 @@ class HttpTransport(Transport):
         limits = request.options.timeout
         total = limits.total
         session = self._get_session()
-        deadline = None if total is None else time.monotonic() + total
-        # aiohttp keeps the total: the first attempt with the whole budget (its cached
-        # timeout), later ones with what is left of it.
-        remaining = total
+        deadline = watch = None
+        if total is not None:
+            deadline = time.monotonic() + total
+            watch = self._deadlines.watch(total, request.provider)  # type: ignore[union-attr]
+        # Outside a task there is no watch: aiohttp keeps the total, the first attempt with the
+        # whole budget (its cached timeout), later ones with what is left of it.
+        remaining = total if watch is None else None
         attempt = 0
-        while True:
-            headers: Mapping[str, str] | None = None
-            try:
-                pending = self._send(request, session, remaining)
+        try:
+            while True:
+                headers: Mapping[str, str] | None = None
                 try:
-                    resp = await (
-                        pending if limits.first_byte is None else _first_byte(pending, request)
-                    )
-                except APIError:
-                    raise
-                except (OSError, asyncio.TimeoutError, _client_error()) as exc:
-                    seconds = _seconds_for(exc, limits.connect, limits.idle, remaining)
-                    raise translate_exception(exc, request.provider, seconds=seconds) from exc
-                if resp.status < 400:
+                    pending = self._send(request, session, remaining)
                     try:
-                        return await consume(resp, request, limit)
-                    except BaseException:
-                        resp.close()
+                        resp = await (
+                            pending if limits.first_byte is None else _first_byte(pending, request)
+                        )
+                    except APIError:
                         raise
-                error: APIError = await self._status_error(resp, request.provider)
-                headers = resp.headers
-                retry = isinstance(error, APIStatusError) and self._retry.should_retry_status(
-                    resp.status, resp.headers
-                )
-            except APIConnectionError as exc:
-                error, retry = exc, True
-            if not retry or attempt >= request.options.max_retries:
-                raise error
-            delay = self._retry.delay(attempt, headers)
-            if delay is None or (deadline is not None and time.monotonic() + delay >= deadline):
-                raise error
-            await asyncio.sleep(delay)
-            attempt += 1
-            if deadline is not None:
-                remaining = max(0.001, deadline - time.monotonic())
-            session = self._get_session()
+                    except (OSError, asyncio.TimeoutError, _client_error()) as exc:
+                        seconds = _seconds_for(exc, limits.connect, limits.idle, remaining)
+                        raise translate_exception(exc, request.provider, seconds=seconds) from exc
+                    if resp.status < 400:
+                        try:
+                            return await consume(resp, request, limit, watch)
+                        except BaseException:
+                            resp.close()
+                            raise
+                    error: APIError = await self._status_error(resp, request.provider)
+                    headers = resp.headers
+                    retry = isinstance(error, APIStatusError) and self._retry.should_retry_status(
+                        resp.status, resp.headers
+                    )
+                except APIConnectionError as exc:
+                    error, retry = exc, True
+                if not retry or attempt >= request.options.max_retries:
+                    raise error
+                delay = self._retry.delay(attempt, headers)
+                if delay is None or (deadline is not None and time.monotonic() + delay >= deadline):
+                    raise error
+                await asyncio.sleep(delay)
+                attempt += 1
+                if watch is None and deadline is not None:
+                    remaining = max(0.001, deadline - time.monotonic())
+                session = self._get_session()
+        except asyncio.CancelledError:
+            if watch is not None and watch.owns():
+                raise watch.error() from None
+            raise
+        finally:
+            if watch is not None and watch.response is None:  # a stream's reader stops it
+                watch.stop()
 
     @staticmethod
     async def _status_error(resp: aiohttp.ClientResponse, provider: str | None) -> APIStatusError:
@@ -271,10 +291,12 @@ class HttpTransport(Transport):
 
     @asynccontextmanager
     async def stream(self, request: HttpRequest) -> AsyncIterator[ByteStream]:
-        resp = await self._attempts(request, _keep)
+        resp, watch = await self._attempts(request, _keep)
         try:
             yield _AiohttpStream(resp, request.provider, request.options.timeout)
         finally:
+            if watch is not None:
+                watch.stop()
             # Fully read: back to the pool. Left early (break, cancel, error): close the
             # connection so the upstream stops generating.
             if resp.content.is_eof():
@@ -310,13 +332,15 @@ async def _first_byte(pending: Any, request: HttpRequest) -> aiohttp.ClientRespo
 
 
 async def _keep(
-    resp: aiohttp.ClientResponse, request: HttpRequest, limit: int
-) -> aiohttp.ClientResponse:
-    return resp
+    resp: aiohttp.ClientResponse, request: HttpRequest, limit: int, watch: Watch | None
+) -> tuple[aiohttp.ClientResponse, Watch | None]:
+    if watch is not None:
+        watch.response = resp  # from here on the deadline ends the body, not the task
+    return resp, watch
 
 
 async def _read_whole(
-    resp: aiohttp.ClientResponse, request: HttpRequest, limit: int
+    resp: aiohttp.ClientResponse, request: HttpRequest, limit: int, watch: Watch | None
 ) -> HttpResponse:
     """A success response's whole body, at most ``limit`` bytes."""
     length = resp.content_length
