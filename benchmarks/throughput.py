@@ -53,7 +53,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from upstream import Upstream, cpus
 
-MESSAGES = [{"role": "user", "content": "Say something about foxes."}]
+#: One user message; typed loosely, as each client under test types messages its own way.
+MESSAGES: list[Any] = [{"role": "user", "content": "Say something about foxes."}]
 MODEL = "bench-model"
 CLIENTS = ["raw", "polymux", "openai", "litellm", "g4f"]
 REPO = Path(__file__).resolve().parent.parent
@@ -131,14 +132,14 @@ def _openai(base_url: str) -> Any:
     client = AsyncOpenAI(base_url=base_url, api_key="bench", max_retries=0)
 
     async def once() -> int:
-        await client.chat.completions.create(model=MODEL, messages=MESSAGES)  # type: ignore[arg-type]
+        await client.chat.completions.create(model=MODEL, messages=MESSAGES)
         return 1
 
     async def stream() -> int:
         n = 0
         async for _ in await client.chat.completions.create(
             model=MODEL,
-            messages=MESSAGES,  # type: ignore[arg-type]
+            messages=MESSAGES,
             stream=True,
         ):
             n += 1

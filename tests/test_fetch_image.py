@@ -15,7 +15,7 @@ from polymux.transport.guard import refuse_reason
 from polymux.transport.http import HttpTransport
 from polymux.types.media import MAX_IMAGE_BYTES
 from polymux.types.request import CallOptions, ChatRequest, ImageRef
-from tests.fakes.server import FakeServer, json, text
+from tests.fakes.server import Action, FakeServer, json, text
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x01" * 40
 BMP = b"BM" + b"\x02" * 40
@@ -143,7 +143,7 @@ async def test_caller_extra_headers_are_not_sent_to_the_image_host(
         assert "Authorization" not in server.requests[0].headers
 
 
-def redirect(location: str) -> object:
+def redirect(location: str) -> Action:
     return text(302, b"", headers={"Location": location})
 
 

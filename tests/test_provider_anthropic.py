@@ -57,7 +57,7 @@ OSLO_CALL = {
     "input": {"city": "Oslo"},
 }
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
-WEATHER = {
+WEATHER: dict[str, Any] = {
     "type": "function",
     "function": {
         "name": "get_weather",

@@ -47,7 +47,7 @@ from .support import read_chunks, text_of
 
 KEY = "AIza-test-secret-key"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
-WEATHER = {
+WEATHER: dict[str, Any] = {
     "type": "function",
     "function": {
         "name": "get_weather",
@@ -250,7 +250,7 @@ async def test_a_bare_json_error_written_into_the_stream_raises_its_status_error
 
 # -- tools -------------------------------------------------------------------------------------
 async def test_streamed_parallel_function_calls_get_ids_and_json_arguments() -> None:
-    calls = [
+    calls: list[dict[str, Any]] = [
         {
             "functionCall": {"name": "get_weather", "args": {"city": "Oslo"}},
             "thoughtSignature": "c2ln",

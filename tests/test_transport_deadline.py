@@ -11,6 +11,7 @@ never cancels a caller's own code or swallows a cancellation from elsewhere.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -60,7 +61,9 @@ async def test_the_limit_ends_a_call_waiting_for_its_answer(server: FakeServer) 
     # The cancellation that ended the call was taken back: the caller's task is not left
     # cancelling, so its next await works.
     task = asyncio.current_task()
-    assert task is not None and task.cancelling() == 0
+    assert task is not None
+    if sys.version_info >= (3, 11):
+        assert task.cancelling() == 0
     await asyncio.sleep(0)
     # The stalled connection was closed, not kept for reuse (checked before the pool closes).
     assert await server.wait_idle()

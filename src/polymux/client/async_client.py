@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, Awaitable, Sequence
+from collections.abc import AsyncGenerator, Coroutine, Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
@@ -302,7 +302,7 @@ class Completions:
         messages: Any,
         stream: Literal[False] = False,
         **params: Unpack[ChatParams],
-    ) -> Awaitable[ChatCompletion]: ...
+    ) -> Coroutine[Any, Any, ChatCompletion]: ...
 
     @overload
     def create(
@@ -312,11 +312,11 @@ class Completions:
     @overload
     def create(
         self, *, model: str = "", messages: Any, stream: bool, **params: Unpack[ChatParams]
-    ) -> Awaitable[ChatCompletion] | AsyncChatStream: ...
+    ) -> Coroutine[Any, Any, ChatCompletion] | AsyncChatStream: ...
 
     def create(
         self, *, model: str = "", messages: Any, stream: bool = False, **params: Unpack[ChatParams]
-    ) -> Awaitable[ChatCompletion] | AsyncChatStream:
+    ) -> Coroutine[Any, Any, ChatCompletion] | AsyncChatStream:
         """Create a chat completion. Input is checked now, before anything is awaited.
 
         ``stream=False``: await it for a ``ChatCompletion``. ``stream=True``: iterate the
@@ -335,7 +335,7 @@ class Completions:
 
     def parse(
         self, *, model: str = "", messages: Any, response_format: Any, **params: Any
-    ) -> Awaitable[ChatCompletion]:
+    ) -> Coroutine[Any, Any, ChatCompletion]:
         """Like ``create``, with ``response_format`` a pydantic model class: the answer is
         asked for in that model's (strict) JSON schema and validated into
         ``choices[i].message.parsed``. A refusal leaves ``parsed`` None; an answer that does
@@ -360,7 +360,7 @@ class Images:
 
     def generate(
         self, *, prompt: str, model: str = "", **params: Unpack[ImageParams]
-    ) -> Awaitable[ImagesResponse]:
+    ) -> Coroutine[Any, Any, ImagesResponse]:
         """Generate images. ``response_format`` "url" or "b64_json"; ``save_to`` a directory
         to also write the files into (their paths are in ``data[i].path``)."""
         client = self._client
