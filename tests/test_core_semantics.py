@@ -259,6 +259,7 @@ async def test_bad_input_is_rejected_before_any_provider_call(
 ) -> None:
     provider = ScriptedProvider("never")
     client = AsyncClient(provider=provider)
+    kwargs = dict(kwargs)  # the parameter list is shared by every run of this test
     stream = kwargs.pop("stream", False)
     with pytest.raises(InvalidRequestError) as info:
         client.chat.completions.create(stream=stream, **kwargs)

@@ -7,6 +7,7 @@ Every object polymux returns here is validated with the official ``openai`` SDK'
 from __future__ import annotations
 
 import base64
+import copy
 import logging
 from typing import Any
 
@@ -111,6 +112,7 @@ async def test_parallel_tool_call_deltas_by_index(server: FakeServer) -> None:
 
 async def test_tool_call_deltas_from_hosts_that_omit_index(server: FakeServer) -> None:
     def strip(c: dict[str, Any]) -> dict[str, Any]:
+        c = copy.deepcopy(c)  # TOOL_STREAM is shared with other tests
         for d in c["choices"][0]["delta"].get("tool_calls", ()):
             d.pop("index", None)
         return c
