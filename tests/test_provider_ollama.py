@@ -1,4 +1,4 @@
-"""Ollama's native API against a fake Ollama server on 127.0.0.1 (wire-formats.md section 5)."""
+"""Ollama's native API against a fake Ollama server on 127.0.0.1 (Ollama's docs/api.md)."""
 
 from __future__ import annotations
 

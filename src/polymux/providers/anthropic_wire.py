@@ -56,7 +56,7 @@ class ModelRule:
 # official SDK's non-streaming ceiling (21,333, its 10-minute estimate), and modest for the
 # output-tokens-per-minute limit, which Anthropic first estimates from max_tokens.
 # Sampling: 4.1/4.5-era models reject temperature with top_p; Opus 4.7+ and 5-series models
-# reject sampling parameters altogether (wire-formats.md 3.2).
+# reject sampling parameters altogether (each model's notes in Anthropic's models overview).
 _NO_SAMPLING = frozenset(_SAMPLING)
 MODEL_RULES: tuple[ModelRule, ...] = (
     ModelRule("", 4096),  # anything else (an Anthropic-compatible host's own model)

@@ -1,6 +1,6 @@
 """Ollama's native API: ``POST /api/chat`` (NDJSON stream or one JSON object), ``GET /api/tags``.
 
-Where it departs from OpenAI (wire-formats.md section 5): images are base64 strings in the
+Where it departs from OpenAI (Ollama's docs/api.md): images are base64 strings in the
 message's ``images`` (URLs are downloaded under the guard of fetch_image.py); tool-call
 arguments are JSON objects and calls carry no ids (polymux makes them); tool results name
 the tool (``tool_name``); sampling parameters live in ``options`` (``num_predict`` is the

@@ -1,6 +1,6 @@
 """Pollinations: text through its OpenAI-compatible endpoint, images through its image endpoint.
 
-Two generations of its API exist (wire-formats.md section 6):
+Two generations of its API exist (as Pollinations documents them):
 
 - keyless, the legacy hosts: text ``POST https://text.pollinations.ai/openai`` (an OpenAI Chat
   Completions body), images ``GET https://image.pollinations.ai/prompt/{prompt}``;
