@@ -30,6 +30,7 @@ __all__ = [
     "PromptTokensDetails",
 ]
 
+#: Why a choice ended, as OpenAI reports it (the one list: provider events use it too).
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "function_call"]
 
 
