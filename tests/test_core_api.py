@@ -135,6 +135,9 @@ def test_the_top_level_names_are_the_ones_of_their_subpackages() -> None:
     from polymux import client, errors, providers, routing, types
 
     for name in polymux.__all__:
+        if name == "Provider":  # the seed project's module of provider classes
+            assert polymux.Provider is importlib.import_module("polymux.Provider")
+            continue
         home = next(m for m in (errors, client, providers, routing, types) if name in m.__all__)
         assert getattr(polymux, name) is getattr(home, name)
 
@@ -150,3 +153,13 @@ def test_no_comment_points_to_a_file_outside_the_repository() -> None:
         if outside.search(line) and path.name != "test_core_api.py"
     ]
     assert found == []
+
+
+def test_polymux_provider_is_the_seed_projects_module() -> None:
+    # As g4f.Provider is: its classes under the seed's names. The base class of providers is
+    # polymux.providers.Provider, which the submodule's import cannot shadow.
+    from polymux.providers import Provider
+
+    seed = importlib.import_module("polymux.Provider")
+    assert polymux.Provider is seed
+    assert issubclass(seed.OpenaiChat, Provider)

@@ -40,8 +40,9 @@ from .errors import (
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from . import Provider
     from .client import AsyncChatStream, AsyncClient, ChatStream, Client
-    from .providers.base import Capabilities, GeneratedImage, Provider
+    from .providers.base import Capabilities, GeneratedImage
     from .routing.policy import IterListProvider, RetryProvider, RoutingOptions
     from .types.request import Timeout
 
@@ -53,7 +54,6 @@ _LAZY = {
     "ChatStream": "client",
     "Capabilities": "providers.base",
     "GeneratedImage": "providers.base",
-    "Provider": "providers.base",
     "IterListProvider": "routing.policy",
     "RetryProvider": "routing.policy",
     "RoutingOptions": "routing.policy",
@@ -101,6 +101,12 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name == "Provider":
+        # The provider classes under the seed project's names (``polymux.Provider.Gemini``),
+        # a module as in that project. The base class of providers is
+        # ``polymux.providers.Provider``: one name cannot be both, because importing the
+        # submodule sets this attribute to it.
+        return importlib.import_module(".Provider", __name__)
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'polymux' has no attribute {name!r}")

@@ -85,7 +85,14 @@ class Anthropic(Provider):
         }
 
     def _http(self, method: str, path: str, options: CallOptions, body: Any = None) -> HttpRequest:
-        return HttpRequest(method, self.url(path), self.headers(), body, None, options, self.name)
+        return HttpRequest(
+            method=method,
+            url=self.url(path),
+            headers=self.headers(),
+            json=body,
+            options=options,
+            provider=self.name,
+        )
 
     # -- chat --------------------------------------------------------------------------------
     async def stream_chat(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:

@@ -112,9 +112,9 @@ async def fetch_image(url: str, request: _Sends, *, max_bytes: int = MAX_IMAGE_B
         await _check_host(current, allow)
         response = await transport.request(
             HttpRequest(
-                "GET",
-                current,
-                {"Accept": "image/*"},
+                method="GET",
+                url=current,
+                headers={"Accept": "image/*"},
                 options=options_for_download,
                 provider=_WHO,
                 follow_redirects=False,

@@ -112,7 +112,14 @@ class Gemini(Provider):
         }
 
     def _http(self, method: str, url: str, options: CallOptions, body: Any = None) -> HttpRequest:
-        return HttpRequest(method, url, self.headers(), body, None, options, self.name)
+        return HttpRequest(
+            method=method,
+            url=url,
+            headers=self.headers(),
+            json=body,
+            options=options,
+            provider=self.name,
+        )
 
     # -- images in messages ------------------------------------------------------------------
     async def download_images(self, request: ChatRequest) -> dict[str, ImageRef]:

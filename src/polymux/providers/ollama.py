@@ -274,7 +274,14 @@ class Ollama(Provider):
         key = self.api_key
         if key:
             headers["Authorization"] = f"Bearer {key}"
-        return HttpRequest(method, f"{self.root}{path}", headers, body, None, options, self.name)
+        return HttpRequest(
+            method=method,
+            url=f"{self.root}{path}",
+            headers=headers,
+            json=body,
+            options=options,
+            provider=self.name,
+        )
 
     async def stream_chat(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
         body = await build_body(request, stream=True)

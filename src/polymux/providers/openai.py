@@ -112,7 +112,12 @@ class OpenAICompatible(Provider):
         model: str | None = None,
     ) -> HttpRequest:
         return HttpRequest(
-            method, self.url(path, model), self.headers(), body, None, options, self.name
+            method=method,
+            url=self.url(path, model),
+            headers=self.headers(),
+            json=body,
+            options=options,
+            provider=self.name,
         )
 
     @property

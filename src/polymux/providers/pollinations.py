@@ -127,7 +127,13 @@ class Pollinations(OpenAICompatible):
         )
         ids: list[str] = []
         for url in (self.url("models"), image_models):
-            http = HttpRequest("GET", url, self.headers(), None, None, request.options, self.name)
+            http = HttpRequest(
+                method="GET",
+                url=url,
+                headers=self.headers(),
+                options=request.options,
+                provider=self.name,
+            )
             response = await transport.request(http, max_bytes=8 * 1024 * 1024)
             ids += _names(response.json())
         return list(dict.fromkeys(ids))
@@ -163,7 +169,13 @@ class Pollinations(OpenAICompatible):
         url = self.image_request_url(request)
         headers = {**self.headers(), "Accept": "image/*"}
         response = await transport.request(
-            HttpRequest("GET", url, headers, None, None, request.options, self.name),
+            HttpRequest(
+                method="GET",
+                url=url,
+                headers=headers,
+                options=request.options,
+                provider=self.name,
+            ),
             max_bytes=MAX_GENERATED_IMAGE_BYTES,
         )
         failure = response.headers.get("x-error-type")

@@ -25,6 +25,7 @@ __all__ = [
     "WholeChoice",
 ]
 
+
 @dataclass(slots=True)
 class TextDelta:
     """A piece of the answer's text."""

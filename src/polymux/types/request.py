@@ -88,7 +88,7 @@ class Timeout:
         return cls(total=seconds, connect=min(10.0, seconds))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CallOptions:
     """How to make a call, as opposed to what to ask: limits, retries, proxy, headers."""
 
@@ -147,7 +147,7 @@ class ImageRef:
         return base64.b64encode(self.data).decode("ascii")
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class ChatRequest:
     """A validated chat request. ``messages`` are OpenAI-shaped with images normalized."""
 
@@ -211,7 +211,7 @@ class ChatRequest:
         return False
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class ModelsRequest:
     """A request for a provider's model list."""
 
@@ -219,7 +219,7 @@ class ModelsRequest:
     transport: Transport | None = None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class ImageRequest:
     """A validated image generation request."""
 
