@@ -32,8 +32,12 @@ def chat_request(transport: HttpTransport, *, allow: bool, **options: object) ->
     return ChatRequest(
         model="m",
         messages=[{"role": "user", "content": "hi"}],
-        options=CallOptions(allow_private_image_urls=allow, max_retries=0, **options),  # type: ignore[arg-type]
-        transport=transport,
+        options=CallOptions(
+            allow_private_image_urls=allow,
+            max_retries=0,
+            transport=transport,
+            **options,  # type: ignore[arg-type]
+        ),
     )
 
 

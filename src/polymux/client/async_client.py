@@ -77,8 +77,18 @@ class AsyncClient:
     ) -> None:
         self._api_key = api_key
         self._base_url = base_url
+        if transport is None:
+            from ..transport.http import HttpTransport
+
+            self._transport: Transport = HttpTransport()
+            self._owns_transport = True
+        else:
+            self._transport, self._owns_transport = transport, False
+        # Every call's options, which carry the transport its provider sends through.
         self.options = build_options(
-            CallOptions(allow_private_image_urls=allow_private_image_urls),
+            CallOptions(
+                allow_private_image_urls=allow_private_image_urls, transport=self._transport
+            ),
             {"timeout": timeout, "max_retries": max_retries, "proxy": proxy},
             extra_headers=default_headers,
         )
@@ -88,8 +98,6 @@ class AsyncClient:
         self._image_providers = self._resolve(image_provider) if image_provider else self._providers
         #: Every configured provider serves chat (so a plain call needs no capability check).
         self._chat_ready = all(p.supports_chat for p in self._providers or ())
-        self._transport = transport
-        self._owns_transport = transport is None
         self.chat = Chat(self)
         self.images = Images(self)
         self.models = Models(self)
@@ -133,16 +141,12 @@ class AsyncClient:
     # -- transport ---------------------------------------------------------------------------
     @property
     def transport(self) -> Transport:
-        """The pooled HTTP transport, created on first use."""
-        if self._transport is None:
-            from ..transport.http import HttpTransport
-
-            self._transport = HttpTransport()
+        """The pooled HTTP transport (its connections are opened on first use)."""
         return self._transport
 
     async def close(self) -> None:
         """Close the pooled connections. The client may not be used afterwards."""
-        if self._transport is not None and self._owns_transport:
+        if self._owns_transport:
             await self._transport.aclose()
 
     async def __aenter__(self) -> AsyncClient:
@@ -247,7 +251,7 @@ class AsyncClient:
     # -- models ------------------------------------------------------------------------------
     async def _list_models(self) -> ModelList:
         providers = list(dict.fromkeys([*(self._providers or ()), *(self._image_providers or ())]))
-        request = ModelsRequest(options=self.options, transport=self.transport)
+        request = ModelsRequest(options=self.options)
         # No provider configured: every usable provider the model registry names.
         pairs = await self.router.list_models(providers or None, request)
         return ModelList(data=[Model(id=m, owned_by=p.name, provider=p.name) for p, m in pairs])
@@ -326,8 +330,6 @@ class Completions:
         request = build_chat_request(model, messages, stream, params, client.options)
         spec = params.get("provider")
         providers = client._chat_providers(spec, request)
-        transport = client._transport
-        request.transport = transport if transport is not None else client.transport
         routing = client._routing if spec is None else client._routing_for(spec)
         if stream:
             return AsyncChatStream(client._chunks(providers, request, routing))
@@ -370,7 +372,6 @@ class Images:
         request = build_image_request(model, prompt, params, client.options)
         directory = save_directory(save_to)
         providers = client._image_providers_for(provider)
-        request.transport = client.transport
         return client._generate(providers, request, directory)
 
     # The seed's project also calls it create().

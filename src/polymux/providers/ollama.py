@@ -288,7 +288,7 @@ class Ollama(Provider):
         reader = _Reader(self.name)
         decoder = NDJSONDecoder()
         http = self._http("POST", "/api/chat", request.options, body)
-        async with require_transport(request.transport).stream(http) as resp:
+        async with require_transport(request.options.transport).stream(http) as resp:
             async for piece in resp.iter_bytes():
                 for line in decoder.feed(piece):
                     for event in reader.events(line):
@@ -307,7 +307,7 @@ class Ollama(Provider):
     async def complete_chat(self, request: ChatRequest) -> Sequence[ChatEvent]:
         body = await build_body(request, stream=False)
         http = self._http("POST", "/api/chat", request.options, body)
-        payload = (await require_transport(request.transport).request(http)).json()
+        payload = (await require_transport(request.options.transport).request(http)).json()
         reader = _Reader(self.name)
         events = list(reader.events(payload))
         if not reader.done:
@@ -318,7 +318,7 @@ class Ollama(Provider):
 
     async def list_models(self, request: ModelsRequest) -> list[str]:
         http = self._http("GET", "/api/tags", request.options)
-        response = await require_transport(request.transport).request(
+        response = await require_transport(request.options.transport).request(
             http, max_bytes=8 * 1024 * 1024
         )
         payload = response.json()

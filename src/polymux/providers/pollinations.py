@@ -119,7 +119,7 @@ class Pollinations(OpenAICompatible):
 
     # -- models ------------------------------------------------------------------------------
     async def list_models(self, request: ModelsRequest) -> list[str]:
-        transport = require_transport(request.transport)
+        transport = require_transport(request.options.transport)
         image_models = (
             f"{self._image_root()}/image/models"
             if self.uses_current_api
@@ -165,7 +165,7 @@ class Pollinations(OpenAICompatible):
         return url
 
     async def generate_images(self, request: ImageRequest) -> Sequence[GeneratedImage]:
-        transport = require_transport(request.transport)
+        transport = require_transport(request.options.transport)
         url = self.image_request_url(request)
         headers = {**self.headers(), "Accept": "image/*"}
         response = await transport.request(

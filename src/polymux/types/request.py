@@ -100,6 +100,9 @@ class CallOptions:
     #: loopback or link-local addresses (off by default: a URL from untrusted input must not
     #: reach the internal network; see providers/fetch_image.py).
     allow_private_image_urls: bool = False
+    #: The client's pooled HTTP transport, which HTTP providers send through (set by the
+    #: client; infrastructure of the call, not part of what is asked).
+    transport: Transport | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,8 +175,6 @@ class ChatRequest:
     user: str | None = None
     reasoning_effort: str | None = None
     extra_body: dict[str, Any] = field(default_factory=dict)
-    # The client's pooled HTTP transport; HTTP providers send through it.
-    transport: Transport | None = None
 
     @property
     def token_limit(self) -> int | None:
@@ -216,7 +217,6 @@ class ModelsRequest:
     """A request for a provider's model list."""
 
     options: CallOptions = field(default_factory=CallOptions)
-    transport: Transport | None = None
 
 
 @dataclass(slots=True, kw_only=True)
@@ -233,7 +233,6 @@ class ImageRequest:
     user: str | None = None
     extra_body: dict[str, Any] = field(default_factory=dict)
     options: CallOptions = field(default_factory=CallOptions)
-    transport: Transport | None = None
 
     @property
     def dimensions(self) -> tuple[int, int] | None:
