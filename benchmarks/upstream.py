@@ -184,15 +184,16 @@ class Upstream:
 
     def __init__(self, chunks: int = 1000) -> None:
         self.chunks = chunks
-        self.proc: multiprocessing.Process | None = None
+        self.proc: multiprocessing.process.BaseProcess | None = None
         self.port = 0
 
     def __enter__(self) -> str:
         ctx = multiprocessing.get_context("spawn")
         queue = ctx.Queue()
         cpu, _ = cpus()
-        self.proc = ctx.Process(target=_main, args=(queue, cpu, self.chunks), daemon=True)
-        self.proc.start()
+        proc = ctx.Process(target=_main, args=(queue, cpu, self.chunks), daemon=True)
+        proc.start()
+        self.proc = proc
         self.port = queue.get(timeout=30)
         return f"http://{HOST}:{self.port}/v1"
 

@@ -1,9 +1,11 @@
 """A short tour of polymux with a provider written in a few lines (no network, no key)."""
 
 import asyncio
+from collections.abc import AsyncIterator
 
 from polymux import AsyncClient
 from polymux.providers import Provider
+from polymux.types import ChatRequest
 
 
 class Shout(Provider):
@@ -11,7 +13,7 @@ class Shout(Provider):
 
     models = ["shout-1"]
 
-    async def stream_chat(self, request):
+    async def stream_chat(self, request: ChatRequest) -> AsyncIterator[str]:
         for word in str(request.messages[-1]["content"]).upper().split():
             yield word + " "
 

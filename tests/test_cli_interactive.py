@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -26,7 +27,7 @@ def fake() -> Iterator[ThreadedFakeServer]:
     server.close()
 
 
-def _spawn(fake: ThreadedFakeServer, *args: str) -> pexpect.spawn:
+def _spawn(fake: ThreadedFakeServer, *args: str) -> Any:
     child = pexpect.spawn(
         PY,
         ["-m", "polymux", "chat", "--base-url", fake.base_url, *args],
@@ -40,7 +41,7 @@ def _spawn(fake: ThreadedFakeServer, *args: str) -> pexpect.spawn:
     return child
 
 
-def _say(child: pexpect.spawn, line: str, answer: str) -> None:
+def _say(child: Any, line: str, answer: str) -> None:
     child.sendline(line)
     child.expect_exact(answer)
     child.expect_exact(PROMPT)

@@ -307,7 +307,7 @@ def anthropic_shape(case: str, sent: list[dict[str, Any]], ctx: Ctx) -> None:
         image = body["messages"][0]["content"][1]
         assert image["source"] == {"type": "base64", "media_type": "image/png", "data": b64(PNG)}
     elif case == "tools_one_turn":
-        assert body["tools"][0]["input_schema"] == WEATHER["function"]["parameters"]  # type: ignore[index]
+        assert body["tools"][0]["input_schema"] == WEATHER["function"]["parameters"]
     elif case == "tools_two_turns":
         use = sent[1]["messages"][1]["content"][-1]
         result = sent[1]["messages"][2]["content"][0]

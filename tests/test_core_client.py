@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import sys
 import threading
 
@@ -205,7 +206,7 @@ async def test_concurrent_calls_on_one_client() -> None:
     results = await asyncio.gather(
         *(client.chat.completions.create(messages=f"q{i}") for i in range(3))
     )
-    assert sorted(r.choices[0].message.content for r in results) == ["one", "three", "two"]
+    assert sorted(r.choices[0].message.content or "" for r in results) == ["one", "three", "two"]
 
 
 async def test_n_choices_in_stream_and_completion() -> None:
@@ -395,3 +396,8 @@ async def test_cancelling_a_non_streamed_call_closes_provider_generator() -> Non
         await task
     assert provider.active == 0
     assert provider.closed_early == 1
+
+
+def test_the_sync_client_takes_the_async_clients_arguments() -> None:
+    # Same names, kinds, defaults and annotations: a typo in Client(...) fails type checks.
+    assert inspect.signature(Client.__init__) == inspect.signature(AsyncClient.__init__)

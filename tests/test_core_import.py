@@ -98,4 +98,4 @@ def test_lazy_names_resolve_and_unknown_names_fail() -> None:
     for name in polymux.__all__:
         assert getattr(polymux, name) is not None
     with pytest.raises(AttributeError, match="NoSuchThing"):
-        polymux.NoSuchThing  # type: ignore[attr-defined]  # noqa: B018
+        polymux.NoSuchThing  # noqa: B018

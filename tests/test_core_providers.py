@@ -47,7 +47,7 @@ README = ROOT / "README.md"
 
 
 class Echo(Provider):
-    models: ClassVar[list[str]] = ["echo-1"]
+    models = ["echo-1"]
 
     async def stream_chat(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
         yield "you said: " + request.messages[-1]["content"]
@@ -86,7 +86,7 @@ async def test_readme_custom_provider_example_runs_as_written() -> None:
 async def test_typed_events_and_native_completion() -> None:
     class Rich(Provider):
         name = "rich"
-        models: ClassVar[list[str]] = ["r1"]
+        models = ["r1"]
         streamed = 0
         completed = 0
 
@@ -295,8 +295,8 @@ async def test_models_list_is_cached_and_refreshable() -> None:
 
 async def test_base_provider_lists_its_declared_models() -> None:
     class Declared(Provider):
-        models: ClassVar[list[str]] = ["a", "b"]
-        image_models: ClassVar[list[str]] = ["b", "c"]
+        models = ["a", "b"]
+        image_models = ["b", "c"]
 
         async def stream_chat(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
             yield "x"
@@ -429,7 +429,7 @@ def test_unknown_provider_name_lists_known_ones() -> None:
 async def test_no_provider_configured_is_a_clear_error() -> None:
     client = AsyncClient()
     with pytest.raises(ConfigurationError, match="provider="):
-        client.chat.completions.create(messages="x")
+        _ = client.chat.completions.create(messages="x")
     with pytest.raises(ConfigurationError):
         AsyncClient(provider=42)
     with pytest.raises(ConfigurationError):

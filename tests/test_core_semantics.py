@@ -186,9 +186,9 @@ def test_unknown_keyword_is_a_type_error_naming_it() -> None:
     provider = ScriptedProvider("ok")
     client = AsyncClient(provider=provider)
     with pytest.raises(TypeError, match="temprature"):
-        client.chat.completions.create(messages="hi", temprature=0.5)  # type: ignore[call-arg]
+        client.chat.completions.create(messages="hi", temprature=0.5)  # type: ignore[call-overload]
     with pytest.raises(TypeError, match="colour"):
-        client.images.generate(prompt="cat", colour="red")  # type: ignore[call-arg]
+        _ = client.images.generate(prompt="cat", colour="red")  # type: ignore[call-arg]
     assert provider.requests == []
 
 
@@ -259,6 +259,7 @@ async def test_bad_input_is_rejected_before_any_provider_call(
 ) -> None:
     provider = ScriptedProvider("never")
     client = AsyncClient(provider=provider)
+    kwargs = dict(kwargs)  # the parameter list is shared by every run of this test
     stream = kwargs.pop("stream", False)
     with pytest.raises(InvalidRequestError) as info:
         client.chat.completions.create(stream=stream, **kwargs)
@@ -300,10 +301,10 @@ async def test_image_input_to_a_provider_without_vision() -> None:
     provider = ScriptedProvider("x", capabilities=Capabilities(tools=True), name="blind")
     client = AsyncClient(provider=provider)
     with pytest.raises(UnsupportedCapabilityError, match=r"blind.*image"):
-        client.chat.completions.create(messages="what is this?", image=PNG)
+        _ = client.chat.completions.create(messages="what is this?", image=PNG)
     parts = [{"type": "text", "text": "?"}, {"type": "image_url", "image_url": "https://x/y.png"}]
     with pytest.raises(UnsupportedCapabilityError):
-        client.chat.completions.create(messages=[{"role": "user", "content": parts}])
+        _ = client.chat.completions.create(messages=[{"role": "user", "content": parts}])
     assert provider.requests == []
 
 
@@ -312,14 +313,14 @@ async def test_tools_to_a_provider_without_tools() -> None:
     client = AsyncClient(provider=provider)
     tools = [{"type": "function", "function": {"name": "f"}}]
     with pytest.raises(UnsupportedCapabilityError, match=r"plain.*tools"):
-        client.chat.completions.create(messages="hi", tools=tools)
+        _ = client.chat.completions.create(messages="hi", tools=tools)
     with pytest.raises(UnsupportedCapabilityError, match="json_schema"):
-        client.chat.completions.create(
+        _ = client.chat.completions.create(
             messages="hi",
             response_format={"type": "json_schema", "json_schema": {"name": "s", "schema": {}}},
         )
     with pytest.raises(UnsupportedCapabilityError, match="n > 1"):
-        client.chat.completions.create(messages="hi", n=2)
+        _ = client.chat.completions.create(messages="hi", n=2)
     assert provider.requests == []
 
 

@@ -131,7 +131,7 @@ async def test_text_file_opened_in_text_mode_is_a_clear_error(tmp_path: Path) ->
     provider = ScriptedProvider("x")
     client = AsyncClient(provider=provider)
     with file.open("r", encoding="latin-1") as fh, pytest.raises(InvalidRequestError, match="rb"):
-        client.chat.completions.create(messages="?", image=fh)
+        _ = client.chat.completions.create(messages="?", image=fh)
     assert provider.requests == []
 
 
@@ -141,13 +141,13 @@ async def test_unreadable_image_file_is_a_clear_error(tmp_path: Path) -> None:
     provider = ScriptedProvider("x")
     client = AsyncClient(provider=provider)
     with pytest.raises(InvalidRequestError, match="image"):
-        client.chat.completions.create(messages="?", image=directory)
+        _ = client.chat.completions.create(messages="?", image=directory)
     not_an_image = tmp_path / "notes.png"
     not_an_image.write_bytes(b"just some text")
     with pytest.raises(InvalidRequestError, match="PNG, JPEG"):
-        client.chat.completions.create(messages="?", image=not_an_image)
+        _ = client.chat.completions.create(messages="?", image=not_an_image)
     with pytest.raises(InvalidRequestError, match="PNG, JPEG"):
-        client.chat.completions.create(messages="?", images=[[b"plain text", "fake.jpg"]])
+        _ = client.chat.completions.create(messages="?", images=[[b"plain text", "fake.jpg"]])
     assert provider.requests == []
 
 

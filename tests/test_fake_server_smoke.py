@@ -11,7 +11,9 @@ async def test_streams_scripted_events_over_a_real_socket() -> None:
         server.script("POST", "/x", sse_data([{"a": 1}, {"a": 2}]))
         transport = HttpTransport()
         body = b""
-        async with transport.stream(HttpRequest("POST", server.url("/x"), json={"q": 1})) as resp:
+        async with transport.stream(
+            HttpRequest(method="POST", url=server.url("/x"), json={"q": 1})
+        ) as resp:
             async for piece in resp.iter_bytes():
                 body += piece
         await transport.aclose()

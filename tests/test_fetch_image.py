@@ -8,14 +8,14 @@ from collections.abc import AsyncIterator
 import pytest
 
 from polymux import APIConnectionError, APIResponseValidationError, InvalidRequestError
-from polymux.client.vision import MAX_IMAGE_BYTES
 from polymux.providers import fetch_image as downloader
 from polymux.providers.fetch_image import fetch_image, inline_image
 from polymux.transport import guard
 from polymux.transport.guard import refuse_reason
 from polymux.transport.http import HttpTransport
+from polymux.types.media import MAX_IMAGE_BYTES
 from polymux.types.request import CallOptions, ChatRequest, ImageRef
-from tests.fakes.server import FakeServer, json, text
+from tests.fakes.server import Action, FakeServer, json, text
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x01" * 40
 BMP = b"BM" + b"\x02" * 40
@@ -32,8 +32,12 @@ def chat_request(transport: HttpTransport, *, allow: bool, **options: object) ->
     return ChatRequest(
         model="m",
         messages=[{"role": "user", "content": "hi"}],
-        options=CallOptions(allow_private_image_urls=allow, max_retries=0, **options),  # type: ignore[arg-type]
-        transport=transport,
+        options=CallOptions(
+            allow_private_image_urls=allow,
+            max_retries=0,
+            transport=transport,
+            **options,  # type: ignore[arg-type]
+        ),
     )
 
 
@@ -143,7 +147,7 @@ async def test_caller_extra_headers_are_not_sent_to_the_image_host(
         assert "Authorization" not in server.requests[0].headers
 
 
-def redirect(location: str) -> object:
+def redirect(location: str) -> Action:
     return text(302, b"", headers={"Location": location})
 
 

@@ -1,4 +1,4 @@
-"""The Anthropic provider against a fake Messages API on 127.0.0.1 (wire-formats.md 3).
+"""The Anthropic provider against a fake Messages API on 127.0.0.1 (its documented wire format).
 
 Streams are the documented event sequences (with ping and error events) delivered in 1-7
 byte writes, so every event straddles network chunks.
@@ -57,7 +57,7 @@ OSLO_CALL = {
     "input": {"city": "Oslo"},
 }
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
-WEATHER = {
+WEATHER: dict[str, Any] = {
     "type": "function",
     "function": {
         "name": "get_weather",

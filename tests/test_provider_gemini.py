@@ -1,4 +1,4 @@
-"""The Gemini provider against a fake Generative Language API on 127.0.0.1 (wire-formats.md 4).
+"""The Gemini provider against a fake Generative Language API on 127.0.0.1.
 
 Streams are ``data:`` events ended by EOF, delivered in 1-7 byte writes.
 """
@@ -47,7 +47,7 @@ from .support import read_chunks, text_of
 
 KEY = "AIza-test-secret-key"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
-WEATHER = {
+WEATHER: dict[str, Any] = {
     "type": "function",
     "function": {
         "name": "get_weather",
@@ -231,7 +231,7 @@ async def test_an_error_object_mid_stream_raises_its_status_error() -> None:
 
 async def test_a_bare_json_error_written_into_the_stream_raises_its_status_error() -> None:
     """When a stream fails, Gemini may write a plain JSON error object over several lines,
-    outside the SSE framing (wire-formats 4.4); it is reported, not lost."""
+    outside the SSE framing; it is reported, not lost."""
     from .fakes import stream_bytes
     from .fakes.gemini import sse_body
 
@@ -250,7 +250,7 @@ async def test_a_bare_json_error_written_into_the_stream_raises_its_status_error
 
 # -- tools -------------------------------------------------------------------------------------
 async def test_streamed_parallel_function_calls_get_ids_and_json_arguments() -> None:
-    calls = [
+    calls: list[dict[str, Any]] = [
         {
             "functionCall": {"name": "get_weather", "args": {"city": "Oslo"}},
             "thoughtSignature": "c2ln",

@@ -1,4 +1,4 @@
-"""Ollama's native API against a fake Ollama server on 127.0.0.1 (wire-formats.md section 5)."""
+"""Ollama's native API against a fake Ollama server on 127.0.0.1 (Ollama's docs/api.md)."""
 
 from __future__ import annotations
 
@@ -197,7 +197,9 @@ async def test_tool_round_trip_translates_calls_and_results() -> None:
         first = await client.chat.completions.create(
             model="m", messages="weather in Paris?", tools=[WEATHER]
         )
-        call = first.choices[0].message.tool_calls[0]
+        calls = first.choices[0].message.tool_calls
+        assert calls is not None
+        call = calls[0]
         assert first.choices[0].finish_reason == "tool_calls"
         assert call.id and jsonlib.loads(call.function.arguments) == {"city": "Paris"}
         second = await client.chat.completions.create(

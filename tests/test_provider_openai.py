@@ -7,6 +7,7 @@ Every object polymux returns here is validated with the official ``openai`` SDK'
 from __future__ import annotations
 
 import base64
+import copy
 import logging
 from typing import Any
 
@@ -111,6 +112,7 @@ async def test_parallel_tool_call_deltas_by_index(server: FakeServer) -> None:
 
 async def test_tool_call_deltas_from_hosts_that_omit_index(server: FakeServer) -> None:
     def strip(c: dict[str, Any]) -> dict[str, Any]:
+        c = copy.deepcopy(c)  # TOOL_STREAM is shared with other tests
         for d in c["choices"][0]["delta"].get("tool_calls", ()):
             d.pop("index", None)
         return c
@@ -131,7 +133,7 @@ async def test_non_streaming_tool_calls(server: FakeServer) -> None:
         # Some hosts send arguments as an object: they become its JSON text.
         {"id": "call_b", "type": "function", "function": {"name": "g", "arguments": {"y": 2}}},
     ]
-    server.script("POST", CHAT, reply(None, tool_calls=calls, finish="tool_calls"))
+    server.script("POST", CHAT, reply(None, tool_calls=calls, finish="tool_calls"))  # type: ignore[arg-type]
     async with client_for(server) as client:
         response = valid(await client.chat.completions.create(model="m", messages=MSGS))
     message = response.choices[0].message
@@ -494,7 +496,7 @@ async def test_key_never_shown_in_reprs_errors_or_logs(
                     if stream:
                         await result.collect_text()  # type: ignore[union-attr]
                     else:
-                        await result  # type: ignore[misc]
+                        await result
                 except Exception as exc:
                     seen += [str(exc), repr(exc), str(getattr(exc, "body", ""))]
                     for _, inner in getattr(exc, "errors", ()):

@@ -40,7 +40,7 @@ async def test_groq_by_name_and_by_import(server: FakeServer) -> None:
         )
         assert response.provider == "groq"
         with pytest.raises(UnsupportedCapabilityError, match="n > 1"):
-            client.chat.completions.create(model="llama", messages=MSGS, n=2)
+            _ = client.chat.completions.create(model="llama", messages=MSGS, n=2)
     sent = server.requests[0]
     assert sent.headers["Authorization"] == "Bearer gk"
     assert sent.json["messages"] == [{"role": "user", "content": "hi"}]  # no name
@@ -50,7 +50,7 @@ async def test_groq_by_name_and_by_import(server: FakeServer) -> None:
 async def test_mistral_tool_ids_and_random_seed(server: FakeServer) -> None:
     server.script("POST", CHAT, reply())
     long_id = "call_Abc123_long-id"
-    messages = [
+    messages: list[dict[str, Any]] = [
         *MSGS,
         {
             "role": "assistant",

@@ -241,7 +241,8 @@ async def test_image_failures_are_typed() -> None:
         server.script(
             "GET", "/prompt/html", text(200, "<html>busy</html>", content_type="text/html")
         )
-        server.script("GET", "/prompt/flagged", image(**{"x-error-type": "Content moderation"}))
+        headers = {"x-error-type": "Content moderation"}
+        server.script("GET", "/prompt/flagged", image(200, "image/png", **headers))
         server.script("GET", "/prompt/video", image(content_type="video/mp4"))
         server.script("GET", "/prompt/down", json(502, {"error": "Bad gateway"}))
         async with AsyncClient(image_provider=keyless(server), max_retries=0) as client:

@@ -4,26 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import AsyncIterator
 
 import pytest
 
-import polymux.routing.router as router_module
 from polymux import (
     AllProvidersFailedError,
     APITimeoutError,
     AsyncClient,
     BadRequestError,
     InternalServerError,
+    IterListProvider,
     MissingCredentialsError,
     RateLimitError,
+    RetryProvider,
     Timeout,
 )
 from polymux.errors import ProviderCooldownError
-from polymux.providers import IterListProvider, RetryProvider
 from polymux.routing import InMemoryHealthStore, RoutingOptions
 from polymux.routing import RetryProvider as RoutingRetryProvider
 from polymux.testing import FunctionProvider, ScriptedProvider
+from polymux.types.events import ChatEvent
 from polymux.types.request import ChatRequest
 
 from .support import Clock
@@ -61,7 +63,7 @@ async def test_retry_provider_tries_in_order_and_names_who_answered() -> None:
 
 
 async def test_shuffle_reorders_each_call(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(router_module.random, "shuffle", lambda items: items.reverse())
+    monkeypatch.setattr(random, "shuffle", lambda items: items.reverse())
     a, b = ScriptedProvider("a", name="a"), ScriptedProvider("b", name="b")
     shuffled = AsyncClient(provider=RetryProvider([a, b]))  # the seed's default: shuffle=True
     assert (await shuffled.chat.completions.create(messages="hi")).provider == "b"
@@ -88,7 +90,7 @@ async def test_missing_credentials_and_empty_answers_move_on() -> None:
         requires_api_key = True
         api_key_env = ("ROUTING_TEST_NO_SUCH_KEY",)
 
-        async def stream_chat(self, request: ChatRequest) -> AsyncIterator[object]:
+        async def stream_chat(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
             self.require_api_key()
             yield "never"
 

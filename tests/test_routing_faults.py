@@ -26,13 +26,13 @@ from polymux import (
     APIResponseValidationError,
     APITimeoutError,
     AsyncClient,
+    EmptyResponseError,
     InternalServerError,
     RateLimitError,
     Timeout,
 )
 from polymux.errors import ProviderCooldownError
 from polymux.providers.openai import OpenAICompatible
-from polymux.routing.fallback import EmptyResponseError
 
 from .fakes import FakeServer, reset, sse_data, stream_bytes
 from .fakes.openai import chunk, completion, error, reply, stream_text, text_chunks

@@ -174,7 +174,7 @@ def test_unreadable_or_invalid_files_are_configuration_errors(tmp_path: Path) ->
 def test_no_usable_provider_lists_who_serves_the_model_and_what_each_needs() -> None:
     client = AsyncClient()
     with pytest.raises(NoProviderForModelError) as info:
-        client.chat.completions.create(model="llama-3.3-70b", messages="hi")
+        _ = client.chat.completions.create(model="llama-3.3-70b", messages="hi")
     err = info.value
     assert err.model == "llama-3.3-70b"
     assert err.candidates["groq"] == "set GROQ_API_KEY"
@@ -185,7 +185,7 @@ def test_no_usable_provider_lists_who_serves_the_model_and_what_each_needs() -> 
 
 def test_unknown_model_says_how_to_route_it() -> None:
     with pytest.raises(NoProviderForModelError, match="not in the model registry") as info:
-        AsyncClient().chat.completions.create(model="gpt-99", messages="hi")
+        _ = AsyncClient().chat.completions.create(model="gpt-99", messages="hi")
     assert info.value.candidates == {}
     assert "provider=" in str(info.value) and "models=" in str(info.value)
 
@@ -204,7 +204,7 @@ def test_unregistered_provider_names_are_skipped_not_fatal(
     # Only unregistered names: the error says so instead of crashing.
     client = AsyncClient(models={"n": {"providers": {"not-yet-written": "x"}}})
     with pytest.raises(NoProviderForModelError) as info:
-        client.chat.completions.create(model="n", messages="hi")
+        _ = client.chat.completions.create(model="n", messages="hi")
     assert "not available" in info.value.candidates["not-yet-written"]
 
 

@@ -15,6 +15,7 @@ import httpx2 as httpx
 import openai
 import orjson
 import pytest
+from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolParam
 
 from .fakes.openai import (
     CHAT,
@@ -31,7 +32,7 @@ from .fakes.server import json, sse_data, stall
 from .server_harness import LiveGateway, fake_config
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
-HELLO = [{"role": "user", "content": "hi"}]
+HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
 
 
 @pytest.fixture
@@ -120,7 +121,9 @@ def test_tool_calls_round_trip(gw: LiveGateway) -> None:
             ]
         ),
     )
-    tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+    tools: list[ChatCompletionToolParam] = [
+        {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
+    ]
     with sdk(gw) as client:
         parts = list(
             client.chat.completions.create(model="m1", messages=HELLO, tools=tools, stream=True)
@@ -168,7 +171,7 @@ def test_images_b64_and_media_urls(tmp_path: Path) -> None:
         assert as_b64.data and base64.b64decode(as_b64.data[0].b64_json or "") == PNG
         url = as_url.data[0].url if as_url.data else None
         assert url is not None and url.startswith(gw.url + "/media/image_")
-        assert "path" not in as_url.data[0].model_dump()  # server paths never leave
+        assert as_url.data and "path" not in as_url.data[0].model_dump()  # paths never leave
         got = httpx.get(url)
         assert got.status_code == 200 and got.content == PNG
         assert got.headers["content-type"] == "image/png"
@@ -195,7 +198,8 @@ def test_upstream_errors_map_to_statuses(
         client.chat.completions.create(model="m1", messages=HELLO)
     err = info.value
     assert isinstance(err, openai.APIStatusError) and err.status_code == status
-    assert set(err.body) == {"message", "type", "param", "code"}  # type: ignore[arg-type]
+    assert isinstance(err.body, dict)
+    assert set(err.body) == {"message", "type", "param", "code"}
     if status == 429:
         assert err.response.headers["retry-after"] == "7"
     assert gw.usage_rows()[0]["status"] == status

@@ -1,13 +1,17 @@
 """The total time limit, kept for every call by one shared timer (transport/deadline.py).
 
+deadline.py stays because it pays: measured in one run against aiohttp's own per-request
+timer (the transport without it), it saved 16-31 us of 160-190 us a request (benchmarks/
+README.md). These tests pin what a caller sees, whichever mechanism keeps the limit.
+
 Over real sockets: the limit ends a call waiting for its answer and a stream being read, and
-never cancels a caller's own code, swallows a cancellation from elsewhere or leaves a timer
-waking an idle client.
+never cancels a caller's own code or swallows a cancellation from elsewhere.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -57,7 +61,9 @@ async def test_the_limit_ends_a_call_waiting_for_its_answer(server: FakeServer) 
     # The cancellation that ended the call was taken back: the caller's task is not left
     # cancelling, so its next await works.
     task = asyncio.current_task()
-    assert task is not None and task.cancelling() == 0
+    assert task is not None
+    if sys.version_info >= (3, 11):
+        assert task.cancelling() == 0
     await asyncio.sleep(0)
     # The stalled connection was closed, not kept for reuse (checked before the pool closes).
     assert await server.wait_idle()
@@ -127,38 +133,19 @@ async def test_a_cancellation_arriving_with_the_deadline_still_cancels(
     await transport.aclose()
 
 
-async def test_an_idle_client_keeps_no_timer(server: FakeServer) -> None:
+async def test_a_cancellation_from_elsewhere_still_cancels(server: FakeServer) -> None:
+    """The caller's own cancellation of a call under a limit is a cancellation, not a
+    timeout, and its connection is closed."""
     client, transport = _client(server)
-    server.script("POST", CHAT, reply(), reply(), reply())
-    for total in (0.1, 3.0, 3.0):
-        await client.chat.completions.create(model="m", messages=MSGS, timeout=Timeout(total=total))
-    watcher = transport._deadlines
-    assert watcher is not None and watcher._timer is not None
-    # The timer wakes once, for the first call's deadline; the later calls' ones are still
-    # ahead, but those calls ended, so nothing is left to wake for.
-    await asyncio.sleep(0.25)
-    assert watcher._timer is None and not watcher._buckets
-    await transport.aclose()
-
-
-async def test_calls_with_one_limit_share_a_few_buckets(server: FakeServer) -> None:
-    client, transport = _client(server)
-    server.script("POST", CHAT, *[reply() for _ in range(100)])
-    started = asyncio.Event()
-
-    async def call() -> None:
-        started.set()
-        await client.chat.completions.create(model="m", messages=MSGS, timeout=Timeout(total=60))
-
-    tasks = [asyncio.create_task(call()) for _ in range(100)]
-    await started.wait()
-    await asyncio.sleep(0)
-    watcher = transport._deadlines
-    assert watcher is not None
-    # 100 calls in flight, one timer and a second's bucket or two, not 100 timers.
-    assert sum(len(b) for b in watcher._buckets.values()) == 100
-    assert 1 <= len(watcher._buckets) <= 2
-    await asyncio.gather(*tasks)
+    server.script("POST", CHAT, stall(1.0, reply()))
+    call = asyncio.create_task(
+        client.chat.completions.create(model="m", messages=MSGS, timeout=Timeout(total=5.0))
+    )
+    await asyncio.sleep(0.1)
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    assert await server.wait_idle()
     await transport.aclose()
 
 

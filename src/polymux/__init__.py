@@ -21,6 +21,7 @@ from .errors import (
     BadRequestError,
     ConfigurationError,
     ConflictError,
+    EmptyResponseError,
     InternalServerError,
     InvalidRequestError,
     MissingCredentialsError,
@@ -38,8 +39,9 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
+    from . import Provider
     from .client import AsyncChatStream, AsyncClient, ChatStream, Client
-    from .providers.base import Capabilities, GeneratedImage, Provider
+    from .providers.base import Capabilities, GeneratedImage
     from .routing.policy import IterListProvider, RetryProvider, RoutingOptions
     from .types.request import Timeout
 
@@ -51,7 +53,6 @@ _LAZY = {
     "ChatStream": "client",
     "Capabilities": "providers.base",
     "GeneratedImage": "providers.base",
-    "Provider": "providers.base",
     "IterListProvider": "routing.policy",
     "RetryProvider": "routing.policy",
     "RoutingOptions": "routing.policy",
@@ -74,6 +75,7 @@ __all__ = [
     "Client",
     "ConfigurationError",
     "ConflictError",
+    "EmptyResponseError",
     "GeneratedImage",
     "InternalServerError",
     "InvalidRequestError",
@@ -98,6 +100,12 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name == "Provider":
+        # The provider classes under the seed project's names (``polymux.Provider.Gemini``),
+        # a module as in that project. The base class of providers is
+        # ``polymux.providers.Provider``: one name cannot be both, because importing the
+        # submodule sets this attribute to it.
+        return importlib.import_module(".Provider", __name__)
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'polymux' has no attribute {name!r}")

@@ -17,8 +17,10 @@ here. Retry and fallback decide from these types (and ``status_code``), never fr
      │    ├── APIConnectionError           no usable answer: refused, reset, DNS, TLS ...
      │    │    └── APITimeoutError         a time limit was hit (``.limit`` says which)
      │    ├── APIResponseValidationError   the provider's answer broke its own wire format
+     │    │    ├── EmptyResponseError      one of several providers answered with no content
      │    │    └── StructuredOutputError   parse(): the answer is not the requested shape
-     │    └── ProviderCooldownError        skipped: cooling down after 429s or failures
+     │    ├── ProviderCooldownError        skipped: cooling down after 429s or failures
+     │    └── ProviderError                a g4f-style provider's own code raised (``__cause__``)
      ├── InvalidRequestError (ValueError)  bad input, raised before any provider is called
      │    └── UnsupportedCapabilityError   the provider or model cannot serve this request
      ├── ConfigurationError                polymux was set up in a way that cannot work
@@ -47,6 +49,7 @@ __all__ = [
     "BadRequestError",
     "ConfigurationError",
     "ConflictError",
+    "EmptyResponseError",
     "InternalServerError",
     "InvalidRequestError",
     "MissingCredentialsError",
@@ -192,6 +195,11 @@ class APITimeoutError(APIConnectionError):
 
 class APIResponseValidationError(APIError):
     """The provider's answer did not follow its own wire format (bad JSON, truncated stream)."""
+
+
+class EmptyResponseError(APIResponseValidationError):
+    """The provider ended its answer without any content. Raised only when other providers
+    could be tried instead (a fallback list); a lone provider's empty answer is its answer."""
 
 
 class StructuredOutputError(APIResponseValidationError):

@@ -1,4 +1,4 @@
-"""Bodies in Anthropic's Messages wire format (wire-formats.md 3.5-3.7), for a FakeServer."""
+"""Bodies in Anthropic's Messages wire format (messages, stream events, errors), for fakes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Bodies in the Gemini API's wire format (wire-formats.md 4.3-4.6), for a FakeServer."""
+"""Bodies in the Gemini API's wire format (generateContent, its stream, errors), for fakes."""
 
 from __future__ import annotations
 

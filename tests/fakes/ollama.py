@@ -1,4 +1,4 @@
-"""A fake Ollama server speaking the native API (wire-formats.md section 5).
+"""A fake Ollama server speaking the native API (Ollama's docs/api.md).
 
 ``smart_chat()`` answers ``POST /api/chat`` from the request itself (see brain.py), as NDJSON
 lines cut at awkward byte offsets when ``stream`` is true (Ollama's default) or as one JSON

@@ -64,7 +64,8 @@ class Command(NamedTuple):
     summary: str  # one line, shown by ``polymux --help`` without importing ``target``
 
 
-#: name -> command. Add a row to add a command (see /work/notes/cli-plugin.md).
+#: name -> command. Add a row to add a command: ``target`` names a function that adds the
+#: command's arguments to its parser and returns the function that runs it (a ``Runner``).
 COMMANDS: dict[str, Command] = {
     "chat": Command("polymux.cli.chat:register", "chat with a model (one-shot or interactive)"),
     "image": Command("polymux.cli.image:register", "generate images from a prompt into files"),
@@ -72,9 +73,9 @@ COMMANDS: dict[str, Command] = {
     "providers": Command(
         "polymux.cli.providers:register", "list built-in providers and whether they are usable"
     ),
-    "serve": Command("polymux.server.commands:register_serve", "run the OpenAI-compatible gateway"),
-    "keys": Command("polymux.server.commands:register_keys", "create, list or revoke gateway keys"),
-    "usage": Command("polymux.server.commands:register_usage", "summarize the gateway's usage log"),
+    "serve": Command("polymux.cli.gateway:register_serve", "run the OpenAI-compatible gateway"),
+    "keys": Command("polymux.cli.gateway:register_keys", "create, list or revoke gateway keys"),
+    "usage": Command("polymux.cli.gateway:register_usage", "summarize the gateway's usage log"),
 }
 
 

@@ -1,4 +1,9 @@
-"""The OpenAI-shaped clients: ``AsyncClient`` and its synchronous face ``Client``."""
+"""The OpenAI-shaped clients: ``AsyncClient`` and its synchronous face ``Client``.
+
+The public names are those below (``__all__``). The modules (async_client, sync_client,
+stream, fold, params, images, vision) are the implementation: import from ``polymux.client``
+or ``polymux``, not from them.
+"""
 
 from .async_client import AsyncClient
 from .stream import AsyncChatStream

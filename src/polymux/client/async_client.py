@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, Awaitable, Sequence
+from collections.abc import AsyncGenerator, Coroutine, Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
@@ -19,10 +19,9 @@ from ..providers.registry import ProviderSpec, resolve_providers
 from ..routing.policy import RoutingOptions, split_spec
 from ..routing.router import Router
 from ..types.chat import ChatCompletion, ChatCompletionChunk
-from ..types.events import ChatEvent
 from ..types.images import ImagesResponse, Model, ModelList
 from ..types.request import CallOptions, ChatRequest, ImageRequest, ModelsRequest, Timeout
-from .fold import ResponseFold, whole_answer
+from .fold import ResponseFold
 from .images import finish_images, save_directory
 from .params import build_chat_request, build_image_request, build_options
 from .stream import AsyncChatStream
@@ -78,8 +77,18 @@ class AsyncClient:
     ) -> None:
         self._api_key = api_key
         self._base_url = base_url
+        if transport is None:
+            from ..transport.http import HttpTransport
+
+            self._transport: Transport = HttpTransport()
+            self._owns_transport = True
+        else:
+            self._transport, self._owns_transport = transport, False
+        # Every call's options, which carry the transport its provider sends through.
         self.options = build_options(
-            CallOptions(allow_private_image_urls=allow_private_image_urls),
+            CallOptions(
+                allow_private_image_urls=allow_private_image_urls, transport=self._transport
+            ),
             {"timeout": timeout, "max_retries": max_retries, "proxy": proxy},
             extra_headers=default_headers,
         )
@@ -89,8 +98,6 @@ class AsyncClient:
         self._image_providers = self._resolve(image_provider) if image_provider else self._providers
         #: Every configured provider serves chat (so a plain call needs no capability check).
         self._chat_ready = all(p.supports_chat for p in self._providers or ())
-        self._transport = transport
-        self._owns_transport = transport is None
         self.chat = Chat(self)
         self.images = Images(self)
         self.models = Models(self)
@@ -134,16 +141,12 @@ class AsyncClient:
     # -- transport ---------------------------------------------------------------------------
     @property
     def transport(self) -> Transport:
-        """The pooled HTTP transport, created on first use."""
-        if self._transport is None:
-            from ..transport.http import HttpTransport
-
-            self._transport = HttpTransport()
+        """The pooled HTTP transport (its connections are opened on first use)."""
         return self._transport
 
     async def close(self) -> None:
         """Close the pooled connections. The client may not be used afterwards."""
-        if self._transport is not None and self._owns_transport:
+        if self._owns_transport:
             await self._transport.aclose()
 
     async def __aenter__(self) -> AsyncClient:
@@ -181,8 +184,7 @@ class AsyncClient:
     ) -> AsyncGenerator[ChatCompletionChunk, None]:
         selection = await self.router.select(providers, request, routing)
         fold = _fold_for(request, selection.provider)
-        name = selection.provider.name
-        try:
+        async with selection:  # closes the stream and settles the provider's health
             for event in selection.held:
                 chunk = fold.apply(event)
                 if chunk is not None:
@@ -196,61 +198,21 @@ class AsyncClient:
                         yield chunk
                         if fold.done:
                             break
-        except BaseException as exc:  # broke off (the provider's failure) or closed early
-            await self.router.settle(name, exc)
-            raise
-        finally:
-            await selection.aclose()
-        await self.router.settle(name)
         for chunk in fold.close():
             yield chunk
 
     async def _complete(
         self, providers: Sequence[Provider], request: ChatRequest, routing: RoutingOptions | None
     ) -> ChatCompletion:
-        lone = self.router.lone(providers, request)
-        if lone is None:
-            return await self._complete_selected(providers, request, routing)
-        # One provider and nothing for the router to do before its answer: await it here,
-        # one coroutine layer less, and report the outcome as select() would have.
-        provider, req = lone
-        try:
-            response = _whole_response(await provider.complete_chat(req), request, provider)
-        except BaseException as exc:  # the provider's failure, a bad answer, or cancelled
-            await self.router.settle(provider.name, exc)
-            raise
-        await self.router.settle(provider.name)
-        return response
-
-    async def _complete_selected(
-        self, providers: Sequence[Provider], request: ChatRequest, routing: RoutingOptions | None
-    ) -> ChatCompletion:
         selection = await self.router.select(providers, request, routing)
-        name = selection.provider.name
-        if selection.rest is None:  # a whole answer: nothing left to close but the slot
-            try:
-                response = _whole_response(selection.held, request, selection.provider)
-            except BaseException as exc:
-                await self.router.settle(name, exc)
-                raise
-            finally:
-                selection.release()
-            await self.router.settle(name)
-            return response
         fold = _fold_for(request, selection.provider)
-        try:
+        async with selection:  # closes the stream and settles the provider's health
             fold.feed(selection.held)
-            if not fold.done:
+            if selection.rest is not None and not fold.done:
                 async for event in selection.rest:
                     fold.apply(event)
                     if fold.done:
                         break
-        except BaseException as exc:  # broke off (the provider's failure) or cancelled
-            await self.router.settle(name, exc)
-            raise
-        finally:
-            await selection.aclose()
-        await self.router.settle(name)
         fold.close()
         return fold.completion()
 
@@ -279,34 +241,20 @@ class AsyncClient:
             )
             return [image for batch in batches for image in batch]
 
-        provider, images = await self.router.run(
-            providers, call, total=request.options.timeout.total
+        provider, images = await self.router.first(
+            providers, lambda provider, _: call(provider), total=request.options.timeout.total
         )
+        await self.router.settle(provider.name)
         data = await finish_images(images, request, save_to)
         return ImagesResponse(created=int(time.time()), data=data, provider=provider.name)
 
     # -- models ------------------------------------------------------------------------------
     async def _list_models(self) -> ModelList:
         providers = list(dict.fromkeys([*(self._providers or ()), *(self._image_providers or ())]))
-        request = ModelsRequest(options=self.options, transport=self.transport)
+        request = ModelsRequest(options=self.options)
         # No provider configured: every usable provider the model registry names.
         pairs = await self.router.list_models(providers or None, request)
         return ModelList(data=[Model(id=m, owned_by=p.name, provider=p.name) for p, m in pairs])
-
-
-def _whole_response(
-    events: Sequence[ChatEvent], request: ChatRequest, provider: Provider
-) -> ChatCompletion:
-    """The response to a provider's whole (non-streamed) answer."""
-    if type(events) is not list:  # any iterable a custom provider returned
-        events = list(events)
-    response = whole_answer(events, request, provider)
-    if response is None:  # anything but the usual shape: the fold decides
-        fold = _fold_for(request, provider)
-        fold.feed(events)
-        fold.close()
-        response = fold.completion()
-    return response
 
 
 def _fold_for(request: ChatRequest, provider: Provider) -> ResponseFold:
@@ -358,7 +306,7 @@ class Completions:
         messages: Any,
         stream: Literal[False] = False,
         **params: Unpack[ChatParams],
-    ) -> Awaitable[ChatCompletion]: ...
+    ) -> Coroutine[Any, Any, ChatCompletion]: ...
 
     @overload
     def create(
@@ -368,11 +316,11 @@ class Completions:
     @overload
     def create(
         self, *, model: str = "", messages: Any, stream: bool, **params: Unpack[ChatParams]
-    ) -> Awaitable[ChatCompletion] | AsyncChatStream: ...
+    ) -> Coroutine[Any, Any, ChatCompletion] | AsyncChatStream: ...
 
     def create(
         self, *, model: str = "", messages: Any, stream: bool = False, **params: Unpack[ChatParams]
-    ) -> Awaitable[ChatCompletion] | AsyncChatStream:
+    ) -> Coroutine[Any, Any, ChatCompletion] | AsyncChatStream:
         """Create a chat completion. Input is checked now, before anything is awaited.
 
         ``stream=False``: await it for a ``ChatCompletion``. ``stream=True``: iterate the
@@ -382,8 +330,6 @@ class Completions:
         request = build_chat_request(model, messages, stream, params, client.options)
         spec = params.get("provider")
         providers = client._chat_providers(spec, request)
-        transport = client._transport
-        request.transport = transport if transport is not None else client.transport
         routing = client._routing if spec is None else client._routing_for(spec)
         if stream:
             return AsyncChatStream(client._chunks(providers, request, routing))
@@ -391,7 +337,7 @@ class Completions:
 
     def parse(
         self, *, model: str = "", messages: Any, response_format: Any, **params: Any
-    ) -> Awaitable[ChatCompletion]:
+    ) -> Coroutine[Any, Any, ChatCompletion]:
         """Like ``create``, with ``response_format`` a pydantic model class: the answer is
         asked for in that model's (strict) JSON schema and validated into
         ``choices[i].message.parsed``. A refusal leaves ``parsed`` None; an answer that does
@@ -416,7 +362,7 @@ class Images:
 
     def generate(
         self, *, prompt: str, model: str = "", **params: Unpack[ImageParams]
-    ) -> Awaitable[ImagesResponse]:
+    ) -> Coroutine[Any, Any, ImagesResponse]:
         """Generate images. ``response_format`` "url" or "b64_json"; ``save_to`` a directory
         to also write the files into (their paths are in ``data[i].path``)."""
         client = self._client
@@ -426,7 +372,6 @@ class Images:
         request = build_image_request(model, prompt, params, client.options)
         directory = save_directory(save_to)
         providers = client._image_providers_for(provider)
-        request.transport = client.transport
         return client._generate(providers, request, directory)
 
     # The seed's project also calls it create().

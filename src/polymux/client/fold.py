@@ -16,8 +16,6 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
-from ..providers.base import Provider
-from ..providers.openai_shape import content_text
 from ..types.chat import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -45,9 +43,9 @@ from ..types.events import (
     Usage,
     WholeChoice,
 )
-from ..types.request import ChatRequest
+from ..types.request import ChatRequest, content_text
 
-__all__ = ["ResponseFold", "StopFilter", "estimate_tokens", "whole_answer"]
+__all__ = ["ResponseFold", "StopFilter", "estimate_tokens"]
 
 
 class StopFilter:
@@ -156,9 +154,7 @@ class ResponseFold:
         self.provider = provider
         self._request = request
         self._stops = request.stop
-        # Per choice index: its state, or a WholeChoice no other event has touched yet (a
-        # non-streamed answer's choice is its own final state; see ``_on_whole``).
-        self._choices: dict[int, _ChoiceState | WholeChoice] = {}
+        self._choices: dict[int, _ChoiceState] = {}
         # A non-streamed call only wants the final state: no chunk objects are built for it.
         self._streaming = request.stream
 
@@ -167,12 +163,6 @@ class ResponseFold:
         state = self._choices.get(index)
         if state is None:
             state = self._choices[index] = _ChoiceState(self._stops)
-        elif isinstance(state, WholeChoice):
-            # Another event for a whole choice: from here on it is the state its deltas make.
-            whole = state
-            state = self._choices[index] = _ChoiceState(self._stops)
-            for delta in whole.deltas():
-                self.apply(delta)
         return state
 
     def _emit(
@@ -250,33 +240,41 @@ class ResponseFold:
         return self._text(event.index, event.text)
 
     def _on_reasoning(self, event: ReasoningDelta) -> ChatCompletionChunk | None:
-        state = self._choice(event.index)
-        if state.finish is not None or not event.text:
+        return self._reasoning(event.index, event.text)
+
+    def _reasoning(self, index: int, text: str) -> ChatCompletionChunk | None:
+        state = self._choice(index)
+        if state.finish is not None or not text:
             return None
-        state.reasoning.append(event.text)
-        return self._emit(event.index, state, reasoning=event.text)
+        state.reasoning.append(text)
+        return self._emit(index, state, reasoning=text)
 
     def _on_refusal(self, event: RefusalDelta) -> ChatCompletionChunk | None:
-        state = self._choice(event.index)
+        return self._refusal(event.index, event.text)
+
+    def _refusal(self, index: int, text: str) -> ChatCompletionChunk | None:
+        state = self._choice(index)
         if state.finish is not None:
             return None
-        state.refusal.append(event.text)
-        return self._emit(event.index, state, refusal=event.text)
+        state.refusal.append(text)
+        return self._emit(index, state, refusal=text)
 
     def _on_whole(self, event: WholeChoice) -> None:
-        """A whole choice (a non-streamed answer): what its deltas would do. When nothing can
-        differ (a fresh choice, no stop sequences, no tool calls to number) the event itself
-        is kept as the choice's final state; otherwise it is applied as its deltas."""
+        """A whole choice (a non-streamed answer) is exactly its deltas, in the order of
+        ``WholeChoice.deltas``, each through its own handler (no delta objects are made)."""
         if self._streaming:
             raise TypeError("a provider's stream_chat yielded a WholeChoice; yield deltas")
         index = event.index
-        if self._stops or event.tool_calls or index in self._choices:
-            for delta in event.deltas():
-                self.apply(delta)
-            return
-        self._choices[index] = event
-        if event.finish is not None or event.has_content:
-            self._emitted = True
+        if event.reasoning:
+            self._reasoning(index, event.reasoning)
+        if event.text:
+            self._text(index, event.text)
+        if event.refusal:
+            self._refusal(index, event.refusal)
+        for call in event.tool_calls or ():
+            self._tool(call)
+        if event.finish is not None:
+            self._end(index, event.finish)
 
     def _on_usage(self, event: Usage) -> None:
         self.usage = event
@@ -344,7 +342,9 @@ class ResponseFold:
         return self._emit(event.index, state, tool_call=tool_delta)
 
     def _on_finish(self, event: Finish) -> ChatCompletionChunk | None:
-        index, reason = event.index, event.reason
+        return self._end(event.index, event.reason)
+
+    def _end(self, index: int, reason: FinishReason) -> ChatCompletionChunk | None:
         state = self._choice(index)
         if state.finish is not None:
             return None
@@ -367,7 +367,7 @@ class ResponseFold:
         for index in sorted(states) if len(states) > 1 else tuple(states):
             if states[index].finish is None:
                 default = self._choice(index).default_finish()
-                chunk = self._on_finish(Finish(default, index))
+                chunk = self._end(index, default)
                 if chunk is not None:
                     out.append(chunk)
         if self._streaming and self._request.include_usage:
@@ -407,90 +407,56 @@ class ResponseFold:
 
     def completion(self) -> ChatCompletion:
         """The whole response, after every event was applied and ``close()`` was called."""
-        # Records are built from positional arguments and the optional fields set after: a
-        # keyword call to a class costs about twice as much (measured), once per request.
         states = self._choices
         choices = []
         for index in sorted(states) if len(states) > 1 else states:
             state = states[index]
-            if isinstance(state, WholeChoice):  # kept whole: no tool calls, finished by close()
-                choices.append(_whole_choice(state, state.finish or "stop"))
-                continue
             text = "".join(state.text)
-            message = ChatCompletionMessage(text)
+            tool_calls = None
             if state.tools:
-                message.tool_calls = [
+                tool_calls = [
                     ChatCompletionMessageToolCall(
-                        call.id, Function(call.name, "".join(call.arguments))
+                        id=call.id,
+                        function=Function(name=call.name, arguments="".join(call.arguments)),
                     )
                     for _, call in sorted(state.tools.items())
                 ]
-                if not text:
-                    message.content = None
-            if state.refusal:
-                message.refusal = "".join(state.refusal) or None
-            if state.reasoning:
-                message.reasoning_content = "".join(state.reasoning)
-            choices.append(Choice(index, message, state.finish or state.default_finish()))
-        response = ChatCompletion(self.id, choices, self.created, self.model)
-        response.usage = self.completion_usage()
-        response.system_fingerprint = self.system_fingerprint
-        response.provider = self.provider
-        return response
-
-
-def whole_answer(
-    events: Sequence[ChatEvent], request: ChatRequest, provider: Provider
-) -> ChatCompletion | None:
-    """The response to a non-streamed answer of the usual shape, built without a fold: the
-    upstream's id, time and model, one finished whole choice without tool calls, usage, and
-    no stop sequences to enforce. Nothing about such an answer is left for the fold to decide,
-    so this is what folding it gives (tests/test_fold_whole.py checks it field by field), at a
-    fraction of the work on the path every such request takes. None for any other answer:
-    the caller folds it."""
-    if len(events) != 3 or request.stop:
-        return None
-    info, whole, usage = events
-    if (
-        type(info) is not ResponseInfo
-        or type(whole) is not WholeChoice
-        or type(usage) is not Usage
-        or whole.finish is None
-        or whole.tool_calls
-        or whole.index
-        or not info.id
-        or not info.created
-    ):
-        return None
-    response = ChatCompletion(
-        info.id,
-        [_whole_choice(whole, whole.finish)],
-        info.created,
-        info.model or provider.resolve_model(request.model),
-    )
-    response.usage = _reported_usage(usage)
-    response.system_fingerprint = info.system_fingerprint or None
-    response.provider = provider.name
-    return response
-
-
-def _whole_choice(whole: WholeChoice, finish: FinishReason) -> Choice:
-    message = ChatCompletionMessage(whole.text)
-    if whole.refusal:
-        message.refusal = whole.refusal
-    if whole.reasoning:
-        message.reasoning_content = whole.reasoning
-    return Choice(whole.index, message, finish)
+            message = ChatCompletionMessage(
+                content=None if tool_calls and not text else text,
+                refusal="".join(state.refusal) or None,
+                tool_calls=tool_calls,
+                reasoning_content="".join(state.reasoning) or None,
+            )
+            choices.append(
+                Choice(
+                    index=index,
+                    message=message,
+                    finish_reason=state.finish or state.default_finish(),
+                )
+            )
+        return ChatCompletion(
+            id=self.id,
+            choices=choices,
+            created=self.created,
+            model=self.model,
+            usage=self.completion_usage(),
+            system_fingerprint=self.system_fingerprint,
+            provider=self.provider,
+        )
 
 
 def _reported_usage(usage: Usage) -> CompletionUsage:
     prompt, completion = usage.prompt_tokens, usage.completion_tokens
-    out = CompletionUsage(prompt, completion, prompt + completion)
-    if usage.cached_tokens is not None:
-        out.prompt_tokens_details = PromptTokensDetails(usage.cached_tokens)
-    if usage.reasoning_tokens is not None:
-        out.completion_tokens_details = CompletionTokensDetails(usage.reasoning_tokens)
-    return out
+    cached, reasoning = usage.cached_tokens, usage.reasoning_tokens
+    return CompletionUsage(
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        total_tokens=prompt + completion,
+        prompt_tokens_details=None if cached is None else PromptTokensDetails(cached_tokens=cached),
+        completion_tokens_details=(
+            None if reasoning is None else CompletionTokensDetails(reasoning_tokens=reasoning)
+        ),
+    )
 
 
 _Handler = Callable[[ResponseFold, Any], "ChatCompletionChunk | None"]

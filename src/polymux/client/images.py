@@ -19,13 +19,13 @@ from typing import Any
 from ..errors import InvalidRequestError
 from ..providers.base import GeneratedImage
 from ..types.images import Image
+from ..types.media import MAX_GENERATED_IMAGE_BYTES, sniff_media_type
 from ..types.request import ImageRef, ImageRequest
-from .vision import sniff_media_type
 
 __all__ = ["MAX_IMAGE_DOWNLOAD", "download_image", "finish_images", "save_directory"]
 
 #: Largest image downloaded from a provider's URL.
-MAX_IMAGE_DOWNLOAD = 50 * 1024 * 1024
+MAX_IMAGE_DOWNLOAD = MAX_GENERATED_IMAGE_BYTES
 _EXTENSIONS = {
     "image/png": ".png",
     "image/jpeg": ".jpg",

@@ -345,7 +345,7 @@ def build_chat_request(
         raise InvalidRequestError(f"stream must be True or False, got {stream!r}")
     normalized = normalize_messages(messages)
     if not params:  # the common call: model and messages only
-        return ChatRequest(model, normalized, stream, base)  # positional: half the cost
+        return ChatRequest(model=model, messages=normalized, stream=stream, options=base)
     fields: dict[str, Any] = {}
     for key, value in params.items():
         check = _CHAT_FIELDS.get(key)
@@ -357,7 +357,8 @@ def build_chat_request(
     if params.get("image") is not None:
         images.insert(0, params["image"])
     attach_images(normalized, images)
-    return ChatRequest(model, normalized, stream, build_options(base, params), **fields)
+    options = build_options(base, params)
+    return ChatRequest(model=model, messages=normalized, stream=stream, options=options, **fields)
 
 
 def build_image_request(

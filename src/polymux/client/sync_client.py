@@ -18,12 +18,19 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from ..types.chat import ChatCompletion, ChatCompletionChunk
 from ..types.images import ImagesResponse, ModelList
-from .async_client import AsyncClient
+from ..types.request import Timeout
+from .async_client import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, AsyncClient
 from .stream import AsyncChatStream
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from ..providers.registry import ProviderSpec
+    from ..routing.health import HealthStore
+    from ..routing.limits import LimitsSpec
+    from ..routing.policy import RoutingOptions
+    from ..routing.registry import ModelsSource
+    from ..transport.base import Transport
     from .params import ChatParams, ImageParams
 
 __all__ = ["ChatStream", "Client"]
@@ -121,10 +128,43 @@ class ChatStream:
 
 
 class Client:
-    """Synchronous client with the same surface as ``AsyncClient`` (same arguments)."""
+    """Synchronous client with the same surface as ``AsyncClient`` (the same arguments,
+    typed the same: tests/test_core_client.py compares the two signatures)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.async_client = AsyncClient(*args, **kwargs)
+    def __init__(
+        self,
+        provider: ProviderSpec = None,
+        image_provider: ProviderSpec = None,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        proxy: str | None = None,
+        timeout: float | Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        default_headers: dict[str, str] | None = None,
+        transport: Transport | None = None,
+        allow_private_image_urls: bool = False,
+        models: ModelsSource = None,
+        routing: RoutingOptions | None = None,
+        health: HealthStore | None = None,
+        concurrency: LimitsSpec = None,
+    ) -> None:
+        self.async_client = AsyncClient(
+            provider,
+            image_provider,
+            api_key=api_key,
+            base_url=base_url,
+            proxy=proxy,
+            timeout=timeout,
+            max_retries=max_retries,
+            default_headers=default_headers,
+            transport=transport,
+            allow_private_image_urls=allow_private_image_urls,
+            models=models,
+            routing=routing,
+            health=health,
+            concurrency=concurrency,
+        )
         self._runner = _LoopThread()
         self._finalizer = weakref.finalize(self, _shutdown, self._runner, self.async_client)
         self.chat = _Chat(self)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidRequestError
+from ..types.media import MAX_IMAGE_BYTES, SNIFFED_TYPES, sniff_media_type
 from ..types.request import ImageRef, Message
 
 __all__ = [
@@ -24,29 +25,6 @@ __all__ = [
     "normalize_image_part",
     "sniff_media_type",
 ]
-
-#: Largest image read from a file or bytes. Every hosted API rejects larger inputs.
-MAX_IMAGE_BYTES = 20 * 1024 * 1024
-
-_MAGIC = (
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"GIF87a", "image/gif"),
-    (b"GIF89a", "image/gif"),
-)
-
-
-_SNIFFED = frozenset({*(media_type for _, media_type in _MAGIC), "image/webp"})
-
-
-def sniff_media_type(data: bytes) -> str | None:
-    """The image type from its first bytes, or None when it is no image we know."""
-    for magic, media_type in _MAGIC:
-        if data.startswith(magic):
-            return media_type
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
 
 
 def _from_bytes(data: bytes, name: str | None = None) -> str:
@@ -59,7 +37,7 @@ def _from_bytes(data: bytes, name: str | None = None) -> str:
         # The name decides only for types we cannot sniff (BMP, TIFF, HEIC ...): bytes named
         # .png that are not PNG are not an image a provider will read.
         guessed = mimetypes.guess_type(name)[0]
-        if guessed not in _SNIFFED:
+        if guessed not in SNIFFED_TYPES:
             media_type = guessed
     if media_type is None or not media_type.startswith("image/"):
         raise InvalidRequestError(

@@ -85,7 +85,14 @@ class Anthropic(Provider):
         }
 
     def _http(self, method: str, path: str, options: CallOptions, body: Any = None) -> HttpRequest:
-        return HttpRequest(method, self.url(path), self.headers(), body, None, options, self.name)
+        return HttpRequest(
+            method=method,
+            url=self.url(path),
+            headers=self.headers(),
+            json=body,
+            options=options,
+            provider=self.name,
+        )
 
     # -- chat --------------------------------------------------------------------------------
     async def stream_chat(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
@@ -96,7 +103,7 @@ class Anthropic(Provider):
         state = StreamState(self.name, json_tool=request.response_format is not None)
         decoder = SSEDecoder()
         loads = orjson.loads
-        async with require_transport(request.transport).stream(http) as resp:
+        async with require_transport(request.options.transport).stream(http) as resp:
             async for piece in resp.iter_bytes():
                 for event in decoder.feed(piece):
                     try:
@@ -129,7 +136,7 @@ class Anthropic(Provider):
             request, stream=False, rules=self.model_rules, thinking=self._thinking
         )
         http = self._http("POST", "messages", request.options, body)
-        payload = (await require_transport(request.transport).request(http)).json()
+        payload = (await require_transport(request.options.transport).request(http)).json()
         if not isinstance(payload, dict):
             raise APIResponseValidationError("expected a Message object", provider=self.name)
         state = StreamState(self.name, json_tool=request.response_format is not None)
@@ -144,7 +151,7 @@ class Anthropic(Provider):
         for _ in range(MAX_MODEL_PAGES):
             path = "models?limit=1000" + (f"&after_id={quote(after, safe='')}" if after else "")
             payload = (
-                await require_transport(request.transport).request(
+                await require_transport(request.options.transport).request(
                     self._http("GET", path, request.options), max_bytes=8 * 1024 * 1024
                 )
             ).json()

@@ -2,7 +2,8 @@
 
 ``StreamState.events`` turns one server-sent event into events; ``message_events`` does the
 same for a whole (non-streamed) Message by replaying it as the events a stream would have
-sent, so both paths share one translation (wire-formats.md 3.5, 3.6, 3.8).
+sent, so both paths share one translation. The events and blocks are those of Anthropic's
+Messages API reference (docs.anthropic.com/en/api/messages and /en/api/messages-streaming).
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ _STOP: dict[str, FinishReason] = {
     "refusal": "content_filter",
 }
 
-# error.type of an Anthropic error body -> the HTTP status it stands for (wire-formats 3.7),
-# for errors that arrive inside a 200 stream.
+# error.type of an Anthropic error body -> the HTTP status it stands for (Anthropic's errors
+# reference, docs.anthropic.com/en/api/errors), for errors that arrive inside a 200 stream.
 _ERROR_STATUS: dict[str, int] = {
     "invalid_request_error": 400,
     "authentication_error": 401,

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import InvalidRequestError, UnsupportedCapabilityError
 from ..types.request import ChatRequest, ImageRef
-from .openai_shape import content_text, tool_call_arguments
+from .openai_shape import merge_turns, tool_call_arguments
 
 __all__ = [
     "ANTHROPIC_VERSION",
@@ -56,7 +56,7 @@ class ModelRule:
 # official SDK's non-streaming ceiling (21,333, its 10-minute estimate), and modest for the
 # output-tokens-per-minute limit, which Anthropic first estimates from max_tokens.
 # Sampling: 4.1/4.5-era models reject temperature with top_p; Opus 4.7+ and 5-series models
-# reject sampling parameters altogether (wire-formats.md 3.2).
+# reject sampling parameters altogether (each model's notes in Anthropic's models overview).
 _NO_SAMPLING = frozenset(_SAMPLING)
 MODEL_RULES: tuple[ModelRule, ...] = (
     ModelRule("", 4096),  # anything else (an Anthropic-compatible host's own model)
@@ -154,34 +154,22 @@ def _messages(
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """(system texts, Anthropic messages) with consecutive same-role turns merged.
     ``thinking``: tool-call id -> the signed thinking blocks that led to that call."""
-    system: list[str] = []
-    out: list[dict[str, Any]] = []
-    for message in request.messages:
+
+    def turn(index: int, message: Mapping[str, Any]) -> tuple[str, list[dict[str, Any]]]:
         role = message.get("role")
-        if role in ("system", "developer"):
-            text = content_text(message.get("content"))
-            if text:
-                system.append(text)
-            continue
         if role == "assistant":
             calls = message.get("tool_calls") or ()
             # Thinking blocks come first, verbatim: the API checks their signatures.
             signed = next((thinking[c["id"]] for c in calls if c.get("id") in thinking), [])
             blocks = [*signed, *_blocks(message.get("content"))]
-            blocks += [_tool_use(c) for c in calls]
-            anthropic_role = "assistant"
-        elif role == "tool":
-            blocks, anthropic_role = [_tool_result(message)], "user"
-        elif role == "user":
-            blocks, anthropic_role = _blocks(message.get("content")), "user"
-        else:
-            raise UnsupportedCapabilityError(f"Anthropic provider does not accept {role} messages")
-        if not blocks:
-            continue
-        if out and out[-1]["role"] == anthropic_role:
-            out[-1]["content"].extend(blocks)
-        else:
-            out.append({"role": anthropic_role, "content": blocks})
+            return "assistant", blocks + [_tool_use(c) for c in calls]
+        if role == "tool":
+            return "user", [_tool_result(message)]
+        if role == "user":
+            return "user", _blocks(message.get("content"))
+        raise UnsupportedCapabilityError(f"Anthropic provider does not accept {role} messages")
+
+    system, out = merge_turns(request.messages, turn, "content")
     if out and out[-1]["role"] == "assistant":
         # A prefill may not end with whitespace (the API answers 400).
         last = out[-1]["content"][-1]

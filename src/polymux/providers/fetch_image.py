@@ -28,14 +28,14 @@ from dataclasses import replace
 from typing import Protocol
 from urllib.parse import urljoin, urlsplit
 
-from ..client.vision import MAX_IMAGE_BYTES, sniff_media_type
 from ..errors import (
     APIConnectionError,
     APIResponseValidationError,
     InvalidRequestError,
 )
-from ..transport.base import HttpRequest, Transport, require_transport
+from ..transport.base import HttpRequest, require_transport
 from ..transport.guard import first_refused
+from ..types.media import MAX_IMAGE_BYTES, sniff_media_type
 from ..types.request import CallOptions, ImageRef
 
 __all__ = ["MAX_REDIRECTS", "check_image_body", "fetch_image", "inline_image"]
@@ -45,13 +45,10 @@ _WHO = "image download"
 
 
 class _Sends(Protocol):
-    """Any request that carries call options and the client's transport (chat or image)."""
+    """Any request that carries call options, the client's transport among them."""
 
     @property
     def options(self) -> CallOptions: ...
-
-    @property
-    def transport(self) -> Transport | None: ...
 
 
 async def _check_host(url: str, allow_private: bool) -> None:
@@ -102,7 +99,7 @@ async def fetch_image(url: str, request: _Sends, *, max_bytes: int = MAX_IMAGE_B
 
     The one image downloader: for image inputs that a provider needs inline, and for image
     outputs that a caller wants as base64 or saved files."""
-    transport = require_transport(request.transport)
+    transport = require_transport(request.options.transport)
     options = request.options
     allow = options.allow_private_image_urls
     # The caller's extra headers are meant for the provider (often credentials): not sent here.
@@ -112,9 +109,9 @@ async def fetch_image(url: str, request: _Sends, *, max_bytes: int = MAX_IMAGE_B
         await _check_host(current, allow)
         response = await transport.request(
             HttpRequest(
-                "GET",
-                current,
-                {"Accept": "image/*"},
+                method="GET",
+                url=current,
+                headers={"Accept": "image/*"},
                 options=options_for_download,
                 provider=_WHO,
                 follow_redirects=False,

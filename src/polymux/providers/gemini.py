@@ -112,7 +112,14 @@ class Gemini(Provider):
         }
 
     def _http(self, method: str, url: str, options: CallOptions, body: Any = None) -> HttpRequest:
-        return HttpRequest(method, url, self.headers(), body, None, options, self.name)
+        return HttpRequest(
+            method=method,
+            url=url,
+            headers=self.headers(),
+            json=body,
+            options=options,
+            provider=self.name,
+        )
 
     # -- images in messages ------------------------------------------------------------------
     async def download_images(self, request: ChatRequest) -> dict[str, ImageRef]:
@@ -139,7 +146,7 @@ class Gemini(Provider):
         state = StreamState(self.name)
         decoder = SSEDecoder()
         try:
-            async with require_transport(request.transport).stream(http) as resp:
+            async with require_transport(request.options.transport).stream(http) as resp:
                 async for piece in resp.iter_bytes():
                     for event in decoder.feed(piece):
                         for item in state.events(self._decode(event.data)):
@@ -178,7 +185,7 @@ class Gemini(Provider):
     async def complete_chat(self, request: ChatRequest) -> Sequence[ChatEvent]:
         body = await self._body(request)
         url = self.model_url(request.model, "generateContent")
-        response = await require_transport(request.transport).request(
+        response = await require_transport(request.options.transport).request(
             self._http("POST", url, request.options, body)
         )
         state = StreamState(self.name)
@@ -223,7 +230,7 @@ class Gemini(Provider):
         }
         body.update(request.extra_body)
         url = self.model_url(request.model, "generateContent")
-        response = await require_transport(request.transport).request(
+        response = await require_transport(request.options.transport).request(
             self._http("POST", url, request.options, body)
         )
         payload = self._decode_body(response.json())
@@ -260,7 +267,7 @@ class Gemini(Provider):
             if token:
                 url += f"&pageToken={quote(token, safe='')}"
             payload = (
-                await require_transport(request.transport).request(
+                await require_transport(request.options.transport).request(
                     self._http("GET", url, request.options), max_bytes=8 * 1024 * 1024
                 )
             ).json()

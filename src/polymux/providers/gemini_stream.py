@@ -1,7 +1,8 @@
 """Gemini ``GenerateContentResponse`` -> polymux events. Pure functions.
 
 A whole answer and one streamed piece have the same shape, so ``StreamState.events`` serves
-both ``:generateContent`` and ``:streamGenerateContent`` (wire-formats.md 4.3-4.5).
+both ``:generateContent`` and ``:streamGenerateContent`` (the Gemini API reference,
+ai.google.dev/api/generate-content).
 """
 
 from __future__ import annotations

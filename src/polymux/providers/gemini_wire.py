@@ -16,7 +16,7 @@ import orjson
 from ..errors import InvalidRequestError, UnsupportedCapabilityError
 from ..types.request import ChatRequest, ImageRef
 from .base import Capabilities
-from .openai_shape import content_text, tool_call_arguments
+from .openai_shape import content_text, merge_turns, tool_call_arguments
 
 __all__ = [
     "GEMINI_MODELS",
@@ -197,42 +197,30 @@ def _contents(
     request: ChatRequest, images: Mapping[str, ImageRef], signatures: Mapping[str, str]
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """(system texts, contents) with consecutive same-role turns merged."""
-    system: list[str] = []
-    contents: list[dict[str, Any]] = []
     names: dict[str, str] = {}  # tool_call_id -> function name, from earlier assistant turns
-    for i, message in enumerate(request.messages):
+
+    def turn(index: int, message: Mapping[str, Any]) -> tuple[str, list[dict[str, Any]]]:
         role = message.get("role")
-        if role in ("system", "developer"):
-            text = content_text(message.get("content"))
-            if text:
-                system.append(text)
-            continue
         if role == "assistant":
             parts = _parts(message.get("content"), images)
             for call in message.get("tool_calls") or ():
                 names[str(call.get("id"))] = (call.get("function") or {}).get("name") or ""
                 parts.append(_function_call(call, signatures))
-            gemini_role = "model"
-        elif role == "tool":
+            return "model", parts
+        if role == "tool":
             call_id = str(message.get("tool_call_id"))
             name = names.get(call_id)
             if not name:
                 raise InvalidRequestError(
-                    f"messages[{i}] answers tool call {call_id!r}, but no earlier assistant "
+                    f"messages[{index}] answers tool call {call_id!r}, but no earlier assistant "
                     "message made that call; Gemini needs the function's name"
                 )
-            parts, gemini_role = [_function_response(message, name)], "user"
-        elif role == "user":
-            parts, gemini_role = _parts(message.get("content"), images), "user"
-        else:
-            raise UnsupportedCapabilityError(f"Gemini provider does not accept {role} messages")
-        if not parts:
-            continue
-        if contents and contents[-1]["role"] == gemini_role:
-            contents[-1]["parts"].extend(parts)
-        else:
-            contents.append({"role": gemini_role, "parts": parts})
-    return system, contents
+            return "user", [_function_response(message, name)]
+        if role == "user":
+            return "user", _parts(message.get("content"), images)
+        raise UnsupportedCapabilityError(f"Gemini provider does not accept {role} messages")
+
+    return merge_turns(request.messages, turn, "parts")
 
 
 def _tools(request: ChatRequest) -> list[dict[str, Any]]:

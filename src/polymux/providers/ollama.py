@@ -1,6 +1,6 @@
 """Ollama's native API: ``POST /api/chat`` (NDJSON stream or one JSON object), ``GET /api/tags``.
 
-Where it departs from OpenAI (wire-formats.md section 5): images are base64 strings in the
+Where it departs from OpenAI (Ollama's docs/api.md): images are base64 strings in the
 message's ``images`` (URLs are downloaded under the guard of fetch_image.py); tool-call
 arguments are JSON objects and calls carry no ids (polymux makes them); tool results name
 the tool (``tool_name``); sampling parameters live in ``options`` (``num_predict`` is the
@@ -274,14 +274,21 @@ class Ollama(Provider):
         key = self.api_key
         if key:
             headers["Authorization"] = f"Bearer {key}"
-        return HttpRequest(method, f"{self.root}{path}", headers, body, None, options, self.name)
+        return HttpRequest(
+            method=method,
+            url=f"{self.root}{path}",
+            headers=headers,
+            json=body,
+            options=options,
+            provider=self.name,
+        )
 
     async def stream_chat(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
         body = await build_body(request, stream=True)
         reader = _Reader(self.name)
         decoder = NDJSONDecoder()
         http = self._http("POST", "/api/chat", request.options, body)
-        async with require_transport(request.transport).stream(http) as resp:
+        async with require_transport(request.options.transport).stream(http) as resp:
             async for piece in resp.iter_bytes():
                 for line in decoder.feed(piece):
                     for event in reader.events(line):
@@ -300,7 +307,7 @@ class Ollama(Provider):
     async def complete_chat(self, request: ChatRequest) -> Sequence[ChatEvent]:
         body = await build_body(request, stream=False)
         http = self._http("POST", "/api/chat", request.options, body)
-        payload = (await require_transport(request.transport).request(http)).json()
+        payload = (await require_transport(request.options.transport).request(http)).json()
         reader = _Reader(self.name)
         events = list(reader.events(payload))
         if not reader.done:
@@ -311,7 +318,7 @@ class Ollama(Provider):
 
     async def list_models(self, request: ModelsRequest) -> list[str]:
         http = self._http("GET", "/api/tags", request.options)
-        response = await require_transport(request.transport).request(
+        response = await require_transport(request.options.transport).request(
             http, max_bytes=8 * 1024 * 1024
         )
         payload = response.json()

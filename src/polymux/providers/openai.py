@@ -112,7 +112,12 @@ class OpenAICompatible(Provider):
         model: str | None = None,
     ) -> HttpRequest:
         return HttpRequest(
-            method, self.url(path, model), self.headers(), body, None, options, self.name
+            method=method,
+            url=self.url(path, model),
+            headers=self.headers(),
+            json=body,
+            options=options,
+            provider=self.name,
         )
 
     @property
@@ -126,7 +131,7 @@ class OpenAICompatible(Provider):
         state = StreamState()
         decoder = SSEDecoder()
         name = self.name
-        async with require_transport(request.transport).stream(http) as resp:
+        async with require_transport(request.options.transport).stream(http) as resp:
             async for piece in resp.iter_bytes():
                 for event in decoder.feed(piece):
                     if event.data == "[DONE]":
@@ -150,7 +155,7 @@ class OpenAICompatible(Provider):
     async def complete_chat(self, request: ChatRequest) -> Sequence[ChatEvent]:
         body = build_chat_body(request, self.quirks, stream=False)
         http = self._http("POST", "chat/completions", request.options, body, request.model)
-        response = await require_transport(request.transport).request(http)
+        response = await require_transport(request.options.transport).request(http)
         payload = response.json()
         if not isinstance(payload, dict):
             raise APIResponseValidationError(
@@ -165,7 +170,7 @@ class OpenAICompatible(Provider):
 
     # -- models ------------------------------------------------------------------------------
     async def list_models(self, request: ModelsRequest) -> list[str]:
-        response = await require_transport(request.transport).request(
+        response = await require_transport(request.options.transport).request(
             self._http("GET", "models", request.options), max_bytes=8 * 1024 * 1024
         )
         payload = response.json()
@@ -193,7 +198,7 @@ class OpenAICompatible(Provider):
         http = self._http(
             "POST", "images/generations", request.options, self.image_body(request), request.model
         )
-        payload = (await require_transport(request.transport).request(http)).json()
+        payload = (await require_transport(request.options.transport).request(http)).json()
         data = payload.get("data") if isinstance(payload, dict) else None
         if not isinstance(data, list):
             raise APIResponseValidationError(

@@ -3,25 +3,43 @@ another dialect (Anthropic, Gemini, Ollama). One place, so each dialect agrees."
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
 
 from ..errors import InvalidRequestError
+from ..types.request import content_text
 
-__all__ = ["content_text", "tool_call_arguments"]
+__all__ = ["content_text", "merge_turns", "tool_call_arguments"]
+
+#: A dialect's translation of one non-system message: (index, message) -> (role, blocks).
+Turn = Callable[[int, Mapping[str, Any]], tuple[str, list[dict[str, Any]]]]
 
 
-def content_text(content: Any) -> str:
-    """The text of a message's content: the string, or its text parts joined."""
-    if isinstance(content, str):
-        return content
-    if not isinstance(content, list):
-        return ""
-    return "".join(
-        str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text"
-    )
+def merge_turns(
+    messages: Sequence[Mapping[str, Any]], turn: Turn, key: str
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """(system texts, turns) for dialects that keep the system prompt apart and want turns to
+    alternate (Anthropic, Gemini): the texts of system and developer messages; every other
+    message through ``turn``, consecutive turns of one role merged into one (their blocks
+    under ``key``), a message with no blocks left out."""
+    system: list[str] = []
+    turns: list[dict[str, Any]] = []
+    for index, message in enumerate(messages):
+        if message.get("role") in ("system", "developer"):
+            text = content_text(message.get("content"))
+            if text:
+                system.append(text)
+            continue
+        role, blocks = turn(index, message)
+        if not blocks:
+            continue
+        if turns and turns[-1]["role"] == role:
+            turns[-1][key].extend(blocks)
+        else:
+            turns.append({"role": role, key: blocks})
+    return system, turns
 
 
 def tool_call_arguments(call: Mapping[str, Any], provider: str) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Pollinations: text through its OpenAI-compatible endpoint, images through its image endpoint.
 
-Two generations of its API exist (wire-formats.md section 6):
+Two generations of its API exist (as Pollinations documents them):
 
 - keyless, the legacy hosts: text ``POST https://text.pollinations.ai/openai`` (an OpenAI Chat
   Completions body), images ``GET https://image.pollinations.ai/prompt/{prompt}``;
@@ -25,6 +25,7 @@ from urllib.parse import quote, urlencode
 
 from ..errors import APIError, APIResponseValidationError, InvalidRequestError
 from ..transport.base import HttpRequest, require_transport
+from ..types.media import MAX_GENERATED_IMAGE_BYTES
 from ..types.request import ImageRequest, ModelsRequest
 from .base import Capabilities, GeneratedImage
 from .fetch_image import check_image_body
@@ -34,8 +35,6 @@ __all__ = ["Pollinations"]
 
 #: The longest image URL sent; Pollinations' image host refuses longer ones.
 MAX_IMAGE_URL = 4096
-#: Largest generated image read (the same cap as the client's image downloads).
-MAX_IMAGE_BYTES = 50 * 1024 * 1024
 
 
 def _flag(value: Any) -> str:
@@ -120,7 +119,7 @@ class Pollinations(OpenAICompatible):
 
     # -- models ------------------------------------------------------------------------------
     async def list_models(self, request: ModelsRequest) -> list[str]:
-        transport = require_transport(request.transport)
+        transport = require_transport(request.options.transport)
         image_models = (
             f"{self._image_root()}/image/models"
             if self.uses_current_api
@@ -128,7 +127,13 @@ class Pollinations(OpenAICompatible):
         )
         ids: list[str] = []
         for url in (self.url("models"), image_models):
-            http = HttpRequest("GET", url, self.headers(), None, None, request.options, self.name)
+            http = HttpRequest(
+                method="GET",
+                url=url,
+                headers=self.headers(),
+                options=request.options,
+                provider=self.name,
+            )
             response = await transport.request(http, max_bytes=8 * 1024 * 1024)
             ids += _names(response.json())
         return list(dict.fromkeys(ids))
@@ -160,12 +165,18 @@ class Pollinations(OpenAICompatible):
         return url
 
     async def generate_images(self, request: ImageRequest) -> Sequence[GeneratedImage]:
-        transport = require_transport(request.transport)
+        transport = require_transport(request.options.transport)
         url = self.image_request_url(request)
         headers = {**self.headers(), "Accept": "image/*"}
         response = await transport.request(
-            HttpRequest("GET", url, headers, None, None, request.options, self.name),
-            max_bytes=MAX_IMAGE_BYTES,
+            HttpRequest(
+                method="GET",
+                url=url,
+                headers=headers,
+                options=request.options,
+                provider=self.name,
+            ),
+            max_bytes=MAX_GENERATED_IMAGE_BYTES,
         )
         failure = response.headers.get("x-error-type")
         if failure:

@@ -1,7 +1,11 @@
 """Which provider answers: the model registry, fallback across a list, cooldowns, limits and
-hedging. ``Router`` ties them together for a client."""
+hedging. ``Router`` ties them together for a client (``AsyncClient.router``).
 
-from .fallback import Selection, is_retryable
+The public names are those below (``__all__``). The modules (router, fallback, hedging, health,
+limits, listing, policy, registry, usable) are the implementation: import from
+``polymux.routing`` or ``polymux``, not from them.
+"""
+
 from .health import HealthStore, InMemoryHealthStore
 from .limits import ConcurrencyLimits
 from .policy import IterListProvider, RetryProvider, RoutingOptions
@@ -18,6 +22,4 @@ __all__ = [
     "RetryProvider",
     "Router",
     "RoutingOptions",
-    "Selection",
-    "is_retryable",
 ]

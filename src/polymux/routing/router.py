@@ -2,7 +2,8 @@
 
 One ``Router`` per client holds the model registry, the providers' health (cooldowns), the
 per-provider concurrency limits and the default ``RoutingOptions``. ``select`` returns the
-provider that started answering, as a ``Selection`` the client folds.
+provider that started answering, as a ``Selection`` the client folds; ``first`` is the one
+fallback loop under it, which image generation uses too.
 
 Order of a call: the providers the caller gave (``provider=``, the client's), else those the
 registry lists for the model that are usable here; shuffled if asked; when there is more
@@ -17,11 +18,11 @@ import asyncio
 import logging
 import random
 import sys
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import replace
 from functools import partial
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from ..errors import (
     AllProvidersFailedError,
@@ -143,69 +144,72 @@ class Router:
         return await list_models(self.registry, chosen, request, skip_failures=True)
 
     # -- one call ------------------------------------------------------------------------------
-    def select(
+    async def select(
         self,
         providers: Sequence[Provider],
         request: ChatRequest,
         options: RoutingOptions | None = None,
-    ) -> Coroutine[Any, Any, Selection]:
-        """The provider that started answering, with its stream. One provider: its own
-        error. Several: ``AllProvidersFailedError`` when all fail, or the first error that
-        another provider would not fix (a 400, say). The caller reports how the answer
-        ended with ``settle``."""
-        if len(providers) == 1:
-            provider = providers[0]
-            if request.options.timeout.total is None or provider.deadline_in_transport:
-                # The transport's own timer already bounds the whole call: no second one (and
-                # no coroutine layer of ours between the caller and the attempt).
-                return self._attempt(provider, request, None, False)
-        return self._select(providers, request, options or self.options)
-
-    def lone(
-        self, providers: Sequence[Provider], request: ChatRequest
-    ) -> tuple[Provider, ChatRequest] | None:
-        """The provider and its request when a non-streamed call needs nothing of the router
-        before the answer: one provider, no concurrency limits, a native whole answer and a
-        deadline its transport keeps. The caller awaits ``complete_chat`` and reports how it
-        ended with ``settle``, as after ``select``. None: use ``select``."""
-        if len(providers) != 1 or self._limited or request.stream:
-            return None
-        provider = providers[0]
-        if not provider.has_native_completion or not (
-            request.options.timeout.total is None or provider.deadline_in_transport
-        ):
-            return None
-        return provider, self._request_for(provider, request, None)
-
-    async def _select(
-        self, providers: Sequence[Provider], request: ChatRequest, options: RoutingOptions
     ) -> Selection:
-        total = request.options.timeout.total
+        """The provider that started answering a chat call, with its answer so far; the
+        caller reads it inside ``async with selection:``, which reports how it ended. Errors
+        as ``first``'s."""
+        require_content = len(providers) > 1  # alone, an empty answer is the answer
+
+        def open_answer(provider: Provider, deadline: float | None) -> Awaitable[Selection]:
+            return self._open(
+                provider, self._request_for(provider, request, deadline), require_content
+            )
+
+        _, selection = await self.first(
+            providers,
+            open_answer,
+            total=request.options.timeout.total,
+            options=options,
+            discard=self._discard,
+        )
+        selection.settle = self.settle
+        return selection
+
+    async def first(
+        self,
+        providers: Sequence[Provider],
+        attempt: Callable[[Provider, float | None], Awaitable[T]],
+        *,
+        total: float | None,
+        options: RoutingOptions | None = None,
+        discard: Callable[[T], Awaitable[None]] | None = None,
+    ) -> tuple[Provider, T]:
+        """The one fallback loop, for any operation (chat, images, and what comes next):
+        ``attempt(provider, deadline)`` on each provider in order until one succeeds, under
+        the routing options (shuffle, hedging), the providers' health and the call's total
+        deadline. ``deadline`` is None for the first attempt (it has the whole budget), else
+        the loop time by which a later attempt must end.
+
+        The provider that succeeded is returned with its result; its health verdict is the
+        caller's to give (``settle``) once the result has been used: an answer that breaks
+        off later is still the provider's failure. Failed attempts are recorded here. One
+        provider: its own error. Several: ``AllProvidersFailedError`` when all fail, or the
+        first error that another provider would not fix (a 400, say). ``discard`` closes a
+        hedged attempt that succeeded but lost the race."""
+        options = options or self.options
         order = list(providers)
         if options.shuffle and len(order) > 1:
             random.shuffle(order)
-        loop = asyncio.get_running_loop()
-        deadline = None if total is None else loop.time() + total
+        multi = len(order) > 1
         errors: list[tuple[str, BaseException]] = []
-        if len(order) == 1:
-            work: Awaitable[Selection] = self._attempt(order[0], request, None, multi=False)
-        elif options.hedge_after is not None:
-            work = race(
-                [
-                    (
-                        p.name,
-                        partial(self._attempt, p, request, deadline if i else None, multi=True),
-                    )
-                    for i, p in enumerate(order)
-                ],
-                options.hedge_after,
-                lambda exc: is_retryable(exc, options.fallback_on_status),
-                errors,
-            )
+        # No deadline to keep here when there is none, or when the only provider's transport
+        # keeps it for the whole call already (no second timer for the same limit).
+        bounded = total is not None and (multi or not order[0].deadline_in_transport)
+        deadline = asyncio.get_running_loop().time() + total if bounded else None  # type: ignore[operator]
+        work: Awaitable[tuple[Provider, T]]
+        if multi and options.hedge_after is not None:
+            work = self._hedged(order, attempt, deadline, options, errors, discard)
         else:
-            work = self._in_order(order, request, deadline, options, errors)
+            work = self._in_order(order, attempt, deadline, options, errors)
+        if not bounded:
+            return await work
         try:
-            selection = await _within(work, None if deadline is None else deadline - loop.time())
+            found = await _within(work, total)
         except _Expired:
             cause = AllProvidersFailedError(errors) if errors else None
             raise _deadline_error(total, errors) from cause
@@ -216,83 +220,26 @@ class Router:
             raise
         if errors:
             log.debug(
-                "%s answered (model %r) after: %s",
-                selection.provider.name,
-                request.model,
+                "%s answered after: %s",
+                found[0].name,
                 "; ".join(f"{n}: {type(e).__name__}: {e}" for n, e in errors),
             )
-        return selection
-
-    async def run(
-        self,
-        providers: Sequence[Provider],
-        call: Callable[[Provider], Awaitable[T]],
-        *,
-        total: float | None,
-        options: RoutingOptions | None = None,
-    ) -> tuple[Provider, T]:
-        """A call that does not stream (image generation), under the same rules as chat:
-        order, cooldowns, health records, fallback and the total deadline. ``call`` takes
-        ``slot(provider)`` around each upstream request it makes (it may make several)."""
-        options = options or self.options
-        order = list(providers)
-        if options.shuffle and len(order) > 1:
-            random.shuffle(order)
-        multi = len(order) > 1
-        errors: list[tuple[str, BaseException]] = []
-
-        async def attempt(provider: Provider) -> T:
-            name = provider.name
-            if multi:
-                wait = await self.health.wait_time(name)
-                if wait > 0:
-                    raise ProviderCooldownError(name, wait)
-            try:
-                result = await call(provider)
-            except Exception as exc:
-                await self._record_failure(name, exc)
-                raise
-            except BaseException:
-                await self.health.release(name)
-                raise
-            await self.health.record_success(name)
-            return result
-
-        async def in_order() -> tuple[Provider, T]:
-            for provider in order:
-                try:
-                    return provider, await attempt(provider)
-                except Exception as exc:
-                    if not multi or not is_retryable(exc, options.fallback_on_status):
-                        raise
-                    log.debug("left %s: %s: %s", provider.name, type(exc).__name__, exc)
-                    errors.append((provider.name, exc))
-            raise AllProvidersFailedError(errors)
-
-        try:
-            return await _within(in_order(), total)
-        except _Expired:
-            cause = AllProvidersFailedError(errors) if errors else None
-            raise _deadline_error(total, errors) from cause
-
-    def slot(self, provider: Provider) -> AbstractAsyncContextManager[object]:
-        """One of the provider's concurrency slots, for one upstream request."""
-        sem = self.limits.semaphore(provider.name) if self._limited else None
-        return sem if sem is not None else nullcontext()
+        return found
 
     async def _in_order(
         self,
         order: Sequence[Provider],
-        request: ChatRequest,
+        attempt: Callable[[Provider, float | None], Awaitable[T]],
         deadline: float | None,
         options: RoutingOptions,
         errors: list[tuple[str, BaseException]],
-    ) -> Selection:
+    ) -> tuple[Provider, T]:
+        multi = len(order) > 1
         for i, provider in enumerate(order):
             try:
-                return await self._attempt(provider, request, deadline if i else None, multi=True)
+                return provider, await self._try(provider, attempt, deadline if i else None, multi)
             except Exception as exc:
-                if not is_retryable(exc, options.fallback_on_status):
+                if not multi or not is_retryable(exc, options.fallback_on_status):
                     if errors:
                         log.debug("%s failed for good after: %s", provider.name, errors)
                     raise
@@ -302,39 +249,81 @@ class Router:
                     break
         raise AllProvidersFailedError(errors)
 
-    async def _attempt(
-        self, provider: Provider, request: ChatRequest, deadline: float | None, multi: bool
-    ) -> Selection:
-        """One provider, until its first content: cooldown check, concurrency slot, the
-        request with its model id and what is left of the deadline; failures recorded."""
+    async def _hedged(
+        self,
+        order: Sequence[Provider],
+        attempt: Callable[[Provider, float | None], Awaitable[T]],
+        deadline: float | None,
+        options: RoutingOptions,
+        errors: list[tuple[str, BaseException]],
+        discard: Callable[[T], Awaitable[None]] | None,
+    ) -> tuple[Provider, T]:
+        attempts = [
+            (p.name, partial(self._try, p, attempt, deadline if i else None, True))
+            for i, p in enumerate(order)
+        ]
+        index, result = await race(
+            attempts,
+            options.hedge_after or 0.0,
+            lambda exc: is_retryable(exc, options.fallback_on_status),
+            errors,
+            discard,
+        )
+        return order[index], result
+
+    async def _try(
+        self,
+        provider: Provider,
+        attempt: Callable[[Provider, float | None], Awaitable[T]],
+        deadline: float | None,
+        multi: bool,
+    ) -> T:
+        """One attempt: skipped while the provider cools down (unless it is the only one);
+        a failure is recorded, a cancellation (a hedging loser, the deadline) gives none."""
         name = provider.name
         if multi:
             wait = await self.health.wait_time(name)
             if wait > 0:
                 raise ProviderCooldownError(name, wait)
-        sem = self.limits.semaphore(name) if self._limited else None
         try:
-            if sem is not None:
-                await sem.acquire()
-            try:
-                req = self._request_for(provider, request, deadline)
-                if not req.stream and provider.has_native_completion:
-                    selection = completed(provider, await provider.complete_chat(req), multi)
-                else:
-                    selection = await start_stream(provider, req, multi)
-            except BaseException:
-                if sem is not None:
-                    sem.release()
-                raise
+            return await attempt(provider, deadline)
         except Exception as exc:
             await self._record_failure(name, exc)
             raise
-        except BaseException:  # cancelled: a hedging loser or the deadline; no verdict
+        except BaseException:
             await self.health.release(name)
+            raise
+
+    async def _open(self, provider: Provider, req: ChatRequest, require_content: bool) -> Selection:
+        """A chat answer until its first content (or the whole answer), holding one of the
+        provider's concurrency slots until the selection is closed."""
+        sem = self.limits.semaphore(provider.name) if self._limited else None
+        if sem is not None:
+            await sem.acquire()
+        try:
+            if not req.stream and provider.has_native_completion:
+                selection = completed(provider, await provider.complete_chat(req), require_content)
+            else:
+                selection = await start_stream(provider, req, require_content)
+        except BaseException:
+            if sem is not None:
+                sem.release()
             raise
         if sem is not None:
             selection.on_close = sem.release
-        return selection  # success is recorded when the answer ends well (``settle``)
+        return selection
+
+    async def _discard(self, selection: Selection) -> None:
+        """A hedged answer that lost the race: closed, with no verdict on its provider."""
+        try:
+            await selection.aclose()
+        finally:
+            await self.health.release(selection.provider.name)
+
+    def slot(self, provider: Provider) -> AbstractAsyncContextManager[object]:
+        """One of the provider's concurrency slots, for one upstream request."""
+        sem = self.limits.semaphore(provider.name) if self._limited else None
+        return sem if sem is not None else nullcontext()
 
     def _request_for(
         self, provider: Provider, request: ChatRequest, deadline: float | None

@@ -13,7 +13,7 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import ConfigurationError
@@ -163,7 +163,7 @@ class ModelMap:
             return self._models
 
     async def _fetch_models(self, transport: Transport, options: CallOptions) -> list[Model]:
-        request = ModelsRequest(options=options, transport=transport)
+        request = ModelsRequest(options=replace(options, transport=transport))
         providers = list(self.providers.values())
         # The one listing routine: failed providers are left out; when all fail, the error is
         # raised only if the gateway has nothing of its own (aliases, declared models) to show.

@@ -1,4 +1,9 @@
-"""HTTP transport: pooled connections, retries, timeouts, SSE / NDJSON decoding."""
+"""HTTP transport: pooled connections, retries, timeouts, SSE / NDJSON decoding.
+
+The public names are those below (``__all__``): what a custom transport implements and what a
+custom provider decodes with. The modules (base, http, deadline, retry, errors, guard, proxy,
+sse, ndjson) are the implementation: import from ``polymux.transport``, not from them.
+"""
 
 from .base import ByteStream, HttpRequest, HttpResponse, Transport
 from .ndjson import NDJSONDecoder

@@ -22,7 +22,7 @@ from ..types.request import CallOptions
 __all__ = ["ByteStream", "HttpRequest", "HttpResponse", "Transport", "require_transport"]
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class HttpRequest:
     method: str
     url: str
@@ -44,7 +44,7 @@ class HttpRequest:
         return f"<HttpRequest {self.method} {self.url} provider={self.provider!r}>"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class HttpResponse:
     status: int
     headers: Mapping[str, str]

@@ -367,7 +367,9 @@ async def _read_whole(
             # cheaper than iterating; compressed bodies are counted as they inflate.
             body = await resp.read()
             resp.release()
-            return HttpResponse(resp.status, resp.headers, body, request.provider)
+            return HttpResponse(
+                status=resp.status, headers=resp.headers, body=body, provider=request.provider
+            )
         async for chunk in resp.content.iter_any():
             size += len(chunk)
             if size > limit:
@@ -380,7 +382,9 @@ async def _read_whole(
     except (OSError, asyncio.TimeoutError, _client_error()) as exc:
         raise translate_exception(exc, request.provider) from exc
     resp.release()
-    return HttpResponse(resp.status, resp.headers, b"".join(parts), request.provider)
+    return HttpResponse(
+        status=resp.status, headers=resp.headers, body=b"".join(parts), provider=request.provider
+    )
 
 
 def _seconds_for(

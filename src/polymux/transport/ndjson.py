@@ -7,10 +7,9 @@ from typing import Any
 import orjson
 
 from ..errors import APIResponseValidationError
+from .bom import without_bom
 
 __all__ = ["NDJSONDecoder"]
-
-_BOM = b"\xef\xbb\xbf"
 
 
 class NDJSONDecoder:
@@ -23,14 +22,13 @@ class NDJSONDecoder:
 
     def feed(self, chunk: bytes) -> list[Any]:
         buf = self._buf + chunk if self._buf else chunk
-        if self._start:
-            # orjson rejects a BOM; some servers write one. It may arrive split over chunks.
-            if len(buf) < 3 and _BOM.startswith(buf):
+        if self._start:  # orjson rejects a BOM; some servers write one
+            rest = without_bom(buf)
+            if rest is None:
                 self._buf = buf
                 return []
             self._start = False
-            if buf.startswith(_BOM):
-                buf = buf[3:]
+            buf = rest
         lines = buf.split(b"\n")
         self._buf = lines.pop()
         if len(self._buf) > self._max:
@@ -39,6 +37,8 @@ class NDJSONDecoder:
 
     def close(self) -> list[Any]:
         line, self._buf = self._buf, b""
+        if self._start:
+            line = without_bom(line) or b""
         return [self._parse(line)] if line.strip() else []
 
     @staticmethod

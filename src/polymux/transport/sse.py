@@ -14,13 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import APIResponseValidationError
+from .bom import without_bom
 from .errors import MAX_ERROR_BODY
 
 __all__ = ["DEFAULT_MAX_EVENT_BYTES", "SSEDecoder", "SSEEvent"]
 
 #: Largest event (or line) accepted; a stream that exceeds it is broken or hostile.
 DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024
-_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(slots=True)
@@ -67,12 +67,12 @@ class SSEDecoder:
                 chunk = chunk[1:]
         buf = self._buf + chunk if self._buf else chunk
         if self._start:
-            if len(buf) < 3 and _BOM.startswith(buf):
+            rest = without_bom(buf)
+            if rest is None:
                 self._buf = buf
                 return []
             self._start = False
-            if buf.startswith(_BOM):
-                buf = buf[3:]
+            buf = rest
         if b"\r" in buf:
             self._cr = buf.endswith(b"\r")
             buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
@@ -119,8 +119,8 @@ class SSEDecoder:
         events: list[SSEEvent] = []
         if self._buf:
             line, self._buf = self._buf, b""
-            if self._start and line.startswith(_BOM):
-                line = line[3:]
+            if self._start:
+                line = without_bom(line) or b""
             self._line(line, events)
         if self._data:
             self._line(b"", events)

@@ -1,4 +1,8 @@
-"""polymux's public types: requests providers receive, events they yield, objects callers get."""
+"""polymux's public types: requests providers receive, events they yield, objects callers get.
+
+The public names are those below (``__all__``). The modules (chat, events, images, request,
+media, _record) are the implementation: import from ``polymux.types``, not from them.
+"""
 
 from .chat import (
     ChatCompletion,
@@ -11,6 +15,7 @@ from .chat import (
     ChoiceDeltaToolCallFunction,
     ChunkChoice,
     CompletionUsage,
+    FinishReason,
     Function,
 )
 from .events import (
@@ -50,6 +55,7 @@ __all__ = [
     "ChunkChoice",
     "CompletionUsage",
     "Finish",
+    "FinishReason",
     "Function",
     "Image",
     "ImageRef",

@@ -30,23 +30,24 @@ __all__ = [
     "PromptTokensDetails",
 ]
 
+#: Why a choice ended, as OpenAI reports it (the one list: provider events use it too).
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "function_call"]
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class Function(Record):
     name: str
     arguments: str
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class ChatCompletionMessageToolCall(Record):
     id: str
     function: Function
     type: Literal["function"] = "function"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class ChatCompletionMessage(Record):
     content: str | None = None
     role: Literal["assistant"] = "assistant"
@@ -61,7 +62,7 @@ class ChatCompletionMessage(Record):
     _omit_when_none: ClassVar[frozenset[str]] = frozenset({"reasoning_content", "parsed"})
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class Choice(Record):
     index: int
     message: ChatCompletionMessage
@@ -69,13 +70,13 @@ class Choice(Record):
     logprobs: Any = None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class PromptTokensDetails(Record):
     cached_tokens: int | None = None
     audio_tokens: int | None = None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class CompletionTokensDetails(Record):
     reasoning_tokens: int | None = None
     audio_tokens: int | None = None
@@ -83,7 +84,7 @@ class CompletionTokensDetails(Record):
     rejected_prediction_tokens: int | None = None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class CompletionUsage(Record):
     prompt_tokens: int
     completion_tokens: int
@@ -96,7 +97,7 @@ class CompletionUsage(Record):
     _omit_when_none: ClassVar[frozenset[str]] = frozenset({"estimated"})
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class ChatCompletion(Record):
     id: str
     choices: list[Choice]
@@ -111,13 +112,13 @@ class ChatCompletion(Record):
     _omit_when_none: ClassVar[frozenset[str]] = frozenset({"provider"})
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class ChoiceDeltaToolCallFunction(Record):
     name: str | None = None
     arguments: str | None = None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class ChoiceDeltaToolCall(Record):
     index: int
     id: str | None = None
@@ -125,7 +126,7 @@ class ChoiceDeltaToolCall(Record):
     type: Literal["function"] | None = None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class ChoiceDelta(Record):
     content: str | None = None
     role: Literal["assistant"] | None = None
@@ -137,7 +138,7 @@ class ChoiceDelta(Record):
     _omit_when_none: ClassVar[frozenset[str]] = frozenset({"reasoning_content"})
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class ChunkChoice(Record):
     index: int
     delta: ChoiceDelta = field(default_factory=ChoiceDelta)
@@ -145,7 +146,7 @@ class ChunkChoice(Record):
     logprobs: Any = None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class ChatCompletionChunk(Record):
     id: str
     choices: list[ChunkChoice]

@@ -8,7 +8,9 @@ A provider yields plain ``str`` pieces (shorthand for ``TextDelta``) or these ty
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, TypeAlias
+from typing import TypeAlias
+
+from .chat import FinishReason
 
 __all__ = [
     "ChatEvent",
@@ -22,8 +24,6 @@ __all__ = [
     "Usage",
     "WholeChoice",
 ]
-
-FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
 
 
 @dataclass(slots=True)

@@ -11,7 +11,7 @@ from ._record import Record
 __all__ = ["Image", "ImagesResponse", "Model", "ModelList"]
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class Image(Record):
     b64_json: str | None = None
     url: str | None = None
@@ -22,7 +22,7 @@ class Image(Record):
     _omit_when_none: ClassVar[frozenset[str]] = frozenset({"path"})
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class ImagesResponse(Record):
     created: int
     data: list[Image] = field(default_factory=list)
@@ -32,7 +32,7 @@ class ImagesResponse(Record):
     _omit_when_none: ClassVar[frozenset[str]] = frozenset({"provider", "usage"})
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class Model(Record):
     id: str
     created: int = 0
@@ -43,7 +43,7 @@ class Model(Record):
     _omit_when_none: ClassVar[frozenset[str]] = frozenset({"provider"})
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class ModelList(Record):
     data: list[Model] = field(default_factory=list)
     object: Literal["list"] = "list"

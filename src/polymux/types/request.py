@@ -22,6 +22,7 @@ __all__ = [
     "Message",
     "ModelsRequest",
     "Timeout",
+    "content_text",
 ]
 
 # One message in the OpenAI shape: {"role": ..., "content": str | [parts] | None, ...}.
@@ -46,6 +47,17 @@ BODY_FIELDS = (
     "user",
     "reasoning_effort",
 )
+
+
+def content_text(content: Any) -> str:
+    """The text of a message's content: the string, or its text parts joined."""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        return ""
+    return "".join(
+        str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +88,7 @@ class Timeout:
         return cls(total=seconds, connect=min(10.0, seconds))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CallOptions:
     """How to make a call, as opposed to what to ask: limits, retries, proxy, headers."""
 
@@ -88,6 +100,9 @@ class CallOptions:
     #: loopback or link-local addresses (off by default: a URL from untrusted input must not
     #: reach the internal network; see providers/fetch_image.py).
     allow_private_image_urls: bool = False
+    #: The client's pooled HTTP transport, which HTTP providers send through (set by the
+    #: client; infrastructure of the call, not part of what is asked).
+    transport: Transport | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +150,7 @@ class ImageRef:
         return base64.b64encode(self.data).decode("ascii")
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class ChatRequest:
     """A validated chat request. ``messages`` are OpenAI-shaped with images normalized."""
 
@@ -160,8 +175,6 @@ class ChatRequest:
     user: str | None = None
     reasoning_effort: str | None = None
     extra_body: dict[str, Any] = field(default_factory=dict)
-    # The client's pooled HTTP transport; HTTP providers send through it.
-    transport: Transport | None = None
 
     @property
     def token_limit(self) -> int | None:
@@ -199,15 +212,14 @@ class ChatRequest:
         return False
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class ModelsRequest:
     """A request for a provider's model list."""
 
     options: CallOptions = field(default_factory=CallOptions)
-    transport: Transport | None = None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class ImageRequest:
     """A validated image generation request."""
 
@@ -221,7 +233,6 @@ class ImageRequest:
     user: str | None = None
     extra_body: dict[str, Any] = field(default_factory=dict)
     options: CallOptions = field(default_factory=CallOptions)
-    transport: Transport | None = None
 
     @property
     def dimensions(self) -> tuple[int, int] | None:

@@ -1,5 +1,5 @@
 """``polymux serve``, ``polymux keys`` and ``polymux usage``: register hooks for the CLI's
-command table (cli/app.py). Heavy imports (uvicorn, the app, sqlite) happen inside ``run``.
+command table (app.py). Heavy imports (uvicorn, the app, sqlite) happen inside ``run``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..cli.app import EXIT_OK, EXIT_USAGE, CLIError, Runner
+from .app import EXIT_OK, EXIT_USAGE, CLIError, Runner
 
 __all__ = ["register_keys", "register_serve", "register_usage"]
 
@@ -62,8 +62,8 @@ def register_serve(parser: argparse.ArgumentParser) -> Runner:
 
 
 def _run_serve(args: argparse.Namespace) -> int:
-    from .config import GatewayConfig, load_config
-    from .run import serve
+    from ..server.config import GatewayConfig, load_config
+    from ..server.run import serve
 
     config = load_config(args.config) if args.config else GatewayConfig()
     config = config.with_flags(
@@ -106,7 +106,7 @@ def register_keys(parser: argparse.ArgumentParser) -> Runner:
 
 
 def _store(args: argparse.Namespace) -> Any:
-    from .store import Store, default_db_path
+    from ..server.store import Store, default_db_path
 
     return Store(args.db or default_db_path())
 
@@ -189,7 +189,7 @@ def _fmt(value: float | None) -> str:
 
 
 def _run_usage(args: argparse.Namespace) -> int:
-    from .usage import summarize
+    from ..server.usage import summarize
 
     by = tuple(part.strip() for part in args.by.split(",") if part.strip())
     if not by or set(by) - {"key", "model", "provider"}:

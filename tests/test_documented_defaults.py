@@ -1,0 +1,160 @@
+"""The documented defaults and rules of retries, backoff, cooldowns and fallback, pinned.
+
+Each test checks a number or rule the docs state (transport/retry.py, routing/health.py,
+routing/fallback.py, the README): the retried statuses, the backoff curve, the breaker's
+thresholds, what a probe's failure does, and which events count as content.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from polymux import AllProvidersFailedError, AsyncClient, EmptyResponseError
+from polymux.routing import InMemoryHealthStore
+from polymux.testing import ScriptedProvider
+from polymux.transport import DEFAULT_RETRY, RetryPolicy
+from polymux.transport.http import HttpTransport
+from polymux.types import ChatEvent, Finish, ReasoningDelta, RefusalDelta, TextDelta
+
+from .fakes import FakeServer
+from .fakes.openai import CHAT, error, reply
+from .support import Clock
+
+MSGS = [{"role": "user", "content": "hi"}]
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[FakeServer]:
+    async with FakeServer() as fake:
+        yield fake
+
+
+# -- retries -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("status", [408, 409, 429, 500, 502, 503, 504])
+async def test_these_statuses_are_retried(server: FakeServer, status: int) -> None:
+    server.script("POST", CHAT, error(status, "try again"), reply("fine"))
+    transport = HttpTransport(retry=RetryPolicy(initial_delay=0.001, max_delay=0.002))
+    async with AsyncClient(base_url=server.url("/v1"), api_key="k", transport=transport) as c:
+        response = await c.chat.completions.create(model="m", messages=MSGS)
+    assert response.choices[0].message.content == "fine"
+    assert len(server.requests) == 2
+    await transport.aclose()
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
+def test_these_statuses_are_not_retried(status: int) -> None:
+    assert not DEFAULT_RETRY.should_retry_status(status, {})
+
+
+def test_the_backoff_doubles_from_half_a_second_to_eight(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(random, "random", lambda: 0.0)  # no jitter
+    assert [DEFAULT_RETRY.delay(n) for n in range(7)] == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
+
+
+def test_the_jitter_takes_off_up_to_a_quarter(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(random, "random", lambda: 1.0)  # the most jitter there is
+    assert [DEFAULT_RETRY.delay(n) for n in (0, 4)] == [0.375, 6.0]
+    monkeypatch.setattr(random, "random", lambda: 0.5)
+    assert DEFAULT_RETRY.delay(1) == 0.875
+
+
+# -- cooldowns -----------------------------------------------------------------------------------
+async def test_three_failures_in_a_row_open_the_breaker_for_thirty_seconds() -> None:
+    clock = Clock()
+    health = InMemoryHealthStore(clock=clock)
+    for _ in range(2):
+        await health.record_failure("p")
+    assert await health.wait_time("p") == 0.0
+    await health.record_failure("p")
+    assert await health.wait_time("p") == 30.0
+    clock.now += 29.5
+    assert await health.wait_time("p") == 0.5
+
+
+async def test_a_success_resets_the_count_of_failures() -> None:
+    health = InMemoryHealthStore(clock=Clock())
+    for _ in range(2):
+        await health.record_failure("p")
+    await health.record_success("p")
+    for _ in range(2):
+        await health.record_failure("p")
+    assert await health.wait_time("p") == 0.0
+
+
+async def test_a_rate_limit_cools_down_for_its_retry_after_capped_at_five_minutes() -> None:
+    health = InMemoryHealthStore(clock=Clock())
+    await health.record_failure("asked", rate_limited=True, retry_after=12.0)
+    await health.record_failure("silent", rate_limited=True)
+    await health.record_failure("greedy", rate_limited=True, retry_after=3600.0)
+    assert await health.wait_time("asked") == 12.0
+    assert await health.wait_time("silent") == 30.0
+    assert await health.wait_time("greedy") == 300.0
+
+
+async def test_a_failed_probe_after_a_rate_limit_opens_the_breaker_again() -> None:
+    clock = Clock()
+    health = InMemoryHealthStore(clock=clock)
+    await health.record_failure("p", rate_limited=True, retry_after=10.0)
+    clock.now += 10.0
+    assert await health.wait_time("p") == 0.0  # half-open: this caller probes
+    assert await health.wait_time("p") > 0.0  # and nobody else meanwhile
+    # One plain failure (below the threshold of three) is enough for a probe.
+    await health.record_failure("p")
+    assert await health.wait_time("p") == 30.0
+
+
+async def test_a_successful_probe_closes_the_breaker() -> None:
+    clock = Clock()
+    health = InMemoryHealthStore(clock=clock)
+    await health.record_failure("p", rate_limited=True, retry_after=10.0)
+    clock.now += 10.0
+    assert await health.wait_time("p") == 0.0
+    await health.record_success("p")
+    await health.record_failure("p")  # a fresh count: one failure is not three
+    assert await health.wait_time("p") == 0.0
+
+
+# -- what counts as content for fallback ---------------------------------------------------------
+CONTENT: dict[str, ChatEvent] = {
+    "text": TextDelta("Hello."),
+    "reasoning": ReasoningDelta("Thinking."),
+    "refusal": RefusalDelta("I cannot."),
+    "plain str": "Hello.",
+}
+EMPTY: dict[str, ChatEvent] = {
+    "text": TextDelta(""),
+    "reasoning": ReasoningDelta(""),
+    "plain str": "",
+}
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+@pytest.mark.parametrize("kind", CONTENT)
+async def test_a_typed_delta_is_content_and_keeps_its_provider(kind: str, stream: bool) -> None:
+    first = ScriptedProvider([CONTENT[kind], Finish("stop")], name="first")
+    second = ScriptedProvider("from the second", name="second")
+    client = AsyncClient(provider=[first, second])
+    answer: Any = await client.chat.completions.create(messages="hi", stream=stream)
+    provider = [c.provider async for c in answer][-1] if stream else answer.provider
+    assert provider == "first"
+    assert second.requests == []
+
+
+@pytest.mark.parametrize("kind", EMPTY)
+async def test_an_empty_delta_is_no_content_and_the_next_provider_answers(kind: str) -> None:
+    first = ScriptedProvider([EMPTY[kind], Finish("stop")], name="first")
+    second = ScriptedProvider("from the second", name="second")
+    client = AsyncClient(provider=[first, second])
+    response = await client.chat.completions.create(messages="hi")
+    assert response.provider == "second"
+    assert response.choices[0].message.content == "from the second"
+    alone = AsyncClient(provider=ScriptedProvider([EMPTY[kind], Finish("stop")]))
+    assert (await alone.chat.completions.create(messages="hi")).choices[0].message.content == ""
+    empties = [ScriptedProvider([EMPTY[kind]], name=name) for name in ("a", "b")]
+    with pytest.raises(AllProvidersFailedError) as info:
+        await AsyncClient(provider=empties).chat.completions.create(messages="hi")
+    assert [type(e) for e in info.value.exceptions] == [EmptyResponseError] * 2
