@@ -371,8 +371,9 @@ def test_client_disconnect_cancels_the_upstream_at_once(gw: LiveGateway, started
         with pytest.raises(httpx.ReadTimeout):
             httpx.post(gw.url + "/v1/chat/completions", json=body, timeout=0.3)
         assert upstream.open == 1
-    # The client closed its connection: the gateway closes its upstream one, long before 30 s.
-    deadline = time.monotonic() + 3
+    # The client closed its connection: the gateway closes its upstream one, long before 30 s
+    # (the bound is loose so a loaded machine does not fail it; a leak would hold it 30 s).
+    deadline = time.monotonic() + 10
     while upstream.open and time.monotonic() < deadline:
         time.sleep(0.01)
     assert upstream.open == 0

@@ -111,7 +111,7 @@ def _commands_help() -> str:
 
 
 def _version() -> str:
-    from .. import __version__
+    from .._version import __version__
 
     return f"polymux {__version__}"
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from .. import __version__
+from .._version import __version__
 from .asgi import send_bytes
 
 if TYPE_CHECKING:
