@@ -19,12 +19,17 @@ from openai.types.chat import ChatCompletionChunk as OpenAIChunk
 from polymux import AsyncClient
 from polymux.providers.anthropic import Anthropic
 from polymux.providers.base import Provider
+from polymux.providers.bedrock import Bedrock
+from polymux.providers.cohere import Cohere
 from polymux.providers.gemini import Gemini
 from polymux.providers.ollama import Ollama
 from polymux.providers.openai import OpenAICompatible
 from polymux.providers.pollinations import Pollinations
+from polymux.providers.vertex import VertexGemini
 from tests.fakes import FakeServer, smart_native
 from tests.fakes import anthropic as fake_anthropic
+from tests.fakes import bedrock as fake_bedrock
+from tests.fakes import cohere as fake_cohere
 from tests.fakes import gemini as fake_gemini
 from tests.fakes import ollama as fake_ollama
 from tests.fakes import pollinations as fake_openai
@@ -46,6 +51,10 @@ CITY_SCHEMA = {
         },
     },
 }
+
+
+BEDROCK_MODEL = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+VERTEX_PATH = "/v1/projects/p/locations/us-central1/publishers/google/models/gemini-2.5-flash"
 
 
 # -- targets: a provider behind its fake -----------------------------------------------------
@@ -90,6 +99,25 @@ TARGETS = [
         (fake_gemini.generate_path(), fake_gemini.stream_path()),
         smart_native.gemini_smart,
         lambda s: Gemini(api_key="gm-test", base_url=s.url("/v1beta")),
+    ),
+    Target(
+        "cohere",
+        (fake_cohere.CHAT,),
+        fake_cohere.smart_chat,
+        lambda s: Cohere(api_key="co-test", base_url=s.url()),
+        vision=False,  # only its vision models read images
+    ),
+    Target(
+        "bedrock",
+        (f"/model/{BEDROCK_MODEL}/converse", f"/model/{BEDROCK_MODEL}/converse-stream"),
+        fake_bedrock.smart_converse,
+        lambda s: Bedrock(api_key="bedrock-key", base_url=s.url(), region="us-east-1"),
+    ),
+    Target(
+        "vertex",
+        tuple(VERTEX_PATH + m for m in (":generateContent", ":streamGenerateContent")),
+        smart_native.gemini_smart,
+        lambda s: VertexGemini(api_key="ya29.test", project="p", base_url=s.url()),
     ),
 ]
 
@@ -337,12 +365,51 @@ def gemini_shape(case: str, sent: list[dict[str, Any]], ctx: Ctx) -> None:
         assert body["generationConfig"]["stopSequences"] == ["STOP"]
 
 
+def cohere_shape(case: str, sent: list[dict[str, Any]], ctx: Ctx) -> None:
+    body = sent[0]
+    if case == "system_prompt":
+        assert body["messages"][0] == {"role": "system", "content": "Be brief."}
+    elif case == "tools_two_turns":
+        assistant, tool = sent[1]["messages"][1:3]
+        call = assistant["tool_calls"][0]
+        assert jsonlib.loads(call["function"]["arguments"]) == {"city": SAMPLE_STRING}
+        assert tool == {"role": "tool", "tool_call_id": call["id"], "content": tool["content"]}
+    elif case == "json_schema":
+        assert body["response_format"] == {
+            "type": "json_object",
+            "json_schema": CITY_SCHEMA["json_schema"]["schema"],  # type: ignore[index]
+        }
+    elif case == "stop":
+        assert body["stop_sequences"] == ["STOP"]
+
+
+def bedrock_shape(case: str, sent: list[dict[str, Any]], ctx: Ctx) -> None:
+    body = sent[0]
+    if case == "system_prompt":
+        assert body["system"] == [{"text": "Be brief."}]
+    elif case in ("vision_url", "vision_bytes"):  # downloaded, sent as bytes
+        image = body["messages"][0]["content"][1]
+        assert image == {"image": {"format": "png", "source": {"bytes": b64(PNG)}}}
+    elif case == "tools_two_turns":
+        use = sent[1]["messages"][1]["content"][-1]["toolUse"]
+        result = sent[1]["messages"][2]["content"][0]["toolResult"]
+        assert use["input"] == {"city": SAMPLE_STRING}
+        assert result["toolUseId"] == use["toolUseId"]
+    elif case == "json_schema":  # forced through a tool, as for Anthropic
+        assert body["toolConfig"]["toolChoice"] == {"tool": {"name": "json_response"}}
+    elif case == "stop":
+        assert body["inferenceConfig"]["stopSequences"] == ["STOP"]
+
+
 SHAPES: dict[str, Callable[[str, list[dict[str, Any]], Ctx], None]] = {
     "openai-compatible": openai_shape,
     "ollama": ollama_shape,
     "pollinations": openai_shape,
     "anthropic": anthropic_shape,
     "gemini": gemini_shape,
+    "cohere": cohere_shape,
+    "bedrock": bedrock_shape,
+    "vertex": gemini_shape,
 }
 
 

@@ -31,7 +31,7 @@ from polymux import (
     UnknownProviderError,
     UnprocessableEntityError,
 )
-from polymux.errors import status_error
+from polymux.errors import APIResponseValidationError, status_error
 from polymux.providers import Provider
 from polymux.testing import FunctionProvider, ScriptedProvider
 from polymux.types.events import ChatEvent, Finish, TextDelta, Usage
@@ -125,8 +125,13 @@ async def test_quickstart_example_runs() -> None:
 
 async def test_provider_yielding_something_else_is_a_clear_error() -> None:
     client = AsyncClient(provider=FunctionProvider(lambda request: [42]))
-    with pytest.raises(TypeError, match="yielded int"):
+    with pytest.raises(APIResponseValidationError, match="yielded int"):
         await client.chat.completions.create(messages="x")
+    # Streamed too, and for a list (what a dialect that misread content parts would yield).
+    listing = AsyncClient(provider=FunctionProvider(lambda request: [["parts"]]))
+    with pytest.raises(APIResponseValidationError, match="yielded list"):
+        async for _ in listing.chat.completions.create(messages="x", stream=True):
+            pass
 
 
 # -- g4f-style providers ----------------------------------------------------------------------

@@ -30,6 +30,7 @@ class ProviderStatus:
     reason: str  # why not usable ("" when usable)
     serves: tuple[str, ...]  # "chat", "images"
     where: str = ""  # the base URL requests would go to, when the provider has one
+    free: str = ""  # what the host gives at no cost ("" when nothing, or local)
 
 
 def provider_status(name: str) -> ProviderStatus:
@@ -50,15 +51,17 @@ def provider_status(name: str) -> ProviderStatus:
         for what, ok in (("chat", provider.supports_chat), ("images", provider.supports_images))
         if ok
     )
+    free = provider.free_tier
     # The same judgement routing uses when a caller names a model and no provider.
     reason = unusable_reason(provider)
     if reason is not None:
-        return ProviderStatus(name, False, reason, serves)
+        return ProviderStatus(name, False, reason, serves, free=free)
     try:
         root = getattr(provider, "root", None)  # HTTP providers: where requests would go
     except PolymuxError as exc:
-        return ProviderStatus(name, False, str(exc), serves)
-    return ProviderStatus(name, True, "", serves, root if isinstance(root, str) else "")
+        return ProviderStatus(name, False, str(exc), serves, free=free)
+    where = root if isinstance(root, str) else ""
+    return ProviderStatus(name, True, "", serves, where, free)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
                 "reason": s.reason or None,
                 "serves": s.serves,
                 "base_url": s.where or None,
+                "free_tier": s.free or None,
             }
             for s in statuses
         ]
@@ -87,5 +91,6 @@ def run(args: argparse.Namespace) -> int:
         state = "yes" if s.usable else "no"
         serves = ",".join(s.serves) or "-"
         why = f"  {s.reason or s.where}" if s.reason or s.where else ""
-        out.write(f"{s.name:<{width}}  {state:<6}  {serves:<11}{why}".rstrip() + "\n")
+        free = f"  (free: {s.free})" if s.free else ""
+        out.write(f"{s.name:<{width}}  {state:<6}  {serves:<11}{why}{free}".rstrip() + "\n")
     return 0

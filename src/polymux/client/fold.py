@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
+from ..errors import APIResponseValidationError
 from ..types.chat import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -224,14 +225,14 @@ class ResponseFold:
             return self._text(0, event)  # type: ignore[arg-type]
         handler = _HANDLERS.get(kind)
         if handler is None:
-            handler = _handler_for(event)
+            handler = _handler_for(event, self.provider)
         return handler(self, event)
 
     def feed(self, events: Iterable[ChatEvent]) -> None:
         """Apply a non-streamed answer's events, until a stop sequence ends every choice.
         (The same dispatch as ``apply``, without a call of it per event.)"""
         for event in events:
-            handler = _HANDLERS.get(type(event)) or _handler_for(event)
+            handler = _HANDLERS.get(type(event)) or _handler_for(event, self.provider)
             handler(self, event)
             if self.done:
                 break
@@ -447,11 +448,12 @@ class ResponseFold:
 
 def _reported_usage(usage: Usage) -> CompletionUsage:
     prompt, completion = usage.prompt_tokens, usage.completion_tokens
-    cached, reasoning = usage.cached_tokens, usage.reasoning_tokens
+    cached, reasoning, total = usage.cached_tokens, usage.reasoning_tokens, usage.total_tokens
     return CompletionUsage(
         prompt_tokens=prompt,
         completion_tokens=completion,
-        total_tokens=prompt + completion,
+        # The host's own total when it reports one: it can count what neither part shows.
+        total_tokens=prompt + completion if total is None else total,
         prompt_tokens_details=None if cached is None else PromptTokensDetails(cached_tokens=cached),
         completion_tokens_details=(
             None if reasoning is None else CompletionTokensDetails(reasoning_tokens=reasoning)
@@ -473,14 +475,16 @@ _HANDLERS: dict[type, _Handler] = {
 }
 
 
-def _handler_for(event: object) -> _Handler:
-    """The handler of a subclass of an event type (a ``str`` subclass, say)."""
+def _handler_for(event: object, provider: str | None) -> _Handler:
+    """The handler of a subclass of an event type (a ``str`` subclass, say). Anything else is
+    provider output the fold cannot read: a polymux error, never a bare TypeError."""
     for kind, handler in _HANDLERS.items():
         if isinstance(event, kind):
             return handler
-    raise TypeError(
+    raise APIResponseValidationError(
         f"a provider yielded {type(event).__name__}; yield str or an event from "
-        "polymux.types.events"
+        "polymux.types.events",
+        provider=provider,
     )
 
 

@@ -51,7 +51,7 @@ class Anthropic(Provider):
     # Every Claude 3+ model reads images and calls tools; JSON output rides on tool forcing.
     capabilities = Capabilities(vision=True, tools=True, json_schema=True, json_object=True)
     default_model = "claude-sonnet-4-5"
-    models = (
+    models: Sequence[str] = (
         "claude-opus-4-1",
         "claude-opus-4-5",
         "claude-sonnet-4-5",
@@ -95,11 +95,16 @@ class Anthropic(Provider):
         )
 
     # -- chat --------------------------------------------------------------------------------
-    async def stream_chat(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
+    async def chat_http(self, request: ChatRequest, *, stream: bool) -> HttpRequest:
+        """The HTTP request of one chat call (Claude on Vertex AI sends the same body
+        elsewhere: vertex.py overrides this)."""
         body = build_messages_body(
-            request, stream=True, rules=self.model_rules, thinking=self._thinking
+            request, stream=stream, rules=self.model_rules, thinking=self._thinking
         )
-        http = self._http("POST", "messages", request.options, body)
+        return self._http("POST", "messages", request.options, body)
+
+    async def stream_chat(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
+        http = await self.chat_http(request, stream=True)
         state = StreamState(self.name, json_tool=request.response_format is not None)
         decoder = SSEDecoder()
         loads = orjson.loads
@@ -132,10 +137,7 @@ class Anthropic(Provider):
         self._thinking.remember(state.remembered())
 
     async def complete_chat(self, request: ChatRequest) -> Sequence[ChatEvent]:
-        body = build_messages_body(
-            request, stream=False, rules=self.model_rules, thinking=self._thinking
-        )
-        http = self._http("POST", "messages", request.options, body)
+        http = await self.chat_http(request, stream=False)
         payload = (await require_transport(request.options.transport).request(http)).json()
         if not isinstance(payload, dict):
             raise APIResponseValidationError("expected a Message object", provider=self.name)

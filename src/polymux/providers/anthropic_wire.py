@@ -21,6 +21,7 @@ __all__ = [
     "RESPONSE_TOOL",
     "ModelRule",
     "build_messages_body",
+    "response_tool",
     "rule_for",
 ]
 
@@ -208,7 +209,9 @@ def _tool_choice(choice: Any, parallel: bool | None) -> dict[str, Any] | None:
     return out
 
 
-def _response_tool(fmt: Mapping[str, Any]) -> dict[str, Any]:
+def response_tool(fmt: Mapping[str, Any]) -> dict[str, Any]:
+    """The tool whose input carries a json_object / json_schema answer (Bedrock's Converse
+    forces one the same way)."""
     if fmt["type"] == "json_schema":
         spec = fmt["json_schema"]
         schema = dict(spec["schema"])
@@ -279,7 +282,7 @@ def build_messages_body(
     choice = _tool_choice(request.tool_choice, request.parallel_tool_calls)
     fmt = request.response_format
     if fmt is not None:
-        tools.append(_response_tool(fmt))
+        tools.append(response_tool(fmt))
         if len(tools) == 1 or request.tool_choice == "none":
             choice = {"type": "tool", "name": RESPONSE_TOOL}
         elif choice is None or choice["type"] == "auto":

@@ -73,6 +73,9 @@ class Provider:
     base_url_env: str | None = None
     #: Whether calls fail without a base URL from one of those (Azure, a bare compatible host).
     requires_base_url: bool = False
+    #: What the host gives at no cost, in a few words ("" when nothing): ``polymux providers``
+    #: shows it. Limits change; the host's own page has the current ones.
+    free_tier: str = ""
     #: Every wait of this provider's chat calls happens inside transport calls made with the
     #: request's options, and a transport enforces ``timeout.total`` over those (its
     #: contract). When it is the only provider of a call, the router then keeps no second
@@ -127,6 +130,9 @@ class Provider:
             env = self.base_url_env
             url = (os.environ.get(env) if env else None) or self.default_base_url
         return url.rstrip("/") if url else None
+
+    #: What to set up when ``is_configured`` is False for want of credentials other than a key.
+    credentials_hint: str = ""
 
     @property
     def is_configured(self) -> bool:

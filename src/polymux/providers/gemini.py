@@ -49,8 +49,9 @@ _VERSIONED = re.compile(r"/v\d+(?:alpha|beta)?\d*$")
 ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
 
 
-def aspect_ratio(width: int, height: int) -> str | None:
-    """The accepted aspect ratio nearest to width:height (None for 'auto' sizes)."""
+def aspect_ratio(width: int, height: int, choices: Sequence[str] = ASPECT_RATIOS) -> str | None:
+    """The accepted aspect ratio (of ``choices``) nearest to width:height (None for 'auto'
+    sizes)."""
     if width <= 0 or height <= 0:
         return None
     target = width / height
@@ -59,7 +60,7 @@ def aspect_ratio(width: int, height: int) -> str | None:
         w, h = ratio.split(":")
         return abs(int(w) / int(h) - target)
 
-    return min(ASPECT_RATIOS, key=distance)
+    return min(choices, key=distance)
 
 
 class Gemini(Provider):
@@ -74,6 +75,7 @@ class Gemini(Provider):
     api_key_env = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
     requires_api_key = True
     default_base_url = "https://generativelanguage.googleapis.com/v1beta"
+    free_tier = "free tier of the Gemini API, rate-limited"
     base_url_env = "GOOGLE_GEMINI_BASE_URL"
     capabilities = GEMINI_MODELS[0].capabilities
     default_model = "gemini-2.5-flash"

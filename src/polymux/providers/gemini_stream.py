@@ -54,11 +54,15 @@ def map_finish_reason(value: Any) -> FinishReason:
 def _usage(meta: Mapping[str, Any]) -> Usage:
     thoughts = meta.get("thoughtsTokenCount")
     cached = meta.get("cachedContentTokenCount")
+    total = meta.get("totalTokenCount")
     return Usage(
-        int(meta.get("promptTokenCount") or 0),
+        # What built-in tools (Google Search, URL context, code execution, file search) put
+        # into the prompt is counted apart from the prompt, and billed as prompt tokens.
+        int(meta.get("promptTokenCount") or 0) + int(meta.get("toolUsePromptTokenCount") or 0),
         int(meta.get("candidatesTokenCount") or 0) + int(thoughts or 0),
         int(cached) if cached is not None else None,
         int(thoughts) if thoughts is not None else None,
+        int(total) if total else None,
     )
 
 

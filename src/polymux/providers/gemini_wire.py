@@ -16,7 +16,7 @@ import orjson
 from ..errors import InvalidRequestError, UnsupportedCapabilityError
 from ..types.request import ChatRequest, ImageRef
 from .base import Capabilities
-from .openai_shape import content_text, merge_turns, tool_call_arguments
+from .openai_shape import content_text, effort_budget, merge_turns, tool_call_arguments
 
 __all__ = [
     "GEMINI_MODELS",
@@ -38,6 +38,14 @@ class GeminiModel:
     system_instruction: bool = True
     #: The model answers with images (``responseModalities`` IMAGE): it serves images.generate.
     image_output: bool = False
+    #: The model takes full JSON Schema (``responseJsonSchema``, ``parametersJsonSchema``,
+    #: with ``$ref``): used for schemas Gemini's OpenAPI-subset ``Schema`` cannot hold
+    #: (recursive ones).
+    json_schema_fields: bool = False
+    #: Function calls in the history need a thought signature (Gemini 3); calls polymux did
+    #: not make itself (another model's history, a restart) get Google's documented
+    #: placeholder, ``SIGNATURE_PLACEHOLDER``.
+    needs_signatures: bool = False
 
 
 _FULL = Capabilities(
@@ -46,6 +54,8 @@ _FULL = Capabilities(
 _IMAGE = Capabilities(vision=True)
 GEMINI_MODELS: tuple[GeminiModel, ...] = (
     GeminiModel("", _FULL),
+    GeminiModel("gemini-", _FULL, json_schema_fields=True),
+    GeminiModel("gemini-3", _FULL, json_schema_fields=True, needs_signatures=True),
     GeminiModel("gemma-", Capabilities(vision=True), system_instruction=False),
     GeminiModel("gemini-2.0-flash-preview-image-generation", _IMAGE, image_output=True),
     GeminiModel("gemini-2.0-flash-exp-image-generation", _IMAGE, image_output=True),
@@ -77,6 +87,9 @@ _SCHEMA_KEYS = frozenset(
     }
 )  # fmt: skip
 _FORMATS = frozenset({"enum", "date-time", "int32", "int64", "float", "double"})
+#: The thought signature Google documents for function calls a Gemini 3 model did not make
+#: in this conversation ("skip the validator").
+SIGNATURE_PLACEHOLDER = "skip_thought_signature_validator"
 _MAX_SCHEMA_DEPTH = 32
 
 
@@ -182,6 +195,17 @@ def _function_call(call: Mapping[str, Any], signatures: Mapping[str, str]) -> di
     return part
 
 
+def _sign_foreign_calls(contents: list[dict[str, Any]]) -> None:
+    """Gemini 3 refuses a model turn whose function calls carry no thought signature (the
+    first call of a turn holds it). A turn polymux has no signature for gets the placeholder."""
+    for content in contents:
+        if content["role"] != "model":
+            continue
+        calls = [p for p in content["parts"] if "functionCall" in p]
+        if calls and not any("thoughtSignature" in p for p in calls):
+            calls[0]["thoughtSignature"] = SIGNATURE_PLACEHOLDER
+
+
 def _function_response(message: Mapping[str, Any], name: str) -> dict[str, Any]:
     text = content_text(message.get("content"))
     try:
@@ -220,10 +244,27 @@ def _contents(
             return "user", _parts(message.get("content"), images)
         raise UnsupportedCapabilityError(f"Gemini provider does not accept {role} messages")
 
-    return merge_turns(request.messages, turn, "parts")
+    system, contents = merge_turns(request.messages, turn, "parts")
+    if not contents and any(m.get("role") == "user" for m in request.messages):
+        # Only empty user text (with a system instruction, say): the API answers it.
+        contents.append({"role": "user", "parts": [{"text": ""}]})
+    return system, contents
 
 
-def _tools(request: ChatRequest) -> list[dict[str, Any]]:
+def _schema_field(
+    schema: Mapping[str, Any], name: str, json_name: str, row: GeminiModel
+) -> dict[str, Any]:
+    """``{name: Gemini Schema}``; a schema that Schema cannot hold (a recursive one) goes
+    whole as ``{json_name: JSON Schema}`` where the model takes full JSON Schema."""
+    try:
+        return {name: gemini_schema(schema)}
+    except UnsupportedCapabilityError:
+        if not row.json_schema_fields:
+            raise
+        return {json_name: dict(schema)}
+
+
+def _tools(request: ChatRequest, row: GeminiModel) -> list[dict[str, Any]]:
     declarations = []
     for tool in request.tools or ():
         fn = tool["function"]
@@ -232,8 +273,8 @@ def _tools(request: ChatRequest) -> list[dict[str, Any]]:
             out["description"] = fn["description"]
         params = fn.get("parameters")
         # An OBJECT without properties is rejected: a function without arguments has none.
-        if params and params.get("properties"):
-            out["parameters"] = gemini_schema(params)
+        if params and (params.get("properties") or "$ref" in params):
+            out.update(_schema_field(params, "parameters", "parametersJsonSchema", row))
         declarations.append(out)
     return [{"functionDeclarations": declarations}] if declarations else []
 
@@ -248,7 +289,7 @@ def _tool_config(choice: Any) -> dict[str, Any] | None:
     return {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": [name]}}
 
 
-def _generation_config(request: ChatRequest) -> dict[str, Any]:
+def _generation_config(request: ChatRequest, row: GeminiModel) -> dict[str, Any]:
     config: dict[str, Any] = {}
     for field, key in (
         ("temperature", "temperature"),
@@ -269,14 +310,11 @@ def _generation_config(request: ChatRequest) -> dict[str, Any]:
     if fmt is not None:
         config["responseMimeType"] = "application/json"
         if fmt["type"] == "json_schema":
-            config["responseSchema"] = gemini_schema(fmt["json_schema"]["schema"])
+            schema = fmt["json_schema"]["schema"]
+            config.update(_schema_field(schema, "responseSchema", "responseJsonSchema", row))
     effort = request.reasoning_effort
     if effort is not None:
-        budget = THINKING_BUDGET.get(effort)
-        if budget is None:
-            raise InvalidRequestError(
-                f"reasoning_effort must be one of {', '.join(THINKING_BUDGET)}, got {effort!r}"
-            )
+        budget = effort_budget(effort, THINKING_BUDGET)
         config["thinkingConfig"] = {"thinkingBudget": budget, "includeThoughts": budget > 0}
     return config
 
@@ -294,19 +332,21 @@ def build_generate_body(
     system, contents = _contents(request, images or {}, signatures or {})
     if not contents:
         raise InvalidRequestError("Gemini needs at least one user or assistant message")
+    if row.needs_signatures:
+        _sign_foreign_calls(contents)
     body: dict[str, Any] = {"contents": contents}
     if system and row.system_instruction:
         body["systemInstruction"] = {"parts": [{"text": "\n\n".join(system)}]}
     elif system:
         first = next((c for c in contents if c["role"] == "user"), contents[0])
         first["parts"].insert(0, {"text": "\n\n".join(system)})
-    tools = _tools(request)
+    tools = _tools(request, row)
     if tools:
         body["tools"] = tools
         config = _tool_config(request.tool_choice)
         if config is not None:
             body["toolConfig"] = config
-    generation = _generation_config(request)
+    generation = _generation_config(request, row)
     if generation:
         body["generationConfig"] = generation
     body.update(request.extra_body)

@@ -11,7 +11,7 @@ import orjson
 from ..errors import InvalidRequestError
 from ..types.request import content_text
 
-__all__ = ["content_text", "merge_turns", "tool_call_arguments"]
+__all__ = ["content_text", "effort_budget", "merge_turns", "tool_call_arguments"]
 
 #: A dialect's translation of one non-system message: (index, message) -> (role, blocks).
 Turn = Callable[[int, Mapping[str, Any]], tuple[str, list[dict[str, Any]]]]
@@ -40,6 +40,17 @@ def merge_turns(
         else:
             turns.append({"role": role, key: blocks})
     return system, turns
+
+
+def effort_budget(effort: str, budgets: Mapping[str, int]) -> int:
+    """The thinking budget a ``reasoning_effort`` stands for in a dialect's table (0: off);
+    a clear error for a word the table does not know."""
+    budget = budgets.get(effort)
+    if budget is None:
+        raise InvalidRequestError(
+            f"reasoning_effort must be one of {', '.join(budgets)}, got {effort!r}"
+        )
+    return budget
 
 
 def tool_call_arguments(call: Mapping[str, Any], provider: str) -> dict[str, Any]:

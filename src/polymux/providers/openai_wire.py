@@ -79,7 +79,31 @@ def usage_event(usage: Mapping[str, Any]) -> Usage:
     cached = details.get("cached_tokens") if details else None
     details = usage.get("completion_tokens_details")
     reasoning = details.get("reasoning_tokens") if details else None
-    return Usage(int(prompt), int(completion), cached, reasoning)
+    total = usage.get("total_tokens")
+    return Usage(int(prompt), int(completion), cached, reasoning, int(total) if total else None)
+
+
+def content_parts(content: list[Any]) -> tuple[str, str]:
+    """(text, reasoning) of content given as parts: text parts are the answer, thinking parts
+    (Mistral's reasoning models: ``{"type": "thinking", "thinking": [text parts]}``) the
+    reasoning."""
+    text: list[str] = []
+    reasoning: list[str] = []
+    for part in content:
+        if not isinstance(part, Mapping):
+            raise TypeError(f"a content part is {type(part).__name__}, not an object")
+        kind = part.get("type")
+        if kind == "thinking":
+            inner = part.get("thinking")
+            if isinstance(inner, str):
+                reasoning.append(inner)
+            else:
+                reasoning += [
+                    str(p.get("text") or "") for p in inner or () if isinstance(p, Mapping)
+                ]
+        elif kind in ("text", None):
+            text.append(str(part.get("text") or ""))
+    return "".join(text), "".join(reasoning)
 
 
 _NINE = re.compile(r"^[A-Za-z0-9]{9}$")
@@ -209,7 +233,14 @@ def chunk_events(chunk: Mapping[str, Any], state: StreamState, provider: str) ->
         if delta:
             content = delta.get("content")
             if content:
-                events.append(TextDelta(content, index) if index else content)
+                if type(content) is list:  # parts (Mistral's reasoning models stream these)
+                    content, thinking = content_parts(content)
+                    if thinking:
+                        events.append(ReasoningDelta(thinking, index))
+                    if content:
+                        events.append(TextDelta(content, index))
+                else:
+                    events.append(TextDelta(content, index) if index else content)
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
             if reasoning and isinstance(reasoning, str):
                 events.append(ReasoningDelta(reasoning, index))
@@ -258,6 +289,9 @@ def completion_events(payload: Mapping[str, Any], provider: str) -> list[ChatEve
         message = choice.get("message") or {}
         content = message.get("content")
         reason = choice.get("finish_reason")
+        thinking = ""
+        if type(content) is list:  # parts: a few hosts send them, Mistral with thinking parts
+            content, thinking = content_parts(content)
         whole = WholeChoice(
             content if type(content) is str else _answer_text(content),
             _FINISH.get(reason, "stop") if type(reason) is str else map_finish_reason(reason),
@@ -266,6 +300,8 @@ def completion_events(payload: Mapping[str, Any], provider: str) -> list[ChatEve
         reasoning = message.get("reasoning_content") or message.get("reasoning")
         if reasoning and isinstance(reasoning, str):
             whole.reasoning = reasoning
+        elif thinking:
+            whole.reasoning = thinking
         refusal = message.get("refusal")
         if refusal:
             whole.refusal = refusal
@@ -282,12 +318,8 @@ def completion_events(payload: Mapping[str, Any], provider: str) -> list[ChatEve
 
 
 def _answer_text(content: Any) -> str:
-    """An answer's content as text: the string, or the text of the parts a few hosts send."""
-    if not content:
-        return ""
-    if isinstance(content, list):  # a few hosts send content parts
-        return "".join(p.get("text", "") for p in content if isinstance(p, Mapping))
-    return str(content)
+    """An answer's content as text (parts were read before)."""
+    return str(content) if content else ""
 
 
 def _whole_call(position: int, call: Mapping[str, Any], index: int) -> ToolCallDelta:

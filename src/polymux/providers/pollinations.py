@@ -65,6 +65,7 @@ class Pollinations(OpenAICompatible):
     api_key_env = ("POLLINATIONS_API_KEY",)
     requires_api_key = False
     default_base_url = "https://gen.pollinations.ai"
+    free_tier = "keyless, rate-limited"
     base_url_env = "POLLINATIONS_BASE_URL"
     capabilities = Capabilities(vision=True, tools=True, json_schema=True, json_object=True)
     default_model = "openai"

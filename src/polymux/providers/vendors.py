@@ -4,14 +4,19 @@
     AsyncClient(provider="groq")                      # or by name
 
 A row says where the host is, which variable holds its key, and how it departs from
-OpenAI's API (``Quirks``). Adding a host is adding a row.
+OpenAI's API (``Quirks``). Adding a host is adding a row. A base URL may name environment
+variables in braces (``{CLOUDFLARE_ACCOUNT_ID}``): their values are filled in, URL-encoded.
 """
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
+from ..errors import ConfigurationError
 from .base import Capabilities
 from .openai import OpenAICompatible
 from .openai_wire import Quirks
@@ -37,7 +42,11 @@ class VendorRow:
     header_env: dict[str, str] = field(default_factory=dict)
     base_url_env: str | None = None
     default_model: str | None = None
+    #: Model ids the host names as its own: sent as written, never mapped by the registry.
+    models: tuple[str, ...] = ()
     serves_images: bool = False
+    #: What the host gives at no cost (see ``Provider.free_tier``).
+    free_tier: str = ""
     doc: str = ""
 
 
@@ -53,6 +62,7 @@ VENDORS: tuple[VendorRow, ...] = (
         ),
         capabilities=_SINGLE,
         default_model="llama-3.3-70b-versatile",
+        free_tier="free plan with per-model rate limits",
         doc="Groq (n must be 1; rejects logprobs, logit_bias and message names).",
     ),
     VendorRow(
@@ -79,6 +89,7 @@ VENDORS: tuple[VendorRow, ...] = (
         ("OPENROUTER_API_KEY",),
         header_env={"HTTP-Referer": "OPENROUTER_APP_URL", "X-Title": "OPENROUTER_APP_NAME"},
         default_model="openrouter/auto",
+        free_tier="models with a ':free' suffix, rate-limited",
         doc="OpenRouter; attribution headers from OPENROUTER_APP_URL / OPENROUTER_APP_NAME.",
     ),
     VendorRow(
@@ -89,6 +100,7 @@ VENDORS: tuple[VendorRow, ...] = (
         quirks=Quirks(nine_char_tool_ids=True, seed_field="random_seed"),
         capabilities=_SINGLE,
         default_model="mistral-large-latest",
+        free_tier="free 'Experiment' plan, rate-limited",
         doc="Mistral (tool-call ids rewritten to its 9-character rule; seed sent as random_seed).",
     ),
     VendorRow(
@@ -111,6 +123,9 @@ VENDORS: tuple[VendorRow, ...] = (
         ),
         capabilities=_SINGLE,
         default_model="llama-3.3-70b",
+        # llama3.3-70b: its older spelling of the same model, still answered (recorded traffic).
+        models=("llama-3.3-70b", "llama3.3-70b", "llama3.1-8b", "qwen-3-32b", "gpt-oss-120b"),
+        free_tier="free plan with daily token limits",
         doc="Cerebras (rejects penalties, logit_bias and parallel_tool_calls).",
     ),
     VendorRow(
@@ -154,7 +169,94 @@ VENDORS: tuple[VendorRow, ...] = (
         ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
         capabilities=_SINGLE,
         default_model="gemini-2.5-flash",
+        free_tier="free tier of the Gemini API, rate-limited",
         doc="Gemini through Google's OpenAI-compatible endpoint (the native one is 'gemini').",
+    ),
+    # Free tiers people use instead of keyless proxies (each host's documented endpoint).
+    VendorRow(
+        "github",
+        "GitHubModels",
+        "https://models.github.ai/inference",
+        ("GITHUB_TOKEN",),
+        default_model="openai/gpt-4.1-mini",
+        capabilities=_SINGLE,
+        serves_images=False,
+        free_tier="free for GitHub accounts, rate-limited by model tier",
+        doc="GitHub Models (a token with models:read; ids are publisher/model).",
+    ),
+    VendorRow(
+        "cloudflare",
+        "CloudflareWorkersAI",
+        "https://api.cloudflare.com/client/v4/accounts/{CLOUDFLARE_ACCOUNT_ID}/ai/v1",
+        ("CLOUDFLARE_API_TOKEN",),
+        default_model="@cf/meta/llama-3.3-70b-instruct-fp8-fast",
+        capabilities=_SINGLE,
+        serves_images=False,
+        free_tier="a daily free allocation of Workers AI neurons",
+        doc="Cloudflare Workers AI (CLOUDFLARE_ACCOUNT_ID names the account in the URL).",
+    ),
+    VendorRow(
+        "nvidia",
+        "NvidiaNIM",
+        "https://integrate.api.nvidia.com/v1",
+        ("NVIDIA_API_KEY",),
+        default_model="meta/llama-3.3-70b-instruct",
+        capabilities=_SINGLE,
+        serves_images=False,
+        free_tier="free API access for NVIDIA Developer Program members, rate-limited",
+        doc="NVIDIA NIM hosted API (build.nvidia.com).",
+    ),
+    VendorRow(
+        "sambanova",
+        "SambaNova",
+        "https://api.sambanova.ai/v1",
+        ("SAMBANOVA_API_KEY",),
+        default_model="Meta-Llama-3.3-70B-Instruct",
+        capabilities=_SINGLE,
+        serves_images=False,
+        free_tier="free tier, rate-limited",
+        doc="SambaNova Cloud.",
+    ),
+    VendorRow(
+        "nebius",
+        "Nebius",
+        "https://api.studio.nebius.com/v1",
+        ("NEBIUS_API_KEY",),
+        default_model="meta-llama/Llama-3.3-70B-Instruct",
+        serves_images=True,
+        free_tier="trial credits for new accounts",
+        doc="Nebius AI Studio.",
+    ),
+    VendorRow(
+        "novita",
+        "Novita",
+        "https://api.novita.ai/v3/openai",
+        ("NOVITA_API_KEY",),
+        default_model="meta-llama/llama-3.3-70b-instruct",
+        serves_images=False,
+        free_tier="trial credits for new accounts",
+        doc="Novita AI (its OpenAI API lives under /v3/openai).",
+    ),
+    VendorRow(
+        "hyperbolic",
+        "Hyperbolic",
+        "https://api.hyperbolic.xyz/v1",
+        ("HYPERBOLIC_API_KEY",),
+        default_model="meta-llama/Llama-3.3-70B-Instruct",
+        serves_images=False,
+        free_tier="trial credits for new accounts",
+        doc="Hyperbolic.",
+    ),
+    VendorRow(
+        "scaleway",
+        "Scaleway",
+        "https://api.scaleway.ai/v1",
+        ("SCW_SECRET_KEY",),
+        default_model="llama-3.3-70b-instruct",
+        capabilities=_SINGLE,
+        serves_images=False,
+        free_tier="a free allowance of tokens per month",
+        doc="Scaleway Generative APIs (SCW_SECRET_KEY is an IAM secret key).",
     ),
     # Local servers: no key needed, default local ports, a *_BASE_URL variable to move them.
     VendorRow(
@@ -196,6 +298,36 @@ VENDORS: tuple[VendorRow, ...] = (
     ),
 )
 
+_PLACEHOLDER = re.compile(r"\{([A-Z][A-Z0-9_]*)\}")
+
+
+class _TemplatedHost(OpenAICompatible):
+    """A host whose default base URL names environment variables (an account id)."""
+
+    @property
+    def resolved_base_url(self) -> str | None:
+        url = super().resolved_base_url
+        if not url or self.base_url:  # an explicit base_url is taken as given
+            return url
+
+        def value(match: re.Match[str]) -> str:
+            found = os.environ.get(match.group(1))
+            if not found:
+                raise ConfigurationError(
+                    f"{self.name} needs {match.group(1)} set (it is part of the API's URL), "
+                    "or pass base_url="
+                )
+            return quote(found, safe="")
+
+        return _PLACEHOLDER.sub(value, url)
+
+    @property
+    def is_configured(self) -> bool:
+        return super().is_configured and all(
+            os.environ.get(var) for var in _PLACEHOLDER.findall(self.default_base_url or "")
+        )
+
+
 _BY_CLASS = {row.class_name: row for row in VENDORS}
 _CLASSES: dict[str, type[OpenAICompatible]] = {}
 
@@ -216,9 +348,14 @@ def vendor_class(row: VendorRow) -> type[OpenAICompatible]:
             "capabilities": row.capabilities,
             "header_env": row.header_env,
             "default_model": row.default_model,
+            "models": row.models,
             "serves_images": row.serves_images,
+            "free_tier": row.free_tier,
         }
-        cls = _CLASSES[row.class_name] = type(row.class_name, (OpenAICompatible,), attrs)
+        base: type[OpenAICompatible] = (
+            _TemplatedHost if _PLACEHOLDER.search(row.base_url) else OpenAICompatible
+        )
+        cls = _CLASSES[row.class_name] = type(row.class_name, (base,), attrs)
     return cls
 
 

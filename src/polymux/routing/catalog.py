@@ -31,7 +31,12 @@ def _gemini(model: str, openrouter: str) -> dict[str, Any]:
     return {
         "aliases": [f"google/{model}", f"models/{model}"],
         # Native API first; the OpenAI-compatible endpoint (same key) when that is installed.
-        "providers": {"gemini": model, "gemini-openai": model, "openrouter": openrouter},
+        "providers": {
+            "gemini": model,
+            "gemini-openai": model,
+            "vertex": model,
+            "openrouter": openrouter,
+        },
     }
 
 
@@ -55,6 +60,8 @@ BUILTIN_MODELS: dict[str, Any] = {
         ],
         "providers": {
             "anthropic": "claude-sonnet-4-20250514",
+            "bedrock": "us.anthropic.claude-sonnet-4-20250514-v1:0",
+            "vertex-anthropic": "claude-sonnet-4@20250514",
             "openrouter": "anthropic/claude-sonnet-4",
         },
     },
@@ -62,6 +69,8 @@ BUILTIN_MODELS: dict[str, Any] = {
         "aliases": ["claude-opus-4-0", "claude-opus-4-20250514", "anthropic/claude-opus-4"],
         "providers": {
             "anthropic": "claude-opus-4-20250514",
+            "bedrock": "us.anthropic.claude-opus-4-20250514-v1:0",
+            "vertex-anthropic": "claude-opus-4@20250514",
             "openrouter": "anthropic/claude-opus-4",
         },
     },
@@ -74,6 +83,8 @@ BUILTIN_MODELS: dict[str, Any] = {
         ],
         "providers": {
             "anthropic": "claude-3-7-sonnet-20250219",
+            "bedrock": "us.anthropic.claude-3-7-sonnet-20250219-v1:0",
+            "vertex-anthropic": "claude-3-7-sonnet@20250219",
             "openrouter": "anthropic/claude-3.7-sonnet",
         },
     },
@@ -86,6 +97,8 @@ BUILTIN_MODELS: dict[str, Any] = {
         ],
         "providers": {
             "anthropic": "claude-3-5-haiku-20241022",
+            "bedrock": "us.anthropic.claude-3-5-haiku-20241022-v1:0",
+            "vertex-anthropic": "claude-3-5-haiku@20241022",
             "openrouter": "anthropic/claude-3.5-haiku",
         },
     },
@@ -99,6 +112,7 @@ BUILTIN_MODELS: dict[str, Any] = {
         "providers": {
             "groq": "llama-3.3-70b-versatile",
             "cerebras": "llama-3.3-70b",
+            "bedrock": "us.meta.llama3-3-70b-instruct-v1:0",
             "together": "meta-llama/Llama-3.3-70B-Instruct-Turbo",
             "deepinfra": "meta-llama/Llama-3.3-70B-Instruct",
             "fireworks": "accounts/fireworks/models/llama-v3p3-70b-instruct",
@@ -160,6 +174,32 @@ BUILTIN_MODELS: dict[str, Any] = {
     "grok-3-mini": {
         "aliases": ["x-ai/grok-3-mini"],
         "providers": {"xai": "grok-3-mini", "openrouter": "x-ai/grok-3-mini"},
+    },
+    # -- OpenRouter's free routes (":free": the same model at no cost, rate-limited; which
+    # models have one changes over time, so only long-lived ones are listed) -------------------
+    "llama-3.3-70b:free": {
+        "aliases": ["meta-llama/llama-3.3-70b-instruct:free"],
+        "providers": {"openrouter": "meta-llama/llama-3.3-70b-instruct:free"},
+    },
+    "deepseek-r1:free": {
+        "aliases": ["deepseek/deepseek-r1:free"],
+        "providers": {"openrouter": "deepseek/deepseek-r1:free"},
+    },
+    "gemini-2.0-flash-exp:free": {
+        "aliases": ["google/gemini-2.0-flash-exp:free"],
+        "providers": {"openrouter": "google/gemini-2.0-flash-exp:free"},
+    },
+    # -- Cohere ------------------------------------------------------------------------------------
+    "command-a": {
+        "aliases": ["command-a-03-2025", "cohere/command-a"],
+        "providers": {"cohere": "command-a-03-2025", "openrouter": "cohere/command-a"},
+    },
+    "command-r-plus": {
+        "aliases": ["command-r-plus-08-2024", "cohere/command-r-plus-08-2024"],
+        "providers": {
+            "cohere": "command-r-plus-08-2024",
+            "openrouter": "cohere/command-r-plus-08-2024",
+        },
     },
     # -- Qwen --------------------------------------------------------------------------------------
     "qwen3-32b": {

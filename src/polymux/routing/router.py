@@ -121,8 +121,10 @@ class Router:
         return usable
 
     def model_for(self, provider: Provider, model: str) -> str:
-        """The id this provider knows ``model`` by: the registry's, else the caller's."""
-        if model:
+        """The id this provider knows ``model`` by: the caller's when it is one of the
+        provider's own ids (an alias such as ``claude-sonnet-4-0`` moves with new releases:
+        the registry never pins it), else the registry's, else the caller's."""
+        if model and model not in provider.models:
             entry = self.registry.lookup(model)
             if entry is not None:
                 mapped = entry.model_for(provider.name)

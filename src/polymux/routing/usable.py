@@ -24,6 +24,8 @@ def unusable_reason(provider: Provider) -> str | None:
     if provider.requires_api_key and not provider.api_key:
         env = provider.api_key_env
         needs.append("set " + " or ".join(env) if env else "an api_key")
+    elif not provider.is_configured:  # credentials other than a key (AWS, Google Cloud)
+        needs.append(provider.credentials_hint or "credentials")
     endpoint = _endpoint_need(provider)
     if endpoint:
         needs.append(endpoint)

@@ -60,6 +60,8 @@ def embedded_error(payload: Any, provider: str | None) -> APIError | None:
         return None
     message = describe_body(payload)
     code = error.get("code") if isinstance(error, Mapping) else None
+    if not isinstance(code, int) and isinstance(error, Mapping):
+        code = error.get("status_code")  # Groq: a word in "code", the status beside it
     if isinstance(code, int) and 400 <= code <= 599:
         return status_error(code, message, provider=provider, body=dict(payload))
     return APIError(message, provider=provider, body=dict(payload))

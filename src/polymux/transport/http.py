@@ -17,6 +17,7 @@ about a tenth of a raw request). ``first_byte`` bounds the wait for the response
 from __future__ import annotations
 
 import asyncio
+import io
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
@@ -43,6 +44,8 @@ __all__ = ["DEFAULT_MAX_BODY", "USER_AGENT", "HttpTransport"]
 # apart (as the official SDKs name themselves); a per-call header of the same name wins.
 USER_AGENT = f"polymux/{__version__}"
 
+#: Request bodies larger than this (images in a message) are sent from a file object.
+_INLINE_BODY = 1024 * 1024
 #: Largest non-streamed success body read (generated images as base64 can be large).
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
 
@@ -196,6 +199,11 @@ class HttpTransport(Transport):
             headers = {"Content-Type": "application/json", **headers}
         if request.options.extra_headers:
             headers = {**headers, **request.options.extra_headers}
+        body: Any = data
+        if data is not None and len(data) > _INLINE_BODY:
+            # aiohttp writes a large bytes body in one go (and warns); from a file object it
+            # writes it in pieces. A fresh one per attempt, so a retry sends it whole again.
+            body = io.BytesIO(data)
         proxy = request.options.proxy
         if proxy is None and self._env_proxies is not None:
             proxy = self._env_proxies.for_url(request.url)
@@ -204,7 +212,7 @@ class HttpTransport(Transport):
         return session.request(
             request.method,
             self._url(request.url),
-            data=data,
+            data=body,
             headers=headers,
             timeout=self._timeout(total, request.options.timeout),
             proxy=proxy,

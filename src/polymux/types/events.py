@@ -70,6 +70,9 @@ class Usage:
     completion_tokens: int
     cached_tokens: int | None = None
     reasoning_tokens: int | None = None
+    #: The total as reported, when the provider reports one: it can hold tokens neither count
+    #: shows (Gemini's OpenAI-compatible endpoint counts thinking only here). None: the sum.
+    total_tokens: int | None = None
 
 
 @dataclass(slots=True)

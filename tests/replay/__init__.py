@@ -1,0 +1,1 @@
+"""Replaying real recorded API traffic (../shared/recordings) through polymux's providers."""
