@@ -36,6 +36,7 @@ from .cli_support import clean_env, run_cli
 from .fakes import FakeServer, json, stream_bytes
 from .fakes.anthropic import message_start
 from .fakes.openai import CHAT, IMAGES, reply, stream_text
+from .fakes.server import Action
 
 PLAIN_KEY = "plainsecretvalue123"  # shaped like nothing: only knowing it redacts it
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
@@ -48,7 +49,7 @@ async def read_stream(client: AsyncClient, model: str) -> None:
 
 
 # -- 2. secrets in upstream error text ------------------------------------------------------------
-def echoing_error(status: int, extra: str = "") -> object:
+def echoing_error(status: int, extra: str = "") -> Action:
     return json(
         status,
         {
@@ -268,9 +269,7 @@ def test_a_line_over_the_cap_fails_while_held_in_pieces(decoder: type) -> None:
 @pytest.mark.parametrize("url", ["http://[::1", "http://a\\b/x.png", "http://exa mple.com/x"])
 async def test_malformed_image_urls_are_invalid_requests(url: str) -> None:
     async with AsyncClient() as client:
-        request = ImageRequest(
-            prompt="x", model="", options=client.options, transport=client.transport
-        )
+        request = ImageRequest(prompt="x", model="", options=client.options)
         with pytest.raises(InvalidRequestError):
             await fetch_image(url, request)
 

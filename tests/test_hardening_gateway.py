@@ -152,7 +152,7 @@ async def test_a_body_that_never_arrives_is_timed_out(upstream: FakeServer, tmp_
         await asyncio.Event().wait()
         raise AssertionError("unreachable")
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Any) -> None:
         sent.append(message)
 
     scope = {
