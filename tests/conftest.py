@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from .fakes import FakeServer
+from .fakes.openai import CHAT, reply
 
 
 @pytest.fixture
@@ -14,3 +17,24 @@ async def server() -> AsyncIterator[FakeServer]:
     """A fresh fake HTTP host on 127.0.0.1 (modules may define their own ``server``)."""
     async with FakeServer() as fake:
         yield fake
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[FakeServer]:
+    """An OpenAI-compatible fake upstream that answers every chat call "hello" (the gateway
+    tests'; modules may define their own ``upstream``)."""
+    async with FakeServer() as fake:
+        fake.script("POST", CHAT, reply("hello"))
+        yield fake
+
+
+@pytest.fixture
+async def app(upstream: FakeServer, tmp_path: Path) -> AsyncIterator[Any]:
+    """A gateway (the ASGI app, without keys) in front of ``upstream``."""
+    from polymux.server import create_app
+
+    from .server_harness import fake_config
+
+    gateway = create_app(fake_config(upstream), db_path=tmp_path / "g.db", key_refresh=0)
+    yield gateway
+    await gateway.aclose()

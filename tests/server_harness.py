@@ -125,6 +125,19 @@ class LiveGateway:
 
 
 # -- the ASGI app called directly ------------------------------------------------------------
+def _headers(given: Iterable[tuple[str, str]], data: bytes) -> list[tuple[bytes, bytes]]:
+    """The request's headers as an SDK on this machine sends them (a loopback Host, a JSON
+    body), unless the test gives its own."""
+    out = [(k.lower().encode(), v.encode()) for k, v in given]
+    names = {name for name, _ in out}
+    out.append((b"content-length", str(len(data)).encode()))
+    if b"host" not in names:
+        out.append((b"host", b"127.0.0.1:1337"))
+    if data and b"content-type" not in names:
+        out.append((b"content-type", b"application/json"))
+    return out
+
+
 async def asgi_request(
     app: Any,
     method: str,
@@ -147,8 +160,7 @@ async def asgi_request(
         "raw_path": path.encode(),
         "query_string": b"",
         "root_path": "",
-        "headers": [(k.lower().encode(), v.encode()) for k, v in headers]
-        + [(b"content-length", str(len(data)).encode()), (b"host", b"testserver")],
+        "headers": _headers(headers, data),
         "client": client,
         "server": ("127.0.0.1", 1337),
     }

@@ -270,7 +270,7 @@ def test_an_upstream_echoing_the_key_does_not_get_it_printed(
     )
     assert result.returncode == 1
     assert SECRET not in result.stderr + result.stdout
-    assert "Incorrect API key provided: ***" in result.stderr
+    assert "Incorrect API key provided: [redacted]" in result.stderr
     assert ("Traceback" in result.stderr) is debug
     assert _lines(result.stderr)[-1].startswith("hint: check the API key")
 

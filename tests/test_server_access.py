@@ -7,7 +7,6 @@ import multiprocessing
 import subprocess
 import sys
 import threading
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -22,25 +21,10 @@ from polymux.server.store import Store, UsageRecord
 from polymux.server.usage import summarize
 
 from .fakes import FakeServer
-from .fakes.openai import CHAT, reply
 from .server_harness import asgi_request, fake_config
 
 HELLO = {"model": "m1", "messages": [{"role": "user", "content": "hi"}]}
 REMOTE = ("203.0.113.9", 40000)
-
-
-@pytest.fixture
-async def upstream() -> AsyncIterator[FakeServer]:
-    async with FakeServer() as server:
-        server.script("POST", CHAT, reply("hello"))
-        yield server
-
-
-@pytest.fixture
-async def app(upstream: FakeServer, tmp_path: Path) -> AsyncIterator[Gateway]:
-    gateway = create_app(fake_config(upstream), db_path=tmp_path / "g.db", key_refresh=0)
-    yield gateway
-    await gateway.aclose()
 
 
 def usage(tmp_path: Path) -> list[dict[str, Any]]:

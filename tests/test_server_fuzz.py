@@ -1,7 +1,8 @@
 """The gateway's OpenAPI document fuzzed with schemathesis against a live gateway: valid and
-invalid bodies alike never give a 5xx, and every error is in OpenAI's format.
+invalid bodies alike, and stateful sequences (list the models, then fetch one by its id),
+never give a 5xx, and every error is in OpenAI's format.
 
-Bounded (about 30 examples per operation) to keep the suite fast.
+Bounded (about 30 examples per operation, 20 short sequences) to keep the suite fast.
 """
 
 from __future__ import annotations
@@ -88,4 +89,31 @@ def test_no_server_errors_and_openai_shaped_errors(live: LiveGateway, mode: Any)
             openai_error_format(response)
 
         run()
+    assert seen and max(seen) < 500
+
+
+def test_stateful_sequences_give_no_server_errors(live: LiveGateway) -> None:
+    schema = schemathesis.openapi.from_url(live.url + "/openapi.json")
+    machine = schema.as_state_machine()
+    seen: list[int] = []
+
+    class Checked(machine):  # type: ignore[misc,valid-type]
+        def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
+            seen.append(response.status_code)
+            case.validate_response(
+                response,
+                checks=[not_a_server_error, status_code_conformance, content_type_conformance],
+            )
+            openai_error_format(response)
+
+    Checked.run(
+        settings=settings(
+            max_examples=20,
+            stateful_step_count=4,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
     assert seen and max(seen) < 500

@@ -261,12 +261,15 @@ def test_bad_bodies_are_400_and_never_reach_upstream(
     assert gw.upstream.requests == []
 
 
+JSON_BODY = {"Content-Type": "application/json"}
+
+
 @pytest.mark.parametrize(
     ("raw", "status"),
     [(b"{not json", 400), (b"[1, 2]", 400), (b"", 400), (b'{"a": 1' + b" " * 10, 400)],
 )
 def test_malformed_json_is_400(gw: LiveGateway, raw: bytes, status: int) -> None:
-    r = httpx.post(gw.url + "/v1/chat/completions", content=raw)
+    r = httpx.post(gw.url + "/v1/chat/completions", content=raw, headers=JSON_BODY)
     assert r.status_code == status and r.json()["error"]["message"]
 
 
@@ -281,7 +284,9 @@ def test_limits_give_413_and_400(tmp_path: Path) -> None:
 
     image = "data:image/png;base64," + base64.b64encode(PNG * 20).decode()
     with LiveGateway(tmp_path, configure) as gw:
-        big = httpx.post(gw.url + "/v1/chat/completions", content=b"{" + b" " * 5000 + b"}")
+        big = httpx.post(
+            gw.url + "/v1/chat/completions", content=b"{" + b" " * 5000 + b"}", headers=JSON_BODY
+        )
         many = httpx.post(
             gw.url + "/v1/chat/completions", json={"model": "m", "messages": HELLO * 4}
         )

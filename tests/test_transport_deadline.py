@@ -120,8 +120,10 @@ async def test_a_cancellation_arriving_with_the_deadline_still_cancels(
     expire = Watch._expire
 
     def expire_and_cancel(self: Watch) -> None:
+        task = self.task
         expire(self)
-        self.task.cancel()  # the other cancellation, in the same tick
+        assert task is not None
+        task.cancel()  # the other cancellation, in the same tick
 
     monkeypatch.setattr(Watch, "_expire", expire_and_cancel)
     call = asyncio.create_task(

@@ -29,8 +29,9 @@ here. Retry and fallback decide from these types (and ``status_code``), never fr
      │    └── NoProviderForModelError      no usable provider serves the model
      └── AllProvidersFailedError           every provider in a fallback list failed; ``.errors``
 
-No exception message ever contains an API key: status errors carry the provider's body, which
-never echoes our request headers, and credentials errors name variables, not values.
+No exception message ever contains an API key: credentials errors name variables, not values,
+and every error built from an upstream's text is redacted where it is made
+(``polymux.transport.redact``), since some upstreams echo the request's headers back.
 """
 
 from __future__ import annotations

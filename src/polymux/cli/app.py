@@ -19,6 +19,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
+from .terminal import printable
+
 __all__ = [
     "COMMANDS",
     "EXIT_API",
@@ -255,9 +257,9 @@ def report(exc: BaseException, *, debug: bool) -> int:
 
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         sys.stderr.write(redact(text))
-    sys.stderr.write(f"error: {redact(_one_line(message))}\n")
+    sys.stderr.write(f"error: {printable(redact(_one_line(message)))}\n")
     if hint:
-        sys.stderr.write(f"hint: {redact(hint)}\n")
+        sys.stderr.write(f"hint: {printable(redact(hint))}\n")
     sys.stderr.flush()
     return code
 

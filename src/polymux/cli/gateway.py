@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .app import EXIT_OK, EXIT_USAGE, CLIError, Runner
+from .terminal import printable
 
 __all__ = ["register_keys", "register_serve", "register_usage"]
 
@@ -152,7 +153,7 @@ def _run_keys(args: argparse.Namespace) -> int:
                 print(f"{'NAME':<24} {'KEY':<12} {'CREATED':<17} REVOKED")
                 for k in keys:
                     print(
-                        f"{k.name:<24} {k.prefix + '…':<12} {_when(k.created):<17} "
+                        f"{printable(k.name):<24} {k.prefix + '…':<12} {_when(k.created):<17} "
                         f"{_when(k.revoked)}"
                     )
     return EXIT_OK
@@ -207,8 +208,10 @@ def _run_usage(args: argparse.Namespace) -> int:
     head = f"{'KEY':<16} {'MODEL':<28} {'PROVIDER':<16} {'REQS':>6} {'ERRS':>5} "
     print(head + f"{'TOKENS':>9} {'P50 MS':>7} {'TTFT MS':>7}")
     for s in summaries:
+        # Model names are the callers' choice: escaped, never raw terminal input.
+        key, model, provider = printable(s.key), printable(s.model), printable(s.provider)
         print(
-            f"{s.key[:16]:<16} {s.model[:28]:<28} {s.provider[:16]:<16} {s.requests:>6} "
+            f"{key[:16]:<16} {model[:28]:<28} {provider[:16]:<16} {s.requests:>6} "
             f"{s.errors:>5} {s.total_tokens:>9} {_fmt(s.p50_latency_ms):>7} "
             f"{_fmt(s.p50_ttft_ms):>7}"
         )

@@ -22,6 +22,7 @@ from .common import (
     client_options,
     provider_spec,
 )
+from .terminal import printable
 
 __all__ = ["register"]
 
@@ -86,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         raise failures[0][1] if len(failures) == 1 else _all_failed(failures)
     for client, exc in failures:  # some answered: list theirs, warn about the others
         message, _, _ = describe(exc)
-        sys.stderr.write(f"warning: {_names(client)}: {message}\n")
+        sys.stderr.write(f"warning: {_names(client)}: {printable(message)}\n")
     out = sys.stdout
     if args.json:
         rows = [m.model_dump() for m in models]
@@ -94,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         width = max((len(m.provider or m.owned_by) for m in models), default=0)
         for m in models:
-            out.write(f"{(m.provider or m.owned_by):<{width}}  {m.id}\n")
+            out.write(f"{printable(m.provider or m.owned_by):<{width}}  {printable(m.id)}\n")
     return EXIT_OK
 
 

@@ -13,6 +13,7 @@ import sys
 from dataclasses import dataclass
 
 from .app import Runner
+from .terminal import printable
 
 __all__ = ["ProviderStatus", "provider_status", "register"]
 
@@ -38,6 +39,7 @@ def provider_status(name: str) -> ProviderStatus:
     from ..errors import PolymuxError
     from ..providers.registry import load_provider_class
     from ..routing.usable import unusable_reason
+    from ..transport.urls import has_userinfo, mask_userinfo
 
     try:
         provider = load_provider_class(name)()
@@ -60,7 +62,17 @@ def provider_status(name: str) -> ProviderStatus:
         root = getattr(provider, "root", None)  # HTTP providers: where requests would go
     except PolymuxError as exc:
         return ProviderStatus(name, False, str(exc), serves, free=free)
-    where = root if isinstance(root, str) else ""
+    where = mask_userinfo(root) if isinstance(root, str) else ""  # never print a password
+    if isinstance(root, str) and has_userinfo(root) and provider.api_key:
+        return ProviderStatus(
+            name,
+            False,
+            "its base URL holds credentials (user:password@) and an API key is set too; "
+            "use one of them",
+            serves,
+            where,
+            free,
+        )
     return ProviderStatus(name, True, "", serves, where, free)
 
 
@@ -90,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     for s in statuses:
         state = "yes" if s.usable else "no"
         serves = ",".join(s.serves) or "-"
-        why = f"  {s.reason or s.where}" if s.reason or s.where else ""
-        free = f"  (free: {s.free})" if s.free else ""
+        why = f"  {printable(s.reason or s.where)}" if s.reason or s.where else ""
+        free = f"  (free: {printable(s.free)})" if s.free else ""
         out.write(f"{s.name:<{width}}  {state:<6}  {serves:<11}{why}{free}".rstrip() + "\n")
     return 0

@@ -54,7 +54,7 @@ async def download_image(url: str, request: ImageRequest) -> GeneratedImage:
     """A provider's image URL as bytes, through the one guarded downloader."""
     from ..providers.fetch_image import fetch_image
 
-    ref = await fetch_image(url, request, max_bytes=MAX_IMAGE_DOWNLOAD)
+    ref = await fetch_image(url, request, max_bytes=MAX_IMAGE_DOWNLOAD, from_provider=True)
     assert ref.data is not None
     return GeneratedImage(data=ref.data, media_type=ref.media_type or "image/png")
 

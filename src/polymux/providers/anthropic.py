@@ -15,7 +15,8 @@ import orjson
 
 from ..errors import APIResponseValidationError
 from ..transport.base import HttpRequest, require_transport
-from ..transport.sse import SSEDecoder
+from ..transport.redact import quoted
+from ..transport.sse import SSEDecoder, SSEEvent
 from ..types.events import ChatEvent
 from ..types.request import CallOptions, ChatRequest, ModelsRequest
 from .anthropic_stream import StreamState, message_events
@@ -105,29 +106,19 @@ class Anthropic(Provider):
 
     async def stream_chat(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
         http = await self.chat_http(request, stream=True)
+        http.headers["Accept"] = "text/event-stream"
         state = StreamState(self.name, json_tool=request.response_format is not None)
         decoder = SSEDecoder()
-        loads = orjson.loads
         async with require_transport(request.options.transport).stream(http) as resp:
             async for piece in resp.iter_bytes():
                 for event in decoder.feed(piece):
-                    try:
-                        payload = loads(event.data)
-                    except orjson.JSONDecodeError as exc:
-                        raise APIResponseValidationError(
-                            f"malformed JSON in the stream: {event.data[:200]!r}",
-                            provider=self.name,
-                        ) from exc
-                    # The JSON type is authoritative; the event: line repeats it.
-                    kind = payload.get("type") or event.event
-                    for item in state.events(kind, payload):
+                    for item in _stream_events(event, state, self.name):
                         yield item
                     if state.stopped:
                         self._thinking.remember(state.remembered())
                         return
             for event in decoder.close():
-                payload = loads(event.data)
-                for item in state.events(payload.get("type") or event.event, payload):
+                for item in _stream_events(event, state, self.name):
                     yield item
         if not state.finished:
             raise APIResponseValidationError(
@@ -165,3 +156,23 @@ class Anthropic(Provider):
             if not payload.get("has_more") or not after:
                 break
         return ids
+
+
+def _stream_events(event: SSEEvent, state: StreamState, provider: str) -> list[ChatEvent]:
+    """One SSE event -> its chat events; anything but a well-formed event object is a
+    validation error, as in every other provider (typed errors it carries pass through)."""
+    try:
+        payload = orjson.loads(event.data)
+        if type(payload) is not dict:
+            raise TypeError(f"expected an object, got {type(payload).__name__}")
+        # The JSON type is authoritative; the event: line repeats it.
+        return list(state.events(payload.get("type") or event.event, payload))
+    except orjson.JSONDecodeError as exc:
+        raise APIResponseValidationError(
+            f"malformed JSON in the stream: {quoted(event.data)}", provider=provider
+        ) from exc
+    except (AttributeError, TypeError, ValueError, KeyError, IndexError) as exc:
+        raise APIResponseValidationError(
+            f"a stream event of an unexpected shape ({exc}): {quoted(event.data)}",
+            provider=provider,
+        ) from exc

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from ..errors import APIError, status_error
+from ..transport.redact import redact_value
 from ..types.events import (
     ChatEvent,
     Finish,
@@ -60,7 +61,9 @@ def map_stop_reason(value: Any) -> FinishReason:
 
 # -- response ----------------------------------------------------------------------------------
 def error_event(payload: Mapping[str, Any], provider: str) -> APIError:
-    """The typed error for an ``error`` event (or a 200 body of type error)."""
+    """The typed error for an ``error`` event (or a 200 body of type error), redacted like
+    every error built from upstream text (transport/redact.py)."""
+    payload = redact_value(payload)
     error = payload.get("error")
     kind = error.get("type") if isinstance(error, Mapping) else None
     message = (error.get("message") if isinstance(error, Mapping) else None) or str(kind)

@@ -23,6 +23,7 @@ Providers call ``await fetch_image(url, request)`` or ``await inline_image(ref, 
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 from dataclasses import replace
 from typing import Protocol
@@ -51,19 +52,34 @@ class _Sends(Protocol):
     def options(self) -> CallOptions: ...
 
 
-async def _check_host(url: str, allow_private: bool) -> None:
-    parts = urlsplit(url)
+#: A host as a URL may name it: a DNS name or an IPv4 address, or an IPv6 one in brackets
+#: (``hostname`` strips them). Anything else (a backslash, a space, ``%``) is refused.
+_HOST = re.compile(r"[A-Za-z0-9._-]+|[0-9A-Fa-f:.]+")
+
+
+def _bad_url(url: str, why: str, from_provider: bool) -> Exception:
+    if from_provider:  # not the caller's input: the provider's answer is at fault
+        return APIResponseValidationError(
+            f"the provider answered an image URL {url[:80]!r} that {why}", provider=_WHO
+        )
+    return InvalidRequestError(f"image URL {url[:80]!r} {why}")
+
+
+async def _check_host(url: str, allow_private: bool, from_provider: bool = False) -> None:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:  # "http://[::1", a port that is no number ...
+        raise _bad_url(url, f"is malformed ({exc})", from_provider) from None
     if parts.scheme not in ("http", "https"):
-        raise InvalidRequestError(f"image URL {url[:80]!r} must be http or https")
-    host = parts.hostname
+        raise _bad_url(url, "must be http or https", from_provider)
     if not host:
-        raise InvalidRequestError(f"image URL {url[:80]!r} has no host")
+        raise _bad_url(url, "has no host", from_provider)
+    if not _HOST.fullmatch(host):
+        raise _bad_url(url, "has an invalid host", from_provider)
     if allow_private:
         return
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError as exc:
-        raise InvalidRequestError(f"image URL {url[:80]!r} has an invalid port") from exc
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
@@ -73,6 +89,15 @@ async def _check_host(url: str, allow_private: bool) -> None:
     refused = first_refused(str(info[4][0]) for info in infos)
     if refused is not None:
         address, reason = refused
+        if from_provider:
+            # A gateway's caller cannot change the client's options: the operator can
+            # (allow_private_image_urls in the gateway config).
+            raise APIResponseValidationError(
+                f"refusing to download the provider's image {url[:80]!r}: {host} resolves to "
+                f"a {reason} address ({address}); allow it with allow_private_image_urls=True "
+                "(a client option, and a gateway [server] setting)",
+                provider=_WHO,
+            )
         raise InvalidRequestError(
             f"refusing to download image {url[:80]!r}: {host} resolves to a {reason} address "
             f"({address}). Pass allow_private_image_urls=True to the client to allow it."
@@ -94,11 +119,14 @@ def check_image_body(body: bytes, content_type: str, url: str = "") -> str:
     )
 
 
-async def fetch_image(url: str, request: _Sends, *, max_bytes: int = MAX_IMAGE_BYTES) -> ImageRef:
+async def fetch_image(
+    url: str, request: _Sends, *, max_bytes: int = MAX_IMAGE_BYTES, from_provider: bool = False
+) -> ImageRef:
     """Download one image URL under the guard; return it as bytes with its media type.
 
     The one image downloader: for image inputs that a provider needs inline, and for image
-    outputs that a caller wants as base64 or saved files."""
+    outputs that a caller wants as base64 or saved files (``from_provider``: a refused URL
+    is then the provider's fault, ``APIResponseValidationError``, not the caller's)."""
     transport = require_transport(request.options.transport)
     options = request.options
     allow = options.allow_private_image_urls
@@ -106,7 +134,7 @@ async def fetch_image(url: str, request: _Sends, *, max_bytes: int = MAX_IMAGE_B
     options_for_download = replace(options, extra_headers=None)
     current = url
     for _ in range(MAX_REDIRECTS + 1):
-        await _check_host(current, allow)
+        await _check_host(current, allow, from_provider)
         response = await transport.request(
             HttpRequest(
                 method="GET",

@@ -25,6 +25,7 @@ from ..errors import (
 )
 from ..transport.base import HttpRequest, require_transport
 from ..transport.errors import embedded_error, stray_error
+from ..transport.redact import quoted
 from ..transport.sse import SSEDecoder
 from ..types.events import ChatEvent
 from ..types.request import CallOptions, ChatRequest, ImageRef, ImageRequest, ModelsRequest
@@ -172,7 +173,7 @@ class Gemini(Provider):
             payload = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
             raise APIResponseValidationError(
-                f"malformed JSON in the stream: {data[:200]!r}", provider=self.name
+                f"malformed JSON in the stream: {quoted(data)}", provider=self.name
             ) from exc
         if isinstance(payload, list):  # an error wrapped in a list
             error = embedded_error(payload, self.name)

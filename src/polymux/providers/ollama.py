@@ -32,6 +32,7 @@ from ..errors import (
 from ..transport.base import HttpRequest, require_transport
 from ..transport.errors import embedded_error
 from ..transport.ndjson import NDJSONDecoder
+from ..transport.redact import quoted
 from ..types.events import ChatEvent, Finish, FinishReason, ReasoningDelta, ResponseInfo, Usage
 from ..types.events import ToolCallDelta as ToolCall
 from ..types.request import CallOptions, ChatRequest, ImageRef, Message, ModelsRequest
@@ -216,7 +217,8 @@ class _Reader:
     def events(self, line: Any) -> Iterator[ChatEvent]:
         if not isinstance(line, dict):
             raise APIResponseValidationError(
-                f"expected a JSON object per line, got {str(line)[:80]!r}", provider=self.provider
+                f"expected a JSON object per line, got {quoted(str(line), 80)}",
+                provider=self.provider,
             )
         if "error" in line:
             error = embedded_error(line, self.provider)

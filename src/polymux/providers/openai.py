@@ -14,7 +14,9 @@ import orjson
 from ..errors import APIResponseValidationError, ConfigurationError
 from ..transport.base import HttpRequest, require_transport
 from ..transport.errors import stray_error
+from ..transport.redact import credential_values, quoted
 from ..transport.sse import SSEDecoder
+from ..transport.urls import path_segment
 from ..types.events import ChatEvent
 from ..types.request import CallOptions, ChatRequest, ImageRequest, ModelsRequest
 from .base import Capabilities, GeneratedImage, Provider
@@ -37,11 +39,11 @@ def _chunk_events(data: str, state: StreamState, provider: str) -> list[ChatEven
         return chunk_events(chunk, state, provider)
     except orjson.JSONDecodeError as exc:
         raise APIResponseValidationError(
-            f"malformed JSON in the stream: {data[:200]!r}", provider=provider
+            f"malformed JSON in the stream: {quoted(data)}", provider=provider
         ) from exc
     except (AttributeError, TypeError, ValueError) as exc:
         raise APIResponseValidationError(
-            f"a stream chunk of an unexpected shape ({exc}): {data[:200]!r}", provider=provider
+            f"a stream chunk of an unexpected shape ({exc}): {quoted(data)}", provider=provider
         ) from exc
 
 
@@ -128,7 +130,8 @@ class OpenAICompatible(Provider):
     async def stream_chat(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
         body = build_chat_body(request, self.quirks, stream=True)
         http = self._http("POST", "chat/completions", request.options, body, request.model)
-        state = StreamState()
+        http.headers["Accept"] = "text/event-stream"  # strict hosts answer JSON otherwise
+        state = StreamState(credential_values(http.headers))
         decoder = SSEDecoder()
         name = self.name
         async with require_transport(request.options.transport).stream(http) as resp:
@@ -144,7 +147,7 @@ class OpenAICompatible(Provider):
                 for item in _chunk_events(event.data, state, name):
                     yield item
         if not state.finished:
-            error = stray_error(decoder.stray, name)
+            error = stray_error(decoder.stray, name, state.secrets)
             if error is not None:  # the failure the host wrote outside the SSE framing
                 raise error
             raise APIResponseValidationError(
@@ -162,7 +165,9 @@ class OpenAICompatible(Provider):
                 "expected a chat.completion object", provider=self.name
             )
         try:
-            return completion_events(payload, self.name)
+            # The request's credentials are looked up only for an answer that holds an error.
+            secrets = credential_values(http.headers) if "error" in payload else ()
+            return completion_events(payload, self.name, secrets)
         except (AttributeError, TypeError, ValueError) as exc:
             raise APIResponseValidationError(
                 f"a chat.completion of an unexpected shape: {exc}", provider=self.name
@@ -199,10 +204,13 @@ class OpenAICompatible(Provider):
             "POST", "images/generations", request.options, self.image_body(request), request.model
         )
         payload = (await require_transport(request.options.transport).request(http)).json()
-        data = payload.get("data") if isinstance(payload, dict) else None
+        if not isinstance(payload, dict):
+            raise APIResponseValidationError("expected an images response", provider=self.name)
+        # OpenAI's schema makes data optional: an answer without it holds no image.
+        data = payload.get("data") or []
         if not isinstance(data, list):
             raise APIResponseValidationError(
-                "expected an images response with data", provider=self.name
+                "expected the images response's data to be a list", provider=self.name
             )
         images = []
         for item in data:
@@ -291,7 +299,8 @@ class AzureOpenAI(OpenAICompatible):
             raise ConfigurationError(
                 "Azure OpenAI needs a deployment: pass model='<deployment name>'"
             )
-        return f"{root}/openai/deployments/{deployment}/{path}?api-version={self.api_version}"
+        segment = path_segment(deployment, "the Azure deployment name")
+        return f"{root}/openai/deployments/{segment}/{path}?api-version={self.api_version}"
 
     def headers(self) -> dict[str, str]:
         headers = {"Accept": "application/json", **self.default_headers}

@@ -196,12 +196,14 @@ class _ToolIndex:
 class StreamState:
     """What one stream's translation remembers between chunks."""
 
-    __slots__ = ("finished", "started", "tools")
+    __slots__ = ("finished", "secrets", "started", "tools")
 
-    def __init__(self) -> None:
+    def __init__(self, secrets: tuple[str, ...] = ()) -> None:
         self.started = False
         self.finished = False
         self.tools = _ToolIndex()
+        #: The credentials the request carried: redacted from an error the stream reports.
+        self.secrets = secrets
 
 
 def chunk_events(chunk: Mapping[str, Any], state: StreamState, provider: str) -> list[ChatEvent]:
@@ -224,7 +226,7 @@ def chunk_events(chunk: Mapping[str, Any], state: StreamState, provider: str) ->
             )
         )
     if "error" in chunk:
-        error = embedded_error(chunk, provider)
+        error = embedded_error(chunk, provider, state.secrets)
         if error is not None:
             raise error
     for choice in chunk.get("choices") or ():
@@ -270,10 +272,13 @@ def chunk_events(chunk: Mapping[str, Any], state: StreamState, provider: str) ->
     return events
 
 
-def completion_events(payload: Mapping[str, Any], provider: str) -> list[ChatEvent]:
-    """Events of a whole (non-streamed) ``chat.completion``."""
+def completion_events(
+    payload: Mapping[str, Any], provider: str, secrets: tuple[str, ...] = ()
+) -> list[ChatEvent]:
+    """Events of a whole (non-streamed) ``chat.completion``; ``secrets``: the request's
+    credentials, redacted from an error the answer holds."""
     if "error" in payload:
-        error = embedded_error(payload, provider)
+        error = embedded_error(payload, provider, secrets)
         if error is not None:
             raise error
     events: list[ChatEvent] = [

@@ -25,6 +25,7 @@ from urllib.parse import quote, urlencode
 
 from ..errors import APIError, APIResponseValidationError, InvalidRequestError
 from ..transport.base import HttpRequest, require_transport
+from ..transport.redact import redact
 from ..types.media import MAX_GENERATED_IMAGE_BYTES
 from ..types.request import ImageRequest, ModelsRequest
 from .base import Capabilities, GeneratedImage
@@ -184,7 +185,7 @@ class Pollinations(OpenAICompatible):
             raise APIError(
                 f"Pollinations could not generate the image: {failure}",
                 provider=self.name,
-                body=response.body[:500].decode("utf-8", "replace"),
+                body=redact(response.body[:500].decode("utf-8", "replace")),
             )
         content_type = response.headers.get("Content-Type", "")
         if content_type.startswith("video/"):

@@ -17,10 +17,22 @@ from pathlib import Path
 from typing import Any
 
 from ..client.async_client import AsyncClient
-from .asgi import ClientDisconnected, Receive, Scope, Send, header, send_error, send_json
+from ..errors import AllProvidersFailedError, APIError
+from ..types.request import Timeout
+from .asgi import (
+    ClientDisconnected,
+    Receive,
+    Scope,
+    Send,
+    header,
+    read_json,
+    send_error,
+    send_json,
+)
 from .auth import KeyRing, is_loopback_client
 from .config import GatewayConfig
-from .errormap import GatewayHTTPError, map_error
+from .errormap import SHUTDOWN_MESSAGE, GatewayHTTPError, map_error
+from .local import LocalOnly
 from .store import Store, UsageRecord, default_db_path
 from .targets import ModelMap
 from .usage import UsageLog
@@ -75,6 +87,8 @@ def _routes() -> tuple[dict[str, dict[str, Handler]], list[tuple[str, dict[str, 
 
 
 _PUBLIC = frozenset({"/health", "/openapi.json"})
+#: Answers after which the connection is closed: refused and oversized requests.
+_CLOSE_AFTER = frozenset({401, 403, 408, 413})
 
 
 class Gateway:
@@ -98,7 +112,28 @@ class Gateway:
             refresh=key_refresh,
         )
         self.usage = UsageLog(self.db_path)
-        self.client = AsyncClient(timeout=config.upstream_timeout, max_retries=config.max_retries)
+        limits = {p.name: p.max_concurrency for p in config.providers if p.max_concurrency}
+        self.client = AsyncClient(
+            timeout=Timeout(
+                total=config.upstream_timeout,
+                connect=config.connect_timeout,
+                first_byte=config.first_byte_timeout,
+                idle=config.idle_timeout,
+            ),
+            max_retries=config.max_retries,
+            concurrency=limits or None,
+            allow_private_image_urls=config.allow_private_image_urls,
+        )
+        self.pass_through = frozenset(config.pass_through)
+        #: The OpenAPI document, serialized on first request (openapi.py).
+        self.openapi: bytes | None = None
+        self._local = LocalOnly(config)
+        # Requests being handled, against config.max_concurrent_requests.
+        self._inflight = 0
+        self._max_inflight = config.max_concurrent_requests
+        # After the gateway's own retries, SDK clients are told not to retry (they would
+        # multiply the upstream calls: 3 x 3 with both at their defaults).
+        self._no_sdk_retry = config.max_retries > 0
         self.media_dir = config.media_dir
         if self.media_dir is not None:
             self.media_dir.mkdir(parents=True, exist_ok=True)
@@ -112,6 +147,12 @@ class Gateway:
         if self._closed:
             return
         self._closed = True
+        # Requests cancelled by the server's shutdown write their usage row as they unwind:
+        # give them a moment to get there before the log is closed.
+        for _ in range(100):
+            if not self._inflight:
+                break
+            await asyncio.sleep(0.01)
         await self.client.close()
         await asyncio.to_thread(self.usage.close)
         self._store.close()
@@ -182,41 +223,82 @@ class Gateway:
                 headers=[(b"allow", allow)],
             )
             return
-        call = Call(scope, receive, send, UsageRecord(endpoint=path, status=0))
-        logged = path.startswith("/v1/") and not path.startswith("/v1/models")
+        if self._inflight >= self._max_inflight:
+            await send_error(
+                send,
+                503,
+                f"the gateway is handling its limit of {self._max_inflight} requests; retry",
+                type="server_error",
+                code="overloaded",
+                headers=[(b"retry-after", b"1"), (b"connection", b"close")],
+            )
+            return
+        self._inflight += 1  # no await before the try: the count cannot leak
         try:
-            if path not in _PUBLIC:
-                call.key_name = self._authorize(scope, path)
-            await handler(self, call)
-            call.record.status = call.record.status or 200
-        except ClientDisconnected:
-            call.record.status = CLIENT_CLOSED
-            call.record.error = "client disconnected"
-        except Exception as exc:
-            status, body, extra = map_error(exc)
-            if status >= 500 and not isinstance(exc, GatewayHTTPError):
-                log.log(
-                    logging.ERROR if status == 500 else logging.WARNING,
-                    "%s %s -> %d: %s",
-                    method,
-                    path,
-                    status,
-                    body["error"]["message"],
-                    exc_info=status == 500,
-                )
-            call.record.status = status
-            call.record.error = body["error"]["message"][:500]
-            if not call.responded:
-                headers = [(k.encode(), v.encode()) for k, v in extra.items()]
-                await send_json(send, status, body, headers)
-        if logged:
-            record = call.record
-            record.key_name = call.key_name
-            record.latency_ms = call.elapsed_ms()
-            record.ts = time.time()
-            self.usage.record(record)
+            call = Call(scope, receive, send, UsageRecord(endpoint=path, status=0))
+            logged = path.startswith("/v1/") and not path.startswith("/v1/models")
+            try:
+                if path not in _PUBLIC:
+                    call.key_name = self._authorize(scope, path)
+                await handler(self, call)
+                call.record.status = call.record.status or 200
+            except ClientDisconnected:
+                call.record.status = CLIENT_CLOSED
+                call.record.error = "client disconnected"
+            except asyncio.CancelledError:
+                # Only the server cancels a request: its shutdown ran out of patience
+                # (shutdown_timeout). The usage row is still written, a stream got its error
+                # event (chat.py), and the request ends here rather than as an "Exception in
+                # ASGI application" traceback in uvicorn's log.
+                call.record.status = call.record.status if call.record.status >= 400 else 503
+                call.record.error = call.record.error or SHUTDOWN_MESSAGE
+                if not call.responded:
+                    await send_error(send, 503, SHUTDOWN_MESSAGE, "server_error", "shutting_down")
+            except Exception as exc:
+                status, body, extra = map_error(exc)
+                if status >= 500 and not isinstance(exc, GatewayHTTPError):
+                    log.log(
+                        logging.ERROR if status == 500 else logging.WARNING,
+                        "%s %s -> %d: %s",
+                        method,
+                        path,
+                        status,
+                        body["error"]["message"],
+                        exc_info=status == 500,
+                    )
+                call.record.status = status
+                call.record.error = body["error"]["message"][:500]
+                if not call.responded:
+                    headers = [(k.encode(), v.encode()) for k, v in extra.items()]
+                    if status in _CLOSE_AFTER:
+                        # Refused callers do not get to keep the connection for another try.
+                        headers.append((b"connection", b"close"))
+                    if self._no_sdk_retry and isinstance(exc, (APIError, AllProvidersFailedError)):
+                        headers.append((b"x-should-retry", b"false"))
+                    await send_json(send, status, body, headers)
+            if logged:
+                record = call.record
+                record.key_name = call.key_name
+                record.latency_ms = call.elapsed_ms()
+                record.ts = time.time()
+                self.usage.record(record)
+        finally:
+            self._inflight -= 1
+
+    async def read_json(self, call: Call) -> dict[str, Any]:
+        """The request's JSON body under the gateway's size, depth and time limits."""
+        limits = self.limits
+        return await read_json(
+            call.scope,
+            call.receive,
+            limits.max_body_bytes,
+            max_depth=limits.max_json_depth,
+            timeout=self.config.body_timeout,
+        )
 
     def _authorize(self, scope: Scope, path: str) -> str | None:
+        if not self.keys.has_keys:
+            self._local.check(scope)
         if path.startswith("/media/"):
             # Media names are unguessable; an <img> tag cannot send a key. Without keys the
             # loopback-only rule still holds.

@@ -5,6 +5,7 @@ notice a client that went away. No framework: each request costs a few function 
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, TypeVar
 
@@ -45,8 +46,28 @@ def header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
-async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    """The request body; 413 as soon as it is known to exceed ``limit`` bytes."""
+async def read_body(
+    scope: Scope, receive: Receive, limit: int, timeout: float | None = None
+) -> bytes:
+    """The request body; 413 as soon as it is known to exceed ``limit`` bytes, 408 when it
+    has not all arrived within ``timeout`` seconds (a slow sender holds a connection and a
+    slot: a thousand of them starved every other client)."""
+    if timeout is None:
+        return await _read_body(scope, receive, limit)
+    try:
+        if sys.version_info >= (3, 11):
+            async with asyncio.timeout(timeout):  # one timer, no extra task
+                return await _read_body(scope, receive, limit)
+        return await asyncio.wait_for(_read_body(scope, receive, limit), timeout)
+    except (asyncio.TimeoutError, TimeoutError):
+        raise GatewayHTTPError(
+            408,
+            f"the request body did not arrive within {timeout:g} s",
+            code="request_timeout",
+        ) from None
+
+
+async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     length = header(scope, b"content-length")
     if length is not None:
         try:
@@ -80,9 +101,18 @@ def _too_large(limit: int) -> GatewayHTTPError:
     )
 
 
-async def read_json(scope: Scope, receive: Receive, limit: int) -> dict[str, Any]:
-    """The body as a JSON object; clear 400s for anything else."""
-    raw = await read_body(scope, receive, limit)
+async def read_json(
+    scope: Scope,
+    receive: Receive,
+    limit: int,
+    *,
+    max_depth: int = 64,
+    timeout: float | None = None,
+) -> dict[str, Any]:
+    """The body as a JSON object; clear 400s for anything else, also for nesting deeper
+    than ``max_depth`` (orjson parses 1,024 levels but writes only 255: deeper bodies would
+    fail later, as a 500)."""
+    raw = await read_body(scope, receive, limit, timeout)
     if not raw.strip():
         raise GatewayHTTPError(400, "the request body is empty; send a JSON object")
     try:
@@ -93,7 +123,22 @@ async def read_json(scope: Scope, receive: Receive, limit: int) -> dict[str, Any
         raise GatewayHTTPError(
             400, f"the request body must be a JSON object, got {type(data).__name__}"
         )
+    # Only a body with that many brackets can be that deep: counting them is C-speed, the
+    # walk runs only then.
+    if raw.count(b"[") + raw.count(b"{") > max_depth and _deeper_than(data, max_depth):
+        raise GatewayHTTPError(400, f"the request body is nested deeper than {max_depth} levels")
     return data
+
+
+def _deeper_than(data: Any, limit: int) -> bool:
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return False
 
 
 async def send_bytes(
@@ -149,15 +194,24 @@ async def until_disconnect(receive: Receive, work: Awaitable[T]) -> T:
     except asyncio.CancelledError:
         task.cancel()
         watcher.cancel()
+        # Let the work unwind before this answer is torn down: a stream sends its last
+        # (error) event as it does (chat.py).
+        await asyncio.wait((task,), timeout=5)
         raise
-    if task.done():
-        watcher.cancel()
-        return task.result()
-    task.cancel()
     try:
-        await task
-    except asyncio.CancelledError:
-        pass
-    except Exception:  # the work's own error no longer matters: nobody is listening
-        pass
-    raise ClientDisconnected
+        if task.done():
+            watcher.cancel()
+            return task.result()
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        except Exception:  # the work's own error no longer matters: nobody is listening
+            pass
+        raise ClientDisconnected
+    finally:
+        # An error raised from here holds this frame in its traceback, and the frame holds
+        # the task that holds the error: a cycle only the garbage collector frees, keeping
+        # whatever the failed work referenced (a 16 MB stream buffer) alive until then.
+        del task, watcher

@@ -13,7 +13,9 @@ then the end of the stream. A client that disconnects cancels the upstream call 
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -22,9 +24,9 @@ from ..client.stream import AsyncChatStream
 from ..errors import InvalidRequestError
 from ..types.chat import ChatCompletion, ChatCompletionChunk, CompletionUsage
 from ..types.request import BODY_FIELDS
-from .asgi import read_json, until_disconnect
-from .errormap import map_error
-from .limits import check_chat
+from .asgi import until_disconnect
+from .errormap import SHUTDOWN_MESSAGE, error_body, map_error
+from .limits import check_chat, passed_through
 
 if TYPE_CHECKING:
     from .app import Call, Gateway
@@ -46,14 +48,15 @@ SSE_HEADERS = [
 _DONE = b"data: [DONE]\n\n"
 
 
-def _params(body: dict[str, Any]) -> dict[str, Any]:
+def _params(body: dict[str, Any], allowed: Collection[str]) -> dict[str, Any]:
     params = {k: body[k] for k in _PARAMS if body.get(k) is not None}
     for name in _STRING_PARAMS:
         if name in params and not isinstance(params[name], str):
             raise InvalidRequestError(f"{name} must be a string")
-    if not isinstance(params.get("stream_options", {}), dict):
+    options = params.get("stream_options", {})
+    if not isinstance(options, dict) or not isinstance(options.get("include_usage", False), bool):
         raise InvalidRequestError('stream_options must be an object like {"include_usage": true}')
-    extra = {k: v for k, v in body.items() if k not in _HANDLED}
+    extra = passed_through(body, _HANDLED, allowed)
     if extra:
         params["extra_body"] = extra
     return params
@@ -64,7 +67,7 @@ def _create(gateway: Gateway, body: dict[str, Any], stream: bool) -> Any:
     if model is not None and not isinstance(model, str):
         raise InvalidRequestError(f"model must be a string, got {type(model).__name__}")
     route = gateway.models.route(model or "")
-    params = _params(body)
+    params = _params(body, gateway.pass_through)
     if stream:
         # Usage is always asked for, so the log has tokens; it reaches the caller only if
         # the caller asked for it too.
@@ -92,7 +95,7 @@ def _usage(call: Call, usage: CompletionUsage | None) -> None:
 
 
 async def handle(gateway: Gateway, call: Call) -> None:
-    body = await read_json(call.scope, call.receive, gateway.limits.max_body_bytes)
+    body = await gateway.read_json(call)
     check_chat(body, gateway.limits)
     stream = body.get("stream", False)
     if stream is None:
@@ -168,6 +171,20 @@ async def _stream(
                     }
                 )
                 chunk = await anext(stream, None)
+        except asyncio.CancelledError:
+            # The server is stopping and its patience ran out (or the client left): the
+            # stream ends with an error event rather than mid-answer without one.
+            record.status = 503
+            record.error = SHUTDOWN_MESSAGE
+            error = error_body(SHUTDOWN_MESSAGE, "server_error", "shutting_down")
+            await send(
+                {
+                    "type": "http.response.body",
+                    "body": b"data: " + dumps(error) + b"\n\n",
+                    "more_body": False,
+                }
+            )
+            raise
         except Exception as exc:
             status, error, _ = map_error(exc)
             record.status = status

@@ -23,6 +23,7 @@ from .limits import Limits
 
 __all__ = [
     "DEFAULT_HOST",
+    "DEFAULT_PASS_THROUGH",
     "DEFAULT_PORT",
     "GatewayConfig",
     "ProviderConfig",
@@ -46,8 +47,42 @@ _SERVER_KEYS = {
     "allow_unauthenticated",
     "upstream_timeout",
     "max_retries",
+    "connect_timeout",
+    "first_byte_timeout",
+    "idle_timeout",
+    "models_timeout",
+    "body_timeout",
+    "max_concurrent_requests",
+    "trusted_proxies",
+    "pass_through",
+    "allow_private_image_urls",
 }
-_PROVIDER_KEYS = {"type", "base_url", "api_key_env", "models", "options"}
+#: Per-provider limits (the gateway-wide [server] values are their defaults).
+_PROVIDER_LIMITS = ("connect_timeout", "first_byte_timeout", "idle_timeout")
+_PROVIDER_KEYS = {
+    "type",
+    "base_url",
+    "api_key_env",
+    "models",
+    "options",
+    "max_concurrency",
+    *_PROVIDER_LIMITS,
+}
+#: Request fields beyond the ones the gateway names that reach the upstream unless the
+#: operator says otherwise ([server] pass_through): sampling knobs of open-model hosts and
+#: per-token details. Not service_tier, store and the like: they change what a call costs.
+DEFAULT_PASS_THROUGH = (
+    "logprobs",
+    "top_logprobs",
+    "logit_bias",
+    "top_k",
+    "min_p",
+    "repetition_penalty",
+    "background",
+    "output_format",
+    "output_compression",
+    "moderation",
+)
 # Setting names that hold a credential ("api_key", "token", "client_secret" ...; not "max_tokens").
 _SECRET_NAME = re.compile(r"(^|_)(api_?key|key|secret|token|password)$", re.IGNORECASE)
 
@@ -63,6 +98,12 @@ class ProviderConfig:
     api_key_env: str | None = None
     models: tuple[str, ...] = ()
     options: Mapping[str, Any] = field(default_factory=dict)
+    #: Calls in flight to this provider at once (None: no limit); more wait for a slot.
+    max_concurrency: int | None = None
+    #: Overrides of the gateway-wide time limits for this provider (None: the gateway's).
+    connect_timeout: float | None = None
+    first_byte_timeout: float | None = None
+    idle_timeout: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +124,26 @@ class GatewayConfig:
     allow_unauthenticated: bool = False
     upstream_timeout: float = 600.0
     max_retries: int = 2
+    #: Upstream time limits (README, "Security and limits"): to connect, from sending a
+    #: request to the first byte of its answer, and the longest pause inside a stream. A
+    #: provider that accepts and never answers is given up on, and a fallback group moves on.
+    connect_timeout: float = 10.0
+    first_byte_timeout: float = 120.0
+    idle_timeout: float = 60.0
+    #: GET /v1/models asks every provider with this limit; one that does not answer in time
+    #: is left out of the list.
+    models_timeout: float = 5.0
+    #: The longest a request body may take to arrive (slow senders hold a connection).
+    body_timeout: float = 30.0
+    #: Requests handled at once; more are answered 503 at once.
+    max_concurrent_requests: int = 1024
+    #: Addresses of reverse proxies whose X-Forwarded-For is believed. Empty: none, and a
+    #: request carrying proxy headers is refused while the gateway has no keys.
+    trusted_proxies: tuple[str, ...] = ()
+    #: Request fields beyond those the gateway names that are passed to the upstream.
+    pass_through: tuple[str, ...] = DEFAULT_PASS_THROUGH
+    #: Image URLs a provider answers that resolve to private addresses may be downloaded.
+    allow_private_image_urls: bool = False
     limits: Limits = field(default_factory=Limits)
 
     def with_flags(self, **flags: Any) -> GatewayConfig:
@@ -115,6 +176,13 @@ class GatewayConfig:
                         f"alias {alias!r}: target {target!r} must start with a configured "
                         f"provider name ({', '.join(names) or 'none configured'})"
                     )
+        for key in ("connect_timeout", "first_byte_timeout", "idle_timeout", "models_timeout"):
+            if getattr(self, key) <= 0:
+                raise ConfigurationError(f"[server] {key} must be a positive number of seconds")
+        if self.body_timeout <= 0 or self.max_concurrent_requests < 1:
+            raise ConfigurationError(
+                "[server] body_timeout and max_concurrent_requests must be positive"
+            )
         if self.media_dir is not None and self.media_dir.exists() and not self.media_dir.is_dir():
             raise ConfigurationError(f"media_dir {self.media_dir} is not a directory")
 
@@ -217,6 +285,14 @@ def _provider(name: str, data: Any) -> ProviderConfig:
     options = data.get("options", {})
     if not isinstance(options, Mapping):
         raise ConfigurationError(f"{where} options must be a table")
+    limits: dict[str, Any] = {}
+    for key in ("max_concurrency", *_PROVIDER_LIMITS):
+        if key in data:
+            value = data[key]
+            kind = int if key == "max_concurrency" else (int, float)
+            if isinstance(value, bool) or not isinstance(value, kind) or value <= 0:
+                raise ConfigurationError(f"{where} {key} must be a positive number")
+            limits[key] = value
     return ProviderConfig(
         name=name,
         type=data.get("type", name),
@@ -224,6 +300,7 @@ def _provider(name: str, data: Any) -> ProviderConfig:
         api_key_env=data.get("api_key_env"),
         models=_strings(data.get("models", []), f"{where} models"),
         options=dict(options),
+        **limits,
     )
 
 
@@ -252,6 +329,13 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path | None = None) -> Ga
         ("shutdown_timeout", (int, float)),
         ("upstream_timeout", (int, float)),
         ("max_retries", int),
+        ("connect_timeout", (int, float)),
+        ("first_byte_timeout", (int, float)),
+        ("idle_timeout", (int, float)),
+        ("models_timeout", (int, float)),
+        ("body_timeout", (int, float)),
+        ("max_concurrent_requests", int),
+        ("allow_private_image_urls", bool),
     ):
         if key in server:
             value = server[key]
@@ -264,8 +348,10 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path | None = None) -> Ga
                 raise ConfigurationError(f"[server] {key} must be a path string")
             path = Path(server[key]).expanduser()
             kwargs[key] = (base_dir / path) if base_dir and not path.is_absolute() else path
-    if "cors_origins" in server:
-        kwargs["cors_origins"] = _strings(server["cors_origins"], "[server] cors_origins")
+    for key in ("cors_origins", "trusted_proxies", "pass_through"):
+        if key in server:
+            value = server[key]
+            kwargs[key] = () if value == [] else _strings(value, f"[server] {key}")
     providers_data = data.get("providers", {})
     if not isinstance(providers_data, Mapping):
         raise ConfigurationError("[providers] must be a table of tables")

@@ -5,7 +5,11 @@ their usual exception types: ``{"error": {"message", "type", "param", "code"}}``
 
     InvalidRequestError (bad input)           400 invalid_request_error
     UnsupportedCapabilityError                400 invalid_request_error / unsupported_capability
-    upstream 400/401/403/404/409/422/429      the same status (429 keeps Retry-After)
+    upstream 400/404/409/422/429              the same status (429 keeps Retry-After), with
+                                              the upstream's code and param
+    upstream 401/403                          502: the gateway's own credentials upstream
+                                              were refused, not the caller's (message
+                                              redacted by the transport)
     NoProviderForModelError, UnknownProvider  404 not_found_error / model_not_found
     upstream 5xx, connection, bad answers     502 upstream_error
     APITimeoutError                           504 timeout
@@ -31,7 +35,7 @@ from ..errors import (
     UnsupportedCapabilityError,
 )
 
-__all__ = ["GatewayHTTPError", "error_body", "map_error"]
+__all__ = ["SHUTDOWN_MESSAGE", "GatewayHTTPError", "error_body", "map_error"]
 
 _TYPES = {
     400: "invalid_request_error",
@@ -49,7 +53,8 @@ _TYPES = {
     503: "server_error",
     504: "timeout",
 }
-_PASS_THROUGH = frozenset({400, 401, 403, 404, 409, 422, 429})
+_PASS_THROUGH = frozenset({400, 404, 409, 422, 429})
+SHUTDOWN_MESSAGE = "the gateway stopped before the answer was complete"
 
 
 class GatewayHTTPError(Exception):
@@ -112,6 +117,7 @@ def map_error(exc: BaseException) -> tuple[int, dict[str, Any], dict[str, str]]:
     status = _status_of(exc)
     headers: dict[str, str] = {}
     code: str | None = None
+    param: str | None = None
     if isinstance(exc, UnsupportedCapabilityError):
         code = "unsupported_capability"
     elif isinstance(exc, (NoProviderForModelError, UnknownProviderError)):
@@ -119,7 +125,7 @@ def map_error(exc: BaseException) -> tuple[int, dict[str, Any], dict[str, str]]:
     elif isinstance(exc, APITimeoutError):
         code = f"{exc.limit}_timeout"
     elif isinstance(exc, APIStatusError):
-        code = f"upstream_{exc.status_code}"
+        code, param = _upstream_fields(exc)
     rate_limited = exc if isinstance(exc, RateLimitError) else None
     if isinstance(exc, AllProvidersFailedError):
         last = exc.exceptions[-1] if exc.errors else None
@@ -131,4 +137,20 @@ def map_error(exc: BaseException) -> tuple[int, dict[str, Any], dict[str, str]]:
         message = "internal error in the gateway"
     else:
         message = str(exc) if isinstance(exc, APIStatusError) else getattr(exc, "message", str(exc))
-    return status, error_body(message, _TYPES.get(status, "server_error"), code), headers
+    if isinstance(exc, APIStatusError) and exc.status_code in (401, 403):
+        message = f"the upstream refused the gateway's credentials: {message}"
+    return status, error_body(message, _TYPES.get(status, "server_error"), code, param), headers
+
+
+def _upstream_fields(exc: APIStatusError) -> tuple[str, str | None]:
+    """The upstream's own ``code`` and ``param`` (clients branch on them, e.g.
+    ``context_length_exceeded``), else ``upstream_<status>`` and None."""
+    body = exc.body
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return f"upstream_{exc.status_code}", None
+    code, param = error.get("code"), error.get("param")
+    return (
+        code if isinstance(code, str) and 0 < len(code) <= 100 else f"upstream_{exc.status_code}",
+        param if isinstance(param, str) and len(param) <= 100 else None,
+    )

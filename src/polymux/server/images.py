@@ -8,6 +8,7 @@ expiring one or a huge ``data:`` URL). The file system path itself is never sent
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,8 +16,8 @@ import orjson
 
 from ..errors import InvalidRequestError
 from ..types.images import ImagesResponse
-from .asgi import header, read_json, send_bytes, until_disconnect
-from .limits import check_images
+from .asgi import header, send_bytes, until_disconnect
+from .limits import check_images, passed_through
 from .media import PREFIX
 
 if TYPE_CHECKING:
@@ -30,12 +31,12 @@ _HANDLED = frozenset({"model", "prompt", *_PARAMS})
 _HOST = re.compile(rb"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
 
 
-def _params(body: dict[str, Any]) -> dict[str, Any]:
+def _params(body: dict[str, Any], allowed: Collection[str]) -> dict[str, Any]:
     params = {k: body[k] for k in _PARAMS if body.get(k) is not None}
     for name in _STRINGS:
         if name in params and not isinstance(params[name], str):
             raise InvalidRequestError(f"{name} must be a string")
-    extra = {k: v for k, v in body.items() if k not in _HANDLED}
+    extra = passed_through(body, _HANDLED, allowed)
     if extra:
         params["extra_body"] = extra
     return params
@@ -52,7 +53,7 @@ def media_base(gateway: Gateway, call: Call) -> str:
 
 
 async def handle(gateway: Gateway, call: Call) -> None:
-    body = await read_json(call.scope, call.receive, gateway.limits.max_body_bytes)
+    body = await gateway.read_json(call)
     check_images(body, gateway.limits)
     model = body.get("model")
     if model is not None and not isinstance(model, str):
@@ -67,7 +68,7 @@ async def handle(gateway: Gateway, call: Call) -> None:
             model=route.model,
             provider=route.providers,
             save_to=gateway.media_dir,
-            **_params(body),
+            **_params(body, gateway.pass_through),
         )
     except (TypeError, KeyError, AttributeError) as exc:
         raise InvalidRequestError(f"invalid request: {exc}") from exc

@@ -6,14 +6,14 @@ buffered); counts over their limit are 400s that name the limit.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, TypeGuard
 
 from ..errors import ConfigurationError, InvalidRequestError
 from .errormap import GatewayHTTPError
 
-__all__ = ["Limits", "check_chat", "check_images", "too_large"]
+__all__ = ["Limits", "check_chat", "check_images", "passed_through", "too_large"]
 
 
 def too_large(message: str) -> GatewayHTTPError:
@@ -30,6 +30,12 @@ class Limits:
     #: Image generation: images per request and the longest side in pixels.
     max_generated_images: int = 10
     max_image_side: int = 4096
+    #: Chat: choices per request (``n``) and output tokens asked for (``max_tokens`` and
+    #: ``max_completion_tokens``): what one call may spend upstream.
+    max_n: int = 8
+    max_tokens: int = 131072
+    #: Nesting of the request's JSON (deeper bodies are refused while being parsed).
+    max_json_depth: int = 64
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Limits:
@@ -46,14 +52,40 @@ class Limits:
         return cls(**data)
 
 
+def _number(value: Any) -> TypeGuard[int | float]:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _inline_image_bytes(url: str) -> int:
     # base64 length * 3/4, without decoding: the client's own checks decode it later.
     _, _, payload = url.partition(",")
     return len(payload) * 3 // 4
 
 
-def check_chat(body: Mapping[str, Any], limits: Limits) -> None:
+#: Fields that are integers: JSON's 7.0 is one too (JSON Schema says so; Python says float).
+_INTEGERS = ("n", "max_tokens", "max_completion_tokens", "seed")
+
+
+def whole_numbers(body: dict[str, Any]) -> None:
+    """Integral floats of integer fields as ints (``"n": 7.0`` -> 7), in place."""
+    for name in _INTEGERS:
+        value = body.get(name)
+        if type(value) is float and value.is_integer() and abs(value) < 2**63:
+            body[name] = int(value)
+
+
+def check_chat(body: dict[str, Any], limits: Limits) -> None:
     """Message and image counts and sizes of a chat completions body."""
+    whole_numbers(body)
+    n = body.get("n")
+    if _number(n) and n > limits.max_n:
+        raise InvalidRequestError(f"n={n}: this gateway answers at most {limits.max_n} choices")
+    for name in ("max_tokens", "max_completion_tokens"):
+        value = body.get(name)
+        if _number(value) and value > limits.max_tokens:
+            raise InvalidRequestError(
+                f"{name}={value}: this gateway allows at most {limits.max_tokens} output tokens"
+            )
     messages = body.get("messages")
     if not isinstance(messages, list):
         return  # the client's validation says what is wrong with it
@@ -85,8 +117,9 @@ def check_chat(body: Mapping[str, Any], limits: Limits) -> None:
                     )
 
 
-def check_images(body: Mapping[str, Any], limits: Limits) -> None:
+def check_images(body: dict[str, Any], limits: Limits) -> None:
     """Count and dimensions of an image generation body."""
+    whole_numbers(body)
     n = body.get("n")
     if isinstance(n, int) and not isinstance(n, bool) and n > limits.max_generated_images:
         raise InvalidRequestError(
@@ -104,3 +137,19 @@ def check_images(body: Mapping[str, Any], limits: Limits) -> None:
                 )
             if min(int(w), int(h)) < 1:
                 raise InvalidRequestError(f"size={size}: both sides must be at least 1 pixel")
+
+
+def passed_through(
+    body: Mapping[str, Any], handled: Collection[str], allowed: Collection[str]
+) -> dict[str, Any]:
+    """The body's fields the gateway does not name, for the upstream's ``extra_body``: only
+    those the operator allows ([server] pass_through); any other one is a 400 that says so,
+    rather than a silent drop (or a silent ``service_tier = "priority"`` bill)."""
+    extra = {k: v for k, v in body.items() if k not in handled}
+    for name in extra:
+        if name not in allowed:
+            raise InvalidRequestError(
+                f"unknown or unsupported field {name[:60]!r}: this gateway passes only the "
+                "fields it names and those its operator allows ([server] pass_through)"
+            )
+    return extra

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..types.images import Model
 from .asgi import send_json
 from .errormap import GatewayHTTPError
 
@@ -23,6 +24,11 @@ async def handle_one(gateway: Gateway, call: Call) -> None:
     # Model ids may hold slashes ("provider/model", "meta-llama/..."): the rest of the path
     # (already percent-decoded by the server).
     model_id = path.split("/models/", 1)[1]
+    owner = gateway.models.serves(model_id)
+    if owner is not None:  # routed by the config: it exists here, whatever upstreams list
+        model = Model(id=model_id, owned_by=owner, provider=None if owner == "polymux" else owner)
+        await send_json(call.send, 200, model.model_dump())
+        return
     models = await gateway.models.models(gateway.client.transport, gateway.client.options)
     for model in models:
         if model.id == model_id:

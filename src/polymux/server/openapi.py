@@ -6,12 +6,15 @@ operation can give; the schemathesis test fuzzes the live gateway against it.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from .._version import __version__
 from .asgi import send_bytes
+from .config import DEFAULT_PASS_THROUGH
+from .limits import Limits
 
 if TYPE_CHECKING:
     from .app import Call, Gateway
@@ -31,21 +34,25 @@ def _errors(*statuses: int) -> dict[str, Any]:
     text = {
         400: "Invalid request",
         401: "Missing, wrong or revoked API key",
-        403: "Refused: not a loopback client and no keys exist",
+        403: "Refused: without keys, only local callers (loopback client and Host, no foreign "
+        "Origin, no proxy headers)",
         404: "Unknown model or route",
         405: "Method not allowed",
         409: "Upstream conflict",
+        408: "The request body did not arrive in time",
         413: "Request body or an input image too large",
+        415: "Without keys, request bodies must be application/json",
         422: "Upstream could not process the request",
         429: "Upstream rate limit",
         500: "Gateway misconfiguration",
         502: "Upstream failed",
+        503: "The gateway is at its limit of concurrent requests, or stopping",
         504: "Upstream timed out",
     }
     return {str(s): _json(_ref("Error"), text[s]) for s in statuses}
 
 
-_UPSTREAM = (400, 401, 403, 404, 409, 413, 422, 429, 500, 502, 504)
+_UPSTREAM = (400, 401, 403, 404, 408, 409, 413, 415, 422, 429, 500, 502, 503, 504)
 
 _MESSAGE: dict[str, Any] = {
     "type": "object",
@@ -66,6 +73,22 @@ _MESSAGE: dict[str, Any] = {
         "tool_calls": {"type": "array", "items": {"type": "object"}},
         "tool_call_id": {"type": "string"},
     },
+    "allOf": [
+        {  # a tool result says what the tool returned, and to which call
+            "if": {"properties": {"role": {"const": "tool"}}},
+            "then": {
+                "required": ["content", "tool_call_id"],
+                "properties": {
+                    "content": {"not": {"type": "null"}},
+                    "tool_call_id": {"type": "string", "minLength": 1},
+                },
+            },
+        },
+        {  # what the caller says has content
+            "if": {"properties": {"role": {"enum": ["system", "developer", "user"]}}},
+            "then": {"required": ["content"], "properties": {"content": {"not": {"type": "null"}}}},
+        },
+    ],
 }
 
 _CHAT_REQUEST: dict[str, Any] = {
@@ -104,7 +127,11 @@ _IMAGE_REQUEST: dict[str, Any] = {
         "prompt": {"type": "string", "minLength": 1},
         "model": {"type": "string"},
         "n": {"type": "integer", "minimum": 1, "maximum": 10},
-        "size": {"type": "string", "examples": ["1024x1024"]},
+        "size": {
+            "type": "string",
+            "pattern": "^[1-9][0-9]*x[1-9][0-9]*$",
+            "examples": ["1024x1024"],
+        },
         "quality": {"type": "string"},
         "style": {"type": "string"},
         "response_format": {"type": "string", "enum": ["url", "b64_json"]},
@@ -174,8 +201,41 @@ _SCHEMAS: dict[str, Any] = {
 }
 
 
-def document() -> dict[str, Any]:
-    """The OpenAPI document (a fresh copy)."""
+def _as_read(
+    schema: dict[str, Any], extra: Collection[str], bounds: dict[str, int]
+) -> dict[str, Any]:
+    """A request schema as the gateway reads it: an optional field may be null (the gateway
+    treats null as absent, like OpenAI), ``bounds`` are the gateway's limits (maximum), and
+    no field beyond these and the operator's ``extra`` ones (pass_through) is accepted."""
+    required = set(schema.get("required", ()))
+    properties: dict[str, Any] = {}
+    for name, prop in schema["properties"].items():
+        if name in bounds:
+            prop = {**prop, "maximum": bounds[name]}
+        properties[name] = prop if name in required else {"anyOf": [prop, {"type": "null"}]}
+    for name in extra:
+        properties.setdefault(name, {})
+    return {**schema, "properties": properties, "additionalProperties": False}
+
+
+def document(
+    pass_through: Collection[str] = DEFAULT_PASS_THROUGH, limits: Limits | None = None
+) -> dict[str, Any]:
+    """The OpenAPI document (a fresh copy) for a gateway with these settings."""
+    limits = limits or Limits()
+    schemas = {
+        **_SCHEMAS,
+        "ChatCompletionRequest": _as_read(
+            _CHAT_REQUEST,
+            pass_through,
+            {
+                "n": limits.max_n,
+                "max_tokens": limits.max_tokens,
+                "max_completion_tokens": limits.max_tokens,
+            },
+        ),
+        "ImageRequest": _as_read(_IMAGE_REQUEST, pass_through, {"n": limits.max_generated_images}),
+    }
     return {
         "openapi": "3.1.0",
         "info": {
@@ -184,7 +244,7 @@ def document() -> dict[str, Any]:
             "description": "An OpenAI-compatible API in front of polymux's providers.",
         },
         "components": {
-            "schemas": _SCHEMAS,
+            "schemas": schemas,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "security": [{"bearer": []}, {}],
@@ -227,7 +287,7 @@ def document() -> dict[str, Any]:
                     "operationId": "listModels",
                     "responses": {
                         "200": _json(_ref("ModelList"), "Models and aliases"),
-                        **_errors(401, 403, 500, 502, 504),
+                        **_errors(401, 403, 500, 502, 503, 504),
                     },
                 }
             },
@@ -244,7 +304,7 @@ def document() -> dict[str, Any]:
                     ],
                     "responses": {
                         "200": _json(_ref("Model"), "One model"),
-                        **_errors(401, 403, 404, 500, 502, 504),
+                        **_errors(401, 403, 404, 500, 502, 503, 504),
                     },
                 }
             },
@@ -259,11 +319,8 @@ def document() -> dict[str, Any]:
     }
 
 
-_CACHED: bytes | None = None
-
-
 async def handle(gateway: Gateway, call: Call) -> None:
-    global _CACHED
-    if _CACHED is None:
-        _CACHED = orjson.dumps(document())
-    await send_bytes(call.send, 200, _CACHED, [(b"content-type", b"application/json")])
+    raw = gateway.openapi
+    if raw is None:  # made once per gateway: it depends on its settings
+        raw = gateway.openapi = orjson.dumps(document(gateway.pass_through, gateway.limits))
+    await send_bytes(call.send, 200, raw, [(b"content-type", b"application/json")])

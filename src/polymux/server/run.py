@@ -16,6 +16,7 @@ from typing import Any
 from ..errors import ConfigurationError
 from .app import Gateway, create_app
 from .config import GatewayConfig, is_loopback_host
+from .protocol import protocol_class
 from .store import Store, default_db_path
 
 __all__ = ["check_bind", "serve", "uvicorn_config"]
@@ -52,7 +53,11 @@ def uvicorn_config(app: Gateway, config: GatewayConfig, **overrides: Any) -> Any
         "host": config.host,
         "port": config.port,
         "loop": "uvloop" if _have("uvloop") else "asyncio",
-        "http": "httptools" if _have("httptools") else "h11",
+        "http": protocol_class("httptools" if _have("httptools") else "h11"),
+        # X-Forwarded-For is believed only from the proxies the operator named (uvicorn's
+        # default trusts 127.0.0.1, which any same-host proxy is).
+        "proxy_headers": bool(config.trusted_proxies),
+        "forwarded_allow_ips": list(config.trusted_proxies) or None,
         "lifespan": "on",
         "access_log": False,  # the usage log records every API call; this would double it
         "timeout_graceful_shutdown": config.shutdown_timeout,

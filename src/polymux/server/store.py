@@ -149,6 +149,24 @@ _INSERT_USAGE = (
 )
 
 
+def _private_file(path: Path) -> None:
+    """Create the database file (and its folder, if missing) readable by its owner only:
+    0600 in 0700. SQLite gives the -wal and -shm files the mode of the database file. A file
+    made earlier with looser permissions is tightened."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if sys.platform != "win32" and os.fstat(fd).st_mode & 0o077:
+            os.fchmod(fd, 0o600)
+            for suffix in ("-wal", "-shm"):
+                side = path.with_name(path.name + suffix)
+                if side.exists():
+                    side.chmod(0o600)
+    finally:
+        os.close(fd)
+
+
 class Store:
     """One connection to the gateway database. Not shared between threads: each thread
     (the event loop, the usage writer) opens its own ``Store``."""
@@ -156,7 +174,7 @@ class Store:
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 10.0) -> None:
         self.path = Path(path)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            _private_file(self.path)
             self._db = sqlite3.connect(
                 self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
             )

@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import ConfigurationError
 from ..providers.base import Capabilities, GeneratedImage, Provider
@@ -24,32 +24,31 @@ from ..routing.registry import ModelRegistry
 from ..transport.base import Transport
 from ..types.events import ChatEvent
 from ..types.images import Model
-from ..types.request import CallOptions, ChatRequest, ImageRequest, ModelsRequest
+from ..types.request import CallOptions, ChatRequest, ImageRequest, ModelsRequest, Timeout
 from .config import GatewayConfig, ProviderConfig
 
-__all__ = ["ModelMap", "Pinned", "Route", "build_provider"]
+__all__ = ["Forwarding", "ModelMap", "Pinned", "Route", "Tuned", "build_provider"]
 
 log = logging.getLogger("polymux.server")
 _MODELS_TTL = 60.0
 
 
-class Pinned(Provider):
-    """A provider with its model fixed by an alias: whatever model the caller named (the
-    alias), this one is sent upstream."""
+class Forwarding(Provider):
+    """A provider that passes every call to ``inner`` (base of the two wrappers below)."""
 
-    def __init__(self, inner: Provider, model: str) -> None:
+    def __init__(self, inner: Provider) -> None:
         super().__init__()
         self.inner = inner
-        self.model = model
         self.name = inner.name
         self.capabilities = inner.capabilities
         self.deadline_in_transport = inner.deadline_in_transport
+        self.images_per_call = inner.images_per_call  # the client splits n by it
 
     def resolve_model(self, model: str) -> str:
-        return self.model or self.inner.resolve_model("")
+        return self.inner.resolve_model(model)
 
     def resolve_image_model(self, model: str) -> str:
-        return self.model or self.inner.resolve_image_model("")
+        return self.inner.resolve_image_model(model)
 
     def capabilities_for(self, model: str) -> Capabilities:
         return self.inner.capabilities_for(model)
@@ -85,6 +84,60 @@ class Pinned(Provider):
         return await self.inner.list_models(request)
 
 
+class Pinned(Forwarding):
+    """A provider with its model fixed by an alias: whatever model the caller named (the
+    alias), this one is sent upstream."""
+
+    def __init__(self, inner: Provider, model: str) -> None:
+        super().__init__(inner)
+        self.model = model
+
+    def resolve_model(self, model: str) -> str:
+        return self.model or self.inner.resolve_model("")
+
+    def resolve_image_model(self, model: str) -> str:
+        return self.model or self.inner.resolve_image_model("")
+
+
+R = TypeVar("R", ChatRequest, ImageRequest, ModelsRequest)
+
+
+class Tuned(Forwarding):
+    """A provider with its own connect, first-byte and idle limits ([providers.X] in the
+    gateway config): every request it is handed carries them instead of the gateway's."""
+
+    def __init__(self, inner: Provider, spec: ProviderConfig) -> None:
+        super().__init__(inner)
+        self._limits = {
+            key: value
+            for key, value in (
+                ("connect", spec.connect_timeout),
+                ("first_byte", spec.first_byte_timeout),
+                ("idle", spec.idle_timeout),
+            )
+            if value is not None
+        }
+
+    def _tuned(self, request: R) -> R:
+        options = request.options
+        timeout = replace(options.timeout, **self._limits)
+        return replace(request, options=replace(options, timeout=timeout))
+
+    def stream_chat(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
+        return self.inner.stream_chat(self._tuned(request))
+
+    async def complete_chat(self, request: ChatRequest) -> Sequence[ChatEvent]:
+        return await self.inner.complete_chat(self._tuned(request))
+
+    async def generate_images(
+        self, request: ImageRequest
+    ) -> Sequence[GeneratedImage | str | bytes]:
+        return await self.inner.generate_images(self._tuned(request))
+
+    async def list_models(self, request: ModelsRequest) -> list[str]:
+        return await self.inner.list_models(self._tuned(request))
+
+
 def build_provider(spec: ProviderConfig) -> Provider:
     """A provider instance from its config. The key stays in the environment: the instance
     reads the named variable when it sends a request."""
@@ -115,7 +168,12 @@ class Route:
 
 class ModelMap:
     def __init__(self, config: GatewayConfig) -> None:
-        self.providers: dict[str, Provider] = {p.name: build_provider(p) for p in config.providers}
+        self.providers: dict[str, Provider] = {}
+        for spec in config.providers:
+            provider = build_provider(spec)
+            if spec.connect_timeout or spec.first_byte_timeout or spec.idle_timeout:
+                provider = Tuned(provider, spec)
+            self.providers[spec.name] = provider
         if not self.providers:
             raise ConfigurationError(
                 "no provider configured: pass --provider NAME, or --base-url URL for an "
@@ -138,11 +196,26 @@ class ModelMap:
         self._models: list[Model] | None = None
         self._models_at = 0.0
         self._models_lock = asyncio.Lock()
+        self._models_timeout = config.models_timeout
+
+    def serves(self, model: str) -> str | None:
+        """The provider that owns ``model`` when the config routes it by name (an alias, a
+        ``provider/model`` of a configured provider, a declared model); else None."""
+        if model in self.aliases:
+            return "polymux"
+        prefix, slash, rest = model.partition("/")
+        if slash and rest and prefix in self.providers:
+            return prefix
+        declared = self.declared.get(model)
+        return declared[0].name if declared else None
 
     def route(self, model: str) -> Route:
         aliased = self.aliases.get(model)
         if aliased is not None:
-            return Route(aliased, model)
+            # No model name for the client: an alias named like a registry model ("gpt-4o")
+            # would be mapped to the registry's id for the provider; each pinned provider
+            # sends its own target instead.
+            return Route(aliased, "")
         prefix, slash, rest = model.partition("/")
         if slash and prefix in self.providers:
             return Route([self.providers[prefix]], rest)
@@ -163,7 +236,13 @@ class ModelMap:
             return self._models
 
     async def _fetch_models(self, transport: Transport, options: CallOptions) -> list[Model]:
-        request = ModelsRequest(options=replace(options, transport=transport))
+        # Its own short limit, no retries: one stalled provider must not make every caller
+        # of GET /v1/models wait; it is left out of the list instead.
+        seconds = self._models_timeout
+        timeout = Timeout(total=seconds, connect=min(seconds, options.timeout.connect or seconds))
+        request = ModelsRequest(
+            options=replace(options, timeout=timeout, max_retries=0, transport=transport)
+        )
         providers = list(self.providers.values())
         # The one listing routine: failed providers are left out; when all fail, the error is
         # raised only if the gateway has nothing of its own (aliases, declared models) to show.

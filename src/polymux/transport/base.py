@@ -18,6 +18,7 @@ import orjson
 
 from ..errors import APIResponseValidationError, ConfigurationError
 from ..types.request import CallOptions
+from .redact import redact
 
 __all__ = ["ByteStream", "HttpRequest", "HttpResponse", "Transport", "require_transport"]
 
@@ -55,7 +56,7 @@ class HttpResponse:
         try:
             return orjson.loads(self.body)
         except orjson.JSONDecodeError as exc:
-            snippet = self.body[:200].decode("utf-8", "replace")
+            snippet = redact(self.body[:200].decode("utf-8", "replace"))
             raise APIResponseValidationError(
                 f"expected a JSON body, got {snippet!r}", provider=self.provider, body=snippet
             ) from exc

@@ -47,7 +47,7 @@ class Watch:
     def __init__(
         self, task: asyncio.Task[Any], bucket: set[Watch], seconds: float, provider: str | None
     ) -> None:
-        self.task = task
+        self.task: asyncio.Task[Any] | None = task
         self._bucket = bucket
         self.seconds = seconds
         self.provider = provider
@@ -58,6 +58,11 @@ class Watch:
 
     def stop(self) -> None:
         self._bucket.discard(self)
+        # The task holds its error, whose traceback holds the frames that hold this watch: a
+        # reference cycle that kept a failed call's buffers (a 64 MB body) alive until the
+        # garbage collector ran. A stopped watch needs neither.
+        self.task = None
+        self.response = None
 
     def error(self) -> APIError:
         # The same error, worded the same way, as any other timeout the transport reports.
@@ -69,9 +74,12 @@ class Watch:
         self.expired = True
         response = self.response
         if response is None:
-            cancelling = getattr(self.task, "cancelling", None)  # Python 3.11+
+            task = self.task
+            if task is None:  # stopped meanwhile
+                return
+            cancelling = getattr(task, "cancelling", None)  # Python 3.11+
             self._cancelling = cancelling() if cancelling is not None else 0
-            self.task.cancel()
+            task.cancel()
             return
         content = response.content
         if not content.is_eof():

@@ -21,6 +21,7 @@ from ..errors import (
     describe_body,
     status_error,
 )
+from .redact import redact, redact_bytes, redact_value
 from .retry import parse_retry_after
 
 __all__ = [
@@ -47,10 +48,13 @@ def parse_error_body(raw: bytes) -> Any:
     return body
 
 
-def embedded_error(payload: Any, provider: str | None) -> APIError | None:
+def embedded_error(
+    payload: Any, provider: str | None, secrets: tuple[str, ...] = ()
+) -> APIError | None:
     """The typed error of an ``{"error": ...}`` body that arrived where an answer was expected
     (a 200 body, a stream event, an NDJSON line; also list-wrapped, as Gemini sends it), else
-    None. A numeric ``code`` that is an HTTP status picks the error class."""
+    None. A numeric ``code`` that is an HTTP status picks the error class. Redacted
+    (redact.py), like every error built from upstream text."""
     if isinstance(payload, list) and payload and isinstance(payload[0], Mapping):
         payload = payload[0]
     if not isinstance(payload, Mapping):
@@ -58,6 +62,8 @@ def embedded_error(payload: Any, provider: str | None) -> APIError | None:
     error = payload.get("error")
     if not error:
         return None
+    payload = redact_value(payload, secrets)
+    error = payload.get("error")
     message = describe_body(payload)
     code = error.get("code") if isinstance(error, Mapping) else None
     if not isinstance(code, int) and isinstance(error, Mapping):
@@ -67,7 +73,9 @@ def embedded_error(payload: Any, provider: str | None) -> APIError | None:
     return APIError(message, provider=provider, body=dict(payload))
 
 
-def stray_error(lines: list[bytes], provider: str | None) -> APIError | None:
+def stray_error(
+    lines: list[bytes], provider: str | None, secrets: tuple[str, ...] = ()
+) -> APIError | None:
     """The typed error of a bare JSON error object a host wrote into a stream outside its
     framing (Gemini, spread over several lines when a stream fails), else None."""
     if not lines:
@@ -76,14 +84,31 @@ def stray_error(lines: list[bytes], provider: str | None) -> APIError | None:
         payload = orjson.loads(b"\n".join(lines))
     except orjson.JSONDecodeError:
         return None
-    return embedded_error(payload, provider)
+    return embedded_error(payload, provider, secrets)
+
+
+#: Statuses that say our credentials were refused: their bodies are never kept verbatim.
+_CREDENTIAL_REFUSALS = frozenset({401, 403})
+#: Longest message kept from a 401/403 body.
+_REFUSAL_MESSAGE = 300
 
 
 def error_from_status(
-    status: int, headers: Mapping[str, str], raw: bytes, provider: str | None
+    status: int,
+    headers: Mapping[str, str],
+    raw: bytes,
+    provider: str | None,
+    secrets: tuple[str, ...] = (),
 ) -> APIStatusError:
-    body = parse_error_body(raw)
+    """The typed error of an HTTP error answer. The body is redacted first (redact.py):
+    ``secrets`` are the credentials the request carried. A 401/403 keeps only a short,
+    redacted message, not its body."""
+    body = parse_error_body(redact_bytes(raw, secrets))
     message = describe_body(body) if body else f"HTTP {status} with an empty body"
+    message = redact(message, secrets)  # a secret split by JSON escapes, now joined
+    if status in _CREDENTIAL_REFUSALS:
+        message = message[:_REFUSAL_MESSAGE]
+        body = {"error": {"message": message, **_short_fields(body)}}
     return status_error(
         status,
         message,
@@ -92,6 +117,18 @@ def error_from_status(
         headers=headers,
         retry_after=parse_retry_after(headers),
     )
+
+
+def _short_fields(body: Any) -> dict[str, str]:
+    """``type``, ``code`` and ``param`` of an error body, when they are short strings."""
+    error = body.get("error") if isinstance(body, Mapping) else None
+    if not isinstance(error, Mapping):
+        return {}
+    return {
+        k: v
+        for k in ("type", "code", "param")
+        if isinstance(v := error.get(k), str) and len(v) <= 100
+    }
 
 
 def translate_exception(

@@ -27,13 +27,21 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import orjson
 
 from .._version import __version__
-from ..errors import APIConnectionError, APIError, APIResponseValidationError, APIStatusError
+from ..errors import (
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APIStatusError,
+    ConfigurationError,
+)
 from ..types.request import Timeout
 from .base import ByteStream, HttpRequest, HttpResponse, Transport
 from .deadline import DeadlineWatcher, Watch
 from .errors import MAX_ERROR_BODY, error_from_status, translate_exception
 from .proxy import EnvProxies
+from .redact import credential_values
 from .retry import DEFAULT_RETRY, RetryPolicy
+from .urls import has_userinfo
 
 if TYPE_CHECKING:
     import aiohttp
@@ -193,6 +201,8 @@ class HttpTransport(Transport):
         """The pending aiohttp request (awaiting it sends and waits for the headers).
         ``total``: the limit aiohttp itself should keep (None when deadline.py keeps it)."""
         headers = request.headers
+        if "@" in request.url:
+            _refuse_two_credentials(request)
         data = request.body
         if request.json is not None:
             data = orjson.dumps(request.json)
@@ -258,7 +268,7 @@ class HttpTransport(Transport):
                         except BaseException:
                             resp.close()
                             raise
-                    error: APIError = await self._status_error(resp, request.provider)
+                    error: APIError = await self._status_error(resp, request)
                     headers = resp.headers
                     retry = isinstance(error, APIStatusError) and self._retry.should_retry_status(
                         resp.status, resp.headers
@@ -284,7 +294,7 @@ class HttpTransport(Transport):
                 watch.stop()
 
     @staticmethod
-    async def _status_error(resp: aiohttp.ClientResponse, provider: str | None) -> APIStatusError:
+    async def _status_error(resp: aiohttp.ClientResponse, request: HttpRequest) -> APIStatusError:
         # read(n) returns whatever has arrived, so read on until the cap or the end: a body
         # split over several TCP segments must still parse as the JSON it is.
         raw = b""
@@ -298,7 +308,11 @@ class HttpTransport(Transport):
             pass
         finally:
             resp.close()  # the rest of an oversized body is never read
-        return error_from_status(resp.status, resp.headers, raw, provider)
+        # The credentials this request carried are redacted from what the upstream said.
+        secrets = credential_values(request.headers) + credential_values(
+            request.options.extra_headers
+        )
+        return error_from_status(resp.status, resp.headers, raw, request.provider, secrets)
 
     # -- the interface -----------------------------------------------------------------------
     def request(
@@ -321,6 +335,19 @@ class HttpTransport(Transport):
                 resp.release()
             else:
                 resp.close()
+
+
+def _refuse_two_credentials(request: HttpRequest) -> None:
+    """A base URL with ``user:password@`` and a key too: aiohttp would fail with a bare
+    ValueError deep in the request; say what is wrong instead."""
+    if not has_userinfo(request.url):
+        return
+    sent = {name.lower() for name in (*request.headers, *(request.options.extra_headers or ()))}
+    if "authorization" in sent:
+        raise ConfigurationError(
+            f"{request.provider or 'this provider'}: the base URL holds credentials "
+            "(user:password@) and an API key is set too; use one of them"
+        )
 
 
 def _here() -> tuple[asyncio.AbstractEventLoop, int]:

@@ -36,6 +36,8 @@ class SSEDecoder:
         "_cr",
         "_data",
         "_event",
+        "_held",
+        "_held_size",
         "_last_id",
         "_max",
         "_size",
@@ -46,6 +48,10 @@ class SSEDecoder:
 
     def __init__(self, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
         self._buf = b""
+        # Pieces of one long line that have no line break yet: joined once, when the break
+        # arrives, so a line fed in small pieces costs linear, not quadratic, work.
+        self._held: list[bytes] = []
+        self._held_size = 0
         self._cr = False  # the previous chunk ended with CR: drop a leading LF
         self._start = True  # still at the stream's start: a BOM may follow
         self._data: list[str] = []
@@ -65,7 +71,14 @@ class SSEDecoder:
             self._cr = False
             if chunk[:1] == b"\n":
                 chunk = chunk[1:]
-        buf = self._buf + chunk if self._buf else chunk
+        if not self._start and b"\n" not in chunk and b"\r" not in chunk:
+            return self._hold(chunk)
+        if self._held:
+            buf = b"".join((self._buf, *self._held, chunk))
+            self._held = []
+            self._held_size = 0
+        else:
+            buf = self._buf + chunk if self._buf else chunk
         if self._start:
             rest = without_bom(buf)
             if rest is None:
@@ -84,6 +97,13 @@ class SSEDecoder:
         for line in lines:
             self._line(line, events)
         return events
+
+    def _hold(self, chunk: bytes) -> list[SSEEvent]:
+        self._held.append(chunk)
+        self._held_size += len(chunk)
+        if self._held_size + len(self._buf) > self._max:
+            raise APIResponseValidationError(f"a server-sent event line exceeds {self._max} bytes")
+        return []
 
     def _line(self, line: bytes, events: list[SSEEvent]) -> None:
         if not line:
@@ -117,6 +137,10 @@ class SSEDecoder:
     def close(self) -> list[SSEEvent]:
         """End of stream: flush a last line and event that lacked their terminators."""
         events: list[SSEEvent] = []
+        if self._held:
+            self._buf = b"".join((self._buf, *self._held))
+            self._held = []
+            self._held_size = 0
         if self._buf:
             line, self._buf = self._buf, b""
             if self._start:
