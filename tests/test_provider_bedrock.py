@@ -17,6 +17,7 @@ from polymux.errors import (
     APIError,
     APIResponseValidationError,
     BadRequestError,
+    InvalidRequestError,
     MissingCredentialsError,
     RateLimitError,
 )
@@ -346,3 +347,11 @@ async def test_tool_choice_none_offers_no_tools_unless_the_history_used_them(
     first, second = (r.json for r in server.requests)
     assert "toolConfig" not in first
     assert "toolChoice" not in second["toolConfig"] and second["toolConfig"]["tools"]
+
+
+@pytest.mark.parametrize("model", [".", ".."])
+async def test_a_model_id_cannot_name_another_path(server: FakeServer, model: str) -> None:
+    async with signed_client(server) as client:
+        with pytest.raises(InvalidRequestError, match="not a Bedrock model id"):
+            await client.chat.completions.create(model=model, messages="hi")
+    assert server.requests == []

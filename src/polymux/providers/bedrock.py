@@ -23,6 +23,7 @@ from ..errors import (
     APIError,
     APIResponseValidationError,
     ConfigurationError,
+    InvalidRequestError,
     MissingCredentialsError,
 )
 from ..transport.base import HttpRequest, require_transport
@@ -140,6 +141,8 @@ class Bedrock(Provider):
         # Model ids and ARNs hold ':' and '/': one path segment, so '/' is encoded. ':' is
         # sent as is, the way HTTP stacks (yarl) normalize it anyway: the path signed must be
         # the path sent, byte for byte.
+        if model in ("", ".", ".."):  # would name another path, not a model
+            raise InvalidRequestError(f"{model!r} is not a Bedrock model id or ARN")
         return f"{self.root}/model/{quote(model, safe=':')}/{action}"
 
     async def _body(self, request: ChatRequest) -> dict[str, Any]:
