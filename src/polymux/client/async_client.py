@@ -21,10 +21,12 @@ from ..routing.router import Router
 from ..types.chat import ChatCompletion, ChatCompletionChunk
 from ..types.images import ImagesResponse, Model, ModelList
 from ..types.request import CallOptions, ChatRequest, ImageRequest, ModelsRequest, Timeout
+from .embeddings import Embeddings
 from .fold import ResponseFold
 from .images import finish_images, save_directory
 from .params import build_chat_request, build_image_request, build_options
 from .stream import AsyncChatStream
+from .text_completions import TextCompletions
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -100,6 +102,8 @@ class AsyncClient:
         self._chat_ready = all(p.supports_chat for p in self._providers or ())
         self.chat = Chat(self)
         self.images = Images(self)
+        self.embeddings = Embeddings(self)
+        self.completions = TextCompletions(self)
         self.models = Models(self)
 
     def __repr__(self) -> str:

@@ -17,6 +17,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from ..types.chat import ChatCompletion, ChatCompletionChunk
+from ..types.completions import Completion
+from ..types.embeddings import CreateEmbeddingResponse
 from ..types.images import ImagesResponse, ModelList
 from ..types.request import Timeout
 from .async_client import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, AsyncClient
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     from ..routing.policy import RoutingOptions
     from ..routing.registry import ModelsSource
     from ..transport.base import Transport
+    from .embeddings import EmbeddingParams
     from .params import ChatParams, ImageParams
 
 __all__ = ["ChatStream", "Client"]
@@ -169,6 +172,8 @@ class Client:
         self._finalizer = weakref.finalize(self, _shutdown, self._runner, self.async_client)
         self.chat = _Chat(self)
         self.images = _Images(self)
+        self.embeddings = _Embeddings(self)
+        self.completions = _TextCompletions(self)
         self.models = _Models(self)
 
     def __repr__(self) -> str:
@@ -249,6 +254,33 @@ class _Images:
         return self._client._runner.run(images.generate(prompt=prompt, model=model, **params))
 
     create = generate
+
+
+class _Embeddings:
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def create(
+        self, *, input: Any, model: str = "", **params: Unpack[EmbeddingParams]
+    ) -> CreateEmbeddingResponse:
+        embeddings = self._client.async_client.embeddings
+        return self._client._runner.run(embeddings.create(input=input, model=model, **params))
+
+
+class _TextCompletions:
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def create(
+        self, *, prompt: Any, model: str = "", stream: bool = False, **params: Any
+    ) -> Completion | ChatStream:
+        """The legacy text completion (see ``AsyncClient.completions``); a stream yields
+        ``Completion`` chunks."""
+        completions = self._client.async_client.completions
+        result = completions.create(prompt=prompt, model=model, stream=stream, **params)
+        if isinstance(result, AsyncChatStream):
+            return ChatStream(result, self._client._runner)
+        return self._client._runner.run(result)
 
 
 class _Models:

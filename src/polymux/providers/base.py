@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import MissingCredentialsError, UnsupportedCapabilityError
+from ..types.embeddings import EmbeddingBatch, EmbeddingRequest
 from ..types.events import ChatEvent
 from ..types.request import ChatRequest, ImageRequest, ModelsRequest
 
@@ -63,6 +64,12 @@ class Provider:
     capabilities: Capabilities = Capabilities()
     #: Most images one ``generate_images`` call returns; the client splits larger ``n``.
     images_per_call: int = 10
+    #: Embedding models it serves, and the one used when the caller names none.
+    embedding_models: Sequence[str] = ()
+    default_embedding_model: str | None = None
+    #: Most inputs one ``embed`` call takes (the upstream's batch cap); the client splits
+    #: larger inputs into concurrent calls and keeps their order.
+    embeddings_per_call: int = 2048
     #: Environment variables that may hold the API key, in order of preference.
     api_key_env: tuple[str, ...] = ()
     #: Whether calls fail without a key (keyless and local providers say False).
@@ -184,7 +191,25 @@ class Provider:
         """Generate ``request.n`` images (or fewer: the client calls again for the rest)."""
         raise UnsupportedCapabilityError(f"provider {self.name} does not generate images")
 
+    # -- embeddings --------------------------------------------------------------------------
+    @property
+    def supports_embeddings(self) -> bool:
+        return type(self).embed is not Provider.embed
+
+    def resolve_embedding_model(self, model: str) -> str:
+        """The embedding model id to send: the caller's, else the provider's default."""
+        if model:
+            return model
+        return self.default_embedding_model or (
+            self.embedding_models[0] if self.embedding_models else ""
+        )
+
+    async def embed(self, request: EmbeddingRequest) -> EmbeddingBatch:
+        """One vector per ``request.inputs`` item, in order (at most ``embeddings_per_call``
+        inputs). Override in providers that serve embeddings."""
+        raise UnsupportedCapabilityError(f"provider {self.name} does not serve embeddings")
+
     # -- models ------------------------------------------------------------------------------
     async def list_models(self, request: ModelsRequest) -> list[str]:
         """Model ids this provider serves. HTTP providers ask their upstream."""
-        return list(dict.fromkeys([*self.models, *self.image_models]))
+        return list(dict.fromkeys([*self.models, *self.image_models, *self.embedding_models]))

@@ -26,6 +26,7 @@ from ..errors import (
 from ..transport.base import HttpRequest, require_transport
 from ..transport.errors import embedded_error, stray_error
 from ..transport.sse import SSEDecoder
+from ..types.embeddings import EmbeddingBatch, EmbeddingRequest, Vector
 from ..types.events import ChatEvent
 from ..types.request import CallOptions, ChatRequest, ImageRef, ImageRequest, ModelsRequest
 from .base import Capabilities, GeneratedImage, Provider
@@ -83,6 +84,8 @@ class Gemini(Provider):
     image_models = ("gemini-2.5-flash-image",)
     default_image_model = "gemini-2.5-flash-image"
     images_per_call = 1  # one image per generateContent answer
+    embedding_models = ("gemini-embedding-001", "text-embedding-004")
+    embeddings_per_call = 100  # batchEmbedContents takes at most 100 requests
     #: How model families differ (capabilities, system instructions, image output).
     model_rows: Sequence[GeminiModel] = GEMINI_MODELS
 
@@ -259,6 +262,42 @@ class Gemini(Provider):
                 f"the answer holds no image ({why})", provider=self.name, body=payload
             )
         return images
+
+    # -- embeddings --------------------------------------------------------------------------
+    async def embed(self, request: EmbeddingRequest) -> EmbeddingBatch:
+        """``batchEmbedContents``: one request per input; ``dimensions`` is its
+        ``outputDimensionality``; ``extra_body`` fields (``taskType``, ``title``) go into
+        each. The answer carries no token count (the client estimates it)."""
+        if request.tokens:
+            raise InvalidRequestError(
+                f"{self.name} embeds text only; pass strings, not token arrays"
+            )
+        url = self.model_url(request.model, "batchEmbedContents")
+        name = "models/" + request.model.removeprefix("models/")
+        template: dict[str, Any] = {"model": name, **request.extra_body}
+        if request.dimensions is not None:
+            template["outputDimensionality"] = request.dimensions
+        body = {
+            "requests": [
+                {**template, "content": {"parts": [{"text": text}]}} for text in request.inputs
+            ]
+        }
+        response = await require_transport(request.transport).request(
+            self._http("POST", url, request.options, body)
+        )
+        payload = self._decode_body(response.json())
+        items = payload.get("embeddings")
+        if not isinstance(items, list) or len(items) != len(request.inputs):
+            raise APIResponseValidationError(
+                f"expected {len(request.inputs)} embeddings", provider=self.name
+            )
+        vectors: list[Vector] = []
+        for item in items:
+            values = item.get("values") if isinstance(item, dict) else None
+            if not isinstance(values, list):
+                raise APIResponseValidationError("an embedding without values", provider=self.name)
+            vectors.append(values)
+        return EmbeddingBatch(vectors)
 
     # -- models ------------------------------------------------------------------------------
     async def list_models(self, request: ModelsRequest) -> list[str]:

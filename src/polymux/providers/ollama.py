@@ -32,6 +32,7 @@ from ..errors import (
 from ..transport.base import HttpRequest, require_transport
 from ..transport.errors import embedded_error
 from ..transport.ndjson import NDJSONDecoder
+from ..types.embeddings import EmbeddingBatch, EmbeddingRequest
 from ..types.events import ChatEvent, Finish, FinishReason, ReasoningDelta, ResponseInfo, Usage
 from ..types.events import ToolCallDelta as ToolCall
 from ..types.request import CallOptions, ChatRequest, ImageRef, Message, ModelsRequest
@@ -315,6 +316,33 @@ class Ollama(Provider):
                 "expected a finished chat response (done: true)", provider=self.name
             )
         return events
+
+    async def embed(self, request: EmbeddingRequest) -> EmbeddingBatch:
+        """``POST /api/embed`` (inputs longer than the model's context are cut, Ollama's
+        default); ``dimensions`` passes through; ``extra_body`` adds fields (``options``,
+        ``keep_alive``, ``truncate``)."""
+        if request.tokens:
+            raise InvalidRequestError(f"{self.name} embeds text only; pass strings")
+        body: dict[str, Any] = {"model": request.model, "input": request.inputs}
+        if request.dimensions is not None:
+            body["dimensions"] = request.dimensions
+        body.update(request.extra_body)
+        http = self._http("POST", "/api/embed", request.options, body)
+        payload = (await require_transport(request.transport).request(http)).json()
+        error = embedded_error(payload, self.name)
+        if error is not None:
+            raise error
+        vectors = payload.get("embeddings") if isinstance(payload, dict) else None
+        if (
+            not isinstance(vectors, list)
+            or len(vectors) != len(request.inputs)
+            or not all(isinstance(v, list) for v in vectors)
+        ):
+            raise APIResponseValidationError(
+                f"expected {len(request.inputs)} embeddings", provider=self.name
+            )
+        tokens = payload.get("prompt_eval_count")
+        return EmbeddingBatch(vectors, tokens if type(tokens) is int else None, request.model)
 
     async def list_models(self, request: ModelsRequest) -> list[str]:
         http = self._http("GET", "/api/tags", request.options)

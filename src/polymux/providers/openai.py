@@ -13,11 +13,18 @@ import orjson
 
 from ..errors import APIResponseValidationError, ConfigurationError
 from ..transport.base import HttpRequest, require_transport
-from ..transport.errors import stray_error
+from ..transport.errors import embedded_error, stray_error
 from ..transport.sse import SSEDecoder
-from ..types.events import ChatEvent
+from ..types.embeddings import EmbeddingBatch, EmbeddingRequest
+from ..types.events import ChatEvent, Finish
 from ..types.request import CallOptions, ChatRequest, ImageRequest, ModelsRequest
 from .base import Capabilities, GeneratedImage, Provider
+from .openai_endpoints import (
+    completion_body,
+    embedding_batch,
+    embedding_body,
+    text_completion_events,
+)
 from .openai_wire import Quirks, StreamState, build_chat_body, chunk_events, completion_events
 
 __all__ = ["AzureOpenAI", "OpenAI", "OpenAICompatible"]
@@ -62,6 +69,13 @@ class OpenAICompatible(Provider):
     header_env: Mapping[str, str] = MappingProxyType({})
     #: Whether the host serves ``/images/generations``.
     serves_images = True
+    #: Whether the host serves ``/embeddings``, and whether it answers the compact base64
+    #: form (cheaper to read than JSON floats; asked for only where known to be served).
+    serves_embeddings = True
+    embeddings_base64 = False
+    #: Whether the host serves the legacy ``/completions`` (a raw prompt, no chat template);
+    #: elsewhere ``client.completions`` is translated onto chat.
+    serves_completions = True
     requires_base_url = True
     # Chat is one transport call (images in messages go upstream as URLs, never fetched here).
     deadline_in_transport = True
@@ -124,6 +138,10 @@ class OpenAICompatible(Provider):
     def supports_images(self) -> bool:
         return self.serves_images
 
+    @property
+    def supports_embeddings(self) -> bool:
+        return self.serves_embeddings
+
     # -- chat --------------------------------------------------------------------------------
     async def stream_chat(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
         body = build_chat_body(request, self.quirks, stream=True)
@@ -167,6 +185,61 @@ class OpenAICompatible(Provider):
             raise APIResponseValidationError(
                 f"a chat.completion of an unexpected shape: {exc}", provider=self.name
             ) from exc
+
+    # -- legacy completions ------------------------------------------------------------------
+    def serves_completions_for(self, model: str) -> bool:
+        """Whether ``/completions`` serves this model natively (else: translated onto chat)."""
+        return self.serves_completions
+
+    async def stream_text_completion(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
+        """``POST /completions`` streamed: the prompt is the request's one message."""
+        body = completion_body(request, stream=True)
+        http = self._http("POST", "completions", request.options, body, request.model)
+        decoder = SSEDecoder()
+        finished = False
+        async with require_transport(request.transport).stream(http) as resp:
+            async for piece in resp.iter_bytes():
+                for event in decoder.feed(piece):
+                    if event.data == "[DONE]":
+                        return
+                    for item in self._text_completion_events(event.data):
+                        finished = finished or isinstance(item, Finish)
+                        yield item
+            for event in decoder.close():
+                if event.data != "[DONE]":
+                    for item in self._text_completion_events(event.data):
+                        finished = finished or isinstance(item, Finish)
+                        yield item
+        if not finished:
+            raise APIResponseValidationError(
+                "the stream ended without [DONE] or a finish_reason: the answer may be cut short",
+                provider=self.name,
+            )
+
+    def _text_completion_events(self, data: str) -> list[ChatEvent]:
+        try:
+            payload = _loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise APIResponseValidationError(
+                f"malformed JSON in the stream: {data[:200]!r}", provider=self.name
+            ) from exc
+        error = embedded_error(payload, self.name)
+        if error is not None:
+            raise error
+        return text_completion_events(payload, self.name)
+
+    async def complete_text_completion(self, request: ChatRequest) -> Sequence[ChatEvent]:
+        body = completion_body(request, stream=False)
+        http = self._http("POST", "completions", request.options, body, request.model)
+        response = await require_transport(request.transport).request(http)
+        return text_completion_events(response.json(), self.name)
+
+    # -- embeddings --------------------------------------------------------------------------
+    async def embed(self, request: EmbeddingRequest) -> EmbeddingBatch:
+        body = embedding_body(request, base64=self.embeddings_base64)
+        http = self._http("POST", "embeddings", request.options, body, request.model)
+        response = await require_transport(request.transport).request(http)
+        return embedding_batch(response.json(), len(request.inputs), self.name)
 
     # -- models ------------------------------------------------------------------------------
     async def list_models(self, request: ModelsRequest) -> list[str]:
@@ -242,9 +315,21 @@ class OpenAI(OpenAICompatible):
     )
     image_models = ("gpt-image-1", "dall-e-3", "dall-e-2")
     default_image_model = "dall-e-3"
+    embedding_models = (
+        "text-embedding-3-small",
+        "text-embedding-3-large",
+        "text-embedding-ada-002",
+    )
+    embeddings_base64 = True
+    #: The models OpenAI still serves on the legacy ``/completions``; its chat models are
+    #: translated onto chat.
+    completion_models = ("gpt-3.5-turbo-instruct", "davinci-002", "babbage-002")
     header_env: Mapping[str, str] = MappingProxyType(
         {"OpenAI-Organization": "OPENAI_ORG_ID", "OpenAI-Project": "OPENAI_PROJECT_ID"}
     )
+
+    def serves_completions_for(self, model: str) -> bool:
+        return model in self.completion_models
 
 
 class AzureOpenAI(OpenAICompatible):
@@ -261,6 +346,8 @@ class AzureOpenAI(OpenAICompatible):
     requires_api_key = True
     quirks = Quirks(developer_role=True)
     default_api_version = "2024-10-21"
+    embeddings_base64 = True
+    serves_completions = False  # deployments are mostly chat models: translated onto chat
 
     def __init__(
         self,

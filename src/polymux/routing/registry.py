@@ -243,6 +243,6 @@ def load_models_file(path: str | os.PathLike[str]) -> Mapping[str, Any]:
 
 @lru_cache(maxsize=1)
 def _builtin() -> ModelRegistry:
-    from .catalog import BUILTIN_MODELS
+    from .catalog import BUILTIN_MODELS, EMBEDDING_MODELS
 
-    return ModelRegistry().extended(BUILTIN_MODELS, origin="catalog")
+    return ModelRegistry().extended({**BUILTIN_MODELS, **EMBEDDING_MODELS}, origin="catalog")

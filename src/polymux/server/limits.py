@@ -30,6 +30,8 @@ class Limits:
     #: Image generation: images per request and the longest side in pixels.
     max_generated_images: int = 10
     max_image_side: int = 4096
+    #: Embeddings: inputs per request (OpenAI's own cap; the client batches larger ones).
+    max_embedding_inputs: int = 2048
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Limits:

@@ -174,6 +174,95 @@ _SCHEMAS: dict[str, Any] = {
 }
 
 
+def _post(operation: str, request: str, response: dict[str, Any], text: str) -> dict[str, Any]:
+    """A POST operation with a JSON body and the upstream error answers."""
+    return {
+        "post": {
+            "operationId": operation,
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref(request)}},
+            },
+            "responses": {"200": _json(response, text), **_errors(*_UPSTREAM)},
+        }
+    }
+
+
+_TOKENS: dict[str, Any] = {"type": "array", "items": {"type": "integer", "minimum": 0}}
+
+# The endpoints beyond chat and images (issue 17), as OpenAI's spec shapes them.
+_MORE_SCHEMAS: dict[str, Any] = {
+    "EmbeddingRequest": {
+        "type": "object",
+        "required": ["input", "model"],
+        "properties": {
+            "input": {
+                "oneOf": [
+                    {"type": "string", "minLength": 1},
+                    {
+                        "type": "array",
+                        "items": {"type": "string", "minLength": 1},
+                        "minItems": 1,
+                        "maxItems": 2048,
+                    },
+                    {**_TOKENS, "minItems": 1, "maxItems": 2048},
+                    {
+                        "type": "array",
+                        "items": {**_TOKENS, "minItems": 1},
+                        "minItems": 1,
+                        "maxItems": 2048,
+                    },
+                ]
+            },
+            "model": {"type": "string"},
+            "encoding_format": {"type": "string", "enum": ["float", "base64"]},
+            "dimensions": {"type": "integer", "minimum": 1},
+            "user": {"type": "string"},
+        },
+    },
+    "CreateEmbeddingResponse": {
+        "type": "object",
+        "required": ["object", "data", "model", "usage"],
+        "properties": {
+            "object": {"type": "string", "enum": ["list"]},
+            "data": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["object", "index", "embedding"],
+                    "properties": {
+                        "object": {"type": "string", "enum": ["embedding"]},
+                        "index": {"type": "integer"},
+                        "embedding": {
+                            "oneOf": [
+                                {"type": "array", "items": {"type": "number"}},
+                                {"type": "string"},
+                            ]
+                        },
+                    },
+                },
+            },
+            "model": {"type": "string"},
+            "usage": {
+                "type": "object",
+                "required": ["prompt_tokens", "total_tokens"],
+                "properties": {
+                    "prompt_tokens": {"type": "integer"},
+                    "total_tokens": {"type": "integer"},
+                },
+            },
+        },
+    },
+}
+_SCHEMAS.update(_MORE_SCHEMAS)
+
+_MORE_PATHS: dict[str, Any] = {
+    "/v1/embeddings": _post(
+        "createEmbedding", "EmbeddingRequest", _ref("CreateEmbeddingResponse"), "Embeddings"
+    ),
+}
+
+
 def document() -> dict[str, Any]:
     """The OpenAPI document (a fresh copy)."""
     return {
@@ -255,6 +344,7 @@ def document() -> dict[str, Any]:
                     "responses": {"200": _json({"type": "object"}, "The gateway is up")},
                 }
             },
+            **_MORE_PATHS,
         },
     }
 

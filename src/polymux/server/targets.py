@@ -22,6 +22,7 @@ from ..providers.registry import load_provider_class
 from ..routing.listing import list_models
 from ..routing.registry import ModelRegistry
 from ..transport.base import Transport
+from ..types.embeddings import EmbeddingBatch, EmbeddingRequest
 from ..types.events import ChatEvent
 from ..types.images import Model
 from ..types.request import CallOptions, ChatRequest, ImageRequest, ModelsRequest
@@ -44,12 +45,16 @@ class Pinned(Provider):
         self.name = inner.name
         self.capabilities = inner.capabilities
         self.deadline_in_transport = inner.deadline_in_transport
+        self.embeddings_per_call = inner.embeddings_per_call
 
     def resolve_model(self, model: str) -> str:
         return self.model or self.inner.resolve_model("")
 
     def resolve_image_model(self, model: str) -> str:
         return self.model or self.inner.resolve_image_model("")
+
+    def resolve_embedding_model(self, model: str) -> str:
+        return self.model or self.inner.resolve_embedding_model("")
 
     def capabilities_for(self, model: str) -> Capabilities:
         return self.inner.capabilities_for(model)
@@ -61,6 +66,10 @@ class Pinned(Provider):
     @property
     def supports_images(self) -> bool:
         return self.inner.supports_images
+
+    @property
+    def supports_embeddings(self) -> bool:
+        return self.inner.supports_embeddings
 
     @property
     def has_native_completion(self) -> bool:
@@ -80,6 +89,9 @@ class Pinned(Provider):
         self, request: ImageRequest
     ) -> Sequence[GeneratedImage | str | bytes]:
         return await self.inner.generate_images(request)
+
+    async def embed(self, request: EmbeddingRequest) -> EmbeddingBatch:
+        return await self.inner.embed(request)
 
     async def list_models(self, request: ModelsRequest) -> list[str]:
         return await self.inner.list_models(request)

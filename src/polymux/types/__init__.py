@@ -18,6 +18,7 @@ from .chat import (
     FinishReason,
     Function,
 )
+from .embeddings import CreateEmbeddingResponse, Embedding, EmbeddingRequest, EmbeddingUsage
 from .events import (
     ChatEvent,
     Finish,
@@ -54,6 +55,10 @@ __all__ = [
     "ChoiceDeltaToolCallFunction",
     "ChunkChoice",
     "CompletionUsage",
+    "CreateEmbeddingResponse",
+    "Embedding",
+    "EmbeddingRequest",
+    "EmbeddingUsage",
     "Finish",
     "FinishReason",
     "Function",
