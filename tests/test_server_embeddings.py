@@ -54,7 +54,13 @@ def test_floats_dimensions_tokens_and_extra_fields_pass_through(gw: LiveGateway)
         tokens = client.embeddings.create(model="m", input=[[1, 2], [3]])
     assert floats.data[0].embedding == vector_for("one", 3)
     sent = gw.upstream.requests[0].json
-    assert sent == {"model": "m", "input": ["one"], "dimensions": 3, "user": "u-1", "truncate": "END"}
+    assert sent == {
+        "model": "m",
+        "input": ["one"],
+        "dimensions": 3,
+        "user": "u-1",
+        "truncate": "END",
+    }
     assert [d.embedding for d in tokens.data] == [vector_for([1, 2]), vector_for([3])]
 
 

@@ -18,6 +18,7 @@ from schemathesis.core.result import Ok
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import content_type_conformance, status_code_conformance
 
+from .fakes.completions import COMPLETIONS, completions
 from .fakes.embeddings import OPENAI as EMBEDDINGS
 from .fakes.embeddings import openai_embeddings
 from .fakes.openai import CHAT, IMAGES, MODELS, models, reply, stream_text
@@ -49,6 +50,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
         )
         gw.upstream.script("GET", MODELS, models("m1", "m2"))
         gw.upstream.script("POST", EMBEDDINGS, openai_embeddings())
+        gw.upstream.script("POST", COMPLETIONS, completions())
         yield gw
 
 
@@ -67,7 +69,7 @@ def openai_error_format(response: Any) -> None:
 def test_no_server_errors_and_openai_shaped_errors(live: LiveGateway, mode: Any) -> None:
     schema = schemathesis.openapi.from_url(live.url + "/openapi.json")
     operations = [r.ok() for r in schema.get_all_operations() if isinstance(r, Ok)]
-    assert len(operations) == 6
+    assert len(operations) == 7
     if mode == GenerationMode.NEGATIVE:  # only bodies can be invalid (any path string is valid)
         operations = [op for op in operations if op.method.upper() == "POST"]
     seen: list[int] = []

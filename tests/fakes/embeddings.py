@@ -51,9 +51,7 @@ def openai_embeddings(
         if not body.get("model") or raw in (None, "", []):
             return _error(400, "you must provide a model and input")
         items: list[Any]
-        if isinstance(raw, str):
-            items = [raw]
-        elif isinstance(raw, list) and raw and isinstance(raw[0], int):
+        if isinstance(raw, str) or (isinstance(raw, list) and raw and isinstance(raw[0], int)):
             items = [raw]
         else:
             items = raw

@@ -253,6 +253,49 @@ _MORE_SCHEMAS: dict[str, Any] = {
             },
         },
     },
+    "CompletionRequest": {
+        "type": "object",
+        "required": ["model", "prompt"],
+        "properties": {
+            "model": {"type": "string"},
+            "prompt": {
+                "oneOf": [
+                    {"type": "string"},
+                    {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                ]
+            },
+            "stream": {"type": "boolean"},
+            "stream_options": {
+                "type": "object",
+                "properties": {"include_usage": {"type": "boolean"}},
+            },
+            "max_tokens": {"type": "integer", "minimum": 0},
+            "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+            "top_p": {"type": "number", "minimum": 0, "maximum": 1},
+            "n": {"type": "integer", "minimum": 1, "maximum": 128},
+            "stop": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+            "seed": {"type": "integer"},
+            "presence_penalty": {"type": "number", "minimum": -2, "maximum": 2},
+            "frequency_penalty": {"type": "number", "minimum": -2, "maximum": 2},
+            "echo": {"type": "boolean"},
+            "suffix": {"type": "string"},
+            "logprobs": {"type": "integer", "minimum": 0, "maximum": 5},
+            "best_of": {"type": "integer", "minimum": 0, "maximum": 20},
+            "user": {"type": "string"},
+        },
+    },
+    "Completion": {
+        "type": "object",
+        "required": ["id", "object", "created", "model", "choices"],
+        "properties": {
+            "id": {"type": "string"},
+            "object": {"type": "string", "enum": ["text_completion"]},
+            "created": {"type": "integer"},
+            "model": {"type": "string"},
+            "choices": {"type": "array", "items": {"type": "object"}},
+            "usage": {"type": ["object", "null"]},
+        },
+    },
 }
 _SCHEMAS.update(_MORE_SCHEMAS)
 
@@ -260,6 +303,16 @@ _MORE_PATHS: dict[str, Any] = {
     "/v1/embeddings": _post(
         "createEmbedding", "EmbeddingRequest", _ref("CreateEmbeddingResponse"), "Embeddings"
     ),
+    "/v1/completions": _post(
+        "createCompletion",
+        "CompletionRequest",
+        _ref("Completion"),
+        "A text completion (legacy API); with stream=true, server-sent text_completion chunks "
+        "ending with data: [DONE]",
+    ),
+}
+_MORE_PATHS["/v1/completions"]["post"]["responses"]["200"]["content"]["text/event-stream"] = {
+    "schema": {"type": "string"}
 }
 
 
