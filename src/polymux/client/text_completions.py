@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from ..routing.policy import RoutingOptions
     from .async_client import AsyncClient
 
-__all__ = ["AsyncCompletionStream", "NativeCompletions", "TextCompletions"]
+__all__ = ["BODY_FIELDS", "AsyncCompletionStream", "NativeCompletions", "TextCompletions"]
 
 #: Fields only ``/completions`` knows: their presence limits a call to native hosts.
 _NATIVE_ONLY = ("suffix", "logprobs", "best_of")
@@ -57,6 +57,11 @@ _CHAT_PARAMS = frozenset(
     }
 )
 _KNOWN = _CHAT_PARAMS | {"max_tokens", "echo", "logit_bias", *_NATIVE_ONLY}
+#: The request-body fields of ``/v1/completions`` that ``create`` takes by name (the gateway
+#: passes these; anything else travels in extra_body).
+BODY_FIELDS = tuple(
+    sorted(_KNOWN - {"provider", "extra_body", "extra_headers", "timeout", "max_retries", "proxy"})
+)
 
 
 class NativeCompletions(Provider):
@@ -132,14 +137,23 @@ def _completion(
         prompt_tokens + completion_tokens,
         estimated=True if estimated else None,
     )
+    return _reshaped(first, choices, usage)
+
+
+def _reshaped(
+    source: ChatCompletion | ChatCompletionChunk,
+    choices: list[CompletionChoice],
+    usage: CompletionUsage | None,
+) -> Completion:
+    """A chat answer's (or chunk's) id, time, model and provider around completion choices."""
     return Completion(
-        first.id.replace("chatcmpl", "cmpl", 1),
+        source.id.replace("chatcmpl", "cmpl", 1),
         choices,
-        first.created,
-        first.model,
-        system_fingerprint=first.system_fingerprint,
+        source.created,
+        source.model,
+        system_fingerprint=source.system_fingerprint,
         usage=usage,
-        provider=first.provider,
+        provider=source.provider,
     )
 
 
@@ -157,15 +171,7 @@ def _chunk(chunk: ChatCompletionChunk, offset: int, prefix: dict[int, str]) -> C
             )
     if not choices and chunk.usage is None:
         return None
-    return Completion(
-        chunk.id.replace("chatcmpl", "cmpl", 1),
-        choices,
-        chunk.created,
-        chunk.model,
-        system_fingerprint=chunk.system_fingerprint,
-        usage=chunk.usage,
-        provider=chunk.provider,
-    )
+    return _reshaped(chunk, choices, chunk.usage)
 
 
 class AsyncCompletionStream(AsyncChatStream):

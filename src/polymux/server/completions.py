@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from ..client.text_completions import BODY_FIELDS
 from ..errors import InvalidRequestError
 from ..types.completions import Completion
 from .asgi import JSON_TYPE, read_json, send_bytes, until_disconnect
 from .body import body_params, model_of
 from .chat import SSE_HEADERS
+from .chat import _usage as record_usage
 from .errormap import map_error
 
 if TYPE_CHECKING:
@@ -24,32 +26,6 @@ if TYPE_CHECKING:
     from .app import Call, Gateway
 
 __all__ = ["handle"]
-
-_PARAMS = (
-    "max_tokens",
-    "temperature",
-    "top_p",
-    "n",
-    "stop",
-    "seed",
-    "presence_penalty",
-    "frequency_penalty",
-    "user",
-    "stream_options",
-    "echo",
-    "suffix",
-    "logprobs",
-    "best_of",
-    "logit_bias",
-)
-
-
-def _usage(call: Call, completion: Completion) -> None:
-    usage = completion.usage
-    if usage is not None:
-        call.record.prompt_tokens = usage.prompt_tokens
-        call.record.completion_tokens = usage.completion_tokens
-        call.record.total_tokens = usage.total_tokens
 
 
 async def handle(gateway: Gateway, call: Call) -> None:
@@ -69,7 +45,7 @@ async def handle(gateway: Gateway, call: Call) -> None:
     if gateway.config.log_content:
         record.request = orjson.dumps(body.get("prompt")).decode()[:100_000]
     params = body_params(
-        body, _PARAMS, strings=("user", "suffix"), handled=("model", "prompt", "stream")
+        body, BODY_FIELDS, strings=("user", "suffix"), handled=("model", "prompt", "stream")
     )
     if stream:
         params["stream_options"] = {**(options or {}), "include_usage": True}
@@ -86,7 +62,7 @@ async def handle(gateway: Gateway, call: Call) -> None:
     if not stream:
         completion: Completion = await until_disconnect(call.receive, result)  # type: ignore[arg-type]
         record.provider = completion.provider
-        _usage(call, completion)
+        record_usage(call, completion.usage)
         if gateway.config.log_content and completion.choices:
             record.response = completion.choices[0].text
         await send_bytes(call.send, 200, orjson.dumps(completion.model_dump()), [JSON_TYPE])
@@ -107,7 +83,7 @@ async def _stream(call: Call, stream: AsyncCompletionStream, wants_usage: bool) 
         try:
             while chunk is not None:
                 if chunk.usage is not None and not chunk.choices:
-                    _usage(call, chunk)
+                    record_usage(call, chunk.usage)
                 if chunk.choices or wants_usage:
                     data = b"data: " + orjson.dumps(chunk.model_dump()) + b"\n\n"
                     await send({"type": "http.response.body", "body": data, "more_body": True})
