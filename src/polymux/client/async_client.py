@@ -24,6 +24,7 @@ from ..types.request import CallOptions, ChatRequest, ImageRequest, ModelsReques
 from .embeddings import Embeddings
 from .fold import ResponseFold
 from .images import finish_images, save_directory
+from .moderations import Moderations
 from .params import build_chat_request, build_image_request, build_options
 from .stream import AsyncChatStream
 from .text_completions import TextCompletions
@@ -104,6 +105,7 @@ class AsyncClient:
         self.images = Images(self)
         self.embeddings = Embeddings(self)
         self.completions = TextCompletions(self)
+        self.moderations = Moderations(self)
         self.models = Models(self)
 
     def __repr__(self) -> str:

@@ -20,6 +20,7 @@ from ..types.chat import ChatCompletion, ChatCompletionChunk
 from ..types.completions import Completion
 from ..types.embeddings import CreateEmbeddingResponse
 from ..types.images import ImagesResponse, ModelList
+from ..types.moderations import ModerationCreateResponse
 from ..types.request import Timeout
 from .async_client import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, AsyncClient
 from .stream import AsyncChatStream
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from ..routing.registry import ModelsSource
     from ..transport.base import Transport
     from .embeddings import EmbeddingParams
+    from .moderations import ModerationParams
     from .params import ChatParams, ImageParams
 
 __all__ = ["ChatStream", "Client"]
@@ -174,6 +176,7 @@ class Client:
         self.images = _Images(self)
         self.embeddings = _Embeddings(self)
         self.completions = _TextCompletions(self)
+        self.moderations = _Moderations(self)
         self.models = _Models(self)
 
     def __repr__(self) -> str:
@@ -281,6 +284,17 @@ class _TextCompletions:
         if isinstance(result, AsyncChatStream):
             return ChatStream(result, self._client._runner)
         return self._client._runner.run(result)
+
+
+class _Moderations:
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def create(
+        self, *, input: Any, model: str = "", **params: Unpack[ModerationParams]
+    ) -> ModerationCreateResponse:
+        moderations = self._client.async_client.moderations
+        return self._client._runner.run(moderations.create(input=input, model=model, **params))
 
 
 class _Models:

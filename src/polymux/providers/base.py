@@ -23,6 +23,7 @@ from typing import Any
 from ..errors import MissingCredentialsError, UnsupportedCapabilityError
 from ..types.embeddings import EmbeddingBatch, EmbeddingRequest
 from ..types.events import ChatEvent
+from ..types.moderations import ModerationCreateResponse, ModerationRequest
 from ..types.request import ChatRequest, ImageRequest, ModelsRequest
 
 __all__ = ["Capabilities", "GeneratedImage", "Provider"]
@@ -208,6 +209,18 @@ class Provider:
         """One vector per ``request.inputs`` item, in order (at most ``embeddings_per_call``
         inputs). Override in providers that serve embeddings."""
         raise UnsupportedCapabilityError(f"provider {self.name} does not serve embeddings")
+
+    # -- moderation --------------------------------------------------------------------------
+    #: The moderation model used when the caller names none.
+    default_moderation_model: str | None = None
+
+    @property
+    def supports_moderations(self) -> bool:
+        return type(self).moderate is not Provider.moderate
+
+    async def moderate(self, request: ModerationRequest) -> ModerationCreateResponse:
+        """Classify ``request.input``: one result per input item, in order."""
+        raise UnsupportedCapabilityError(f"provider {self.name} does not serve moderations")
 
     # -- models ------------------------------------------------------------------------------
     async def list_models(self, request: ModelsRequest) -> list[str]:

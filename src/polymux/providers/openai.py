@@ -17,12 +17,14 @@ from ..transport.errors import embedded_error, stray_error
 from ..transport.sse import SSEDecoder
 from ..types.embeddings import EmbeddingBatch, EmbeddingRequest
 from ..types.events import ChatEvent, Finish
+from ..types.moderations import ModerationCreateResponse, ModerationRequest
 from ..types.request import CallOptions, ChatRequest, ImageRequest, ModelsRequest
 from .base import Capabilities, GeneratedImage, Provider
 from .openai_endpoints import (
     completion_body,
     embedding_batch,
     embedding_body,
+    moderation_response,
     text_completion_events,
 )
 from .openai_wire import Quirks, StreamState, build_chat_body, chunk_events, completion_events
@@ -55,6 +57,11 @@ def _chunk_events(data: str, state: StreamState, provider: str) -> list[ChatEven
 _loads = orjson.loads
 
 
+def _multimodal(items: Any) -> bool:
+    """Whether a moderation input is one multimodal item (a list of parts)."""
+    return bool(items) and isinstance(items[0], dict)
+
+
 class OpenAICompatible(Provider):
     """Any server that speaks OpenAI's Chat Completions API at ``base_url``.
 
@@ -76,6 +83,8 @@ class OpenAICompatible(Provider):
     #: Whether the host serves the legacy ``/completions`` (a raw prompt, no chat template);
     #: elsewhere ``client.completions`` is translated onto chat.
     serves_completions = True
+    #: Whether the host serves ``/moderations`` (OpenAI's own API does).
+    serves_moderations = False
     requires_base_url = True
     # Chat is one transport call (images in messages go upstream as URLs, never fetched here).
     deadline_in_transport = True
@@ -141,6 +150,10 @@ class OpenAICompatible(Provider):
     @property
     def supports_embeddings(self) -> bool:
         return self.serves_embeddings
+
+    @property
+    def supports_moderations(self) -> bool:
+        return self.serves_moderations
 
     # -- chat --------------------------------------------------------------------------------
     async def stream_chat(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
@@ -234,6 +247,20 @@ class OpenAICompatible(Provider):
         response = await require_transport(request.transport).request(http)
         return text_completion_events(response.json(), self.name)
 
+    # -- moderation --------------------------------------------------------------------------
+    async def moderate(self, request: ModerationRequest) -> ModerationCreateResponse:
+        body: dict[str, Any] = {"input": request.input, **request.extra_body}
+        if request.model:
+            body["model"] = request.model
+        http = self._http("POST", "moderations", request.options, body)
+        response = await require_transport(request.transport).request(http)
+        expected = (
+            1
+            if isinstance(request.input, str) or _multimodal(request.input)
+            else len(request.input)
+        )
+        return moderation_response(response.json(), expected, self.name)
+
     # -- embeddings --------------------------------------------------------------------------
     async def embed(self, request: EmbeddingRequest) -> EmbeddingBatch:
         body = embedding_body(request, base64=self.embeddings_base64)
@@ -324,6 +351,8 @@ class OpenAI(OpenAICompatible):
     #: The models OpenAI still serves on the legacy ``/completions``; its chat models are
     #: translated onto chat.
     completion_models = ("gpt-3.5-turbo-instruct", "davinci-002", "babbage-002")
+    serves_moderations = True
+    default_moderation_model = "omni-moderation-latest"
     header_env: Mapping[str, str] = MappingProxyType(
         {"OpenAI-Organization": "OPENAI_ORG_ID", "OpenAI-Project": "OPENAI_PROJECT_ID"}
     )

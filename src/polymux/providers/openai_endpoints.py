@@ -15,10 +15,17 @@ from typing import Any
 from ..errors import APIResponseValidationError
 from ..types.embeddings import EmbeddingBatch, EmbeddingRequest, Vector
 from ..types.events import ChatEvent, Finish, ResponseInfo, TextDelta
+from ..types.moderations import Moderation, ModerationCreateResponse
 from ..types.request import ChatRequest
 from .openai_wire import map_finish_reason, usage_event
 
-__all__ = ["completion_body", "embedding_batch", "embedding_body", "text_completion_events"]
+__all__ = [
+    "completion_body",
+    "embedding_batch",
+    "embedding_body",
+    "moderation_response",
+    "text_completion_events",
+]
 
 #: ChatRequest fields a ``/completions`` body carries under the same names.
 _COMPLETION_FIELDS = (
@@ -123,3 +130,35 @@ def text_completion_events(payload: Any, provider: str) -> list[ChatEvent]:
     if isinstance(usage, Mapping):
         events.append(usage_event(usage))
     return events
+
+
+def moderation_response(payload: Any, expected: int, provider: str) -> ModerationCreateResponse:
+    """A ``/moderations`` answer, checked: one result per input item."""
+    results = payload.get("results") if isinstance(payload, Mapping) else None
+    if not isinstance(results, list) or len(results) != expected:
+        raise APIResponseValidationError(
+            f"expected {expected} moderation results", provider=provider
+        )
+    out = []
+    for item in results:
+        if (
+            not isinstance(item, Mapping)
+            or not isinstance(item.get("flagged"), bool)
+            or not isinstance(item.get("categories"), Mapping)
+            or not isinstance(item.get("category_scores"), Mapping)
+        ):
+            raise APIResponseValidationError(
+                "a moderation result without flagged, categories and scores", provider=provider
+            )
+        applied = item.get("category_applied_input_types")
+        out.append(
+            Moderation(
+                item["flagged"],
+                dict(item["categories"]),
+                dict(item["category_scores"]),
+                dict(applied) if isinstance(applied, Mapping) else None,
+            )
+        )
+    return ModerationCreateResponse(
+        str(payload.get("id") or "modr-polymux"), str(payload.get("model") or ""), out
+    )

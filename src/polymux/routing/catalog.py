@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["BUILTIN_MODELS", "EMBEDDING_MODELS"]
+__all__ = ["BUILTIN_MODELS", "EMBEDDING_MODELS", "MODERATION_MODELS"]
 
 
 def _openai(model: str, *aliases: str) -> dict[str, Any]:
@@ -65,6 +65,12 @@ EMBEDDING_MODELS: dict[str, Any] = {
     "mxbai-embed-large": {
         "providers": {"ollama": "mxbai-embed-large", "ollama-openai": "mxbai-embed-large"}
     },
+}
+
+#: Moderation models (OpenAI's).
+MODERATION_MODELS: dict[str, Any] = {
+    "omni-moderation-latest": {"providers": {"openai": "omni-moderation-latest"}},
+    "text-moderation-latest": {"providers": {"openai": "text-moderation-latest"}},
 }
 
 BUILTIN_MODELS: dict[str, Any] = {

@@ -54,20 +54,27 @@ Handler = Callable[["Gateway", Call], Awaitable[None]]
 
 
 def _routes() -> tuple[dict[str, dict[str, Handler]], list[tuple[str, dict[str, Handler]]]]:
-    from . import chat, completions, embeddings, images, media, models, openapi
+    from . import chat, completions, embeddings, images, media, models, moderations, openapi
 
     exact: dict[str, dict[str, Handler]] = {
         "/v1/chat/completions": {"POST": chat.handle},
         "/v1/images/generations": {"POST": images.handle},
         "/v1/embeddings": {"POST": embeddings.handle},
         "/v1/completions": {"POST": completions.handle},
+        "/v1/moderations": {"POST": moderations.handle},
         "/v1/models": {"GET": models.handle_list},
         "/health": {"GET": models.handle_health},
         "/openapi.json": {"GET": openapi.handle},
     }
     # Also without the /v1 prefix, as several OpenAI-compatible servers accept.
-    paths = ("/chat/completions", "/images/generations", "/embeddings", "/completions", "/models")
-    for path in paths:
+    for path in (
+        "/chat/completions",
+        "/images/generations",
+        "/embeddings",
+        "/completions",
+        "/moderations",
+        "/models",
+    ):
         exact[path] = exact["/v1" + path]
     prefixed: list[tuple[str, dict[str, Handler]]] = [
         ("/v1/models/", {"GET": models.handle_one}),

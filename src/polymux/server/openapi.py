@@ -296,6 +296,33 @@ _MORE_SCHEMAS: dict[str, Any] = {
             "usage": {"type": ["object", "null"]},
         },
     },
+    "ModerationRequest": {
+        "type": "object",
+        "required": ["input"],
+        "properties": {
+            "input": {
+                "oneOf": [
+                    {"type": "string", "minLength": 1},
+                    {
+                        "type": "array",
+                        "items": {"type": "string", "minLength": 1},
+                        "minItems": 1,
+                    },
+                    {"type": "array", "items": {"type": "object"}, "minItems": 1},
+                ]
+            },
+            "model": {"type": "string"},
+        },
+    },
+    "ModerationResponse": {
+        "type": "object",
+        "required": ["id", "model", "results"],
+        "properties": {
+            "id": {"type": "string"},
+            "model": {"type": "string"},
+            "results": {"type": "array", "items": {"type": "object"}},
+        },
+    },
 }
 _SCHEMAS.update(_MORE_SCHEMAS)
 
@@ -311,6 +338,9 @@ _MORE_PATHS: dict[str, Any] = {
         "ending with data: [DONE]",
     ),
 }
+_MORE_PATHS["/v1/moderations"] = _post(
+    "createModeration", "ModerationRequest", _ref("ModerationResponse"), "Moderation results"
+)
 _MORE_PATHS["/v1/completions"]["post"]["responses"]["200"]["content"]["text/event-stream"] = {
     "schema": {"type": "string"}
 }
