@@ -23,6 +23,7 @@ from ..types.images import ImagesResponse, Model, ModelList
 from ..types.request import CallOptions, ChatRequest, ImageRequest, ModelsRequest, Timeout
 from .embeddings import Embeddings
 from .fold import ResponseFold
+from .image_edits import edit_images
 from .images import finish_images, save_directory
 from .moderations import Moderations
 from .params import build_chat_request, build_image_request, build_options
@@ -382,6 +383,20 @@ class Images:
 
     # The seed's project also calls it create().
     create = generate
+
+    def edit(
+        self, *, image: Any, prompt: str, mask: Any = None, model: str = "", **params: Any
+    ) -> Awaitable[ImagesResponse]:
+        """Edit ``image`` (bytes, a path, a file, or a list of them) as ``prompt`` says;
+        ``mask``: a PNG whose transparent pixels mark what to change. Same parameters and
+        answer as ``generate``."""
+        return edit_images(self._client, image, prompt, mask, model, dict(params))
+
+    def create_variation(
+        self, *, image: Any, model: str = "", **params: Any
+    ) -> Awaitable[ImagesResponse]:
+        """Variations of ``image`` (OpenAI's dall-e-2). Parameters as ``generate``."""
+        return edit_images(self._client, image, None, None, model, dict(params))
 
 
 class Models:

@@ -258,6 +258,17 @@ class _Images:
 
     create = generate
 
+    def edit(
+        self, *, image: Any, prompt: str, mask: Any = None, model: str = "", **params: Any
+    ) -> ImagesResponse:
+        images = self._client.async_client.images
+        work = images.edit(image=image, prompt=prompt, mask=mask, model=model, **params)
+        return self._client._runner.run(work)
+
+    def create_variation(self, *, image: Any, model: str = "", **params: Any) -> ImagesResponse:
+        images = self._client.async_client.images
+        return self._client._runner.run(images.create_variation(image=image, model=model, **params))
+
 
 class _Embeddings:
     def __init__(self, client: Client) -> None:

@@ -25,6 +25,7 @@ from ..types.embeddings import EmbeddingBatch, EmbeddingRequest
 from ..types.events import ChatEvent
 from ..types.moderations import ModerationCreateResponse, ModerationRequest
 from ..types.request import ChatRequest, ImageRequest, ModelsRequest
+from ..types.uploads import ImageEditRequest
 
 __all__ = ["Capabilities", "GeneratedImage", "Provider"]
 
@@ -191,6 +192,17 @@ class Provider:
     ) -> Sequence[GeneratedImage | str | bytes]:
         """Generate ``request.n`` images (or fewer: the client calls again for the rest)."""
         raise UnsupportedCapabilityError(f"provider {self.name} does not generate images")
+
+    @property
+    def supports_image_edits(self) -> bool:
+        return type(self).edit_images is not Provider.edit_images
+
+    async def edit_images(
+        self, request: ImageEditRequest
+    ) -> Sequence[GeneratedImage | str | bytes]:
+        """Edit ``request.images`` by ``request.prompt`` (a variation when the prompt is
+        None): ``request.n`` images, or fewer (the client calls again for the rest)."""
+        raise UnsupportedCapabilityError(f"provider {self.name} does not edit images")
 
     # -- embeddings --------------------------------------------------------------------------
     @property

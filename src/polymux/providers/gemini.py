@@ -29,6 +29,7 @@ from ..transport.sse import SSEDecoder
 from ..types.embeddings import EmbeddingBatch, EmbeddingRequest, Vector
 from ..types.events import ChatEvent
 from ..types.request import CallOptions, ChatRequest, ImageRef, ImageRequest, ModelsRequest
+from ..types.uploads import ImageEditRequest
 from .base import Capabilities, GeneratedImage, Provider
 from .fetch_image import fetch_image
 from .gemini_stream import StreamState, map_finish_reason
@@ -218,6 +219,36 @@ class Gemini(Provider):
         return bool(self.image_models)
 
     async def generate_images(self, request: ImageRequest) -> Sequence[GeneratedImage]:
+        parts = [{"text": request.prompt}]
+        return await self._images(request, parts, request.dimensions)
+
+    async def edit_images(self, request: ImageEditRequest) -> Sequence[GeneratedImage]:
+        """An image model given the input images and the prompt (Gemini edits by what the
+        prompt says: it takes no mask, and makes no variation without a prompt)."""
+        if request.prompt is None:
+            raise InvalidRequestError(
+                f"{self.name} makes no image variations; edit with a prompt instead"
+            )
+        if request.mask is not None:
+            raise InvalidRequestError(
+                f"{self.name} takes no mask; say in the prompt which part to change"
+            )
+        parts: list[dict[str, Any]] = [
+            {"inlineData": {"mimeType": i.media_type, "data": base64.b64encode(i.data).decode()}}
+            for i in request.images
+        ]
+        parts.append({"text": request.prompt})
+        w, _, h = (request.size or "").lower().partition("x")
+        dimensions = (int(w), int(h)) if w.isdigit() and h.isdigit() else None
+        return await self._images(request, parts, dimensions)
+
+    async def _images(
+        self,
+        request: ImageRequest | ImageEditRequest,
+        parts: list[dict[str, Any]],
+        dimensions: tuple[int, int] | None,
+    ) -> Sequence[GeneratedImage]:
+        """One generateContent call of an image model, its images read from the answer."""
         row = model_for(request.model, self.model_rows)
         if not row.image_output:
             raise InvalidRequestError(
@@ -225,12 +256,11 @@ class Gemini(Provider):
                 f"{self.default_image_model}"
             )
         config: dict[str, Any] = {"responseModalities": ["TEXT", "IMAGE"]}
-        dimensions = request.dimensions
         ratio = aspect_ratio(*dimensions) if dimensions else None
         if ratio:
             config["imageConfig"] = {"aspectRatio": ratio}
         body: dict[str, Any] = {
-            "contents": [{"role": "user", "parts": [{"text": request.prompt}]}],
+            "contents": [{"role": "user", "parts": parts}],
             "generationConfig": config,
         }
         body.update(request.extra_body)

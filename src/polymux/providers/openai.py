@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from types import MappingProxyType
@@ -14,11 +15,13 @@ import orjson
 from ..errors import APIResponseValidationError, ConfigurationError
 from ..transport.base import HttpRequest, require_transport
 from ..transport.errors import embedded_error, stray_error
+from ..transport.multipart import encode_multipart
 from ..transport.sse import SSEDecoder
 from ..types.embeddings import EmbeddingBatch, EmbeddingRequest
 from ..types.events import ChatEvent, Finish
 from ..types.moderations import ModerationCreateResponse, ModerationRequest
 from ..types.request import CallOptions, ChatRequest, ImageRequest, ModelsRequest
+from ..types.uploads import ImageEditRequest
 from .base import Capabilities, GeneratedImage, Provider
 from .openai_endpoints import (
     completion_body,
@@ -145,6 +148,10 @@ class OpenAICompatible(Provider):
 
     @property
     def supports_images(self) -> bool:
+        return self.serves_images
+
+    @property
+    def supports_image_edits(self) -> bool:
         return self.serves_images
 
     @property
@@ -299,6 +306,10 @@ class OpenAICompatible(Provider):
             "POST", "images/generations", request.options, self.image_body(request), request.model
         )
         payload = (await require_transport(request.options.transport).request(http)).json()
+        return self._images_from(payload)
+
+    def _images_from(self, payload: Any) -> list[GeneratedImage]:
+        """An images answer (generations, edits, variations) -> its images."""
         data = payload.get("data") if isinstance(payload, dict) else None
         if not isinstance(data, list):
             raise APIResponseValidationError(
@@ -308,8 +319,6 @@ class OpenAICompatible(Provider):
         for item in data:
             revised = item.get("revised_prompt")
             if item.get("b64_json"):
-                import base64
-
                 raw = base64.b64decode(item["b64_json"])
                 fmt = payload.get("output_format") or "png"
                 images.append(
@@ -318,6 +327,35 @@ class OpenAICompatible(Provider):
             elif item.get("url"):
                 images.append(GeneratedImage(url=item["url"], revised_prompt=revised))
         return images
+
+    async def edit_images(self, request: ImageEditRequest) -> Sequence[GeneratedImage]:
+        """``/images/edits`` (or ``/images/variations``) as a multipart upload; several
+        input images go as ``image[]``, as the OpenAI SDK sends them."""
+        fields = [("n", str(request.n))]
+        if request.prompt is not None:
+            fields.append(("prompt", request.prompt))
+        if request.model:
+            fields.append(("model", request.model))
+        for name in ("size", "quality", "user"):
+            value = getattr(request, name)
+            if value is not None:
+                fields.append((name, value))
+        if not request.model.startswith("gpt-image"):
+            fields.append(("response_format", request.response_format))
+        for name, value in request.extra_body.items():
+            fields.append((name, value if isinstance(value, str) else orjson.dumps(value).decode()))
+        key = "image" if len(request.images) == 1 else "image[]"
+        files = [(key, image) for image in request.images]
+        if request.mask is not None:
+            files.append(("mask", request.mask))
+        content_type, body = encode_multipart(fields, files)
+        path = "images/variations" if request.variation else "images/edits"
+        headers = {**self.headers(), "Content-Type": content_type}
+        http = HttpRequest(
+            "POST", self.url(path, request.model), headers, None, body, request.options, self.name
+        )
+        payload = (await require_transport(request.transport).request(http)).json()
+        return self._images_from(payload)
 
 
 class OpenAI(OpenAICompatible):

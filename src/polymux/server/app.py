@@ -54,7 +54,17 @@ Handler = Callable[["Gateway", Call], Awaitable[None]]
 
 
 def _routes() -> tuple[dict[str, dict[str, Handler]], list[tuple[str, dict[str, Handler]]]]:
-    from . import chat, completions, embeddings, images, media, models, moderations, openapi
+    from . import (
+        chat,
+        completions,
+        embeddings,
+        image_edits,
+        images,
+        media,
+        models,
+        moderations,
+        openapi,
+    )
 
     exact: dict[str, dict[str, Handler]] = {
         "/v1/chat/completions": {"POST": chat.handle},
@@ -62,6 +72,8 @@ def _routes() -> tuple[dict[str, dict[str, Handler]], list[tuple[str, dict[str, 
         "/v1/embeddings": {"POST": embeddings.handle},
         "/v1/completions": {"POST": completions.handle},
         "/v1/moderations": {"POST": moderations.handle},
+        "/v1/images/edits": {"POST": image_edits.handle_edit},
+        "/v1/images/variations": {"POST": image_edits.handle_variation},
         "/v1/models": {"GET": models.handle_list},
         "/health": {"GET": models.handle_health},
         "/openapi.json": {"GET": openapi.handle},
@@ -73,6 +85,8 @@ def _routes() -> tuple[dict[str, dict[str, Handler]], list[tuple[str, dict[str, 
         "/embeddings",
         "/completions",
         "/moderations",
+        "/images/edits",
+        "/images/variations",
         "/models",
     ):
         exact[path] = exact["/v1" + path]

@@ -338,6 +338,54 @@ _MORE_PATHS: dict[str, Any] = {
         "ending with data: [DONE]",
     ),
 }
+_BINARY: dict[str, Any] = {"type": "string", "format": "binary"}
+_IMAGE_FORM_FIELDS: dict[str, Any] = {
+    "image": _BINARY,
+    "model": {"type": "string"},
+    "n": {"type": "integer", "minimum": 1, "maximum": 10},
+    "size": {"type": "string", "examples": ["1024x1024"]},
+    "response_format": {"type": "string", "enum": ["url", "b64_json"]},
+    "user": {"type": "string"},
+}
+
+
+def _upload(operation: str, schema: dict[str, Any], text: str) -> dict[str, Any]:
+    """A POST operation with a multipart/form-data body (files uploaded)."""
+    return {
+        "post": {
+            "operationId": operation,
+            "requestBody": {
+                "required": True,
+                "content": {"multipart/form-data": {"schema": schema}},
+            },
+            "responses": {
+                "200": _json(_ref("ImagesResponse"), text),
+                "415": _json(_ref("Error"), "Not a multipart/form-data body"),
+                **_errors(*_UPSTREAM),
+            },
+        }
+    }
+
+
+_MORE_PATHS["/v1/images/edits"] = _upload(
+    "createImageEdit",
+    {
+        "type": "object",
+        "required": ["image", "prompt"],
+        "properties": {
+            **_IMAGE_FORM_FIELDS,
+            "prompt": {"type": "string", "minLength": 1},
+            "mask": _BINARY,
+            "quality": {"type": "string"},
+        },
+    },
+    "Edited images",
+)
+_MORE_PATHS["/v1/images/variations"] = _upload(
+    "createImageVariation",
+    {"type": "object", "required": ["image"], "properties": _IMAGE_FORM_FIELDS},
+    "Image variations",
+)
 _MORE_PATHS["/v1/moderations"] = _post(
     "createModeration", "ModerationRequest", _ref("ModerationResponse"), "Moderation results"
 )
