@@ -22,25 +22,37 @@ PNG = (
 )
 
 
+async def read_form(request: web.Request) -> dict[str, Any]:
+    """A multipart body as {field: value, file field: [(filename, content type, size)]}.
+    The server read the body already; the standard library's MIME parser reads it again."""
+    head = f"Content-Type: {request.headers['Content-Type']}\r\n\r\n".encode()
+    message = BytesParser(policy=policy.HTTP).parsebytes(head + await request.read())
+    assert message.is_multipart() and not message.defects
+    form: dict[str, Any] = {}
+    for part in message.iter_parts():
+        key = part.get_param("name", header="content-disposition")
+        data = part.get_payload(decode=True)
+        if part.get_filename() is None:
+            if key in form:  # a repeated field (timestamp_granularities[])
+                form[key] = [
+                    *([form[key]] if isinstance(form[key], str) else form[key]),
+                    data.decode(),
+                ]
+            else:
+                form[key] = data.decode()
+        else:
+            entry = (part.get_filename(), part.get_content_type(), len(data))
+            form.setdefault(key, []).append(entry)
+    return form
+
+
 def image_edits(forms: list[dict[str, Any]]) -> Action:
     """Each request's form as {field: value or [(filename, content type, size)]}."""
 
     async def act(request: web.Request) -> web.StreamResponse:
         if not request.content_type.startswith("multipart/form-data"):
             return web.json_response({"error": {"message": "expected multipart"}}, status=400)
-        # The server read the body already; the standard library's MIME parser reads it again.
-        head = f"Content-Type: {request.headers['Content-Type']}\r\n\r\n".encode()
-        message = BytesParser(policy=policy.HTTP).parsebytes(head + await request.read())
-        assert message.is_multipart() and not message.defects
-        form: dict[str, Any] = {}
-        for part in message.iter_parts():
-            key = part.get_param("name", header="content-disposition")
-            data = part.get_payload(decode=True)
-            if part.get_filename() is None:
-                form[key] = data.decode()
-            else:
-                entry = (part.get_filename(), part.get_content_type(), len(data))
-                form.setdefault(key, []).append(entry)
+        form = await read_form(request)
         forms.append(form)
         n = int(form.get("n", "1"))
         data = [{"b64_json": base64.b64encode(PNG).decode()} for _ in range(n)]

@@ -21,6 +21,7 @@ from ..routing.router import Router
 from ..types.chat import ChatCompletion, ChatCompletionChunk
 from ..types.images import ImagesResponse, Model, ModelList
 from ..types.request import CallOptions, ChatRequest, ImageRequest, ModelsRequest, Timeout
+from .audio import Audio
 from .embeddings import Embeddings
 from .fold import ResponseFold
 from .image_edits import edit_images
@@ -107,6 +108,7 @@ class AsyncClient:
         self.embeddings = Embeddings(self)
         self.completions = TextCompletions(self)
         self.moderations = Moderations(self)
+        self.audio = Audio(self)
         self.models = Models(self)
 
     def __repr__(self) -> str:

@@ -177,6 +177,7 @@ class Client:
         self.embeddings = _Embeddings(self)
         self.completions = _TextCompletions(self)
         self.moderations = _Moderations(self)
+        self.audio = _Audio(self)
         self.models = _Models(self)
 
     def __repr__(self) -> str:
@@ -306,6 +307,25 @@ class _Moderations:
     ) -> ModerationCreateResponse:
         moderations = self._client.async_client.moderations
         return self._client._runner.run(moderations.create(input=input, model=model, **params))
+
+
+class _SyncCall:
+    """One ``create`` of an ``AsyncClient`` resource, run to its end on the client's loop."""
+
+    def __init__(self, client: Client, create: Any) -> None:
+        self._client = client
+        self._create = create
+
+    def create(self, **params: Any) -> Any:
+        return self._client._runner.run(self._create(**params))
+
+
+class _Audio:
+    def __init__(self, client: Client) -> None:
+        audio = client.async_client.audio
+        self.transcriptions = _SyncCall(client, audio.transcriptions.create)
+        self.translations = _SyncCall(client, audio.translations.create)
+        self.speech = _SyncCall(client, audio.speech.create)
 
 
 class _Models:

@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import MissingCredentialsError, UnsupportedCapabilityError
+from ..transport.base import ByteStream
+from ..types.audio import SpeechRequest, TranscriptionRequest
 from ..types.embeddings import EmbeddingBatch, EmbeddingRequest
 from ..types.events import ChatEvent
 from ..types.moderations import ModerationCreateResponse, ModerationRequest
@@ -221,6 +224,25 @@ class Provider:
         """One vector per ``request.inputs`` item, in order (at most ``embeddings_per_call``
         inputs). Override in providers that serve embeddings."""
         raise UnsupportedCapabilityError(f"provider {self.name} does not serve embeddings")
+
+    # -- audio -------------------------------------------------------------------------------
+    @property
+    def supports_transcriptions(self) -> bool:
+        return type(self).transcribe is not Provider.transcribe
+
+    @property
+    def supports_speech(self) -> bool:
+        return type(self).speech is not Provider.speech
+
+    async def transcribe(self, request: TranscriptionRequest) -> dict[str, Any] | str:
+        """The transcription (or translation) of ``request.file``: the answer object, or
+        its text for the plain-text formats (text, srt, vtt)."""
+        raise UnsupportedCapabilityError(f"provider {self.name} does not transcribe audio")
+
+    def speech(self, request: SpeechRequest) -> AbstractAsyncContextManager[ByteStream]:
+        """Spoken ``request.input``, as an open streamed response (its media type in its
+        headers); the client reads it whole or writes it to a file as it arrives."""
+        raise UnsupportedCapabilityError(f"provider {self.name} does not speak")
 
     # -- moderation --------------------------------------------------------------------------
     #: The moderation model used when the caller names none.

@@ -7,16 +7,18 @@ from __future__ import annotations
 import base64
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from types import MappingProxyType
 from typing import Any
 
 import orjson
 
 from ..errors import APIResponseValidationError, ConfigurationError
-from ..transport.base import HttpRequest, require_transport
+from ..transport.base import ByteStream, HttpRequest, require_transport
 from ..transport.errors import embedded_error, stray_error
 from ..transport.multipart import encode_multipart
 from ..transport.sse import SSEDecoder
+from ..types.audio import TEXT_FORMATS, SpeechRequest, TranscriptionRequest
 from ..types.embeddings import EmbeddingBatch, EmbeddingRequest
 from ..types.events import ChatEvent, Finish
 from ..types.moderations import ModerationCreateResponse, ModerationRequest
@@ -88,6 +90,10 @@ class OpenAICompatible(Provider):
     serves_completions = True
     #: Whether the host serves ``/moderations`` (OpenAI's own API does).
     serves_moderations = False
+    #: Whether the host serves ``/audio/transcriptions`` and ``/audio/translations``, and
+    #: ``/audio/speech``.
+    serves_transcriptions = True
+    serves_speech = True
     requires_base_url = True
     # Chat is one transport call (images in messages go upstream as URLs, never fetched here).
     deadline_in_transport = True
@@ -161,6 +167,14 @@ class OpenAICompatible(Provider):
     @property
     def supports_moderations(self) -> bool:
         return self.serves_moderations
+
+    @property
+    def supports_transcriptions(self) -> bool:
+        return self.serves_transcriptions
+
+    @property
+    def supports_speech(self) -> bool:
+        return self.serves_speech
 
     # -- chat --------------------------------------------------------------------------------
     async def stream_chat(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
@@ -253,6 +267,53 @@ class OpenAICompatible(Provider):
         http = self._http("POST", "completions", request.options, body, request.model)
         response = await require_transport(request.transport).request(http)
         return text_completion_events(response.json(), self.name)
+
+    # -- audio -------------------------------------------------------------------------------
+    async def transcribe(self, request: TranscriptionRequest) -> dict[str, Any] | str:
+        """``/audio/transcriptions`` (or ``/audio/translations``) as a multipart upload."""
+        fields = [("model", request.model), ("response_format", request.response_format)]
+        for name in ("language", "prompt"):
+            value = getattr(request, name)
+            if value is not None:
+                fields.append((name, value))
+        if request.temperature is not None:
+            fields.append(("temperature", str(request.temperature)))
+        for granularity in request.timestamp_granularities or ():
+            fields.append(("timestamp_granularities[]", granularity))
+        for name, value in request.extra_body.items():
+            fields.append((name, value if isinstance(value, str) else orjson.dumps(value).decode()))
+        content_type, body = encode_multipart(fields, [("file", request.file)])
+        path = "audio/translations" if request.translate else "audio/transcriptions"
+        headers = {**self.headers(), "Content-Type": content_type, "Accept": "*/*"}
+        http = HttpRequest(
+            "POST", self.url(path, request.model), headers, None, body, request.options, self.name
+        )
+        response = await require_transport(request.transport).request(http)
+        if request.response_format in TEXT_FORMATS:
+            return response.body.decode("utf-8", "replace")
+        payload = response.json()
+        if not isinstance(payload, dict) or not isinstance(payload.get("text"), str):
+            raise APIResponseValidationError(
+                "expected a transcription object with text", provider=self.name
+            )
+        return payload
+
+    def speech(self, request: SpeechRequest) -> AbstractAsyncContextManager[ByteStream]:
+        """``/audio/speech``, streamed: the caller reads the audio as it arrives."""
+        body: dict[str, Any] = {
+            "model": request.model,
+            "input": request.input,
+            "voice": request.voice,
+            "response_format": request.response_format,
+        }
+        if request.speed is not None:
+            body["speed"] = request.speed
+        if request.instructions is not None:
+            body["instructions"] = request.instructions
+        body.update(request.extra_body)
+        http = self._http("POST", "audio/speech", request.options, body, request.model)
+        http.headers["Accept"] = "*/*"
+        return require_transport(request.transport).stream(http)
 
     # -- moderation --------------------------------------------------------------------------
     async def moderate(self, request: ModerationRequest) -> ModerationCreateResponse:

@@ -52,6 +52,9 @@ class VendorRow:
     embeddings_per_call: int = 2048
     #: Whether the host serves the legacy ``/completions`` (else it is translated onto chat).
     serves_completions: bool = False
+    #: Whether the host serves ``/audio/transcriptions`` (and translations), ``/audio/speech``.
+    serves_transcriptions: bool = False
+    serves_speech: bool = False
     doc: str = ""
 
 
@@ -68,6 +71,8 @@ VENDORS: tuple[VendorRow, ...] = (
         capabilities=_SINGLE,
         default_model="llama-3.3-70b-versatile",
         free_tier="free plan with per-model rate limits",
+        serves_transcriptions=True,
+        serves_speech=True,
         doc="Groq (n must be 1; rejects logprobs, logit_bias and message names).",
     ),
     VendorRow(
@@ -292,6 +297,7 @@ VENDORS: tuple[VendorRow, ...] = (
         base_url_env="VLLM_BASE_URL",
         serves_embeddings=True,
         serves_completions=True,
+        serves_transcriptions=True,
         doc="A vLLM server.",
     ),
     VendorRow(
@@ -375,6 +381,8 @@ def vendor_class(row: VendorRow) -> type[OpenAICompatible]:
             "serves_embeddings": row.serves_embeddings,
             "embeddings_per_call": row.embeddings_per_call,
             "serves_completions": row.serves_completions,
+            "serves_transcriptions": row.serves_transcriptions,
+            "serves_speech": row.serves_speech,
         }
         base: type[OpenAICompatible] = (
             _TemplatedHost if _PLACEHOLDER.search(row.base_url) else OpenAICompatible

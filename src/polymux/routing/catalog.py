@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["BUILTIN_MODELS", "EMBEDDING_MODELS", "MODERATION_MODELS"]
+__all__ = ["AUDIO_MODELS", "BUILTIN_MODELS", "EMBEDDING_MODELS", "MODERATION_MODELS"]
 
 
 def _openai(model: str, *aliases: str) -> dict[str, Any]:
@@ -71,6 +71,18 @@ EMBEDDING_MODELS: dict[str, Any] = {
 MODERATION_MODELS: dict[str, Any] = {
     "omni-moderation-latest": {"providers": {"openai": "omni-moderation-latest"}},
     "text-moderation-latest": {"providers": {"openai": "text-moderation-latest"}},
+}
+
+#: Speech-to-text and text-to-speech models.
+AUDIO_MODELS: dict[str, Any] = {
+    "whisper-1": _openai_only("whisper-1"),
+    "gpt-4o-transcribe": _openai_only("gpt-4o-transcribe"),
+    "gpt-4o-mini-transcribe": _openai_only("gpt-4o-mini-transcribe"),
+    "tts-1": _openai_only("tts-1"),
+    "tts-1-hd": _openai_only("tts-1-hd"),
+    "gpt-4o-mini-tts": _openai_only("gpt-4o-mini-tts"),
+    "whisper-large-v3": {"providers": {"groq": "whisper-large-v3"}},
+    "whisper-large-v3-turbo": {"providers": {"groq": "whisper-large-v3-turbo"}},
 }
 
 BUILTIN_MODELS: dict[str, Any] = {

@@ -55,6 +55,7 @@ Handler = Callable[["Gateway", Call], Awaitable[None]]
 
 def _routes() -> tuple[dict[str, dict[str, Handler]], list[tuple[str, dict[str, Handler]]]]:
     from . import (
+        audio,
         chat,
         completions,
         embeddings,
@@ -74,6 +75,9 @@ def _routes() -> tuple[dict[str, dict[str, Handler]], list[tuple[str, dict[str, 
         "/v1/moderations": {"POST": moderations.handle},
         "/v1/images/edits": {"POST": image_edits.handle_edit},
         "/v1/images/variations": {"POST": image_edits.handle_variation},
+        "/v1/audio/transcriptions": {"POST": audio.handle_transcription},
+        "/v1/audio/translations": {"POST": audio.handle_translation},
+        "/v1/audio/speech": {"POST": audio.handle_speech},
         "/v1/models": {"GET": models.handle_list},
         "/health": {"GET": models.handle_health},
         "/openapi.json": {"GET": openapi.handle},
@@ -87,6 +91,9 @@ def _routes() -> tuple[dict[str, dict[str, Handler]], list[tuple[str, dict[str, 
         "/moderations",
         "/images/edits",
         "/images/variations",
+        "/audio/transcriptions",
+        "/audio/translations",
+        "/audio/speech",
         "/models",
     ):
         exact[path] = exact["/v1" + path]

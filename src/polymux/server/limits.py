@@ -32,6 +32,8 @@ class Limits:
     max_image_side: int = 4096
     #: Embeddings: inputs per request (OpenAI's own cap; the client batches larger ones).
     max_embedding_inputs: int = 2048
+    #: Audio uploaded for transcription or translation (the APIs' own cap is 25 MB).
+    max_audio_bytes: int = 25 * 1024 * 1024
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Limits:

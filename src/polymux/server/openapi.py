@@ -386,6 +386,65 @@ _MORE_PATHS["/v1/images/variations"] = _upload(
     {"type": "object", "required": ["image"], "properties": _IMAGE_FORM_FIELDS},
     "Image variations",
 )
+_AUDIO_FORM: dict[str, Any] = {
+    "type": "object",
+    "required": ["file", "model"],
+    "properties": {
+        "file": _BINARY,
+        "model": {"type": "string"},
+        "prompt": {"type": "string"},
+        "response_format": {
+            "type": "string",
+            "enum": ["json", "text", "srt", "verbose_json", "vtt"],
+        },
+        "temperature": {"type": "number", "minimum": 0, "maximum": 1},
+    },
+}
+_TRANSCRIPTION_ANSWER: dict[str, Any] = {
+    "description": "The text: a JSON object, or plain text for text, srt and vtt",
+    "content": {
+        "application/json": {"schema": _ref("Transcription")},
+        "text/plain": {"schema": {"type": "string"}},
+        "text/vtt": {"schema": {"type": "string"}},
+    },
+}
+_SCHEMAS["Transcription"] = {
+    "type": "object",
+    "required": ["text"],
+    "properties": {"text": {"type": "string"}},
+}
+_SCHEMAS["SpeechRequest"] = {
+    "type": "object",
+    "required": ["model", "input", "voice"],
+    "properties": {
+        "model": {"type": "string"},
+        "input": {"type": "string", "minLength": 1, "maxLength": 4096},
+        "voice": {"type": "string"},
+        "instructions": {"type": "string"},
+        "response_format": {"type": "string", "enum": ["mp3", "opus", "aac", "flac", "wav", "pcm"]},
+        "speed": {"type": "number", "minimum": 0.25, "maximum": 4},
+    },
+}
+
+
+def _audio_upload(operation: str, schema: dict[str, Any]) -> dict[str, Any]:
+    operation_doc = _upload(operation, schema, "")
+    operation_doc["post"]["responses"]["200"] = _TRANSCRIPTION_ANSWER
+    return operation_doc
+
+
+_MORE_PATHS["/v1/audio/transcriptions"] = _audio_upload(
+    "createTranscription",
+    {**_AUDIO_FORM, "properties": {**_AUDIO_FORM["properties"], "language": {"type": "string"}}},
+)
+_MORE_PATHS["/v1/audio/translations"] = _audio_upload("createTranslation", _AUDIO_FORM)
+_MORE_PATHS["/v1/audio/speech"] = _post(
+    "createSpeech", "SpeechRequest", {"type": "string", "format": "binary"}, "Audio"
+)
+_MORE_PATHS["/v1/audio/speech"]["post"]["responses"]["200"] = {
+    "description": "The spoken audio, in the asked format",
+    "content": {"audio/*": {"schema": {"type": "string", "format": "binary"}}},
+}
 _MORE_PATHS["/v1/moderations"] = _post(
     "createModeration", "ModerationRequest", _ref("ModerationResponse"), "Moderation results"
 )
