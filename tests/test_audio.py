@@ -176,6 +176,7 @@ def test_the_gateway_serves_audio_to_the_sdk(tmp_path: Path) -> None:
         ("/v1/audio/speech", 200),
         ("/v1/audio/transcriptions", 400),
     ]
+    assert rows[0]["audio_seconds"] == 4  # the upstream's billed duration
 
 
 def test_the_sync_client_has_audio() -> None:

@@ -146,3 +146,4 @@ def test_the_gateway_takes_edits_and_variations_as_uploads(tmp_path: Path) -> No
         ("/v1/images/variations", 200),
         ("/v1/images/edits", 400),
     ]
+    assert [r["images"] for r in rows][:2] == [1, 2]

@@ -87,3 +87,23 @@ def test_langchain_openai_embeddings(gw: LiveGateway) -> None:
     )
     assert embedder.embed_documents(TEXTS) == [vector_for(t) for t in TEXTS]
     assert embedder.embed_query("a question") == vector_for("a question")
+
+
+def test_an_alias_pins_the_embedding_and_completion_models(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from .fakes.completions import COMPLETIONS, completions
+    from .server_harness import fake_config
+
+    def configure(upstream: Any) -> Any:
+        aliases = {"my-embed": ("fake/bge-m3",), "my-text": ("fake/qwen-base",)}
+        return replace(fake_config(upstream), aliases=aliases)
+
+    with LiveGateway(tmp_path, configure) as gw:
+        gw.upstream.script("POST", OPENAI, openai_embeddings())
+        gw.upstream.script("POST", COMPLETIONS, completions())
+        with sdk(gw) as client:
+            client.embeddings.create(model="my-embed", input="x")
+            client.completions.create(model="my-text", prompt="p")
+    assert [r.json["model"] for r in gw.upstream.requests] == ["bge-m3", "qwen-base"]
+    assert gw.upstream.requests[1].path == COMPLETIONS  # served natively through the alias

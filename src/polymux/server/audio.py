@@ -84,6 +84,9 @@ async def _transcribe(gateway: Gateway, call: Call, *, translate: bool) -> None:
         return
     call.record.provider = answer.provider
     usage = answer.usage or {}
+    seconds = answer.duration if answer.duration is not None else usage.get("seconds")
+    if isinstance(seconds, (int, float)):  # whisper: billed by the second
+        call.record.audio_seconds = float(seconds)
     if isinstance(usage.get("input_tokens"), int):  # token-billed models (gpt-4o-transcribe)
         call.record.prompt_tokens = usage["input_tokens"]
         call.record.completion_tokens = usage.get("output_tokens")

@@ -78,6 +78,7 @@ async def handle(gateway: Gateway, call: Call) -> None:
 async def send_images(gateway: Gateway, call: Call, response: ImagesResponse) -> None:
     """An images answer; saved images' URLs point at the gateway's media route."""
     call.record.provider = response.provider
+    call.record.images = len(response.data)
     data = response.model_dump()
     base = media_base(gateway, call) if gateway.media_dir is not None else None
     for item in data["data"]:

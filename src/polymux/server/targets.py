@@ -13,6 +13,7 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -21,11 +22,14 @@ from ..providers.base import Capabilities, GeneratedImage, Provider
 from ..providers.registry import load_provider_class
 from ..routing.listing import list_models
 from ..routing.registry import ModelRegistry
-from ..transport.base import Transport
+from ..transport.base import ByteStream, Transport
+from ..types.audio import SpeechRequest, TranscriptionRequest
 from ..types.embeddings import EmbeddingBatch, EmbeddingRequest
 from ..types.events import ChatEvent
 from ..types.images import Model
+from ..types.moderations import ModerationCreateResponse, ModerationRequest
 from ..types.request import CallOptions, ChatRequest, ImageRequest, ModelsRequest
+from ..types.uploads import ImageEditRequest
 from .config import GatewayConfig, ProviderConfig
 
 __all__ = ["ModelMap", "Pinned", "Route", "build_provider"]
@@ -46,6 +50,7 @@ class Pinned(Provider):
         self.capabilities = inner.capabilities
         self.deadline_in_transport = inner.deadline_in_transport
         self.embeddings_per_call = inner.embeddings_per_call
+        self.images_per_call = inner.images_per_call
 
     def resolve_model(self, model: str) -> str:
         return self.model or self.inner.resolve_model("")
@@ -72,6 +77,35 @@ class Pinned(Provider):
         return self.inner.supports_embeddings
 
     @property
+    def supports_image_edits(self) -> bool:
+        return self.inner.supports_image_edits
+
+    @property
+    def supports_moderations(self) -> bool:
+        return self.inner.supports_moderations
+
+    @property
+    def supports_transcriptions(self) -> bool:
+        return self.inner.supports_transcriptions
+
+    @property
+    def supports_speech(self) -> bool:
+        return self.inner.supports_speech
+
+    def serves_completions_for(self, model: str) -> bool:
+        """Whether the legacy ``/completions`` serves the pinned model natively."""
+        serves = getattr(self.inner, "serves_completions_for", None)
+        return callable(serves) and bool(serves(model))
+
+    async def stream_text_completion(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
+        async for event in self.inner.stream_text_completion(request):  # type: ignore[attr-defined]
+            yield event
+
+    async def complete_text_completion(self, request: ChatRequest) -> Sequence[ChatEvent]:
+        events: Sequence[ChatEvent] = await self.inner.complete_text_completion(request)  # type: ignore[attr-defined]
+        return events
+
+    @property
     def has_native_completion(self) -> bool:
         return self.inner.has_native_completion
 
@@ -92,6 +126,20 @@ class Pinned(Provider):
 
     async def embed(self, request: EmbeddingRequest) -> EmbeddingBatch:
         return await self.inner.embed(request)
+
+    async def edit_images(
+        self, request: ImageEditRequest
+    ) -> Sequence[GeneratedImage | str | bytes]:
+        return await self.inner.edit_images(request)
+
+    async def moderate(self, request: ModerationRequest) -> ModerationCreateResponse:
+        return await self.inner.moderate(request)
+
+    async def transcribe(self, request: TranscriptionRequest) -> dict[str, Any] | str:
+        return await self.inner.transcribe(request)
+
+    def speech(self, request: SpeechRequest) -> AbstractAsyncContextManager[ByteStream]:
+        return self.inner.speech(request)
 
     async def list_models(self, request: ModelsRequest) -> list[str]:
         return await self.inner.list_models(request)
