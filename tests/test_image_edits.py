@@ -147,3 +147,10 @@ def test_the_gateway_takes_edits_and_variations_as_uploads(tmp_path: Path) -> No
         ("/v1/images/edits", 400),
     ]
     assert [r["images"] for r in rows][:2] == [1, 2]
+
+
+async def test_an_images_answer_without_data_is_valid_and_empty(server: FakeServer) -> None:
+    server.script("POST", "/v1/images/generations", json(200, {"created": 1767225600}))
+    async with AsyncClient(provider=OpenAI(api_key="k", base_url=server.url("/v1"))) as client:
+        result = await client.images.generate(prompt="a cat", model="gpt-image-1")
+    assert checked(result).data == []

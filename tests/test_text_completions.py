@@ -111,6 +111,20 @@ def test_native_only_fields_need_a_native_host() -> None:
         AsyncClient(provider=groq).completions.create(model="m", prompt="x", best_of=2)
 
 
+def test_the_gateway_forwards_chat_limits_of_zero(tmp_path: Path) -> None:
+    with LiveGateway(tmp_path) as gw:
+        gw.upstream.script("POST", CHAT, reply(""))
+        with openai.OpenAI(base_url=gw.url + "/v1", api_key="x", max_retries=0) as client:
+            client.chat.completions.create(
+                model="m", messages=[{"role": "user", "content": "hi"}], max_tokens=0
+            )
+            client.chat.completions.create(
+                model="m", messages=[{"role": "user", "content": "hi"}], max_completion_tokens=0
+            )
+    sent = [r.json for r in gw.upstream.requests]
+    assert sent[0]["max_tokens"] == 0 and sent[1]["max_completion_tokens"] == 0
+
+
 def test_the_gateway_serves_v1_completions_to_the_sdk(tmp_path: Path) -> None:
     with LiveGateway(tmp_path) as gw:
         gw.upstream.script("POST", COMPLETIONS, completions())

@@ -371,10 +371,12 @@ class OpenAICompatible(Provider):
 
     def _images_from(self, payload: Any) -> list[GeneratedImage]:
         """An images answer (generations, edits, variations) -> its images."""
-        data = payload.get("data") if isinstance(payload, dict) else None
+        if not isinstance(payload, dict):
+            raise APIResponseValidationError("expected an images response", provider=self.name)
+        data = payload.get("data", [])  # the spec lets an answer leave data out
         if not isinstance(data, list):
             raise APIResponseValidationError(
-                "expected an images response with data", provider=self.name
+                "an images response whose data is not a list", provider=self.name
             )
         images = []
         for item in data:
