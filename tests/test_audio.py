@@ -183,3 +183,47 @@ def test_the_sync_client_has_audio() -> None:
     provider = OpenAI(api_key="k", base_url="http://127.0.0.1:9")
     with Client(provider=provider) as client, pytest.raises(InvalidRequestError, match="empty"):
         client.audio.transcriptions.create(model="whisper-1", file=b"")
+
+
+async def test_gemini_tts_speaks_wav_or_pcm(server: FakeServer) -> None:
+    import base64 as b64
+    import io
+    import wave
+
+    from polymux.providers.gemini import Gemini
+
+    from .fakes import json
+    from .fakes.gemini import generate_path, response
+
+    model = "gemini-2.5-flash-preview-tts"
+    pcm = bytes(range(200)) * 24  # 2,400 samples of 16 bits
+    audio = {
+        "inlineData": {
+            "mimeType": "audio/L16;codec=pcm;rate=24000",
+            "data": b64.b64encode(pcm).decode(),
+        }
+    }
+    server.script("POST", generate_path(model), json(200, response([audio])))
+    provider = Gemini(api_key="gm", base_url=server.url("/v1beta"))
+    async with AsyncClient(provider=provider) as client:
+        spoken = await client.audio.speech.create(
+            model=model,
+            input="Have a nice day",
+            voice="Kore",
+            response_format="wav",
+            instructions="Say cheerfully",
+        )
+        raw = await client.audio.speech.create(
+            model=model, input="x", voice="Kore", response_format="pcm"
+        )
+        with pytest.raises(InvalidRequestError, match="wav or pcm"):
+            await client.audio.speech.create(model=model, input="x", voice="Kore")
+    assert spoken.media_type == "audio/wav" and raw.content == pcm
+    with wave.open(io.BytesIO(spoken.content)) as wav:
+        assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (1, 2, 24000)
+        assert wav.readframes(wav.getnframes()) == pcm
+    body = server.requests[0].json
+    assert body["contents"][0]["parts"][0]["text"] == "Say cheerfully: Have a nice day"
+    voice = body["generationConfig"]["speechConfig"]["voiceConfig"]["prebuiltVoiceConfig"]
+    assert voice == {"voiceName": "Kore"}
+    assert body["generationConfig"]["responseModalities"] == ["AUDIO"]

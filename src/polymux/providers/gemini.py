@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import io
 import re
+import wave
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import cached_property
 from typing import Any
 from urllib.parse import quote
@@ -23,9 +26,10 @@ from ..errors import (
     APIResponseValidationError,
     InvalidRequestError,
 )
-from ..transport.base import HttpRequest, require_transport
+from ..transport.base import ByteStream, HttpRequest, require_transport
 from ..transport.errors import embedded_error, stray_error
 from ..transport.sse import SSEDecoder
+from ..types.audio import SpeechRequest
 from ..types.embeddings import EmbeddingBatch, EmbeddingRequest, Vector
 from ..types.events import ChatEvent
 from ..types.request import CallOptions, ChatRequest, ImageRef, ImageRequest, ModelsRequest
@@ -63,6 +67,38 @@ def aspect_ratio(width: int, height: int, choices: Sequence[str] = ASPECT_RATIOS
         return abs(int(w) / int(h) - target)
 
     return min(choices, key=distance)
+
+
+class _Whole(ByteStream):
+    """Audio decoded from a JSON answer, read as a stream of one piece."""
+
+    def __init__(self, data: bytes, media_type: str) -> None:
+        self.status = 200
+        self.headers = {"Content-Type": media_type}
+        self._data = data
+
+    async def iter_bytes(self) -> AsyncIterator[bytes]:
+        yield self._data
+
+
+def _rate(mime_type: str) -> int:
+    """The sample rate of ``audio/L16;codec=pcm;rate=24000`` (24 kHz when unsaid)."""
+    for param in mime_type.split(";"):
+        key, _, value = param.strip().partition("=")
+        if key == "rate" and value.isdigit():
+            return int(value)
+    return 24000
+
+
+def _wav(pcm: bytes, rate: int) -> bytes:
+    """16-bit mono PCM in a WAV container."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(pcm)
+    return out.getvalue()
 
 
 class Gemini(Provider):
@@ -328,6 +364,57 @@ class Gemini(Provider):
                 raise APIResponseValidationError("an embedding without values", provider=self.name)
             vectors.append(values)
         return EmbeddingBatch(vectors)
+
+    # -- speech ------------------------------------------------------------------------------
+    def speech(self, request: SpeechRequest) -> AbstractAsyncContextManager[ByteStream]:
+        """A TTS model's ``generateContent`` answer (16-bit PCM) as ``wav`` or raw ``pcm``;
+        ``voice`` is a Gemini voice name (Kore, Puck ...); ``instructions`` lead the text,
+        as Gemini's TTS models take their directions in the prompt."""
+        if request.response_format not in ("wav", "pcm"):
+            raise InvalidRequestError(
+                f"{self.name} speaks wav or pcm only, not {request.response_format}"
+            )
+        if request.speed is not None:
+            raise InvalidRequestError(f"{self.name} takes no speed; say it in instructions")
+        return self._speech(request)
+
+    @asynccontextmanager
+    async def _speech(self, request: SpeechRequest) -> AsyncIterator[ByteStream]:
+        text = request.input
+        if request.instructions:
+            text = f"{request.instructions}: {text}"
+        body: dict[str, Any] = {
+            "contents": [{"role": "user", "parts": [{"text": text}]}],
+            "generationConfig": {
+                "responseModalities": ["AUDIO"],
+                "speechConfig": {
+                    "voiceConfig": {"prebuiltVoiceConfig": {"voiceName": request.voice}}
+                },
+            },
+            **request.extra_body,
+        }
+        url = self.model_url(request.model, "generateContent")
+        response = await require_transport(request.transport).request(
+            self._http("POST", url, request.options, body)
+        )
+        payload = self._decode_body(response.json())
+        for candidate in payload.get("candidates") or ():
+            for part in (candidate.get("content") or {}).get("parts") or ():
+                inline = part.get("inlineData") or {}
+                kind = str(inline.get("mimeType", ""))
+                if kind.startswith("audio/"):
+                    try:
+                        pcm = base64.b64decode(inline.get("data") or "", validate=True)
+                    except ValueError as exc:
+                        raise APIResponseValidationError(
+                            "an audio part holds invalid base64", provider=self.name
+                        ) from exc
+                    if request.response_format == "pcm":
+                        yield _Whole(pcm, "audio/pcm")
+                    else:
+                        yield _Whole(_wav(pcm, _rate(kind)), "audio/wav")
+                    return
+        raise APIResponseValidationError("the answer holds no audio", provider=self.name)
 
     # -- models ------------------------------------------------------------------------------
     async def list_models(self, request: ModelsRequest) -> list[str]:

@@ -83,6 +83,8 @@ AUDIO_MODELS: dict[str, Any] = {
     "gpt-4o-mini-tts": _openai_only("gpt-4o-mini-tts"),
     "whisper-large-v3": {"providers": {"groq": "whisper-large-v3"}},
     "whisper-large-v3-turbo": {"providers": {"groq": "whisper-large-v3-turbo"}},
+    "gemini-2.5-flash-preview-tts": {"providers": {"gemini": "gemini-2.5-flash-preview-tts"}},
+    "gemini-2.5-pro-preview-tts": {"providers": {"gemini": "gemini-2.5-pro-preview-tts"}},
 }
 
 BUILTIN_MODELS: dict[str, Any] = {
