@@ -141,3 +141,11 @@ def test_the_gateway_serves_v1_completions_to_the_sdk(tmp_path: Path) -> None:
     assert [r["endpoint"] for r in rows] == ["/v1/completions"] * 3
     assert rows[0]["total_tokens"] == 9 and rows[1]["total_tokens"] == 9  # stream: logged too
     assert rows[2]["status"] == 400
+
+
+async def test_an_empty_prompt_is_sent_as_it_is(server: FakeServer) -> None:
+    server.script("POST", COMPLETIONS, completions())
+    async with AsyncClient(provider=host("vllm", server)) as client:
+        result = await client.completions.create(model="m", prompt="")
+    assert result.choices[0].text == answer_for("")
+    assert server.requests[0].json["prompt"] == ""

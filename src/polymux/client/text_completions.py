@@ -234,7 +234,10 @@ class TextCompletions:
             extra["logit_bias"] = params["logit_bias"]
         if extra:
             chat_params["extra_body"] = extra
-        base = build_chat_request(model, prompts[0], stream, chat_params, client.options)
+        # The prompt as a message list: an empty prompt is valid here (a bare string would be
+        # refused as an empty chat message).
+        first = [{"role": "user", "content": prompts[0]}]
+        base = build_chat_request(model, first, stream, chat_params, client.options)
         base.max_tokens = max_tokens  # 0 is valid here; chat's own check would refuse it
         spec = params.get("provider")
         providers = self._providers(spec, base, bool(native_only))
