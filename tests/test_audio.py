@@ -18,6 +18,7 @@ from polymux import AsyncClient, Client, InvalidRequestError, UnsupportedCapabil
 from polymux.client import audio as audio_module
 from polymux.providers.openai import OpenAI
 from polymux.providers.vendors import VENDORS, vendor_class
+from polymux.types.audio import Transcription
 
 from .fakes import FakeServer
 from .fakes.audio import AUDIO, SPEECH, TRANSCRIPTIONS, TRANSLATIONS, heard, speech, transcriptions
@@ -45,6 +46,7 @@ async def test_a_path_is_uploaded_with_every_field(server: FakeServer, tmp_path:
             timestamp_granularities=["word", "segment"],
             response_format="verbose_json",
         )
+    assert isinstance(result, Transcription)
     verbose = TranscriptionVerbose.model_validate(result.model_dump())
     assert verbose.text == heard("meeting.wav", len(WAV)) and verbose.duration == 3.5
     assert result.provider == "openai"
@@ -71,6 +73,7 @@ async def test_bytes_get_a_name_from_their_format_and_text_formats_give_text(
         )
         default = await client.audio.transcriptions.create(file=WAV, model="whisper-1")
     assert plain == heard("audio.mp3", len(AUDIO)) + "\n"
+    assert isinstance(default, Transcription)
     assert OpenAITranscription.model_validate(default.model_dump()).text == heard(
         "audio.wav", len(WAV)
     )
@@ -134,7 +137,7 @@ async def test_speech_as_bytes_and_streamed_to_a_file(server: FakeServer, tmp_pa
 def test_bad_transcription_input_is_refused(kwargs: dict[str, Any], message: str) -> None:
     client = AsyncClient(provider=OpenAI(api_key="k", base_url="http://127.0.0.1:9"))
     with pytest.raises(InvalidRequestError, match=message):
-        client.audio.transcriptions.create(model="whisper-1", **kwargs)
+        _ = client.audio.transcriptions.create(model="whisper-1", **kwargs)
 
 
 def test_audio_over_the_cap_and_providers_without_audio_are_refused(
@@ -143,10 +146,10 @@ def test_audio_over_the_cap_and_providers_without_audio_are_refused(
     monkeypatch.setattr(audio_module, "MAX_AUDIO_BYTES", 10)
     client = AsyncClient(provider=OpenAI(api_key="k", base_url="http://127.0.0.1:9"))
     with pytest.raises(InvalidRequestError, match="larger than 10 bytes"):
-        client.audio.transcriptions.create(model="whisper-1", file=WAV)
+        _ = client.audio.transcriptions.create(model="whisper-1", file=WAV)
     mistral = vendor_class(next(r for r in VENDORS if r.name == "mistral"))(api_key="k")
     with pytest.raises(UnsupportedCapabilityError, match="speaks"):
-        AsyncClient(provider=mistral).audio.speech.create(model="m", input="x", voice="v")
+        _ = AsyncClient(provider=mistral).audio.speech.create(model="m", input="x", voice="v")
 
 
 def test_the_gateway_serves_audio_to_the_sdk(tmp_path: Path) -> None:

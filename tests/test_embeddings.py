@@ -151,7 +151,7 @@ class Gate(Provider):
         except asyncio.CancelledError:
             self.cancelled += 1
             raise
-        return EmbeddingBatch([vector_for(t) for t in request.inputs])  # type: ignore[arg-type]
+        return EmbeddingBatch(vectors=[vector_for(t) for t in request.inputs])
 
 
 async def test_batches_run_concurrently() -> None:
@@ -286,16 +286,16 @@ async def test_every_provider_failing_is_one_error_naming_each(server: FakeServe
 def test_bad_input_is_refused_before_any_call(kwargs: dict[str, Any], message: str) -> None:
     client = AsyncClient(base_url="http://127.0.0.1:9")
     with pytest.raises(InvalidRequestError, match=message):
-        client.embeddings.create(**{"model": "m", **kwargs})
+        _ = client.embeddings.create(**{"model": "m", **kwargs})
 
 
 def test_unknown_arguments_and_providers_without_embeddings_are_refused() -> None:
     client = AsyncClient(base_url="http://127.0.0.1:9")
     with pytest.raises(TypeError, match="'colour'"):
-        client.embeddings.create(model="m", input="x", colour="red")  # type: ignore[call-arg]
+        _ = client.embeddings.create(model="m", input="x", colour="red")  # type: ignore[call-arg]
     groq = vendor_class(next(r for r in VENDORS if r.name == "groq"))(api_key="k")
     with pytest.raises(UnsupportedCapabilityError, match="serves embeddings"):
-        AsyncClient(provider=groq).embeddings.create(model="m", input="x")
+        _ = AsyncClient(provider=groq).embeddings.create(model="m", input="x")
 
 
 def test_the_sync_client_embeds(server_thread: str) -> None:

@@ -46,7 +46,7 @@ async def test_an_edit_uploads_the_image_mask_and_fields(
             response_format="b64_json",
         )
     sdk = checked(result)
-    assert [base64.b64decode(d.b64_json or "") for d in sdk.data] == [PNG, PNG]
+    assert [base64.b64decode(d.b64_json or "") for d in sdk.data or ()] == [PNG, PNG]
     (form,) = forms
     assert form["image"] == [("image.png", "image/png", len(PNG))]
     assert form["mask"] == [("mask.png", "image/png", len(PNG))]
@@ -137,6 +137,7 @@ def test_the_gateway_takes_edits_and_variations_as_uploads(tmp_path: Path) -> No
             with pytest.raises(openai.APIStatusError) as info:
                 client.post("/images/edits", body={"prompt": "x"}, cast_to=object)
         rows = gw.usage_rows()
+    assert edited.data is not None and varied.data is not None
     assert base64.b64decode(edited.data[0].b64_json or "") == PNG
     assert len(varied.data) == 2
     assert forms[0]["prompt"] == "add a hat" and forms[0]["image"][0][2] == len(PNG)

@@ -52,13 +52,13 @@ async def test_strings_and_parts_are_classified_in_order(server: FakeServer) -> 
 def test_bad_input_is_refused_before_any_call(bad: Any) -> None:
     client = AsyncClient(provider=OpenAI(api_key="k", base_url="http://127.0.0.1:9"))
     with pytest.raises(InvalidRequestError, match="input"):
-        client.moderations.create(input=bad)
+        _ = client.moderations.create(input=bad)
 
 
 def test_providers_without_moderations_are_refused() -> None:
     client = AsyncClient(base_url="http://127.0.0.1:9")  # a compatible host: no moderations
     with pytest.raises(UnsupportedCapabilityError, match="moderations"):
-        client.moderations.create(input="x")
+        _ = client.moderations.create(input="x")
 
 
 def test_the_gateway_serves_v1_moderations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -108,7 +108,7 @@ async def test_openai_chat_models_are_translated_and_instruct_models_native(
 def test_native_only_fields_need_a_native_host() -> None:
     groq = vendor_class(next(r for r in VENDORS if r.name == "groq"))(api_key="k")
     with pytest.raises(UnsupportedCapabilityError, match="suffix"):
-        AsyncClient(provider=groq).completions.create(model="m", prompt="x", best_of=2)
+        _ = AsyncClient(provider=groq).completions.create(model="m", prompt="x", best_of=2)
 
 
 def test_the_gateway_forwards_chat_limits_of_zero(tmp_path: Path) -> None:

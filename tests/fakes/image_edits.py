@@ -30,8 +30,9 @@ async def read_form(request: web.Request) -> dict[str, Any]:
     assert message.is_multipart() and not message.defects
     form: dict[str, Any] = {}
     for part in message.iter_parts():
-        key = part.get_param("name", header="content-disposition")
+        key = str(part.get_param("name", header="content-disposition"))
         data = part.get_payload(decode=True)
+        assert isinstance(data, bytes)
         if part.get_filename() is None:
             if key in form:  # a repeated field (timestamp_granularities[])
                 form[key] = [

@@ -388,7 +388,7 @@ class Images:
 
     def edit(
         self, *, image: Any, prompt: str, mask: Any = None, model: str = "", **params: Any
-    ) -> Awaitable[ImagesResponse]:
+    ) -> Coroutine[Any, Any, ImagesResponse]:
         """Edit ``image`` (bytes, a path, a file, or a list of them) as ``prompt`` says;
         ``mask``: a PNG whose transparent pixels mark what to change. Same parameters and
         answer as ``generate``."""
@@ -396,7 +396,7 @@ class Images:
 
     def create_variation(
         self, *, image: Any, model: str = "", **params: Any
-    ) -> Awaitable[ImagesResponse]:
+    ) -> Coroutine[Any, Any, ImagesResponse]:
         """Variations of ``image`` (OpenAI's dall-e-2). Parameters as ``generate``."""
         return edit_images(self._client, image, None, None, model, dict(params))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import mimetypes
 import os
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +27,7 @@ from ..types.audio import (
 )
 from ..types.uploads import FilePart
 from .params import build_options
+from .tasks import run_operation
 
 if TYPE_CHECKING:
     from ..routing.router import Router
@@ -152,7 +153,9 @@ class _Transcriber:
         self._client = client
         self._translate = translate
 
-    def create(self, *, file: Any, model: str, **params: Any) -> Awaitable[Transcription | str]:
+    def create(
+        self, *, file: Any, model: str, **params: Any
+    ) -> Coroutine[Any, Any, Transcription | str]:
         """Text of the audio ``file`` (translations: in English). ``response_format``
         "json" (default) or "verbose_json" give a ``Transcription``; "text", "srt" and
         "vtt" give the text itself."""
@@ -189,7 +192,6 @@ class _Transcriber:
             timestamp_granularities=list(granularities) if granularities else None,
             extra_body=_extra(params),
             options=build_options(client.options, params),
-            transport=client.transport,
         )
         spec = params.get("provider")
         providers = _providers(client, spec, model, speech=False)
@@ -205,19 +207,19 @@ class _Transcriber:
             async with router.slot(provider):
                 return await provider.transcribe(req)
 
-        provider, answer = await router.run(
-            providers, call, total=request.options.timeout.total, options=routing
+        provider, answer = await run_operation(
+            router, providers, call, total=request.options.timeout.total, options=routing
         )
         if isinstance(answer, str):
             return answer
         return Transcription(
-            answer["text"],
-            answer.get("language"),
-            answer.get("duration"),
-            answer.get("segments"),
-            answer.get("words"),
-            answer.get("usage"),
-            provider.name,
+            text=answer["text"],
+            language=answer.get("language"),
+            duration=answer.get("duration"),
+            segments=answer.get("segments"),
+            words=answer.get("words"),
+            usage=answer.get("usage"),
+            provider=provider.name,
         )
 
 
@@ -236,7 +238,7 @@ class Speech:
         response_format: str = "mp3",
         stream_to: str | os.PathLike[str] | None = None,
         **params: Any,
-    ) -> Awaitable[SpeechResponse]:
+    ) -> Coroutine[Any, Any, SpeechResponse]:
         """``input`` spoken by ``voice``: the audio bytes in ``content``, or, with
         ``stream_to=<file path>``, written to that file as they arrive (``content`` empty)."""
         client = self._client
@@ -265,7 +267,6 @@ class Speech:
             instructions=_optional_str(params, "instructions"),
             extra_body=_extra(params),
             options=build_options(client.options, params),
-            transport=client.transport,
         )
         spec = params.get("provider")
         providers = _providers(client, spec, model, speech=True)
@@ -290,7 +291,9 @@ class Speech:
                     with target.open("wb") as out:
                         async for piece in stream.iter_bytes():
                             out.write(piece)
-                    return SpeechResponse(b"", media_type, provider.name, str(target))
+                    return SpeechResponse(
+                        content=b"", media_type=media_type, provider=provider.name, path=str(target)
+                    )
                 parts: list[bytes] = []
                 size = 0
                 async for piece in stream.iter_bytes():
@@ -301,10 +304,12 @@ class Speech:
                             provider=provider.name,
                         )
                     parts.append(piece)
-                return SpeechResponse(b"".join(parts), media_type, provider.name)
+                return SpeechResponse(
+                    content=b"".join(parts), media_type=media_type, provider=provider.name
+                )
 
-        _, response = await router.run(
-            providers, call, total=request.options.timeout.total, options=routing
+        _, response = await run_operation(
+            router, providers, call, total=request.options.timeout.total, options=routing
         )
         return response
 

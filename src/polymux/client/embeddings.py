@@ -11,7 +11,7 @@ embeds the whole input again, so vectors of two models never mix in one answer.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -30,7 +30,7 @@ from ..types.request import CallOptions, Timeout
 from .fold import estimate_tokens
 from .params import _check_keys as check_keys
 from .params import build_options
-from .tasks import all_or_none
+from .tasks import all_or_none, run_operation
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -183,8 +183,8 @@ async def embed(
         batches = await all_or_none([one_batch(provider, part) for part in parts])
         return model, batches
 
-    provider, (model, batches) = await router.run(
-        providers, call, total=request.options.timeout.total, options=routing
+    provider, (model, batches) = await run_operation(
+        router, providers, call, total=request.options.timeout.total, options=routing
     )
     return _response(request, provider, model, batches)
 
@@ -199,7 +199,7 @@ def _response(
     start = 0
     for batch in batches:
         for vector in batch.vectors:
-            data.append(Embedding(convert(vector), len(data)))
+            data.append(Embedding(embedding=convert(vector), index=len(data)))
         count = len(batch.vectors)
         if batch.prompt_tokens is not None:
             tokens += batch.prompt_tokens
@@ -211,9 +211,11 @@ def _response(
                 else:
                     tokens += len(item)
         start += count
-    usage = EmbeddingUsage(tokens, tokens, True if estimated else None)
+    usage = EmbeddingUsage(
+        prompt_tokens=tokens, total_tokens=tokens, estimated=True if estimated else None
+    )
     answered = batches[0].model if batches and batches[0].model else model
-    return CreateEmbeddingResponse(data, answered, usage, provider=provider.name)
+    return CreateEmbeddingResponse(data=data, model=answered, usage=usage, provider=provider.name)
 
 
 class Embeddings:
@@ -224,7 +226,7 @@ class Embeddings:
 
     def create(
         self, *, input: Any, model: str = "", **params: Unpack[EmbeddingParams]
-    ) -> Awaitable[CreateEmbeddingResponse]:
+    ) -> Coroutine[Any, Any, CreateEmbeddingResponse]:
         """Embed ``input`` (a string, a list of strings, a token array or a list of them).
         ``dimensions`` shortens vectors where the model allows; ``encoding_format``
         "float" (lists of floats) or "base64" (OpenAI's compact form). Input is checked
@@ -233,6 +235,5 @@ class Embeddings:
         spec = params.get("provider")
         request = build_embedding_request(model, input, params, client.options)
         providers = embedding_providers(client, spec, request.model)
-        request.transport = client.transport
         routing = client._routing_for(spec)
         return embed(client.router, providers, request, routing)

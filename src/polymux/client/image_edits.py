@@ -19,6 +19,7 @@ from ..types.request import ImageRef, ImageRequest
 from ..types.uploads import FilePart, ImageEditRequest
 from .images import finish_images, save_directory
 from .params import build_image_request
+from .tasks import run_operation
 from .vision import image_url
 
 if TYPE_CHECKING:
@@ -85,9 +86,7 @@ def build_edit_request(
         user=shaped.user,
         extra_body=shaped.extra_body,
         options=shaped.options,
-        transport=client.transport,
     )
-    shaped.transport = request.transport
     return request, shaped
 
 
@@ -123,6 +122,8 @@ async def edit_images(
         batches = await asyncio.gather(*(one_request(provider, replace(req, n=k)) for k in sizes))
         return [image for batch in batches for image in batch]
 
-    provider, images = await router.run(providers, call, total=request.options.timeout.total)
+    provider, images = await run_operation(
+        router, providers, call, total=request.options.timeout.total
+    )
     data = await finish_images(images, shaped, directory)
     return ImagesResponse(created=int(time.time()), data=data, provider=provider.name)

@@ -3,7 +3,7 @@ through the router like every other call (OpenAI serves it)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -13,6 +13,7 @@ from ..types.moderations import ModerationCreateResponse, ModerationRequest
 from ..types.request import Timeout
 from .params import _check_keys as check_keys
 from .params import build_options
+from .tasks import run_operation
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -72,7 +73,7 @@ class Moderations:
 
     def create(
         self, *, input: Any, model: str = "", **params: Unpack[ModerationParams]
-    ) -> Awaitable[ModerationCreateResponse]:
+    ) -> Coroutine[Any, Any, ModerationCreateResponse]:
         """Classify ``input``; one result per string (one for a list of parts)."""
         client = self._client
         check_keys(params, _KEYS, "create")
@@ -82,11 +83,10 @@ class Moderations:
         if not isinstance(extra, Mapping):
             raise InvalidRequestError("extra_body must be a dict of provider-specific fields")
         request = ModerationRequest(
-            model,
-            moderation_input(input),
-            dict(extra),
-            build_options(client.options, params),
-            client.transport,
+            model=model,
+            input=moderation_input(input),
+            extra_body=dict(extra),
+            options=build_options(client.options, params),
         )
         spec = params.get("provider")
         candidates = client._providers_for(spec, model=model or "omni-moderation-latest")
@@ -110,8 +110,8 @@ class Moderations:
             async with router.slot(provider):
                 return await provider.moderate(replace(request, model=model))
 
-        provider, response = await router.run(
-            providers, call, total=request.options.timeout.total, options=routing
+        provider, response = await run_operation(
+            router, providers, call, total=request.options.timeout.total, options=routing
         )
         response.provider = provider.name
         return response

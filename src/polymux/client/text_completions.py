@@ -14,7 +14,7 @@ providers that serve it natively are tried.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -122,9 +122,9 @@ def _completion(
             text = choice.message.content or ""
             choices.append(
                 CompletionChoice(
-                    _finish(choice.finish_reason) or "stop",
-                    p * n + choice.index,
-                    (prompts[p] if echo else "") + text,
+                    finish_reason=_finish(choice.finish_reason) or "stop",
+                    index=p * n + choice.index,
+                    text=(prompts[p] if echo else "") + text,
                 )
             )
         if answer.usage is not None:
@@ -132,9 +132,9 @@ def _completion(
             completion_tokens += answer.usage.completion_tokens
             estimated = estimated or bool(answer.usage.estimated)
     usage = CompletionUsage(
-        prompt_tokens,
-        completion_tokens,
-        prompt_tokens + completion_tokens,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        total_tokens=prompt_tokens + completion_tokens,
         estimated=True if estimated else None,
     )
     return _reshaped(first, choices, usage)
@@ -147,10 +147,10 @@ def _reshaped(
 ) -> Completion:
     """A chat answer's (or chunk's) id, time, model and provider around completion choices."""
     return Completion(
-        source.id.replace("chatcmpl", "cmpl", 1),
-        choices,
-        source.created,
-        source.model,
+        id=source.id.replace("chatcmpl", "cmpl", 1),
+        choices=choices,
+        created=source.created,
+        model=source.model,
         system_fingerprint=source.system_fingerprint,
         usage=usage,
         provider=source.provider,
@@ -166,7 +166,9 @@ def _chunk(chunk: ChatCompletionChunk, offset: int, prefix: dict[int, str]) -> C
         if text or choice.finish_reason or pending:
             choices.append(
                 CompletionChoice(
-                    _finish(choice.finish_reason), offset + choice.index, pending + text
+                    finish_reason=_finish(choice.finish_reason),
+                    index=offset + choice.index,
+                    text=pending + text,
                 )
             )
     if not choices and chunk.usage is None:
@@ -194,7 +196,7 @@ class TextCompletions:
     @overload
     def create(
         self, *, prompt: Any, model: str = "", stream: Literal[False] = False, **params: Any
-    ) -> Awaitable[Completion]: ...
+    ) -> Coroutine[Any, Any, Completion]: ...
 
     @overload
     def create(
@@ -204,11 +206,11 @@ class TextCompletions:
     @overload
     def create(
         self, *, prompt: Any, model: str = "", stream: bool, **params: Any
-    ) -> Awaitable[Completion] | AsyncCompletionStream: ...
+    ) -> Coroutine[Any, Any, Completion] | AsyncCompletionStream: ...
 
     def create(
         self, *, prompt: Any, model: str = "", stream: bool = False, **params: Any
-    ) -> Awaitable[Completion] | AsyncCompletionStream:
+    ) -> Coroutine[Any, Any, Completion] | AsyncCompletionStream:
         """Complete ``prompt`` (a string or a list of them). Takes the OpenAI SDK's
         parameters (``max_tokens`` may be 0, as the API allows); input is checked now."""
         unknown = sorted(set(params) - _KNOWN)
@@ -241,7 +243,6 @@ class TextCompletions:
         base.max_tokens = max_tokens  # 0 is valid here; chat's own check would refuse it
         spec = params.get("provider")
         providers = self._providers(spec, base, bool(native_only))
-        base.transport = client.transport
         routing = client._routing_for(spec)
         requests = [
             replace(base, messages=[{"role": "user", "content": p}]) if i else base

@@ -305,21 +305,14 @@ class Gemini(Provider):
             self._http("POST", url, request.options, body)
         )
         payload = self._decode_body(response.json())
-        images = []
-        reason = None
-        for candidate in payload.get("candidates") or ():
-            reason = candidate.get("finishReason") or reason
-            for part in (candidate.get("content") or {}).get("parts") or ():
-                inline = part.get("inlineData")
-                if inline and str(inline.get("mimeType", "")).startswith("image/"):
-                    try:
-                        data = base64.b64decode(inline.get("data") or "", validate=True)
-                    except ValueError as exc:
-                        raise APIResponseValidationError(
-                            "an image part holds invalid base64", provider=self.name
-                        ) from exc
-                    images.append(GeneratedImage(data=data, media_type=inline["mimeType"]))
+        images = [
+            GeneratedImage(data=data, media_type=kind)
+            for data, kind in self._inline_parts(payload, "image")
+        ]
         if not images:
+            reason = None
+            for candidate in payload.get("candidates") or ():
+                reason = candidate.get("finishReason") or reason
             blocked = (payload.get("promptFeedback") or {}).get("blockReason")
             why = f"blocked: {blocked}" if blocked else f"finishReason {reason}"
             if map_finish_reason(reason) == "content_filter" or blocked:
@@ -348,7 +341,7 @@ class Gemini(Provider):
                 {**template, "content": {"parts": [{"text": text}]}} for text in request.inputs
             ]
         }
-        response = await require_transport(request.transport).request(
+        response = await require_transport(request.options.transport).request(
             self._http("POST", url, request.options, body)
         )
         payload = self._decode_body(response.json())
@@ -363,7 +356,7 @@ class Gemini(Provider):
             if not isinstance(values, list):
                 raise APIResponseValidationError("an embedding without values", provider=self.name)
             vectors.append(values)
-        return EmbeddingBatch(vectors)
+        return EmbeddingBatch(vectors=vectors)
 
     # -- speech ------------------------------------------------------------------------------
     def speech(self, request: SpeechRequest) -> AbstractAsyncContextManager[ByteStream]:
@@ -394,27 +387,35 @@ class Gemini(Provider):
             **request.extra_body,
         }
         url = self.model_url(request.model, "generateContent")
-        response = await require_transport(request.transport).request(
+        response = await require_transport(request.options.transport).request(
             self._http("POST", url, request.options, body)
         )
         payload = self._decode_body(response.json())
+        for pcm, kind in self._inline_parts(payload, "audio"):
+            if request.response_format == "pcm":
+                yield _Whole(pcm, "audio/pcm")
+            else:
+                yield _Whole(_wav(pcm, _rate(kind)), "audio/wav")
+            return
+        raise APIResponseValidationError("the answer holds no audio", provider=self.name)
+
+    def _inline_parts(self, payload: Mapping[str, Any], kind: str) -> list[tuple[bytes, str]]:
+        """The decoded ``inlineData`` parts of the answer whose media type is ``kind/*``,
+        with that media type."""
+        found = []
         for candidate in payload.get("candidates") or ():
             for part in (candidate.get("content") or {}).get("parts") or ():
                 inline = part.get("inlineData") or {}
-                kind = str(inline.get("mimeType", ""))
-                if kind.startswith("audio/"):
+                media_type = str(inline.get("mimeType", ""))
+                if media_type.startswith(kind + "/"):
                     try:
-                        pcm = base64.b64decode(inline.get("data") or "", validate=True)
+                        data = base64.b64decode(inline.get("data") or "", validate=True)
                     except ValueError as exc:
                         raise APIResponseValidationError(
-                            "an audio part holds invalid base64", provider=self.name
+                            f"an {kind} part holds invalid base64", provider=self.name
                         ) from exc
-                    if request.response_format == "pcm":
-                        yield _Whole(pcm, "audio/pcm")
-                    else:
-                        yield _Whole(_wav(pcm, _rate(kind)), "audio/wav")
-                    return
-        raise APIResponseValidationError("the answer holds no audio", provider=self.name)
+                    found.append((data, media_type))
+        return found
 
     # -- models ------------------------------------------------------------------------------
     async def list_models(self, request: ModelsRequest) -> list[str]:

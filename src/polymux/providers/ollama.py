@@ -328,7 +328,7 @@ class Ollama(Provider):
             body["dimensions"] = request.dimensions
         body.update(request.extra_body)
         http = self._http("POST", "/api/embed", request.options, body)
-        payload = (await require_transport(request.transport).request(http)).json()
+        payload = (await require_transport(request.options.transport).request(http)).json()
         error = embedded_error(payload, self.name)
         if error is not None:
             raise error
@@ -342,7 +342,11 @@ class Ollama(Provider):
                 f"expected {len(request.inputs)} embeddings", provider=self.name
             )
         tokens = payload.get("prompt_eval_count")
-        return EmbeddingBatch(vectors, tokens if type(tokens) is int else None, request.model)
+        return EmbeddingBatch(
+            vectors=vectors,
+            prompt_tokens=tokens if type(tokens) is int else None,
+            model=request.model,
+        )
 
     async def list_models(self, request: ModelsRequest) -> list[str]:
         http = self._http("GET", "/api/tags", request.options)

@@ -231,7 +231,7 @@ class OpenAICompatible(Provider):
         http = self._http("POST", "completions", request.options, body, request.model)
         decoder = SSEDecoder()
         finished = False
-        async with require_transport(request.transport).stream(http) as resp:
+        async with require_transport(request.options.transport).stream(http) as resp:
             async for piece in resp.iter_bytes():
                 for event in decoder.feed(piece):
                     if event.data == "[DONE]":
@@ -265,7 +265,7 @@ class OpenAICompatible(Provider):
     async def complete_text_completion(self, request: ChatRequest) -> Sequence[ChatEvent]:
         body = completion_body(request, stream=False)
         http = self._http("POST", "completions", request.options, body, request.model)
-        response = await require_transport(request.transport).request(http)
+        response = await require_transport(request.options.transport).request(http)
         return text_completion_events(response.json(), self.name)
 
     # -- audio -------------------------------------------------------------------------------
@@ -286,9 +286,14 @@ class OpenAICompatible(Provider):
         path = "audio/translations" if request.translate else "audio/transcriptions"
         headers = {**self.headers(), "Content-Type": content_type, "Accept": "*/*"}
         http = HttpRequest(
-            "POST", self.url(path, request.model), headers, None, body, request.options, self.name
+            method="POST",
+            url=self.url(path, request.model),
+            headers=headers,
+            body=body,
+            options=request.options,
+            provider=self.name,
         )
-        response = await require_transport(request.transport).request(http)
+        response = await require_transport(request.options.transport).request(http)
         if request.response_format in TEXT_FORMATS:
             return response.body.decode("utf-8", "replace")
         payload = response.json()
@@ -313,7 +318,7 @@ class OpenAICompatible(Provider):
         body.update(request.extra_body)
         http = self._http("POST", "audio/speech", request.options, body, request.model)
         http.headers["Accept"] = "*/*"
-        return require_transport(request.transport).stream(http)
+        return require_transport(request.options.transport).stream(http)
 
     # -- moderation --------------------------------------------------------------------------
     async def moderate(self, request: ModerationRequest) -> ModerationCreateResponse:
@@ -321,7 +326,7 @@ class OpenAICompatible(Provider):
         if request.model:
             body["model"] = request.model
         http = self._http("POST", "moderations", request.options, body)
-        response = await require_transport(request.transport).request(http)
+        response = await require_transport(request.options.transport).request(http)
         expected = (
             1
             if isinstance(request.input, str) or _multimodal(request.input)
@@ -333,7 +338,7 @@ class OpenAICompatible(Provider):
     async def embed(self, request: EmbeddingRequest) -> EmbeddingBatch:
         body = embedding_body(request, base64=self.embeddings_base64)
         http = self._http("POST", "embeddings", request.options, body, request.model)
-        response = await require_transport(request.transport).request(http)
+        response = await require_transport(request.options.transport).request(http)
         return embedding_batch(response.json(), len(request.inputs), self.name)
 
     # -- models ------------------------------------------------------------------------------
@@ -415,9 +420,14 @@ class OpenAICompatible(Provider):
         path = "images/variations" if request.variation else "images/edits"
         headers = {**self.headers(), "Content-Type": content_type}
         http = HttpRequest(
-            "POST", self.url(path, request.model), headers, None, body, request.options, self.name
+            method="POST",
+            url=self.url(path, request.model),
+            headers=headers,
+            body=body,
+            options=request.options,
+            provider=self.name,
         )
-        payload = (await require_transport(request.transport).request(http)).json()
+        payload = (await require_transport(request.options.transport).request(http)).json()
         return self._images_from(payload)
 
 

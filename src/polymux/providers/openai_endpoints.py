@@ -81,9 +81,9 @@ def embedding_batch(payload: Any, expected: int, provider: str) -> EmbeddingBatc
     tokens = usage.get("prompt_tokens") if isinstance(usage, Mapping) else None
     model = payload.get("model")
     return EmbeddingBatch(
-        vectors,  # type: ignore[arg-type]  # every slot was filled above
-        tokens if type(tokens) is int else None,
-        model if isinstance(model, str) else None,
+        vectors=vectors,  # type: ignore[arg-type]  # every slot was filled above
+        prompt_tokens=tokens if type(tokens) is int else None,
+        model=model if isinstance(model, str) else None,
     )
 
 
@@ -153,12 +153,16 @@ def moderation_response(payload: Any, expected: int, provider: str) -> Moderatio
         applied = item.get("category_applied_input_types")
         out.append(
             Moderation(
-                item["flagged"],
-                dict(item["categories"]),
-                dict(item["category_scores"]),
-                dict(applied) if isinstance(applied, Mapping) else None,
+                flagged=item["flagged"],
+                categories=dict(item["categories"]),
+                category_scores=dict(item["category_scores"]),
+                category_applied_input_types=dict(applied)
+                if isinstance(applied, Mapping)
+                else None,
             )
         )
     return ModerationCreateResponse(
-        str(payload.get("id") or "modr-polymux"), str(payload.get("model") or ""), out
+        id=str(payload.get("id") or "modr-polymux"),
+        model=str(payload.get("model") or ""),
+        results=out,
     )

@@ -6,14 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from ._record import Record
 from .request import CallOptions
 from .uploads import FilePart
-
-if TYPE_CHECKING:
-    from ..transport.base import Transport
 
 __all__ = ["SpeechRequest", "SpeechResponse", "Transcription", "TranscriptionRequest"]
 
@@ -21,7 +18,7 @@ __all__ = ["SpeechRequest", "SpeechResponse", "Transcription", "TranscriptionReq
 TEXT_FORMATS = frozenset({"text", "srt", "vtt"})
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class TranscriptionRequest:
     """A validated transcription (or, ``translate``, translation into English) request."""
 
@@ -35,10 +32,9 @@ class TranscriptionRequest:
     timestamp_granularities: list[str] | None = None
     extra_body: dict[str, Any] = field(default_factory=dict)
     options: CallOptions = field(default_factory=CallOptions)
-    transport: Transport | None = None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class Transcription(Record):
     text: str
     language: str | None = None
@@ -53,7 +49,7 @@ class Transcription(Record):
     )
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class SpeechRequest:
     model: str
     input: str
@@ -63,10 +59,9 @@ class SpeechRequest:
     instructions: str | None = None
     extra_body: dict[str, Any] = field(default_factory=dict)
     options: CallOptions = field(default_factory=CallOptions)
-    transport: Transport | None = None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class SpeechResponse:
     """Spoken audio: its bytes (empty when it was streamed to ``path``) and media type."""
 

@@ -12,7 +12,7 @@ from .chat import CompletionUsage
 __all__ = ["Completion", "CompletionChoice"]
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class CompletionChoice(Record):
     # None only in a streamed chunk before the choice's last one.
     finish_reason: Literal["stop", "length", "content_filter"] | None
@@ -21,7 +21,7 @@ class CompletionChoice(Record):
     logprobs: Any = None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class Completion(Record):
     id: str
     choices: list[CompletionChoice]

@@ -13,13 +13,10 @@ import base64
 import sys
 from array import array
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from ._record import Record
 from .request import CallOptions
-
-if TYPE_CHECKING:
-    from ..transport.base import Transport
 
 __all__ = [
     "CreateEmbeddingResponse",
@@ -57,7 +54,7 @@ def vector_base64(vector: Vector) -> str:
     return base64.b64encode(values.tobytes()).decode("ascii")
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class EmbeddingRequest:
     """A validated embeddings request: ``inputs`` are strings, or token arrays (lists of
     ints), never both; a provider receives at most its ``embeddings_per_call`` of them."""
@@ -69,7 +66,6 @@ class EmbeddingRequest:
     user: str | None = None
     extra_body: dict[str, object] = field(default_factory=dict)
     options: CallOptions = field(default_factory=CallOptions)
-    transport: Transport | None = None
 
     @property
     def tokens(self) -> bool:
@@ -77,7 +73,7 @@ class EmbeddingRequest:
         return bool(self.inputs) and not isinstance(self.inputs[0], str)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class EmbeddingBatch:
     """What a provider returns for one request: a vector per input, in input order, and
     the tokens it counted (None when it reports none; the client then estimates)."""
@@ -88,14 +84,14 @@ class EmbeddingBatch:
     model: str | None = None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class Embedding(Record):
     embedding: list[float] | str
     index: int
     object: Literal["embedding"] = "embedding"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class EmbeddingUsage(Record):
     prompt_tokens: int
     total_tokens: int
@@ -105,7 +101,7 @@ class EmbeddingUsage(Record):
     _omit_when_none: ClassVar[frozenset[str]] = frozenset({"estimated"})
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class CreateEmbeddingResponse(Record):
     data: list[Embedding]
     model: str

@@ -5,18 +5,15 @@ OpenAI SDK's ``ModerationCreateResponse``; categories keep OpenAI's own keys, su
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from ._record import Record
 from .request import CallOptions
 
-if TYPE_CHECKING:
-    from ..transport.base import Transport
-
 __all__ = ["Moderation", "ModerationCreateResponse", "ModerationRequest"]
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class ModerationRequest:
     """A validated moderation request: strings, or multimodal parts (text and image_url)."""
 
@@ -24,10 +21,9 @@ class ModerationRequest:
     input: str | list[str] | list[dict[str, Any]]
     extra_body: dict[str, Any] = field(default_factory=dict)
     options: CallOptions = field(default_factory=CallOptions)
-    transport: Transport | None = None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class Moderation(Record):
     flagged: bool
     categories: dict[str, bool]
@@ -37,7 +33,7 @@ class Moderation(Record):
     _omit_when_none: ClassVar[frozenset[str]] = frozenset({"category_applied_input_types"})
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class ModerationCreateResponse(Record):
     id: str
     model: str

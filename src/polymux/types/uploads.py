@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from .request import CallOptions
-
-if TYPE_CHECKING:
-    from ..transport.base import Transport
 
 __all__ = ["FilePart", "ImageEditRequest"]
 
@@ -25,7 +22,7 @@ class FilePart:
         return f"<FilePart {self.filename!r} {self.media_type} {len(self.data)} bytes>"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class ImageEditRequest:
     """A validated image edit (``prompt`` set) or variation (``prompt`` None) request."""
 
@@ -40,7 +37,6 @@ class ImageEditRequest:
     user: str | None = None
     extra_body: dict[str, Any] = field(default_factory=dict)
     options: CallOptions = field(default_factory=CallOptions)
-    transport: Transport | None = None
 
     @property
     def variation(self) -> bool:
