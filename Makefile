@@ -15,8 +15,11 @@ $(RUN_STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[server]'
 	touch $(RUN_STAMP)
 
-$(STAMP): $(RUN_STAMP)
+$(STAMP): $(RUN_STAMP) tests/node/package-lock.json
 	$(BIN)/pip install -q -e '.[dev,server]'
+	# The openai Node SDK for tests/test_server_node.py (that test is skipped without npm).
+	if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix tests/node --no-audit --no-fund --loglevel=error; fi
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -67,6 +67,26 @@ async def test_no_key_mode_refuses_cross_site_and_rebound_requests(
 
 
 @pytest.mark.parametrize(
+    ("path", "origin", "status"),
+    [
+        (CHAT_PATH, None, 415),  # JSON routes take JSON only
+        ("/v1/images/edits", None, 400),  # an upload route reads the form (this one is broken)
+        ("/v1/audio/transcriptions", None, 400),
+        ("/v1/images/edits", "https://attacker.example", 403),  # a cross-site form is refused
+    ],
+)
+async def test_no_key_mode_takes_multipart_only_on_upload_routes(
+    app: Gateway, upstream: FakeServer, path: str, origin: str | None, status: int
+) -> None:
+    headers = [("Content-Type", "multipart/form-data; boundary=x")]
+    if origin:
+        headers.append(("Origin", origin))
+    got, _, body = await asgi_request(app, "POST", path, HELLO, headers=headers)
+    assert got == status, body
+    assert upstream.requests == []
+
+
+@pytest.mark.parametrize(
     "headers",
     [
         [("Host", "localhost:1337")],

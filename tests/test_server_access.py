@@ -17,7 +17,7 @@ import pytest
 from polymux.errors import ConfigurationError
 from polymux.server import Gateway, create_app
 from polymux.server.run import check_bind
-from polymux.server.store import Store, UsageRecord
+from polymux.server.store import MIGRATIONS, Store, UsageRecord
 from polymux.server.usage import summarize
 
 from .fakes import FakeServer
@@ -233,7 +233,7 @@ def test_concurrent_writers_threads_and_processes(tmp_path: Path) -> None:
         rows = store.usage_rows()
         assert len(rows) == 240 and len({r["model"] for r in rows}) == 240
         assert len(store.list_keys()) == 10
-        assert store.schema_version == 2
+        assert store.schema_version == len(MIGRATIONS)
 
 
 def test_key_storage_is_hashed_and_names_reusable_after_revoke(tmp_path: Path) -> None:

@@ -19,6 +19,9 @@ from schemathesis.core.result import Ok
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import content_type_conformance, status_code_conformance
 
+from .fakes.completions import COMPLETIONS, completions
+from .fakes.embeddings import OPENAI as EMBEDDINGS
+from .fakes.embeddings import openai_embeddings
 from .fakes.openai import CHAT, IMAGES, MODELS, models, reply, stream_text
 from .fakes.server import json
 from .server_harness import LiveGateway
@@ -47,6 +50,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
             json(200, {"created": 1, "data": [{"b64_json": base64.b64encode(PNG).decode()}]}),
         )
         gw.upstream.script("GET", MODELS, models("m1", "m2"))
+        gw.upstream.script("POST", EMBEDDINGS, openai_embeddings())
+        gw.upstream.script("POST", COMPLETIONS, completions())
         yield gw
 
 
@@ -65,7 +70,7 @@ def openai_error_format(response: Any) -> None:
 def test_no_server_errors_and_openai_shaped_errors(live: LiveGateway, mode: Any) -> None:
     schema = schemathesis.openapi.from_url(live.url + "/openapi.json")
     operations = [r.ok() for r in schema.get_all_operations() if isinstance(r, Ok)]
-    assert len(operations) == 5
+    assert len(operations) == 13
     if mode == GenerationMode.NEGATIVE:  # only bodies can be invalid (any path string is valid)
         operations = [op for op in operations if op.method.upper() == "POST"]
     seen: list[int] = []

@@ -21,10 +21,15 @@ from ..routing.router import Router
 from ..types.chat import ChatCompletion, ChatCompletionChunk
 from ..types.images import ImagesResponse, Model, ModelList
 from ..types.request import CallOptions, ChatRequest, ImageRequest, ModelsRequest, Timeout
+from .audio import Audio
+from .embeddings import Embeddings
 from .fold import ResponseFold
+from .image_edits import edit_images
 from .images import finish_images, save_directory
+from .moderations import Moderations
 from .params import build_chat_request, build_image_request, build_options
 from .stream import AsyncChatStream
+from .text_completions import TextCompletions
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -100,6 +105,10 @@ class AsyncClient:
         self._chat_ready = all(p.supports_chat for p in self._providers or ())
         self.chat = Chat(self)
         self.images = Images(self)
+        self.embeddings = Embeddings(self)
+        self.completions = TextCompletions(self)
+        self.moderations = Moderations(self)
+        self.audio = Audio(self)
         self.models = Models(self)
 
     def __repr__(self) -> str:
@@ -376,6 +385,20 @@ class Images:
 
     # The seed's project also calls it create().
     create = generate
+
+    def edit(
+        self, *, image: Any, prompt: str, mask: Any = None, model: str = "", **params: Any
+    ) -> Coroutine[Any, Any, ImagesResponse]:
+        """Edit ``image`` (bytes, a path, a file, or a list of them) as ``prompt`` says;
+        ``mask``: a PNG whose transparent pixels mark what to change. Same parameters and
+        answer as ``generate``."""
+        return edit_images(self._client, image, prompt, mask, model, dict(params))
+
+    def create_variation(
+        self, *, image: Any, model: str = "", **params: Any
+    ) -> Coroutine[Any, Any, ImagesResponse]:
+        """Variations of ``image`` (OpenAI's dall-e-2). Parameters as ``generate``."""
+        return edit_images(self._client, image, None, None, model, dict(params))
 
 
 class Models:

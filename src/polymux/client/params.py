@@ -313,8 +313,9 @@ def _as_is(value: Any) -> Any:
 _CHAT_FIELDS: dict[str, Callable[[Any], Any]] = {
     "temperature": partial(_number, "temperature", lo=0, hi=2),
     "top_p": partial(_number, "top_p", lo=0, hi=1),
-    "max_tokens": partial(_integer, "max_tokens"),
-    "max_completion_tokens": partial(_integer, "max_completion_tokens"),
+    # 0 is a valid limit in OpenAI's API (the spec's minimum); the upstream answers it.
+    "max_tokens": partial(_integer, "max_tokens", lo=0),
+    "max_completion_tokens": partial(_integer, "max_completion_tokens", lo=0),
     "stop": _stop,
     "n": partial(_integer, "n"),
     "seed": partial(_integer, "seed", lo=-(2**63)),

@@ -17,7 +17,10 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from ..types.chat import ChatCompletion, ChatCompletionChunk
+from ..types.completions import Completion
+from ..types.embeddings import CreateEmbeddingResponse
 from ..types.images import ImagesResponse, ModelList
+from ..types.moderations import ModerationCreateResponse
 from ..types.request import Timeout
 from .async_client import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, AsyncClient
 from .stream import AsyncChatStream
@@ -31,6 +34,8 @@ if TYPE_CHECKING:
     from ..routing.policy import RoutingOptions
     from ..routing.registry import ModelsSource
     from ..transport.base import Transport
+    from .embeddings import EmbeddingParams
+    from .moderations import ModerationParams
     from .params import ChatParams, ImageParams
 
 __all__ = ["ChatStream", "Client"]
@@ -169,6 +174,10 @@ class Client:
         self._finalizer = weakref.finalize(self, _shutdown, self._runner, self.async_client)
         self.chat = _Chat(self)
         self.images = _Images(self)
+        self.embeddings = _Embeddings(self)
+        self.completions = _TextCompletions(self)
+        self.moderations = _Moderations(self)
+        self.audio = _Audio(self)
         self.models = _Models(self)
 
     def __repr__(self) -> str:
@@ -249,6 +258,74 @@ class _Images:
         return self._client._runner.run(images.generate(prompt=prompt, model=model, **params))
 
     create = generate
+
+    def edit(
+        self, *, image: Any, prompt: str, mask: Any = None, model: str = "", **params: Any
+    ) -> ImagesResponse:
+        images = self._client.async_client.images
+        work = images.edit(image=image, prompt=prompt, mask=mask, model=model, **params)
+        return self._client._runner.run(work)
+
+    def create_variation(self, *, image: Any, model: str = "", **params: Any) -> ImagesResponse:
+        images = self._client.async_client.images
+        return self._client._runner.run(images.create_variation(image=image, model=model, **params))
+
+
+class _Embeddings:
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def create(
+        self, *, input: Any, model: str = "", **params: Unpack[EmbeddingParams]
+    ) -> CreateEmbeddingResponse:
+        embeddings = self._client.async_client.embeddings
+        return self._client._runner.run(embeddings.create(input=input, model=model, **params))
+
+
+class _TextCompletions:
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def create(
+        self, *, prompt: Any, model: str = "", stream: bool = False, **params: Any
+    ) -> Completion | ChatStream:
+        """The legacy text completion (see ``AsyncClient.completions``); a stream yields
+        ``Completion`` chunks."""
+        completions = self._client.async_client.completions
+        result = completions.create(prompt=prompt, model=model, stream=stream, **params)
+        if isinstance(result, AsyncChatStream):
+            return ChatStream(result, self._client._runner)
+        return self._client._runner.run(result)
+
+
+class _Moderations:
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def create(
+        self, *, input: Any, model: str = "", **params: Unpack[ModerationParams]
+    ) -> ModerationCreateResponse:
+        moderations = self._client.async_client.moderations
+        return self._client._runner.run(moderations.create(input=input, model=model, **params))
+
+
+class _SyncCall:
+    """One ``create`` of an ``AsyncClient`` resource, run to its end on the client's loop."""
+
+    def __init__(self, client: Client, create: Any) -> None:
+        self._client = client
+        self._create = create
+
+    def create(self, **params: Any) -> Any:
+        return self._client._runner.run(self._create(**params))
+
+
+class _Audio:
+    def __init__(self, client: Client) -> None:
+        audio = client.async_client.audio
+        self.transcriptions = _SyncCall(client, audio.transcriptions.create)
+        self.translations = _SyncCall(client, audio.translations.create)
+        self.speech = _SyncCall(client, audio.speech.create)
 
 
 class _Models:

@@ -17,12 +17,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import MissingCredentialsError, UnsupportedCapabilityError
+from ..transport.base import ByteStream
+from ..types.audio import SpeechRequest, TranscriptionRequest
+from ..types.embeddings import EmbeddingBatch, EmbeddingRequest
 from ..types.events import ChatEvent
+from ..types.moderations import ModerationCreateResponse, ModerationRequest
 from ..types.request import ChatRequest, ImageRequest, ModelsRequest
+from ..types.uploads import ImageEditRequest
 
 __all__ = ["Capabilities", "GeneratedImage", "Provider"]
 
@@ -63,6 +69,12 @@ class Provider:
     capabilities: Capabilities = Capabilities()
     #: Most images one ``generate_images`` call returns; the client splits larger ``n``.
     images_per_call: int = 10
+    #: Embedding models it serves, and the one used when the caller names none.
+    embedding_models: Sequence[str] = ()
+    default_embedding_model: str | None = None
+    #: Most inputs one ``embed`` call takes (the upstream's batch cap); the client splits
+    #: larger inputs into concurrent calls and keeps their order.
+    embeddings_per_call: int = 2048
     #: Environment variables that may hold the API key, in order of preference.
     api_key_env: tuple[str, ...] = ()
     #: Whether calls fail without a key (keyless and local providers say False).
@@ -184,7 +196,67 @@ class Provider:
         """Generate ``request.n`` images (or fewer: the client calls again for the rest)."""
         raise UnsupportedCapabilityError(f"provider {self.name} does not generate images")
 
+    @property
+    def supports_image_edits(self) -> bool:
+        return type(self).edit_images is not Provider.edit_images
+
+    async def edit_images(
+        self, request: ImageEditRequest
+    ) -> Sequence[GeneratedImage | str | bytes]:
+        """Edit ``request.images`` by ``request.prompt`` (a variation when the prompt is
+        None): ``request.n`` images, or fewer (the client calls again for the rest)."""
+        raise UnsupportedCapabilityError(f"provider {self.name} does not edit images")
+
+    # -- embeddings --------------------------------------------------------------------------
+    @property
+    def supports_embeddings(self) -> bool:
+        return type(self).embed is not Provider.embed
+
+    def resolve_embedding_model(self, model: str) -> str:
+        """The embedding model id to send: the caller's, else the provider's default."""
+        if model:
+            return model
+        return self.default_embedding_model or (
+            self.embedding_models[0] if self.embedding_models else ""
+        )
+
+    async def embed(self, request: EmbeddingRequest) -> EmbeddingBatch:
+        """One vector per ``request.inputs`` item, in order (at most ``embeddings_per_call``
+        inputs). Override in providers that serve embeddings."""
+        raise UnsupportedCapabilityError(f"provider {self.name} does not serve embeddings")
+
+    # -- audio -------------------------------------------------------------------------------
+    @property
+    def supports_transcriptions(self) -> bool:
+        return type(self).transcribe is not Provider.transcribe
+
+    @property
+    def supports_speech(self) -> bool:
+        return type(self).speech is not Provider.speech
+
+    async def transcribe(self, request: TranscriptionRequest) -> dict[str, Any] | str:
+        """The transcription (or translation) of ``request.file``: the answer object, or
+        its text for the plain-text formats (text, srt, vtt)."""
+        raise UnsupportedCapabilityError(f"provider {self.name} does not transcribe audio")
+
+    def speech(self, request: SpeechRequest) -> AbstractAsyncContextManager[ByteStream]:
+        """Spoken ``request.input``, as an open streamed response (its media type in its
+        headers); the client reads it whole or writes it to a file as it arrives."""
+        raise UnsupportedCapabilityError(f"provider {self.name} does not speak")
+
+    # -- moderation --------------------------------------------------------------------------
+    #: The moderation model used when the caller names none.
+    default_moderation_model: str | None = None
+
+    @property
+    def supports_moderations(self) -> bool:
+        return type(self).moderate is not Provider.moderate
+
+    async def moderate(self, request: ModerationRequest) -> ModerationCreateResponse:
+        """Classify ``request.input``: one result per input item, in order."""
+        raise UnsupportedCapabilityError(f"provider {self.name} does not serve moderations")
+
     # -- models ------------------------------------------------------------------------------
     async def list_models(self, request: ModelsRequest) -> list[str]:
         """Model ids this provider serves. HTTP providers ask their upstream."""
-        return list(dict.fromkeys([*self.models, *self.image_models]))
+        return list(dict.fromkeys([*self.models, *self.image_models, *self.embedding_models]))

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import io
 import re
+import wave
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import cached_property
 from typing import Any
 from urllib.parse import quote
@@ -23,12 +26,15 @@ from ..errors import (
     APIResponseValidationError,
     InvalidRequestError,
 )
-from ..transport.base import HttpRequest, require_transport
+from ..transport.base import ByteStream, HttpRequest, require_transport
 from ..transport.errors import embedded_error, stray_error
 from ..transport.redact import quoted
 from ..transport.sse import SSEDecoder
+from ..types.audio import SpeechRequest
+from ..types.embeddings import EmbeddingBatch, EmbeddingRequest, Vector
 from ..types.events import ChatEvent
 from ..types.request import CallOptions, ChatRequest, ImageRef, ImageRequest, ModelsRequest
+from ..types.uploads import ImageEditRequest
 from .base import Capabilities, GeneratedImage, Provider
 from .fetch_image import fetch_image
 from .gemini_stream import StreamState, map_finish_reason
@@ -64,6 +70,38 @@ def aspect_ratio(width: int, height: int, choices: Sequence[str] = ASPECT_RATIOS
     return min(choices, key=distance)
 
 
+class _Whole(ByteStream):
+    """Audio decoded from a JSON answer, read as a stream of one piece."""
+
+    def __init__(self, data: bytes, media_type: str) -> None:
+        self.status = 200
+        self.headers = {"Content-Type": media_type}
+        self._data = data
+
+    async def iter_bytes(self) -> AsyncIterator[bytes]:
+        yield self._data
+
+
+def _rate(mime_type: str) -> int:
+    """The sample rate of ``audio/L16;codec=pcm;rate=24000`` (24 kHz when unsaid)."""
+    for param in mime_type.split(";"):
+        key, _, value = param.strip().partition("=")
+        if key == "rate" and value.isdigit():
+            return int(value)
+    return 24000
+
+
+def _wav(pcm: bytes, rate: int) -> bytes:
+    """16-bit mono PCM in a WAV container."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(pcm)
+    return out.getvalue()
+
+
 class Gemini(Provider):
     """Gemini models through Google's Generative Language API (not Vertex AI).
 
@@ -84,6 +122,8 @@ class Gemini(Provider):
     image_models = ("gemini-2.5-flash-image",)
     default_image_model = "gemini-2.5-flash-image"
     images_per_call = 1  # one image per generateContent answer
+    embedding_models = ("gemini-embedding-001", "text-embedding-004")
+    embeddings_per_call = 100  # batchEmbedContents takes at most 100 requests
     #: How model families differ (capabilities, system instructions, image output).
     model_rows: Sequence[GeminiModel] = GEMINI_MODELS
 
@@ -216,6 +256,36 @@ class Gemini(Provider):
         return bool(self.image_models)
 
     async def generate_images(self, request: ImageRequest) -> Sequence[GeneratedImage]:
+        parts = [{"text": request.prompt}]
+        return await self._images(request, parts, request.dimensions)
+
+    async def edit_images(self, request: ImageEditRequest) -> Sequence[GeneratedImage]:
+        """An image model given the input images and the prompt (Gemini edits by what the
+        prompt says: it takes no mask, and makes no variation without a prompt)."""
+        if request.prompt is None:
+            raise InvalidRequestError(
+                f"{self.name} makes no image variations; edit with a prompt instead"
+            )
+        if request.mask is not None:
+            raise InvalidRequestError(
+                f"{self.name} takes no mask; say in the prompt which part to change"
+            )
+        parts: list[dict[str, Any]] = [
+            {"inlineData": {"mimeType": i.media_type, "data": base64.b64encode(i.data).decode()}}
+            for i in request.images
+        ]
+        parts.append({"text": request.prompt})
+        w, _, h = (request.size or "").lower().partition("x")
+        dimensions = (int(w), int(h)) if w.isdigit() and h.isdigit() else None
+        return await self._images(request, parts, dimensions)
+
+    async def _images(
+        self,
+        request: ImageRequest | ImageEditRequest,
+        parts: list[dict[str, Any]],
+        dimensions: tuple[int, int] | None,
+    ) -> Sequence[GeneratedImage]:
+        """One generateContent call of an image model, its images read from the answer."""
         row = model_for(request.model, self.model_rows)
         if not row.image_output:
             raise InvalidRequestError(
@@ -223,12 +293,11 @@ class Gemini(Provider):
                 f"{self.default_image_model}"
             )
         config: dict[str, Any] = {"responseModalities": ["TEXT", "IMAGE"]}
-        dimensions = request.dimensions
         ratio = aspect_ratio(*dimensions) if dimensions else None
         if ratio:
             config["imageConfig"] = {"aspectRatio": ratio}
         body: dict[str, Any] = {
-            "contents": [{"role": "user", "parts": [{"text": request.prompt}]}],
+            "contents": [{"role": "user", "parts": parts}],
             "generationConfig": config,
         }
         body.update(request.extra_body)
@@ -237,21 +306,14 @@ class Gemini(Provider):
             self._http("POST", url, request.options, body)
         )
         payload = self._decode_body(response.json())
-        images = []
-        reason = None
-        for candidate in payload.get("candidates") or ():
-            reason = candidate.get("finishReason") or reason
-            for part in (candidate.get("content") or {}).get("parts") or ():
-                inline = part.get("inlineData")
-                if inline and str(inline.get("mimeType", "")).startswith("image/"):
-                    try:
-                        data = base64.b64decode(inline.get("data") or "", validate=True)
-                    except ValueError as exc:
-                        raise APIResponseValidationError(
-                            "an image part holds invalid base64", provider=self.name
-                        ) from exc
-                    images.append(GeneratedImage(data=data, media_type=inline["mimeType"]))
+        images = [
+            GeneratedImage(data=data, media_type=kind)
+            for data, kind in self._inline_parts(payload, "image")
+        ]
         if not images:
+            reason = None
+            for candidate in payload.get("candidates") or ():
+                reason = candidate.get("finishReason") or reason
             blocked = (payload.get("promptFeedback") or {}).get("blockReason")
             why = f"blocked: {blocked}" if blocked else f"finishReason {reason}"
             if map_finish_reason(reason) == "content_filter" or blocked:
@@ -260,6 +322,101 @@ class Gemini(Provider):
                 f"the answer holds no image ({why})", provider=self.name, body=payload
             )
         return images
+
+    # -- embeddings --------------------------------------------------------------------------
+    async def embed(self, request: EmbeddingRequest) -> EmbeddingBatch:
+        """``batchEmbedContents``: one request per input; ``dimensions`` is its
+        ``outputDimensionality``; ``extra_body`` fields (``taskType``, ``title``) go into
+        each. The answer carries no token count (the client estimates it)."""
+        if request.tokens:
+            raise InvalidRequestError(
+                f"{self.name} embeds text only; pass strings, not token arrays"
+            )
+        url = self.model_url(request.model, "batchEmbedContents")
+        name = "models/" + request.model.removeprefix("models/")
+        template: dict[str, Any] = {"model": name, **request.extra_body}
+        if request.dimensions is not None:
+            template["outputDimensionality"] = request.dimensions
+        body = {
+            "requests": [
+                {**template, "content": {"parts": [{"text": text}]}} for text in request.inputs
+            ]
+        }
+        response = await require_transport(request.options.transport).request(
+            self._http("POST", url, request.options, body)
+        )
+        payload = self._decode_body(response.json())
+        items = payload.get("embeddings")
+        if not isinstance(items, list) or len(items) != len(request.inputs):
+            raise APIResponseValidationError(
+                f"expected {len(request.inputs)} embeddings", provider=self.name
+            )
+        vectors: list[Vector] = []
+        for item in items:
+            values = item.get("values") if isinstance(item, dict) else None
+            if not isinstance(values, list):
+                raise APIResponseValidationError("an embedding without values", provider=self.name)
+            vectors.append(values)
+        return EmbeddingBatch(vectors=vectors)
+
+    # -- speech ------------------------------------------------------------------------------
+    def speech(self, request: SpeechRequest) -> AbstractAsyncContextManager[ByteStream]:
+        """A TTS model's ``generateContent`` answer (16-bit PCM) as ``wav`` or raw ``pcm``;
+        ``voice`` is a Gemini voice name (Kore, Puck ...); ``instructions`` lead the text,
+        as Gemini's TTS models take their directions in the prompt."""
+        if request.response_format not in ("wav", "pcm"):
+            raise InvalidRequestError(
+                f"{self.name} speaks wav or pcm only, not {request.response_format}"
+            )
+        if request.speed is not None:
+            raise InvalidRequestError(f"{self.name} takes no speed; say it in instructions")
+        return self._speech(request)
+
+    @asynccontextmanager
+    async def _speech(self, request: SpeechRequest) -> AsyncIterator[ByteStream]:
+        text = request.input
+        if request.instructions:
+            text = f"{request.instructions}: {text}"
+        body: dict[str, Any] = {
+            "contents": [{"role": "user", "parts": [{"text": text}]}],
+            "generationConfig": {
+                "responseModalities": ["AUDIO"],
+                "speechConfig": {
+                    "voiceConfig": {"prebuiltVoiceConfig": {"voiceName": request.voice}}
+                },
+            },
+            **request.extra_body,
+        }
+        url = self.model_url(request.model, "generateContent")
+        response = await require_transport(request.options.transport).request(
+            self._http("POST", url, request.options, body)
+        )
+        payload = self._decode_body(response.json())
+        for pcm, kind in self._inline_parts(payload, "audio"):
+            if request.response_format == "pcm":
+                yield _Whole(pcm, "audio/pcm")
+            else:
+                yield _Whole(_wav(pcm, _rate(kind)), "audio/wav")
+            return
+        raise APIResponseValidationError("the answer holds no audio", provider=self.name)
+
+    def _inline_parts(self, payload: Mapping[str, Any], kind: str) -> list[tuple[bytes, str]]:
+        """The decoded ``inlineData`` parts of the answer whose media type is ``kind/*``,
+        with that media type."""
+        found = []
+        for candidate in payload.get("candidates") or ():
+            for part in (candidate.get("content") or {}).get("parts") or ():
+                inline = part.get("inlineData") or {}
+                media_type = str(inline.get("mimeType", ""))
+                if media_type.startswith(kind + "/"):
+                    try:
+                        data = base64.b64decode(inline.get("data") or "", validate=True)
+                    except ValueError as exc:
+                        raise APIResponseValidationError(
+                            f"an {kind} part holds invalid base64", provider=self.name
+                        ) from exc
+                    found.append((data, media_type))
+        return found
 
     # -- models ------------------------------------------------------------------------------
     async def list_models(self, request: ModelsRequest) -> list[str]:

@@ -33,6 +33,7 @@ from ..transport.base import HttpRequest, require_transport
 from ..transport.errors import embedded_error
 from ..transport.ndjson import NDJSONDecoder
 from ..transport.redact import quoted
+from ..types.embeddings import EmbeddingBatch, EmbeddingRequest
 from ..types.events import ChatEvent, Finish, FinishReason, ReasoningDelta, ResponseInfo, Usage
 from ..types.events import ToolCallDelta as ToolCall
 from ..types.request import CallOptions, ChatRequest, ImageRef, Message, ModelsRequest
@@ -317,6 +318,37 @@ class Ollama(Provider):
                 "expected a finished chat response (done: true)", provider=self.name
             )
         return events
+
+    async def embed(self, request: EmbeddingRequest) -> EmbeddingBatch:
+        """``POST /api/embed`` (inputs longer than the model's context are cut, Ollama's
+        default); ``dimensions`` passes through; ``extra_body`` adds fields (``options``,
+        ``keep_alive``, ``truncate``)."""
+        if request.tokens:
+            raise InvalidRequestError(f"{self.name} embeds text only; pass strings")
+        body: dict[str, Any] = {"model": request.model, "input": request.inputs}
+        if request.dimensions is not None:
+            body["dimensions"] = request.dimensions
+        body.update(request.extra_body)
+        http = self._http("POST", "/api/embed", request.options, body)
+        payload = (await require_transport(request.options.transport).request(http)).json()
+        error = embedded_error(payload, self.name)
+        if error is not None:
+            raise error
+        vectors = payload.get("embeddings") if isinstance(payload, dict) else None
+        if (
+            not isinstance(vectors, list)
+            or len(vectors) != len(request.inputs)
+            or not all(isinstance(v, list) for v in vectors)
+        ):
+            raise APIResponseValidationError(
+                f"expected {len(request.inputs)} embeddings", provider=self.name
+            )
+        tokens = payload.get("prompt_eval_count")
+        return EmbeddingBatch(
+            vectors=vectors,
+            prompt_tokens=tokens if type(tokens) is int else None,
+            model=request.model,
+        )
 
     async def list_models(self, request: ModelsRequest) -> list[str]:
         http = self._http("GET", "/api/tags", request.options)

@@ -4,22 +4,36 @@
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from types import MappingProxyType
 from typing import Any
 
 import orjson
 
 from ..errors import APIResponseValidationError, ConfigurationError
-from ..transport.base import HttpRequest, require_transport
-from ..transport.errors import stray_error
+from ..transport.base import ByteStream, HttpRequest, require_transport
+from ..transport.errors import embedded_error, stray_error
+from ..transport.multipart import encode_multipart
 from ..transport.redact import credential_values, quoted
 from ..transport.sse import SSEDecoder
 from ..transport.urls import path_segment
-from ..types.events import ChatEvent
+from ..types.audio import TEXT_FORMATS, SpeechRequest, TranscriptionRequest
+from ..types.embeddings import EmbeddingBatch, EmbeddingRequest
+from ..types.events import ChatEvent, Finish
+from ..types.moderations import ModerationCreateResponse, ModerationRequest
 from ..types.request import CallOptions, ChatRequest, ImageRequest, ModelsRequest
+from ..types.uploads import ImageEditRequest
 from .base import Capabilities, GeneratedImage, Provider
+from .openai_endpoints import (
+    completion_body,
+    embedding_batch,
+    embedding_body,
+    moderation_response,
+    text_completion_events,
+)
 from .openai_wire import Quirks, StreamState, build_chat_body, chunk_events, completion_events
 
 __all__ = ["AzureOpenAI", "OpenAI", "OpenAICompatible"]
@@ -50,6 +64,11 @@ def _chunk_events(data: str, state: StreamState, provider: str) -> list[ChatEven
 _loads = orjson.loads
 
 
+def _multimodal(items: Any) -> bool:
+    """Whether a moderation input is one multimodal item (a list of parts)."""
+    return bool(items) and isinstance(items[0], dict)
+
+
 class OpenAICompatible(Provider):
     """Any server that speaks OpenAI's Chat Completions API at ``base_url``.
 
@@ -64,6 +83,19 @@ class OpenAICompatible(Provider):
     header_env: Mapping[str, str] = MappingProxyType({})
     #: Whether the host serves ``/images/generations``.
     serves_images = True
+    #: Whether the host serves ``/embeddings``, and whether it answers the compact base64
+    #: form (cheaper to read than JSON floats; asked for only where known to be served).
+    serves_embeddings = True
+    embeddings_base64 = False
+    #: Whether the host serves the legacy ``/completions`` (a raw prompt, no chat template);
+    #: elsewhere ``client.completions`` is translated onto chat.
+    serves_completions = True
+    #: Whether the host serves ``/moderations`` (OpenAI's own API does).
+    serves_moderations = False
+    #: Whether the host serves ``/audio/transcriptions`` and ``/audio/translations``, and
+    #: ``/audio/speech``.
+    serves_transcriptions = True
+    serves_speech = True
     requires_base_url = True
     # Chat is one transport call (images in messages go upstream as URLs, never fetched here).
     deadline_in_transport = True
@@ -126,6 +158,26 @@ class OpenAICompatible(Provider):
     def supports_images(self) -> bool:
         return self.serves_images
 
+    @property
+    def supports_image_edits(self) -> bool:
+        return self.serves_images
+
+    @property
+    def supports_embeddings(self) -> bool:
+        return self.serves_embeddings
+
+    @property
+    def supports_moderations(self) -> bool:
+        return self.serves_moderations
+
+    @property
+    def supports_transcriptions(self) -> bool:
+        return self.serves_transcriptions
+
+    @property
+    def supports_speech(self) -> bool:
+        return self.serves_speech
+
     # -- chat --------------------------------------------------------------------------------
     async def stream_chat(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
         body = build_chat_body(request, self.quirks, stream=True)
@@ -173,6 +225,127 @@ class OpenAICompatible(Provider):
                 f"a chat.completion of an unexpected shape: {exc}", provider=self.name
             ) from exc
 
+    # -- legacy completions ------------------------------------------------------------------
+    def serves_completions_for(self, model: str) -> bool:
+        """Whether ``/completions`` serves this model natively (else: translated onto chat)."""
+        return self.serves_completions
+
+    async def stream_text_completion(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
+        """``POST /completions`` streamed: the prompt is the request's one message."""
+        body = completion_body(request, stream=True)
+        http = self._http("POST", "completions", request.options, body, request.model)
+        decoder = SSEDecoder()
+        finished = False
+        async with require_transport(request.options.transport).stream(http) as resp:
+            async for piece in resp.iter_bytes():
+                for event in decoder.feed(piece):
+                    if event.data == "[DONE]":
+                        return
+                    for item in self._text_completion_events(event.data):
+                        finished = finished or isinstance(item, Finish)
+                        yield item
+            for event in decoder.close():
+                if event.data != "[DONE]":
+                    for item in self._text_completion_events(event.data):
+                        finished = finished or isinstance(item, Finish)
+                        yield item
+        if not finished:
+            raise APIResponseValidationError(
+                "the stream ended without [DONE] or a finish_reason: the answer may be cut short",
+                provider=self.name,
+            )
+
+    def _text_completion_events(self, data: str) -> list[ChatEvent]:
+        try:
+            payload = _loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise APIResponseValidationError(
+                f"malformed JSON in the stream: {data[:200]!r}", provider=self.name
+            ) from exc
+        error = embedded_error(payload, self.name)
+        if error is not None:
+            raise error
+        return text_completion_events(payload, self.name)
+
+    async def complete_text_completion(self, request: ChatRequest) -> Sequence[ChatEvent]:
+        body = completion_body(request, stream=False)
+        http = self._http("POST", "completions", request.options, body, request.model)
+        response = await require_transport(request.options.transport).request(http)
+        return text_completion_events(response.json(), self.name)
+
+    # -- audio -------------------------------------------------------------------------------
+    async def transcribe(self, request: TranscriptionRequest) -> dict[str, Any] | str:
+        """``/audio/transcriptions`` (or ``/audio/translations``) as a multipart upload."""
+        fields = [("model", request.model), ("response_format", request.response_format)]
+        for name in ("language", "prompt"):
+            value = getattr(request, name)
+            if value is not None:
+                fields.append((name, value))
+        if request.temperature is not None:
+            fields.append(("temperature", str(request.temperature)))
+        for granularity in request.timestamp_granularities or ():
+            fields.append(("timestamp_granularities[]", granularity))
+        for name, value in request.extra_body.items():
+            fields.append((name, value if isinstance(value, str) else orjson.dumps(value).decode()))
+        content_type, body = encode_multipart(fields, [("file", request.file)])
+        path = "audio/translations" if request.translate else "audio/transcriptions"
+        headers = {**self.headers(), "Content-Type": content_type, "Accept": "*/*"}
+        http = HttpRequest(
+            method="POST",
+            url=self.url(path, request.model),
+            headers=headers,
+            body=body,
+            options=request.options,
+            provider=self.name,
+        )
+        response = await require_transport(request.options.transport).request(http)
+        if request.response_format in TEXT_FORMATS:
+            return response.body.decode("utf-8", "replace")
+        payload = response.json()
+        if not isinstance(payload, dict) or not isinstance(payload.get("text"), str):
+            raise APIResponseValidationError(
+                "expected a transcription object with text", provider=self.name
+            )
+        return payload
+
+    def speech(self, request: SpeechRequest) -> AbstractAsyncContextManager[ByteStream]:
+        """``/audio/speech``, streamed: the caller reads the audio as it arrives."""
+        body: dict[str, Any] = {
+            "model": request.model,
+            "input": request.input,
+            "voice": request.voice,
+            "response_format": request.response_format,
+        }
+        if request.speed is not None:
+            body["speed"] = request.speed
+        if request.instructions is not None:
+            body["instructions"] = request.instructions
+        body.update(request.extra_body)
+        http = self._http("POST", "audio/speech", request.options, body, request.model)
+        http.headers["Accept"] = "*/*"
+        return require_transport(request.options.transport).stream(http)
+
+    # -- moderation --------------------------------------------------------------------------
+    async def moderate(self, request: ModerationRequest) -> ModerationCreateResponse:
+        body: dict[str, Any] = {"input": request.input, **request.extra_body}
+        if request.model:
+            body["model"] = request.model
+        http = self._http("POST", "moderations", request.options, body)
+        response = await require_transport(request.options.transport).request(http)
+        expected = (
+            1
+            if isinstance(request.input, str) or _multimodal(request.input)
+            else len(request.input)
+        )
+        return moderation_response(response.json(), expected, self.name)
+
+    # -- embeddings --------------------------------------------------------------------------
+    async def embed(self, request: EmbeddingRequest) -> EmbeddingBatch:
+        body = embedding_body(request, base64=self.embeddings_base64)
+        http = self._http("POST", "embeddings", request.options, body, request.model)
+        response = await require_transport(request.options.transport).request(http)
+        return embedding_batch(response.json(), len(request.inputs), self.name)
+
     # -- models ------------------------------------------------------------------------------
     async def list_models(self, request: ModelsRequest) -> list[str]:
         response = await require_transport(request.options.transport).request(
@@ -204,20 +377,21 @@ class OpenAICompatible(Provider):
             "POST", "images/generations", request.options, self.image_body(request), request.model
         )
         payload = (await require_transport(request.options.transport).request(http)).json()
+        return self._images_from(payload)
+
+    def _images_from(self, payload: Any) -> list[GeneratedImage]:
+        """An images answer (generations, edits, variations) -> its images."""
         if not isinstance(payload, dict):
             raise APIResponseValidationError("expected an images response", provider=self.name)
-        # OpenAI's schema makes data optional: an answer without it holds no image.
-        data = payload.get("data") or []
+        data = payload.get("data", [])  # the spec lets an answer leave data out
         if not isinstance(data, list):
             raise APIResponseValidationError(
-                "expected the images response's data to be a list", provider=self.name
+                "an images response whose data is not a list", provider=self.name
             )
         images = []
         for item in data:
             revised = item.get("revised_prompt")
             if item.get("b64_json"):
-                import base64
-
                 raw = base64.b64decode(item["b64_json"])
                 fmt = payload.get("output_format") or "png"
                 images.append(
@@ -226,6 +400,40 @@ class OpenAICompatible(Provider):
             elif item.get("url"):
                 images.append(GeneratedImage(url=item["url"], revised_prompt=revised))
         return images
+
+    async def edit_images(self, request: ImageEditRequest) -> Sequence[GeneratedImage]:
+        """``/images/edits`` (or ``/images/variations``) as a multipart upload; several
+        input images go as ``image[]``, as the OpenAI SDK sends them."""
+        fields = [("n", str(request.n))]
+        if request.prompt is not None:
+            fields.append(("prompt", request.prompt))
+        if request.model:
+            fields.append(("model", request.model))
+        for name in ("size", "quality", "user"):
+            value = getattr(request, name)
+            if value is not None:
+                fields.append((name, value))
+        if not request.model.startswith("gpt-image"):
+            fields.append(("response_format", request.response_format))
+        for name, value in request.extra_body.items():
+            fields.append((name, value if isinstance(value, str) else orjson.dumps(value).decode()))
+        key = "image" if len(request.images) == 1 else "image[]"
+        files = [(key, image) for image in request.images]
+        if request.mask is not None:
+            files.append(("mask", request.mask))
+        content_type, body = encode_multipart(fields, files)
+        path = "images/variations" if request.variation else "images/edits"
+        headers = {**self.headers(), "Content-Type": content_type}
+        http = HttpRequest(
+            method="POST",
+            url=self.url(path, request.model),
+            headers=headers,
+            body=body,
+            options=request.options,
+            provider=self.name,
+        )
+        payload = (await require_transport(request.options.transport).request(http)).json()
+        return self._images_from(payload)
 
 
 class OpenAI(OpenAICompatible):
@@ -250,9 +458,23 @@ class OpenAI(OpenAICompatible):
     )
     image_models = ("gpt-image-1", "dall-e-3", "dall-e-2")
     default_image_model = "dall-e-3"
+    embedding_models = (
+        "text-embedding-3-small",
+        "text-embedding-3-large",
+        "text-embedding-ada-002",
+    )
+    embeddings_base64 = True
+    #: The models OpenAI still serves on the legacy ``/completions``; its chat models are
+    #: translated onto chat.
+    completion_models = ("gpt-3.5-turbo-instruct", "davinci-002", "babbage-002")
+    serves_moderations = True
+    default_moderation_model = "omni-moderation-latest"
     header_env: Mapping[str, str] = MappingProxyType(
         {"OpenAI-Organization": "OPENAI_ORG_ID", "OpenAI-Project": "OPENAI_PROJECT_ID"}
     )
+
+    def serves_completions_for(self, model: str) -> bool:
+        return model in self.completion_models
 
 
 class AzureOpenAI(OpenAICompatible):
@@ -269,6 +491,8 @@ class AzureOpenAI(OpenAICompatible):
     requires_api_key = True
     quirks = Quirks(developer_role=True)
     default_api_version = "2024-10-21"
+    embeddings_base64 = True
+    serves_completions = False  # deployments are mostly chat models: translated onto chat
 
     def __init__(
         self,

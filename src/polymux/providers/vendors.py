@@ -47,6 +47,14 @@ class VendorRow:
     serves_images: bool = False
     #: What the host gives at no cost (see ``Provider.free_tier``).
     free_tier: str = ""
+    #: Whether the host serves ``/embeddings`` (OpenAI's shape), and its batch cap.
+    serves_embeddings: bool = False
+    embeddings_per_call: int = 2048
+    #: Whether the host serves the legacy ``/completions`` (else it is translated onto chat).
+    serves_completions: bool = False
+    #: Whether the host serves ``/audio/transcriptions`` (and translations), ``/audio/speech``.
+    serves_transcriptions: bool = False
+    serves_speech: bool = False
     doc: str = ""
 
 
@@ -63,6 +71,8 @@ VENDORS: tuple[VendorRow, ...] = (
         capabilities=_SINGLE,
         default_model="llama-3.3-70b-versatile",
         free_tier="free plan with per-model rate limits",
+        serves_transcriptions=True,
+        serves_speech=True,
         doc="Groq (n must be 1; rejects logprobs, logit_bias and message names).",
     ),
     VendorRow(
@@ -72,6 +82,8 @@ VENDORS: tuple[VendorRow, ...] = (
         ("TOGETHER_API_KEY",),
         default_model="meta-llama/Llama-3.3-70B-Instruct-Turbo",
         serves_images=True,
+        serves_embeddings=True,
+        serves_completions=True,
         doc="Together AI.",
     ),
     VendorRow(
@@ -80,6 +92,8 @@ VENDORS: tuple[VendorRow, ...] = (
         "https://api.deepinfra.com/v1/openai",
         ("DEEPINFRA_API_KEY",),
         default_model="meta-llama/Llama-3.3-70B-Instruct",
+        serves_embeddings=True,
+        serves_completions=True,
         doc="DeepInfra (its OpenAI API lives under /v1/openai).",
     ),
     VendorRow(
@@ -101,6 +115,7 @@ VENDORS: tuple[VendorRow, ...] = (
         capabilities=_SINGLE,
         default_model="mistral-large-latest",
         free_tier="free 'Experiment' plan, rate-limited",
+        serves_embeddings=True,
         doc="Mistral (tool-call ids rewritten to its 9-character rule; seed sent as random_seed).",
     ),
     VendorRow(
@@ -109,6 +124,8 @@ VENDORS: tuple[VendorRow, ...] = (
         "https://api.fireworks.ai/inference/v1",
         ("FIREWORKS_API_KEY",),
         default_model="accounts/fireworks/models/llama-v3p3-70b-instruct",
+        serves_embeddings=True,
+        serves_completions=True,
         doc="Fireworks AI.",
     ),
     VendorRow(
@@ -170,6 +187,7 @@ VENDORS: tuple[VendorRow, ...] = (
         capabilities=_SINGLE,
         default_model="gemini-2.5-flash",
         free_tier="free tier of the Gemini API, rate-limited",
+        serves_embeddings=True,
         doc="Gemini through Google's OpenAI-compatible endpoint (the native one is 'gemini').",
     ),
     # Free tiers people use instead of keyless proxies (each host's documented endpoint).
@@ -266,6 +284,8 @@ VENDORS: tuple[VendorRow, ...] = (
         ("OLLAMA_API_KEY",),
         requires_api_key=False,
         base_url_env="OLLAMA_OPENAI_BASE_URL",
+        serves_embeddings=True,
+        serves_completions=True,
         doc="Ollama's OpenAI-compatible /v1 endpoint (the native API is 'ollama').",
     ),
     VendorRow(
@@ -275,6 +295,9 @@ VENDORS: tuple[VendorRow, ...] = (
         ("VLLM_API_KEY",),
         requires_api_key=False,
         base_url_env="VLLM_BASE_URL",
+        serves_embeddings=True,
+        serves_completions=True,
+        serves_transcriptions=True,
         doc="A vLLM server.",
     ),
     VendorRow(
@@ -285,6 +308,8 @@ VENDORS: tuple[VendorRow, ...] = (
         requires_api_key=False,
         base_url_env="LLAMACPP_BASE_URL",
         capabilities=_SINGLE,
+        serves_embeddings=True,
+        serves_completions=True,
         doc="A llama.cpp llama-server.",
     ),
     VendorRow(
@@ -294,6 +319,8 @@ VENDORS: tuple[VendorRow, ...] = (
         ("LMSTUDIO_API_KEY",),
         requires_api_key=False,
         base_url_env="LMSTUDIO_BASE_URL",
+        serves_embeddings=True,
+        serves_completions=True,
         doc="An LM Studio server.",
     ),
 )
@@ -351,6 +378,11 @@ def vendor_class(row: VendorRow) -> type[OpenAICompatible]:
             "models": row.models,
             "serves_images": row.serves_images,
             "free_tier": row.free_tier,
+            "serves_embeddings": row.serves_embeddings,
+            "embeddings_per_call": row.embeddings_per_call,
+            "serves_completions": row.serves_completions,
+            "serves_transcriptions": row.serves_transcriptions,
+            "serves_speech": row.serves_speech,
         }
         base: type[OpenAICompatible] = (
             _TemplatedHost if _PLACEHOLDER.search(row.base_url) else OpenAICompatible

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["BUILTIN_MODELS"]
+__all__ = ["AUDIO_MODELS", "BUILTIN_MODELS", "EMBEDDING_MODELS", "MODERATION_MODELS"]
 
 
 def _openai(model: str, *aliases: str) -> dict[str, Any]:
@@ -25,6 +25,11 @@ def _openai(model: str, *aliases: str) -> dict[str, Any]:
         "aliases": [*aliases, f"openai/{model}"],
         "providers": {"openai": model, "azure": model, "openrouter": f"openai/{model}"},
     }
+
+
+def _openai_only(model: str) -> dict[str, Any]:
+    """An OpenAI model that only OpenAI and Azure serve (no aggregator in between)."""
+    return {"aliases": [f"openai/{model}"], "providers": {"openai": model, "azure": model}}
 
 
 def _gemini(model: str, openrouter: str) -> dict[str, Any]:
@@ -39,6 +44,48 @@ def _gemini(model: str, openrouter: str) -> dict[str, Any]:
         },
     }
 
+
+#: Embedding models, routed by name like chat models (merged into the registry by registry.py).
+EMBEDDING_MODELS: dict[str, Any] = {
+    "text-embedding-3-small": _openai_only("text-embedding-3-small"),
+    "text-embedding-3-large": _openai_only("text-embedding-3-large"),
+    "text-embedding-ada-002": _openai_only("text-embedding-ada-002"),
+    "gemini-embedding-001": {
+        "aliases": ["google/gemini-embedding-001", "models/gemini-embedding-001"],
+        "providers": {"gemini": "gemini-embedding-001", "gemini-openai": "gemini-embedding-001"},
+    },
+    "text-embedding-004": {
+        "aliases": ["models/text-embedding-004"],
+        "providers": {"gemini": "text-embedding-004", "gemini-openai": "text-embedding-004"},
+    },
+    "mistral-embed": {"providers": {"mistral": "mistral-embed"}},
+    "nomic-embed-text": {
+        "providers": {"ollama": "nomic-embed-text", "ollama-openai": "nomic-embed-text"}
+    },
+    "mxbai-embed-large": {
+        "providers": {"ollama": "mxbai-embed-large", "ollama-openai": "mxbai-embed-large"}
+    },
+}
+
+#: Moderation models (OpenAI's).
+MODERATION_MODELS: dict[str, Any] = {
+    "omni-moderation-latest": {"providers": {"openai": "omni-moderation-latest"}},
+    "text-moderation-latest": {"providers": {"openai": "text-moderation-latest"}},
+}
+
+#: Speech-to-text and text-to-speech models.
+AUDIO_MODELS: dict[str, Any] = {
+    "whisper-1": _openai_only("whisper-1"),
+    "gpt-4o-transcribe": _openai_only("gpt-4o-transcribe"),
+    "gpt-4o-mini-transcribe": _openai_only("gpt-4o-mini-transcribe"),
+    "tts-1": _openai_only("tts-1"),
+    "tts-1-hd": _openai_only("tts-1-hd"),
+    "gpt-4o-mini-tts": _openai_only("gpt-4o-mini-tts"),
+    "whisper-large-v3": {"providers": {"groq": "whisper-large-v3"}},
+    "whisper-large-v3-turbo": {"providers": {"groq": "whisper-large-v3-turbo"}},
+    "gemini-2.5-flash-preview-tts": {"providers": {"gemini": "gemini-2.5-flash-preview-tts"}},
+    "gemini-2.5-pro-preview-tts": {"providers": {"gemini": "gemini-2.5-pro-preview-tts"}},
+}
 
 BUILTIN_MODELS: dict[str, Any] = {
     # -- OpenAI (Azure: the deployment is assumed to carry the model's name) -----------------------

@@ -243,6 +243,7 @@ def load_models_file(path: str | os.PathLike[str]) -> Mapping[str, Any]:
 
 @lru_cache(maxsize=1)
 def _builtin() -> ModelRegistry:
-    from .catalog import BUILTIN_MODELS
+    from .catalog import AUDIO_MODELS, BUILTIN_MODELS, EMBEDDING_MODELS, MODERATION_MODELS
 
-    return ModelRegistry().extended(BUILTIN_MODELS, origin="catalog")
+    models = {**BUILTIN_MODELS, **EMBEDDING_MODELS, **MODERATION_MODELS, **AUDIO_MODELS}
+    return ModelRegistry().extended(models, origin="catalog")

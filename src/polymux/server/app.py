@@ -66,17 +66,48 @@ Handler = Callable[["Gateway", Call], Awaitable[None]]
 
 
 def _routes() -> tuple[dict[str, dict[str, Handler]], list[tuple[str, dict[str, Handler]]]]:
-    from . import chat, images, media, models, openapi
+    from . import (
+        audio,
+        chat,
+        completions,
+        embeddings,
+        image_edits,
+        images,
+        media,
+        models,
+        moderations,
+        openapi,
+    )
 
     exact: dict[str, dict[str, Handler]] = {
         "/v1/chat/completions": {"POST": chat.handle},
         "/v1/images/generations": {"POST": images.handle},
+        "/v1/embeddings": {"POST": embeddings.handle},
+        "/v1/completions": {"POST": completions.handle},
+        "/v1/moderations": {"POST": moderations.handle},
+        "/v1/images/edits": {"POST": image_edits.handle_edit},
+        "/v1/images/variations": {"POST": image_edits.handle_variation},
+        "/v1/audio/transcriptions": {"POST": audio.handle_transcription},
+        "/v1/audio/translations": {"POST": audio.handle_translation},
+        "/v1/audio/speech": {"POST": audio.handle_speech},
         "/v1/models": {"GET": models.handle_list},
         "/health": {"GET": models.handle_health},
         "/openapi.json": {"GET": openapi.handle},
     }
     # Also without the /v1 prefix, as several OpenAI-compatible servers accept.
-    for path in ("/chat/completions", "/images/generations", "/models"):
+    for path in (
+        "/chat/completions",
+        "/images/generations",
+        "/embeddings",
+        "/completions",
+        "/moderations",
+        "/images/edits",
+        "/images/variations",
+        "/audio/transcriptions",
+        "/audio/translations",
+        "/audio/speech",
+        "/models",
+    ):
         exact[path] = exact["/v1" + path]
     prefixed: list[tuple[str, dict[str, Handler]]] = [
         ("/v1/models/", {"GET": models.handle_one}),

@@ -23,7 +23,7 @@ from .media import PREFIX
 if TYPE_CHECKING:
     from .app import Call, Gateway
 
-__all__ = ["handle"]
+__all__ = ["handle", "send_images"]
 
 _PARAMS = ("n", "size", "quality", "style", "response_format", "user")
 _STRINGS = ("size", "quality", "style", "response_format", "user")
@@ -73,7 +73,13 @@ async def handle(gateway: Gateway, call: Call) -> None:
     except (TypeError, KeyError, AttributeError) as exc:
         raise InvalidRequestError(f"invalid request: {exc}") from exc
     response: ImagesResponse = await until_disconnect(call.receive, work)
+    await send_images(gateway, call, response)
+
+
+async def send_images(gateway: Gateway, call: Call, response: ImagesResponse) -> None:
+    """An images answer; saved images' URLs point at the gateway's media route."""
     call.record.provider = response.provider
+    call.record.images = len(response.data)
     data = response.model_dump()
     base = media_base(gateway, call) if gateway.media_dir is not None else None
     for item in data["data"]:

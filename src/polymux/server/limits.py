@@ -36,6 +36,10 @@ class Limits:
     max_tokens: int = 131072
     #: Nesting of the request's JSON (deeper bodies are refused while being parsed).
     max_json_depth: int = 64
+    #: Embeddings: inputs per request (OpenAI's own cap; the client batches larger ones).
+    max_embedding_inputs: int = 2048
+    #: Audio uploaded for transcription or translation (the APIs' own cap is 25 MB).
+    max_audio_bytes: int = 25 * 1024 * 1024
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Limits:

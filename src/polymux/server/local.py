@@ -12,7 +12,10 @@ rebinding (a hostile name that resolves to 127.0.0.1) read the answers; Ollama h
 - carry no ``Origin`` but the gateway's own kind: a loopback origin, ``public_url``'s, or one
   of ``cors_origins``;
 - send its body as ``application/json``, which a cross-site page cannot do without a
-  preflight that it would fail;
+  preflight that it would fail. The upload routes (image edits and variations, audio) take
+  ``multipart/form-data`` as OpenAI's do; a page can send that without a preflight, so there
+  the ``Origin`` rule above (browsers send ``Origin`` with every cross-site POST) and the
+  ``Host`` rule (against DNS rebinding) are what refuse it;
 - carry no proxy headers (``X-Forwarded-For``, ``Forwarded``, ``X-Real-IP``) unless trusted
   proxies are configured: behind a same-host proxy every remote client looks like loopback.
 
@@ -32,6 +35,16 @@ __all__ = ["LocalOnly"]
 _LOOPBACK_NAMES = frozenset({b"localhost", b"127.0.0.1", b"[::1]"})
 _PROXY_HEADERS = frozenset({b"x-forwarded-for", b"forwarded", b"x-real-ip"})
 _JSON = b"application/json"
+_MULTIPART = b"multipart/form-data"
+#: The routes whose bodies are uploads (OpenAI's API takes them as multipart/form-data).
+UPLOAD_PATHS = frozenset(
+    {
+        "/v1/images/edits",
+        "/v1/images/variations",
+        "/v1/audio/transcriptions",
+        "/v1/audio/translations",
+    }
+)
 
 
 def _host_name(host: bytes) -> bytes:
@@ -89,12 +102,11 @@ class LocalOnly:
                 "origins; list the origin in [server] cors_origins or create a key",
                 "origin_not_allowed",
             )
-        if scope["method"] == "POST" and (
-            content_type is None or not content_type.lower().startswith(_JSON)
-        ):
+        if scope["method"] == "POST" and not _body_type_allowed(content_type, scope["path"]):
             raise GatewayHTTPError(
                 415,
-                "send the request body as JSON with 'Content-Type: application/json'",
+                "send the request body as JSON with 'Content-Type: application/json' (the "
+                "upload routes also take multipart/form-data)",
                 code="unsupported_media_type",
             )
 
@@ -104,6 +116,15 @@ class LocalOnly:
             return True
         scheme, sep, rest = origin.partition(b"://")
         return bool(sep) and scheme in (b"http", b"https") and _host_name(rest) in _LOOPBACK_NAMES
+
+
+def _body_type_allowed(content_type: bytes | None, path: str) -> bool:
+    if content_type is None:
+        return False
+    content_type = content_type.lower()
+    if content_type.startswith(_JSON):
+        return True
+    return path in UPLOAD_PATHS and content_type.startswith(_MULTIPART)
 
 
 def _refused(message: str, code: str) -> GatewayHTTPError:

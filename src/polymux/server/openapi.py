@@ -104,8 +104,8 @@ _CHAT_REQUEST: dict[str, Any] = {
         },
         "temperature": {"type": "number", "minimum": 0, "maximum": 2},
         "top_p": {"type": "number", "minimum": 0, "maximum": 1},
-        "max_tokens": {"type": "integer", "minimum": 1},
-        "max_completion_tokens": {"type": "integer", "minimum": 1},
+        "max_tokens": {"type": "integer", "minimum": 0},
+        "max_completion_tokens": {"type": "integer", "minimum": 0},
         "n": {"type": "integer", "minimum": 1},
         "seed": {"type": "integer"},
         "stop": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
@@ -198,6 +198,285 @@ _SCHEMAS: dict[str, Any] = {
             "data": {"type": "array", "items": _ref("Model")},
         },
     },
+}
+
+
+def _post(operation: str, request: str, response: dict[str, Any], text: str) -> dict[str, Any]:
+    """A POST operation with a JSON body and the upstream error answers."""
+    return {
+        "post": {
+            "operationId": operation,
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref(request)}},
+            },
+            "responses": {"200": _json(response, text), **_errors(*_UPSTREAM)},
+        }
+    }
+
+
+_TOKENS: dict[str, Any] = {"type": "array", "items": {"type": "integer", "minimum": 0}}
+
+# The endpoints beyond chat and images (issue 17), as OpenAI's spec shapes them.
+_MORE_SCHEMAS: dict[str, Any] = {
+    "EmbeddingRequest": {
+        "type": "object",
+        "required": ["input", "model"],
+        "properties": {
+            "input": {
+                "oneOf": [
+                    {"type": "string", "minLength": 1},
+                    {
+                        "type": "array",
+                        "items": {"type": "string", "minLength": 1},
+                        "minItems": 1,
+                        "maxItems": 2048,
+                    },
+                    {**_TOKENS, "minItems": 1, "maxItems": 2048},
+                    {
+                        "type": "array",
+                        "items": {**_TOKENS, "minItems": 1},
+                        "minItems": 1,
+                        "maxItems": 2048,
+                    },
+                ]
+            },
+            "model": {"type": "string"},
+            "encoding_format": {"type": "string", "enum": ["float", "base64"]},
+            "dimensions": {"type": "integer", "minimum": 1},
+            "user": {"type": "string"},
+        },
+    },
+    "CreateEmbeddingResponse": {
+        "type": "object",
+        "required": ["object", "data", "model", "usage"],
+        "properties": {
+            "object": {"type": "string", "enum": ["list"]},
+            "data": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["object", "index", "embedding"],
+                    "properties": {
+                        "object": {"type": "string", "enum": ["embedding"]},
+                        "index": {"type": "integer"},
+                        "embedding": {
+                            "oneOf": [
+                                {"type": "array", "items": {"type": "number"}},
+                                {"type": "string"},
+                            ]
+                        },
+                    },
+                },
+            },
+            "model": {"type": "string"},
+            "usage": {
+                "type": "object",
+                "required": ["prompt_tokens", "total_tokens"],
+                "properties": {
+                    "prompt_tokens": {"type": "integer"},
+                    "total_tokens": {"type": "integer"},
+                },
+            },
+        },
+    },
+    "CompletionRequest": {
+        "type": "object",
+        "required": ["model", "prompt"],
+        "properties": {
+            "model": {"type": "string"},
+            "prompt": {
+                "oneOf": [
+                    {"type": "string"},
+                    {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                ]
+            },
+            "stream": {"type": "boolean"},
+            "stream_options": {
+                "type": "object",
+                "properties": {"include_usage": {"type": "boolean"}},
+            },
+            "max_tokens": {"type": "integer", "minimum": 0},
+            "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+            "top_p": {"type": "number", "minimum": 0, "maximum": 1},
+            "n": {"type": "integer", "minimum": 1, "maximum": 128},
+            "stop": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+            "seed": {"type": "integer"},
+            "presence_penalty": {"type": "number", "minimum": -2, "maximum": 2},
+            "frequency_penalty": {"type": "number", "minimum": -2, "maximum": 2},
+            "echo": {"type": "boolean"},
+            "suffix": {"type": "string"},
+            "logprobs": {"type": "integer", "minimum": 0, "maximum": 5},
+            "best_of": {"type": "integer", "minimum": 0, "maximum": 20},
+            "user": {"type": "string"},
+        },
+    },
+    "Completion": {
+        "type": "object",
+        "required": ["id", "object", "created", "model", "choices"],
+        "properties": {
+            "id": {"type": "string"},
+            "object": {"type": "string", "enum": ["text_completion"]},
+            "created": {"type": "integer"},
+            "model": {"type": "string"},
+            "choices": {"type": "array", "items": {"type": "object"}},
+            "usage": {"type": ["object", "null"]},
+        },
+    },
+    "ModerationRequest": {
+        "type": "object",
+        "required": ["input"],
+        "properties": {
+            "input": {
+                "oneOf": [
+                    {"type": "string", "minLength": 1},
+                    {
+                        "type": "array",
+                        "items": {"type": "string", "minLength": 1},
+                        "minItems": 1,
+                    },
+                    {"type": "array", "items": {"type": "object"}, "minItems": 1},
+                ]
+            },
+            "model": {"type": "string"},
+        },
+    },
+    "ModerationResponse": {
+        "type": "object",
+        "required": ["id", "model", "results"],
+        "properties": {
+            "id": {"type": "string"},
+            "model": {"type": "string"},
+            "results": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+}
+_SCHEMAS.update(_MORE_SCHEMAS)
+
+_MORE_PATHS: dict[str, Any] = {
+    "/v1/embeddings": _post(
+        "createEmbedding", "EmbeddingRequest", _ref("CreateEmbeddingResponse"), "Embeddings"
+    ),
+    "/v1/completions": _post(
+        "createCompletion",
+        "CompletionRequest",
+        _ref("Completion"),
+        "A text completion (legacy API); with stream=true, server-sent text_completion chunks "
+        "ending with data: [DONE]",
+    ),
+}
+_BINARY: dict[str, Any] = {"type": "string", "format": "binary"}
+_IMAGE_FORM_FIELDS: dict[str, Any] = {
+    "image": _BINARY,
+    "model": {"type": "string"},
+    "n": {"type": "integer", "minimum": 1, "maximum": 10},
+    "size": {"type": "string", "examples": ["1024x1024"]},
+    "response_format": {"type": "string", "enum": ["url", "b64_json"]},
+    "user": {"type": "string"},
+}
+
+
+def _upload(operation: str, schema: dict[str, Any], text: str) -> dict[str, Any]:
+    """A POST operation with a multipart/form-data body (files uploaded)."""
+    return {
+        "post": {
+            "operationId": operation,
+            "requestBody": {
+                "required": True,
+                "content": {"multipart/form-data": {"schema": schema}},
+            },
+            "responses": {
+                "200": _json(_ref("ImagesResponse"), text),
+                "415": _json(_ref("Error"), "Not a multipart/form-data body"),
+                **_errors(*_UPSTREAM),
+            },
+        }
+    }
+
+
+_MORE_PATHS["/v1/images/edits"] = _upload(
+    "createImageEdit",
+    {
+        "type": "object",
+        "required": ["image", "prompt"],
+        "properties": {
+            **_IMAGE_FORM_FIELDS,
+            "prompt": {"type": "string", "minLength": 1},
+            "mask": _BINARY,
+            "quality": {"type": "string"},
+        },
+    },
+    "Edited images",
+)
+_MORE_PATHS["/v1/images/variations"] = _upload(
+    "createImageVariation",
+    {"type": "object", "required": ["image"], "properties": _IMAGE_FORM_FIELDS},
+    "Image variations",
+)
+_AUDIO_FORM: dict[str, Any] = {
+    "type": "object",
+    "required": ["file", "model"],
+    "properties": {
+        "file": _BINARY,
+        "model": {"type": "string"},
+        "prompt": {"type": "string"},
+        "response_format": {
+            "type": "string",
+            "enum": ["json", "text", "srt", "verbose_json", "vtt"],
+        },
+        "temperature": {"type": "number", "minimum": 0, "maximum": 1},
+    },
+}
+_TRANSCRIPTION_ANSWER: dict[str, Any] = {
+    "description": "The text: a JSON object, or plain text for text, srt and vtt",
+    "content": {
+        "application/json": {"schema": _ref("Transcription")},
+        "text/plain": {"schema": {"type": "string"}},
+        "text/vtt": {"schema": {"type": "string"}},
+    },
+}
+_SCHEMAS["Transcription"] = {
+    "type": "object",
+    "required": ["text"],
+    "properties": {"text": {"type": "string"}},
+}
+_SCHEMAS["SpeechRequest"] = {
+    "type": "object",
+    "required": ["model", "input", "voice"],
+    "properties": {
+        "model": {"type": "string"},
+        "input": {"type": "string", "minLength": 1, "maxLength": 4096},
+        "voice": {"type": "string"},
+        "instructions": {"type": "string"},
+        "response_format": {"type": "string", "enum": ["mp3", "opus", "aac", "flac", "wav", "pcm"]},
+        "speed": {"type": "number", "minimum": 0.25, "maximum": 4},
+    },
+}
+
+
+def _audio_upload(operation: str, schema: dict[str, Any]) -> dict[str, Any]:
+    operation_doc = _upload(operation, schema, "")
+    operation_doc["post"]["responses"]["200"] = _TRANSCRIPTION_ANSWER
+    return operation_doc
+
+
+_MORE_PATHS["/v1/audio/transcriptions"] = _audio_upload(
+    "createTranscription",
+    {**_AUDIO_FORM, "properties": {**_AUDIO_FORM["properties"], "language": {"type": "string"}}},
+)
+_MORE_PATHS["/v1/audio/translations"] = _audio_upload("createTranslation", _AUDIO_FORM)
+_MORE_PATHS["/v1/audio/speech"] = _post(
+    "createSpeech", "SpeechRequest", {"type": "string", "format": "binary"}, "Audio"
+)
+_MORE_PATHS["/v1/audio/speech"]["post"]["responses"]["200"] = {
+    "description": "The spoken audio, in the asked format",
+    "content": {"audio/*": {"schema": {"type": "string", "format": "binary"}}},
+}
+_MORE_PATHS["/v1/moderations"] = _post(
+    "createModeration", "ModerationRequest", _ref("ModerationResponse"), "Moderation results"
+)
+_MORE_PATHS["/v1/completions"]["post"]["responses"]["200"]["content"]["text/event-stream"] = {
+    "schema": {"type": "string"}
 }
 
 
@@ -315,6 +594,7 @@ def document(
                     "responses": {"200": _json({"type": "object"}, "The gateway is up")},
                 }
             },
+            **_MORE_PATHS,
         },
     }
 

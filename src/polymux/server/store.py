@@ -72,6 +72,12 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX usage_ts ON usage(ts);
     """,
+    # What calls that are not counted in tokens are counted in: seconds of audio
+    # transcribed or translated, images made or edited.
+    """
+    ALTER TABLE usage ADD COLUMN audio_seconds REAL;
+    ALTER TABLE usage ADD COLUMN images INTEGER;
+    """,
 )
 
 
@@ -121,6 +127,8 @@ class UsageRecord:
     ttft_ms: float | None = None
     request: str | None = None
     response: str | None = None
+    audio_seconds: float | None = None
+    images: int | None = None
 
     def row(self) -> tuple[Any, ...]:
         return (
@@ -139,13 +147,15 @@ class UsageRecord:
             self.ttft_ms,
             self.request,
             self.response,
+            self.audio_seconds,
+            self.images,
         )
 
 
 _INSERT_USAGE = (
     "INSERT INTO usage (ts, key_name, endpoint, model, provider, status, error, stream, "
-    "prompt_tokens, completion_tokens, total_tokens, latency_ms, ttft_ms, request, response) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "prompt_tokens, completion_tokens, total_tokens, latency_ms, ttft_ms, request, response, "
+    "audio_seconds, images) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 

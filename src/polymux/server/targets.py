@@ -13,6 +13,7 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -21,10 +22,14 @@ from ..providers.base import Capabilities, GeneratedImage, Provider
 from ..providers.registry import load_provider_class
 from ..routing.listing import list_models
 from ..routing.registry import ModelRegistry
-from ..transport.base import Transport
+from ..transport.base import ByteStream, Transport
+from ..types.audio import SpeechRequest, TranscriptionRequest
+from ..types.embeddings import EmbeddingBatch, EmbeddingRequest
 from ..types.events import ChatEvent
 from ..types.images import Model
+from ..types.moderations import ModerationCreateResponse, ModerationRequest
 from ..types.request import CallOptions, ChatRequest, ImageRequest, ModelsRequest, Timeout
+from ..types.uploads import ImageEditRequest
 from .config import GatewayConfig, ProviderConfig
 
 __all__ = ["Forwarding", "ModelMap", "Pinned", "Route", "Tuned", "build_provider"]
@@ -42,6 +47,7 @@ class Forwarding(Provider):
         self.name = inner.name
         self.capabilities = inner.capabilities
         self.deadline_in_transport = inner.deadline_in_transport
+        self.embeddings_per_call = inner.embeddings_per_call
         self.images_per_call = inner.images_per_call  # the client splits n by it
 
     def resolve_model(self, model: str) -> str:
@@ -49,6 +55,9 @@ class Forwarding(Provider):
 
     def resolve_image_model(self, model: str) -> str:
         return self.inner.resolve_image_model(model)
+
+    def resolve_embedding_model(self, model: str) -> str:
+        return self.inner.resolve_embedding_model(model)
 
     def capabilities_for(self, model: str) -> Capabilities:
         return self.inner.capabilities_for(model)
@@ -60,6 +69,39 @@ class Forwarding(Provider):
     @property
     def supports_images(self) -> bool:
         return self.inner.supports_images
+
+    @property
+    def supports_embeddings(self) -> bool:
+        return self.inner.supports_embeddings
+
+    @property
+    def supports_image_edits(self) -> bool:
+        return self.inner.supports_image_edits
+
+    @property
+    def supports_moderations(self) -> bool:
+        return self.inner.supports_moderations
+
+    @property
+    def supports_transcriptions(self) -> bool:
+        return self.inner.supports_transcriptions
+
+    @property
+    def supports_speech(self) -> bool:
+        return self.inner.supports_speech
+
+    def serves_completions_for(self, model: str) -> bool:
+        """Whether the legacy ``/completions`` serves the pinned model natively."""
+        serves = getattr(self.inner, "serves_completions_for", None)
+        return callable(serves) and bool(serves(model))
+
+    async def stream_text_completion(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
+        async for event in self.inner.stream_text_completion(request):  # type: ignore[attr-defined]
+            yield event
+
+    async def complete_text_completion(self, request: ChatRequest) -> Sequence[ChatEvent]:
+        events: Sequence[ChatEvent] = await self.inner.complete_text_completion(request)  # type: ignore[attr-defined]
+        return events
 
     @property
     def has_native_completion(self) -> bool:
@@ -80,6 +122,23 @@ class Forwarding(Provider):
     ) -> Sequence[GeneratedImage | str | bytes]:
         return await self.inner.generate_images(request)
 
+    async def embed(self, request: EmbeddingRequest) -> EmbeddingBatch:
+        return await self.inner.embed(request)
+
+    async def edit_images(
+        self, request: ImageEditRequest
+    ) -> Sequence[GeneratedImage | str | bytes]:
+        return await self.inner.edit_images(request)
+
+    async def moderate(self, request: ModerationRequest) -> ModerationCreateResponse:
+        return await self.inner.moderate(request)
+
+    async def transcribe(self, request: TranscriptionRequest) -> dict[str, Any] | str:
+        return await self.inner.transcribe(request)
+
+    def speech(self, request: SpeechRequest) -> AbstractAsyncContextManager[ByteStream]:
+        return self.inner.speech(request)
+
     async def list_models(self, request: ModelsRequest) -> list[str]:
         return await self.inner.list_models(request)
 
@@ -98,8 +157,21 @@ class Pinned(Forwarding):
     def resolve_image_model(self, model: str) -> str:
         return self.model or self.inner.resolve_image_model("")
 
+    def resolve_embedding_model(self, model: str) -> str:
+        return self.model or self.inner.resolve_embedding_model("")
 
-R = TypeVar("R", ChatRequest, ImageRequest, ModelsRequest)
+
+R = TypeVar(
+    "R",
+    ChatRequest,
+    ImageRequest,
+    ModelsRequest,
+    EmbeddingRequest,
+    ImageEditRequest,
+    ModerationRequest,
+    TranscriptionRequest,
+    SpeechRequest,
+)
 
 
 class Tuned(Forwarding):
@@ -133,6 +205,30 @@ class Tuned(Forwarding):
         self, request: ImageRequest
     ) -> Sequence[GeneratedImage | str | bytes]:
         return await self.inner.generate_images(self._tuned(request))
+
+    async def stream_text_completion(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
+        async for event in super().stream_text_completion(self._tuned(request)):
+            yield event
+
+    async def complete_text_completion(self, request: ChatRequest) -> Sequence[ChatEvent]:
+        return await super().complete_text_completion(self._tuned(request))
+
+    async def embed(self, request: EmbeddingRequest) -> EmbeddingBatch:
+        return await self.inner.embed(self._tuned(request))
+
+    async def edit_images(
+        self, request: ImageEditRequest
+    ) -> Sequence[GeneratedImage | str | bytes]:
+        return await self.inner.edit_images(self._tuned(request))
+
+    async def moderate(self, request: ModerationRequest) -> ModerationCreateResponse:
+        return await self.inner.moderate(self._tuned(request))
+
+    async def transcribe(self, request: TranscriptionRequest) -> dict[str, Any] | str:
+        return await self.inner.transcribe(self._tuned(request))
+
+    def speech(self, request: SpeechRequest) -> AbstractAsyncContextManager[ByteStream]:
+        return self.inner.speech(self._tuned(request))
 
     async def list_models(self, request: ModelsRequest) -> list[str]:
         return await self.inner.list_models(self._tuned(request))

@@ -1,9 +1,11 @@
 """polymux's public types: requests providers receive, events they yield, objects callers get.
 
 The public names are those below (``__all__``). The modules (chat, events, images, request,
-media, _record) are the implementation: import from ``polymux.types``, not from them.
+media, embeddings, completions, moderations, audio, uploads, _record) are the implementation:
+import from ``polymux.types``, not from them.
 """
 
+from .audio import SpeechRequest, SpeechResponse, Transcription, TranscriptionRequest
 from .chat import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -18,6 +20,14 @@ from .chat import (
     FinishReason,
     Function,
 )
+from .completions import Completion, CompletionChoice
+from .embeddings import (
+    CreateEmbeddingResponse,
+    Embedding,
+    EmbeddingBatch,
+    EmbeddingRequest,
+    EmbeddingUsage,
+)
 from .events import (
     ChatEvent,
     Finish,
@@ -30,6 +40,7 @@ from .events import (
     WholeChoice,
 )
 from .images import Image, ImagesResponse, Model, ModelList
+from .moderations import Moderation, ModerationCreateResponse, ModerationRequest
 from .request import (
     CallOptions,
     ChatRequest,
@@ -39,6 +50,7 @@ from .request import (
     ModelsRequest,
     Timeout,
 )
+from .uploads import FilePart, ImageEditRequest
 
 __all__ = [
     "CallOptions",
@@ -53,11 +65,20 @@ __all__ = [
     "ChoiceDeltaToolCall",
     "ChoiceDeltaToolCallFunction",
     "ChunkChoice",
+    "Completion",
+    "CompletionChoice",
     "CompletionUsage",
+    "CreateEmbeddingResponse",
+    "Embedding",
+    "EmbeddingBatch",
+    "EmbeddingRequest",
+    "EmbeddingUsage",
+    "FilePart",
     "Finish",
     "FinishReason",
     "Function",
     "Image",
+    "ImageEditRequest",
     "ImageRef",
     "ImageRequest",
     "ImagesResponse",
@@ -65,12 +86,19 @@ __all__ = [
     "Model",
     "ModelList",
     "ModelsRequest",
+    "Moderation",
+    "ModerationCreateResponse",
+    "ModerationRequest",
     "ReasoningDelta",
     "RefusalDelta",
     "ResponseInfo",
+    "SpeechRequest",
+    "SpeechResponse",
     "TextDelta",
     "Timeout",
     "ToolCallDelta",
+    "Transcription",
+    "TranscriptionRequest",
     "Usage",
     "WholeChoice",
 ]

@@ -1,0 +1,323 @@
+"""``client.audio``: ``transcriptions.create`` and ``translations.create`` (an audio file
+uploaded, its text back) and ``speech.create`` (text in, audio bytes back, or written to a
+file as they arrive), through the router like every other call.
+
+Audio files are read once, size-capped (``MAX_AUDIO_BYTES``, OpenAI's own limit), and sent
+as a multipart upload; the file name tells the upstream the format, so bytes without a name
+get one from their first bytes.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+from collections.abc import Coroutine, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import APIResponseValidationError, InvalidRequestError, UnsupportedCapabilityError
+from ..providers.base import Provider
+from ..types.audio import (
+    TEXT_FORMATS,
+    SpeechRequest,
+    SpeechResponse,
+    Transcription,
+    TranscriptionRequest,
+)
+from ..types.uploads import FilePart
+from .params import build_options
+from .tasks import run_operation
+
+if TYPE_CHECKING:
+    from ..routing.router import Router
+    from .async_client import AsyncClient
+
+__all__ = ["MAX_AUDIO_BYTES", "MAX_SPEECH_BYTES", "Audio", "audio_file"]
+
+#: Largest audio file uploaded (the transcription APIs' own limit is 25 MB).
+MAX_AUDIO_BYTES = 25 * 1024 * 1024
+#: Largest spoken answer read into memory (``stream_to=`` writes any size to a file).
+MAX_SPEECH_BYTES = 64 * 1024 * 1024
+_FORMATS = frozenset({"json", "verbose_json", *TEXT_FORMATS})
+_SPEECH_FORMATS = {
+    "mp3": "audio/mpeg",
+    "opus": "audio/ogg",
+    "aac": "audio/aac",
+    "flac": "audio/flac",
+    "wav": "audio/wav",
+    "pcm": "audio/pcm",
+}
+_MAGIC = (
+    (b"ID3", "mp3"),
+    (b"\xff\xfb", "mp3"),
+    (b"\xff\xf3", "mp3"),
+    (b"OggS", "ogg"),
+    (b"fLaC", "flac"),
+    (b"\x1a\x45\xdf\xa3", "webm"),
+)
+
+
+def _sniff(data: bytes) -> str:
+    """A file extension from the first bytes (the upstream reads the format from the name)."""
+    for magic, ext in _MAGIC:
+        if data.startswith(magic):
+            return ext
+    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+        return "wav"
+    if data[4:8] == b"ftyp":
+        return "m4a"
+    return "mp3"
+
+
+def _part(data: bytes, name: str | None) -> FilePart:
+    if not data:
+        raise InvalidRequestError("the audio file is empty")
+    filename = os.path.basename(name) if name else f"audio.{_sniff(data)}"
+    media_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    return FilePart(data, filename, media_type)
+
+
+def audio_file(value: Any) -> FilePart:
+    """One audio upload from a path, bytes, a binary file object or a ``(filename, bytes)``
+    tuple; at most ``MAX_AUDIO_BYTES``."""
+    name: str | None = None
+    if isinstance(value, tuple) and len(value) >= 2 and isinstance(value[0], str):
+        name, value = value[0], value[1]
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        data = bytes(value)
+    elif hasattr(value, "read"):
+        data = value.read(MAX_AUDIO_BYTES + 1)
+        if isinstance(data, str):
+            raise InvalidRequestError("open audio files in binary mode ('rb')")
+        name = name or getattr(value, "name", None)
+    elif isinstance(value, (str, os.PathLike)):
+        path = Path(value)
+        try:
+            if path.stat().st_size > MAX_AUDIO_BYTES:
+                raise InvalidRequestError(
+                    f"audio file {path} is larger than {MAX_AUDIO_BYTES} bytes; split it"
+                )
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InvalidRequestError(f"cannot read audio file {path}: {exc.strerror}") from exc
+        name = name or path.name
+    else:
+        raise InvalidRequestError(
+            f"file must be a path, bytes or a binary file, got {type(value).__name__}"
+        )
+    if len(data) > MAX_AUDIO_BYTES:
+        raise InvalidRequestError(f"the audio is larger than {MAX_AUDIO_BYTES} bytes; split it")
+    return _part(data, name if isinstance(name, str) else None)
+
+
+def _providers(client: AsyncClient, spec: Any, model: str, speech: bool) -> list[Provider]:
+    candidates = client._providers_for(spec, model=model)
+    if speech:
+        providers = [p for p in candidates if p.supports_speech]
+    else:
+        providers = [p for p in candidates if p.supports_transcriptions]
+    if not providers:
+        what = "speaks" if speech else "transcribes audio"
+        raise UnsupportedCapabilityError(
+            f"none of the providers ({', '.join(p.name for p in candidates)}) {what}; "
+            "pass provider='openai', 'azure' or 'groq'"
+        )
+    return providers
+
+
+def _model_for(router: Router, provider: Provider, model: str) -> str:
+    if not model:
+        raise InvalidRequestError("model is required, e.g. model='whisper-1' or 'tts-1'")
+    return router.model_for(provider, model)
+
+
+def _extra(params: Mapping[str, Any]) -> dict[str, Any]:
+    extra = params.get("extra_body") or {}
+    if not isinstance(extra, Mapping):
+        raise InvalidRequestError("extra_body must be a dict of provider-specific fields")
+    return dict(extra)
+
+
+def _optional_str(params: Mapping[str, Any], name: str) -> str | None:
+    value = params.get(name)
+    if value is not None and not isinstance(value, str):
+        raise InvalidRequestError(f"{name} must be a string")
+    return value
+
+
+class _Transcriber:
+    """``transcriptions`` (``translate=False``) or ``translations``."""
+
+    def __init__(self, client: AsyncClient, translate: bool) -> None:
+        self._client = client
+        self._translate = translate
+
+    def create(
+        self, *, file: Any, model: str, **params: Any
+    ) -> Coroutine[Any, Any, Transcription | str]:
+        """Text of the audio ``file`` (translations: in English). ``response_format``
+        "json" (default) or "verbose_json" give a ``Transcription``; "text", "srt" and
+        "vtt" give the text itself."""
+        client = self._client
+        fmt = params.get("response_format") or "json"
+        if fmt not in _FORMATS:
+            raise InvalidRequestError(
+                f"response_format must be one of {', '.join(sorted(_FORMATS))}, got {fmt!r}"
+            )
+        temperature = params.get("temperature")
+        if temperature is not None and (
+            isinstance(temperature, bool)
+            or not isinstance(temperature, (int, float))
+            or not 0 <= temperature <= 1
+        ):
+            raise InvalidRequestError("temperature must be a number between 0 and 1")
+        granularities = params.get("timestamp_granularities")
+        if granularities is not None and (
+            isinstance(granularities, str)
+            or not isinstance(granularities, Sequence)
+            or not set(granularities) <= {"word", "segment"}
+        ):
+            raise InvalidRequestError('timestamp_granularities must be a list of "word", "segment"')
+        if not isinstance(model, str):
+            raise InvalidRequestError("model must be a string")
+        request = TranscriptionRequest(
+            model=model,
+            file=audio_file(file),
+            translate=self._translate,
+            language=None if self._translate else _optional_str(params, "language"),
+            prompt=_optional_str(params, "prompt"),
+            response_format=fmt,
+            temperature=temperature,
+            timestamp_granularities=list(granularities) if granularities else None,
+            extra_body=_extra(params),
+            options=build_options(client.options, params),
+        )
+        spec = params.get("provider")
+        providers = _providers(client, spec, model, speech=False)
+        return self._run(providers, request, client._routing_for(spec))
+
+    async def _run(
+        self, providers: Sequence[Provider], request: TranscriptionRequest, routing: Any
+    ) -> Transcription | str:
+        router = self._client.router
+
+        async def call(provider: Provider) -> dict[str, Any] | str:
+            req = replace(request, model=_model_for(router, provider, request.model))
+            async with router.slot(provider):
+                return await provider.transcribe(req)
+
+        provider, answer = await run_operation(
+            router, providers, call, total=request.options.timeout.total, options=routing
+        )
+        if isinstance(answer, str):
+            return answer
+        return Transcription(
+            text=answer["text"],
+            language=answer.get("language"),
+            duration=answer.get("duration"),
+            segments=answer.get("segments"),
+            words=answer.get("words"),
+            usage=answer.get("usage"),
+            provider=provider.name,
+        )
+
+
+class Speech:
+    """``client.audio.speech``."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    def create(
+        self,
+        *,
+        input: str,
+        model: str,
+        voice: str,
+        response_format: str = "mp3",
+        stream_to: str | os.PathLike[str] | None = None,
+        **params: Any,
+    ) -> Coroutine[Any, Any, SpeechResponse]:
+        """``input`` spoken by ``voice``: the audio bytes in ``content``, or, with
+        ``stream_to=<file path>``, written to that file as they arrive (``content`` empty)."""
+        client = self._client
+        if not isinstance(input, str) or not input.strip():
+            raise InvalidRequestError("input must be non-empty text")
+        if not isinstance(voice, str) or not voice:
+            raise InvalidRequestError("voice must be a voice name such as 'alloy'")
+        if response_format not in _SPEECH_FORMATS:
+            raise InvalidRequestError(
+                f"response_format must be one of {', '.join(_SPEECH_FORMATS)}"
+            )
+        speed = params.get("speed")
+        if speed is not None and (
+            isinstance(speed, bool) or not isinstance(speed, (int, float)) or not 0.25 <= speed <= 4
+        ):
+            raise InvalidRequestError("speed must be a number from 0.25 to 4.0")
+        target = Path(stream_to) if stream_to is not None else None
+        if target is not None and not target.parent.is_dir():
+            raise InvalidRequestError(f"stream_to={str(stream_to)!r}: its folder does not exist")
+        request = SpeechRequest(
+            model=model,
+            input=input,
+            voice=voice,
+            response_format=response_format,
+            speed=speed,
+            instructions=_optional_str(params, "instructions"),
+            extra_body=_extra(params),
+            options=build_options(client.options, params),
+        )
+        spec = params.get("provider")
+        providers = _providers(client, spec, model, speech=True)
+        return self._run(providers, request, target, client._routing_for(spec))
+
+    async def _run(
+        self,
+        providers: Sequence[Provider],
+        request: SpeechRequest,
+        target: Path | None,
+        routing: Any,
+    ) -> SpeechResponse:
+        router = self._client.router
+        default_type = _SPEECH_FORMATS[request.response_format]
+
+        async def call(provider: Provider) -> SpeechResponse:
+            req = replace(request, model=_model_for(router, provider, request.model))
+            async with router.slot(provider), provider.speech(req) as stream:
+                media_type = stream.headers.get("Content-Type") or default_type
+                if target is not None:
+                    # Plain writes: a local file takes each network piece at once.
+                    with target.open("wb") as out:
+                        async for piece in stream.iter_bytes():
+                            out.write(piece)
+                    return SpeechResponse(
+                        content=b"", media_type=media_type, provider=provider.name, path=str(target)
+                    )
+                parts: list[bytes] = []
+                size = 0
+                async for piece in stream.iter_bytes():
+                    size += len(piece)
+                    if size > MAX_SPEECH_BYTES:
+                        raise APIResponseValidationError(
+                            f"the audio exceeds {MAX_SPEECH_BYTES} bytes; use stream_to=",
+                            provider=provider.name,
+                        )
+                    parts.append(piece)
+                return SpeechResponse(
+                    content=b"".join(parts), media_type=media_type, provider=provider.name
+                )
+
+        _, response = await run_operation(
+            router, providers, call, total=request.options.timeout.total, options=routing
+        )
+        return response
+
+
+class Audio:
+    """``client.audio``: ``transcriptions``, ``translations``, ``speech``."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self.transcriptions = _Transcriber(client, translate=False)
+        self.translations = _Transcriber(client, translate=True)
+        self.speech = Speech(client)

@@ -1,0 +1,129 @@
+"""``client.images.edit`` and ``create_variation``: input images read and checked, sent as
+an upload through the router (fallback, cooldowns, limits, deadline as for generation), the
+answer in the caller's format (url or b64_json, ``save_to``) as ``images.generate`` gives it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InvalidRequestError, UnsupportedCapabilityError
+from ..providers.base import Provider
+from ..types.images import ImagesResponse
+from ..types.request import ImageRef, ImageRequest
+from ..types.uploads import FilePart, ImageEditRequest
+from .images import finish_images, save_directory
+from .params import build_image_request
+from .tasks import run_operation
+from .vision import image_url
+
+if TYPE_CHECKING:
+    from .async_client import AsyncClient
+
+__all__ = ["edit_images", "image_file"]
+
+#: Images one edit call uploads at most (gpt-image takes up to 16).
+MAX_INPUT_IMAGES = 16
+_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
+
+
+def image_file(value: Any, what: str = "image") -> FilePart:
+    """One input image as an upload: bytes, a path, a binary file object, or a
+    ``(filename, bytes)`` tuple as the OpenAI SDK takes; PNG, JPEG, GIF or WebP, size-capped."""
+    name = None
+    if isinstance(value, tuple) and len(value) >= 2 and isinstance(value[0], str):
+        name, value = value[0], value[1]
+    if isinstance(value, str) and value.startswith(("http://", "https://")):
+        raise InvalidRequestError(f"{what} must be uploaded: pass bytes, a path or a file")
+    try:
+        url = image_url(value, name)
+    except InvalidRequestError as exc:
+        raise InvalidRequestError(f"{what}: {exc.message}") from None
+    ref = ImageRef.parse(url)
+    assert ref.data is not None and ref.media_type is not None
+    filename = f"{what}.{_EXTENSIONS.get(ref.media_type, 'img')}"
+    return FilePart(ref.data, filename, ref.media_type)
+
+
+def _images(value: Any) -> list[FilePart]:
+    items = list(value) if isinstance(value, list) else [value]
+    if not items or len(items) > MAX_INPUT_IMAGES:
+        raise InvalidRequestError(f"image must be one image or a list of 1 to {MAX_INPUT_IMAGES}")
+    return [
+        image_file(item, f"image[{i}]" if len(items) > 1 else "image")
+        for i, item in enumerate(items)
+    ]
+
+
+def build_edit_request(
+    client: AsyncClient,
+    image: Any,
+    prompt: str | None,
+    mask: Any,
+    model: str,
+    params: Mapping[str, Any],
+) -> tuple[ImageEditRequest, ImageRequest]:
+    """The checked edit request, and the generation-shaped request its answer is finished
+    with (format, downloads)."""
+    quality = params.get("quality")
+    shaped = build_image_request(
+        model, prompt if prompt is not None else "variation", dict(params), client.options
+    )
+    request = ImageEditRequest(
+        model=shaped.model,
+        images=_images(image),
+        prompt=prompt,
+        mask=None if mask is None else image_file(mask, "mask"),
+        n=shaped.n,
+        size=shaped.size,
+        quality=quality,
+        response_format=shaped.response_format,
+        user=shaped.user,
+        extra_body=shaped.extra_body,
+        options=shaped.options,
+    )
+    return request, shaped
+
+
+async def edit_images(
+    client: AsyncClient,
+    image: Any,
+    prompt: str | None,
+    mask: Any,
+    model: str,
+    params: dict[str, Any],
+) -> ImagesResponse:
+    save_to = params.pop("save_to", None)
+    spec = params.pop("provider", None)
+    if prompt is not None and (not isinstance(prompt, str) or not prompt.strip()):
+        raise InvalidRequestError("prompt must be a non-empty string")
+    request, shaped = build_edit_request(client, image, prompt, mask, model, params)
+    directory: Path | None = save_directory(save_to)
+    providers = [p for p in client._providers_for(spec, images=True) if p.supports_image_edits]
+    if not providers:
+        raise UnsupportedCapabilityError(
+            "none of the configured providers edits images; pass image_provider=..."
+        )
+    router = client.router
+
+    async def one_request(provider: Provider, req: ImageEditRequest) -> Sequence[Any]:
+        async with router.slot(provider):
+            return await provider.edit_images(req)
+
+    async def call(provider: Provider) -> list[Any]:
+        req = replace(request, model=provider.resolve_image_model(request.model))
+        per_call = max(1, provider.images_per_call)
+        sizes = [min(per_call, req.n - i) for i in range(0, req.n, per_call)]
+        batches = await asyncio.gather(*(one_request(provider, replace(req, n=k)) for k in sizes))
+        return [image for batch in batches for image in batch]
+
+    provider, images = await run_operation(
+        router, providers, call, total=request.options.timeout.total
+    )
+    data = await finish_images(images, shaped, directory)
+    return ImagesResponse(created=int(time.time()), data=data, provider=provider.name)

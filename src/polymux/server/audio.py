@@ -1,0 +1,128 @@
+"""``POST /v1/audio/transcriptions`` and ``/v1/audio/translations`` (a multipart upload ->
+text as JSON or plain text) and ``POST /v1/audio/speech`` (JSON -> audio bytes).
+
+The uploaded file is capped by ``[limits] max_audio_bytes`` (the body itself by
+``max_body_bytes``). Spoken audio is read whole from the upstream (at most the client's
+``MAX_SPEECH_BYTES``) before it is sent, so any failure is a plain JSON error with its status.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from ..errors import InvalidRequestError
+from .asgi import JSON_TYPE, header, read_body, read_json, send_bytes, until_disconnect
+from .body import body_params, model_of
+from .forms import parse_form
+from .limits import too_large
+
+if TYPE_CHECKING:
+    from .app import Call, Gateway
+
+__all__ = ["handle_speech", "handle_transcription", "handle_translation"]
+
+_FIELDS = ("language", "prompt", "response_format")
+_HANDLED = frozenset({"model", "temperature", "timestamp_granularities[]", *_FIELDS})
+
+
+async def handle_transcription(gateway: Gateway, call: Call) -> None:
+    await _transcribe(gateway, call, translate=False)
+
+
+async def handle_translation(gateway: Gateway, call: Call) -> None:
+    await _transcribe(gateway, call, translate=True)
+
+
+async def _transcribe(gateway: Gateway, call: Call, *, translate: bool) -> None:
+    limits = gateway.limits
+    raw = await read_body(call.scope, call.receive, limits.max_body_bytes)
+    form = parse_form(header(call.scope, b"content-type"), raw)
+    files = form.files.get("file") or []
+    if len(files) != 1:
+        raise InvalidRequestError("upload exactly one audio file as the form file 'file'")
+    upload = files[0]
+    if len(upload.data) > limits.max_audio_bytes:
+        raise too_large(
+            f"the audio file is {len(upload.data)} bytes; this gateway accepts "
+            f"{limits.max_audio_bytes}"
+        )
+    model = form.field("model")
+    if not model:
+        raise InvalidRequestError("model is required, e.g. whisper-1")
+    params: dict[str, Any] = {k: v for k in _FIELDS if (v := form.field(k)) is not None}
+    if translate:
+        params.pop("language", None)
+    temperature = form.field("temperature")
+    if temperature is not None:
+        try:
+            params["temperature"] = float(temperature)
+        except ValueError:
+            raise InvalidRequestError(
+                f"temperature must be a number, got {temperature!r}"
+            ) from None
+    granularities = form.fields.get("timestamp_granularities[]")
+    if granularities:
+        params["timestamp_granularities"] = granularities
+    extra = {k: v[0] for k, v in form.fields.items() if k not in _HANDLED and len(v) == 1}
+    if extra:
+        params["extra_body"] = extra
+    route = gateway.models.route(model)
+    call.record.model = model
+    resource = (
+        gateway.client.audio.translations if translate else gateway.client.audio.transcriptions
+    )
+    work = resource.create(
+        file=(upload.filename, upload.data), model=route.model, provider=route.providers, **params
+    )
+    answer = await until_disconnect(call.receive, work)
+    if isinstance(answer, str):
+        fmt = params.get("response_format")
+        kind = b"text/vtt" if fmt == "vtt" else b"text/plain; charset=utf-8"
+        await send_bytes(call.send, 200, answer.encode(), [(b"content-type", kind)])
+        return
+    call.record.provider = answer.provider
+    usage = answer.usage or {}
+    seconds = answer.duration if answer.duration is not None else usage.get("seconds")
+    if isinstance(seconds, (int, float)):  # whisper: billed by the second
+        call.record.audio_seconds = float(seconds)
+    if isinstance(usage.get("input_tokens"), int):  # token-billed models (gpt-4o-transcribe)
+        call.record.prompt_tokens = usage["input_tokens"]
+        call.record.completion_tokens = usage.get("output_tokens")
+        call.record.total_tokens = usage.get("total_tokens")
+    data = answer.model_dump()
+    data.pop("provider", None)
+    await send_bytes(call.send, 200, orjson.dumps(data), [JSON_TYPE])
+
+
+async def handle_speech(gateway: Gateway, call: Call) -> None:
+    body = await read_json(call.scope, call.receive, gateway.limits.max_body_bytes)
+    model = model_of(body)
+    if not model:
+        raise InvalidRequestError("model is required, e.g. tts-1")
+    route = gateway.models.route(model)
+    call.record.model = model
+    params = body_params(
+        body,
+        ("speed", "instructions"),
+        strings=("instructions",),
+        handled=("model", "input", "voice", "response_format"),
+    )
+    fmt = body.get("response_format") or "mp3"
+    try:
+        work = gateway.client.audio.speech.create(
+            input=body.get("input"),  # type: ignore[arg-type]  # checked by create()
+            voice=body.get("voice"),  # type: ignore[arg-type]
+            model=route.model,
+            response_format=fmt,
+            provider=route.providers,
+            **params,
+        )
+    except (TypeError, KeyError, AttributeError) as exc:
+        raise InvalidRequestError(f"invalid request: {exc}") from exc
+    speech = await until_disconnect(call.receive, work)
+    call.record.provider = speech.provider
+    await send_bytes(
+        call.send, 200, speech.content, [(b"content-type", speech.media_type.encode())]
+    )

@@ -1,0 +1,93 @@
+"""``POST /v1/images/edits`` and ``/v1/images/variations``: a multipart upload ->
+``images.edit`` / ``create_variation`` -> JSON, as ``/v1/images/generations`` answers.
+
+Input images arrive as ``image`` (one) or ``image[]`` (several, as the OpenAI SDK sends
+them), with an optional ``mask``; their number and sizes are checked against the gateway's
+limits (``max_images``, ``max_image_bytes``) before any provider is called.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InvalidRequestError
+from ..types.images import ImagesResponse
+from .asgi import header, read_body, until_disconnect
+from .forms import Form, parse_form
+from .images import send_images
+from .limits import check_images, too_large
+
+if TYPE_CHECKING:
+    from .app import Call, Gateway
+
+__all__ = ["handle_edit", "handle_variation"]
+
+_STRINGS = ("size", "quality", "response_format", "user")
+_HANDLED = frozenset({"model", "prompt", "n", *_STRINGS})
+
+
+async def handle_edit(gateway: Gateway, call: Call) -> None:
+    await _handle(gateway, call, variation=False)
+
+
+async def handle_variation(gateway: Gateway, call: Call) -> None:
+    await _handle(gateway, call, variation=True)
+
+
+def _params(form: Form) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for name in _STRINGS:
+        value = form.field(name)
+        if value is not None:
+            params[name] = value
+    n = form.field("n")
+    if n is not None:
+        if not n.strip().isdigit():
+            raise InvalidRequestError(f"n must be a whole number, got {n!r}")
+        params["n"] = int(n)
+    extra = {k: v[0] for k, v in form.fields.items() if k not in _HANDLED and len(v) == 1}
+    if extra:
+        params["extra_body"] = extra
+    return params
+
+
+async def _handle(gateway: Gateway, call: Call, *, variation: bool) -> None:
+    limits = gateway.limits
+    raw = await read_body(call.scope, call.receive, limits.max_body_bytes)
+    form = parse_form(header(call.scope, b"content-type"), raw)
+    images = form.files.get("image") or form.files.get("image[]") or []
+    if not images:
+        raise InvalidRequestError("image is required: upload it as the form file 'image'")
+    if len(images) > limits.max_images:
+        raise InvalidRequestError(f"too many images: this gateway accepts {limits.max_images}")
+    masks = form.files.get("mask") or []
+    for part in [*images, *masks]:
+        if len(part.data) > limits.max_image_bytes:
+            raise too_large(
+                f"an uploaded image is {len(part.data)} bytes; this gateway accepts "
+                f"{limits.max_image_bytes} bytes per image"
+            )
+    params = _params(form)
+    check_images(params, limits)
+    model = form.field("model")
+    route = gateway.models.route(model or "")
+    call.record.model = model
+    prompt = form.field("prompt")
+    if gateway.config.log_content and prompt:
+        call.record.request = prompt
+    uploads = [(part.filename, part.data) for part in images]
+    common: dict[str, Any] = {
+        "model": route.model,
+        "provider": route.providers,
+        "save_to": gateway.media_dir,
+        **params,
+    }
+    if variation:
+        work = gateway.client.images.create_variation(image=uploads, **common)
+    else:
+        if prompt is None:
+            raise InvalidRequestError("prompt is required: say what to change")
+        mask = (masks[0].filename, masks[0].data) if masks else None
+        work = gateway.client.images.edit(image=uploads, prompt=prompt, mask=mask, **common)
+    response: ImagesResponse = await until_disconnect(call.receive, work)
+    await send_images(gateway, call, response)

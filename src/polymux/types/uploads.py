@@ -1,0 +1,43 @@
+"""Requests that upload files: image edits and variations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .request import CallOptions
+
+__all__ = ["FilePart", "ImageEditRequest"]
+
+
+@dataclass(frozen=True, slots=True)
+class FilePart:
+    """One uploaded file: its bytes, the name sent with it and its media type."""
+
+    data: bytes
+    filename: str = "file"
+    media_type: str = "application/octet-stream"
+
+    def __repr__(self) -> str:  # never the bytes
+        return f"<FilePart {self.filename!r} {self.media_type} {len(self.data)} bytes>"
+
+
+@dataclass(slots=True, kw_only=True)
+class ImageEditRequest:
+    """A validated image edit (``prompt`` set) or variation (``prompt`` None) request."""
+
+    model: str
+    images: list[FilePart]
+    prompt: str | None = None
+    mask: FilePart | None = None
+    n: int = 1
+    size: str | None = None
+    quality: str | None = None
+    response_format: Literal["url", "b64_json"] = "url"
+    user: str | None = None
+    extra_body: dict[str, Any] = field(default_factory=dict)
+    options: CallOptions = field(default_factory=CallOptions)
+
+    @property
+    def variation(self) -> bool:
+        return self.prompt is None
