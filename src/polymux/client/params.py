@@ -15,6 +15,7 @@ from ..types.request import CallOptions, ChatRequest, ImageRequest, Message, Tim
 from .vision import attach_images, normalize_image_part
 
 __all__ = [
+    "CHAT_KEYS",
     "ChatParams",
     "ImageParams",
     "build_chat_request",
@@ -76,7 +77,7 @@ class ImageParams(TypedDict, total=False):
     proxy: str | None
 
 
-_CHAT_KEYS = frozenset(ChatParams.__annotations__)
+_CHAT_KEYS = CHAT_KEYS = frozenset(ChatParams.__annotations__)
 _IMAGE_KEYS = frozenset(ImageParams.__annotations__)
 
 
@@ -313,7 +314,7 @@ def _as_is(value: Any) -> Any:
 _CHAT_FIELDS: dict[str, Callable[[Any], Any]] = {
     "temperature": partial(_number, "temperature", lo=0, hi=2),
     "top_p": partial(_number, "top_p", lo=0, hi=1),
-    "max_tokens": partial(_integer, "max_tokens"),
+    "max_tokens": partial(_integer, "max_tokens", lo=0),  # 0 is allowed by OpenAI's spec
     "max_completion_tokens": partial(_integer, "max_completion_tokens"),
     "stop": _stop,
     "n": partial(_integer, "n"),

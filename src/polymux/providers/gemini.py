@@ -83,6 +83,7 @@ class Gemini(Provider):
     models = ("gemini-2.5-flash", "gemini-2.5-pro", "gemini-2.5-flash-lite", "gemini-2.0-flash")
     image_models = ("gemini-2.5-flash-image",)
     default_image_model = "gemini-2.5-flash-image"
+    edits_images = True  # its image models take images to change with the prompt
     images_per_call = 1  # one image per generateContent answer
     #: How model families differ (capabilities, system instructions, image output).
     model_rows: Sequence[GeminiModel] = GEMINI_MODELS
@@ -215,6 +216,13 @@ class Gemini(Provider):
     def supports_images(self) -> bool:
         return bool(self.image_models)
 
+    def serves_image_model(self, model: str) -> bool:
+        # Only the image output rows make images; any other name ("dall-e-3") cannot.
+        return not model or (
+            _MODEL_ID.match(model.removeprefix("models/")) is not None
+            and model_for(model, self.model_rows).image_output
+        )
+
     async def generate_images(self, request: ImageRequest) -> Sequence[GeneratedImage]:
         row = model_for(request.model, self.model_rows)
         if not row.image_output:
@@ -227,8 +235,17 @@ class Gemini(Provider):
         ratio = aspect_ratio(*dimensions) if dimensions else None
         if ratio:
             config["imageConfig"] = {"aspectRatio": ratio}
+        parts: list[dict[str, Any]] = [{"text": request.prompt}]
+        for ref in request.images:  # an edit: the images to change, inline (Gemini's way)
+            if ref.data is None:
+                assert ref.url is not None
+                ref = await fetch_image(ref.url, request)
+            encoded = base64.b64encode(ref.data or b"").decode("ascii")
+            parts.append(
+                {"inlineData": {"mimeType": ref.media_type or "image/png", "data": encoded}}
+            )
         body: dict[str, Any] = {
-            "contents": [{"role": "user", "parts": [{"text": request.prompt}]}],
+            "contents": [{"role": "user", "parts": parts}],
             "generationConfig": config,
         }
         body.update(request.extra_body)

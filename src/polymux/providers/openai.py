@@ -200,9 +200,13 @@ class OpenAICompatible(Provider):
         return body
 
     async def generate_images(self, request: ImageRequest) -> Sequence[GeneratedImage]:
-        http = self._http(
-            "POST", "images/generations", request.options, self.image_body(request), request.model
-        )
+        if request.model in self.speech_models:
+            return [await self._speech(request)]
+        if request.images:
+            http = await self._edit_request(request)
+        else:
+            body = self.image_body(request)
+            http = self._http("POST", "images/generations", request.options, body, request.model)
         payload = (await require_transport(request.options.transport).request(http)).json()
         if not isinstance(payload, dict):
             raise APIResponseValidationError("expected an images response", provider=self.name)
@@ -227,6 +231,75 @@ class OpenAICompatible(Provider):
                 images.append(GeneratedImage(url=item["url"], revised_prompt=revised))
         return images
 
+    #: Speech models of this host (OpenAI's ``/audio/speech``); none unless a host says so.
+    speech_models: Sequence[str] = ()
+    default_speech_model: str | None = None
+
+    async def _speech(self, request: ImageRequest) -> GeneratedImage:
+        """Speech from the prompt (``client.media.generate(text, model="gpt-4o-mini-tts",
+        audio={"voice": ...})``): OpenAI's ``POST /audio/speech``; the audio comes back as
+        the generated item's bytes."""
+        extra = dict(request.extra_body)
+        fmt = str(extra.pop("format", None) or extra.pop("response_format", None) or "mp3")
+        body: dict[str, Any] = {
+            "model": request.model,
+            "input": request.prompt,
+            "voice": extra.pop("voice", None) or "alloy",
+            "response_format": fmt,
+            **extra,
+        }
+        http = self._http("POST", "audio/speech", request.options, body, request.model)
+        response = await require_transport(request.options.transport).request(http)
+        media_type = response.headers.get("Content-Type", "").split(";")[0] or _AUDIO.get(
+            fmt, "audio/mpeg"
+        )
+        return GeneratedImage(data=response.body, media_type=media_type)
+
+    async def _edit_request(self, request: ImageRequest) -> HttpRequest:
+        """OpenAI's image edit endpoint: the input images uploaded as multipart files."""
+        from ..transport.multipart import FilePart, encode_multipart
+        from .fetch_image import fetch_image
+
+        fields: list[tuple[str, str | FilePart]] = [("prompt", request.prompt)]
+        fields.append(("n", str(request.n)))
+        for key in ("model", "size", "quality", "user"):
+            value = getattr(request, key)
+            if value:
+                fields.append((key, str(value)))
+        if not request.model.startswith("gpt-image"):
+            fields.append(("response_format", request.response_format))
+        several = len(request.images) > 1
+        for i, ref in enumerate(request.images):
+            if ref.data is None:
+                assert ref.url is not None
+                ref = await fetch_image(ref.url, request)
+            media_type = ref.media_type or "image/png"
+            name = f"image-{i}.{media_type.rpartition('/')[2] or 'png'}"
+            fields.append(("image[]" if several else "image", (name, ref.data or b"", media_type)))
+        for key, value in request.extra_body.items():
+            fields.append((key, value if isinstance(value, str) else orjson.dumps(value).decode()))
+        body, content_type = encode_multipart(fields)
+        headers = {**self.headers(), "Content-Type": content_type}
+        url = self.url("images/edits", request.model)
+        return HttpRequest(
+            method="POST",
+            url=url,
+            headers=headers,
+            body=body,
+            options=request.options,
+            provider=self.name,
+        )
+
+
+_AUDIO = {
+    "mp3": "audio/mpeg",
+    "opus": "audio/ogg",
+    "aac": "audio/aac",
+    "flac": "audio/flac",
+    "wav": "audio/wav",
+    "pcm": "audio/pcm",
+}
+
 
 class OpenAI(OpenAICompatible):
     """OpenAI's official API. ``OPENAI_API_KEY``; ``OPENAI_BASE_URL`` to point elsewhere."""
@@ -250,6 +323,12 @@ class OpenAI(OpenAICompatible):
     )
     image_models = ("gpt-image-1", "dall-e-3", "dall-e-2")
     default_image_model = "dall-e-3"
+    edits_images = True
+    image_edit_models = ("gpt-image-1", "dall-e-2")  # what /images/edits takes
+    #: Speech models: ``images.generate`` / ``client.media.generate`` with one of these (or
+    #: with ``audio={"voice": ...}``) returns speech from OpenAI's ``/audio/speech``.
+    speech_models: Sequence[str] = ("gpt-4o-mini-tts", "tts-1", "tts-1-hd")
+    default_speech_model = "gpt-4o-mini-tts"
     header_env: Mapping[str, str] = MappingProxyType(
         {"OpenAI-Organization": "OPENAI_ORG_ID", "OpenAI-Project": "OPENAI_PROJECT_ID"}
     )
