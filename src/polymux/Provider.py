@@ -42,6 +42,13 @@ def __dir__() -> list[str]:
 
 
 class _ProviderModule(types.ModuleType):
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Importing polymux.Provider.GeminiPro (g4f's per-provider module path) makes the
+        # import system set this module's GeminiPro to that submodule: keep the class instead.
+        if isinstance(value, types.ModuleType) and value.__name__ == f"{self.__name__}.{name}":
+            return
+        super().__setattr__(name, value)
+
     def __mro_entries__(self, bases: tuple[Any, ...]) -> NoReturn:
         raise TypeError(
             "polymux.Provider is the module of provider classes (as g4f.Provider is); "
