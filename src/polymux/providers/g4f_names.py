@@ -23,15 +23,10 @@ from .base import Provider
 
 __all__ = ["NAMES", "SCRAPING", "g4f_provider"]
 
-# name -> "module:attribute" (relative to polymux.providers)
-_PLAIN = {
-    "OpenAI": "openai:OpenAI",
-    "OpenAICompatible": "openai:OpenAICompatible",
-    "AzureOpenAI": "openai:AzureOpenAI",
+# g4f's names for official APIs -> "module:attribute" (relative to polymux.providers). Every
+# built-in provider class is there under its own class name too (_builtin_classes).
+_G4F_ALIASES = {
     "Azure": "openai:AzureOpenAI",
-    "Anthropic": "anthropic:Anthropic",
-    "Ollama": "ollama:Ollama",
-    "Pollinations": "pollinations:Pollinations",
     "PollinationsAI": "pollinations:Pollinations",
     "PollinationsImage": "pollinations:Pollinations",
     "Custom": "openai:OpenAICompatible",  # g4f's provider for any OpenAI-compatible server
@@ -39,28 +34,23 @@ _PLAIN = {
     "xAI": "vendors:XAI",
     "PerplexityApi": "vendors:Perplexity",
     "OpenAIFM": "openai:OpenAI",  # OpenAI's speech models, through OpenAI's own API
-    **{
-        name: f"vendors:{name}"
-        for name in (
-            "Groq",
-            "Together",
-            "DeepInfra",
-            "OpenRouter",
-            "Mistral",
-            "Fireworks",
-            "Cerebras",
-            "XAI",
-            "DeepSeek",
-            "Perplexity",
-            "HuggingFace",
-            "GeminiOpenAI",
-            "OllamaOpenAI",
-            "VLLM",
-            "LlamaCpp",
-            "LMStudio",
-        )
-    },
+    "Cloudflare": "vendors:CloudflareWorkersAI",
+    "Nvidia": "vendors:NvidiaNIM",
 }
+
+
+def _builtin_classes() -> dict[str, str]:
+    from .registry import BUILTIN_PROVIDERS
+
+    prefix = "polymux.providers."
+    return {
+        target.rpartition(":")[2]: target.removeprefix(prefix)
+        for target in BUILTIN_PROVIDERS.values()
+        if target.startswith(prefix)
+    }
+
+
+_PLAIN = {**_builtin_classes(), **_G4F_ALIASES}
 
 # g4f names of providers that scrape a web UI -> the official API to use instead.
 SCRAPING: dict[str, str] = {
@@ -110,7 +100,6 @@ SCRAPING: dict[str, str] = {
             "GlhfChat",
             "Puter",
             "OperaAria",
-            "Cloudflare",
             "Free2GPT",
             "LambdaChat",
             "Phind",
