@@ -41,12 +41,27 @@ ERRORS = {
     "UnsupportedCapabilityError",
 }
 
+# g4f's names for errors of the same tree (aliases or subclasses), for code that catches them.
+G4F_ERRORS = {
+    "MissingAuthError",
+    "ModelNotFoundError",
+    "NestAsyncioError",
+    "NoMediaResponseError",
+    "PaymentRequiredError",
+    "ProviderNotFoundError",
+    "ProviderNotWorkingError",
+    "ResponseError",
+    "ResponseStatusError",
+    "RetryProviderError",
+}
+
 PUBLIC = {
     "polymux": ERRORS
     | {
         "AsyncChatStream",
         "AsyncClient",
         "Capabilities",
+        "ChatCompletion",
         "ChatStream",
         "Client",
         "GeneratedImage",
@@ -56,8 +71,23 @@ PUBLIC = {
         "RoutingOptions",
         "Timeout",
     },
-    "polymux.errors": ERRORS | {"status_error"},
-    "polymux.client": {"AsyncChatStream", "AsyncClient", "ChatStream", "Client"},
+    "polymux.errors": ERRORS | G4F_ERRORS | {"status_error"},
+    "polymux.client": {
+        "AsyncChatStream",
+        "AsyncClient",
+        "ChatStream",
+        "Client",
+        # the response types, where g4f's client package has them
+        "ChatCompletion",
+        "ChatCompletionChunk",
+        "ChatCompletionMessage",
+        "ChoiceDelta",
+        "CompletionUsage",
+        "Image",
+        "ImagesResponse",
+        "Model",
+        "ModelList",
+    },
     "polymux.providers": {"Capabilities", "GeneratedImage", "Provider"},
     "polymux.routing": {
         "ConcurrencyLimits",
@@ -153,6 +183,12 @@ def test_the_top_level_names_are_the_ones_of_their_subpackages() -> None:
     for name in polymux.__all__:
         if name == "Provider":  # the seed project's module of provider classes
             assert polymux.Provider is importlib.import_module("polymux.Provider")
+            continue
+        if name == "ChatCompletion":  # g4f's legacy interface (polymux.client's is the type)
+            assert (
+                polymux.ChatCompletion
+                is importlib.import_module("polymux.chat_completion").ChatCompletion
+            )
             continue
         home = next(m for m in (errors, client, providers, routing, types) if name in m.__all__)
         assert getattr(polymux, name) is getattr(home, name)

@@ -486,7 +486,8 @@ async def test_g4f_response_objects_are_translated() -> None:
 
     response = await AsyncClient(provider=RichG4F).chat.completions.create(messages="hi")
     message = response.choices[0].message
-    assert message.content == "Calling a tool."
+    # An image inside a chat answer reads as Markdown, as g4f renders it.
+    assert message.content == "Calling a tool.\n![](https://example.com/x.png)\n"
     assert message.reasoning_content == "Let me look. "
     assert message.tool_calls is not None
     assert [(c.id, c.function.name, c.function.arguments) for c in message.tool_calls] == [

@@ -188,7 +188,7 @@ def test_unknown_keyword_is_a_type_error_naming_it() -> None:
     with pytest.raises(TypeError, match="temprature"):
         client.chat.completions.create(messages="hi", temprature=0.5)  # type: ignore[call-overload]
     with pytest.raises(TypeError, match="colour"):
-        _ = client.images.generate(prompt="cat", colour="red")  # type: ignore[call-arg]
+        _ = client.images.generate(prompt="cat", colour="red")  # type: ignore[call-overload]
     assert provider.requests == []
 
 
@@ -218,7 +218,7 @@ BAD_CHAT_INPUT: list[tuple[str, dict[str, Any]]] = [
     ("temperature a string", {"messages": "hi", "temperature": "0.5"}),
     ("temperature a bool", {"messages": "hi", "temperature": True}),
     ("top_p too high", {"messages": "hi", "top_p": 1.5}),
-    ("max_tokens negative", {"messages": "hi", "max_tokens": -1}),
+    ("max_tokens negative", {"messages": "hi", "max_tokens": -1}),  # 0 is allowed (spec)
     ("max_tokens float", {"messages": "hi", "max_tokens": 1.5}),
     ("n zero", {"messages": "hi", "n": 0}),
     ("stop wrong type", {"messages": "hi", "stop": 5}),

@@ -102,8 +102,8 @@ async def test_gemini_edits_with_inline_images(server: FakeServer) -> None:
     assert result.data[0].url is not None
     body = server.requests[0].json
     parts = body["contents"][0]["parts"]
-    assert parts[0]["inlineData"]["data"] == base64.b64encode(PNG).decode()
-    assert parts[1] == {"text": "make it blue"}
+    assert parts[0] == {"text": "make it blue"}  # the prompt first, as in Google's examples
+    assert parts[1]["inlineData"]["data"] == base64.b64encode(PNG).decode()
     assert body["generationConfig"]["imageConfig"] == {"aspectRatio": "4:3"}
 
 

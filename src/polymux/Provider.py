@@ -1,151 +1,84 @@
-"""Provider classes under the names the seed's project uses (``from g4f.Provider import ...``)::
+"""Provider classes under g4f's names (``from g4f.Provider import ...``)::
 
-    from polymux.Provider import BingCreateImages, OpenaiChat, Gemini
+    from polymux.Provider import OpenaiChat, Gemini, BingCreateImages, RetryProvider
 
-Each name is imported on first use, so a missing optional module breaks only its own name.
-Unlike the seed's project, every one of them calls a documented, official API with your key.
+As in g4f, ``polymux.Provider`` is this module, whichever way it is imported
+(``from polymux import Provider`` gives it too), and ``from polymux.Provider.GeminiPro import
+GeminiPro`` works as in g4f; the base class for writing a provider is
+``polymux.providers.Provider``, and subclassing this module says so. Each name is imported on
+first use. Names of g4f providers that use an official API are that polymux provider; names of
+g4f providers that scrape a web UI import, and raise an error naming the official alternative
+when used (``providers/g4f_names.py``).
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+import importlib.abc
+import importlib.util
+import sys
+import types
+from typing import Any, NoReturn
 
-# Every name is made by __getattr__ on first use (hence no definitions for ruff to see).
-__all__ = [  # noqa: F822
-    "XAI",
-    "Anthropic",
-    "AzureOpenAI",
-    "BingCreateImages",
-    "Cerebras",
-    "DeepInfra",
-    "DeepSeek",
-    "Fireworks",
-    "Gemini",
-    "GeminiPro",
-    "Groq",
-    "HuggingFace",
-    "Mistral",
-    "Ollama",
-    "OpenAI",
-    "OpenAICompatible",
-    "OpenRouter",
-    "OpenaiAPI",
-    "OpenaiChat",
-    "Perplexity",
-    "Pollinations",
-    "PollinationsAI",
-    "Together",
-]
+from .providers.g4f_names import NAMES, g4f_provider
 
-# name -> "module:attribute" (relative to polymux.providers)
-_PLAIN = {
-    "OpenAI": "openai:OpenAI",
-    "OpenAICompatible": "openai:OpenAICompatible",
-    "AzureOpenAI": "openai:AzureOpenAI",
-    "Anthropic": "anthropic:Anthropic",
-    "Ollama": "ollama:Ollama",
-    "Pollinations": "pollinations:Pollinations",
-    "PollinationsAI": "pollinations:Pollinations",  # the seed project's name for it
-    **{
-        name: f"vendors:{name}"
-        for name in (
-            "Groq",
-            "Together",
-            "DeepInfra",
-            "OpenRouter",
-            "Mistral",
-            "Fireworks",
-            "Cerebras",
-            "XAI",
-            "DeepSeek",
-            "Perplexity",
-            "HuggingFace",
-        )
-    },
-}
-
-
-def _load(target: str) -> Any:
-    module, _, attr = target.partition(":")
-    return getattr(importlib.import_module(f"polymux.providers.{module}"), attr)
-
-
-def _openai_chat() -> type:
-    base = _load("openai:OpenAI")
-
-    class OpenaiChat(base):  # type: ignore[valid-type,misc]
-        """The seed's ``OpenaiChat`` is polymux's OpenAI provider: OpenAI's official Chat
-        Completions API (``providers/openai.py`` ``OpenAI``), with ``OPENAI_API_KEY``."""
-
-        __module__ = __name__
-
-    return OpenaiChat
-
-
-def _gemini() -> type:
-    base = _load("gemini:Gemini")
-
-    class Gemini(base):  # type: ignore[valid-type,misc]
-        """The seed's ``Gemini`` is polymux's Gemini provider: Google's official Generative
-        Language API (``providers/gemini.py`` ``Gemini``), with ``GEMINI_API_KEY``; its image
-        models serve ``images.generate``."""
-
-        __module__ = __name__
-
-    return Gemini
-
-
-def _bing_create_images() -> type:
-    base = _load("openai:AzureOpenAI")
-
-    class BingCreateImages(base):  # type: ignore[valid-type,misc]
-        """The seed's ``BingCreateImages``: Microsoft's image generation (the DALL-E models
-        behind Bing Image Creator) through the official Azure OpenAI images API,
-        ``POST {endpoint}/openai/deployments/{deployment}/images/generations``.
-
-        It serves images only. Needs ``AZURE_OPENAI_ENDPOINT`` and ``AZURE_OPENAI_API_KEY``
-        (or ``base_url=`` and ``api_key=``); the model is your image deployment's name
-        (``dall-e-3`` by default). One image per call, as DALL-E 3 allows; the client makes
-        ``n`` calls concurrently.
-        """
-
-        __module__ = __name__
-        name = "BingCreateImages"
-        image_models = ("dall-e-3", "gpt-image-1")
-        default_image_model = "dall-e-3"
-        images_per_call = 1
-
-        @property
-        def supports_chat(self) -> bool:
-            return False
-
-    return BingCreateImages
-
-
-_MADE = {
-    "OpenaiChat": _openai_chat,
-    "OpenaiAPI": _openai_chat,
-    "Gemini": _gemini,
-    "GeminiPro": _gemini,
-    "BingCreateImages": _bing_create_images,
-}
+__all__ = [*NAMES, "IterListProvider", "RetryProvider"]  # noqa: F822 (made by __getattr__)
 
 
 def __getattr__(name: str) -> Any:
-    if name in _MADE:
-        value = _MADE[name]()
-        for alias, make in _MADE.items():  # aliases share one class
-            if make is _MADE[name]:
-                globals()[alias] = value
-        return value
-    target = _PLAIN.get(name)
-    if target is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = _load(target)
+    if name in ("RetryProvider", "IterListProvider"):
+        from .routing import policy
+
+        value = getattr(policy, name)
+    else:
+        value = g4f_provider(name) if name in NAMES else None
+        if value is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+    return sorted({*globals(), *__all__})
+
+
+class _ProviderModule(types.ModuleType):
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Importing polymux.Provider.GeminiPro (g4f's per-provider module path) makes the
+        # import system set this module's GeminiPro to that submodule: keep the class instead.
+        if isinstance(value, types.ModuleType) and value.__name__ == f"{self.__name__}.{name}":
+            return
+        super().__setattr__(name, value)
+
+    def __mro_entries__(self, bases: tuple[Any, ...]) -> NoReturn:
+        raise TypeError(
+            "polymux.Provider is the module of provider classes (as g4f.Provider is); "
+            "to write a provider, subclass polymux.providers.Provider (or a g4f base class "
+            "from polymux.providers.base_provider)"
+        )
+
+
+sys.modules[__name__].__class__ = _ProviderModule
+
+
+class _NameModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """g4f's per-provider module paths: ``from polymux.Provider.GeminiPro import GeminiPro``
+    imports a module holding just that name. Only names of this module are found."""
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        package, _, name = fullname.rpartition(".")
+        if package != __name__ or name not in __all__:
+            return None
+        return importlib.util.spec_from_loader(fullname, self)
+
+    def create_module(self, spec: Any) -> None:
+        return None  # the default module
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        name = module.__name__.rpartition(".")[2]
+        setattr(module, name, getattr(sys.modules[__name__], name))
+
+
+# A package to the import system, whose submodules are the finder's alone.
+__path__: list[str] = []
+if not any(isinstance(finder, _NameModules) for finder in sys.meta_path):
+    sys.meta_path.append(_NameModules())

@@ -40,6 +40,7 @@ from .errors import (
 
 if TYPE_CHECKING:
     from . import Provider
+    from .chat_completion import ChatCompletion
     from .client import AsyncChatStream, AsyncClient, ChatStream, Client
     from .providers.base import Capabilities, GeneratedImage
     from .routing.policy import IterListProvider, RetryProvider, RoutingOptions
@@ -53,6 +54,7 @@ _LAZY = {
     "ChatStream": "client",
     "Capabilities": "providers.base",
     "GeneratedImage": "providers.base",
+    "ChatCompletion": "chat_completion",
     "IterListProvider": "routing.policy",
     "RetryProvider": "routing.policy",
     "RoutingOptions": "routing.policy",
@@ -71,6 +73,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "Capabilities",
+    "ChatCompletion",
     "ChatStream",
     "Client",
     "ConfigurationError",
@@ -99,13 +102,14 @@ __all__ = [
 ]
 
 
+#: Submodules that ``polymux.<name>`` imports on first use. ``Provider`` is the module of
+#: provider classes, as ``g4f.Provider`` is (the base class is ``polymux.providers.Provider``).
+_SUBMODULES = frozenset({"Provider", "models", "client", "providers", "typing", "debug"})
+
+
 def __getattr__(name: str) -> Any:
-    if name == "Provider":
-        # The provider classes under the seed project's names (``polymux.Provider.Gemini``),
-        # a module as in that project. The base class of providers is
-        # ``polymux.providers.Provider``: one name cannot be both, because importing the
-        # submodule sets this attribute to it.
-        return importlib.import_module(".Provider", __name__)
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'polymux' has no attribute {name!r}")
@@ -115,4 +119,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
+    return sorted([*globals(), *_LAZY, *_SUBMODULES])

@@ -53,14 +53,24 @@ __all__ = [
     "EmptyResponseError",
     "InternalServerError",
     "InvalidRequestError",
+    "MissingAuthError",
     "MissingCredentialsError",
+    "ModelNotFoundError",
+    "NestAsyncioError",
+    "NoMediaResponseError",
     "NoProviderForModelError",
     "NotFoundError",
+    "PaymentRequiredError",
     "PermissionDeniedError",
     "PolymuxError",
     "ProviderCooldownError",
     "ProviderError",
+    "ProviderNotFoundError",
+    "ProviderNotWorkingError",
     "RateLimitError",
+    "ResponseError",
+    "ResponseStatusError",
+    "RetryProviderError",
     "StructuredOutputError",
     "UnknownProviderError",
     "UnprocessableEntityError",
@@ -307,6 +317,50 @@ class AllProvidersFailedError(PolymuxError):
     @property
     def exceptions(self) -> list[BaseException]:
         return [err for _, err in self.errors]
+
+
+# -- g4f's names --------------------------------------------------------------------------------
+# Code written for g4f catches these names. Each is one of the errors above (an alias or a
+# subclass), never a second tree: ``except ModelNotFoundError`` catches what polymux raises when
+# no provider serves a model.
+ModelNotFoundError = NoProviderForModelError
+ProviderNotFoundError = UnknownProviderError
+RetryProviderError = AllProvidersFailedError
+ResponseError = APIError
+ResponseStatusError = APIStatusError
+
+
+class MissingAuthError(MissingCredentialsError):
+    """g4f's name, raised by g4f-style providers with a message of their own
+    (``raise MissingAuthError("no key")``); a fallback list moves on, as for any missing key."""
+
+    def __init__(self, message: str = "", *, provider: str | None = None) -> None:
+        ConfigurationError.__init__(self, message or "missing credentials")
+        self.provider = provider or ""
+        self.argument = "api_key"
+        self.env = ()
+
+
+class PaymentRequiredError(APIStatusError):
+    """402: the account needs credit (g4f's name; polymux raises it for HTTP 402)."""
+
+
+_BY_STATUS[402] = PaymentRequiredError
+
+
+class ProviderNotWorkingError(ConfigurationError):
+    """A g4f-style provider marked ``working = False`` was chosen; pass
+    ``ignore_working=True`` to call it anyway."""
+
+
+class NoMediaResponseError(APIResponseValidationError):
+    """An image provider answered without any image."""
+
+
+class NestAsyncioError(PolymuxError, RuntimeError):
+    """g4f's name for "a sync call inside a running event loop". polymux's sync calls work
+    there (they run on a private loop thread), so it never raises this; it exists so that
+    ``except NestAsyncioError`` in g4f code still imports."""
 
 
 def describe_body(body: Any) -> str:

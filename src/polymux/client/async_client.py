@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, Coroutine, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Coroutine, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 from ..errors import ConfigurationError, InvalidRequestError, UnsupportedCapabilityError
 from ..providers.base import Provider
+from ..providers.legacy import LegacyProvider
 from ..providers.registry import ProviderSpec, resolve_providers
 from ..routing.policy import RoutingOptions, split_spec
 from ..routing.router import Router
@@ -24,10 +25,23 @@ from ..types.request import CallOptions, ChatRequest, ImageRequest, ModelsReques
 from .audio import Audio
 from .embeddings import Embeddings
 from .fold import ResponseFold
+from .g4f import (
+    KEEP_CONVERSATION,
+    REQUIRED,
+    G4FCompletions,
+    G4FImages,
+    G4FModels,
+    chat_arguments,
+    image_arguments,
+    needs_g4f_image,
+    proxy_from,
+    with_conversation,
+)
+from .image_choice import builtin_image_providers, image_model_for, serving_first
 from .image_edits import edit_images
 from .images import finish_images, save_directory
 from .moderations import Moderations
-from .params import build_chat_request, build_image_request, build_options
+from .params import CHAT_KEYS, build_chat_request, build_image_request, build_options
 from .stream import AsyncChatStream
 from .text_completions import TextCompletions
 
@@ -79,7 +93,13 @@ class AsyncClient:
         routing: RoutingOptions | None = None,
         health: HealthStore | None = None,
         concurrency: LimitsSpec = None,
+        proxies: str | Mapping[str, str] | None = None,
+        media_provider: ProviderSpec = None,
     ) -> None:
+        # g4f's names: proxies= (a URL, or requests' {"https": ...}); media_provider= for
+        # image_provider=.
+        proxy = proxy or proxy_from(proxies)
+        image_provider = image_provider or media_provider
         self._api_key = api_key
         self._base_url = base_url
         if transport is None:
@@ -103,12 +123,15 @@ class AsyncClient:
         self._image_providers = self._resolve(image_provider) if image_provider else self._providers
         #: Every configured provider serves chat (so a plain call needs no capability check).
         self._chat_ready = all(p.supports_chat for p in self._providers or ())
+        #: A g4f-style provider is configured: its calls take g4f's path (client/g4f.py).
+        self._g4f_style = any(isinstance(p, LegacyProvider) for p in self._providers or ())
         self.chat = Chat(self)
         self.images = Images(self)
         self.embeddings = Embeddings(self)
         self.completions = TextCompletions(self)
         self.moderations = Moderations(self)
         self.audio = Audio(self)
+        self.media = self.images  # g4f's name for it
         self.models = Models(self)
 
     def __repr__(self) -> str:
@@ -132,6 +155,9 @@ class AsyncClient:
         if providers is None:
             if model and not images:  # route by model name through the registry
                 return self.router.providers_for_model(model)
+            named = builtin_image_providers(model) if model and images else None
+            if named:  # an image model a built-in provider lists (image_choice.py)
+                return resolve_providers(named, api_key=self._api_key, base_url=self._base_url)
             raise ConfigurationError(
                 "no provider configured: pass provider=... (a name such as 'openai', a Provider "
                 "class or instance), a model the registry knows (model='gpt-4o-mini'), or "
@@ -226,8 +252,11 @@ class AsyncClient:
         return fold.completion()
 
     # -- images ------------------------------------------------------------------------------
-    def _image_providers_for(self, spec: ProviderSpec) -> list[Provider]:
-        providers = [p for p in self._providers_for(spec, images=True) if p.supports_images]
+    def _image_providers_for(self, spec: ProviderSpec, model: str = "") -> list[Provider]:
+        providers = [
+            p for p in self._providers_for(spec, images=True, model=model) if p.supports_images
+        ]
+        providers = serving_first(providers, model)
         if not providers:
             raise UnsupportedCapabilityError(
                 "none of the configured providers generates images; pass image_provider=..."
@@ -241,8 +270,12 @@ class AsyncClient:
             async with self.router.slot(provider):
                 return await provider.generate_images(req)
 
+        chosen: dict[str, str] = {}  # provider name -> the image model it was asked for
+
         async def call(provider: Provider) -> list[Any]:
-            req = replace(request, model=provider.resolve_image_model(request.model))
+            model = image_model_for(provider, request.model, edit=bool(request.images))
+            req = replace(request, model=model)
+            chosen[provider.name] = req.model
             per_call = max(1, provider.images_per_call)
             sizes = [min(per_call, req.n - i) for i in range(0, req.n, per_call)]
             batches = await asyncio.gather(
@@ -255,7 +288,12 @@ class AsyncClient:
         )
         await self.router.settle(provider.name)
         data = await finish_images(images, request, save_to)
-        return ImagesResponse(created=int(time.time()), data=data, provider=provider.name)
+        return ImagesResponse(
+            created=int(time.time()),
+            data=data,
+            provider=provider.name,
+            model=chosen.get(provider.name) or None,
+        )
 
     # -- models ------------------------------------------------------------------------------
     async def _list_models(self) -> ModelList:
@@ -303,7 +341,7 @@ def _unsupported(provider: Provider, request: ChatRequest) -> str | None:
     return f"{provider.name} ({model}) {need}"
 
 
-class Completions:
+class Completions(G4FCompletions):
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
 
@@ -327,21 +365,51 @@ class Completions:
         self, *, model: str = "", messages: Any, stream: bool, **params: Unpack[ChatParams]
     ) -> Coroutine[Any, Any, ChatCompletion] | AsyncChatStream: ...
 
+    @overload  # g4f's positional order: create(messages, model, provider, stream, ...)
+    def create(self, messages: Any, /, *args: Any, **params: Any) -> Any: ...
+
     def create(
-        self, *, model: str = "", messages: Any, stream: bool = False, **params: Unpack[ChatParams]
+        self,
+        *args: Any,
+        model: Any = "",
+        messages: Any = REQUIRED,
+        stream: Any = False,
+        **params: Any,
     ) -> Coroutine[Any, Any, ChatCompletion] | AsyncChatStream:
         """Create a chat completion. Input is checked now, before anything is awaited.
 
         ``stream=False``: await it for a ``ChatCompletion``. ``stream=True``: iterate the
         returned ``AsyncChatStream`` directly, or await it first, as the OpenAI SDK does.
+        g4f's positional order and keywords work too (client/g4f.py).
         """
         client = self._client
+        # g4f's shapes (client/g4f.py); tested inline: every call pays this check.
+        if (
+            args
+            or messages is REQUIRED
+            or type(model) is not str
+            or (params and not CHAT_KEYS.issuperset(params))
+            or client._g4f_style
+        ):
+            params = {"model": model, "messages": messages, "stream": stream, **params}
+            params = chat_arguments(client, args, params)
+            model, messages, stream = (
+                params.pop("model"),
+                params.pop("messages"),
+                params.pop("stream"),
+            )
+            # g4f-style providers: the conversation they keep comes back on the answer
+            keep = params.pop(KEEP_CONVERSATION, REQUIRED)
+        else:
+            keep = REQUIRED
         request = build_chat_request(model, messages, stream, params, client.options)
         spec = params.get("provider")
         providers = client._chat_providers(spec, request)
         routing = client._routing if spec is None else client._routing_for(spec)
         if stream:
             return AsyncChatStream(client._chunks(providers, request, routing))
+        if keep is not REQUIRED:
+            return with_conversation(client._complete(providers, request, routing), keep)
         return client._complete(providers, request, routing)
 
     def parse(
@@ -365,22 +433,36 @@ class Chat:
         self.completions = Completions(client)
 
 
-class Images:
+class Images(G4FImages):
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
 
+    @overload
     def generate(
         self, *, prompt: str, model: str = "", **params: Unpack[ImageParams]
+    ) -> Coroutine[Any, Any, ImagesResponse]: ...
+
+    @overload  # g4f's positional order: generate(prompt, model, provider, response_format, proxy)
+    def generate(
+        self, prompt: str, /, *args: Any, **params: Any
+    ) -> Coroutine[Any, Any, ImagesResponse]: ...
+
+    def generate(
+        self, *args: Any, prompt: str = REQUIRED, model: str = "", **params: Any
     ) -> Coroutine[Any, Any, ImagesResponse]:
         """Generate images. ``response_format`` "url" or "b64_json"; ``save_to`` a directory
-        to also write the files into (their paths are in ``data[i].path``)."""
+        to also write the files into (their paths are in ``data[i].path``). g4f's positional
+        order and keywords work too (client/g4f.py)."""
         client = self._client
-        params = dict(params)  # type: ignore[assignment]
+        params = dict(params)
+        if needs_g4f_image(args, model, prompt, params):
+            params = image_arguments(client, args, {"prompt": prompt, "model": model, **params})
+            prompt, model = params.pop("prompt"), params.pop("model")
         save_to = params.pop("save_to", None)
         provider = params.pop("provider", None)
         request = build_image_request(model, prompt, params, client.options)
         directory = save_directory(save_to)
-        providers = client._image_providers_for(provider)
+        providers = client._image_providers_for(provider, request.model)
         return client._generate(providers, request, directory)
 
     # The seed's project also calls it create().
@@ -388,20 +470,40 @@ class Images:
 
     def edit(
         self, *, image: Any, prompt: str, mask: Any = None, model: str = "", **params: Any
-    ) -> Coroutine[Any, Any, ImagesResponse]:
+    ) -> Coroutine[Any, Any, ImagesResponse] | Awaitable[ImagesResponse]:
         """Edit ``image`` (bytes, a path, a file, or a list of them) as ``prompt`` says;
         ``mask``: a PNG whose transparent pixels mark what to change. Same parameters and
-        answer as ``generate``."""
+        answer as ``generate``. Providers with an edits endpoint (OpenAI, Azure, Gemini) take
+        it there; otherwise the image providers that take input images with the prompt
+        (Pollinations' kontext, g4f-style providers) are asked, as g4f does."""
+        if mask is None and not self._edit_endpoint(params.get("provider")):
+            return G4FImages.edit(self, image=image, prompt=prompt, model=model, **params)
         return edit_images(self._client, image, prompt, mask, model, dict(params))
 
     def create_variation(
-        self, *, image: Any, model: str = "", **params: Any
-    ) -> Coroutine[Any, Any, ImagesResponse]:
-        """Variations of ``image`` (OpenAI's dall-e-2). Parameters as ``generate``."""
-        return edit_images(self._client, image, None, None, model, dict(params))
+        self,
+        image: Any,
+        image_name: str | None = None,
+        prompt: str | None = None,
+        model: str | None = None,
+        **params: Any,
+    ) -> Coroutine[Any, Any, ImagesResponse] | Awaitable[ImagesResponse]:
+        """Variations of ``image``: OpenAI's variations endpoint (dall-e-2) where a provider
+        has it; otherwise g4f's way, an edit asking for a variation (``image_name`` and
+        ``prompt`` as g4f takes them)."""
+        if image_name is None and prompt is None and self._edit_endpoint(params.get("provider")):
+            return edit_images(self._client, image, None, None, model or "", dict(params))
+        return G4FImages.create_variation(
+            self, image, image_name, prompt or "Create a variation of this image", model, **params
+        )
+
+    def _edit_endpoint(self, spec: Any) -> bool:
+        """Whether an image provider of this call has an edits endpoint of its own."""
+        providers = self._client._providers_for(spec, images=True)
+        return any(p.supports_image_edits for p in providers)
 
 
-class Models:
+class Models(G4FModels):
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
         self._cache: ModelList | None = None

@@ -115,8 +115,11 @@ async def edit_images(
         async with router.slot(provider):
             return await provider.edit_images(req)
 
+    sent: dict[str, str] = {}  # provider name -> the model it was asked for
+
     async def call(provider: Provider) -> list[Any]:
         req = replace(request, model=provider.resolve_image_model(request.model))
+        sent[provider.name] = req.model
         per_call = max(1, provider.images_per_call)
         sizes = [min(per_call, req.n - i) for i in range(0, req.n, per_call)]
         batches = await asyncio.gather(*(one_request(provider, replace(req, n=k)) for k in sizes))
@@ -126,4 +129,9 @@ async def edit_images(
         router, providers, call, total=request.options.timeout.total
     )
     data = await finish_images(images, shaped, directory)
-    return ImagesResponse(created=int(time.time()), data=data, provider=provider.name)
+    return ImagesResponse(
+        created=int(time.time()),
+        data=data,
+        provider=provider.name,
+        model=sent.get(provider.name) or None,
+    )

@@ -15,6 +15,7 @@ from ..types.request import CallOptions, ChatRequest, ImageRequest, Message, Tim
 from .vision import attach_images, normalize_image_part
 
 __all__ = [
+    "CHAT_KEYS",
     "ChatParams",
     "ImageParams",
     "build_chat_request",
@@ -76,7 +77,7 @@ class ImageParams(TypedDict, total=False):
     proxy: str | None
 
 
-_CHAT_KEYS = frozenset(ChatParams.__annotations__)
+_CHAT_KEYS = CHAT_KEYS = frozenset(ChatParams.__annotations__)
 _IMAGE_KEYS = frozenset(ImageParams.__annotations__)
 
 

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import threading
 import weakref
-from collections.abc import Awaitable, Coroutine, Iterator
+from collections.abc import Awaitable, Coroutine, Iterator, Mapping
 from concurrent.futures import Future
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
@@ -23,6 +23,7 @@ from ..types.images import ImagesResponse, ModelList
 from ..types.moderations import ModerationCreateResponse
 from ..types.request import Timeout
 from .async_client import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, AsyncClient
+from .g4f import G4FCompletions, G4FSyncImages, G4FSyncModels
 from .stream import AsyncChatStream
 
 if TYPE_CHECKING:
@@ -153,6 +154,8 @@ class Client:
         routing: RoutingOptions | None = None,
         health: HealthStore | None = None,
         concurrency: LimitsSpec = None,
+        proxies: str | Mapping[str, str] | None = None,
+        media_provider: ProviderSpec = None,
     ) -> None:
         self.async_client = AsyncClient(
             provider,
@@ -169,6 +172,8 @@ class Client:
             routing=routing,
             health=health,
             concurrency=concurrency,
+            proxies=proxies,
+            media_provider=media_provider,
         )
         self._runner = _LoopThread()
         self._finalizer = weakref.finalize(self, _shutdown, self._runner, self.async_client)
@@ -178,6 +183,7 @@ class Client:
         self.completions = _TextCompletions(self)
         self.moderations = _Moderations(self)
         self.audio = _Audio(self)
+        self.media = self.images  # g4f's name for it
         self.models = _Models(self)
 
     def __repr__(self) -> str:
@@ -198,7 +204,7 @@ class Client:
         self.close()
 
 
-class _Completions:
+class _Completions(G4FCompletions):
     def __init__(self, client: Client) -> None:
         self._client = client
 
@@ -222,12 +228,12 @@ class _Completions:
         self, *, model: str = "", messages: Any, stream: bool, **params: Unpack[ChatParams]
     ) -> ChatCompletion | ChatStream: ...
 
-    def create(
-        self, *, model: str = "", messages: Any, stream: bool = False, **params: Unpack[ChatParams]
-    ) -> ChatCompletion | ChatStream:
-        result = self._client.async_client.chat.completions.create(
-            model=model, messages=messages, stream=stream, **params
-        )
+    @overload  # g4f's positional order: create(messages, model, provider, stream, ...)
+    def create(self, messages: Any, /, *args: Any, **params: Any) -> Any: ...
+
+    def create(self, *args: Any, **params: Any) -> ChatCompletion | ChatStream:
+        result: AsyncChatStream | Awaitable[ChatCompletion]
+        result = self._client.async_client.chat.completions.create(*args, **params)
         if isinstance(result, AsyncChatStream):
             return ChatStream(result, self._client._runner)
         return self._client._runner.run(result)
@@ -247,28 +253,23 @@ class _Chat:
         self.completions = _Completions(client)
 
 
-class _Images:
+class _Images(G4FSyncImages):
     def __init__(self, client: Client) -> None:
         self._client = client
 
+    @overload
     def generate(
         self, *, prompt: str, model: str = "", **params: Unpack[ImageParams]
-    ) -> ImagesResponse:
+    ) -> ImagesResponse: ...
+
+    @overload  # g4f's positional order: generate(prompt, model, provider, response_format, proxy)
+    def generate(self, prompt: str, /, *args: Any, **params: Any) -> ImagesResponse: ...
+
+    def generate(self, *args: Any, **params: Any) -> ImagesResponse:
         images = self._client.async_client.images
-        return self._client._runner.run(images.generate(prompt=prompt, model=model, **params))
+        return self._client._runner.run(images.generate(*args, **params))
 
     create = generate
-
-    def edit(
-        self, *, image: Any, prompt: str, mask: Any = None, model: str = "", **params: Any
-    ) -> ImagesResponse:
-        images = self._client.async_client.images
-        work = images.edit(image=image, prompt=prompt, mask=mask, model=model, **params)
-        return self._client._runner.run(work)
-
-    def create_variation(self, *, image: Any, model: str = "", **params: Any) -> ImagesResponse:
-        images = self._client.async_client.images
-        return self._client._runner.run(images.create_variation(image=image, model=model, **params))
 
 
 class _Embeddings:
@@ -328,7 +329,7 @@ class _Audio:
         self.speech = _SyncCall(client, audio.speech.create)
 
 
-class _Models:
+class _Models(G4FSyncModels):
     def __init__(self, client: Client) -> None:
         self._client = client
 

@@ -75,6 +75,10 @@ class Provider:
     #: Most inputs one ``embed`` call takes (the upstream's batch cap); the client splits
     #: larger inputs into concurrent calls and keeps their order.
     embeddings_per_call: int = 2048
+    #: Whether ``generate_images`` edits the request's input images (``request.images``), and
+    #: with which models (empty: any image model it serves).
+    edits_images: bool = False
+    image_edit_models: Sequence[str] = ()
     #: Environment variables that may hold the API key, in order of preference.
     api_key_env: tuple[str, ...] = ()
     #: Whether calls fail without a key (keyless and local providers say False).
@@ -190,6 +194,12 @@ class Provider:
         return type(self).complete_chat is not Provider.complete_chat
 
     # -- images ------------------------------------------------------------------------------
+    def serves_image_model(self, model: str) -> bool:
+        """Whether ``generate_images`` can make images with ``model``. True unless the provider
+        knows for certain it cannot (most pass any name on to their upstream); the client then
+        answers with its default image model instead (client/image_choice.py)."""
+        return True
+
     async def generate_images(
         self, request: ImageRequest
     ) -> Sequence[GeneratedImage | str | bytes]:

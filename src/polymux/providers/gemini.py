@@ -121,6 +121,7 @@ class Gemini(Provider):
     models = ("gemini-2.5-flash", "gemini-2.5-pro", "gemini-2.5-flash-lite", "gemini-2.0-flash")
     image_models = ("gemini-2.5-flash-image",)
     default_image_model = "gemini-2.5-flash-image"
+    edits_images = True  # its image models take images to change with the prompt
     images_per_call = 1  # one image per generateContent answer
     embedding_models = ("gemini-embedding-001", "text-embedding-004")
     embeddings_per_call = 100  # batchEmbedContents takes at most 100 requests
@@ -255,8 +256,23 @@ class Gemini(Provider):
     def supports_images(self) -> bool:
         return bool(self.image_models)
 
+    def serves_image_model(self, model: str) -> bool:
+        # Only the image output rows make images; any other name ("dall-e-3") cannot.
+        return not model or (
+            _MODEL_ID.match(model.removeprefix("models/")) is not None
+            and model_for(model, self.model_rows).image_output
+        )
+
     async def generate_images(self, request: ImageRequest) -> Sequence[GeneratedImage]:
-        parts = [{"text": request.prompt}]
+        parts: list[dict[str, Any]] = [{"text": request.prompt}]
+        for ref in request.images:  # g4f's media=: the images to change, inline (Gemini's way)
+            if ref.data is None:
+                assert ref.url is not None
+                ref = await fetch_image(ref.url, request)
+            encoded = base64.b64encode(ref.data or b"").decode("ascii")
+            parts.append(
+                {"inlineData": {"mimeType": ref.media_type or "image/png", "data": encoded}}
+            )
         return await self._images(request, parts, request.dimensions)
 
     async def edit_images(self, request: ImageEditRequest) -> Sequence[GeneratedImage]:
@@ -270,11 +286,12 @@ class Gemini(Provider):
             raise InvalidRequestError(
                 f"{self.name} takes no mask; say in the prompt which part to change"
             )
-        parts: list[dict[str, Any]] = [
+        # The prompt first, then the images: the order of Google's image-editing examples.
+        parts: list[dict[str, Any]] = [{"text": request.prompt}]
+        parts += [
             {"inlineData": {"mimeType": i.media_type, "data": base64.b64encode(i.data).decode()}}
             for i in request.images
         ]
-        parts.append({"text": request.prompt})
         w, _, h = (request.size or "").lower().partition("x")
         dimensions = (int(w), int(h)) if w.isdigit() and h.isdigit() else None
         return await self._images(request, parts, dimensions)

@@ -25,7 +25,7 @@ from ..types.embeddings import EmbeddingBatch, EmbeddingRequest
 from ..types.events import ChatEvent, Finish
 from ..types.moderations import ModerationCreateResponse, ModerationRequest
 from ..types.request import CallOptions, ChatRequest, ImageRequest, ModelsRequest
-from ..types.uploads import ImageEditRequest
+from ..types.uploads import FilePart, ImageEditRequest
 from .base import Capabilities, GeneratedImage, Provider
 from .openai_endpoints import (
     completion_body,
@@ -373,9 +373,12 @@ class OpenAICompatible(Provider):
         return body
 
     async def generate_images(self, request: ImageRequest) -> Sequence[GeneratedImage]:
-        http = self._http(
-            "POST", "images/generations", request.options, self.image_body(request), request.model
-        )
+        if request.model in self.speech_models:
+            return [await self._speech(request)]
+        if request.images:  # an edit of the given images: OpenAI's /images/edits
+            return list(await self.edit_images(await self._as_edit(request)))
+        body = self.image_body(request)
+        http = self._http("POST", "images/generations", request.options, body, request.model)
         payload = (await require_transport(request.options.transport).request(http)).json()
         return self._images_from(payload)
 
@@ -435,6 +438,66 @@ class OpenAICompatible(Provider):
         payload = (await require_transport(request.options.transport).request(http)).json()
         return self._images_from(payload)
 
+    #: Speech models of this host (OpenAI's ``/audio/speech``); none unless a host says so.
+    speech_models: Sequence[str] = ()
+    default_speech_model: str | None = None
+
+    async def _speech(self, request: ImageRequest) -> GeneratedImage:
+        """Speech from the prompt (``client.media.generate(text, model="gpt-4o-mini-tts",
+        audio={"voice": ...})``): OpenAI's ``POST /audio/speech``; the audio comes back as
+        the generated item's bytes."""
+        extra = dict(request.extra_body)
+        fmt = str(extra.pop("format", None) or extra.pop("response_format", None) or "mp3")
+        body: dict[str, Any] = {
+            "model": request.model,
+            "input": request.prompt,
+            "voice": extra.pop("voice", None) or "alloy",
+            "response_format": fmt,
+            **extra,
+        }
+        http = self._http("POST", "audio/speech", request.options, body, request.model)
+        response = await require_transport(request.options.transport).request(http)
+        media_type = response.headers.get("Content-Type", "").split(";")[0] or _AUDIO.get(
+            fmt, "audio/mpeg"
+        )
+        return GeneratedImage(data=response.body, media_type=media_type)
+
+    async def _as_edit(self, request: ImageRequest) -> ImageEditRequest:
+        """An image request with input images (g4f's ``media=``) as the edit it asks for;
+        images given by URL are fetched (size-capped, checked) to be uploaded."""
+        from .fetch_image import fetch_image
+
+        files = []
+        for i, ref in enumerate(request.images):
+            if ref.data is None:
+                assert ref.url is not None
+                ref = await fetch_image(ref.url, request)
+            media_type = ref.media_type or "image/png"
+            name = f"image-{i}.{media_type.rpartition('/')[2] or 'png'}"
+            files.append(FilePart(data=ref.data or b"", filename=name, media_type=media_type))
+        return ImageEditRequest(
+            model=request.model,
+            images=files,
+            prompt=request.prompt,
+            n=request.n,
+            size=request.size,
+            quality=request.quality,
+            response_format=request.response_format,
+            user=request.user,
+            extra_body=dict(request.extra_body),
+            options=request.options,
+        )
+
+
+_AUDIO = {
+    "mp3": "audio/mpeg",
+    "opus": "audio/ogg",
+    "aac": "audio/aac",
+    "flac": "audio/flac",
+    "wav": "audio/wav",
+    "pcm": "audio/pcm",
+}
+
 
 class OpenAI(OpenAICompatible):
     """OpenAI's official API. ``OPENAI_API_KEY``; ``OPENAI_BASE_URL`` to point elsewhere."""
@@ -469,6 +532,13 @@ class OpenAI(OpenAICompatible):
     completion_models = ("gpt-3.5-turbo-instruct", "davinci-002", "babbage-002")
     serves_moderations = True
     default_moderation_model = "omni-moderation-latest"
+
+    edits_images = True
+    image_edit_models = ("gpt-image-1", "dall-e-2")  # what /images/edits takes
+    #: Speech models: ``images.generate`` / ``client.media.generate`` with one of these (or
+    #: with ``audio={"voice": ...}``) returns speech from OpenAI's ``/audio/speech``.
+    speech_models: Sequence[str] = ("gpt-4o-mini-tts", "tts-1", "tts-1-hd")
+    default_speech_model = "gpt-4o-mini-tts"
     header_env: Mapping[str, str] = MappingProxyType(
         {"OpenAI-Organization": "OPENAI_ORG_ID", "OpenAI-Project": "OPENAI_PROJECT_ID"}
     )

@@ -72,6 +72,8 @@ class Pollinations(OpenAICompatible):
     default_model = "openai"
     image_models = ("flux", "turbo", "gptimage", "kontext")
     default_image_model = "flux"
+    edits_images = True
+    image_edit_models = ("kontext", "gptimage")  # the models that take an input image
     images_per_call = 1
     serves_images = True
     #: The keyless (legacy) hosts.
@@ -157,6 +159,13 @@ class Pollinations(OpenAICompatible):
         for key, value in extra.items():
             if value is not None:
                 params[key] = _flag(value)
+        if request.images:  # an edit: Pollinations fetches the images to change by URL
+            if any(ref.url is None for ref in request.images):
+                raise InvalidRequestError(
+                    "Pollinations edits images given as http(s) URLs only; pass the image's "
+                    "URL, or use an image provider that takes files (Gemini, OpenAI)"
+                )
+            params["image"] = ",".join(ref.url or "" for ref in request.images)
         prefix = "/image/" if self.uses_current_api else "/prompt/"
         url = f"{self._image_root()}{prefix}{quote(request.prompt, safe='')}?{urlencode(params)}"
         if len(url) > MAX_IMAGE_URL:

@@ -107,7 +107,7 @@ def resolve_one(
     if isinstance(spec, Provider):
         return spec
     if isinstance(spec, str):
-        return _instantiate(load_provider_class(spec), api_key, base_url)
+        return _instantiate(_class_for_name(spec), api_key, base_url)
     if isinstance(spec, type) and issubclass(spec, Provider):
         return _instantiate(spec, api_key, base_url)
     if is_legacy_provider(spec):
@@ -118,10 +118,26 @@ def resolve_one(
     )
 
 
+def _class_for_name(name: str) -> type[Provider]:
+    """A registered name, else one of g4f's provider names (any case, as g4f matches them)."""
+    try:
+        return load_provider_class(name)
+    except UnknownProviderError:
+        from .g4f_names import g4f_provider
+
+        cls = g4f_provider(name)
+        if cls is None:
+            raise
+        return cls
+
+
 def resolve_providers(
     spec: ProviderSpec, *, api_key: str | None = None, base_url: str | None = None
 ) -> list[Provider]:
-    """What the caller passed as ``provider=`` -> provider instances, in order."""
+    """What the caller passed as ``provider=`` -> provider instances, in order. A string of
+    several names separated by spaces (``"OpenaiChat Gemini"``) is a list, as in g4f."""
+    if isinstance(spec, str) and " " in spec.strip():
+        spec = spec.split()
     if isinstance(spec, Sequence) and not isinstance(spec, str):
         if not spec:
             raise ConfigurationError("provider is an empty list; name at least one provider")

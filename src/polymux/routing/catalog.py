@@ -94,6 +94,10 @@ BUILTIN_MODELS: dict[str, Any] = {
     "gpt-4.1": _openai("gpt-4.1", "gpt4.1"),
     "gpt-4.1-mini": _openai("gpt-4.1-mini", "gpt4.1-mini"),
     "gpt-4.1-nano": _openai("gpt-4.1-nano", "gpt4.1-nano"),
+    # Older ids OpenAI still serves (the g4f docs' examples name them).
+    "gpt-4": _openai("gpt-4"),
+    "gpt-4-turbo": _openai("gpt-4-turbo"),
+    "gpt-3.5-turbo": _openai("gpt-3.5-turbo"),
     "o3": _openai("o3"),
     "o3-mini": _openai("o3-mini"),
     "o4-mini": _openai("o4-mini"),

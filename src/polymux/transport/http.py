@@ -20,7 +20,14 @@ import asyncio
 import io
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Mapping,
+)
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -38,6 +45,7 @@ from ..types.request import Timeout
 from .base import ByteStream, HttpRequest, HttpResponse, Transport
 from .deadline import DeadlineWatcher, Watch
 from .errors import MAX_ERROR_BODY, error_from_status, translate_exception
+from .loop_end import close_with_loop
 from .proxy import EnvProxies
 from .redact import credential_values
 from .retry import DEFAULT_RETRY, RetryPolicy
@@ -104,6 +112,7 @@ class HttpTransport(Transport):
         self._max_body = max_body
         self._session: aiohttp.ClientSession | None = None
         self._public_session: aiohttp.ClientSession | None = None
+        self._closers: list[tuple[asyncio.AbstractEventLoop, AsyncGenerator[None, None]]] = []
         # The loop and thread the sessions were made in: a session only works in its loop.
         self._home: tuple[asyncio.AbstractEventLoop, int] | None = None
         self._public_home: tuple[asyncio.AbstractEventLoop, int] | None = None
@@ -152,18 +161,27 @@ class HttpTransport(Transport):
             resolver=resolver,
         )
         # Not trust_env=True: it costs two thread hand-offs a request (see proxy.py).
-        return aiohttp.ClientSession(
+        session = aiohttp.ClientSession(
             connector=connector,
             trust_env=False,
             auto_decompress=True,
             headers={"User-Agent": USER_AGENT},
         )
+        # Closed by the loop at its end if nobody calls aclose() (loop_end.py).
+        self._closers.append((asyncio.get_running_loop(), close_with_loop(session)))
+        return session
 
     async def aclose(self) -> None:
         for session in (self._session, self._public_session):
             if session is not None and not session.closed:
                 await session.close()
         self._session = self._public_session = None
+        # This loop's closers are done; another loop's pool stays that loop's to close.
+        here = asyncio.get_running_loop()
+        mine = [closer for loop, closer in self._closers if loop is here]
+        self._closers = [(loop, closer) for loop, closer in self._closers if loop is not here]
+        for closer in mine:
+            await closer.aclose()
         if self._deadlines is not None:
             self._deadlines.close()
             self._deadlines = None

@@ -8,7 +8,9 @@ provider). The OpenAI SDK's models accept extra fields, so these validate there 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from os import PathLike
 from typing import Any, ClassVar, Literal
 
 from ._record import Record
@@ -61,6 +63,16 @@ class ChatCompletionMessage(Record):
 
     _omit_when_none: ClassVar[frozenset[str]] = frozenset({"reasoning_content", "parsed"})
 
+    def save(
+        self, filepath: str | PathLike[str], allowed_types: Sequence[str] | None = None
+    ) -> None:
+        """Write the answer to a file, as g4f's ``message.save``: a ``data:`` URI as its bytes,
+        else the text; with ``allowed_types`` (e.g. ``["python"]``), only the first fenced code
+        block in one of those languages (nothing is written when there is none)."""
+        from ._save import save_message
+
+        save_message(self.content or "", filepath, allowed_types)
+
 
 @dataclass(slots=True, kw_only=True)
 class Choice(Record):
@@ -108,8 +120,11 @@ class ChatCompletion(Record):
     system_fingerprint: str | None = None
     service_tier: str | None = None
     provider: str | None = None
+    # g4f's: the conversation state a g4f-style provider returned, to pass back on the next
+    # call as conversation=... (client/g4f.py).
+    conversation: Any = None
 
-    _omit_when_none: ClassVar[frozenset[str]] = frozenset({"provider"})
+    _omit_when_none: ClassVar[frozenset[str]] = frozenset({"provider", "conversation"})
 
 
 @dataclass(slots=True, kw_only=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from os import PathLike
 from typing import Any, ClassVar, Literal
 
 from ._record import Record
@@ -21,6 +22,14 @@ class Image(Record):
 
     _omit_when_none: ClassVar[frozenset[str]] = frozenset({"path"})
 
+    def save(self, path: str | PathLike[str]) -> None:
+        """Write the image to ``path`` (g4f's ``Image.save``): from ``b64_json``, a ``data:``
+        URL, or the file ``save_to=`` wrote. An http(s) URL is not downloaded here: ask for
+        ``response_format="b64_json"`` or ``save_to=`` instead."""
+        from ._save import save_image
+
+        save_image(self, path)
+
 
 @dataclass(slots=True, kw_only=True)
 class ImagesResponse(Record):
@@ -28,8 +37,10 @@ class ImagesResponse(Record):
     data: list[Image] = field(default_factory=list)
     usage: Any = None
     provider: str | None = None
+    # The image model that made them (g4f's field; see client/image_choice.py).
+    model: str | None = None
 
-    _omit_when_none: ClassVar[frozenset[str]] = frozenset({"provider", "usage"})
+    _omit_when_none: ClassVar[frozenset[str]] = frozenset({"provider", "usage", "model"})
 
 
 @dataclass(slots=True, kw_only=True)

@@ -233,6 +233,8 @@ class ImageRequest:
     user: str | None = None
     extra_body: dict[str, Any] = field(default_factory=dict)
     options: CallOptions = field(default_factory=CallOptions)
+    #: Images to edit (``images.edit`` / ``create_variation``); empty for a new image.
+    images: tuple[ImageRef, ...] = ()
 
     @property
     def dimensions(self) -> tuple[int, int] | None:
