@@ -210,8 +210,8 @@ def test_an_attached_image_reaches_the_upstream_as_an_image_part(session: Sessio
         const bytes = b64 ? Uint8Array.from(atob(b64), c => c.charCodeAt(0)) : new Uint8Array(size);
         const data = new DataTransfer();
         data.items.add(new File([bytes], name, {type: 'image/png'}));
-        const zone = document.querySelector('.main');
-        zone.dispatchEvent(new DragEvent('drop', {dataTransfer: data, bubbles: true, cancelable: true}));
+        const drop = new DragEvent('drop', {dataTransfer: data, bubbles: true, cancelable: true});
+        document.querySelector('.main').dispatchEvent(drop);
     }"""
     # Too large: refused in the page, before any upload.
     page.evaluate(drop, ["huge.png", "", 10 * 1024 * 1024 + 1])
@@ -336,9 +336,7 @@ def test_a_401_asks_for_the_key_and_retries(browser: Browser, tmp_path: Path) ->
         page.click("#key-dialog button[value=cancel]")
         page.wait_for_selector(".msg-error:not([hidden])")
         assert "needs an API key" in page.inner_text(".msg-error:not([hidden])")
-        assert [row["key_name"] for row in gw.usage_rows() if row["status"] == 200] == [
-            "browser"
-        ]
+        assert [row["key_name"] for row in gw.usage_rows() if row["status"] == 200] == ["browser"]
         s.close()
 
 

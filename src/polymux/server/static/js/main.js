@@ -2,7 +2,7 @@
 // Everything the model or an imported file says reaches the DOM as text (textContent) or
 // through render.js's sanitizing markdown renderer, never as raw HTML.
 import { auth, describeError, GatewayError, getJSON, streamChat } from "./api.js";
-import { copyText, highlightIn, renderMarkdown } from "./render.js";
+import { copyText, highlightIn, renderMarkdown, renderStreaming } from "./render.js";
 import * as store from "./store.js";
 
 // The gateway's default limits (server/limits.py): checked here before anything is uploaded.
@@ -247,7 +247,7 @@ function updateAssistant(article, m, streaming) {
     );
   }
   if (v.shown !== m.content) {
-    renderMarkdown(v.md, m.content);
+    (streaming ? renderStreaming : renderMarkdown)(v.md, m.content);
     v.shown = m.content;
   }
   if (m.kind === "images" && v.images.childElementCount !== (m.images || []).length) {

@@ -65,8 +65,42 @@ export function markdownToHtml(text) {
 
 /** Render markdown into ``el`` and give each code block a language label and a copy button. */
 export function renderMarkdown(el, text) {
+  streamed.delete(el);
   el.innerHTML = markdownToHtml(text);
   for (const pre of el.querySelectorAll("pre")) decorateCode(pre);
+}
+
+// For each element rendered by renderStreaming: its top-level blocks, each with the markdown
+// source it came from and the DOM nodes it made.
+const streamed = new WeakMap();
+
+/**
+ * Render a growing answer: the text is split into top-level blocks (paragraphs, lists, code
+ * blocks...) and only the blocks from the first one whose source changed are rendered again,
+ * usually just the last. Re-rendering the whole answer on every frame costs time (and layout)
+ * in proportion to its length; this costs in proportion to the last block.
+ */
+export function renderStreaming(el, text) {
+  const tokens = marked.lexer(text || "");
+  const before = streamed.get(el) || [];
+  let keep = 0;
+  while (keep < before.length && keep < tokens.length && tokens[keep].raw === before[keep].raw) {
+    keep++;
+  }
+  if (!before.length) el.replaceChildren();
+  for (const block of before.slice(keep)) for (const node of block.nodes) node.remove();
+  const blocks = before.slice(0, keep);
+  for (const token of tokens.slice(keep)) {
+    const one = [token];
+    one.links = tokens.links;
+    const template = document.createElement("template");
+    template.innerHTML = purifier.sanitize(marked.parser(one), PURIFY);
+    for (const pre of template.content.querySelectorAll("pre")) decorateCode(pre);
+    const nodes = [...template.content.childNodes];
+    el.append(template.content);
+    blocks.push({ raw: token.raw, nodes });
+  }
+  streamed.set(el, blocks);
 }
 
 function decorateCode(pre) {
