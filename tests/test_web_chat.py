@@ -434,7 +434,8 @@ def test_reasoning_is_collapsed_and_tool_calls_are_shown(session: Session) -> No
     details.locator(".reasoning-text:has-text('Let me')").wait_for()
     assert "total" not in page.inner_text(".msg.assistant .meta")
     session.wait_answer()
-    assert details.locator(".reasoning-text").text_content() == "Let me think about it."
+    assert details.locator(".reasoning-text").inner_text() == "Let me think about it."
+    assert details.get_attribute("open") is not None  # still open, as the person left it
     tool = page.locator(".tool-call")
     assert tool.locator(".tool-name").inner_text() == "Tool call: get_weather"
     assert tool.locator("pre").inner_text() == '{"city": "Paris"}'

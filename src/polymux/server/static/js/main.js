@@ -187,6 +187,9 @@ function assistantView(m, index) {
   const reasoningText = document.createElement("div");
   reasoningText.className = "reasoning-text";
   reasoning.append(summary, reasoningText);
+  // Opened by the person: stays open when the answer is drawn again (at its end, on reload).
+  reasoning.open = Boolean(m.reasoningOpen);
+  reasoning.addEventListener("toggle", () => (m.reasoningOpen = reasoning.open));
   const tools = document.createElement("div");
   tools.className = "tool-calls";
   tools.hidden = true;
