@@ -33,7 +33,7 @@ from tests.web_support import chromium
 LONGTASKS = """
 window.__longtasks = [];
 new PerformanceObserver(list => {
-  for (const e of list.getEntries()) window.__longtasks.push(e.duration);
+  for (const e of list.getEntries()) window.__longtasks.push([e.startTime, e.duration]);
 }).observe({type: 'longtask', buffered: true});
 """
 
@@ -138,23 +138,39 @@ def main() -> None:
             "() => document.querySelector('.msg.assistant .meta')?.textContent.includes('total')",
             timeout=120_000,
         )
-        tasks = page.evaluate("() => window.__longtasks")
+        start, end = page.evaluate(
+            """() => ['polymux:stream-start', 'polymux:stream-end'].map(
+                name => performance.getEntriesByName(name).at(-1).startTime)"""
+        )
+        entries = page.evaluate("() => window.__longtasks")
+        tasks = [d for t, d in entries if start <= t < end]
+        after = [d for t, d in entries if t >= end]
         meta = page.inner_text(".msg.assistant .meta")
         text = page.evaluate(
             "() => document.querySelector('.msg.assistant .md').textContent.length"
         )
-        render_ms = page.evaluate(
+        full_ms, step_ms = page.evaluate(
             """async (source) => {
-                const { renderMarkdown } = await import('/static/js/render.js');
+                const { renderMarkdown, renderStreaming } = await import('/static/js/render.js');
+                const median = (work) => {
+                    const runs = [];
+                    for (let i = 0; i < 11; i++) {
+                        const t = performance.now();
+                        work(i);
+                        document.body.offsetHeight;  // the layout it causes, too
+                        runs.push(performance.now() - t);
+                    }
+                    return runs.sort((a, b) => a - b)[5];
+                };
                 const el = document.createElement('div');
-                const runs = [];
-                for (let i = 0; i < 11; i++) {
-                    const t = performance.now();
-                    renderMarkdown(el, source);
-                    runs.push(performance.now() - t);
-                }
-                runs.sort((a, b) => a - b);
-                return runs[5];
+                el.className = 'md';
+                document.querySelector('#messages').append(el);
+                const full = median(() => renderMarkdown(el, source));
+                // One streaming frame near the end: a few more characters of the last block.
+                renderStreaming(el, source.slice(0, -40));
+                const step = median((i) => renderStreaming(el, source.slice(0, -40 + 3 * (i + 1))));
+                el.remove();
+                return [full, step];
             }""",
             "".join(pieces),
         )
@@ -163,7 +179,14 @@ def main() -> None:
             f"{len(tasks)} long tasks over 50 ms"
             + (f", longest {max(tasks):.0f} ms" if tasks else "")
         )
-        print(f"  one full render of the finished answer: {render_ms:.1f} ms (median of 11)")
+        print(
+            f"  after the stream (final render, highlight.js loaded and run): {len(after)} long "
+            "tasks" + (f", longest {max(after):.0f} ms" if after else "")
+        )
+        print(
+            f"  one streaming frame at the end of the answer: {step_ms:.1f} ms; a full render of "
+            f"it: {full_ms:.1f} ms (medians of 11, layout included)"
+        )
         context.close()
 
 

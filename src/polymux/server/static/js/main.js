@@ -536,6 +536,7 @@ async function answer(conv) {
   state.controller = controller;
   setBusy(true);
   announce("Answering…");
+  performance.mark("polymux:stream-start");
   const started = performance.now();
   let first = null;
   let frame = 0;
@@ -582,6 +583,7 @@ async function answer(conv) {
     }
   } finally {
     cancelAnimationFrame(frame);
+    performance.mark("polymux:stream-end"); // User Timing marks: for devtools and the benchmark
     m.toolCalls = m.toolCalls.filter(Boolean);
     m.meta.ttftMs = first == null ? null : first - started;
     m.meta.totalMs = performance.now() - started;
