@@ -106,10 +106,8 @@ function clearAlert() {
 }
 
 function button(label, action, extra = {}) {
-  const b = document.createElement("button");
+  const b = h("button", "link-btn", label);
   b.type = "button";
-  b.className = "link-btn";
-  b.textContent = label;
   b.dataset.action = action;
   for (const [k, v] of Object.entries(extra)) b.setAttribute(k, v);
   return b;
@@ -138,73 +136,62 @@ function seconds(ms) {
 }
 
 // -- messages -----------------------------------------------------------------------------------
-function userView(m, index) {
-  const article = document.createElement("article");
-  article.className = "msg user";
+/** A new element; its text, if any, set as text (never parsed as HTML). */
+function h(tag, className = "", text = null) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text != null) node.textContent = text;
+  return node;
+}
+
+function messageShell(role, index, label, ...actions) {
+  const article = h("article", `msg ${role}`);
   article.dataset.index = index;
-  article.setAttribute("aria-label", "You");
-  const body = document.createElement("div");
-  body.className = "bubble";
-  if (m.mode === "image") {
-    const tag = document.createElement("span");
-    tag.className = "tag";
-    tag.textContent = "image prompt";
-    body.append(tag, " ");
-  }
-  const text = document.createElement("span");
-  text.className = "text";
-  text.textContent = m.content;
-  body.append(text);
+  article.setAttribute("aria-label", label);
+  const bar = h("div", "actions");
+  bar.append(...actions);
+  return [article, bar];
+}
+
+function userView(m, index) {
+  const [article, actions] = messageShell("user", index, "You", button("Copy", "copy"), button("Edit", "edit"));
+  const body = h("div", "bubble");
+  if (m.mode === "image") body.append(h("span", "tag", "image prompt"), " ");
+  body.append(h("span", "text", m.content));
   const pics = (m.images || []).filter((u) => SAFE_DATA_IMAGE.test(u));
   if (pics.length) {
-    const row = document.createElement("div");
-    row.className = "thumbs";
+    const row = h("div", "thumbs");
     for (const url of pics) {
-      const img = document.createElement("img");
+      const img = h("img");
       img.src = url;
       img.alt = "attached image";
       row.append(img);
     }
     body.append(row);
   }
-  const actions = document.createElement("div");
-  actions.className = "actions";
-  actions.append(button("Copy", "copy"), button("Edit", "edit"));
   article.append(body, actions);
   return article;
 }
 
 function assistantView(m, index) {
-  const article = document.createElement("article");
-  article.className = "msg assistant";
-  article.dataset.index = index;
-  article.setAttribute("aria-label", "Answer");
-  const reasoning = document.createElement("details");
-  reasoning.className = "reasoning";
+  const [article, actions] = messageShell(
+    "assistant", index, "Answer", button("Copy", "copy"), button("Regenerate", "regenerate"),
+  );
+  const reasoning = h("details", "reasoning");
   reasoning.hidden = true;
-  const summary = document.createElement("summary");
-  summary.textContent = "Reasoning";
-  const reasoningText = document.createElement("div");
-  reasoningText.className = "reasoning-text";
+  const summary = h("summary", "", "Reasoning");
+  const reasoningText = h("div", "reasoning-text");
   reasoning.append(summary, reasoningText);
   // Opened by the person: stays open when the answer is drawn again (at its end, on reload).
   reasoning.open = Boolean(m.reasoningOpen);
   reasoning.addEventListener("toggle", () => (m.reasoningOpen = reasoning.open));
-  const tools = document.createElement("div");
-  tools.className = "tool-calls";
+  const tools = h("div", "tool-calls");
   tools.hidden = true;
-  const md = document.createElement("div");
-  md.className = "md";
-  const images = document.createElement("div");
-  images.className = "generated";
-  const error = document.createElement("p");
-  error.className = "msg-error";
+  const md = h("div", "md");
+  const images = h("div", "generated");
+  const error = h("p", "msg-error");
   error.hidden = true;
-  const meta = document.createElement("p");
-  meta.className = "meta";
-  const actions = document.createElement("div");
-  actions.className = "actions";
-  actions.append(button("Copy", "copy"), button("Regenerate", "regenerate"));
+  const meta = h("p", "meta");
   article.append(reasoning, tools, md, images, error, meta, actions);
   article.view = { reasoning, summary, reasoningText, tools, md, images, error, meta, shown: null };
   updateAssistant(article, m, false);
@@ -237,14 +224,8 @@ function updateAssistant(article, m, streaming) {
     v.tools.hidden = false;
     v.tools.replaceChildren(
       ...m.toolCalls.map((t) => {
-        const box = document.createElement("div");
-        box.className = "tool-call";
-        const head = document.createElement("div");
-        head.className = "tool-name";
-        head.textContent = `Tool call: ${t.name || "(unnamed)"}`;
-        const args = document.createElement("pre");
-        args.textContent = t.arguments || "";
-        box.append(head, args);
+        const box = h("div", "tool-call");
+        box.append(h("div", "tool-name", `Tool call: ${t.name || "(unnamed)"}`), h("pre", "", t.arguments || ""));
         return box;
       }),
     );
@@ -263,12 +244,10 @@ function updateAssistant(article, m, streaming) {
 }
 
 function imageFigure(url, i) {
-  const figure = document.createElement("figure");
-  const link = document.createElement("a");
-  link.className = "btn";
-  link.textContent = "Download";
+  const figure = h("figure");
+  const link = h("a", "btn", "Download");
   if (SAFE_DATA_IMAGE.test(url) || isSameOrigin(url)) {
-    const img = document.createElement("img");
+    const img = h("img");
     img.src = url;
     img.alt = `generated image ${i + 1}`;
     figure.append(img);
@@ -323,14 +302,10 @@ function matches(conv, q) {
 function renderList() {
   const q = el.convSearch.value.trim().toLowerCase();
   const items = state.conversations.filter((c) => matches(c, q)).map((c) => {
-    const li = document.createElement("li");
-    li.className = "conv";
+    const li = h("li", "conv");
     li.dataset.id = c.id;
-    const open = document.createElement("button");
-    open.type = "button";
+    const open = button(c.title, "open");
     open.className = "conv-open";
-    open.textContent = c.title;
-    open.dataset.action = "open";
     if (state.current?.id === c.id) open.setAttribute("aria-current", "true");
     const rename = button("✎", "rename", { "aria-label": `Rename ${c.title}`, title: "Rename" });
     const del = button("×", "delete", { "aria-label": `Delete ${c.title}`, title: "Delete" });
@@ -338,10 +313,7 @@ function renderList() {
     return li;
   });
   if (!items.length) {
-    const li = document.createElement("li");
-    li.className = "conv-none";
-    li.textContent = q ? "No conversation matches." : "No conversations yet.";
-    items.push(li);
+    items.push(h("li", "conv-none", q ? "No conversation matches." : "No conversations yet."));
   }
   el.convList.replaceChildren(...items);
 }
@@ -447,12 +419,11 @@ async function addFiles(files) {
 function renderAttachments() {
   el.attachments.replaceChildren(
     ...state.attachments.map((a, i) => {
-      const li = document.createElement("li");
-      const img = document.createElement("img");
+      const li = h("li");
+      const img = h("img");
       img.src = a.url;
       img.alt = "";
-      const name = document.createElement("span");
-      name.textContent = a.name;
+      const name = h("span", "", a.name);
       const remove = button("×", "remove-attachment", { "aria-label": `Remove ${a.name}` });
       remove.dataset.index = i;
       li.append(img, name, remove);
