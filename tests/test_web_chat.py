@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import base64
 import json
+import struct
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -22,7 +24,6 @@ from .fakes import FakeServer
 from .fakes.openai import CHAT, IMAGES, MODELS, chunk, error, models, stream_text
 from .fakes.server import json as json_action
 from .fakes.server import sse_data
-from .openai_support import PNG
 from .server_harness import LiveGateway, fake_config
 from .web_support import chromium, require_browser, screenshot
 
@@ -35,6 +36,22 @@ MARKDOWN = (
     "```python\ndef double(x):\n    return x * 2\n```\n"
 )
 CODE = "def double(x):\n    return x * 2\n"
+
+
+def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    """A solid-colour PNG (large enough to be seen in the screenshots)."""
+    row = b"\0" + bytes(rgb) * width
+    raw = zlib.compress(row * height)
+
+    def part(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + part(b"IHDR", header) + part(b"IDAT", raw) + part(b"IEND", b"")
+
+
+PICTURE = png(96, 64, (46, 110, 220))
 
 
 def pieces(text: str, size: int = 6) -> list[str]:
@@ -203,7 +220,7 @@ def test_an_attached_image_reaches_the_upstream_as_an_image_part(session: Sessio
     session.gw.upstream.script("POST", CHAT, stream_text(["A red pixel."]))
     page = session.open()
     page.set_input_files(
-        "#attach-file", files=[{"name": "pixel.png", "mimeType": "image/png", "buffer": PNG}]
+        "#attach-file", files=[{"name": "blue.png", "mimeType": "image/png", "buffer": PICTURE}]
     )
     assert page.locator("#attachments li").count() == 1
     drop = """([name, b64, size]) => {
@@ -219,13 +236,13 @@ def test_an_attached_image_reaches_the_upstream_as_an_image_part(session: Sessio
     assert "huge.png is 10.0 MB" in page.inner_text("#alert")
     assert page.locator("#attachments li").count() == 1
     # Dropped files attach too.
-    page.evaluate(drop, ["dropped.png", base64.b64encode(PNG).decode(), 0])
+    page.evaluate(drop, ["dropped.png", base64.b64encode(PICTURE).decode(), 0])
     page.wait_for_function("() => document.querySelectorAll('#attachments li').length === 2")
     screenshot(page, "04-attached")
     session.send("What is in these?")
     session.wait_answer()
     content = session.chat_bodies()[0]["messages"][-1]["content"]
-    url = "data:image/png;base64," + base64.b64encode(PNG).decode()
+    url = "data:image/png;base64," + base64.b64encode(PICTURE).decode()
     assert content == [
         {"type": "text", "text": "What is in these?"},
         {"type": "image_url", "image_url": {"url": url}},
@@ -235,7 +252,7 @@ def test_an_attached_image_reaches_the_upstream_as_an_image_part(session: Sessio
 
 
 def test_image_mode_generates_and_downloads(session: Session) -> None:
-    b64 = base64.b64encode(PNG).decode()
+    b64 = base64.b64encode(PICTURE).decode()
     session.gw.upstream.script(
         "POST", IMAGES, json_action(200, {"created": 1, "data": [{"b64_json": b64}]})
     )
@@ -248,7 +265,7 @@ def test_image_mode_generates_and_downloads(session: Session) -> None:
     assert sent[0]["prompt"] == "a lighthouse at dusk"
     with page.expect_download() as download:
         page.click(".generated a:has-text('Download')")
-    assert Path(download.value.path()).read_bytes() == PNG
+    assert Path(download.value.path()).read_bytes() == PICTURE
     assert download.value.suggested_filename == "polymux-image-1.png"
     assert not session.chat_bodies()  # image mode never calls chat
     screenshot(page, "05-image")

@@ -175,7 +175,8 @@ function userView(m, index) {
 
 function assistantView(m, index) {
   const [article, actions] = messageShell(
-    "assistant", index, "Answer", button("Copy", "copy"), button("Regenerate", "regenerate"),
+    "assistant", index, "Answer", ...(m.kind === "images" ? [] : [button("Copy", "copy")]),
+    button("Regenerate", "regenerate"),
   );
   const reasoning = h("details", "reasoning");
   reasoning.hidden = true;
