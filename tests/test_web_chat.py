@@ -23,7 +23,7 @@ from polymux.server.store import Store
 from .fakes import FakeServer
 from .fakes.openai import CHAT, IMAGES, MODELS, chunk, error, models, stream_text
 from .fakes.server import json as json_action
-from .fakes.server import sse_data
+from .fakes.server import sse_data, stream_bytes
 from .server_harness import LiveGateway, fake_config
 from .web_support import chromium, require_browser, screenshot
 
@@ -235,9 +235,20 @@ def test_an_attached_image_reaches_the_upstream_as_an_image_part(session: Sessio
     page.wait_for_selector("#alert:not([hidden])")
     assert "huge.png is 10.0 MB" in page.inner_text("#alert")
     assert page.locator("#attachments li").count() == 1
-    # Dropped files attach too.
+    # Dropped and pasted files attach too.
     page.evaluate(drop, ["dropped.png", base64.b64encode(PICTURE).decode(), 0])
     page.wait_for_function("() => document.querySelectorAll('#attachments li').length === 2")
+    page.evaluate(
+        """b64 => {
+            const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+            const data = new DataTransfer();
+            data.items.add(new File([bytes], 'pasted.png', {type: 'image/png'}));
+            const paste = new ClipboardEvent('paste', {clipboardData: data, bubbles: true});
+            document.querySelector('#prompt').dispatchEvent(paste);
+        }""",
+        base64.b64encode(PICTURE).decode(),
+    )
+    page.wait_for_function("() => document.querySelectorAll('#attachments li').length === 3")
     screenshot(page, "04-attached")
     session.send("What is in these?")
     session.wait_answer()
@@ -247,8 +258,9 @@ def test_an_attached_image_reaches_the_upstream_as_an_image_part(session: Sessio
         {"type": "text", "text": "What is in these?"},
         {"type": "image_url", "image_url": {"url": url}},
         {"type": "image_url", "image_url": {"url": url}},
+        {"type": "image_url", "image_url": {"url": url}},
     ]
-    assert page.locator(".msg.user .thumbs img").count() == 2
+    assert page.locator(".msg.user .thumbs img").count() == 3
 
 
 def test_image_mode_generates_and_downloads(session: Session) -> None:
@@ -475,6 +487,40 @@ def test_errors_are_explained(session: Session, action: Any, expected: str) -> N
     page.wait_for_selector("#alert:not([hidden])")
     assert expected in page.inner_text("#alert")
     assert expected in page.inner_text(".msg-error")
+
+
+def test_a_stream_failing_midway_keeps_the_text_and_says_why(session: Session) -> None:
+    head = [chunk({"role": "assistant", "content": ""}), chunk({"content": "Half an answer"})]
+    events = [f"data: {json.dumps(c)}\n\n".encode() for c in head]
+    session.gw.upstream.script("POST", CHAT, stream_bytes(events, reset_after=2))
+    page = session.open()
+    session.send("hi")
+    page.wait_for_selector(".msg-error:not([hidden])")
+    assert page.inner_text(".msg.assistant .md") == "Half an answer"
+    assert "The provider failed to answer" in page.inner_text(".msg-error")
+
+
+def test_settings_shape_the_request(session: Session) -> None:
+    session.gw.upstream.script("POST", CHAT, stream_text(["Ahoy."]))
+    page = session.open()
+    page.click("#settings-btn")
+    page.fill("#set-system", "Answer like a pirate.")
+    page.fill("#set-temperature", "0.3")
+    page.fill("#set-max-tokens", "77")
+    page.click("#settings-save")
+    session.send("hello")
+    session.wait_answer()
+    body = session.chat_bodies()[0]
+    assert body["messages"] == [
+        {"role": "system", "content": "Answer like a pirate."},
+        {"role": "user", "content": "hello"},
+    ]
+    assert body["temperature"] == 0.3
+    assert body["max_tokens"] == 77
+    page.reload()  # kept in the browser
+    page.wait_for_selector("html[data-ready=true]")
+    page.click("#settings-btn")
+    assert page.input_value("#set-system") == "Answer like a pirate."
 
 
 def test_too_large_is_explained(browser: Browser, tmp_path: Path) -> None:

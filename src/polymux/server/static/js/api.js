@@ -83,6 +83,17 @@ export async function getJSON(path, options) {
   return (await call(path, options)).json();
 }
 
+// The gateway's error types (server/errormap.py) -> the status it would have answered with.
+const STREAM_ERROR_STATUS = {
+  authentication_error: 401,
+  permission_error: 403,
+  rate_limit_error: 429,
+  upstream_error: 502,
+  timeout: 504,
+  server_error: 500,
+  invalid_request_error: 400,
+};
+
 /**
  * Stream a chat completion: yields each chunk object of the SSE answer. An in-band error
  * event (the gateway's way to report a failure after the answer started) is thrown.
@@ -109,7 +120,8 @@ export async function* streamChat(body, signal) {
         if (data === "[DONE]") return;
         const chunk = JSON.parse(data);
         if (chunk.error) {
-          const status = Number(String(chunk.error.code || "").match(/\d{3}/)?.[0]) || 502;
+          // After the answer started the status line is gone: the error's type tells it.
+          const status = STREAM_ERROR_STATUS[chunk.error.type] || 502;
           throw new GatewayError(status, String(chunk.error.message || "the stream failed"));
         }
         yield chunk;
