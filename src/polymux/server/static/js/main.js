@@ -468,8 +468,20 @@ function chatBody(conv) {
   return body;
 }
 
+let submitting = false;
+
 async function submit() {
-  if (state.controller) return;
+  // A second Enter while the first one is still being saved must not send twice.
+  if (state.controller || submitting) return;
+  submitting = true;
+  try {
+    await send();
+  } finally {
+    submitting = false;
+  }
+}
+
+async function send() {
   const text = el.prompt.value.trim();
   if (!text && !state.attachments.length) return;
   clearAlert();
