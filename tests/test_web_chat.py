@@ -477,8 +477,11 @@ def test_reasoning_is_collapsed_and_tool_calls_are_shown(session: Session) -> No
         (error(429, "slow down", headers={"Retry-After": "7"}), "try again in"),
         (error(500, "upstream broke"), "The provider failed to answer"),
         (error(408, "took too long"), "The provider took too long"),
+        (error(403, "not allowed"), "The gateway refused the request"),
+        # A provider's 401 is not about the page's key: no key dialog, a clear message.
+        (error(401, "bad upstream key"), "The provider refused the gateway's credentials"),
     ],
-    ids=["429", "502", "504"],
+    ids=["429", "502", "504", "403", "upstream-401"],
 )
 def test_errors_are_explained(session: Session, action: Any, expected: str) -> None:
     session.gw.upstream.script("POST", CHAT, action)
@@ -487,6 +490,9 @@ def test_errors_are_explained(session: Session, action: Any, expected: str) -> N
     page.wait_for_selector("#alert:not([hidden])")
     assert expected in page.inner_text("#alert")
     assert expected in page.inner_text(".msg-error")
+    assert not page.is_visible("#key-dialog")
+    # The keyboard stays in the message box, ready for the next try.
+    assert page.evaluate("() => document.activeElement.id") == "prompt"
 
 
 def test_a_stream_failing_midway_keeps_the_text_and_says_why(session: Session) -> None:

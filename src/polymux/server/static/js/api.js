@@ -50,6 +50,8 @@ async function errorOf(res) {
 }
 
 /** fetch() on the gateway: JSON in, errors as GatewayError, a 401 asks for the key once. */
+const GATEWAY_KEY_CODES = new Set(["missing_api_key", "invalid_api_key"]);
+
 export async function call(path, { method = "GET", body, signal } = {}) {
   for (let attempt = 0; ; attempt++) {
     let res;
@@ -68,7 +70,9 @@ export async function call(path, { method = "GET", body, signal } = {}) {
     }
     if (res.ok) return res;
     const error = await errorOf(res);
-    if (res.status === 401 && attempt === 0) {
+    // Only the gateway's own 401 is about this page's key; a provider's 401 passes through
+    // with the code upstream_401 and is the operator's to fix.
+    if (res.status === 401 && GATEWAY_KEY_CODES.has(error.code) && attempt === 0) {
       const key = await auth.ask(error.message);
       if (key) {
         auth.key = key;
@@ -139,7 +143,9 @@ export function describeError(err) {
     case 0:
       return `Cannot reach the gateway (${location.origin}). Is \`polymux serve\` running?`;
     case 401:
-      return `This gateway needs an API key (${err.message}). Open Settings to sign in.`;
+      return GATEWAY_KEY_CODES.has(err.code)
+        ? `This gateway needs an API key (${err.message}). Open Settings to sign in.`
+        : `The provider refused the gateway's credentials: ${err.message}`;
     case 403:
       return `The gateway refused the request: ${err.message}`;
     case 413:

@@ -120,6 +120,10 @@ function setBusy(busy) {
   for (const b of el.messages.querySelectorAll("[data-action=edit],[data-action=regenerate]")) {
     b.disabled = busy;
   }
+  // The button that had focus (Send or Stop) was just hidden: keep the keyboard in the box.
+  if (document.activeElement === document.body || document.activeElement?.hidden) {
+    el.prompt.focus();
+  }
 }
 
 function nearBottom() {
