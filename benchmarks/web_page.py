@@ -89,7 +89,7 @@ def main() -> None:
                 path = url[len(gw.url) :]
                 asset = table["index.html" if path in ("/", "/chat") else path[len("/static/") :]]
                 raw += len(asset.body)
-                packed += len(asset.gzipped or asset.body)
+                packed += len(asset.gzipped() or asset.body)
             return raw, packed
 
         raw, packed = weight(initial)

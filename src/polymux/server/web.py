@@ -60,19 +60,29 @@ _TYPES = {
 _GZIP_MIN = 512
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Asset:
     content_type: bytes
     body: bytes
-    gzipped: bytes | None
     etag: bytes
+    _packed: bytes | None = None
+    _tried: bool = False
+
+    def gzipped(self) -> bytes | None:
+        """The body gzipped (made on the first request that accepts it, so starting the
+        gateway costs nothing); None when that would not make it smaller."""
+        if not self._tried:
+            self._tried = True
+            if len(self.body) >= _GZIP_MIN:
+                packed = gzip.compress(self.body, 6, mtime=0)
+                self._packed = packed if len(packed) < len(self.body) else None
+        return self._packed
 
 
 def _asset(name: str, body: bytes) -> Asset:
     kind = _TYPES[name.rsplit(".", 1)[1]]
-    packed = gzip.compress(body, 9, mtime=0) if len(body) >= _GZIP_MIN else None
     etag = b'"' + hashlib.sha256(body).hexdigest()[:20].encode() + b'"'
-    return Asset(kind, body, packed if packed and len(packed) < len(body) else None, etag)
+    return Asset(kind, body, etag)
 
 
 @functools.lru_cache(maxsize=1)
@@ -110,8 +120,9 @@ async def _send(call: Call, asset: Asset, cache: bytes) -> None:
         return
     body = asset.body
     accept = header(call.scope, b"accept-encoding") or b""
-    if asset.gzipped is not None and b"gzip" in accept:
-        body = asset.gzipped
+    packed = asset.gzipped() if b"gzip" in accept else None
+    if packed is not None:
+        body = packed
         headers.append((b"content-encoding", b"gzip"))
     await send_bytes(call.send, 200, body, headers)
 
