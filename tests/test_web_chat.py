@@ -120,6 +120,9 @@ class Session:
     def close(self) -> None:
         self.context.close()
         assert not self.errors, self.errors
+        # Nothing from a CDN or any other host: the page works with no internet.
+        elsewhere = [u for u in self.requests if not u.startswith((self.gw.url, "data:", "blob:"))]
+        assert not elsewhere, elsewhere
 
 
 @pytest.fixture
