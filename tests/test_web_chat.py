@@ -576,3 +576,36 @@ def test_phone_layout_keyboard_and_dark_theme(browser: Browser, gw: LiveGateway)
     page.keyboard.press("Escape")
     assert page.get_attribute("#open-sidebar", "aria-expanded") == "false"
     s.close()
+
+
+def test_every_control_has_a_name_and_tab_reaches_the_message_box(session: Session) -> None:
+    session.gw.upstream.script("POST", CHAT, stream_text(["Done."]))
+    page = session.open()
+    session.send("hi")
+    session.wait_answer()
+    unnamed = page.evaluate(
+        """() => [...document.querySelectorAll('button, input, select, textarea, a[href]')]
+            .filter(e => e.offsetParent !== null && e.type !== 'radio')
+            .filter(e => !(e.labels?.length || e.getAttribute('aria-label')
+                           || e.textContent.trim()))
+            .map(e => e.outerHTML)"""
+    )
+    assert not unnamed, unnamed
+    for region in ("#messages[role=log]", "#status[role=status]", "#alert[role=alert]"):
+        assert page.locator(region).count() == 1
+    # Tab from the message box goes round the page: the skip link, the sidebar, the model
+    # picker, the answer's actions, back to the message box.
+    page.focus("#prompt")
+    names: list[str] = []
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        names.append(
+            page.evaluate(
+                "() => document.activeElement.id || document.activeElement.textContent.trim()"
+            )
+        )
+        if names[-1] == "prompt":
+            break
+    assert names[-1] == "prompt", names
+    cycle = names[names.index("Skip to the message box") :]
+    assert cycle.index("new-chat") < cycle.index("model-select") < cycle.index("Regenerate")
