@@ -650,6 +650,7 @@ function startEdit(index) {
   el.prompt.value = m.content;
   state.attachments = (m.images || []).map((url, i) => ({ name: `image ${i + 1}`, url }));
   for (const r of document.querySelectorAll("input[name=mode]")) r.checked = r.value === (m.mode || "chat");
+  applyMode();
   renderAttachments();
   el.editing.hidden = false;
   autosize();
@@ -898,16 +899,15 @@ el.openSidebar.addEventListener("click", () => {
   el.convSearch.focus();
 });
 el.closeSidebar.addEventListener("click", closeSidebar);
-for (const r of document.querySelectorAll("input[name=mode]")) {
-  r.addEventListener("change", () => {
-    el.prompt.placeholder = mode() === "image" ? "Describe an image to generate" : "Message polymux";
-    el.attachBtn.disabled = mode() === "image";
-  });
+function applyMode() {
+  el.prompt.placeholder = mode() === "image" ? "Describe an image to generate" : "Message polymux";
+  el.attachBtn.disabled = mode() === "image";
 }
+for (const r of document.querySelectorAll("input[name=mode]")) r.addEventListener("change", applyMode);
 
 // -- start ---------------------------------------------------------------------------------------------
 async function start() {
-  el.prompt.placeholder = "Message polymux";
+  applyMode();
   await Promise.all([loadModels(), refreshList()]);
   const current = localStorage.getItem(CURRENT);
   const conv = state.conversations.find((c) => c.id === current);
