@@ -518,6 +518,7 @@ def test_settings_shape_the_request(session: Session) -> None:
     page.fill("#set-system", "Answer like a pirate.")
     page.fill("#set-temperature", "0.3")
     page.fill("#set-max-tokens", "77")
+    screenshot(page, "11-settings")
     page.click("#settings-save")
     session.send("hello")
     session.wait_answer()
