@@ -219,7 +219,22 @@ def test_switching_model_is_sent_and_remembered(browser: Browser, tmp_path: Path
         s.close()
 
 
-def test_an_attached_image_reaches_the_upstream_as_an_image_part(session: Session) -> None:
+@pytest.fixture
+def small_images(browser: Browser, tmp_path: Path) -> Iterator[Session]:
+    """A session on a gateway that accepts images of up to 64 KiB."""
+
+    def configure(upstream: FakeServer) -> Any:
+        return replace(fake_config(upstream), limits=Limits(max_image_bytes=64 * 1024))
+
+    with LiveGateway(tmp_path, configure) as gw:
+        gw.upstream.script("GET", MODELS, models("alpha"))
+        s = Session(browser, gw)
+        yield s
+        s.close()
+
+
+def test_an_attached_image_reaches_the_upstream_as_an_image_part(small_images: Session) -> None:
+    session = small_images
     session.gw.upstream.script("POST", CHAT, stream_text(["A red pixel."]))
     page = session.open()
     page.set_input_files(
@@ -233,10 +248,12 @@ def test_an_attached_image_reaches_the_upstream_as_an_image_part(session: Sessio
         const drop = new DragEvent('drop', {dataTransfer: data, bubbles: true, cancelable: true});
         document.querySelector('.main').dispatchEvent(drop);
     }"""
-    # Too large: refused in the page, before any upload.
-    page.evaluate(drop, ["huge.png", "", 10 * 1024 * 1024 + 1])
+    # Over this gateway's limit (which the gateway put in the page): refused before upload.
+    page.evaluate(drop, ["huge.png", "", 100 * 1024])
     page.wait_for_selector("#alert:not([hidden])")
-    assert "huge.png is 10.0 MB" in page.inner_text("#alert")
+    assert "huge.png is 100 KB; this gateway accepts images up to 64 KB" in page.inner_text(
+        "#alert"
+    )
     assert page.locator("#attachments li").count() == 1
     # Dropped and pasted files attach too.
     page.evaluate(drop, ["dropped.png", base64.b64encode(PICTURE).decode(), 0])

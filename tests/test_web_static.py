@@ -4,14 +4,18 @@ loads, the security headers on each, compression and revalidation, and nothing e
 from __future__ import annotations
 
 import gzip
+import html
+import json
 import re
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import orjson
 import pytest
 
 from polymux.server import Gateway, create_app, web
+from polymux.server.limits import Limits
 from polymux.server.store import Store
 
 from .fakes import FakeServer
@@ -52,6 +56,20 @@ async def test_the_page_is_served_at_root_and_chat_with_security_headers(app: Ga
         assert scripts and all(b' src="/static/' in tag for tag in scripts)
         assert not re.search(rb"\son[a-z]+\s*=", body, re.IGNORECASE)
         assert b"style=" not in body
+
+
+async def test_the_page_carries_this_gateways_limits(server: FakeServer, tmp_path: Path) -> None:
+    config = replace(fake_config(server), limits=Limits(max_image_bytes=1234, max_images=3))
+    gateway = create_app(config, db_path=tmp_path / "l.db")
+    try:
+        _, headers, body = await asgi_request(gateway, "GET", "/")
+    finally:
+        await gateway.aclose()
+    tag = re.search(rb'<meta name="polymux-limits" content="([^"]*)">', body)
+    assert tag is not None
+    limits = json.loads(html.unescape(tag.group(1).decode()))
+    assert limits["max_image_bytes"] == 1234 and limits["max_images"] == 3
+    assert headers["content-length"] == str(len(body))
 
 
 async def test_every_file_the_page_loads_is_served(app: Gateway) -> None:

@@ -17,12 +17,15 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import html
+import json
 from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING
 
 from .asgi import header, send_bytes
 from .errormap import GatewayHTTPError
+from .limits import Limits
 
 if TYPE_CHECKING:
     from .app import Call, Gateway
@@ -60,7 +63,7 @@ _TYPES = {
 _GZIP_MIN = 512
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Asset:
     content_type: bytes
     body: bytes
@@ -127,6 +130,22 @@ async def _send(call: Call, asset: Asset, cache: bytes) -> None:
     await send_bytes(call.send, 200, body, headers)
 
 
+#: Where the page learns this gateway's request limits, to check attachments before upload.
+_LIMITS_SLOT = b'<meta name="polymux-limits" content="">'
+
+
+@functools.lru_cache(maxsize=8)
+def _page(index: Asset, limits: Limits) -> Asset:
+    """index.html with the gateway's limits filled in (a meta tag: data, not script)."""
+    data = {
+        "max_body_bytes": limits.max_body_bytes,
+        "max_images": limits.max_images,
+        "max_image_bytes": limits.max_image_bytes,
+    }
+    tag = f'<meta name="polymux-limits" content="{html.escape(json.dumps(data))}">'
+    return _asset("index.html", index.body.replace(_LIMITS_SLOT, tag.encode(), 1))
+
+
 async def handle_page(gateway: Gateway, call: Call) -> None:
     files = assets()
     missing = [name for name in VENDOR if name not in files]
@@ -139,7 +158,7 @@ async def handle_page(gateway: Gateway, call: Call) -> None:
             code="web_assets_missing",
         )
     # Revalidated on each load (cheap with the ETag): an upgraded gateway serves its new page.
-    await _send(call, files["index.html"], b"no-cache")
+    await _send(call, _page(files["index.html"], gateway.limits), b"no-cache")
 
 
 async def handle_asset(gateway: Gateway, call: Call) -> None:

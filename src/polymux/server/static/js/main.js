@@ -5,9 +5,17 @@ import { auth, describeError, GatewayError, getJSON, streamChat } from "./api.js
 import { copyText, highlightIn, renderMarkdown, renderStreaming } from "./render.js";
 import * as store from "./store.js";
 
-// The gateway's default limits (server/limits.py): checked here before anything is uploaded.
-const MAX_IMAGE_BYTES = 10 * 1024 * 1024;
-const MAX_IMAGES = 20;
+// This gateway's request limits (server/limits.py), put in the page by the gateway: images
+// are checked against them before anything is uploaded.
+const LIMITS = (() => {
+  try {
+    return JSON.parse(document.querySelector("meta[name=polymux-limits]")?.content || "{}");
+  } catch {
+    return {};
+  }
+})();
+const MAX_IMAGE_BYTES = LIMITS.max_image_bytes || 10 * 1024 * 1024;
+const MAX_IMAGES = LIMITS.max_images || 20;
 const IMAGE_TYPES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);
 const SAFE_DATA_IMAGE = /^data:image\/(?:png|jpe?g|gif|webp);base64,/i;
 
@@ -393,6 +401,10 @@ function model() {
 }
 
 // -- attachments --------------------------------------------------------------------------------
+function megabytes(bytes) {
+  return bytes >= 1024 * 1024 ? `${+(bytes / 1024 / 1024).toFixed(1)} MB` : `${Math.ceil(bytes / 1024)} KB`;
+}
+
 function readAsDataURL(file) {
   return new Promise((resolve, reject) => {
     const reader = new FileReader();
@@ -408,8 +420,7 @@ async function addFiles(files) {
     if (!IMAGE_TYPES.has(file.type)) {
       refused.push(`${file.name || "that file"} is not a PNG, JPEG, GIF or WebP image`);
     } else if (file.size > MAX_IMAGE_BYTES) {
-      const mb = (file.size / 1024 / 1024).toFixed(1);
-      refused.push(`${file.name} is ${mb} MB; the gateway accepts images up to ${MAX_IMAGE_BYTES / 1024 / 1024} MB`);
+      refused.push(`${file.name} is ${megabytes(file.size)}; this gateway accepts images up to ${megabytes(MAX_IMAGE_BYTES)}`);
     } else if (state.attachments.length >= MAX_IMAGES) {
       refused.push(`at most ${MAX_IMAGES} images per message`);
       break;
