@@ -5,6 +5,7 @@ reaches the upstream as a result. Screenshots of the main states go to tests/art
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import struct
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from aiohttp import web
 
 from polymux.server.limits import Limits
 from polymux.server.store import Store
@@ -301,6 +303,28 @@ def test_image_mode_generates_and_downloads(session: Session) -> None:
     assert download.value.suggested_filename == "polymux-image-1.png"
     assert not session.chat_bodies()  # image mode never calls chat
     screenshot(page, "05-image")
+
+
+async def held_until_closed(request: web.Request) -> web.StreamResponse:
+    """An upstream that never answers, and stops waiting once its client hangs up."""
+    for _ in range(3000):
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            break
+        await asyncio.sleep(0.01)
+    return web.json_response({})
+
+
+def test_stopping_an_image_cancels_it_at_the_gateway(session: Session) -> None:
+    session.gw.upstream.script("POST", IMAGES, held_until_closed)
+    page = session.open()
+    page.click("label:has(input[value=image])")
+    session.send("a slow painting")
+    assert wait_until(lambda: any(r.path == IMAGES for r in session.gw.upstream.requests))
+    page.keyboard.press("Escape")
+    page.wait_for_selector(".msg.assistant .meta:has-text('stopped')")
+    [row] = [r for r in session.gw.usage_rows() if r["endpoint"] == "/v1/images/generations"]
+    assert row["status"] == 499  # the gateway saw the page go and dropped the upstream call
 
 
 def test_conversations_survive_reload_and_export_import(
