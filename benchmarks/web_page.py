@@ -41,6 +41,35 @@ new PerformanceObserver(list => {
 }).observe({type: 'longtask', buffered: true});
 """
 
+FLOOR = """async (model) => {
+    const out = document.createElement('pre');
+    document.body.append(out);
+    performance.mark('floor-start');
+    const res = await fetch('/v1/chat/completions', {
+        method: 'POST', headers: {'content-type': 'application/json'},
+        body: JSON.stringify({model, stream: true,
+                              messages: [{role: 'user', content: 'Write a long answer'}]}),
+    });
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = '', text = '', frame = 0;
+    for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        let end;
+        while ((end = buffer.indexOf('\\n\\n')) >= 0) {
+            const data = buffer.slice(6, end);
+            buffer = buffer.slice(end + 2);
+            if (data === '[DONE]') continue;
+            text += JSON.parse(data).choices[0]?.delta?.content || '';
+            frame ||= requestAnimationFrame(() => { frame = 0; out.textContent = text; });
+        }
+    }
+    performance.mark('floor-end');
+    const at = (name) => performance.getEntriesByName(name)[0].startTime;
+    return [at('floor-start'), at('floor-end'), window.__longtasks];
+}"""
+
 SENTENCE = "The gateway streams each token as it arrives, and the page renders it without blocking."
 
 
@@ -158,13 +187,29 @@ def main() -> None:
             )
             return during, after, meta, chars, p
 
+        def floor_once() -> list[float]:
+            """The same stream read by a bare loop that shows it as plain text once a frame:
+            what showing this stream costs in this browser on this machine right now."""
+            ctx = browser.new_context()
+            ctx.add_init_script(LONGTASKS)
+            p = ctx.new_page()
+            p.goto(gw.url + "/")
+            p.wait_for_selector("html[data-ready=true]")
+            start, end, entries = p.evaluate(FLOOR, model_name)
+            ctx.close()
+            return [d for t, d in entries if start <= t < end]
+
+        model_name = "alpha"
         for run in range(args.streams):
+            floor_tasks = floor_once()
             tasks, after, meta, text, page = stream_once()
             print(
                 f"streaming {len(pieces)} tokens, run {run + 1} ({text} characters rendered; "
                 f"{meta}): {len(tasks)} long tasks over 50 ms"
                 + (f", longest {max(tasks):.0f} ms" if tasks else "")
-                + f"; after the stream (final render, highlight.js): {len(after)}"
+                + f"; after the stream (final render, highlight.js): {len(after)}; floor (the "
+                f"same stream as plain text): {len(floor_tasks)}"
+                + (f", longest {max(floor_tasks):.0f} ms" if floor_tasks else "")
             )
             if run < args.streams - 1:
                 page.context.close()

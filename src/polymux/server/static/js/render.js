@@ -58,49 +58,62 @@ const PURIFY = {
   ALLOW_DATA_ATTR: false,
 };
 
-/** Markdown -> sanitized HTML string. */
-export function markdownToHtml(text) {
-  return purifier.sanitize(marked.parse(text || ""), PURIFY);
+const PURIFY_DOM = { ...PURIFY, RETURN_DOM_FRAGMENT: true };
+
+/** Markdown (or marked's tokens) -> sanitized nodes, code blocks labelled, with a copy button. */
+function safeFragment(html) {
+  const fragment = purifier.sanitize(html, PURIFY_DOM);
+  for (const pre of fragment.querySelectorAll("pre")) decorateCode(pre);
+  return fragment;
 }
 
-/** Render markdown into ``el`` and give each code block a language label and a copy button. */
+/** Render markdown into ``el``. */
 export function renderMarkdown(el, text) {
   streamed.delete(el);
-  el.innerHTML = markdownToHtml(text);
-  for (const pre of el.querySelectorAll("pre")) decorateCode(pre);
+  el.replaceChildren(safeFragment(marked.parse(text || "")));
 }
 
-// For each element rendered by renderStreaming: its top-level blocks, each with the markdown
-// source it came from and the DOM nodes it made.
+// For each element rendered by renderStreaming: the text it showed, and its top-level blocks,
+// each with the markdown source it came from and the DOM nodes it made.
 const streamed = new WeakMap();
 
 /**
- * Render a growing answer: the text is split into top-level blocks (paragraphs, lists, code
- * blocks...) and only the blocks from the first one whose source changed are rendered again,
- * usually just the last. Re-rendering the whole answer on every frame costs time (and layout)
- * in proportion to its length; this costs in proportion to the last block.
+ * Render a growing answer. The text is split into top-level blocks (paragraphs, lists, code
+ * blocks...); while the text only grows, the blocks before the last two are final, so only
+ * the text from there on is parsed again and only the blocks whose source changed are rendered
+ * again (usually just the last). A frame then costs in proportion to the last block, not to the
+ * whole answer. The answer is rendered whole once it is complete (renderMarkdown), which
+ * settles the rare construct that spans blocks (a reference link defined further down).
  */
 export function renderStreaming(el, text) {
-  const tokens = marked.lexer(text || "");
-  const before = streamed.get(el) || [];
-  let keep = 0;
-  while (keep < before.length && keep < tokens.length && tokens[keep].raw === before[keep].raw) {
-    keep++;
+  text ||= "";
+  const before = streamed.get(el) || { source: "", blocks: [] };
+  const old = before.blocks;
+  let settled = 0;
+  let offset = 0;
+  if (old.length && text.startsWith(before.source)) {
+    settled = Math.max(0, old.length - 2);
+    for (let i = 0; i < settled; i++) offset += old[i].raw.length;
+  } else {
+    el.replaceChildren();
+    old.length = 0;
   }
-  if (!before.length) el.replaceChildren();
-  for (const block of before.slice(keep)) for (const node of block.nodes) node.remove();
-  const blocks = before.slice(0, keep);
-  for (const token of tokens.slice(keep)) {
+  const tokens = marked.lexer(text.slice(offset));
+  let same = 0;
+  while (settled + same < old.length && same < tokens.length && tokens[same].raw === old[settled + same].raw) {
+    same++;
+  }
+  for (const block of old.slice(settled + same)) for (const node of block.nodes) node.remove();
+  const blocks = old.slice(0, settled + same);
+  for (const token of tokens.slice(same)) {
     const one = [token];
     one.links = tokens.links;
-    const template = document.createElement("template");
-    template.innerHTML = purifier.sanitize(marked.parser(one), PURIFY);
-    for (const pre of template.content.querySelectorAll("pre")) decorateCode(pre);
-    const nodes = [...template.content.childNodes];
-    el.append(template.content);
+    const fragment = safeFragment(marked.parser(one));
+    const nodes = [...fragment.childNodes];
+    el.append(fragment);
     blocks.push({ raw: token.raw, nodes });
   }
-  streamed.set(el, blocks);
+  streamed.set(el, { source: text, blocks });
 }
 
 function decorateCode(pre) {
