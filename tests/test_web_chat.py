@@ -653,3 +653,33 @@ def test_every_control_has_a_name_and_tab_reaches_the_message_box(session: Sessi
     assert names[-1] == "prompt", names
     cycle = names[names.index("Skip to the message box") :]
     assert cycle.index("new-chat") < cycle.index("model-select") < cycle.index("Regenerate")
+
+
+STREAMED = (
+    MARKDOWN
+    + "\n1. one\n2. two\n\n   still two\n3. three\n\n> quoted\n> more\n\nTitle\n=====\n\n"
+    + "| a | b |\n|---|---|\n| 1 | 2 |\n| 3 | 4 |\n\n```js\nlet x = 1;\n\nx++;\n```\n\nThe end.\n"
+)
+
+
+def test_streamed_rendering_matches_a_whole_render_at_every_step(session: Session) -> None:
+    # The streaming renderer re-renders only the blocks that changed: after every piece, what
+    # it shows must be what rendering the text so far in one go shows.
+    page = session.open()
+    mismatches = page.evaluate(
+        """async ([text, size]) => {
+            const { renderMarkdown, renderStreaming } = await import('/static/js/render.js');
+            const live = document.createElement('div');
+            const whole = document.createElement('div');
+            const bad = [];
+            for (let end = size; end < text.length + size; end += size) {
+                const part = text.slice(0, end);
+                renderStreaming(live, part);
+                renderMarkdown(whole, part);
+                if (live.innerHTML !== whole.innerHTML) bad.push(part.length);
+            }
+            return bad;
+        }""",
+        [STREAMED, 3],
+    )
+    assert mismatches == []
