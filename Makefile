@@ -7,7 +7,41 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: run example test lint typecheck unit package bench clean venv
+.PHONY: run example test lint typecheck unit package bench clean venv web browser
+
+# The web chat's third-party libraries (marked, DOMPurify, highlight.js): installed from npm
+# at the versions web/package-lock.json pins, and their built files copied into the package's
+# static folder, so the wheel and sdist ship them and nothing is fetched at run time.
+VENDOR := src/polymux/server/static/vendor
+WEB_STAMP := $(VENDOR)/.installed
+NPM_MODULES := web/node_modules
+
+$(WEB_STAMP): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)
+	cp $(NPM_MODULES)/marked/lib/marked.esm.js $(VENDOR)/marked.esm.js
+	cp $(NPM_MODULES)/marked/LICENSE $(VENDOR)/marked.LICENSE.txt
+	cp $(NPM_MODULES)/dompurify/dist/purify.es.mjs $(VENDOR)/purify.es.mjs
+	cp $(NPM_MODULES)/dompurify/LICENSE $(VENDOR)/purify.LICENSE.txt
+	cp $(NPM_MODULES)/@highlightjs/cdn-assets/es/highlight.min.js $(VENDOR)/highlight.min.js
+	cp $(NPM_MODULES)/@highlightjs/cdn-assets/LICENSE $(VENDOR)/highlight.LICENSE.txt
+	sed -i '/^\/\/# sourceMappingURL=/d' $(VENDOR)/*.js $(VENDOR)/*.mjs
+	touch $(WEB_STAMP)
+
+web: $(WEB_STAMP)
+
+# The browser tests drive Debian's chromium (no browser download: Playwright is pointed at it).
+CHROMIUM := /usr/bin/chromium
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+				apt-get install -y -q --no-install-recommends chromium; \
+		else \
+			echo "make browser: $(CHROMIUM) is missing; install Debian's chromium package" \
+				"(as root: apt-get install chromium) or the browser tests are skipped"; \
+		fi; \
+	fi
 
 $(RUN_STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -27,7 +61,7 @@ venv: $(STAMP)
 # The main job: the OpenAI-compatible gateway on 127.0.0.1:1337 (keyless upstream by default).
 # The CLI is then .venv/bin/polymux (or `source .venv/bin/activate`, then `polymux`).
 ARGS ?= --provider pollinations
-run: $(RUN_STAMP)
+run: $(RUN_STAMP) $(WEB_STAMP)
 	$(BIN)/polymux serve $(ARGS)
 
 example: $(RUN_STAMP)
@@ -40,11 +74,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) $(WEB_STAMP) browser
 	$(BIN)/pytest
 
 # The wheel and sdist build, pass PyPI's metadata checks, and install and run in a fresh venv.
-package: $(STAMP)
+package: $(STAMP) $(WEB_STAMP)
 	rm -rf dist
 	$(BIN)/python -m build -q --outdir dist . > /dev/null
 	$(BIN)/twine check --strict dist/*
@@ -61,4 +95,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/gateway.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache $(NPM_MODULES) $(VENDOR)

@@ -2,7 +2,8 @@
 
 Run by `make package` (part of `make test`) after `python -m build` has written ``dist/``:
 
-- the wheel holds the package, its ``py.typed`` and its run-time data files, and no tests;
+- the wheel holds the package, its ``py.typed`` and its run-time data files (the web chat's
+  page, scripts and npm libraries included), and no tests;
 - the wheel and the sdist each install into a fresh virtualenv, and from that install alone
   (working directory outside the checkout, so the source tree is not on the path)
   ``import polymux``, ``polymux --help`` and ``polymux serve --help`` work.
@@ -21,7 +22,23 @@ from pathlib import Path
 
 PACKAGE = "polymux"
 # Files the package reads at run time: they must ship inside the wheel.
-REQUIRED = (f"{PACKAGE}/py.typed", f"{PACKAGE}/__init__.py", f"{PACKAGE}/__main__.py")
+REQUIRED = (
+    f"{PACKAGE}/py.typed",
+    f"{PACKAGE}/__init__.py",
+    f"{PACKAGE}/__main__.py",
+    f"{PACKAGE}/server/static/index.html",
+    f"{PACKAGE}/server/static/app.css",
+    f"{PACKAGE}/server/static/js/main.js",
+    f"{PACKAGE}/server/static/vendor/marked.esm.js",
+    f"{PACKAGE}/server/static/vendor/purify.es.mjs",
+    f"{PACKAGE}/server/static/vendor/highlight.min.js",
+)
+# The web chat's files, as the installed gateway finds them (the sdist must carry them too).
+WEB_CHECK = (
+    "from polymux.server import web; files = web.assets(); "
+    "missing = [n for n in ('index.html', *web.VENDOR) if n not in files]; "
+    "assert not missing, missing"
+)
 
 
 def fail(message: str) -> None:
@@ -64,6 +81,7 @@ def check_install(dist: Path) -> None:
         if "--port" not in run([cli, "serve", "--help"], cwd=home):
             fail(f"{dist.name}: `{PACKAGE} serve --help` does not list `--port`")
         run([python, "-m", PACKAGE, "--help"], cwd=home)
+        run([python, "-c", WEB_CHECK], cwd=home)
     print(f"check_package: {dist.name} installs and runs in a fresh virtualenv")
 
 

@@ -2,8 +2,8 @@
 
 Modules: app (ASGI app), chat / images / models / media (routes), auth (keys), store (SQLite),
 usage (usage log), config (config file and flags), targets (model names -> providers),
-limits, errormap (exceptions -> HTTP), openapi, run (uvicorn). Needs ``polymux[server]``.
-They are the implementation: the public names are those below (``__all__``).
+limits, errormap (exceptions -> HTTP), openapi, web (the web chat), run (uvicorn). Needs
+``polymux[server]``. They are the implementation: the public names are those below (``__all__``).
 """
 
 from __future__ import annotations

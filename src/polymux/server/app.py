@@ -19,6 +19,7 @@ from typing import Any
 from ..client.async_client import AsyncClient
 from ..errors import AllProvidersFailedError, APIError
 from ..types.request import Timeout
+from . import web
 from .asgi import (
     ClientDisconnected,
     Receive,
@@ -113,11 +114,15 @@ def _routes() -> tuple[dict[str, dict[str, Handler]], list[tuple[str, dict[str, 
         ("/v1/models/", {"GET": models.handle_one}),
         ("/models/", {"GET": models.handle_one}),
         (media.PREFIX, {"GET": media.handle}),
+        (web.PREFIX, {"GET": web.handle_asset}),
     ]
+    exact.update({page: {"GET": web.handle_page} for page in web.PAGES})
     return exact, prefixed
 
 
-_PUBLIC = frozenset({"/health", "/openapi.json"})
+# The web chat's page and files hold no secret; the API calls it makes are checked as usual.
+_PUBLIC = frozenset({"/health", "/openapi.json", *web.PAGES})
+_PUBLIC_PREFIXES = (web.PREFIX,)
 #: Answers after which the connection is closed: refused and oversized requests.
 _CLOSE_AFTER = frozenset({401, 403, 408, 413})
 
@@ -269,7 +274,7 @@ class Gateway:
             call = Call(scope, receive, send, UsageRecord(endpoint=path, status=0))
             logged = path.startswith("/v1/") and not path.startswith("/v1/models")
             try:
-                if path not in _PUBLIC:
+                if path not in _PUBLIC and not path.startswith(_PUBLIC_PREFIXES):
                     call.key_name = self._authorize(scope, path)
                 await handler(self, call)
                 call.record.status = call.record.status or 200
