@@ -126,6 +126,28 @@ def _polymux(base_url: str) -> Any:
     return once, stream, client.close
 
 
+def _polymux_sync(base_url: str) -> Any:
+    # The sync Client: plain functions, called from caller threads (see _run).
+    from polymux import Client
+
+    client = Client(base_url=base_url, api_key="bench")
+
+    def once() -> int:
+        client.chat.completions.create(model=MODEL, messages=MESSAGES)
+        return 1
+
+    def stream() -> int:
+        n = 0
+        for _ in client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True):
+            n += 1
+        return n
+
+    async def close() -> None:
+        client.close()
+
+    return once, stream, close
+
+
 def _openai(base_url: str) -> Any:
     from openai import AsyncOpenAI
 
@@ -212,20 +234,34 @@ FACTORIES = {
     "raw": _raw,
     "raw-untimed": _raw_untimed,
     "polymux": _polymux,
+    "polymux-seq": _polymux,
+    "polymux-sync": _polymux_sync,
+    "polymux-sync-seq": _polymux_sync,
     "openai": _openai,
     "litellm": _litellm,
     "g4f": _g4f,
 }
 
 
+#: Clients measured one call at a time (a sync caller's pattern), for requests and streams.
+SEQUENTIAL = frozenset({"polymux-seq", "polymux-sync-seq"})
+#: ``--sync``: the sync Client against the async one, one call at a time (``-seq``) and with
+#: as many calls in flight as the async clients have (caller threads for the sync one).
+SYNC_CLIENTS = "raw,polymux,polymux-sync,polymux-seq,polymux-sync-seq"
+
 #: Every client process gets the same allocator thresholds (see the module docstring).
 PINNED_MALLOC = "glibc.malloc.mmap_threshold=4194304:glibc.malloc.trim_threshold=67108864"
 
 
-async def _run(fn: Callable[[], Awaitable[int]], total: int, concurrency: int) -> tuple[float, int]:
-    """CPU seconds and items (requests or chunks) for ``total`` calls, ``concurrency`` at once."""
+async def _run(fn: Callable[[], Any], total: int, concurrency: int) -> tuple[float, int]:
+    """CPU seconds and items (requests or chunks) for ``total`` calls, ``concurrency`` at once.
+
+    A plain function (a sync client's call) runs in ``concurrency`` caller threads of a pool
+    kept for the whole run; a coroutine function in as many tasks."""
     todo = iter(range(total))
     items = 0
+    if not asyncio.iscoroutinefunction(fn):
+        return await _run_threads(fn, todo, concurrency)
 
     async def worker() -> None:
         nonlocal items
@@ -238,12 +274,33 @@ async def _run(fn: Callable[[], Awaitable[int]], total: int, concurrency: int) -
     return time.process_time() - start, items
 
 
+_POOL: Any = None
+
+
+async def _run_threads(fn: Callable[[], int], todo: Any, concurrency: int) -> tuple[float, int]:
+    global _POOL
+    from concurrent.futures import ThreadPoolExecutor
+
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(50)  # started once: thread creation is not measured
+        list(_POOL.map(time.sleep, [0.01] * 50))
+
+    def worker() -> int:
+        return sum(fn() for _ in todo)  # next() on a range iterator is atomic
+
+    start = time.process_time()
+    done = [_POOL.submit(worker) for _ in range(concurrency)]
+    items = sum(f.result() for f in done)
+    return time.process_time() - start, items
+
+
 async def _serve_batches(name: str, base_url: str) -> None:
     """The child's loop: warm up, then run each batch the parent asks for on stdin
     (``requests N`` or ``streams N``) and answer with its CPU time per item on stdout."""
     import resource
 
     once, stream, close = FACTORIES[name](base_url)
+    requests_at, streams_at = (1, 1) if name in SEQUENTIAL else (50, 5)
     try:
         await _run(once, 100, 50)  # warm up: imports, pools, caches
         await _run(stream, 2, 2)
@@ -254,9 +311,9 @@ async def _serve_batches(name: str, base_url: str) -> None:
                 break
             faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             if kind == "requests":
-                cpu, n = await _run(once, int(count), 50)
+                cpu, n = await _run(once, int(count), requests_at)
             else:
-                cpu, n = await _run(stream, int(count), 5)
+                cpu, n = await _run(stream, int(count), streams_at)
             faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
             print(json.dumps({"us": cpu / n * 1e6, "items": n, "faults": faults / n}), flush=True)
     finally:
@@ -277,7 +334,7 @@ def _child(name: str, base_url: str) -> None:
 
 
 def _available(name: str) -> bool:
-    if name in ("raw", "raw-untimed", "polymux"):
+    if name in ("raw", "raw-untimed") or name.startswith("polymux"):
         return True
     import importlib.util
 
@@ -291,6 +348,11 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=5, help="streams a batch")
     parser.add_argument("--rounds", type=int, default=10, help="batches a client")
     parser.add_argument("--quick", action="store_true", help="small batches, two rounds")
+    parser.add_argument(
+        "--sync",
+        action="store_true",
+        help=f"the sync Client against the async one, one call at a time ({SYNC_CLIENTS})",
+    )
     parser.add_argument(
         "--malloc",
         choices=["pinned", "default"],
@@ -306,6 +368,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.requests, args.streams, args.rounds = 500, 2, 2
+    if args.sync:
+        args.clients = SYNC_CLIENTS
     if args.child:
         _child(args.child, args.base_url)
         return
@@ -345,22 +409,42 @@ def main() -> None:
         for path in checkouts.values():
             shutil.rmtree(path, ignore_errors=True)
     results = [best[n] for n in names if n in best]
+    if "polymux-sync" in best or "polymux-sync-seq" in best:
+        print("\nsync Client / AsyncClient (targets: <= 1.2x request, <= 1.5x chunk)")
+        for sync, asynchronous in (
+            ("polymux-sync", "polymux"),
+            ("polymux-sync-seq", "polymux-seq"),
+        ):
+            if sync in best and asynchronous in best:
+                _print_sync(best[sync], best[asynchronous])
     floor = next((r for r in results if r["client"] == "raw"), None)
     if floor is None:
         return
     print("\nratio to the raw aiohttp floor (targets for polymux: <= 1.3x request, <= 1.5x chunk)")
     print("lowest batch, and in brackets the median batch's figure and ratio")
-    print(f"{'client':>9}  {'us/request':>18}  {'x floor':>15}  {'us/chunk':>16}  {'x floor':>15}")
+    print(f"{'client':>12}  {'us/request':>18}  {'x floor':>15}  {'us/chunk':>16}  {'x floor':>15}")
     for r in results:
         per_request = r["request_us"] / floor["request_us"]
         median_request = r["request_median_us"] / floor["request_median_us"]
         per_chunk = r["chunk_us"] / floor["chunk_us"]
         median_chunk = r["chunk_median_us"] / floor["chunk_median_us"]
         print(
-            f"{r['client']:>9}  {r['request_us']:8.1f} ({r['request_median_us']:7.1f})"
+            f"{r['client']:>12}  {r['request_us']:8.1f} ({r['request_median_us']:7.1f})"
             f"  {per_request:6.2f}x ({median_request:5.2f}x)"
             f"  {r['chunk_us']:7.2f} ({r['chunk_median_us']:6.2f})"
             f"  {per_chunk:6.2f}x ({median_chunk:5.2f}x)"
+        )
+
+
+def _print_sync(sync: dict[str, Any], seq: dict[str, Any]) -> None:
+    print(f"  {sync['client']} / {seq['client']}")
+    for kind in ("request", "chunk"):
+        low = sync[f"{kind}_us"] / seq[f"{kind}_us"]
+        median = sync[f"{kind}_median_us"] / seq[f"{kind}_median_us"]
+        print(
+            f"  per {kind:<7}  sync {sync[f'{kind}_us']:8.2f} us ({sync[f'{kind}_median_us']:8.2f})"
+            f"  async {seq[f'{kind}_us']:8.2f} us ({seq[f'{kind}_median_us']:8.2f})"
+            f"  {low:5.2f}x ({median:5.2f}x)"
         )
 
 

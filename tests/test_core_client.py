@@ -13,6 +13,7 @@ import polymux
 from polymux import AsyncChatStream, AsyncClient, ChatStream, Client
 from polymux.client import AsyncClient as AsyncClientFromClient
 from polymux.client import Client as ClientFromClient
+from polymux.client.sync_bridge import HIGH_WATER
 from polymux.testing import ScriptedProvider
 from polymux.types.chat import ChatCompletionChunk
 from polymux.types.events import Finish, TextDelta
@@ -257,7 +258,8 @@ def test_sync_client_non_stream_and_stream() -> None:
 
 
 def test_sync_stream_close_closes_provider_generator() -> None:
-    provider = ScriptedProvider(["a", "b", "c"])
+    # Longer than the sync stream reads ahead (HIGH_WATER), so it is still open at the break.
+    provider = ScriptedProvider(["a", *["b"] * (2 * HIGH_WATER)])
     with Client(provider=provider) as client:
         with client.chat.completions.create(messages="hi", stream=True) as stream:
             for chunk in stream:
@@ -323,7 +325,7 @@ def test_sync_client_images_generate() -> None:
 
 
 def test_sync_client_close_closes_streams_left_open() -> None:
-    provider = ScriptedProvider(["a", "b", "c"])
+    provider = ScriptedProvider(["a", *["b"] * (2 * HIGH_WATER)])
     client = Client(provider=provider)
     stream = client.chat.completions.create(messages="hi", stream=True)
     assert next(stream).choices[0].delta.content == "a"

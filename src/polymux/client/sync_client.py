@@ -2,21 +2,18 @@
 
 It runs the very same async code on a private event loop in a background thread, so it works
 where an event loop is already running (a notebook) without patching that loop, and there is
-no second copy of any code path. Iterating a sync stream pulls one chunk at a time across.
+no second copy of any code path. How calls and chunks cross between the threads:
+sync_bridge.py.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import threading
 import weakref
-from collections.abc import Awaitable, Coroutine, Iterator, Mapping
-from concurrent.futures import Future
+from collections.abc import Awaitable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
-from ..types.chat import ChatCompletion, ChatCompletionChunk
+from ..types.chat import ChatCompletion
 from ..types.completions import Completion
 from ..types.embeddings import CreateEmbeddingResponse
 from ..types.images import ImagesResponse, ModelList
@@ -25,6 +22,7 @@ from ..types.request import Timeout
 from .async_client import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, AsyncClient
 from .g4f import G4FCompletions, G4FSyncImages, G4FSyncModels
 from .stream import AsyncChatStream
+from .sync_bridge import ChatStream, LoopThread
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -41,96 +39,9 @@ if TYPE_CHECKING:
 
 __all__ = ["ChatStream", "Client"]
 
-T = TypeVar("T")
 
-
-class _LoopThread:
-    """A private event loop running in a daemon thread."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self.loop.run_forever, name="polymux-sync", daemon=True
-        )
-        self._thread.start()
-
-    def run(self, awaitable: Awaitable[T]) -> T:
-        if threading.current_thread() is self._thread:
-            raise RuntimeError("a sync polymux Client cannot be called from its own event loop")
-
-        if self.loop.is_closed() or not self._thread.is_alive():
-            if asyncio.iscoroutine(awaitable):
-                awaitable.close()  # never started: no "was never awaited" warning
-            raise RuntimeError("this polymux Client is closed; create a new one")
-
-        async def wrapper() -> T:
-            return await awaitable
-
-        future: Future[T] = asyncio.run_coroutine_threadsafe(wrapper(), self.loop)
-        try:
-            return future.result()
-        except BaseException:
-            future.cancel()  # KeyboardInterrupt and friends cancel the work in the loop too
-            raise
-
-    def stop(self, cleanup: Coroutine[Any, Any, None] | None = None) -> None:
-        if self.loop.is_closed():
-            return
-        if self._thread.is_alive():
-            with contextlib.suppress(Exception):  # closing is best effort at exit
-                asyncio.run_coroutine_threadsafe(_shutdown_work(cleanup), self.loop).result(
-                    timeout=5
-                )
-        elif cleanup is not None:
-            cleanup.close()
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout=5)
-        self.loop.close()
-
-
-async def _shutdown_work(cleanup: Coroutine[Any, Any, None] | None) -> None:
-    # Streams the caller abandoned without close() still hold a provider generator (and with
-    # it an upstream connection): close them first, then the client's connection pool.
-    try:
-        await asyncio.get_running_loop().shutdown_asyncgens()
-    finally:
-        if cleanup is not None:
-            await cleanup
-
-
-def _shutdown(runner: _LoopThread, client: AsyncClient) -> None:
+def _shutdown(runner: LoopThread, client: AsyncClient) -> None:
     runner.stop(client.close())
-
-
-class ChatStream:
-    """An iterator of ``ChatCompletionChunk``; a context manager with ``close()``."""
-
-    def __init__(self, stream: AsyncChatStream, runner: _LoopThread) -> None:
-        self._stream = stream
-        self._runner = runner
-
-    def __iter__(self) -> Iterator[ChatCompletionChunk]:
-        return self
-
-    def __next__(self) -> ChatCompletionChunk:
-        try:
-            return self._runner.run(self._stream.__anext__())
-        except StopAsyncIteration:
-            raise StopIteration from None
-
-    def close(self) -> None:
-        self._runner.run(self._stream.aclose())
-
-    def __enter__(self) -> ChatStream:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class Client:
@@ -175,7 +86,7 @@ class Client:
             proxies=proxies,
             media_provider=media_provider,
         )
-        self._runner = _LoopThread()
+        self._runner = LoopThread()
         self._finalizer = weakref.finalize(self, _shutdown, self._runner, self.async_client)
         self.chat = _Chat(self)
         self.images = _Images(self)
