@@ -1,18 +1,33 @@
-"""Requests/s and added latency through the gateway, against a direct call to the same upstream.
+"""CPU per request and per streamed chunk of the gateway, against a raw ASGI + aiohttp proxy.
 
-    .venv/bin/python benchmarks/gateway.py [--seconds 5] [--requests-c1 400]
+    .venv/bin/python benchmarks/gateway.py [--rounds 10] [--requests 2000] [--streams 5]
 
-The upstream is a minimal HTTP server (raw asyncio + uvloop, one canned chat completion) in
-its own process pinned to the last core; the gateway (``polymux serve --base-url``) runs in a
-process pinned to the first core; the load generator (aiohttp) shares the upstream's core.
-Measured in one run: direct, gateway, and LiteLLM's proxy when ``litellm`` is installed
-(``litellm[proxy]``, pointed at the same upstream; not a dependency of polymux).
+Every server under test runs in its own process pinned to the first CPU(s); the fake upstream
+of upstream.py (one canned chat completion, or a 1,000-chunk SSE stream) and the load
+generator (aiohttp, 50 requests in flight, or 5 streams) share the last CPU. What is measured
+is the server process's CPU time (every thread: the sum of /proc/PID/task/*/schedstat),
+divided by the requests or chunks of a batch. The servers get short batches in turn, in a
+rotated order each round, so load from elsewhere on the machine falls on all alike; each
+figure is the lowest batch, with the median beside it.
+
+- floor: the ~30-line raw ASGI app below (reads the body, posts it with one shared aiohttp
+  session, passes the answer back; a stream is forwarded one SSE event per ASGI send, as the
+  gateway sends them), served by uvicorn with the gateway's settings (uvloop, httptools, no
+  access log).
+- polymux: ``polymux serve --base-url`` with every feature on: an API key (auth), the usage
+  log (SQLite), the request limits.
+- nginx: ``proxy_pass`` to the same upstream, one worker, for reference (when ``nginx`` is
+  on the PATH: ``apt-get install nginx``).
+- litellm: LiteLLM's proxy pointed at the same upstream, when ``litellm[proxy]`` is
+  installed; ``litellm`` without the ``[proxy]`` extra is skipped with a message.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import importlib.util
 import json
 import os
 import shutil
@@ -26,65 +41,79 @@ from pathlib import Path
 
 import aiohttp
 
-BODY = json.dumps(
-    {
-        "id": "chatcmpl-bench",
-        "object": "chat.completion",
-        "created": 1767225600,
-        "model": "bench-model",
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": "Hello! How can I help?"},
-                "finish_reason": "stop",
-                "logprobs": None,
-            }
-        ],
-        "usage": {"prompt_tokens": 9, "completion_tokens": 7, "total_tokens": 16},
-    }
-).encode()
-REQUEST = {"model": "bench-model", "messages": [{"role": "user", "content": "Hello"}]}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-UPSTREAM_CODE = r"""
-import asyncio, sys
-try:
-    import uvloop; uvloop.install()
-except ImportError:
-    pass
-BODY = sys.stdin.buffer.read()
-RESPONSE = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-            + str(len(BODY)).encode() + b"\r\n\r\n" + BODY)
-MODELS = (b'{"object":"list","data":[{"id":"bench-model","object":"model","created":0,'
-          b'"owned_by":"x"}]}')
-MODELS_RESPONSE = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-                   + str(len(MODELS)).encode() + b"\r\n\r\n" + MODELS)
+from upstream import Upstream, cpus
 
-class Proto(asyncio.Protocol):
-    def connection_made(self, transport):
-        self.t = transport; self.buf = b""
-    def data_received(self, data):
-        self.buf += data
-        while True:
-            head, sep, rest = self.buf.partition(b"\r\n\r\n")
-            if not sep:
-                return
-            length = 0
-            for line in head.split(b"\r\n")[1:]:
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value)
-            if len(rest) < length:
-                return
-            self.buf = rest[length:]
-            self.t.write(MODELS_RESPONSE if head.startswith(b"GET") else RESPONSE)
+MODEL = "bench-model"
+REQUEST = {"model": MODEL, "messages": [{"role": "user", "content": "Hello"}]}
 
-async def main():
-    loop = asyncio.get_running_loop()
-    server = await loop.create_server(Proto, "127.0.0.1", int(sys.argv[1]), backlog=1024)
-    print("ready", flush=True)
-    await server.serve_forever()
+FLOOR_APP = r"""
+import sys
+import aiohttp
+import uvicorn
 
-asyncio.run(main())
+URL = sys.argv[2] + "/chat/completions"
+HEADERS = {"content-type": "application/json", "authorization": "Bearer bench"}
+session = None
+
+
+async def app(scope, receive, send):
+    global session
+    if scope["type"] == "lifespan":
+        await receive()  # startup
+        await send({"type": "lifespan.startup.complete"})
+        await receive()  # shutdown
+        return await send({"type": "lifespan.shutdown.complete"})
+    body, more = b"", True
+    while more:
+        message = await receive()
+        body, more = body + message.get("body", b""), message.get("more_body", False)
+    session = session or aiohttp.ClientSession()
+    async with session.post(URL, data=body, headers=HEADERS) as resp:
+        if resp.content_type != "text/event-stream":
+            data = await resp.read()
+            headers = [(b"content-type", b"application/json"),
+                       (b"content-length", str(len(data)).encode())]
+            await send({"type": "http.response.start", "status": resp.status, "headers": headers})
+            return await send({"type": "http.response.body", "body": data})
+        headers = [(b"content-type", b"text/event-stream")]
+        await send({"type": "http.response.start", "status": resp.status, "headers": headers})
+        async for line in resp.content:
+            if line.startswith(b"data: "):
+                await send({"type": "http.response.body", "body": line + b"\n", "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), loop="uvloop", http="httptools",
+            access_log=False, log_level="warning", server_header=False)
+"""
+
+NGINX_CONF = """
+worker_processes 1;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    upstream fake {{ server 127.0.0.1:{upstream_port}; keepalive 64; }}
+    server {{
+        listen 127.0.0.1:{port};
+        location /health {{ return 200 "ok"; }}
+        location / {{
+            proxy_pass http://fake;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
+        }}
+    }}
+}}
 """
 
 
@@ -94,162 +123,269 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def pin(cpu: int) -> list[str]:
-    """A command prefix pinning a process to one core (when taskset and the core exist)."""
-    if shutil.which("taskset") and cpu < (os.cpu_count() or 1):
-        return ["taskset", "-c", str(cpu)]
-    return []
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU time of every thread of ``pids`` (and of their child processes' threads)."""
+    total = 0
+    for pid in pids:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError, ValueError, IndexError):  # a thread that ended
+                total += int((task / "schedstat").read_text().split()[0])
+    return total / 1e9
 
 
-async def wait_up(url: str, timeout: float = 30.0) -> None:
-    end = time.monotonic() + timeout
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < end:
+def descendants(pid: int) -> list[int]:
+    out = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return out
+    for child in children:
+        out += descendants(int(child))
+    return out
+
+
+class Server:
+    def __init__(self, name: str, cmd: list[str], health: str, key: str = "bench") -> None:
+        self.name = name
+        self.health = health
+        self.url = health.rsplit("/", 1)[0] + "/v1/chat/completions"
+        self.key = key
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - kept open while the server runs
+        _, server_cpus = cpus()
+        self.proc = subprocess.Popen(
+            cmd,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=(lambda: os.sched_setaffinity(0, server_cpus)) if server_cpus else None,
+        )
+        self.requests: list[float] = []
+        self.chunks: list[float] = []
+
+    def output(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")[-2000:]
+
+    async def wait_up(self, timeout: float) -> bool:
+        """True once the health URL answers; False if the process died or never came up."""
+        end = time.monotonic() + timeout
+        async with aiohttp.ClientSession() as session:
+            while time.monotonic() < end:
+                if self.proc.poll() is not None:
+                    return False
+                try:
+                    async with session.get(self.health) as resp:
+                        if resp.status < 500:
+                            return True
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.2)
+        return False
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
             try:
-                async with session.get(url) as resp:
-                    if resp.status < 500:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
 
 
-async def load(url: str, concurrency: int, seconds: float, count: int | None) -> dict[str, float]:
-    """Closed-loop load: ``concurrency`` workers, each sending its next request as soon as the
-    previous one is answered."""
-    latencies: list[float] = []
-    errors = 0
-    payload = json.dumps(REQUEST).encode()
-    headers = {"Content-Type": "application/json", "Authorization": "Bearer bench"}
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        for _ in range(20):  # warm up connections and caches
-            async with session.post(url, data=payload, headers=headers) as resp:
-                await resp.read()
-        start = time.perf_counter()
-        deadline = start + seconds
+async def batch(server: Server, session: aiohttp.ClientSession, kind: str, count: int) -> float:
+    """Run one batch against ``server``; its CPU time per request or per chunk, in us."""
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {server.key}"}
+    stream = kind == "streams"
+    payload = json.dumps({**REQUEST, "stream": True} if stream else REQUEST).encode()
+    todo = iter(range(count))
+    items = 0
+    failures: list[str] = []
 
-        async def worker() -> None:
-            nonlocal errors
-            while True:
-                if count is not None and len(latencies) >= count:
-                    return
-                if count is None and time.perf_counter() >= deadline:
-                    return
-                t0 = time.perf_counter()
-                async with session.post(url, data=payload, headers=headers) as resp:
+    async def worker() -> None:
+        nonlocal items
+        for _ in todo:
+            async with session.post(server.url, data=payload, headers=headers) as resp:
+                if resp.status != 200:
+                    failures.append(f"{resp.status} {(await resp.read())[:200]!r}")
+                    continue
+                if not stream:
                     await resp.read()
-                    if resp.status != 200:
-                        errors += 1
-                latencies.append(time.perf_counter() - t0)
+                    items += 1
+                    continue
+                async for line in resp.content:
+                    if line.startswith(b"data: {"):
+                        items += 1
 
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - start
-    latencies.sort()
-    return {
-        "rps": len(latencies) / elapsed,
-        "p50_ms": statistics.median(latencies) * 1000,
-        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
-        "errors": errors,
-        "n": len(latencies),
-    }
-
-
-def start_gateway(upstream: str, port: int, tmp: Path) -> subprocess.Popen[bytes]:
-    cmd = [
-        *pin(0),
-        sys.executable,
-        "-m",
-        "polymux",
-        "serve",
-        "--base-url",
-        upstream,
-        "--port",
-        str(port),
-        "--db",
-        str(tmp / "bench.sqlite3"),
-    ]
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pids = descendants(server.proc.pid)
+    start = cpu_seconds(pids)
+    await asyncio.gather(*(worker() for _ in range(5 if stream else 50)))
+    used = cpu_seconds(pids) - start
+    if failures:
+        raise RuntimeError(f"{server.name}: {len(failures)} failed, first: {failures[0]}")
+    return used / max(items, 1) * 1e6
 
 
-def start_litellm(upstream: str, port: int, tmp: Path) -> subprocess.Popen[bytes] | None:
-    exe = shutil.which("litellm") or str(Path(sys.executable).with_name("litellm"))
-    if not Path(exe).exists():
+def start_polymux(upstream: str, tmp: Path) -> Server:
+    from polymux.server.store import Store
+
+    db = tmp / "polymux.sqlite3"
+    with Store(db) as store:
+        key = store.create_key("bench")  # auth on: every request carries and checks a key
+    port = free_port()
+    cmd = [sys.executable, "-m", "polymux", "serve", "--base-url", upstream]
+    cmd += ["--port", str(port), "--db", str(db)]
+    return Server("polymux", cmd, f"http://127.0.0.1:{port}/health", key)
+
+
+def start_floor(upstream: str, tmp: Path) -> Server:
+    script = tmp / "floor.py"
+    script.write_text(FLOOR_APP)
+    port = free_port()
+    cmd = [sys.executable, str(script), str(port), upstream]
+    return Server("floor", cmd, f"http://127.0.0.1:{port}/health")
+
+
+def start_nginx(upstream_port: int, tmp: Path) -> Server | None:
+    exe = shutil.which("nginx") or next(
+        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).exists()), None
+    )
+    if exe is None:
+        print("nginx: not installed, skipped (apt-get install nginx to compare)")
+        return None
+    port = free_port()
+    conf = tmp / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(tmp=tmp, port=port, upstream_port=upstream_port))
+    return Server(
+        "nginx", [exe, "-c", str(conf), "-p", str(tmp)], f"http://127.0.0.1:{port}/health"
+    )
+
+
+def start_litellm(upstream: str, tmp: Path) -> Server | None:
+    if importlib.util.find_spec("litellm") is None:
+        print("litellm: not installed, skipped (pip install 'litellm[proxy]' to compare)")
+        return None
+    # litellm without its [proxy] extra imports but cannot serve: find out before waiting.
+    probe = subprocess.run(
+        [sys.executable, "-c", "import litellm.proxy.proxy_server"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    if probe.returncode != 0:
+        last = (probe.stderr.strip().splitlines() or ["?"])[-1]
+        print(f"litellm: installed without its proxy ({last}); skipped")
+        print("         pip install 'litellm[proxy]' to compare")
         return None
     config = tmp / "litellm.yaml"
     config.write_text(
         "model_list:\n"
-        "  - model_name: bench-model\n"
+        f"  - model_name: {MODEL}\n"
         "    litellm_params:\n"
-        "      model: openai/bench-model\n"
+        f"      model: openai/{MODEL}\n"
         f"      api_base: {upstream}\n"
         "      api_key: unused\n"
     )
-    cmd = [*pin(0), exe, "--config", str(config), "--port", str(port), "--num_workers", "1"]
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    port = free_port()
+    exe = Path(sys.executable).with_name("litellm")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "litellm"]
+    cmd += ["--config", str(config), "--port", str(port), "--num_workers", "1"]
+    return Server("litellm", cmd, f"http://127.0.0.1:{port}/health/liveliness")
 
 
-def row(name: str, c: int, r: dict[str, float], base: dict[str, float] | None) -> str:
-    added = f"{r['p50_ms'] - base['p50_ms']:+7.2f}" if base else "      -"
-    return (
-        f"{name:<10} c={c:<3} {r['rps']:>8.0f} req/s  p50 {r['p50_ms']:7.2f} ms  "
-        f"p99 {r['p99_ms']:7.2f} ms  added p50 {added} ms  errors {r['errors']:.0f}"
-    )
-
-
-async def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=5.0, help="per concurrency-50 run")
-    parser.add_argument("--requests-c1", type=int, default=1000, help="requests at c=1")
-    args = parser.parse_args()
-    if shutil.which("taskset"):
-        os.sched_setaffinity(0, {(os.cpu_count() or 1) - 1})  # the load generator
-    up_port, gw_port, ll_port = free_port(), free_port(), free_port()
-    upstream_proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before any load
-        [*pin((os.cpu_count() or 1) - 1), sys.executable, "-c", UPSTREAM_CODE, str(up_port)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-    )
-    assert upstream_proc.stdin is not None and upstream_proc.stdout is not None
-    upstream_proc.stdin.write(BODY)
-    upstream_proc.stdin.close()
-    upstream_proc.stdout.readline()
-    upstream = f"http://127.0.0.1:{up_port}/v1"
-    procs: list[subprocess.Popen[bytes]] = [upstream_proc]
-    with tempfile.TemporaryDirectory() as tmpdir:
+async def run(args: argparse.Namespace) -> dict[str, Server]:
+    upstream_cpu, _ = cpus()
+    if upstream_cpu is not None:
+        os.sched_setaffinity(0, {upstream_cpu})  # the load generator shares the upstream's CPU
+    results: dict[str, Server] = {}
+    with tempfile.TemporaryDirectory() as tmpdir, Upstream(chunks=1000) as upstream:
         tmp = Path(tmpdir)
+        upstream_port = int(upstream.rsplit(":", 1)[1].split("/")[0])
+        started = [start_floor(upstream, tmp), start_polymux(upstream, tmp)]
+        started += [s for s in (start_nginx(upstream_port, tmp),) if s is not None]
+        if "litellm" in args.servers:
+            started += [s for s in (start_litellm(upstream, tmp),) if s is not None]
+        servers: list[Server] = []
         try:
-            targets = {"direct": f"{upstream}/chat/completions"}
-            procs.append(start_gateway(upstream, gw_port, tmp))
-            await wait_up(f"http://127.0.0.1:{gw_port}/health")
-            targets["gateway"] = f"http://127.0.0.1:{gw_port}/v1/chat/completions"
-            litellm = start_litellm(upstream, ll_port, tmp)
-            if litellm is not None:
-                procs.append(litellm)
-                await wait_up(f"http://127.0.0.1:{ll_port}/health/liveliness", timeout=120)
-                targets["litellm"] = f"http://127.0.0.1:{ll_port}/v1/chat/completions"
-            else:
-                print("litellm not installed: skipped (pip install 'litellm[proxy]' to compare)")
-            for concurrency, seconds, count in (
-                (1, 0.0, args.requests_c1),
-                (50, args.seconds, None),
-            ):
-                base = None
-                for name, url in targets.items():
-                    result = await load(url, concurrency, seconds, count)
-                    print(row(name, concurrency, result, base), flush=True)
-                    if name == "direct":
-                        base = result
+            for server in started:
+                if await server.wait_up(120 if server.name == "litellm" else 30):
+                    servers.append(server)
+                else:
+                    print(f"{server.name}: did not come up, skipped\n{server.output()}")
+                    server.stop()
+            # One client session a server for the whole run: its 50 connections are opened
+            # (and the server warmed up) before anything is measured.
+            sessions = {
+                s.name: aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+                for s in servers
+            }
+            try:
+                for server in servers:
+                    await batch(server, sessions[server.name], "requests", 200)
+                    await batch(server, sessions[server.name], "streams", 5)
+                await _rounds(servers, sessions, args, results)
+            finally:
+                for session in sessions.values():
+                    await session.close()
         finally:
-            for proc in procs:
-                proc.terminate()
-            for proc in procs:
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            for server in started:
+                server.stop()
+    return results
+
+
+async def _rounds(
+    servers: list[Server],
+    sessions: dict[str, aiohttp.ClientSession],
+    args: argparse.Namespace,
+    results: dict[str, Server],
+) -> None:
+    for round_no in range(args.rounds):
+        shift = round_no % len(servers)
+        for server in servers[shift:] + servers[:shift]:
+            session = sessions[server.name]
+            server.requests.append(await batch(server, session, "requests", args.requests))
+            server.chunks.append(await batch(server, session, "streams", args.streams))
+            print(
+                f"round {round_no + 1:>2} {server.name:>8}: "
+                f"{server.requests[-1]:8.1f} us/request  {server.chunks[-1]:7.2f} us/chunk",
+                flush=True,
+            )
+            results[server.name] = server
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=10, help="batches a server")
+    parser.add_argument("--requests", type=int, default=2000, help="requests a batch (c=50)")
+    parser.add_argument("--streams", type=int, default=5, help="1,000-chunk streams a batch")
+    parser.add_argument("--servers", default="floor,polymux,nginx,litellm")
+    parser.add_argument("--quick", action="store_true", help="small batches, two rounds")
+    args = parser.parse_args()
+    if args.quick:
+        args.requests, args.streams, args.rounds = 500, 2, 2
+    print(
+        f"servers pinned to CPUs {sorted(cpus()[1] or [])}, upstream and load to {cpus()[0]}; "
+        f"{args.rounds} interleaved batches a server of {args.requests} requests at "
+        f"concurrency 50 and {args.streams} streams of 1,000 chunks at concurrency 5; "
+        "CPU time of the server process"
+    )
+    results = asyncio.run(run(args))
+    floor = results.get("floor")
+    if floor is None or not floor.requests:
+        return
+    print("\nratio to the raw ASGI + aiohttp floor (target for polymux: <= 1.3x both)")
+    print("lowest batch, and in brackets the median batch's figure and ratio")
+    print(f"{'server':>8}  {'us/request':>17}  {'x floor':>15}  {'us/chunk':>15}  {'x floor':>15}")
+    floor_r, floor_r_med = min(floor.requests), statistics.median(floor.requests)
+    floor_c, floor_c_med = min(floor.chunks), statistics.median(floor.chunks)
+    for r in results.values():
+        low_r, med_r = min(r.requests), statistics.median(r.requests)
+        low_c, med_c = min(r.chunks), statistics.median(r.chunks)
+        print(
+            f"{r.name:>8}  {low_r:8.1f} ({med_r:6.1f})"
+            f"  {low_r / floor_r:6.2f}x ({med_r / floor_r_med:5.2f}x)"
+            f"  {low_c:6.2f} ({med_c:6.2f})"
+            f"  {low_c / floor_c:6.2f}x ({med_c / floor_c_med:5.2f}x)"
+        )
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from os import PathLike
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
-from ._record import Record
+from ._record import OmittedWhenNone, Record
 
 __all__ = [
     "ChatCompletion",
@@ -36,20 +36,20 @@ __all__ = [
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "function_call"]
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True)
 class Function(Record):
     name: str
     arguments: str
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True)
 class ChatCompletionMessageToolCall(Record):
     id: str
     function: Function
     type: Literal["function"] = "function"
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True)
 class ChatCompletionMessage(Record):
     content: str | None = None
     role: Literal["assistant"] = "assistant"
@@ -58,10 +58,8 @@ class ChatCompletionMessage(Record):
     annotations: list[Any] | None = None
     audio: Any = None
     function_call: Any = None
-    reasoning_content: str | None = None
-    parsed: Any = None
-
-    _omit_when_none: ClassVar[frozenset[str]] = frozenset({"reasoning_content", "parsed"})
+    reasoning_content: OmittedWhenNone[str] = OmittedWhenNone()
+    parsed: OmittedWhenNone[Any] = OmittedWhenNone()
 
     def save(
         self, filepath: str | PathLike[str], allowed_types: Sequence[str] | None = None
@@ -74,7 +72,7 @@ class ChatCompletionMessage(Record):
         save_message(self.content or "", filepath, allowed_types)
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True)
 class Choice(Record):
     index: int
     message: ChatCompletionMessage
@@ -82,13 +80,13 @@ class Choice(Record):
     logprobs: Any = None
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True)
 class PromptTokensDetails(Record):
     cached_tokens: int | None = None
     audio_tokens: int | None = None
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True)
 class CompletionTokensDetails(Record):
     reasoning_tokens: int | None = None
     audio_tokens: int | None = None
@@ -96,7 +94,7 @@ class CompletionTokensDetails(Record):
     rejected_prediction_tokens: int | None = None
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True)
 class CompletionUsage(Record):
     prompt_tokens: int
     completion_tokens: int
@@ -104,12 +102,10 @@ class CompletionUsage(Record):
     prompt_tokens_details: PromptTokensDetails | None = None
     completion_tokens_details: CompletionTokensDetails | None = None
     # True when the provider reported no usage and polymux estimated it (about 4 chars/token).
-    estimated: bool | None = None
-
-    _omit_when_none: ClassVar[frozenset[str]] = frozenset({"estimated"})
+    estimated: OmittedWhenNone[bool] = OmittedWhenNone()
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True)
 class ChatCompletion(Record):
     id: str
     choices: list[Choice]
@@ -119,21 +115,19 @@ class ChatCompletion(Record):
     usage: CompletionUsage | None = None
     system_fingerprint: str | None = None
     service_tier: str | None = None
-    provider: str | None = None
+    provider: OmittedWhenNone[str] = OmittedWhenNone()
     # g4f's: the conversation state a g4f-style provider returned, to pass back on the next
     # call as conversation=... (client/g4f.py).
-    conversation: Any = None
-
-    _omit_when_none: ClassVar[frozenset[str]] = frozenset({"provider", "conversation"})
+    conversation: OmittedWhenNone[Any] = OmittedWhenNone()
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True)
 class ChoiceDeltaToolCallFunction(Record):
     name: str | None = None
     arguments: str | None = None
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True)
 class ChoiceDeltaToolCall(Record):
     index: int
     id: str | None = None
@@ -141,19 +135,17 @@ class ChoiceDeltaToolCall(Record):
     type: Literal["function"] | None = None
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True)
 class ChoiceDelta(Record):
     content: str | None = None
     role: Literal["assistant"] | None = None
     refusal: str | None = None
     tool_calls: list[ChoiceDeltaToolCall] | None = None
     function_call: Any = None
-    reasoning_content: str | None = None
-
-    _omit_when_none: ClassVar[frozenset[str]] = frozenset({"reasoning_content"})
+    reasoning_content: OmittedWhenNone[str] = OmittedWhenNone()
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True)
 class ChunkChoice(Record):
     index: int
     delta: ChoiceDelta = field(default_factory=ChoiceDelta)
@@ -161,7 +153,7 @@ class ChunkChoice(Record):
     logprobs: Any = None
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True)
 class ChatCompletionChunk(Record):
     id: str
     choices: list[ChunkChoice]
@@ -171,6 +163,4 @@ class ChatCompletionChunk(Record):
     usage: CompletionUsage | None = None
     system_fingerprint: str | None = None
     service_tier: str | None = None
-    provider: str | None = None
-
-    _omit_when_none: ClassVar[frozenset[str]] = frozenset({"provider"})
+    provider: OmittedWhenNone[str] = OmittedWhenNone()

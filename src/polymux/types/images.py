@@ -5,22 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from os import PathLike
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
-from ._record import Record
+from ._record import OmittedWhenNone, Record
 
 __all__ = ["Image", "ImagesResponse", "Model", "ModelList"]
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True)
 class Image(Record):
     b64_json: str | None = None
     url: str | None = None
     revised_prompt: str | None = None
     # Set when the caller asked for ``save_to=``: where the file was written.
-    path: str | None = None
-
-    _omit_when_none: ClassVar[frozenset[str]] = frozenset({"path"})
+    path: OmittedWhenNone[str] = OmittedWhenNone()
 
     def save(self, path: str | PathLike[str]) -> None:
         """Write the image to ``path`` (g4f's ``Image.save``): from ``b64_json``, a ``data:``
@@ -31,30 +29,26 @@ class Image(Record):
         save_image(self, path)
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True)
 class ImagesResponse(Record):
     created: int
     data: list[Image] = field(default_factory=list)
-    usage: Any = None
-    provider: str | None = None
+    usage: OmittedWhenNone[Any] = OmittedWhenNone()
+    provider: OmittedWhenNone[str] = OmittedWhenNone()
     # The image model that made them (g4f's field; see client/image_choice.py).
-    model: str | None = None
-
-    _omit_when_none: ClassVar[frozenset[str]] = frozenset({"provider", "usage", "model"})
+    model: OmittedWhenNone[str] = OmittedWhenNone()
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True)
 class Model(Record):
     id: str
     created: int = 0
     owned_by: str = "polymux"
     object: Literal["model"] = "model"
-    provider: str | None = None
-
-    _omit_when_none: ClassVar[frozenset[str]] = frozenset({"provider"})
+    provider: OmittedWhenNone[str] = OmittedWhenNone()
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True)
 class ModelList(Record):
     data: list[Model] = field(default_factory=list)
     object: Literal["list"] = "list"
