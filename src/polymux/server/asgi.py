@@ -181,37 +181,44 @@ async def _disconnected(receive: Receive) -> None:
             return
 
 
-async def until_disconnect(receive: Receive, work: Awaitable[T]) -> T:
-    """Run ``work``; cancel it at once if the client disconnects (``ClientDisconnected``).
+#: Watchers of requests still running or whose answer is not complete yet.
+_WATCHERS: set[asyncio.Future[None]] = set()
 
-    The body must have been read: from then on ``receive()`` only reports the disconnect
-    (or, once the answer is complete, returns it immediately, which ends the watcher).
+
+async def until_disconnect(receive: Receive, work: Awaitable[T]) -> T:
+    """Run ``work`` in this task; cancel it at once if the client disconnects
+    (``ClientDisconnected``).
+
+    The body must have been read: from then on ``receive()`` only reports the disconnect,
+    or, once the answer is complete, returns at once (the ASGI rule), which ends the watcher
+    by itself: it is never cancelled, which would cost more than the rest of it. One watcher
+    task a request; ``work`` runs in the caller's task, so a cancellation from elsewhere
+    (server shutdown) reaches it directly and it unwinds (a stream sends its last, error,
+    event: chat.py) before this returns, and no task of its own keeps its error alive.
     """
-    task = asyncio.ensure_future(work)
-    watcher = asyncio.ensure_future(_disconnected(receive))
+    task = asyncio.current_task()
+    assert task is not None
+    gone = finished = False
+
+    async def watch() -> None:
+        nonlocal gone
+        await _disconnected(receive)
+        if not finished:  # the watcher runs only while ``work`` waits: that wait is cancelled
+            gone = True
+            task.cancel()
+
+    watcher = asyncio.ensure_future(watch())
+    _WATCHERS.add(watcher)  # the loop keeps only a weak reference to a task
+    watcher.add_done_callback(_WATCHERS.discard)
     try:
-        await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
-    except asyncio.CancelledError:
-        task.cancel()
-        watcher.cancel()
-        # Let the work unwind before this answer is torn down: a stream sends its last
-        # (error) event as it does (chat.py).
-        await asyncio.wait((task,), timeout=5)
-        raise
-    try:
-        if task.done():
-            watcher.cancel()
-            return task.result()
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
-        except Exception:  # the work's own error no longer matters: nobody is listening
-            pass
-        raise ClientDisconnected
+        return await work
+    except BaseException:
+        if not gone:
+            raise  # the work's own error, or a cancellation from elsewhere
+        # The client left: whatever the work raised as it was cancelled no longer matters.
+        uncancel = getattr(task, "uncancel", None)  # Python 3.11+
+        if uncancel is not None:
+            uncancel()
+        raise ClientDisconnected from None
     finally:
-        # An error raised from here holds this frame in its traceback, and the frame holds
-        # the task that holds the error: a cycle only the garbage collector frees, keeping
-        # whatever the failed work referenced (a 16 MB stream buffer) alive until then.
-        del task, watcher
+        finished = True

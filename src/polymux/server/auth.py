@@ -14,6 +14,7 @@ revoke`` takes effect on a running gateway.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import ipaddress
 import time
@@ -32,8 +33,15 @@ def is_loopback_client(client: tuple[str, int] | list[object] | None) -> bool:
     """Whether the ASGI ``scope["client"]`` is a loopback address (unknown: no)."""
     if not client:
         return False
+    return _is_loopback_address(str(client[0]))
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_loopback_address(host: str) -> bool:
+    # Cached: parsing the address cost several microseconds on every request, and a gateway
+    # sees few distinct client addresses.
     try:
-        address = ipaddress.ip_address(str(client[0]))
+        address = ipaddress.ip_address(host)
     except ValueError:
         return False
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:

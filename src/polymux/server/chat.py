@@ -22,6 +22,7 @@ import orjson
 
 from ..client.stream import AsyncChatStream
 from ..errors import InvalidRequestError
+from ..types._record import json_bytes
 from ..types.chat import ChatCompletion, ChatCompletionChunk, CompletionUsage
 from ..types.request import BODY_FIELDS
 from .asgi import until_disconnect
@@ -121,7 +122,7 @@ async def handle(gateway: Gateway, call: Call) -> None:
     _usage(call, completion.usage)
     if gateway.config.log_content and completion.choices:
         record.response = completion.choices[0].message.content
-    data = orjson.dumps(completion.model_dump())
+    data = json_bytes(completion)  # what dumping it would give, serialized natively
     await call.send(
         {
             "type": "http.response.start",
@@ -166,7 +167,7 @@ async def _stream(
                 await send(
                     {
                         "type": "http.response.body",
-                        "body": b"data: " + dumps(chunk.model_dump()) + b"\n\n",
+                        "body": b"data: " + json_bytes(chunk) + b"\n\n",
                         "more_body": True,
                     }
                 )
