@@ -13,7 +13,9 @@ figure is the lowest batch, with the median beside it.
 - floor: the ~30-line raw ASGI app below (reads the body, posts it with one shared aiohttp
   session, passes the answer back; a stream is forwarded one SSE event per ASGI send, as the
   gateway sends them), served by uvicorn with the gateway's settings (uvloop, httptools, no
-  access log).
+  access log). The ratios are against it.
+- floor+json: the same app also parsing every answer and event with orjson (what any proxy
+  that logs token usage must do at least), for reference.
 - polymux: ``polymux serve --base-url`` with every feature on: an API key (auth), the usage
   log (SQLite), the request limits.
 - nginx: ``proxy_pass`` to the same upstream, one worker, for reference (when ``nginx`` is
@@ -46,14 +48,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from upstream import Upstream, cpus
 
 MODEL = "bench-model"
+REPO = Path(__file__).resolve().parent.parent
 REQUEST = {"model": MODEL, "messages": [{"role": "user", "content": "Hello"}]}
 
 FLOOR_APP = r"""
 import sys
 import aiohttp
+import orjson
 import uvicorn
 
 URL = sys.argv[2] + "/chat/completions"
+PARSE = sys.argv[3] == "parse"  # read every answer and event, as a gateway logging usage must
 HEADERS = {"content-type": "application/json", "authorization": "Bearer bench"}
 session = None
 
@@ -73,6 +78,7 @@ async def app(scope, receive, send):
     async with session.post(URL, data=body, headers=HEADERS) as resp:
         if resp.content_type != "text/event-stream":
             data = await resp.read()
+            PARSE and orjson.loads(data)
             headers = [(b"content-type", b"application/json"),
                        (b"content-length", str(len(data)).encode())]
             await send({"type": "http.response.start", "status": resp.status, "headers": headers})
@@ -81,6 +87,7 @@ async def app(scope, receive, send):
         await send({"type": "http.response.start", "status": resp.status, "headers": headers})
         async for line in resp.content:
             if line.startswith(b"data: "):
+                PARSE and line.startswith(b"data: {") and orjson.loads(line[6:])
                 await send({"type": "http.response.body", "body": line + b"\n", "more_body": True})
         await send({"type": "http.response.body", "body": b""})
 
@@ -145,7 +152,14 @@ def descendants(pid: int) -> list[int]:
 
 
 class Server:
-    def __init__(self, name: str, cmd: list[str], health: str, key: str = "bench") -> None:
+    def __init__(
+        self,
+        name: str,
+        cmd: list[str],
+        health: str,
+        key: str = "bench",
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.name = name
         self.health = health
         self.url = health.rsplit("/", 1)[0] + "/v1/chat/completions"
@@ -156,6 +170,7 @@ class Server:
             cmd,
             stdout=self.log,
             stderr=subprocess.STDOUT,
+            env=env,
             preexec_fn=(lambda: os.sched_setaffinity(0, server_cpus)) if server_cpus else None,
         )
         self.requests: list[float] = []
@@ -223,24 +238,34 @@ async def batch(server: Server, session: aiohttp.ClientSession, kind: str, count
     return used / max(items, 1) * 1e6
 
 
-def start_polymux(upstream: str, tmp: Path) -> Server:
+def start_polymux(upstream: str, tmp: Path, revision: str | None = None) -> Server:
     from polymux.server.store import Store
 
-    db = tmp / "polymux.sqlite3"
+    name = f"polymux@{revision}" if revision else "polymux"
+    db = tmp / f"{name}.sqlite3"
     with Store(db) as store:
         key = store.create_key("bench")  # auth on: every request carries and checks a key
     port = free_port()
     cmd = [sys.executable, "-m", "polymux", "serve", "--base-url", upstream]
     cmd += ["--port", str(port), "--db", str(db)]
-    return Server("polymux", cmd, f"http://127.0.0.1:{port}/health", key)
+    env = None
+    if revision:  # that commit's package first on the path (exported, no checkout)
+        src = tmp / name
+        src.mkdir()
+        archive = subprocess.run(
+            ["git", "-C", str(REPO), "archive", revision, "src"], capture_output=True, check=True
+        )
+        subprocess.run(["tar", "-x", "-C", str(src)], input=archive.stdout, check=True)
+        env = dict(os.environ, PYTHONPATH=str(src / "src"))
+    return Server(name, cmd, f"http://127.0.0.1:{port}/health", key, env)
 
 
-def start_floor(upstream: str, tmp: Path) -> Server:
+def start_floor(upstream: str, tmp: Path, parse: bool = False) -> Server:
     script = tmp / "floor.py"
     script.write_text(FLOOR_APP)
     port = free_port()
-    cmd = [sys.executable, str(script), str(port), upstream]
-    return Server("floor", cmd, f"http://127.0.0.1:{port}/health")
+    cmd = [sys.executable, str(script), str(port), upstream, "parse" if parse else "pass"]
+    return Server("floor+json" if parse else "floor", cmd, f"http://127.0.0.1:{port}/health")
 
 
 def start_nginx(upstream_port: int, tmp: Path) -> Server | None:
@@ -299,7 +324,13 @@ async def run(args: argparse.Namespace) -> dict[str, Server]:
     with tempfile.TemporaryDirectory() as tmpdir, Upstream(chunks=1000) as upstream:
         tmp = Path(tmpdir)
         upstream_port = int(upstream.rsplit(":", 1)[1].split("/")[0])
-        started = [start_floor(upstream, tmp), start_polymux(upstream, tmp)]
+        started = [start_floor(upstream, tmp)]
+        if args.revisions:
+            started += [start_polymux(upstream, tmp, r) for r in args.revisions.split(",")]
+        else:
+            started.append(start_polymux(upstream, tmp))
+        if "floor+json" in args.servers:
+            started.append(start_floor(upstream, tmp, parse=True))
         started += [s for s in (start_nginx(upstream_port, tmp),) if s is not None]
         if "litellm" in args.servers:
             started += [s for s in (start_litellm(upstream, tmp),) if s is not None]
@@ -344,7 +375,7 @@ async def _rounds(
             server.requests.append(await batch(server, session, "requests", args.requests))
             server.chunks.append(await batch(server, session, "streams", args.streams))
             print(
-                f"round {round_no + 1:>2} {server.name:>8}: "
+                f"round {round_no + 1:>2} {server.name:>10}: "
                 f"{server.requests[-1]:8.1f} us/request  {server.chunks[-1]:7.2f} us/chunk",
                 flush=True,
             )
@@ -356,8 +387,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10, help="batches a server")
     parser.add_argument("--requests", type=int, default=2000, help="requests a batch (c=50)")
     parser.add_argument("--streams", type=int, default=5, help="1,000-chunk streams a batch")
-    parser.add_argument("--servers", default="floor,polymux,nginx,litellm")
+    parser.add_argument("--servers", default="floor,polymux,floor+json,nginx,litellm")
     parser.add_argument("--quick", action="store_true", help="small batches, two rounds")
+    parser.add_argument(
+        "--revisions", help="comma-separated git revisions: the gateway at each, interleaved"
+    )
     args = parser.parse_args()
     if args.quick:
         args.requests, args.streams, args.rounds = 500, 2, 2
@@ -373,14 +407,14 @@ def main() -> None:
         return
     print("\nratio to the raw ASGI + aiohttp floor (target for polymux: <= 1.3x both)")
     print("lowest batch, and in brackets the median batch's figure and ratio")
-    print(f"{'server':>8}  {'us/request':>17}  {'x floor':>15}  {'us/chunk':>15}  {'x floor':>15}")
+    print(f"{'server':>10}  {'us/request':>17}  {'x floor':>15}  {'us/chunk':>15}  {'x floor':>15}")
     floor_r, floor_r_med = min(floor.requests), statistics.median(floor.requests)
     floor_c, floor_c_med = min(floor.chunks), statistics.median(floor.chunks)
     for r in results.values():
         low_r, med_r = min(r.requests), statistics.median(r.requests)
         low_c, med_c = min(r.chunks), statistics.median(r.chunks)
         print(
-            f"{r.name:>8}  {low_r:8.1f} ({med_r:6.1f})"
+            f"{r.name:>10}  {low_r:8.1f} ({med_r:6.1f})"
             f"  {low_r / floor_r:6.2f}x ({med_r / floor_r_med:5.2f}x)"
             f"  {low_c:6.2f} ({med_c:6.2f})"
             f"  {low_c / floor_c:6.2f}x ({med_c / floor_c_med:5.2f}x)"

@@ -388,7 +388,8 @@ def main() -> None:
     for name in [n for n in names if not _available(n)]:
         print(f"{name:>9}: not installed, skipped")
     names = [n for n in names if _available(n)]
-    # name ("polymux@HEAD~1") -> a checkout of that revision, for A/B runs.
+    # name ("polymux@HEAD~1") -> that revision's src/ exported (git archive: no checkout, no
+    # worktree), for A/B runs.
     checkouts: dict[str, str] = {}
     if args.revisions:
         names = ["raw"]
