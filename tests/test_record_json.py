@@ -37,9 +37,7 @@ text = st.text(max_size=12)  # any code point: quotes, backslashes, control char
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**40), 2**40), text)
 json_values = st.recursive(
     scalars,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=3), st.dictionaries(text, inner, max_size=3)
-    ),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(text, inner, max_size=3)),
     max_leaves=8,
 )
 
@@ -58,9 +56,7 @@ def record_of(cls: type[Record], depth: int) -> st.SearchStrategy[Record]:
     value = st.one_of(json_values, nested)
     fields = dataclasses.fields(cls)  # type: ignore[arg-type]
     return st.fixed_dictionaries({f.name: value for f in fields}).flatmap(
-        lambda values: st.permutations(list(values)).map(
-            lambda order: _build(cls, values, order)
-        )
+        lambda values: st.permutations(list(values)).map(lambda order: _build(cls, values, order))
     )
 
 

@@ -41,6 +41,11 @@ class LoopThread:
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
+        # Calls to start, handed over from callers' threads. The loop thread is woken (a
+        # write to its self-pipe) only by the first call since it last looked: calls made
+        # while it is busy cost no system call.
+        self._incoming: deque[_Call] = deque()
+        self._woken = False
         self._thread = threading.Thread(
             target=self.loop.run_forever, name="polymux-sync", daemon=True
         )
@@ -65,7 +70,10 @@ class LoopThread:
             raise
         coro = awaitable if asyncio.iscoroutine(awaitable) else _await(awaitable)
         call = _Call(coro)
-        self.loop.call_soon_threadsafe(call.start, self.loop)
+        self._incoming.append(call)
+        if not self._woken:  # read after the append: see _start_incoming
+            self._woken = True
+            self.loop.call_soon_threadsafe(self._start_incoming)
         try:
             call.done.acquire()
         except BaseException:
@@ -76,6 +84,14 @@ class LoopThread:
         assert task is not None  # start() ran before the task's done-callback released us
         result: T = task.result()
         return result
+
+    def _start_incoming(self) -> None:  # in the loop thread
+        # Cleared before the deque is read: a call appended after this line is either seen
+        # below or finds the flag clear and wakes the loop again.
+        self._woken = False
+        incoming = self._incoming
+        while incoming:
+            incoming.popleft().start(self.loop)
 
     def stop(self, cleanup: Coroutine[Any, Any, None] | None = None) -> None:
         if self.loop.is_closed():
@@ -114,7 +130,7 @@ class _Call:
     def _release(self, task: asyncio.Task[Any]) -> None:
         self.done.release()
 
-    def cancel(self) -> None:  # in the loop thread, always after start()
+    def cancel(self) -> None:  # in the loop thread, after the start() it was queued behind
         if self.task is not None:
             self.task.cancel()
 
