@@ -22,6 +22,11 @@ figure is the lowest batch, with the median beside it.
   on the PATH: ``apt-get install nginx``).
 - litellm: LiteLLM's proxy pointed at the same upstream, when ``litellm[proxy]`` is
   installed; ``litellm`` without the ``[proxy]`` extra is skipped with a message.
+
+Then a latency table (wall clock, ``--latency-requests``): requests/s and p50/p99 at
+concurrency 1 and 50, and the p50 each server adds over calling the upstream directly.
+``--revisions A,B`` runs the gateway at several commits (exported with ``git archive``)
+against the same floor, interleaved, for before/after figures.
 """
 
 from __future__ import annotations
@@ -205,16 +210,20 @@ class Server:
                 self.proc.kill()
 
 
-async def batch(server: Server, session: aiohttp.ClientSession, kind: str, count: int) -> float:
-    """Run one batch against ``server``; its CPU time per request or per chunk, in us."""
+async def batch(server: Server, kind: str, count: int) -> float:
+    """Run one batch against ``server``; its CPU time per request or per chunk, in us.
+
+    Each batch opens its connections and warms them before it measures (servers close
+    keep-alive connections left idle while the other servers' batches run)."""
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {server.key}"}
     stream = kind == "streams"
     payload = json.dumps({**REQUEST, "stream": True} if stream else REQUEST).encode()
-    todo = iter(range(count))
+    concurrency = 5 if stream else 50
+    todo = iter(range(concurrency))
     items = 0
     failures: list[str] = []
 
-    async def worker() -> None:
+    async def worker(session: aiohttp.ClientSession) -> None:
         nonlocal items
         for _ in todo:
             async with session.post(server.url, data=payload, headers=headers) as resp:
@@ -229,13 +238,61 @@ async def batch(server: Server, session: aiohttp.ClientSession, kind: str, count
                     if line.startswith(b"data: {"):
                         items += 1
 
-    pids = descendants(server.proc.pid)
-    start = cpu_seconds(pids)
-    await asyncio.gather(*(worker() for _ in range(5 if stream else 50)))
-    used = cpu_seconds(pids) - start
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        await asyncio.gather(*(worker(session) for _ in range(concurrency)))  # warm up
+        todo = iter(range(count))
+        items = 0
+        pids = descendants(server.proc.pid)
+        start = cpu_seconds(pids)
+        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+        used = cpu_seconds(pids) - start
     if failures:
         raise RuntimeError(f"{server.name}: {len(failures)} failed, first: {failures[0]}")
     return used / max(items, 1) * 1e6
+
+
+async def latency(url: str, key: str, concurrency: int, count: int) -> dict[str, float]:
+    """Requests/s and latency percentiles of ``count`` non-streamed requests."""
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
+    payload = json.dumps(REQUEST).encode()
+    times: list[float] = []
+    todo = iter(range(count))
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+
+        async def worker() -> None:
+            for _ in todo:
+                t0 = time.perf_counter()
+                async with session.post(url, data=payload, headers=headers) as resp:
+                    await resp.read()
+                times.append(time.perf_counter() - t0)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))  # warm up
+        times.clear()
+        todo = iter(range(count))
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - start
+    times.sort()
+    return {
+        "rps": len(times) / elapsed,
+        "p50": statistics.median(times) * 1000,
+        "p99": times[int(len(times) * 0.99) - 1] * 1000,
+    }
+
+
+async def latencies(servers: list[Server], direct: str, args: argparse.Namespace) -> None:
+    print("\nlatency and requests/s (wall clock; added p50 is over calling the upstream directly)")
+    for concurrency, count in ((1, args.latency_requests), (50, args.latency_requests * 4)):
+        base = await latency(direct, "bench", concurrency, count)
+        for name, url, key in [("direct", direct, "bench")] + [
+            (s.name, s.url, s.key) for s in servers
+        ]:
+            r = base if name == "direct" else await latency(url, key, concurrency, count)
+            print(
+                f"{name:>10} c={concurrency:<3} {r['rps']:8.0f} req/s  p50 {r['p50']:7.2f} ms  "
+                f"p99 {r['p99']:7.2f} ms  added p50 {r['p50'] - base['p50']:+6.2f} ms",
+                flush=True,
+            )
 
 
 def start_polymux(upstream: str, tmp: Path, revision: str | None = None) -> Server:
@@ -331,7 +388,8 @@ async def run(args: argparse.Namespace) -> dict[str, Server]:
             started.append(start_polymux(upstream, tmp))
         if "floor+json" in args.servers:
             started.append(start_floor(upstream, tmp, parse=True))
-        started += [s for s in (start_nginx(upstream_port, tmp),) if s is not None]
+        if "nginx" in args.servers:
+            started += [s for s in (start_nginx(upstream_port, tmp),) if s is not None]
         if "litellm" in args.servers:
             started += [s for s in (start_litellm(upstream, tmp),) if s is not None]
         servers: list[Server] = []
@@ -342,20 +400,12 @@ async def run(args: argparse.Namespace) -> dict[str, Server]:
                 else:
                     print(f"{server.name}: did not come up, skipped\n{server.output()}")
                     server.stop()
-            # One client session a server for the whole run: its 50 connections are opened
-            # (and the server warmed up) before anything is measured.
-            sessions = {
-                s.name: aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
-                for s in servers
-            }
-            try:
-                for server in servers:
-                    await batch(server, sessions[server.name], "requests", 200)
-                    await batch(server, sessions[server.name], "streams", 5)
-                await _rounds(servers, sessions, args, results)
-            finally:
-                for session in sessions.values():
-                    await session.close()
+            for server in servers:  # warm up: imports, pools, caches
+                await batch(server, "requests", 200)
+                await batch(server, "streams", 5)
+            await _rounds(servers, args, results)
+            if args.latency_requests:
+                await latencies(servers, upstream + "/chat/completions", args)
         finally:
             for server in started:
                 server.stop()
@@ -363,17 +413,13 @@ async def run(args: argparse.Namespace) -> dict[str, Server]:
 
 
 async def _rounds(
-    servers: list[Server],
-    sessions: dict[str, aiohttp.ClientSession],
-    args: argparse.Namespace,
-    results: dict[str, Server],
+    servers: list[Server], args: argparse.Namespace, results: dict[str, Server]
 ) -> None:
     for round_no in range(args.rounds):
         shift = round_no % len(servers)
         for server in servers[shift:] + servers[:shift]:
-            session = sessions[server.name]
-            server.requests.append(await batch(server, session, "requests", args.requests))
-            server.chunks.append(await batch(server, session, "streams", args.streams))
+            server.requests.append(await batch(server, "requests", args.requests))
+            server.chunks.append(await batch(server, "streams", args.streams))
             print(
                 f"round {round_no + 1:>2} {server.name:>10}: "
                 f"{server.requests[-1]:8.1f} us/request  {server.chunks[-1]:7.2f} us/chunk",
@@ -388,6 +434,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000, help="requests a batch (c=50)")
     parser.add_argument("--streams", type=int, default=5, help="1,000-chunk streams a batch")
     parser.add_argument("--servers", default="floor,polymux,floor+json,nginx,litellm")
+    parser.add_argument(
+        "--latency-requests",
+        type=int,
+        default=1000,
+        help="requests at concurrency 1 for the latency table (4x that at 50; 0: none)",
+    )
     parser.add_argument("--quick", action="store_true", help="small batches, two rounds")
     parser.add_argument(
         "--revisions", help="comma-separated git revisions: the gateway at each, interleaved"
@@ -395,6 +447,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.requests, args.streams, args.rounds = 500, 2, 2
+        args.latency_requests = min(args.latency_requests, 200)
     print(
         f"servers pinned to CPUs {sorted(cpus()[1] or [])}, upstream and load to {cpus()[0]}; "
         f"{args.rounds} interleaved batches a server of {args.requests} requests at "
