@@ -91,6 +91,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/import_time.py
 	$(BIN)/python benchmarks/cli_startup.py
 	$(BIN)/python benchmarks/throughput.py --clients raw,polymux,openai
+	$(BIN)/python benchmarks/throughput.py --sync
 	$(BIN)/python benchmarks/open_streams.py
 	$(BIN)/python benchmarks/gateway.py
 
