@@ -114,7 +114,7 @@ def test_every_record_type_and_extension_field_is_covered() -> None:
 
 
 def test_an_extension_field_cleared_again_leaves_the_json() -> None:
-    delta = chat.ChoiceDelta("hi", reasoning_content="because")
+    delta = chat.ChoiceDelta(content="hi", reasoning_content="because")
     assert b'"reasoning_content":"because"' in json_bytes(delta)
     delta.reasoning_content = None
     assert delta.reasoning_content is None
