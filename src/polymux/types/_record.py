@@ -16,6 +16,7 @@ slotted dataclass orjson takes a slower path and writes every field, unset exten
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, ClassVar, Generic, TypeVar, overload
 
 import orjson
@@ -75,13 +76,28 @@ class OmittedWhenNone(Generic[T]):
 
 
 class Record:
-    """Mixin for the ``@dataclass`` response types."""
+    """Mixin for the ``@dataclass`` response types.
 
+    The chat, image and model records are plain dataclasses (fields in ``__dict__``, see the
+    module docstring); a record type declared ``@dataclass(slots=True)`` works too, dumped
+    from its fields (``_omit_when_none`` names its extensions) and not natively.
+    """
+
+    __slots__ = ()
     # Extension fields (not in the OpenAI schema) that are left out of dumps while unset,
     # so a dump reads like the OpenAI API's own JSON: the OmittedWhenNone fields.
     _omit_when_none: ClassVar[frozenset[str]] = frozenset()
 
     def model_dump(self, *, exclude_none: bool = False) -> dict[str, Any]:
+        if "__slots__" in type(self).__dict__:  # a slotted record
+            omit = self._omit_when_none
+            out: dict[str, Any] = {}
+            for f in dataclasses.fields(self):  # type: ignore[arg-type]
+                value = getattr(self, f.name)
+                if value is None and (exclude_none or f.name in omit):
+                    continue
+                out[f.name] = dump(value, exclude_none)
+            return out
         # The instance __dict__ holds exactly the fields a dump shows, in field order (an
         # OmittedWhenNone field is absent while None): what orjson serializes natively too.
         return {
@@ -92,7 +108,8 @@ class Record:
 
     def model_dump_json(self, *, exclude_none: bool = False, indent: int | None = None) -> str:
         option = orjson.OPT_INDENT_2 if indent else 0
-        data = self.model_dump(exclude_none=True) if exclude_none else self
+        native = not exclude_none and "__slots__" not in type(self).__dict__
+        data = self if native else self.model_dump(exclude_none=exclude_none)
         return orjson.dumps(data, option=option).decode()
 
     def to_dict(self) -> dict[str, Any]:
