@@ -60,13 +60,13 @@ class OmittedWhenNone(Generic[T]):
     def __get__(self, obj: None, owner: Any) -> None: ...
 
     @overload
-    def __get__(self, obj: object, owner: Any) -> T | None: ...
+    def __get__(self, obj: object, owner: Any) -> T: ...
 
     def __get__(self, obj: object | None, owner: Any = None) -> T | None:
+        # ``T`` includes None (``OmittedWhenNone[str | None]``): unset reads as None.
         if obj is None:
             return None  # the field's default, as dataclasses asks for it
-        value: T | None = obj.__dict__.get(self.name)
-        return value
+        return obj.__dict__.get(self.name)  # type: ignore[no-any-return]
 
     def __set__(self, obj: object, value: T | None) -> None:
         if value is None:

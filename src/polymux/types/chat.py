@@ -58,7 +58,7 @@ class ChatCompletionMessage(Record):
     annotations: list[Any] | None = None
     audio: Any = None
     function_call: Any = None
-    reasoning_content: OmittedWhenNone[str] = OmittedWhenNone()
+    reasoning_content: OmittedWhenNone[str | None] = OmittedWhenNone()
     parsed: OmittedWhenNone[Any] = OmittedWhenNone()
 
     def save(
@@ -102,7 +102,7 @@ class CompletionUsage(Record):
     prompt_tokens_details: PromptTokensDetails | None = None
     completion_tokens_details: CompletionTokensDetails | None = None
     # True when the provider reported no usage and polymux estimated it (about 4 chars/token).
-    estimated: OmittedWhenNone[bool] = OmittedWhenNone()
+    estimated: OmittedWhenNone[bool | None] = OmittedWhenNone()
 
 
 @dataclass(kw_only=True)
@@ -115,7 +115,7 @@ class ChatCompletion(Record):
     usage: CompletionUsage | None = None
     system_fingerprint: str | None = None
     service_tier: str | None = None
-    provider: OmittedWhenNone[str] = OmittedWhenNone()
+    provider: OmittedWhenNone[str | None] = OmittedWhenNone()
     # g4f's: the conversation state a g4f-style provider returned, to pass back on the next
     # call as conversation=... (client/g4f.py).
     conversation: OmittedWhenNone[Any] = OmittedWhenNone()
@@ -142,7 +142,7 @@ class ChoiceDelta(Record):
     refusal: str | None = None
     tool_calls: list[ChoiceDeltaToolCall] | None = None
     function_call: Any = None
-    reasoning_content: OmittedWhenNone[str] = OmittedWhenNone()
+    reasoning_content: OmittedWhenNone[str | None] = OmittedWhenNone()
 
 
 @dataclass(kw_only=True)
@@ -163,4 +163,4 @@ class ChatCompletionChunk(Record):
     usage: CompletionUsage | None = None
     system_fingerprint: str | None = None
     service_tier: str | None = None
-    provider: OmittedWhenNone[str] = OmittedWhenNone()
+    provider: OmittedWhenNone[str | None] = OmittedWhenNone()

@@ -18,7 +18,7 @@ class Image(Record):
     url: str | None = None
     revised_prompt: str | None = None
     # Set when the caller asked for ``save_to=``: where the file was written.
-    path: OmittedWhenNone[str] = OmittedWhenNone()
+    path: OmittedWhenNone[str | None] = OmittedWhenNone()
 
     def save(self, path: str | PathLike[str]) -> None:
         """Write the image to ``path`` (g4f's ``Image.save``): from ``b64_json``, a ``data:``
@@ -34,9 +34,9 @@ class ImagesResponse(Record):
     created: int
     data: list[Image] = field(default_factory=list)
     usage: OmittedWhenNone[Any] = OmittedWhenNone()
-    provider: OmittedWhenNone[str] = OmittedWhenNone()
+    provider: OmittedWhenNone[str | None] = OmittedWhenNone()
     # The image model that made them (g4f's field; see client/image_choice.py).
-    model: OmittedWhenNone[str] = OmittedWhenNone()
+    model: OmittedWhenNone[str | None] = OmittedWhenNone()
 
 
 @dataclass(kw_only=True)
@@ -45,7 +45,7 @@ class Model(Record):
     created: int = 0
     owned_by: str = "polymux"
     object: Literal["model"] = "model"
-    provider: OmittedWhenNone[str] = OmittedWhenNone()
+    provider: OmittedWhenNone[str | None] = OmittedWhenNone()
 
 
 @dataclass(kw_only=True)
