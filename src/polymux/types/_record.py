@@ -66,7 +66,7 @@ class OmittedWhenNone(Generic[T]):
         # ``T`` includes None (``OmittedWhenNone[str | None]``): unset reads as None.
         if obj is None:
             return None  # the field's default, as dataclasses asks for it
-        return obj.__dict__.get(self.name)  # type: ignore[no-any-return]
+        return obj.__dict__.get(self.name)
 
     def __set__(self, obj: object, value: T | None) -> None:
         if value is None:
