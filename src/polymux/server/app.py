@@ -63,6 +63,8 @@ class Call:
 
 
 Handler = Callable[["Gateway", Call], Awaitable[None]]
+#: (status, OpenAI-shaped error body) -> the error body a front door answers with.
+ErrorShape = Callable[[int, dict[str, Any]], dict[str, Any]]
 
 
 def _routes() -> tuple[dict[str, dict[str, Handler]], list[tuple[str, dict[str, Handler]]]]:
@@ -74,6 +76,7 @@ def _routes() -> tuple[dict[str, dict[str, Handler]], list[tuple[str, dict[str, 
         image_edits,
         images,
         media,
+        messages,
         models,
         moderations,
         openapi,
@@ -90,6 +93,8 @@ def _routes() -> tuple[dict[str, dict[str, Handler]], list[tuple[str, dict[str, 
         "/v1/audio/transcriptions": {"POST": audio.handle_transcription},
         "/v1/audio/translations": {"POST": audio.handle_translation},
         "/v1/audio/speech": {"POST": audio.handle_speech},
+        "/v1/messages": {"POST": messages.handle},
+        "/v1/messages/count_tokens": {"POST": messages.handle_count_tokens},
         "/v1/models": {"GET": models.handle_list},
         "/health": {"GET": models.handle_health},
         "/openapi.json": {"GET": openapi.handle},
@@ -120,6 +125,16 @@ def _routes() -> tuple[dict[str, dict[str, Handler]], list[tuple[str, dict[str, 
 _PUBLIC = frozenset({"/health", "/openapi.json"})
 #: Answers after which the connection is closed: refused and oversized requests.
 _CLOSE_AFTER = frozenset({401, 403, 408, 413})
+
+
+def _error_shapes() -> dict[str, ErrorShape]:
+    """Front doors of other dialects answer errors in their own shape (default: OpenAI's)."""
+    from . import messages
+
+    return {
+        "/v1/messages": messages.error_shape,
+        "/v1/messages/count_tokens": messages.error_shape,
+    }
 
 
 class Gateway:
@@ -169,6 +184,7 @@ class Gateway:
         if self.media_dir is not None:
             self.media_dir.mkdir(parents=True, exist_ok=True)
         self._exact, self._prefixed = _routes()
+        self._error_shapes = _error_shapes()
         self._cors = {o.encode() for o in config.cors_origins}
         self._closed = False
 
@@ -306,7 +322,8 @@ class Gateway:
                         headers.append((b"connection", b"close"))
                     if self._no_sdk_retry and isinstance(exc, (APIError, AllProvidersFailedError)):
                         headers.append((b"x-should-retry", b"false"))
-                    await send_json(send, status, body, headers)
+                    shape = self._error_shapes.get(path)
+                    await send_json(send, status, shape(status, body) if shape else body, headers)
             if logged:
                 record = call.record
                 record.key_name = call.key_name
