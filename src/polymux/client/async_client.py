@@ -28,6 +28,7 @@ from .image_edits import edit_images
 from .images import finish_images, save_directory
 from .moderations import Moderations
 from .params import build_chat_request, build_image_request, build_options
+from .responses import Responses
 from .stream import AsyncChatStream
 from .text_completions import TextCompletions
 
@@ -110,6 +111,7 @@ class AsyncClient:
         self.moderations = Moderations(self)
         self.audio = Audio(self)
         self.models = Models(self)
+        self.responses = Responses(self)
 
     def __repr__(self) -> str:
         names = [p.name for p in self._providers or ()]

@@ -1,0 +1,377 @@
+"""``client.responses``: OpenAI's Responses API on every chat provider.
+
+``create`` translates the request (dialects/responses.py) into a chat completion through the
+client's own ``chat.completions.create`` (so routing, fallback and every provider work as for
+chat), and the answer back into a ``Response`` or its stream of semantic events.
+Conversation state lives in a ``ResponseStore``: in memory and bounded by default (the
+gateway keeps its own in its database, per key). ``previous_response_id`` continues a stored
+conversation; ``store=False`` keeps a response out of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import AsyncGenerator, Awaitable, Generator, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..dialects.responses import (
+    ResponseBuilder,
+    chat_messages,
+    chat_params,
+    history_of,
+    input_items,
+    new_response,
+)
+from ..errors import InvalidRequestError, NotFoundError, StructuredOutputError
+from ..types.chat import ChatCompletion, ChatCompletionChunk
+from ..types.responses import (
+    Response,
+    ResponseItemList,
+    ResponseOutputMessage,
+    ResponseOutputText,
+    ResponseStreamEvent,
+)
+
+if TYPE_CHECKING:
+    from .async_client import AsyncClient
+
+__all__ = [
+    "AsyncResponseStream",
+    "MemoryResponseStore",
+    "ResponseStore",
+    "Responses",
+    "StoredResponse",
+]
+
+#: ``responses.create`` fields that shape the request (besides model, input and stream).
+FIELDS = frozenset(
+    {
+        "instructions",
+        "tools",
+        "tool_choice",
+        "text",
+        "reasoning",
+        "max_output_tokens",
+        "temperature",
+        "top_p",
+        "previous_response_id",
+        "store",
+        "metadata",
+        "parallel_tool_calls",
+        "truncation",
+        "user",
+    }
+)
+#: Fields accepted and left alone: they tune OpenAI's own service, not the answer.
+IGNORED = frozenset(
+    {
+        "include",
+        "service_tier",
+        "prompt_cache_key",
+        "prompt_cache_retention",
+        "safety_identifier",
+        "stream_options",
+        "top_logprobs",
+        "max_tool_calls",
+    }
+)
+
+
+@dataclass(slots=True)
+class StoredResponse:
+    """What a store keeps of one response."""
+
+    response: Response
+    #: The request's input items, with their ids (``input_items.list``).
+    input_items: list[dict[str, Any]]
+    #: The conversation up to and including this response's output, as Chat Completions
+    #: messages without the instructions (``previous_response_id`` continues from it).
+    history: list[dict[str, Any]]
+
+
+class ResponseStore(Protocol):
+    async def get(self, response_id: str) -> StoredResponse | None: ...
+
+    async def put(self, stored: StoredResponse) -> None: ...
+
+    async def delete(self, response_id: str) -> bool: ...
+
+
+class MemoryResponseStore:
+    """The newest ``max_responses`` responses, in memory (the least recently used go first)."""
+
+    def __init__(self, max_responses: int = 1000) -> None:
+        if max_responses < 1:
+            raise InvalidRequestError("max_responses must be at least 1")
+        self._max = max_responses
+        self._items: OrderedDict[str, StoredResponse] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    async def get(self, response_id: str) -> StoredResponse | None:
+        stored = self._items.get(response_id)
+        if stored is not None:
+            self._items.move_to_end(response_id)
+        return stored
+
+    async def put(self, stored: StoredResponse) -> None:
+        self._items[stored.response.id] = stored
+        self._items.move_to_end(stored.response.id)
+        while len(self._items) > self._max:
+            self._items.popitem(last=False)
+
+    async def delete(self, response_id: str) -> bool:
+        return self._items.pop(response_id, None) is not None
+
+
+class AsyncResponseStream:
+    """The events of a streamed response, in order (``async for``; ``await`` gives the stream
+    itself, as in the OpenAI SDK). Closing it closes the upstream call."""
+
+    __slots__ = ("_closed", "_events", "final")
+
+    def __init__(self, events: AsyncGenerator[ResponseStreamEvent, None]) -> None:
+        self._events = events
+        self._closed = False
+        #: The last response event's Response, once the stream has ended.
+        self.final: Response | None = None
+
+    def __aiter__(self) -> AsyncResponseStream:
+        return self
+
+    async def __anext__(self) -> ResponseStreamEvent:
+        if self._closed:
+            raise StopAsyncIteration
+        event = await self._events.__anext__()
+        if event.type in ("response.completed", "response.incomplete", "response.failed"):
+            self.final = event.response
+        return event
+
+    def __await__(self) -> Generator[Any, None, AsyncResponseStream]:
+        if False:  # pragma: no cover - makes this a generator function
+            yield
+        return self
+
+    async def get_final_response(self) -> Response:
+        """Read the rest of the stream; the finished Response."""
+        async for _ in self:
+            pass
+        if self.final is None:
+            raise InvalidRequestError("the stream was closed before the response finished")
+        return self.final
+
+    async def aclose(self) -> None:
+        if not self._closed:
+            self._closed = True
+            await self._events.aclose()
+
+    close = aclose
+
+    async def __aenter__(self) -> AsyncResponseStream:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class InputItems:
+    def __init__(self, responses: Responses) -> None:
+        self._responses = responses
+
+    async def list(self, response_id: str, *, order: str = "desc") -> ResponseItemList:
+        """A stored response's input items (newest first by default, as OpenAI lists them)."""
+        stored = await self._responses._stored(response_id)
+        items = list(stored.input_items)
+        if order == "desc":
+            items.reverse()
+        elif order != "asc":
+            raise InvalidRequestError('order must be "asc" or "desc"')
+        first = items[0].get("id") if items else None
+        last = items[-1].get("id") if items else None
+        return ResponseItemList(data=items, first_id=first, last_id=last)
+
+
+def _message_error(exc: BaseException) -> str:
+    return str(getattr(exc, "message", None) or exc)
+
+
+class Responses:
+    """``create`` / ``parse`` / ``retrieve`` / ``delete`` / ``input_items.list``."""
+
+    def __init__(self, client: AsyncClient, store: ResponseStore | None = None) -> None:
+        self._client = client
+        self.store: ResponseStore = store if store is not None else MemoryResponseStore()
+        self.input_items = InputItems(self)
+
+    def with_store(self, store: ResponseStore) -> Responses:
+        """The same client's Responses API over another store (the gateway's, per key)."""
+        return Responses(self._client, store)
+
+    # -- create ----------------------------------------------------------------------------------
+    def create(
+        self, *, model: str = "", input: Any, stream: bool = False, **fields: Any
+    ) -> Awaitable[Response] | AsyncResponseStream:
+        """Create a response. Fields as ``openai``'s ``responses.create``; ``provider`` picks
+        providers as in ``chat.completions.create``; ``extra_body`` goes to the upstream."""
+        unknown = set(fields) - FIELDS - IGNORED - {"provider", "extra_body"}
+        if unknown:
+            raise InvalidRequestError(
+                f"unknown parameter(s) {', '.join(sorted(unknown))} for responses.create"
+            )
+        if fields.get("background"):
+            raise InvalidRequestError("background responses are not supported")
+        if not isinstance(stream, bool):
+            raise InvalidRequestError(f"stream must be true or false, got {stream!r}")
+        items = input_items(input)
+        params = chat_params(fields)
+        if fields.get("extra_body") is not None:
+            params["extra_body"] = fields["extra_body"]
+        if fields.get("provider") is not None:
+            params["provider"] = fields["provider"]
+        instructions = fields.get("instructions")
+        if instructions is not None and not isinstance(instructions, str):
+            raise InvalidRequestError("instructions must be a string")
+        chat_messages(items)  # checks every part now, before anything is awaited
+        if stream:
+            return AsyncResponseStream(self._stream(model, items, params, fields))
+        return self._complete(model, items, params, fields)
+
+    async def _conversation(
+        self, items: list[dict[str, Any]], fields: Mapping[str, Any]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """(messages to send, the history they continue)."""
+        history: list[dict[str, Any]] = []
+        previous = fields.get("previous_response_id")
+        if previous is not None:
+            history = list((await self._stored(previous)).history)
+        messages = [*history, *chat_messages(items)]
+        instructions = fields.get("instructions")
+        if instructions:
+            messages.insert(0, {"role": "system", "content": instructions})
+        return messages, history
+
+    async def _remember(
+        self,
+        response: Response,
+        items: list[dict[str, Any]],
+        history: list[dict[str, Any]],
+    ) -> None:
+        if response.store and response.status != "failed":
+            full = [*history, *chat_messages(items), *history_of(response)]
+            await self.store.put(StoredResponse(response, items, full))
+
+    async def _complete(
+        self,
+        model: str,
+        items: list[dict[str, Any]],
+        params: dict[str, Any],
+        fields: Mapping[str, Any],
+    ) -> Response:
+        messages, history = await self._conversation(items, fields)
+        completion: ChatCompletion = await self._client.chat.completions.create(
+            model=model, messages=messages, **params
+        )
+        response = ResponseBuilder(new_response(completion.model, fields)).whole(completion)
+        await self._remember(response, items, history)
+        return response
+
+    async def _stream(
+        self,
+        model: str,
+        items: list[dict[str, Any]],
+        params: dict[str, Any],
+        fields: Mapping[str, Any],
+    ) -> AsyncGenerator[ResponseStreamEvent, None]:
+        messages, history = await self._conversation(items, fields)
+        chunks = self._client.chat.completions.create(
+            model=model,
+            messages=messages,
+            stream=True,
+            stream_options={"include_usage": True},
+            **params,
+        )
+        async with chunks:
+            # A failure before the first chunk is raised (an HTTP error at the gateway); one
+            # after it ends the stream with response.failed.
+            first: ChatCompletionChunk = await chunks.__anext__()
+            builder = ResponseBuilder(new_response(first.model, fields))
+            builder.response.provider = first.provider
+            for event in builder.start():
+                yield event
+            chunk: ChatCompletionChunk | None = first
+            try:
+                while chunk is not None:
+                    for event in builder.feed(chunk):
+                        yield event
+                    chunk = await anext(chunks, None)
+            except (asyncio.CancelledError, GeneratorExit):
+                raise
+            except Exception as exc:
+                for event in builder.fail(exc, _message_error(exc)):
+                    yield event
+                return
+        end = builder.finish()
+        await self._remember(builder.response, items, history)
+        for event in end:
+            yield event
+
+    # -- parse -----------------------------------------------------------------------------------
+    async def parse(
+        self, *, model: str = "", input: Any, text_format: Any, **fields: Any
+    ) -> Response:
+        """Like ``create``, with ``text_format`` a pydantic model class: the answer is asked for
+        in its strict JSON schema and validated into ``output_parsed`` (and each output_text
+        part's ``parsed``). An answer that does not validate raises ``StructuredOutputError``."""
+        from ..structured import parsed_format
+
+        if fields.get("stream"):
+            raise InvalidRequestError("parse() does not stream; use create(stream=True)")
+        spec = parsed_format(text_format)["json_schema"]
+        fields["text"] = {"format": {"type": "json_schema", **spec}}
+        pending = self.create(model=model, input=input, **fields)
+        assert not isinstance(pending, AsyncResponseStream)
+        response = await pending
+        for item in response.output:
+            if not isinstance(item, ResponseOutputMessage):
+                continue
+            for part in item.content:
+                if isinstance(part, ResponseOutputText):
+                    try:
+                        part.parsed = text_format.model_validate_json(part.text)
+                    except ValueError as exc:
+                        raise StructuredOutputError(
+                            f"the answer does not validate as {text_format.__name__}: "
+                            f"{str(exc)[:500]}",
+                            raw=part.text,
+                            provider=response.provider,
+                        ) from exc
+        return response
+
+    # -- stored responses ------------------------------------------------------------------------
+    async def _stored(self, response_id: str) -> StoredResponse:
+        if not isinstance(response_id, str) or not response_id:
+            raise InvalidRequestError("a response id must be a non-empty string")
+        stored = await self.store.get(response_id)
+        if stored is None:
+            raise NotFoundError(
+                f"no stored response with id {response_id!r} (responses created with "
+                "store=false, deleted or expired are not kept)",
+                status_code=404,
+            )
+        return stored
+
+    async def retrieve(self, response_id: str) -> Response:
+        return (await self._stored(response_id)).response
+
+    async def delete(self, response_id: str) -> None:
+        if not await self.store.delete(response_id):
+            raise NotFoundError(f"no stored response with id {response_id!r}", status_code=404)

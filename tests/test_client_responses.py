@@ -1,0 +1,241 @@
+"""``client.responses`` against every provider fake (the conformance targets): text,
+streaming as semantic events, instructions, images in, a two-turn tool loop through
+``previous_response_id``, structured output with ``parse``, the store, and errors. Every
+object and event is validated with the official ``openai.types.responses``."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pydantic
+import pytest
+from openai.types.responses import Response as OpenAIResponse
+from openai.types.responses import ResponseStreamEvent as OpenAIEvent
+
+from polymux import AsyncClient
+from polymux.client.responses import MemoryResponseStore
+from polymux.errors import InvalidRequestError, NotFoundError, UnsupportedCapabilityError
+
+from .fakes import FakeServer
+from .fakes import openai as fo
+from .fakes.brain import SAMPLE_STRING
+from .fakes.server import sse_data
+from .test_conformance import TARGETS, Target
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x07" * 40
+EVENT = pydantic.TypeAdapter(OpenAIEvent)
+WEATHER = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "Weather in a city",
+    "parameters": {
+        "type": "object",
+        "properties": {"city": {"type": "string"}},
+        "required": ["city"],
+    },
+}
+
+
+class City(pydantic.BaseModel):
+    city: str
+
+
+@pytest.fixture(params=TARGETS, ids=[t.name for t in TARGETS])
+async def client(request: pytest.FixtureRequest) -> AsyncIterator[AsyncClient]:
+    target: Target = request.param
+    async with FakeServer() as server:
+        for path in target.chat_paths:
+            server.script("POST", path, target.action())
+        async with AsyncClient(provider=target.make(server), max_retries=0, timeout=10) as c:
+            yield c
+
+
+def valid(response: Any) -> Any:
+    OpenAIResponse.model_validate(response.model_dump())
+    return response
+
+
+async def events_of(stream: Any) -> list[Any]:
+    events = [e async for e in await stream]
+    for event in events:
+        EVENT.validate_python(event.model_dump())
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    return events
+
+
+# -- every provider ----------------------------------------------------------------------------
+async def test_text_with_instructions(client: AsyncClient) -> None:
+    response = valid(await client.responses.create(input="hi", instructions="Be brief"))
+    assert response.output_text == "echo: hi | system: Be brief | turns: 1"
+    assert response.status == "completed" and response.instructions == "Be brief"
+    assert response.usage.output_tokens > 0 and response.usage.total_tokens > 0
+    assert response.id.startswith("resp_") and response.output[0].id.startswith("msg_")
+
+
+async def test_streamed_semantic_events(client: AsyncClient) -> None:
+    events = await events_of(client.responses.create(input="hello there", stream=True))
+    kinds = [e.type for e in events]
+    assert kinds[:5] == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
+        "response.output_text.delta",
+    ]
+    assert kinds[-4:] == [
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.completed",
+    ]
+    text = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+    assert text == "echo: hello there | turns: 1"
+    final = events[-1].response
+    assert valid(final).output_text == text and final.usage.input_tokens > 0
+    assert events[0].response.status == "in_progress" and events[0].response.output == []
+
+
+async def test_image_input(client: AsyncClient) -> None:
+    image = "data:image/png;base64," + base64.b64encode(PNG).decode()
+    response = await client.responses.create(
+        input=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "input_text", "text": "see"},
+                    {"type": "input_image", "image_url": image},
+                ],
+            }
+        ]
+    )
+    assert response.output_text == f"echo: see | images: image/png:{len(PNG)} | turns: 1"
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+async def test_tool_loop_through_previous_response_id(client: AsyncClient, streamed: bool) -> None:
+    if streamed:
+        stream = client.responses.create(input="weather in Paris?", tools=[WEATHER], stream=True)
+        events = await events_of(stream)
+        first = events[-1].response
+        deltas = [e for e in events if e.type == "response.function_call_arguments.delta"]
+        assert deltas and "".join(d.delta for d in deltas) == first.output[-1].arguments
+    else:
+        first = await client.responses.create(input="weather in Paris?", tools=[WEATHER])
+    valid(first)
+    (call,) = [item for item in first.output if item.type == "function_call"]
+    assert call.name == "get_weather" and call.arguments.replace(" ", "") == '{"city":"Paris"}'
+    second = await client.responses.create(
+        previous_response_id=first.id,
+        tools=[WEATHER],
+        input=[{"type": "function_call_output", "call_id": call.call_id, "output": "18C"}],
+    )
+    assert second.output_text == "tool said: 18C"
+    assert second.previous_response_id == first.id
+
+
+async def test_parse_structured_output(client: AsyncClient) -> None:
+    response = valid(await client.responses.parse(input="where?", text_format=City))
+    assert response.output_parsed == City(city=SAMPLE_STRING)
+
+
+async def test_multi_turn_through_previous_response_id(client: AsyncClient) -> None:
+    first = await client.responses.create(input="my name is Ada")
+    second = await client.responses.create(input="and me?", previous_response_id=first.id)
+    assert second.output_text == "echo: and me? | turns: 2"
+
+
+# -- the store ---------------------------------------------------------------------------------
+@pytest.fixture
+async def openai_fake() -> AsyncIterator[tuple[FakeServer, AsyncClient]]:
+    async with FakeServer() as server:
+        server.script("POST", fo.CHAT, fo.reply("ok"))
+        async with AsyncClient(base_url=server.url("/v1"), api_key="k", max_retries=0) as c:
+            yield server, c
+
+
+async def test_retrieve_delete_and_input_items(
+    openai_fake: tuple[FakeServer, AsyncClient],
+) -> None:
+    _, client = openai_fake
+    response = await client.responses.create(
+        input=[{"role": "user", "content": "a"}, {"role": "user", "content": "b"}],
+        metadata={"k": "v"},
+    )
+    assert (await client.responses.retrieve(response.id)).model_dump() == response.model_dump()
+    items = await client.responses.input_items.list(response.id)
+    assert [i["content"][0]["text"] for i in items.data] == ["b", "a"]  # newest first
+    assert items.first_id == items.data[0]["id"] and items.object == "list"
+    await client.responses.delete(response.id)
+    with pytest.raises(NotFoundError):
+        await client.responses.retrieve(response.id)
+    with pytest.raises(NotFoundError, match="no stored response"):
+        await client.responses.create(input="x", previous_response_id=response.id)
+
+
+async def test_store_false_and_the_bound(openai_fake: tuple[FakeServer, AsyncClient]) -> None:
+    _, client = openai_fake
+    unstored = await client.responses.create(input="x", store=False)
+    assert unstored.store is False
+    with pytest.raises(NotFoundError):
+        await client.responses.retrieve(unstored.id)
+    small = client.responses.with_store(MemoryResponseStore(max_responses=2))
+    ids = [(await small.create(input=str(i))).id for i in range(3)]
+    with pytest.raises(NotFoundError):
+        await small.retrieve(ids[0])  # the oldest went first
+    assert (await small.retrieve(ids[2])).id == ids[2]
+
+
+async def test_reasoning_streams_as_a_summary(openai_fake: tuple[FakeServer, AsyncClient]) -> None:
+    server, client = openai_fake
+    server.script(
+        "POST",
+        fo.CHAT,
+        sse_data(
+            [
+                fo.chunk({"role": "assistant", "reasoning_content": "Think"}),
+                fo.chunk({"content": "42"}),
+                fo.chunk({}, "length"),
+            ]
+        ),
+    )
+    events = await events_of(
+        client.responses.create(input="q", stream=True, reasoning={"effort": "low"})
+    )
+    kinds = [e.type for e in events]
+    assert "response.reasoning_summary_text.delta" in kinds
+    final = events[-1]
+    assert final.type == "response.incomplete"
+    assert final.response.incomplete_details.reason == "max_output_tokens"
+    assert [i.type for i in final.response.output] == ["reasoning", "message"]
+    assert server.requests[-1].json["reasoning_effort"] == "low"
+
+
+# -- errors ------------------------------------------------------------------------------------
+async def test_failure_mid_stream_is_response_failed(
+    openai_fake: tuple[FakeServer, AsyncClient],
+) -> None:
+    server, client = openai_fake
+    server.script("POST", fo.CHAT, sse_data([fo.chunk({"content": "pa"})] * 2, reset_after=1))
+    events = await events_of(client.responses.create(input="q", stream=True))
+    assert events[-1].type == "response.failed"
+    assert events[-1].response.error.code == "server_error"
+    assert events[-1].response.output_text == "pa"
+
+
+async def test_bad_requests_are_refused_before_sending(
+    openai_fake: tuple[FakeServer, AsyncClient],
+) -> None:
+    server, client = openai_fake
+    with pytest.raises(UnsupportedCapabilityError, match="built-in 'web_search'"):
+        client.responses.create(input="x", tools=[{"type": "web_search"}])
+    with pytest.raises(InvalidRequestError, match="input must be a string"):
+        client.responses.create(input=[])
+    with pytest.raises(InvalidRequestError, match="unknown parameter"):
+        client.responses.create(input="x", frobnicate=True)
+    with pytest.raises(InvalidRequestError, match="file_id is not served"):
+        client.responses.create(
+            input=[{"role": "user", "content": [{"type": "input_image", "file_id": "f"}]}]
+        )
+    assert not server.requests
