@@ -170,7 +170,7 @@ async def test_retrieve_delete_and_input_items(
     await client.responses.delete(response.id)
     with pytest.raises(NotFoundError):
         await client.responses.retrieve(response.id)
-    with pytest.raises(NotFoundError, match="no stored response"):
+    with pytest.raises(InvalidRequestError, match="names no stored response"):
         await client.responses.create(input="x", previous_response_id=response.id)
 
 

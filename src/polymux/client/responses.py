@@ -252,7 +252,15 @@ class Responses:
         history: list[dict[str, Any]] = []
         previous = fields.get("previous_response_id")
         if previous is not None:
-            history = list((await self._stored(previous)).history)
+            if not isinstance(previous, str) or not previous:
+                raise InvalidRequestError("previous_response_id must be a response id string")
+            stored = await self.store.get(previous)
+            if stored is None:
+                raise InvalidRequestError(
+                    f"previous_response_id {previous!r} names no stored response (responses "
+                    "created with store=false, deleted or expired are not kept)"
+                )
+            history = list(stored.history)
         messages = [*history, *chat_messages(items)]
         instructions = fields.get("instructions")
         if instructions:

@@ -33,6 +33,7 @@ from .auth import KeyRing, is_loopback_client
 from .config import GatewayConfig
 from .errormap import SHUTDOWN_MESSAGE, GatewayHTTPError, map_error
 from .local import LocalOnly
+from .response_store import ResponseDB
 from .store import Store, UsageRecord, default_db_path
 from .targets import ModelMap
 from .usage import UsageLog
@@ -80,6 +81,7 @@ def _routes() -> tuple[dict[str, dict[str, Handler]], list[tuple[str, dict[str, 
         models,
         moderations,
         openapi,
+        responses,
     )
 
     exact: dict[str, dict[str, Handler]] = {
@@ -95,6 +97,7 @@ def _routes() -> tuple[dict[str, dict[str, Handler]], list[tuple[str, dict[str, 
         "/v1/audio/speech": {"POST": audio.handle_speech},
         "/v1/messages": {"POST": messages.handle},
         "/v1/messages/count_tokens": {"POST": messages.handle_count_tokens},
+        "/v1/responses": {"POST": responses.handle_create},
         "/v1/models": {"GET": models.handle_list},
         "/health": {"GET": models.handle_health},
         "/openapi.json": {"GET": openapi.handle},
@@ -112,12 +115,14 @@ def _routes() -> tuple[dict[str, dict[str, Handler]], list[tuple[str, dict[str, 
         "/audio/translations",
         "/audio/speech",
         "/models",
+        "/responses",
     ):
         exact[path] = exact["/v1" + path]
     prefixed: list[tuple[str, dict[str, Handler]]] = [
         ("/v1/models/", {"GET": models.handle_one}),
         ("/models/", {"GET": models.handle_one}),
         (media.PREFIX, {"GET": media.handle}),
+        (responses.PREFIX, {"GET": responses.handle_get, "DELETE": responses.handle_delete}),
     ]
     return exact, prefixed
 
@@ -158,6 +163,8 @@ class Gateway:
             refresh=key_refresh,
         )
         self.usage = UsageLog(self.db_path)
+        #: Stored /v1/responses responses, opened on first use (server/responses.py).
+        self.response_db: ResponseDB | None = None
         limits = {p.name: p.max_concurrency for p in config.providers if p.max_concurrency}
         self.client = AsyncClient(
             timeout=Timeout(
@@ -202,6 +209,8 @@ class Gateway:
             await asyncio.sleep(0.01)
         await self.client.close()
         await asyncio.to_thread(self.usage.close)
+        if self.response_db is not None:
+            self.response_db.close()
         self._store.close()
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -364,8 +373,12 @@ async def _preflight(send: Send, cors: list[tuple[bytes, bytes]]) -> None:
             "type": "http.response.start",
             "status": 204,
             "headers": [
-                (b"access-control-allow-methods", b"GET, POST, OPTIONS"),
-                (b"access-control-allow-headers", b"authorization, content-type, api-key"),
+                (b"access-control-allow-methods", b"GET, POST, DELETE, OPTIONS"),
+                (
+                    b"access-control-allow-headers",
+                    b"authorization, content-type, api-key, x-api-key, anthropic-version, "
+                    b"anthropic-beta",
+                ),
                 (b"access-control-max-age", b"600"),
                 (b"content-length", b"0"),
             ],
