@@ -14,12 +14,14 @@ import openai
 import pydantic
 import pytest
 
+from polymux.server.config import ProviderConfig
 from polymux.server.store import Store
 
 from .fakes import FakeServer
 from .fakes import openai as fo
 from .fakes import pollinations as smart_openai
 from .fakes.brain import SAMPLE_STRING
+from .fakes.server import json, sse
 from .server_harness import LiveGateway, fake_config
 
 WEATHER = {
@@ -181,3 +183,118 @@ def test_errors_are_openai_shaped(gw: LiveGateway) -> None:
             client.responses.create(model="m1", input="x")
         with pytest.raises(openai.RateLimitError):
             client.responses.create(model="m1", input="x", stream=True)
+
+
+# -- OpenAI itself upstream: passed through natively --------------------------------------------
+def _openai_config(upstream: FakeServer) -> Any:
+    provider = ProviderConfig(
+        name="oa", type="openai", base_url=upstream.url("/v1"), api_key_env="POLYMUX_TEST_OA_KEY"
+    )
+    return replace(fake_config(upstream), providers=(provider,))
+
+
+def _native_response(id: str = "resp_native1") -> dict[str, Any]:
+    return {
+        "id": id,
+        "object": "response",
+        "created_at": 1767225600,
+        "model": "gpt-5",
+        "status": "completed",
+        "output": [
+            {"type": "web_search_call", "id": "ws_1", "status": "completed"},
+            {
+                "type": "message",
+                "id": "msg_1",
+                "role": "assistant",
+                "status": "completed",
+                "content": [{"type": "output_text", "text": "Sunny.", "annotations": []}],
+            },
+        ],
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "tools": [{"type": "web_search"}],
+        "usage": {
+            "input_tokens": 11,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens": 3,
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": 14,
+        },
+    }
+
+
+@pytest.fixture
+def native(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveGateway]:
+    monkeypatch.setenv("POLYMUX_TEST_OA_KEY", "sk-upstream")
+    with LiveGateway(tmp_path, _openai_config) as gateway:
+        gateway.upstream.script("POST", "/v1/responses", json(200, _native_response()))
+        yield gateway
+
+
+def test_openai_upstream_gets_the_request_untranslated(native: LiveGateway) -> None:
+    with Store(native.db_path) as store:
+        alice, bob = store.create_key("alice"), store.create_key("bob")
+    request = {
+        "input": "weather in Paris?",
+        "tools": [{"type": "web_search"}],
+        "include": ["web_search_call.action.sources"],
+        "reasoning": {"effort": "low", "summary": "auto"},
+    }
+    with sdk(native, alice) as client:
+        response = client.responses.create(model="gpt-5", **request)  # type: ignore[call-overload]
+    assert response.output_text == "Sunny." and response.output[0].type == "web_search_call"
+    (sent,) = native.upstream.requests
+    assert sent.path == "/v1/responses"
+    assert sent.json == {"model": "gpt-5", **request}
+    assert sent.headers["Authorization"] == "Bearer sk-upstream"  # never the gateway key
+    (row,) = native.usage_rows()
+    assert row["provider"] == "oa" and row["total_tokens"] == 14 and row["key_name"] == "alice"
+
+    native.upstream.script("GET", "/v1/responses/resp_native1", json(200, _native_response()))
+    with sdk(native, alice) as client:
+        assert client.responses.retrieve("resp_native1").id == "resp_native1"
+        client.responses.create(model="gpt-5", input="more", previous_response_id=response.id)
+    with sdk(native, bob) as client:  # another key reaches none of it
+        with pytest.raises(openai.NotFoundError):
+            client.responses.retrieve("resp_native1")
+        with pytest.raises(openai.BadRequestError, match="names no response of this key"):
+            client.responses.create(model="gpt-5", input="x", previous_response_id=response.id)
+
+
+def test_openai_upstream_stream_is_copied(native: LiveGateway) -> None:
+    done = _native_response("resp_s1")
+    created = {**done, "status": "in_progress", "output": [], "usage": None}
+    events = [
+        {"type": "response.created", "sequence_number": 0, "response": created},
+        {
+            "type": "response.output_text.delta",
+            "sequence_number": 1,
+            "item_id": "msg_1",
+            "output_index": 1,
+            "content_index": 0,
+            "delta": "Sunny.",
+            "logprobs": [],
+        },
+        {"type": "response.completed", "sequence_number": 2, "response": done},
+    ]
+    native.upstream.script(
+        "POST",
+        "/v1/responses",
+        sse([(e["type"], e) for e in events]),  # type: ignore[misc]
+    )
+    with sdk(native) as client:
+        got = list(client.responses.create(model="gpt-5", input="x", stream=True))
+    assert [e.model_dump(exclude_unset=True) for e in got] == events
+    native.upstream.script("DELETE", "/v1/responses/resp_s1", json(200, {"deleted": True}))
+    with sdk(native) as client:
+        client.responses.delete("resp_s1")
+        with pytest.raises(openai.NotFoundError):  # forgotten here once deleted there
+            client.responses.retrieve("resp_s1")
+
+
+def test_openai_upstream_errors_pass_through(native: LiveGateway) -> None:
+    error = {"error": {"message": "bad tool", "type": "invalid_request_error", "param": "tools"}}
+    native.upstream.script("POST", "/v1/responses", json(400, error))
+    with sdk(native) as client, pytest.raises(openai.BadRequestError) as caught:
+        client.responses.create(model="gpt-5", input="x")
+    assert caught.value.body == error["error"]

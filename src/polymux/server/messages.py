@@ -16,7 +16,6 @@ Errors before the answer starts are Anthropic-shaped JSON (the gateway's error h
 
 from __future__ import annotations
 
-import contextlib
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -24,19 +23,19 @@ import orjson
 from ..client.fold import estimate_tokens
 from ..client.stream import AsyncChatStream
 from ..dialects.anthropic import MessageEvents, chat_body, error_body, message_from_completion
-from ..errors import APIStatusError, InvalidRequestError
+from ..errors import InvalidRequestError
 from ..providers.anthropic import Anthropic
 from ..providers.base import Provider
 from ..providers.openai_shape import content_text
-from ..transport.base import ByteStream
-from ..transport.sse import SSEDecoder
+from ..transport.base import HttpRequest
 from ..types.chat import ChatCompletion, ChatCompletionChunk
-from .asgi import read_json, send_bytes, send_json, until_disconnect
+from .asgi import read_json, send_json, until_disconnect
 from .chat import SSE_HEADERS
 from .chat import _create as create_chat
 from .chat import _usage as record_usage
 from .errormap import map_error
 from .limits import check_chat
+from .passthrough import relay
 from .targets import Pinned, Route
 
 if TYPE_CHECKING:
@@ -46,7 +45,6 @@ __all__ = ["error_shape", "handle", "handle_count_tokens"]
 
 #: Request headers passed to an Anthropic upstream (never the caller's key).
 _FORWARDED = (b"anthropic-version", b"anthropic-beta")
-_JSON = [(b"content-type", b"application/json")]
 
 
 def error_shape(status: int, body: dict[str, Any]) -> dict[str, Any]:
@@ -104,75 +102,30 @@ async def _passthrough(
     targets: list[tuple[Provider, Anthropic]],
     path: str,
 ) -> None:
-    client = gateway.client
-    options = client.options
     forwarded = {
         k.decode(): v.decode("latin-1") for k, v in call.scope["headers"] if k in _FORWARDED
     }
     natives = dict(targets)
-    stream = body.get("stream") is True
+    options = gateway.client.options
 
-    def request(provider: Provider) -> Any:
+    def request(provider: Provider) -> HttpRequest:
         sent = {**body, "model": provider.resolve_model(route.model)}
         return natives[provider].native_request(path, sent, options, forwarded)
 
-    async with contextlib.AsyncExitStack() as stack:
+    async def watch(payload: Any) -> None:
+        if isinstance(payload, dict):  # a Message, message_start or message_delta
+            message = payload.get("message") or payload
+            _native_usage(call, message.get("usage") if isinstance(message, dict) else None)
 
-        async def whole(provider: Provider) -> bytes:
-            async with client.router.slot(provider):
-                return (await client.transport.request(request(provider))).body
-
-        async def opened(provider: Provider) -> ByteStream:
-            await stack.enter_async_context(client.router.slot(provider))
-            return await stack.enter_async_context(client.transport.stream(request(provider)))
-
-        total = options.timeout.total
-        try:
-            if not stream:
-                provider, data = await until_disconnect(
-                    call.receive, client.router.run(list(natives), whole, total=total)
-                )
-            else:
-                provider, upstream = await until_disconnect(
-                    call.receive, client.router.run(list(natives), opened, total=total)
-                )
-        except APIStatusError as exc:
-            if isinstance(exc.body, dict) and exc.body.get("type") == "error":
-                # Anthropic's own error body, as it sent it.
-                call.record.status = exc.status_code
-                call.record.error = str(exc)[:500]
-                call.responded = True
-                await send_json(call.send, exc.status_code, exc.body)
-                return
-            raise
-        call.record.provider = provider.name
-        if not stream:
-            payload = orjson.loads(data) if data else None
-            _native_usage(call, payload.get("usage") if isinstance(payload, dict) else None)
-            await send_bytes(call.send, 200, data, _JSON)
-            return
-        await until_disconnect(call.receive, _relay(call, upstream))
-
-
-async def _relay(call: Call, upstream: ByteStream) -> None:
-    """Copy an Anthropic stream to the caller, reading usage from it on the way."""
-    send = call.send
-    await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
-    call.responded = True
-    call.record.ttft_ms = call.elapsed_ms()
-    decoder = SSEDecoder()
-    tail = b""
-    try:
-        async for piece in upstream.iter_bytes():
-            await send({"type": "http.response.body", "body": piece, "more_body": True})
-            for event in decoder.feed(piece):
-                if event.event in ("message_start", "message_delta"):
-                    payload = orjson.loads(event.data)
-                    message = payload.get("message") or payload
-                    _native_usage(call, message.get("usage"))
-    except Exception as exc:
-        tail = _error_event(call, exc)
-    await send({"type": "http.response.body", "body": tail, "more_body": False})
+    await relay(
+        gateway,
+        call,
+        list(natives),
+        request,
+        stream=body.get("stream") is True,
+        watch=watch,
+        broken=lambda exc: _error_event(call, exc),
+    )
 
 
 def _error_event(call: Call, exc: BaseException) -> bytes:

@@ -1,7 +1,11 @@
 """``/v1/responses``: OpenAI's Responses API in front of every provider, for the openai SDKs'
 ``responses.create``, the Agents SDK, Codex and the AI SDK.
 
-``POST /v1/responses`` runs the client's Responses API (client/responses.py, the one
+A model whose providers are all OpenAI itself: the request goes to OpenAI's own
+``/v1/responses`` untranslated (built-in tools, reasoning items and all) and the answer comes
+back byte for byte; OpenAI keeps those responses, the gateway records only which key owns
+each id, and forwards that key's retrieve / delete / input_items for it (passthrough.py).
+Any other model:``POST /v1/responses`` runs the client's Responses API (client/responses.py, the one
 translation) with the caller's stored responses: the gateway's database keeps them per key
 (response_store.py), so ``previous_response_id``, ``GET /v1/responses/{id}``,
 ``DELETE /v1/responses/{id}`` and ``GET /v1/responses/{id}/input_items`` see only the
@@ -15,17 +19,23 @@ plain JSON error with its status; later failures end the stream with ``response.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, quote, urlencode
 
 import orjson
 
 from ..client.responses import FIELDS, IGNORED, AsyncResponseStream, Responses
 from ..errors import InvalidRequestError
+from ..providers.base import Provider
+from ..providers.openai import OpenAI
+from ..transport.base import HttpRequest
 from ..types.responses import Response, ResponseStreamEvent
 from .asgi import read_json, send_json, until_disconnect
 from .chat import SSE_HEADERS
 from .errormap import GatewayHTTPError, map_error
-from .response_store import ResponseDB
+from .passthrough import relay
+from .response_store import KeyResponses, ResponseDB
+from .targets import Pinned, Route
 
 if TYPE_CHECKING:
     from .app import Call, Gateway
@@ -90,6 +100,10 @@ async def handle_create(gateway: Gateway, call: Call) -> None:
     if gateway.config.log_content:
         record.request = orjson.dumps(body.get("input")).decode()
     route = gateway.models.route(model)
+    natives = _openai(route)
+    if natives is not None:
+        await _passthrough(gateway, call, body, route, natives)
+        return
     try:
         result = _responses(gateway, call).create(
             model=route.model,
@@ -138,6 +152,111 @@ async def _stream(gateway: Gateway, call: Call, stream: AsyncResponseStream) -> 
     await send({"type": "http.response.body", "body": tail, "more_body": False})
 
 
+# -- OpenAI upstream: passed through -----------------------------------------------------------
+def _openai(route: Route) -> dict[Provider, OpenAI] | None:
+    """Each routed provider with its OpenAI provider, when every one is OpenAI itself."""
+    out: dict[Provider, OpenAI] = {}
+    for provider in route.providers:
+        inner = provider.inner if isinstance(provider, Pinned) else provider
+        if not isinstance(inner, OpenAI):
+            return None
+        out[provider] = inner
+    return out
+
+
+def _owned_usage(call: Call, store: KeyResponses, keep: bool) -> Any:
+    """The passthrough's watch: usage for the log, and the id of a response OpenAI keeps
+    recorded for this key (before the caller can name it in a follow-up request)."""
+
+    async def watch(payload: Any) -> None:
+        if not isinstance(payload, dict):
+            return
+        response = payload.get("response") if "response" in payload else payload
+        if not isinstance(response, dict) or not isinstance(response.get("id"), str):
+            return
+        if keep and payload.get("type") in (None, "response.created"):
+            await store.put_native(response["id"], call.record.provider or "")
+        usage = response.get("usage")
+        if isinstance(usage, dict):
+            call.record.prompt_tokens = usage.get("input_tokens")
+            call.record.completion_tokens = usage.get("output_tokens")
+            call.record.total_tokens = usage.get("total_tokens")
+
+    return watch
+
+
+async def _passthrough(
+    gateway: Gateway,
+    call: Call,
+    body: dict[str, Any],
+    route: Route,
+    natives: dict[Provider, OpenAI],
+) -> None:
+    store = _database(gateway).for_key(call.key_name)
+    previous = body.get("previous_response_id")
+    if previous is not None and (
+        not isinstance(previous, str) or await store.upstream_of(previous) is None
+    ):
+        raise InvalidRequestError(
+            f"previous_response_id {previous!r} names no response of this key"
+        )
+    options = gateway.client.options
+
+    def request(provider: Provider) -> HttpRequest:
+        call.record.provider = provider.name
+        sent = {**body, "model": provider.resolve_model(route.model)}
+        return natives[provider].native_request("POST", "responses", options, sent)
+
+    await relay(
+        gateway,
+        call,
+        list(natives),
+        request,
+        stream=body.get("stream") is True,
+        watch=_owned_usage(call, store, body.get("store") is not False),
+        broken=lambda exc: _error_event(call, exc),
+    )
+
+
+def _error_event(call: Call, exc: BaseException) -> bytes:
+    status, error, _ = map_error(exc)
+    call.record.status = status
+    call.record.error = error["error"]["message"][:500]
+    return b"event: error\ndata: " + orjson.dumps({"type": "error", **error["error"]}) + b"\n\n"
+
+
+async def _forward(
+    gateway: Gateway, call: Call, store: KeyResponses, method: str, response_id: str, what: str
+) -> bool:
+    """Send a retrieve / delete / input_items of a response OpenAI keeps to that provider;
+    False when this key has no such response there."""
+    upstream = await store.upstream_of(response_id)
+    provider = gateway.models.providers.get(upstream or "")
+    if not isinstance(provider, OpenAI):
+        return False
+    path = f"responses/{quote(response_id, safe='')}"
+    if what:
+        query = urlencode(parse_qsl(call.scope.get("query_string", b"").decode("latin-1")))
+        path += f"/{what}" + (f"?{query}" if query else "")
+    options = gateway.client.options
+    await relay(
+        gateway,
+        call,
+        [provider],
+        lambda p: provider.native_request(method, path, options),
+        stream=False,
+        watch=_nothing,
+        broken=lambda exc: b"",
+    )
+    if method == "DELETE" and call.record.status in (0, 200):
+        await store.delete(response_id)
+    return True
+
+
+async def _nothing(payload: Any) -> None:
+    return None
+
+
 def _target(call: Call) -> tuple[str, str]:
     """(response id, what of it) from ``/v1/responses/{id}[/input_items]``."""
     rest = call.scope["path"][len(PREFIX) :]
@@ -160,6 +279,8 @@ async def handle_get(gateway: Gateway, call: Call) -> None:
     store = _database(gateway).for_key(call.key_name)
     stored = await store.get(response_id)
     if stored is None:
+        if await _forward(gateway, call, store, "GET", response_id, what):
+            return
         raise _missing(response_id)
     if what == "":
         await send_json(call.send, 200, stored.response.model_dump())
@@ -181,6 +302,9 @@ async def handle_delete(gateway: Gateway, call: Call) -> None:
         raise GatewayHTTPError(
             405, "only a response itself can be deleted", headers={"allow": "GET"}
         )
-    if not await _database(gateway).for_key(call.key_name).delete(response_id):
+    store = _database(gateway).for_key(call.key_name)
+    if await _forward(gateway, call, store, "DELETE", response_id, what):
+        return
+    if not await store.delete(response_id):
         raise _missing(response_id)
     await send_json(call.send, 200, {"id": response_id, "object": "response", "deleted": True})

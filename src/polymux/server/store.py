@@ -86,7 +86,8 @@ MIGRATIONS: tuple[str, ...] = (
         created REAL NOT NULL,
         response TEXT NOT NULL,
         input_items TEXT NOT NULL,
-        history TEXT NOT NULL
+        history TEXT NOT NULL,
+        upstream TEXT
     );
     CREATE INDEX responses_created ON responses(created);
     """,
@@ -301,28 +302,35 @@ class Store:
 
     # -- stored responses (/v1/responses) --------------------------------------------------
     # Each belongs to the key that created it (NULL: served without a key); a key sees only
-    # its own. Bodies are JSON text, as the API returns them.
+    # its own. Bodies are JSON text, as the API returns them. ``upstream`` names the provider
+    # that keeps a response passed through natively (only its id and owner are kept here).
     def put_response(
-        self, id: str, key_name: str | None, response: str, input_items: str, history: str
+        self,
+        id: str,
+        key_name: str | None,
+        response: str,
+        input_items: str,
+        history: str,
+        upstream: str | None = None,
     ) -> None:
         with self._write() as db:
             db.execute(
                 "INSERT OR REPLACE INTO responses "
-                "(id, key_name, created, response, input_items, history) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (id, key_name, time.time(), response, input_items, history),
+                "(id, key_name, created, response, input_items, history, upstream) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (id, key_name, time.time(), response, input_items, history, upstream),
             )
 
     def get_response(
         self, id: str, key_name: str | None, since: float
-    ) -> tuple[str, str, str] | None:
-        """(response, input_items, history) JSON of a response stored since ``since``."""
+    ) -> tuple[str, str, str, str | None] | None:
+        """(response, input_items, history, upstream) of a response stored since ``since``."""
         row = self._db.execute(
-            "SELECT response, input_items, history FROM responses "
+            "SELECT response, input_items, history, upstream FROM responses "
             "WHERE id = ? AND key_name IS ? AND created >= ?",
             (id, key_name, since),
         ).fetchone()
-        return None if row is None else (row[0], row[1], row[2])
+        return None if row is None else (row[0], row[1], row[2], row[3])
 
     def delete_response(self, id: str, key_name: str | None) -> bool:
         with self._write() as db:
