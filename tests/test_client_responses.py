@@ -14,10 +14,13 @@ import pytest
 from openai.types.responses import Response as OpenAIResponse
 from openai.types.responses import ResponseStreamEvent as OpenAIEvent
 
-from polymux import AsyncClient
+from polymux import AsyncClient, Client
 from polymux.client.responses import MemoryResponseStore
+from polymux.client.sync_responses import ResponseStream
 from polymux.errors import InvalidRequestError, NotFoundError, UnsupportedCapabilityError
+from polymux.types.responses import Response
 
+from .cli_support import ThreadedFakeServer
 from .fakes import FakeServer
 from .fakes import openai as fo
 from .fakes.brain import SAMPLE_STRING
@@ -239,3 +242,24 @@ async def test_bad_requests_are_refused_before_sending(
             input=[{"role": "user", "content": [{"type": "input_image", "file_id": "f"}]}]
         )
     assert not server.requests
+
+
+def test_sync_client_responses() -> None:
+    fake = ThreadedFakeServer()
+    fake.smart_chat()
+    try:
+        with Client(base_url=fake.server.url("/v1"), api_key="k", max_retries=0) as client:
+            response = client.responses.create(input="hello")
+            assert isinstance(response, Response)
+            assert response.output_text == "echo: hello | turns: 1"
+            with client.responses.create(input="again", stream=True) as stream:
+                assert isinstance(stream, ResponseStream)
+                kinds = [e.type for e in stream]
+            assert kinds[0] == "response.created" and kinds[-1] == "response.completed"
+            assert client.responses.retrieve(response.id).id == response.id
+            assert client.responses.input_items.list(response.id).data[0]["type"] == "message"
+            client.responses.delete(response.id)
+            with pytest.raises(NotFoundError):
+                client.responses.retrieve(response.id)
+    finally:
+        fake.close()

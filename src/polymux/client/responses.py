@@ -76,6 +76,7 @@ IGNORED = frozenset(
         "stream_options",
         "top_logprobs",
         "max_tool_calls",
+        "background",  # accepted when false; true is refused
     }
 )
 

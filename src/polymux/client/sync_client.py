@@ -24,6 +24,7 @@ from ..types.moderations import ModerationCreateResponse
 from ..types.request import Timeout
 from .async_client import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, AsyncClient
 from .stream import AsyncChatStream
+from .sync_responses import SyncResponses
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -179,6 +180,7 @@ class Client:
         self.moderations = _Moderations(self)
         self.audio = _Audio(self)
         self.models = _Models(self)
+        self.responses = SyncResponses(self)
 
     def __repr__(self) -> str:
         return f"<Client providers={[p.name for p in self.async_client.providers]}>"

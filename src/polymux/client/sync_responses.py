@@ -1,0 +1,87 @@
+"""``Client.responses``: the synchronous face of ``client.responses`` (see sync_client.py:
+the async code runs on the client's private loop thread)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from ..types.responses import Response, ResponseItemList, ResponseStreamEvent
+from .responses import AsyncResponseStream
+
+if TYPE_CHECKING:
+    from .sync_client import Client
+
+__all__ = ["ResponseStream", "SyncResponses"]
+
+
+class ResponseStream:
+    """An iterator of ``ResponseStreamEvent``; a context manager with ``close()``."""
+
+    def __init__(self, stream: AsyncResponseStream, client: Client) -> None:
+        self._stream = stream
+        self._client = client
+
+    def __iter__(self) -> Iterator[ResponseStreamEvent]:
+        return self
+
+    def __next__(self) -> ResponseStreamEvent:
+        try:
+            return self._client._runner.run(self._stream.__anext__())
+        except StopAsyncIteration:
+            raise StopIteration from None
+
+    def get_final_response(self) -> Response:
+        return self._client._runner.run(self._stream.get_final_response())
+
+    def close(self) -> None:
+        self._client._runner.run(self._stream.aclose())
+
+    def __enter__(self) -> ResponseStream:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class _InputItems:
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def list(self, response_id: str, *, order: str = "desc") -> ResponseItemList:
+        items = self._client.async_client.responses.input_items
+        return self._client._runner.run(items.list(response_id, order=order))
+
+
+class SyncResponses:
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self.input_items = _InputItems(client)
+
+    def create(
+        self, *, model: str = "", input: Any, stream: bool = False, **fields: Any
+    ) -> Response | ResponseStream:
+        result = self._client.async_client.responses.create(
+            model=model, input=input, stream=stream, **fields
+        )
+        if isinstance(result, AsyncResponseStream):
+            return ResponseStream(result, self._client)
+        return self._client._runner.run(result)
+
+    def parse(self, *, model: str = "", input: Any, text_format: Any, **fields: Any) -> Response:
+        pending = self._client.async_client.responses.parse(
+            model=model, input=input, text_format=text_format, **fields
+        )
+        return self._client._runner.run(pending)
+
+    def retrieve(self, response_id: str) -> Response:
+        return self._client._runner.run(self._client.async_client.responses.retrieve(response_id))
+
+    def delete(self, response_id: str) -> None:
+        self._client._runner.run(self._client.async_client.responses.delete(response_id))
