@@ -25,20 +25,13 @@ from .fakes import FakeServer
 from .fakes import openai as fo
 from .fakes.brain import SAMPLE_STRING
 from .fakes.server import sse_data
+from .support import WEATHER as CHAT_WEATHER
 from .test_conformance import TARGETS, Target
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x07" * 40
 EVENT = pydantic.TypeAdapter(OpenAIEvent)
-WEATHER = {
-    "type": "function",
-    "name": "get_weather",
-    "description": "Weather in a city",
-    "parameters": {
-        "type": "object",
-        "properties": {"city": {"type": "string"}},
-        "required": ["city"],
-    },
-}
+#: The chat tests' weather tool in the Responses shape.
+WEATHER = {"type": "function", **CHAT_WEATHER["function"]}
 
 
 class City(pydantic.BaseModel):

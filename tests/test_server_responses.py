@@ -23,19 +23,11 @@ from .fakes import pollinations as smart_openai
 from .fakes.brain import SAMPLE_STRING
 from .fakes.server import json, sse
 from .server_harness import LiveGateway, fake_config
+from .support import WEATHER as CHAT_WEATHER
 
-WEATHER = {
-    "type": "function",
-    "name": "get_weather",
-    "description": "Weather in a city",
-    "parameters": {
-        "type": "object",
-        "properties": {"city": {"type": "string"}},
-        "required": ["city"],
-        "additionalProperties": False,
-    },
-    "strict": True,
-}
+#: The chat tests' weather tool in the Responses shape, strict.
+WEATHER = {"type": "function", **CHAT_WEATHER["function"], "strict": True}
+WEATHER["parameters"] = {**WEATHER["parameters"], "additionalProperties": False}
 
 
 class City(pydantic.BaseModel):

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Awaitable, Generator, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Mapping
 from dataclasses import dataclass
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..dialects.responses import (
@@ -34,6 +33,7 @@ from ..types.responses import (
     ResponseOutputText,
     ResponseStreamEvent,
 )
+from .stream import AsyncEventStream
 
 if TYPE_CHECKING:
     from .async_client import AsyncClient
@@ -129,33 +129,22 @@ class MemoryResponseStore:
         return self._items.pop(response_id, None) is not None
 
 
-class AsyncResponseStream:
+class AsyncResponseStream(AsyncEventStream[ResponseStreamEvent]):
     """The events of a streamed response, in order (``async for``; ``await`` gives the stream
     itself, as in the OpenAI SDK). Closing it closes the upstream call."""
 
-    __slots__ = ("_closed", "_events", "final")
+    __slots__ = ("final",)
 
     def __init__(self, events: AsyncGenerator[ResponseStreamEvent, None]) -> None:
-        self._events = events
-        self._closed = False
+        super().__init__(events)
         #: The last response event's Response, once the stream has ended.
         self.final: Response | None = None
 
-    def __aiter__(self) -> AsyncResponseStream:
-        return self
-
     async def __anext__(self) -> ResponseStreamEvent:
-        if self._closed:
-            raise StopAsyncIteration
-        event = await self._events.__anext__()
+        event = await super().__anext__()
         if event.type in ("response.completed", "response.incomplete", "response.failed"):
             self.final = event.response
         return event
-
-    def __await__(self) -> Generator[Any, None, AsyncResponseStream]:
-        if False:  # pragma: no cover - makes this a generator function
-            yield
-        return self
 
     async def get_final_response(self) -> Response:
         """Read the rest of the stream; the finished Response."""
@@ -164,24 +153,6 @@ class AsyncResponseStream:
         if self.final is None:
             raise InvalidRequestError("the stream was closed before the response finished")
         return self.final
-
-    async def aclose(self) -> None:
-        if not self._closed:
-            self._closed = True
-            await self._events.aclose()
-
-    close = aclose
-
-    async def __aenter__(self) -> AsyncResponseStream:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 class InputItems:

@@ -14,7 +14,7 @@ import weakref
 from collections.abc import Awaitable, Coroutine, Iterator
 from concurrent.futures import Future
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
 from ..types.chat import ChatCompletion, ChatCompletionChunk
 from ..types.completions import Completion
@@ -23,11 +23,10 @@ from ..types.images import ImagesResponse, ModelList
 from ..types.moderations import ModerationCreateResponse
 from ..types.request import Timeout
 from .async_client import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, AsyncClient
-from .stream import AsyncChatStream
-from .sync_responses import SyncResponses
+from .stream import AsyncChatStream, AsyncEventStream
 
 if TYPE_CHECKING:
-    from typing_extensions import Unpack
+    from typing_extensions import Self, Unpack
 
     from ..providers.registry import ProviderSpec
     from ..routing.health import HealthStore
@@ -102,17 +101,18 @@ def _shutdown(runner: _LoopThread, client: AsyncClient) -> None:
     runner.stop(client.close())
 
 
-class ChatStream:
-    """An iterator of ``ChatCompletionChunk``; a context manager with ``close()``."""
+class SyncStream(Generic[T]):
+    """An iterator over an async stream's items, pulled across from the loop thread; a
+    context manager with ``close()``."""
 
-    def __init__(self, stream: AsyncChatStream, runner: _LoopThread) -> None:
+    def __init__(self, stream: AsyncEventStream[T], runner: _LoopThread) -> None:
         self._stream = stream
         self._runner = runner
 
-    def __iter__(self) -> Iterator[ChatCompletionChunk]:
+    def __iter__(self) -> Iterator[T]:
         return self
 
-    def __next__(self) -> ChatCompletionChunk:
+    def __next__(self) -> T:
         try:
             return self._runner.run(self._stream.__anext__())
         except StopAsyncIteration:
@@ -121,7 +121,7 @@ class ChatStream:
     def close(self) -> None:
         self._runner.run(self._stream.aclose())
 
-    def __enter__(self) -> ChatStream:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -131,6 +131,10 @@ class ChatStream:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class ChatStream(SyncStream[ChatCompletionChunk]):
+    """An iterator of ``ChatCompletionChunk``; a context manager with ``close()``."""
 
 
 class Client:
@@ -180,6 +184,8 @@ class Client:
         self.moderations = _Moderations(self)
         self.audio = _Audio(self)
         self.models = _Models(self)
+        from .sync_responses import SyncResponses  # it builds on this module's SyncStream
+
         self.responses = SyncResponses(self)
 
     def __repr__(self) -> str:

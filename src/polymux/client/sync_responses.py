@@ -3,12 +3,11 @@ the async code runs on the client's private loop thread)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ..types.responses import Response, ResponseItemList, ResponseStreamEvent
 from .responses import AsyncResponseStream
+from .sync_client import SyncStream
 
 if TYPE_CHECKING:
     from .sync_client import Client
@@ -16,38 +15,13 @@ if TYPE_CHECKING:
 __all__ = ["ResponseStream", "SyncResponses"]
 
 
-class ResponseStream:
+class ResponseStream(SyncStream[ResponseStreamEvent]):
     """An iterator of ``ResponseStreamEvent``; a context manager with ``close()``."""
 
-    def __init__(self, stream: AsyncResponseStream, client: Client) -> None:
-        self._stream = stream
-        self._client = client
-
-    def __iter__(self) -> Iterator[ResponseStreamEvent]:
-        return self
-
-    def __next__(self) -> ResponseStreamEvent:
-        try:
-            return self._client._runner.run(self._stream.__anext__())
-        except StopAsyncIteration:
-            raise StopIteration from None
+    _stream: AsyncResponseStream
 
     def get_final_response(self) -> Response:
-        return self._client._runner.run(self._stream.get_final_response())
-
-    def close(self) -> None:
-        self._client._runner.run(self._stream.aclose())
-
-    def __enter__(self) -> ResponseStream:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+        return self._runner.run(self._stream.get_final_response())
 
 
 class _InputItems:
@@ -71,7 +45,7 @@ class SyncResponses:
             model=model, input=input, stream=stream, **fields
         )
         if isinstance(result, AsyncResponseStream):
-            return ResponseStream(result, self._client)
+            return ResponseStream(result, self._client._runner)
         return self._client._runner.run(result)
 
     def parse(self, *, model: str = "", input: Any, text_format: Any, **fields: Any) -> Response:

@@ -62,6 +62,14 @@ class Call:
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000.0
 
+    def failed(self, exc: BaseException) -> tuple[int, dict[str, Any]]:
+        """Log a failure after the answer started; (status, OpenAI-shaped error body) to end
+        the stream with."""
+        status, body, _ = map_error(exc)
+        self.record.status = status
+        self.record.error = body["error"]["message"][:500]
+        return status, body
+
 
 Handler = Callable[["Gateway", Call], Awaitable[None]]
 #: (status, OpenAI-shaped error body) -> the error body a front door answers with.

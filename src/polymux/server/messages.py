@@ -33,7 +33,6 @@ from .asgi import read_json, send_json, until_disconnect
 from .chat import SSE_HEADERS
 from .chat import _create as create_chat
 from .chat import _usage as record_usage
-from .errormap import map_error
 from .limits import check_chat
 from .passthrough import relay
 from .targets import Pinned, Route
@@ -129,10 +128,7 @@ async def _passthrough(
 
 
 def _error_event(call: Call, exc: BaseException) -> bytes:
-    status, error, _ = map_error(exc)
-    call.record.status = status
-    call.record.error = error["error"]["message"][:500]
-    return _sse([error_shape(status, error)])
+    return _sse([error_shape(*call.failed(exc))])
 
 
 # -- translated, in front of any other provider ------------------------------------------------

@@ -32,7 +32,7 @@ from ..transport.base import HttpRequest
 from ..types.responses import Response, ResponseStreamEvent
 from .asgi import read_json, send_json, until_disconnect
 from .chat import SSE_HEADERS
-from .errormap import GatewayHTTPError, map_error
+from .errormap import GatewayHTTPError
 from .passthrough import relay
 from .response_store import KeyResponses, ResponseDB
 from .targets import Pinned, Route
@@ -142,11 +142,7 @@ async def _stream(gateway: Gateway, call: Call, stream: AsyncResponseStream) -> 
                 await send({"type": "http.response.body", "body": _sse(event), "more_body": True})
                 event = await anext(stream, None)
         except Exception as exc:  # the stream reports upstream failures itself: this is ours
-            status, error, _ = map_error(exc)
-            call.record.status = status
-            call.record.error = error["error"]["message"][:500]
-            tail = b"event: error\ndata: " + orjson.dumps({"type": "error", **error["error"]})
-            tail += b"\n\n"
+            tail = _error_event(call, exc)
     if gateway.config.log_content and stream.final is not None:
         call.record.response = stream.final.output_text
     await send({"type": "http.response.body", "body": tail, "more_body": False})
@@ -219,10 +215,9 @@ async def _passthrough(
 
 
 def _error_event(call: Call, exc: BaseException) -> bytes:
-    status, error, _ = map_error(exc)
-    call.record.status = status
-    call.record.error = error["error"]["message"][:500]
-    return b"event: error\ndata: " + orjson.dumps({"type": "error", **error["error"]}) + b"\n\n"
+    """The Responses stream's ``error`` event for a failure after the answer started."""
+    _, error = call.failed(exc)
+    return b"event: error\ndata: " + orjson.dumps({**error["error"], "type": "error"}) + b"\n\n"
 
 
 async def _forward(
