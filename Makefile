@@ -6,6 +6,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed-dev
+# The Node clients the gateway is tested against (tests/test_server_node.py), pinned by the
+# lock file; skipped with a note where npm is missing.
+NODE_DIR := tests/node
+NODE_STAMP := $(NODE_DIR)/node_modules/.installed
 
 .PHONY: run example test lint typecheck unit package bench clean venv
 
@@ -22,7 +26,12 @@ $(STAMP): $(RUN_STAMP) tests/node/package-lock.json
 		npm ci --prefix tests/node --no-audit --no-fund --loglevel=error; fi
 	touch $(STAMP)
 
-venv: $(STAMP)
+$(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
+	@if command -v npm > /dev/null; then \
+		npm ci --prefix $(NODE_DIR) --no-audit --no-fund --loglevel=error && touch $(NODE_STAMP); \
+	else echo "npm not found: the Node client tests will be skipped"; fi
+
+venv: $(STAMP) $(NODE_STAMP)
 
 # The main job: the OpenAI-compatible gateway on 127.0.0.1:1337 (keyless upstream by default).
 # The CLI is then .venv/bin/polymux (or `source .venv/bin/activate`, then `polymux`).
@@ -40,7 +49,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) $(NODE_STAMP)
 	$(BIN)/pytest
 
 # The wheel and sdist build, pass PyPI's metadata checks, and install and run in a fresh venv.
