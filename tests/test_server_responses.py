@@ -15,6 +15,7 @@ import pydantic
 import pytest
 
 from polymux.server.config import ProviderConfig
+from polymux.server.limits import Limits
 from polymux.server.store import Store
 
 from .fakes import FakeServer
@@ -290,3 +291,13 @@ def test_openai_upstream_errors_pass_through(native: LiveGateway) -> None:
     with sdk(native) as client, pytest.raises(openai.BadRequestError) as caught:
         client.responses.create(model="gpt-5", input="x")
     assert caught.value.body == error["error"]
+
+
+def test_gateway_limits_apply_to_responses_input(tmp_path: Path) -> None:
+    def configure(upstream: FakeServer) -> Any:
+        return replace(fake_config(upstream), limits=Limits(max_messages=2))
+
+    with LiveGateway(tmp_path, configure) as gw, sdk(gw) as client:
+        with pytest.raises(openai.BadRequestError, match="too many messages: 3"):
+            client.responses.create(model="m1", input=[{"role": "user", "content": "x"}] * 3)
+        assert not gw.upstream.requests

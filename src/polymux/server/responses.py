@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl, quote, urlencode
 import orjson
 
 from ..client.responses import FIELDS, IGNORED, AsyncResponseStream, Responses
+from ..dialects.responses import chat_messages, input_items
 from ..errors import InvalidRequestError
 from ..providers.base import Provider
 from ..providers.openai import OpenAI
@@ -33,6 +34,7 @@ from ..types.responses import Response, ResponseStreamEvent
 from .asgi import read_json, send_json, until_disconnect
 from .chat import SSE_HEADERS
 from .errormap import GatewayHTTPError
+from .limits import check_chat
 from .passthrough import relay
 from .response_store import KeyResponses, ResponseDB
 from .targets import Pinned, Route
@@ -104,6 +106,8 @@ async def handle_create(gateway: Gateway, call: Call) -> None:
     if natives is not None:
         await _passthrough(gateway, call, body, route, natives)
         return
+    # The gateway's message and image limits, on the messages this input becomes.
+    check_chat({"messages": chat_messages(input_items(body.get("input")))}, gateway.limits)
     try:
         result = _responses(gateway, call).create(
             model=route.model,
