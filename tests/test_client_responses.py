@@ -18,13 +18,14 @@ from polymux import AsyncClient, Client
 from polymux.client.responses import MemoryResponseStore
 from polymux.client.sync_responses import ResponseStream
 from polymux.errors import InvalidRequestError, NotFoundError, UnsupportedCapabilityError
+from polymux.providers.openai import OpenAI
 from polymux.types.responses import Response
 
 from .cli_support import ThreadedFakeServer
 from .fakes import FakeServer
 from .fakes import openai as fo
 from .fakes.brain import SAMPLE_STRING
-from .fakes.server import sse_data
+from .fakes.server import json, sse, sse_data
 from .support import WEATHER as CHAT_WEATHER
 from .test_conformance import TARGETS, Target
 
@@ -256,3 +257,94 @@ def test_sync_client_responses() -> None:
                 client.responses.retrieve(response.id)
     finally:
         fake.close()
+
+
+# -- OpenAI itself: its own Responses API --------------------------------------------------------
+NATIVE = {
+    "id": "resp_n1",
+    "object": "response",
+    "created_at": 1767225600,
+    "model": "gpt-5",
+    "status": "completed",
+    "output": [
+        {
+            "type": "web_search_call",
+            "id": "ws_1",
+            "status": "completed",
+            "action": {"type": "search", "query": "weather Paris"},
+        },
+        {
+            "type": "message",
+            "id": "msg_1",
+            "role": "assistant",
+            "status": "completed",
+            "content": [{"type": "output_text", "text": "Sunny.", "annotations": []}],
+        },
+    ],
+    "parallel_tool_calls": True,
+    "tool_choice": "auto",
+    "tools": [{"type": "web_search"}],
+}
+
+
+@pytest.fixture
+async def openai_native() -> AsyncIterator[tuple[FakeServer, AsyncClient]]:
+    async with FakeServer() as server:
+        server.script("POST", "/v1/responses", json(200, NATIVE))
+        provider = OpenAI(api_key="sk-up", base_url=server.url("/v1"))
+        async with AsyncClient(provider=provider, max_retries=0) as client:
+            yield server, client
+
+
+async def test_openai_itself_gets_its_own_responses_api(
+    openai_native: tuple[FakeServer, AsyncClient],
+) -> None:
+    server, client = openai_native
+    response = await client.responses.create(
+        model="gpt-5", input="weather?", tools=[{"type": "web_search"}], include=["x"]
+    )
+    assert server.requests[0].json == {
+        "model": "gpt-5",
+        "input": "weather?",
+        "tools": [{"type": "web_search"}],
+        "include": ["x"],
+    }
+    assert response.output_text == "Sunny." and response.provider == "openai"
+    assert response.output[0].type == "web_search_call" and response.output[0].id == "ws_1"
+    valid(response)
+
+    server.script("GET", "/v1/responses/resp_n1", json(200, NATIVE))
+    server.script(
+        "GET",
+        "/v1/responses/resp_n1/input_items",
+        json(200, {"object": "list", "data": [{"id": "m", "type": "message"}], "has_more": False}),
+    )
+    server.script("DELETE", "/v1/responses/resp_n1", json(200, {"deleted": True}))
+    assert (await client.responses.retrieve("resp_n1")).output_text == "Sunny."
+    items = await client.responses.input_items.list("resp_n1", order="asc")
+    assert items.data == [{"id": "m", "type": "message"}]
+    assert server.requests[-1].query == {"order": "asc"}
+    await client.responses.delete("resp_n1")
+    assert [r.method for r in server.requests] == ["POST", "GET", "GET", "DELETE"]
+
+
+async def test_openai_itself_streams_its_own_events(
+    openai_native: tuple[FakeServer, AsyncClient],
+) -> None:
+    server, client = openai_native
+    events = [
+        {"type": "response.created", "sequence_number": 0, "response": {**NATIVE, "output": []}},
+        {
+            "type": "response.output_item.added",
+            "sequence_number": 1,
+            "output_index": 0,
+            "item": NATIVE["output"][0],
+        },
+        {"type": "response.completed", "sequence_number": 2, "response": NATIVE},
+    ]
+    server.script("POST", "/v1/responses", sse([(e["type"], e) for e in events]))
+    got = await events_of(client.responses.create(model="gpt-5", input="x", stream=True))
+    assert [e.type for e in got] == [e["type"] for e in events]
+    assert got[1].item.type == "web_search_call"
+    assert got[-1].response.output_text == "Sunny."
+    assert server.requests[0].json["stream"] is True

@@ -194,7 +194,12 @@ def _native_response(id: str = "resp_native1") -> dict[str, Any]:
         "model": "gpt-5",
         "status": "completed",
         "output": [
-            {"type": "web_search_call", "id": "ws_1", "status": "completed"},
+            {
+                "type": "web_search_call",
+                "id": "ws_1",
+                "status": "completed",
+                "action": {"type": "search", "query": "weather Paris"},
+            },
             {
                 "type": "message",
                 "id": "msg_1",

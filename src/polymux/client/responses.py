@@ -1,5 +1,9 @@
 """``client.responses``: OpenAI's Responses API on every chat provider.
 
+Where every provider of a call is OpenAI itself, the request goes to OpenAI's own Responses
+API untranslated and OpenAI keeps its state (responses_native.py); retrieve / delete /
+input_items of ids the client's store does not hold then ask that OpenAI provider.
+
 ``create`` translates the request (dialects/responses.py) into a chat completion through the
 client's own ``chat.completions.create`` (so routing, fallback and every provider work as for
 chat), and the answer back into a ``Response`` or its stream of semantic events.
@@ -32,6 +36,13 @@ from ..types.responses import (
     ResponseOutputMessage,
     ResponseOutputText,
     ResponseStreamEvent,
+)
+from .responses_native import (
+    keeper,
+    native_create,
+    native_request,
+    native_stream,
+    openai_providers,
 )
 from .stream import AsyncEventStream
 
@@ -161,7 +172,19 @@ class InputItems:
 
     async def list(self, response_id: str, *, order: str = "desc") -> ResponseItemList:
         """A stored response's input items (newest first by default, as OpenAI lists them)."""
-        stored = await self._responses._stored(response_id)
+        responses = self._responses
+        openai = keeper(responses._client)
+        if openai is not None and await responses.store.get(response_id) is None:
+            payload = await native_request(
+                responses._client, openai, "GET", response_id, "input_items", {"order": order}
+            )
+            return ResponseItemList(
+                data=list(payload.get("data") or ()),
+                first_id=payload.get("first_id"),
+                last_id=payload.get("last_id"),
+                has_more=bool(payload.get("has_more")),
+            )
+        stored = await responses._stored(response_id)
         items = list(stored.input_items)
         if order == "desc":
             items.reverse()
@@ -203,6 +226,12 @@ class Responses:
             raise InvalidRequestError("background responses are not supported")
         if not isinstance(stream, bool):
             raise InvalidRequestError(f"stream must be true or false, got {stream!r}")
+        natives = openai_providers(self._client, fields.get("provider"), model)
+        if natives is not None:  # OpenAI itself: its own Responses API, untranslated
+            native = {**fields, "input": input}
+            if stream:
+                return AsyncResponseStream(native_stream(self._client, natives, model, native))
+            return native_create(self._client, natives, model, native)
         items = input_items(input)
         params = chat_params(fields)
         if fields.get("extra_body") is not None:
@@ -350,8 +379,16 @@ class Responses:
         return stored
 
     async def retrieve(self, response_id: str) -> Response:
+        openai = keeper(self._client)
+        if openai is not None and await self.store.get(response_id) is None:
+            payload = await native_request(self._client, openai, "GET", response_id)
+            return Response.from_dict(payload)
         return (await self._stored(response_id)).response
 
     async def delete(self, response_id: str) -> None:
-        if not await self.store.delete(response_id):
+        if await self.store.delete(response_id):
+            return
+        openai = keeper(self._client)
+        if openai is None:
             raise NotFoundError(f"no stored response with id {response_id!r}", status_code=404)
+        await native_request(self._client, openai, "DELETE", response_id)

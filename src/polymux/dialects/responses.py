@@ -31,7 +31,6 @@ from ..types.responses import (
     Response,
     ResponseError,
     ResponseFunctionToolCall,
-    ResponseOutputItem,
     ResponseOutputMessage,
     ResponseOutputRefusal,
     ResponseOutputText,
@@ -64,6 +63,10 @@ ECHOED = (
     "truncation",
     "user",
 )
+
+
+#: The output items the builder makes (OpenAI's other kinds come only through passthrough).
+_Built = ResponseOutputMessage | ResponseFunctionToolCall | ResponseReasoningItem
 
 
 def new_id(prefix: str) -> str:
@@ -324,7 +327,7 @@ class ResponseBuilder:
     def __init__(self, response: Response) -> None:
         self.response = response
         self._seq = 0
-        self._open: ResponseOutputItem | None = None
+        self._open: _Built | None = None
         self._calls: dict[int, ResponseFunctionToolCall] = {}
         self._finish: str | None = None
 
@@ -346,10 +349,10 @@ class ResponseBuilder:
             self._event("response.in_progress", response=self._snapshot("in_progress")),
         ]
 
-    def _index(self, item: ResponseOutputItem) -> int:
+    def _index(self, item: _Built) -> int:
         return next(i for i, x in enumerate(self.response.output) if x is item)
 
-    def _add(self, item: ResponseOutputItem, out: list[ResponseStreamEvent]) -> None:
+    def _add(self, item: _Built, out: list[ResponseStreamEvent]) -> None:
         self._close(out)
         self.response.output.append(item)
         self._open = item

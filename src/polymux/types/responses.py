@@ -19,6 +19,7 @@ __all__ = [
     "ResponseError",
     "ResponseFunctionToolCall",
     "ResponseItemList",
+    "ResponseOtherItem",
     "ResponseOutputItem",
     "ResponseOutputMessage",
     "ResponseOutputRefusal",
@@ -27,6 +28,7 @@ __all__ = [
     "ResponseStreamEvent",
     "ResponseUsage",
     "Summary",
+    "output_item",
 ]
 
 
@@ -81,7 +83,33 @@ class ResponseReasoningItem(Record):
     status: Literal["in_progress", "completed", "incomplete"] | None = "completed"
 
 
-ResponseOutputItem = ResponseOutputMessage | ResponseFunctionToolCall | ResponseReasoningItem
+class ResponseOtherItem(Record):
+    """An output item of a kind polymux does not build itself (a web search call, an image
+    generation ...), as OpenAI sent it natively: its fields read as attributes. A Record for
+    its dumps only (not a dataclass: its fields are whatever OpenAI sent)."""
+
+    __slots__ = ("fields", "type")
+
+    def __init__(self, fields: dict[str, Any]) -> None:
+        self.type = str(fields.get("type"))
+        self.fields = fields
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.fields[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __repr__(self) -> str:
+        return f"<ResponseOtherItem {self.type}>"
+
+    def model_dump(self, *, exclude_none: bool = False) -> dict[str, Any]:
+        return dict(dump(self.fields, exclude_none))
+
+
+ResponseOutputItem = (
+    ResponseOutputMessage | ResponseFunctionToolCall | ResponseReasoningItem | ResponseOtherItem
+)
 
 
 @dataclass(slots=True)
@@ -169,7 +197,7 @@ class Response(Record):
     def from_dict(cls, data: dict[str, Any]) -> Response:
         """A Response from its JSON (``model_dump()``), as a store keeps it."""
         values = dict(data)
-        values["output"] = [_item(item) for item in data.get("output") or ()]
+        values["output"] = [output_item(item) for item in data.get("output") or ()]
         if data.get("usage"):
             usage = data["usage"]
             values["usage"] = ResponseUsage(
@@ -187,8 +215,11 @@ class Response(Record):
         return cls(**{k: v for k, v in values.items() if k in known})
 
 
-def _item(data: dict[str, Any]) -> ResponseOutputItem:
+def output_item(data: dict[str, Any]) -> ResponseOutputItem:
+    """An output item from its JSON."""
     kind = data.get("type")
+    if kind not in ("message", "function_call", "reasoning"):
+        return ResponseOtherItem(data)
     if kind == "function_call":
         return ResponseFunctionToolCall(
             data["arguments"], data["call_id"], data["name"], data.get("id"), data.get("status")
