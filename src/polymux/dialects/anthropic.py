@@ -187,7 +187,8 @@ def _document_parts(block: Mapping[str, Any], where: str) -> list[dict[str, Any]
         inner = source.get("content")
         if isinstance(inner, str):
             return [{"type": "text", "text": inner}]
-        return [p for b in inner or () for p in _parts(b, where)]
+        _need(isinstance(inner, list), f"{where}: a content source needs a list of blocks")
+        return [p for b in inner for p in _parts(b, where)]
     if kind == "base64":
         media_type = source.get("media_type") or "application/pdf"
         name = block.get("title") or "document.pdf"

@@ -90,7 +90,10 @@ def _message_item(item: Mapping[str, Any], where: str) -> dict[str, Any]:
     if isinstance(content, str):
         kind = "output_text" if role == "assistant" else "input_text"
         content = [{"type": kind, "text": content}]
-    _need(isinstance(content, list), f"{where}.content must be a string or a list of parts")
+    _need(
+        isinstance(content, list) and all(isinstance(p, Mapping) for p in content),
+        f"{where}.content must be a string or a list of content part objects",
+    )
     return {
         "id": item.get("id") or new_id("msg"),
         "type": "message",

@@ -75,6 +75,7 @@ async def _read(gateway: Gateway, call: Call) -> tuple[dict[str, Any], Route]:
     if not isinstance(model, str) or not model:
         raise InvalidRequestError("model is required (a string)")
     call.record.model = model
+    call.record.stream = body.get("stream") is True
     return body, gateway.models.route(model)
 
 
