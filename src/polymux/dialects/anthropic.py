@@ -187,7 +187,8 @@ def _document_parts(block: Mapping[str, Any], where: str) -> list[dict[str, Any]
         inner = source.get("content")
         if isinstance(inner, str):
             return [{"type": "text", "text": inner}]
-        _need(isinstance(inner, list), f"{where}: a content source needs a list of blocks")
+        if not isinstance(inner, list):
+            raise InvalidRequestError(f"{where}: a content source needs a list of blocks")
         return [p for b in inner for p in _parts(b, where)]
     if kind == "base64":
         media_type = source.get("media_type") or "application/pdf"
