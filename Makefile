@@ -68,6 +68,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/throughput.py --clients raw,polymux,openai
 	$(BIN)/python benchmarks/open_streams.py
 	$(BIN)/python benchmarks/gateway.py
+	$(BIN)/python benchmarks/front_doors.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

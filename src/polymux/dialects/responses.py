@@ -18,7 +18,7 @@ import copy
 import random
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -64,6 +64,8 @@ ECHOED = (
     "user",
 )
 
+
+_T = TypeVar("_T")
 
 #: The output items the builder makes (OpenAI's other kinds come only through passthrough).
 _Built = ResponseOutputMessage | ResponseFunctionToolCall | ResponseReasoningItem
@@ -333,12 +335,18 @@ class ResponseBuilder:
         self._open: _Built | None = None
         self._calls: dict[int, ResponseFunctionToolCall] = {}
         self._finish: str | None = None
+        self._streamed = True
 
     # -- events ----------------------------------------------------------------------------------
     def _event(self, kind: str, **fields: Any) -> ResponseStreamEvent:
         event = ResponseStreamEvent(kind, self._seq, fields)
         self._seq += 1
         return event
+
+    def _frozen(self, value: _T) -> _T:
+        """A copy for an event, as the value is now (it goes on changing). A whole answer's
+        events are never seen: no copy then."""
+        return copy.deepcopy(value) if self._streamed else value
 
     def _snapshot(self, status: str) -> Response:
         snap = copy.deepcopy(self.response)
@@ -361,7 +369,7 @@ class ResponseBuilder:
         self._open = item
         index = len(self.response.output) - 1
         out.append(
-            self._event("response.output_item.added", output_index=index, item=copy.deepcopy(item))
+            self._event("response.output_item.added", output_index=index, item=self._frozen(item))
         )
 
     def _close(self, out: list[ResponseStreamEvent]) -> None:
@@ -382,7 +390,7 @@ class ResponseBuilder:
                 else:
                     out.append(self._event("response.refusal.done", refusal=part.refusal, **where))
                 out.append(
-                    self._event("response.content_part.done", part=copy.deepcopy(part), **where)
+                    self._event("response.content_part.done", part=self._frozen(part), **where)
                 )
         elif isinstance(item, ResponseReasoningItem):
             where = {"item_id": item.id, "output_index": index, "summary_index": 0}
@@ -403,7 +411,7 @@ class ResponseBuilder:
             )
         item.status = "completed"
         out.append(
-            self._event("response.output_item.done", output_index=index, item=copy.deepcopy(item))
+            self._event("response.output_item.done", output_index=index, item=self._frozen(item))
         )
 
     def _reasoning(self, text: str, out: list[ResponseStreamEvent]) -> None:
@@ -432,9 +440,7 @@ class ResponseBuilder:
             part = ResponseOutputRefusal("") if refusal else ResponseOutputText("")
             item.content.append(part)
             where["content_index"] = len(item.content) - 1
-            out.append(
-                self._event("response.content_part.added", part=copy.deepcopy(part), **where)
-            )
+            out.append(self._event("response.content_part.added", part=self._frozen(part), **where))
         where["content_index"] = len(item.content) - 1
         if isinstance(part, ResponseOutputRefusal):
             part.refusal += text
@@ -519,6 +525,7 @@ class ResponseBuilder:
 
     def whole(self, completion: ChatCompletion) -> Response:
         """The Response of a non-streamed answer (choice 0)."""
+        self._streamed = False
         self.response.provider = completion.provider
         self.response.usage = _usage(completion.usage)
         out: list[ResponseStreamEvent] = []
