@@ -18,11 +18,16 @@ from polymux import AsyncClient, Client
 from polymux.client.responses import MemoryResponseStore
 from polymux.client.sync_responses import ResponseStream
 from polymux.errors import InvalidRequestError, NotFoundError, UnsupportedCapabilityError
+from polymux.providers.anthropic import Anthropic
+from polymux.providers.gemini import Gemini
 from polymux.providers.openai import OpenAI
+from polymux.providers.registry import load_provider_class
 from polymux.types.responses import Response
 
 from .cli_support import ThreadedFakeServer
 from .fakes import FakeServer
+from .fakes import anthropic as fa
+from .fakes import gemini as fg
 from .fakes import openai as fo
 from .fakes.brain import SAMPLE_STRING
 from .fakes.server import json, sse, sse_data
@@ -225,7 +230,9 @@ async def test_bad_requests_are_refused_before_sending(
     openai_fake: tuple[FakeServer, AsyncClient],
 ) -> None:
     server, client = openai_fake
-    with pytest.raises(UnsupportedCapabilityError, match="built-in 'web_search'"):
+    with pytest.raises(UnsupportedCapabilityError, match="built-in 'file_search'"):
+        client.responses.create(input="x", tools=[{"type": "file_search"}])
+    with pytest.raises(UnsupportedCapabilityError, match="openai-compatible has none"):
         client.responses.create(input="x", tools=[{"type": "web_search"}])
     with pytest.raises(InvalidRequestError, match="input must be a string"):
         client.responses.create(input=[])
@@ -348,3 +355,47 @@ async def test_openai_itself_streams_its_own_events(
     assert got[1].item.type == "web_search_call"
     assert got[-1].response.output_text == "Sunny."
     assert server.requests[0].json["stream"] is True
+
+
+# -- built-in web_search: the provider's own search ---------------------------------------------
+SEARCH = {
+    "type": "web_search",
+    "search_context_size": "low",
+    "user_location": {"type": "approximate", "city": "Paris", "country": "FR"},
+}
+
+
+async def test_web_search_becomes_anthropics_server_tool(server: FakeServer) -> None:
+    server.script("POST", fa.MESSAGES, fa.reply("Sunny in Paris."))
+    provider = Anthropic(api_key="k", base_url=server.url())
+    async with AsyncClient(provider=provider, max_retries=0) as client:
+        response = await client.responses.create(input="weather?", tools=[SEARCH, WEATHER])
+    assert response.output_text == "Sunny in Paris."
+    body = server.requests[0].json
+    assert body["tools"][-1] == {
+        "type": "web_search_20250305",
+        "name": "web_search",
+        "user_location": {"type": "approximate", "city": "Paris", "country": "FR"},
+    }
+    assert body["tools"][0]["name"] == "get_weather" and "web_search_options" not in body
+
+
+async def test_web_search_becomes_geminis_google_search(server: FakeServer) -> None:
+    server.script("POST", fg.generate_path(), json(200, fg.response([{"text": "Sunny."}])))
+    provider = Gemini(api_key="k", base_url=server.url("/v1beta"))
+    async with AsyncClient(provider=provider, max_retries=0) as client:
+        response = await client.responses.create(input="weather?", tools=[SEARCH])
+    assert response.output_text == "Sunny."
+    body = server.requests[0].json
+    assert body["tools"] == [{"google_search": {}}] and "web_search_options" not in body
+
+
+async def test_web_search_reaches_perplexity_as_web_search_options(server: FakeServer) -> None:
+    server.script("POST", "/chat/completions", fo.reply("Sunny."))
+    provider = load_provider_class("perplexity")(api_key="k", base_url=server.url())
+    async with AsyncClient(provider=provider, max_retries=0) as client:
+        await client.responses.create(input="weather?", tools=[SEARCH])
+    assert server.requests[0].json["web_search_options"] == {
+        "search_context_size": "low",
+        "user_location": {"type": "approximate", "approximate": {"city": "Paris", "country": "FR"}},
+    }

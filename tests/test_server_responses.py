@@ -167,8 +167,12 @@ def test_retention_zero_keeps_nothing(tmp_path: Path) -> None:
 
 def test_errors_are_openai_shaped(gw: LiveGateway) -> None:
     with sdk(gw) as client:
-        with pytest.raises(openai.BadRequestError, match="built-in 'web_search'"):
+        with pytest.raises(openai.BadRequestError, match="native web search"):
             client.responses.create(model="m1", input="x", tools=[{"type": "web_search"}])
+        with pytest.raises(openai.BadRequestError, match="built-in 'code_interpreter'"):
+            client.responses.create(
+                model="m1", input="x", tools=[{"type": "code_interpreter", "container": "c"}]
+            )
         with pytest.raises(openai.BadRequestError, match="unsupported field"):
             client.responses.create(model="m1", input="x", extra_body={"provider": "other"})
         gw.upstream.script("POST", fo.CHAT, fo.error(429, "slow down"))

@@ -28,8 +28,17 @@ from ..dialects.responses import (
     input_items,
     new_response,
 )
-from ..errors import InvalidRequestError, NotFoundError, StructuredOutputError
+from ..errors import (
+    InvalidRequestError,
+    NotFoundError,
+    StructuredOutputError,
+    UnsupportedCapabilityError,
+)
+from ..providers.anthropic import Anthropic
+from ..providers.gemini import Gemini
+from ..providers.registry import load_provider_class
 from ..types.chat import ChatCompletion, ChatCompletionChunk
+from ..types.request import WEB_SEARCH
 from ..types.responses import (
     Response,
     ResponseItemList,
@@ -234,8 +243,10 @@ class Responses:
             return native_create(self._client, natives, model, native)
         items = input_items(input)
         params = chat_params(fields)
+        if WEB_SEARCH in params.get("extra_body", {}):
+            self._check_search(model, fields.get("provider"))
         if fields.get("extra_body") is not None:
-            params["extra_body"] = fields["extra_body"]
+            params["extra_body"] = {**fields["extra_body"], **params.get("extra_body", {})}
         if fields.get("provider") is not None:
             params["provider"] = fields["provider"]
         instructions = fields.get("instructions")
@@ -245,6 +256,17 @@ class Responses:
         if stream:
             return AsyncResponseStream(self._stream(model, items, params, fields))
         return self._complete(model, items, params, fields)
+
+    def _check_search(self, model: str, spec: Any) -> None:
+        """The built-in web_search tool needs providers with a native search."""
+        searchers = (Anthropic, Gemini, load_provider_class("perplexity"))
+        for provider in self._client._providers_for(spec, model=model):
+            inner = getattr(provider, "inner", provider)  # a gateway alias wraps its provider
+            if not isinstance(inner, searchers):
+                raise UnsupportedCapabilityError(
+                    f"the built-in web_search tool needs a provider with a native web search "
+                    f"(OpenAI, Anthropic, Gemini, Perplexity); {provider.name} has none"
+                )
 
     async def _conversation(
         self, items: list[dict[str, Any]], fields: Mapping[str, Any]

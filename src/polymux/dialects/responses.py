@@ -24,6 +24,7 @@ import orjson
 
 from ..errors import InvalidRequestError, RateLimitError, UnsupportedCapabilityError
 from ..types.chat import ChatCompletion, ChatCompletionChunk, CompletionUsage
+from ..types.request import WEB_SEARCH
 from ..types.responses import (
     IncompleteDetails,
     InputTokensDetails,
@@ -219,16 +220,39 @@ def history_of(response: Response) -> list[dict[str, Any]]:
     return chat_messages(items)
 
 
-def _tools(tools: Any) -> list[dict[str, Any]]:
+#: Built-in web search tool types: translated to the provider's own search (``WEB_SEARCH``).
+WEB_SEARCH_TOOLS = frozenset(
+    {"web_search", "web_search_preview", "web_search_2025_08_26", "web_search_preview_2025_03_11"}
+)
+
+
+def _web_search(tool: Mapping[str, Any]) -> dict[str, Any]:
+    """A Responses web_search tool -> Chat Completions' ``web_search_options``."""
+    options: dict[str, Any] = {}
+    if tool.get("search_context_size"):
+        options["search_context_size"] = tool["search_context_size"]
+    location = tool.get("user_location")
+    if isinstance(location, Mapping):
+        keys = ("city", "country", "region", "timezone")
+        approximate = {k: location[k] for k in keys if location.get(k)}
+        options["user_location"] = {"type": "approximate", "approximate": approximate}
+    return options
+
+
+def _tools(tools: Any, out: dict[str, Any]) -> list[dict[str, Any]]:
     _need(isinstance(tools, list), "tools must be a list")
-    out = []
+    functions = []
     for i, tool in enumerate(tools):
         _need(isinstance(tool, Mapping), f"tools[{i}] must be an object")
         kind = tool.get("type")
+        if kind in WEB_SEARCH_TOOLS:
+            out.setdefault("extra_body", {})[WEB_SEARCH] = _web_search(tool)
+            continue
         if kind != "function":
             raise UnsupportedCapabilityError(
                 f"tools[{i}] is the built-in {kind!r} tool, which polymux serves only when the "
-                "upstream is OpenAI itself; define a function tool instead"
+                "upstream is OpenAI itself (web_search also on Anthropic, Gemini and "
+                "Perplexity); define a function tool instead"
             )
         _need(isinstance(tool.get("name"), str), f"tools[{i}] needs a name")
         function: dict[str, Any] = {
@@ -238,8 +262,8 @@ def _tools(tools: Any) -> list[dict[str, Any]]:
         for name in ("description", "strict"):
             if tool.get(name) is not None:
                 function[name] = tool[name]
-        out.append({"type": "function", "function": function})
-    return out
+        functions.append({"type": "function", "function": function})
+    return functions
 
 
 def _tool_choice(choice: Any) -> Any:
@@ -277,7 +301,9 @@ def chat_params(fields: Mapping[str, Any]) -> dict[str, Any]:
     fields."""
     out: dict[str, Any] = {}
     if fields.get("tools"):
-        out["tools"] = _tools(fields["tools"])
+        functions = _tools(fields["tools"], out)
+        if functions:
+            out["tools"] = functions
     if fields.get("tool_choice") is not None:
         out["tool_choice"] = _tool_choice(fields["tool_choice"])
     if fields.get("text") is not None:

@@ -19,7 +19,7 @@ from ..dialects.anthropic import (
 )
 from ..errors import InvalidRequestError, UnsupportedCapabilityError
 from ..types.request import ChatRequest, ImageRef
-from .openai_shape import merge_turns, tool_call_arguments
+from .openai_shape import WEB_SEARCH, extra_fields, merge_turns, tool_call_arguments
 
 __all__ = [
     "ANTHROPIC_VERSION",
@@ -202,6 +202,16 @@ def response_tool(fmt: Mapping[str, Any]) -> dict[str, Any]:
     return {"name": RESPONSE_TOOL, "description": description, "input_schema": schema}
 
 
+def _web_search_tool(options: Any) -> dict[str, Any]:
+    """Anthropic's web search server tool for Chat Completions' ``web_search_options``."""
+    tool: dict[str, Any] = {"type": "web_search_20250305", "name": "web_search"}
+    location = options.get("user_location") if isinstance(options, Mapping) else None
+    approximate = location.get("approximate") if isinstance(location, Mapping) else None
+    if isinstance(approximate, Mapping):
+        tool["user_location"] = {"type": "approximate", **approximate}
+    return tool
+
+
 def build_messages_body(
     request: ChatRequest,
     *,
@@ -263,6 +273,9 @@ def build_messages_body(
         elif choice is None or choice["type"] == "auto":
             # The caller's tools stay callable; a final answer must come through the JSON tool.
             choice = {"type": "any"}
+    search = request.extra_body.get(WEB_SEARCH)
+    if search is not None:
+        tools.append(_web_search_tool(search))
     if tools:
         body["tools"] = tools
     if choice is not None:
@@ -274,5 +287,5 @@ def build_messages_body(
     for name in ("seed", "presence_penalty", "frequency_penalty"):
         if getattr(request, name) is not None:
             log.debug("Anthropic has no %s; not sent", name)
-    body.update(request.extra_body)
+    body.update(extra_fields(request.extra_body))
     return body

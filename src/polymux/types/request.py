@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BODY_FIELDS",
+    "WEB_SEARCH",
     "CallOptions",
     "ChatRequest",
     "ImageRef",
@@ -58,6 +59,13 @@ def content_text(content: Any) -> str:
     return "".join(
         str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text"
     )
+
+
+#: Chat Completions' ``web_search_options``, carried in ``extra_body``: the neutral way to ask
+#: for a provider's native web search. Providers with one turn it into their own tool
+#: (Anthropic's web_search server tool, Gemini's google_search); OpenAI-compatible hosts that
+#: search (Perplexity) take it as it is.
+WEB_SEARCH = "web_search_options"
 
 
 @dataclass(frozen=True, slots=True)
