@@ -331,16 +331,39 @@ def test_bad_request_is_invalid_request_error(gw: LiveGateway) -> None:
     assert "messages must be a non-empty array" in body["error"]["message"]  # type: ignore[index]
 
 
+SEARCH_TOOL = {
+    "type": "web_search_20250305",
+    "name": "web_search",
+    "max_uses": 2,
+    "user_location": {"type": "approximate", "city": "Paris", "country": "FR"},
+}
+
+
 def test_server_tools_are_refused_outside_anthropic(gw: LiveGateway) -> None:
-    with sdk(gw) as client, pytest.raises(anthropic.BadRequestError) as caught:
-        client.messages.create(
-            model="m",
-            max_tokens=5,
-            messages=HI,
-            tools=[{"type": "web_search_20250305", "name": "web_search", "max_uses": 2}],
-        )
-    assert "runs only on Anthropic models" in caught.value.body["error"]["message"]  # type: ignore[index]
+    with sdk(gw) as client:
+        with pytest.raises(anthropic.BadRequestError) as caught:
+            client.messages.create(
+                model="m",
+                max_tokens=5,
+                messages=HI,
+                tools=[{"type": "bash_20250124", "name": "bash"}],
+            )
+        assert "runs only on Anthropic models" in caught.value.body["error"]["message"]  # type: ignore[index]
+        # web_search needs an upstream with a search of its own; a plain OpenAI-compatible
+        # host has none.
+        with pytest.raises(anthropic.BadRequestError, match="native web search"):
+            client.messages.create(model="m", max_tokens=5, messages=HI, tools=[SEARCH_TOOL])
     assert not [r for r in gw.upstream.requests if r.path == fo.CHAT]
+
+
+def test_web_search_server_tool_becomes_geminis_google_search(gw: LiveGateway) -> None:
+    with sdk(gw) as client:
+        message = client.messages.create(
+            model="gemini/gemini-2.5-flash", max_tokens=50, messages=HI, tools=[SEARCH_TOOL]
+        )
+    assert message.content[0].type == "text" and message.content[0].text.startswith("echo: hi")
+    (sent,) = [r for r in gw.upstream.requests if "gemini-2.5-flash" in r.path]
+    assert sent.json["tools"] == [{"google_search": {}}]
 
 
 def test_failure_mid_stream_is_an_error_event(gw: LiveGateway) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Awaitable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -35,6 +35,7 @@ from ..errors import (
     UnsupportedCapabilityError,
 )
 from ..providers.anthropic import Anthropic
+from ..providers.base import Provider
 from ..providers.gemini import Gemini
 from ..providers.registry import load_provider_class
 from ..types.chat import ChatCompletion, ChatCompletionChunk
@@ -64,6 +65,7 @@ __all__ = [
     "ResponseStore",
     "Responses",
     "StoredResponse",
+    "require_web_search",
 ]
 
 #: ``responses.create`` fields that shape the request (besides model, input and stream).
@@ -119,6 +121,18 @@ class ResponseStore(Protocol):
     async def put(self, stored: StoredResponse) -> None: ...
 
     async def delete(self, response_id: str) -> bool: ...
+
+
+def require_web_search(providers: Sequence[Provider]) -> None:
+    """A built-in web search needs providers with a native one (``WEB_SEARCH``)."""
+    searchers = (Anthropic, Gemini, load_provider_class("perplexity"))
+    for provider in providers:
+        inner = getattr(provider, "inner", provider)  # a gateway alias wraps its provider
+        if not isinstance(inner, searchers):
+            raise UnsupportedCapabilityError(
+                f"the built-in web_search tool needs a provider with a native web search "
+                f"(OpenAI, Anthropic, Gemini, Perplexity); {provider.name} has none"
+            )
 
 
 class MemoryResponseStore:
@@ -258,15 +272,7 @@ class Responses:
         return self._complete(model, items, params, fields)
 
     def _check_search(self, model: str, spec: Any) -> None:
-        """The built-in web_search tool needs providers with a native search."""
-        searchers = (Anthropic, Gemini, load_provider_class("perplexity"))
-        for provider in self._client._providers_for(spec, model=model):
-            inner = getattr(provider, "inner", provider)  # a gateway alias wraps its provider
-            if not isinstance(inner, searchers):
-                raise UnsupportedCapabilityError(
-                    f"the built-in web_search tool needs a provider with a native web search "
-                    f"(OpenAI, Anthropic, Gemini, Perplexity); {provider.name} has none"
-                )
+        require_web_search(self._client._providers_for(spec, model=model))
 
     async def _conversation(
         self, items: list[dict[str, Any]], fields: Mapping[str, Any]

@@ -24,6 +24,7 @@ import orjson
 from ..errors import APIResponseValidationError, InvalidRequestError, UnsupportedCapabilityError
 from ..types.chat import ChatCompletion, ChatCompletionChunk, CompletionUsage
 from ..types.events import FinishReason
+from ..types.request import WEB_SEARCH
 
 __all__ = [
     "ANTHROPIC_VERSION",
@@ -315,12 +316,25 @@ def _messages(messages: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _tools(tools: Any) -> list[dict[str, Any]]:
+def _web_search(tool: Mapping[str, Any]) -> dict[str, Any]:
+    """Anthropic's web_search server tool -> Chat Completions' ``web_search_options``."""
+    location = tool.get("user_location")
+    if not isinstance(location, Mapping):
+        return {}
+    keys = ("city", "country", "region", "timezone")
+    approximate = {k: location[k] for k in keys if location.get(k)}
+    return {"user_location": {"type": "approximate", "approximate": approximate}}
+
+
+def _tools(tools: Any, chat: dict[str, Any]) -> list[dict[str, Any]]:
     _need(isinstance(tools, list), "tools must be an array of tool definitions")
     out = []
     for i, tool in enumerate(tools):
         _need(isinstance(tool, Mapping), f"tools[{i}] must be an object")
         kind = tool.get("type")
+        if isinstance(kind, str) and kind.startswith("web_search_"):
+            chat[WEB_SEARCH] = _web_search(tool)  # the upstream's own search, if it has one
+            continue
         if kind not in (None, "custom"):
             raise UnsupportedCapabilityError(
                 f"tools[{i}] is Anthropic's {kind!r} tool, which runs only on Anthropic models; "
@@ -429,7 +443,9 @@ def chat_body(body: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(metadata, Mapping) and isinstance(metadata.get("user_id"), str):
         chat["user"] = metadata["user_id"]
     if body.get("tools"):
-        chat["tools"] = _tools(body["tools"])
+        functions = _tools(body["tools"], chat)
+        if functions:
+            chat["tools"] = functions
     if body.get("tool_choice") is not None:
         _tool_choice(body["tool_choice"], chat)
     if body.get("thinking") is not None:

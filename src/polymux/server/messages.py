@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ..client.fold import estimate_tokens
+from ..client.responses import require_web_search
 from ..client.stream import AsyncChatStream
 from ..dialects.anthropic import MessageEvents, chat_body, error_body, message_from_completion
 from ..errors import InvalidRequestError
@@ -29,6 +30,7 @@ from ..providers.base import Provider
 from ..providers.openai_shape import content_text
 from ..transport.base import HttpRequest
 from ..types.chat import ChatCompletion, ChatCompletionChunk
+from ..types.request import WEB_SEARCH
 from .asgi import read_json, send_json, until_disconnect
 from .chat import SSE_HEADERS
 from .chat import _create as create_chat
@@ -141,6 +143,8 @@ async def handle(gateway: Gateway, call: Call) -> None:
         return
     chat = chat_body(body)
     check_chat(chat, gateway.limits)
+    if WEB_SEARCH in chat:  # Anthropic's web_search server tool, for another upstream
+        require_web_search(route.providers)
     stream = chat.pop("stream")
     call.record.stream = stream
     if gateway.config.log_content:
