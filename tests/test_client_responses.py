@@ -267,31 +267,7 @@ def test_sync_client_responses() -> None:
 
 
 # -- OpenAI itself: its own Responses API --------------------------------------------------------
-NATIVE = {
-    "id": "resp_n1",
-    "object": "response",
-    "created_at": 1767225600,
-    "model": "gpt-5",
-    "status": "completed",
-    "output": [
-        {
-            "type": "web_search_call",
-            "id": "ws_1",
-            "status": "completed",
-            "action": {"type": "search", "query": "weather Paris"},
-        },
-        {
-            "type": "message",
-            "id": "msg_1",
-            "role": "assistant",
-            "status": "completed",
-            "content": [{"type": "output_text", "text": "Sunny.", "annotations": []}],
-        },
-    ],
-    "parallel_tool_calls": True,
-    "tool_choice": "auto",
-    "tools": [{"type": "web_search"}],
-}
+NATIVE = fo.responses_object("resp_n1")
 
 
 @pytest.fixture

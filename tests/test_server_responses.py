@@ -190,46 +190,11 @@ def _openai_config(upstream: FakeServer) -> Any:
     return replace(fake_config(upstream), providers=(provider,))
 
 
-def _native_response(id: str = "resp_native1") -> dict[str, Any]:
-    return {
-        "id": id,
-        "object": "response",
-        "created_at": 1767225600,
-        "model": "gpt-5",
-        "status": "completed",
-        "output": [
-            {
-                "type": "web_search_call",
-                "id": "ws_1",
-                "status": "completed",
-                "action": {"type": "search", "query": "weather Paris"},
-            },
-            {
-                "type": "message",
-                "id": "msg_1",
-                "role": "assistant",
-                "status": "completed",
-                "content": [{"type": "output_text", "text": "Sunny.", "annotations": []}],
-            },
-        ],
-        "parallel_tool_calls": True,
-        "tool_choice": "auto",
-        "tools": [{"type": "web_search"}],
-        "usage": {
-            "input_tokens": 11,
-            "input_tokens_details": {"cached_tokens": 0},
-            "output_tokens": 3,
-            "output_tokens_details": {"reasoning_tokens": 0},
-            "total_tokens": 14,
-        },
-    }
-
-
 @pytest.fixture
 def native(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveGateway]:
     monkeypatch.setenv("POLYMUX_TEST_OA_KEY", "sk-upstream")
     with LiveGateway(tmp_path, _openai_config) as gateway:
-        gateway.upstream.script("POST", "/v1/responses", json(200, _native_response()))
+        gateway.upstream.script("POST", "/v1/responses", json(200, fo.responses_object()))
         yield gateway
 
 
@@ -252,7 +217,7 @@ def test_openai_upstream_gets_the_request_untranslated(native: LiveGateway) -> N
     (row,) = native.usage_rows()
     assert row["provider"] == "oa" and row["total_tokens"] == 14 and row["key_name"] == "alice"
 
-    native.upstream.script("GET", "/v1/responses/resp_native1", json(200, _native_response()))
+    native.upstream.script("GET", "/v1/responses/resp_native1", json(200, fo.responses_object()))
     with sdk(native, alice) as client:
         assert client.responses.retrieve("resp_native1").id == "resp_native1"
         client.responses.create(model="gpt-5", input="more", previous_response_id=response.id)
@@ -264,7 +229,7 @@ def test_openai_upstream_gets_the_request_untranslated(native: LiveGateway) -> N
 
 
 def test_openai_upstream_stream_is_copied(native: LiveGateway) -> None:
-    done = _native_response("resp_s1")
+    done = fo.responses_object("resp_s1")
     created = {**done, "status": "in_progress", "output": [], "usage": None}
     events = [
         {"type": "response.created", "sequence_number": 0, "response": created},

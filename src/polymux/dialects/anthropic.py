@@ -24,7 +24,7 @@ import orjson
 from ..errors import APIResponseValidationError, InvalidRequestError, UnsupportedCapabilityError
 from ..types.chat import ChatCompletion, ChatCompletionChunk, CompletionUsage
 from ..types.events import FinishReason
-from ..types.request import WEB_SEARCH
+from ..types.request import WEB_SEARCH, web_search_options
 
 __all__ = [
     "ANTHROPIC_VERSION",
@@ -316,16 +316,6 @@ def _messages(messages: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _web_search(tool: Mapping[str, Any]) -> dict[str, Any]:
-    """Anthropic's web_search server tool -> Chat Completions' ``web_search_options``."""
-    location = tool.get("user_location")
-    if not isinstance(location, Mapping):
-        return {}
-    keys = ("city", "country", "region", "timezone")
-    approximate = {k: location[k] for k in keys if location.get(k)}
-    return {"user_location": {"type": "approximate", "approximate": approximate}}
-
-
 def _tools(tools: Any, chat: dict[str, Any]) -> list[dict[str, Any]]:
     _need(isinstance(tools, list), "tools must be an array of tool definitions")
     out = []
@@ -333,7 +323,8 @@ def _tools(tools: Any, chat: dict[str, Any]) -> list[dict[str, Any]]:
         _need(isinstance(tool, Mapping), f"tools[{i}] must be an object")
         kind = tool.get("type")
         if isinstance(kind, str) and kind.startswith("web_search_"):
-            chat[WEB_SEARCH] = _web_search(tool)  # the upstream's own search, if it has one
+            # The upstream's own search, if it has one (server/messages.py checks).
+            chat[WEB_SEARCH] = web_search_options(tool.get("user_location"))
             continue
         if kind not in (None, "custom"):
             raise UnsupportedCapabilityError(

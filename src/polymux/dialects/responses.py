@@ -24,7 +24,7 @@ import orjson
 
 from ..errors import InvalidRequestError, RateLimitError, UnsupportedCapabilityError
 from ..types.chat import ChatCompletion, ChatCompletionChunk, CompletionUsage
-from ..types.request import WEB_SEARCH
+from ..types.request import WEB_SEARCH, web_search_options
 from ..types.responses import (
     IncompleteDetails,
     InputTokensDetails,
@@ -226,19 +226,6 @@ WEB_SEARCH_TOOLS = frozenset(
 )
 
 
-def _web_search(tool: Mapping[str, Any]) -> dict[str, Any]:
-    """A Responses web_search tool -> Chat Completions' ``web_search_options``."""
-    options: dict[str, Any] = {}
-    if tool.get("search_context_size"):
-        options["search_context_size"] = tool["search_context_size"]
-    location = tool.get("user_location")
-    if isinstance(location, Mapping):
-        keys = ("city", "country", "region", "timezone")
-        approximate = {k: location[k] for k in keys if location.get(k)}
-        options["user_location"] = {"type": "approximate", "approximate": approximate}
-    return options
-
-
 def _tools(tools: Any, out: dict[str, Any]) -> list[dict[str, Any]]:
     _need(isinstance(tools, list), "tools must be a list")
     functions = []
@@ -246,7 +233,8 @@ def _tools(tools: Any, out: dict[str, Any]) -> list[dict[str, Any]]:
         _need(isinstance(tool, Mapping), f"tools[{i}] must be an object")
         kind = tool.get("type")
         if kind in WEB_SEARCH_TOOLS:
-            out.setdefault("extra_body", {})[WEB_SEARCH] = _web_search(tool)
+            options = web_search_options(tool.get("user_location"), tool.get("search_context_size"))
+            out.setdefault("extra_body", {})[WEB_SEARCH] = options
             continue
         if kind != "function":
             raise UnsupportedCapabilityError(

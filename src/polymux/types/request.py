@@ -68,6 +68,19 @@ def content_text(content: Any) -> str:
 WEB_SEARCH = "web_search_options"
 
 
+def web_search_options(location: Any = None, context_size: Any = None) -> dict[str, Any]:
+    """``web_search_options`` from a dialect's approximate user location (city, country,
+    region, timezone; Anthropic's and the Responses API's shape) and search context size."""
+    options: dict[str, Any] = {}
+    if context_size:
+        options["search_context_size"] = context_size
+    if isinstance(location, dict):
+        keys = ("city", "country", "region", "timezone")
+        approximate = {k: location[k] for k in keys if location.get(k)}
+        options["user_location"] = {"type": "approximate", "approximate": approximate}
+    return options
+
+
 @dataclass(frozen=True, slots=True)
 class Timeout:
     """Time limits in seconds; ``None`` means no limit.

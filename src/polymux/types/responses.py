@@ -83,16 +83,13 @@ class ResponseReasoningItem(Record):
     status: Literal["in_progress", "completed", "incomplete"] | None = "completed"
 
 
-class ResponseOtherItem(Record):
-    """An output item of a kind polymux does not build itself (a web search call, an image
-    generation ...), as OpenAI sent it natively: its fields read as attributes. A Record for
-    its dumps only (not a dataclass: its fields are whatever OpenAI sent)."""
+class _Fields(Record):
+    """An object whose fields are whatever the API sent (a dict), read as attributes; its
+    dump is those fields. A Record for dumps only: not a dataclass."""
 
-    __slots__ = ("fields", "type")
-
-    def __init__(self, fields: dict[str, Any]) -> None:
-        self.type = str(fields.get("type"))
-        self.fields = fields
+    __slots__ = ()
+    fields: dict[str, Any]
+    type: str
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -100,11 +97,22 @@ class ResponseOtherItem(Record):
         except KeyError:
             raise AttributeError(name) from None
 
-    def __repr__(self) -> str:
-        return f"<ResponseOtherItem {self.type}>"
-
     def model_dump(self, *, exclude_none: bool = False) -> dict[str, Any]:
         return dict(dump(self.fields, exclude_none))
+
+
+class ResponseOtherItem(_Fields):
+    """An output item of a kind polymux does not build itself (a web search call, an image
+    generation ...), as OpenAI sent it natively."""
+
+    __slots__ = ("fields", "type")
+
+    def __init__(self, fields: dict[str, Any]) -> None:
+        self.type = str(fields.get("type"))
+        self.fields = fields
+
+    def __repr__(self) -> str:
+        return f"<ResponseOtherItem {self.type}>"
 
 
 ResponseOutputItem = (
@@ -236,7 +244,7 @@ def output_item(data: dict[str, Any]) -> ResponseOutputItem:
     return ResponseOutputMessage(data["id"], content, status=data.get("status") or "completed")
 
 
-class ResponseStreamEvent:
+class ResponseStreamEvent(_Fields):
     """One event of a streamed response: ``type``, ``sequence_number`` and the fields of that
     event type (``delta``, ``item``, ``response`` ...), read as attributes. ``model_dump()``
     gives the JSON that OpenAI sends, which ``openai.types.responses`` validates."""
@@ -248,18 +256,12 @@ class ResponseStreamEvent:
         self.sequence_number = sequence_number
         self.fields = fields
 
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self.fields[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
     def __repr__(self) -> str:
         return f"<ResponseStreamEvent {self.type} #{self.sequence_number}>"
 
     def model_dump(self, *, exclude_none: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.type, "sequence_number": self.sequence_number}
-        out.update(dump(self.fields, exclude_none))
+        out.update(super().model_dump(exclude_none=exclude_none))
         return out
 
 
