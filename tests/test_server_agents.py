@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import agents
 import pytest
@@ -42,6 +43,7 @@ async def test_one_tool_agent(gw: LiveGateway, streamed: bool) -> None:
         model=agents.OpenAIResponsesModel(model="m1", openai_client=client),
     )
     config = agents.RunConfig(tracing_disabled=True)
+    result: Any
     if streamed:
         run = agents.Runner.run_streamed(agent, "weather in Paris?", run_config=config)
         async for _ in run.stream_events():

@@ -75,11 +75,11 @@ def gw(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveGateway]
         yield gateway
 
 
-def sdk(gw: LiveGateway, **kwargs: Any) -> anthropic.Anthropic:
+def sdk(gw: LiveGateway, **kwargs: Any) -> Any:  # Any: bodies are the wire's, not typed params
     return anthropic.Anthropic(base_url=gw.url, api_key="unused", max_retries=0, **kwargs)
 
 
-def async_sdk(gw: LiveGateway) -> anthropic.AsyncAnthropic:
+def async_sdk(gw: LiveGateway) -> Any:
     return anthropic.AsyncAnthropic(base_url=gw.url, api_key="unused", max_retries=0)
 
 
@@ -268,9 +268,9 @@ def test_thinking_streams_as_thinking_blocks(gw: LiveGateway) -> None:
         events = list(stream)
         final = stream.get_final_message()
     assert [b.type for b in final.content] == ["thinking", "text"]
-    assert final.content[0].thinking == "Let me think."  # type: ignore[union-attr]
-    assert final.content[1].text == "42"  # type: ignore[union-attr]
-    deltas = [e.delta.type for e in events if e.type == "content_block_delta"]  # type: ignore[union-attr]
+    assert final.content[0].thinking == "Let me think."
+    assert final.content[1].text == "42"
+    deltas = [e.delta.type for e in events if e.type == "content_block_delta"]
     assert deltas == ["thinking_delta", "thinking_delta", "text_delta"]
     assert final.usage.input_tokens == 9 and final.usage.output_tokens == 5
     # A 4000-token budget asks the upstream for the effort that thinks at least that long.
@@ -289,7 +289,7 @@ def test_thinking_in_a_whole_answer(gw: LiveGateway) -> None:
             thinking={"type": "enabled", "budget_tokens": 1024},
         )
     assert [b.type for b in message.content] == ["thinking", "text"]
-    assert message.content[0].thinking == "Because."  # type: ignore[union-attr]
+    assert message.content[0].thinking == "Because."
 
 
 @pytest.mark.parametrize(
@@ -388,9 +388,11 @@ def test_keys_by_x_api_key_or_bearer(tmp_path: Path, gw: LiveGateway) -> None:
     with sdk(gw) as client, pytest.raises(anthropic.AuthenticationError) as caught:
         client.messages.create(model="m", max_tokens=5, messages=HI)
     assert caught.value.body["error"]["type"] == "authentication_error"  # type: ignore[index]
-    with anthropic.Anthropic(base_url=gw.url, api_key=key, max_retries=0) as client:
+    keyed: Any = anthropic.Anthropic(base_url=gw.url, api_key=key, max_retries=0)
+    with keyed as client:
         assert client.messages.create(model="m", max_tokens=5, messages=HI).content
-    with anthropic.Anthropic(base_url=gw.url, auth_token=key, max_retries=0) as client:
+    bearer: Any = anthropic.Anthropic(base_url=gw.url, auth_token=key, max_retries=0)
+    with bearer as client:
         assert client.messages.create(model="m", max_tokens=5, messages=HI).content
     rows = gw.usage_rows()
     assert [r["key_name"] for r in rows if r["status"] == 200] == ["claude-code"] * 2
@@ -449,7 +451,10 @@ def test_round_trip_to_anthropic_equals_a_direct_call(gw: LiveGateway, streamed:
     betas = ["prompt-caching-2024-07-31"]
 
     def call(base_url: str, model: str) -> Any:
-        with anthropic.Anthropic(base_url=base_url, api_key="sk-ant-upstream", max_retries=0) as c:
+        direct: Any = anthropic.Anthropic(
+            base_url=base_url, api_key="sk-ant-upstream", max_retries=0
+        )
+        with direct as c:
             if streamed:
                 with c.beta.messages.stream(model=model, betas=betas, **REQUEST) as stream:
                     return stream.get_final_message()
@@ -477,7 +482,7 @@ def test_anthropic_error_bodies_pass_through(gw: LiveGateway) -> None:
     with sdk(gw) as client, pytest.raises(anthropic.APIStatusError) as caught:
         client.messages.create(model="claude/claude-haiku-4-5", max_tokens=5, messages=HI)
     assert caught.value.status_code == 529
-    assert caught.value.body == {  # type: ignore[comparison-overlap]
+    assert caught.value.body == {
         "type": "error",
         "error": {"type": "overloaded_error", "message": "Overloaded"},
         "request_id": "req_011C",

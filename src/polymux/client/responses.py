@@ -18,7 +18,7 @@ import asyncio
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Awaitable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
 
 from ..dialects.responses import (
     ResponseBuilder,
@@ -235,6 +235,21 @@ class Responses:
         return Responses(self._client, store)
 
     # -- create ----------------------------------------------------------------------------------
+    @overload
+    def create(
+        self, *, model: str = "", input: Any, stream: Literal[False] = False, **fields: Any
+    ) -> Awaitable[Response]: ...
+
+    @overload
+    def create(
+        self, *, model: str = "", input: Any, stream: Literal[True], **fields: Any
+    ) -> AsyncResponseStream: ...
+
+    @overload
+    def create(
+        self, *, model: str = "", input: Any, stream: bool, **fields: Any
+    ) -> Awaitable[Response] | AsyncResponseStream: ...
+
     def create(
         self, *, model: str = "", input: Any, stream: bool = False, **fields: Any
     ) -> Awaitable[Response] | AsyncResponseStream:
@@ -376,7 +391,7 @@ class Responses:
         fields["text"] = {"format": {"type": "json_schema", **spec}}
         pending = self.create(model=model, input=input, **fields)
         assert not isinstance(pending, AsyncResponseStream)
-        response = await pending
+        response: Response = await pending
         for item in response.output:
             if not isinstance(item, ResponseOutputMessage):
                 continue

@@ -69,7 +69,10 @@ async def native_create(
         async with client.router.slot(provider):
             return (await client.transport.request(http)).json()
 
-    provider, payload = await client.router.run(providers, call, total=client.options.timeout.total)
+    provider, payload = await client.router.first(
+        providers, lambda p, _: call(p), total=client.options.timeout.total
+    )
+    await client.router.settle(provider.name)
     return _response(payload, provider.name)
 
 
@@ -104,15 +107,20 @@ async def native_stream(
             await stack.enter_async_context(client.router.slot(provider))
             return await stack.enter_async_context(client.transport.stream(http))
 
-        provider, upstream = await client.router.run(
-            providers, opened, total=client.options.timeout.total
+        provider, upstream = await client.router.first(
+            providers, lambda p, _: opened(p), total=client.options.timeout.total
         )
         decoder = SSEDecoder()
-        async for piece in upstream.iter_bytes():
-            for event in decoder.feed(piece):
+        try:
+            async for piece in upstream.iter_bytes():
+                for event in decoder.feed(piece):
+                    yield _event(event.data, provider.name)
+            for event in decoder.close():
                 yield _event(event.data, provider.name)
-        for event in decoder.close():
-            yield _event(event.data, provider.name)
+        except BaseException as exc:  # broke off, a bad event, or closed early
+            await client.router.settle(provider.name, exc)
+            raise
+        await client.router.settle(provider.name)
 
 
 async def native_request(

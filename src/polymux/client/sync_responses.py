@@ -3,7 +3,7 @@ the async code runs on the client's private loop thread)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from ..types.responses import Response, ResponseItemList, ResponseStreamEvent
 from .responses import AsyncResponseStream
@@ -37,6 +37,16 @@ class SyncResponses:
     def __init__(self, client: Client) -> None:
         self._client = client
         self.input_items = _InputItems(client)
+
+    @overload
+    def create(
+        self, *, model: str = "", input: Any, stream: Literal[False] = False, **fields: Any
+    ) -> Response: ...
+
+    @overload
+    def create(
+        self, *, model: str = "", input: Any, stream: Literal[True], **fields: Any
+    ) -> ResponseStream: ...
 
     def create(
         self, *, model: str = "", input: Any, stream: bool = False, **fields: Any

@@ -50,7 +50,7 @@ ANTHROPIC_VERSION = "2023-06-01"
 #: Image types the Messages API accepts.
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 
-#: stop_reason -> OpenAI finish_reason (wire-formats.md 3.8).
+#: stop_reason -> OpenAI finish_reason (docs.anthropic.com/en/api/messages, stop_reason).
 STOP_TO_FINISH: Mapping[str, FinishReason] = {
     "end_turn": "stop",
     "stop_sequence": "stop",
@@ -71,7 +71,7 @@ FINISH_TO_STOP: Mapping[str, str] = {
     "content_filter": "refusal",
 }
 
-#: error.type of an Anthropic error body -> its HTTP status (wire-formats.md 3.7).
+#: error.type of an Anthropic error body -> its HTTP status (docs.anthropic.com/en/api/errors).
 ERROR_STATUS: Mapping[str, int] = {
     "invalid_request_error": 400,
     "authentication_error": 401,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
@@ -31,6 +31,7 @@ __all__ = ["relay"]
 #: Sees each JSON payload of the answer before it is sent on (an async callback, so it can
 #: record what a follow-up request will need before the caller can make it).
 Watch = Callable[[Any], Awaitable[None]]
+T = TypeVar("T")
 
 
 async def relay(
@@ -60,11 +61,11 @@ async def relay(
         try:
             if not stream:
                 provider, data = await until_disconnect(
-                    call.receive, client.router.run(providers, whole, total=total)
+                    call.receive, client.router.first(providers, _first(whole), total=total)
                 )
             else:
                 provider, upstream = await until_disconnect(
-                    call.receive, client.router.run(providers, opened, total=total)
+                    call.receive, client.router.first(providers, _first(opened), total=total)
                 )
         except APIStatusError as exc:
             if not isinstance(exc.body, dict):
@@ -76,6 +77,7 @@ async def relay(
             return
         call.record.provider = provider.name
         if not stream:
+            await client.router.settle(provider.name)
             # A body that is not JSON still goes to the caller as it came; only the log lacks.
             payload: Any = None
             with contextlib.suppress(orjson.JSONDecodeError):
@@ -83,18 +85,26 @@ async def relay(
             await watch(payload)
             await send_bytes(call.send, 200, data, [JSON_TYPE])
             return
-        await until_disconnect(call.receive, _copy(call, upstream, watch, broken))
+        failure = await until_disconnect(call.receive, _copy(call, upstream, watch, broken))
+        await client.router.settle(provider.name, failure)
+
+
+def _first(call: Callable[[Provider], Awaitable[T]]) -> Callable[[Provider, Any], Awaitable[T]]:
+    """An attempt for ``Router.first`` (the upstream's own deadline bounds each one)."""
+    return lambda provider, _deadline: call(provider)
 
 
 async def _copy(
     call: Call, upstream: ByteStream, watch: Watch, broken: Callable[[BaseException], bytes]
-) -> None:
+) -> BaseException | None:
+    """Copy the stream; the upstream's failure, if it broke off."""
     send = call.send
     await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
     call.responded = True
     call.record.ttft_ms = call.elapsed_ms()
     decoder = SSEDecoder()
     tail = b""
+    failure: BaseException | None = None
     try:
         async for piece in upstream.iter_bytes():
             for event in decoder.feed(piece):
@@ -105,5 +115,7 @@ async def _copy(
             await send({"type": "http.response.body", "body": piece, "more_body": True})
     except Exception as exc:
         tail = broken(exc)
+        failure = exc
     # Nothing may be awaited after the last send (see chat.py).
     await send({"type": "http.response.body", "body": tail, "more_body": False})
+    return failure
