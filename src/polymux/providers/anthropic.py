@@ -95,6 +95,10 @@ class Anthropic(Provider):
             provider=self.name,
         )
 
+    #: The gateway may pass Messages requests here untranslated (not where the host's API
+    #: differs from Anthropic's own, as Vertex AI's does).
+    serves_native_messages = True
+
     def native_request(
         self, path: str, body: Any, options: CallOptions, headers: Mapping[str, str]
     ) -> HttpRequest:

@@ -65,7 +65,7 @@ def _anthropic(route: Route) -> list[tuple[Provider, Anthropic]] | None:
     out = []
     for provider in route.providers:
         inner = provider.inner if isinstance(provider, Pinned) else provider
-        if not isinstance(inner, Anthropic):
+        if not isinstance(inner, Anthropic) or not inner.serves_native_messages:
             return None
         out.append((provider, inner))
     return out
