@@ -368,7 +368,7 @@ def test_web_search_server_tool_becomes_geminis_google_search(gw: LiveGateway) -
 
 def test_failure_mid_stream_is_an_error_event(gw: LiveGateway) -> None:
     chunks = [fo.chunk({"content": "par"}), fo.chunk({"content": "tial"})]
-    _script(gw, sse_data(chunks, reset_after=2))
+    _script(gw, sse_data(chunks, reset_after=2, delay=0.2))  # the answer starts first
     seen: list[str] = []
 
     def read() -> None:

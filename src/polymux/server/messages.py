@@ -31,7 +31,7 @@ from ..providers.openai_shape import content_text
 from ..transport.base import HttpRequest
 from ..types.chat import ChatCompletion, ChatCompletionChunk
 from ..types.request import WEB_SEARCH
-from .asgi import read_json, send_json, until_disconnect
+from .asgi import send_json, until_disconnect
 from .chat import SSE_HEADERS
 from .chat import _create as create_chat
 from .chat import _usage as record_usage
@@ -72,7 +72,7 @@ def _anthropic(route: Route) -> list[tuple[Provider, Anthropic]] | None:
 
 
 async def _read(gateway: Gateway, call: Call) -> tuple[dict[str, Any], Route]:
-    body = await read_json(call.scope, call.receive, gateway.limits.max_body_bytes)
+    body = await gateway.read_json(call)
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise InvalidRequestError("model is required (a string)")
@@ -143,13 +143,25 @@ async def handle(gateway: Gateway, call: Call) -> None:
         return
     chat = chat_body(body)
     check_chat(chat, gateway.limits)
-    if WEB_SEARCH in chat:  # Anthropic's web_search server tool, for another upstream
+    search = chat.pop(WEB_SEARCH, None)
+    if search is not None:  # Anthropic's web_search server tool, for another upstream
         require_web_search(route.providers)
     stream = chat.pop("stream")
     call.record.stream = stream
     if gateway.config.log_content:
         call.record.request = orjson.dumps(chat["messages"]).decode()
-    result = create_chat(gateway, chat, stream)
+    if search is None:
+        result = create_chat(gateway, chat, stream)
+    else:
+        # The gateway's own field for the upstream's search, not a caller's pass-through one.
+        result = gateway.client.chat.completions.create(
+            model=route.model,
+            stream=stream,
+            provider=route.providers,
+            extra_body={WEB_SEARCH: search},
+            stream_options={"include_usage": True} if stream else None,
+            **{k: v for k, v in chat.items() if k != "model"},
+        )
     if stream:
         await until_disconnect(call.receive, _stream(gateway, call, result))
         return

@@ -31,7 +31,7 @@ from ..providers.base import Provider
 from ..providers.openai import OpenAI
 from ..transport.base import HttpRequest
 from ..types.responses import Response, ResponseStreamEvent
-from .asgi import read_json, send_json, until_disconnect
+from .asgi import send_json, until_disconnect
 from .chat import SSE_HEADERS
 from .errormap import GatewayHTTPError
 from .limits import check_chat
@@ -83,7 +83,7 @@ def _sse(event: ResponseStreamEvent) -> bytes:
 
 
 async def handle_create(gateway: Gateway, call: Call) -> None:
-    body = await read_json(call.scope, call.receive, gateway.limits.max_body_bytes)
+    body = await gateway.read_json(call)
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise InvalidRequestError("model is required (a string)")
