@@ -6,10 +6,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed-dev
-# The Node clients the gateway is tested against (tests/test_server_node.py), pinned by the
-# lock file; skipped with a note where npm is missing.
-NODE_DIR := tests/node
-NODE_STAMP := $(NODE_DIR)/node_modules/.installed
 
 .PHONY: run example test lint typecheck unit package bench clean venv
 
@@ -21,17 +17,13 @@ $(RUN_STAMP): pyproject.toml
 
 $(STAMP): $(RUN_STAMP) tests/node/package-lock.json
 	$(BIN)/pip install -q -e '.[dev,server]'
-	# The openai Node SDK for tests/test_server_node.py (that test is skipped without npm).
+	# The Node clients (openai, @anthropic-ai/sdk, the AI SDK) for tests/test_server_node*.py
+	# (skipped without npm).
 	if command -v npm >/dev/null 2>&1; then \
 		npm ci --prefix tests/node --no-audit --no-fund --loglevel=error; fi
 	touch $(STAMP)
 
-$(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
-	@if command -v npm > /dev/null; then \
-		npm ci --prefix $(NODE_DIR) --no-audit --no-fund --loglevel=error && touch $(NODE_STAMP); \
-	else echo "npm not found: the Node client tests will be skipped"; fi
-
-venv: $(STAMP) $(NODE_STAMP)
+venv: $(STAMP)
 
 # The main job: the OpenAI-compatible gateway on 127.0.0.1:1337 (keyless upstream by default).
 # The CLI is then .venv/bin/polymux (or `source .venv/bin/activate`, then `polymux`).
@@ -49,7 +41,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP) $(NODE_STAMP)
+unit: $(STAMP)
 	$(BIN)/pytest
 
 # The wheel and sdist build, pass PyPI's metadata checks, and install and run in a fresh venv.

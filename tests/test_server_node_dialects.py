@@ -2,7 +2,7 @@
 (``responses.create``, streamed and not, ``retrieve``), the official ``@anthropic-ai/sdk``
 (``messages.create`` and its stream helper) and Vercel's AI SDK (``@ai-sdk/openai``, whose
 default model speaks the Responses API). The packages are pinned in tests/node/package.json
-and installed by ``make venv`` (``npm ci``); the test is skipped where Node.js is missing."""
+and installed by ``make venv`` (``npm ci``); skipped where Node.js or the packages are missing."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ NODE_DIR = Path(__file__).parent / "node"
 NODE = shutil.which("node")
 
 pytestmark = pytest.mark.skipif(
-    NODE is None or not (NODE_DIR / "node_modules").is_dir(),
+    NODE is None or not (NODE_DIR / "node_modules" / "@anthropic-ai").is_dir(),
     reason="Node.js or tests/node/node_modules missing (make venv runs npm ci)",
 )
 
