@@ -51,7 +51,8 @@ $(RUN_STAMP): pyproject.toml
 
 $(STAMP): $(RUN_STAMP) tests/node/package-lock.json
 	$(BIN)/pip install -q -e '.[dev,server]'
-	# The openai Node SDK for tests/test_server_node.py (that test is skipped without npm).
+	# The Node clients (openai, @anthropic-ai/sdk, the AI SDK) for tests/test_server_node*.py
+	# (skipped without npm).
 	if command -v npm >/dev/null 2>&1; then \
 		npm ci --prefix tests/node --no-audit --no-fund --loglevel=error; fi
 	touch $(STAMP)
@@ -94,6 +95,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/throughput.py --sync
 	$(BIN)/python benchmarks/open_streams.py
 	$(BIN)/python benchmarks/gateway.py
+	$(BIN)/python benchmarks/front_doors.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache $(NPM_MODULES) $(VENDOR)

@@ -1,6 +1,7 @@
 """The package's layers: each imports only those below it, so the graph has no cycle.
 
-client -> routing -> providers -> transport -> types -> errors, with server and cli on top
+client -> routing -> providers -> transport -> dialects -> types -> errors, with server and
+cli on top
 (the README's layout section draws it). Imports under ``if TYPE_CHECKING:`` are for the type
 checker only and do not count.
 """
@@ -19,6 +20,7 @@ LAYERS = [
     "errors",
     "debug",  # g4f's debug switch: the polymux loggers' level
     "types",
+    "dialects",  # the API dialects' vocabularies and translations, shared by providers and up
     "transport",
     "providers",
     "typing",  # g4f's type names, over providers.response

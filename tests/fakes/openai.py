@@ -169,3 +169,39 @@ def raw_error(status: int, pieces: list[bytes], *, delay: float = 0.05, **kwargs
     return stream_bytes(
         pieces, status=status, content_type="application/json", delay=delay, **kwargs
     )
+
+
+def responses_object(id: str = "resp_native1") -> dict[str, Any]:
+    """A Response as OpenAI's own /v1/responses returns it: a web search call, then text."""
+    return {
+        "id": id,
+        "object": "response",
+        "created_at": 1767225600,
+        "model": "gpt-5",
+        "status": "completed",
+        "output": [
+            {
+                "type": "web_search_call",
+                "id": "ws_1",
+                "status": "completed",
+                "action": {"type": "search", "query": "weather Paris"},
+            },
+            {
+                "type": "message",
+                "id": "msg_1",
+                "role": "assistant",
+                "status": "completed",
+                "content": [{"type": "output_text", "text": "Sunny.", "annotations": []}],
+            },
+        ],
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "tools": [{"type": "web_search"}],
+        "usage": {
+            "input_tokens": 11,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens": 3,
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": 14,
+        },
+    }

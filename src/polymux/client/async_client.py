@@ -42,6 +42,7 @@ from .image_edits import edit_images
 from .images import finish_images, save_directory
 from .moderations import Moderations
 from .params import CHAT_KEYS, build_chat_request, build_image_request, build_options
+from .responses import Responses
 from .stream import AsyncChatStream
 from .text_completions import TextCompletions
 
@@ -133,6 +134,7 @@ class AsyncClient:
         self.audio = Audio(self)
         self.media = self.images  # g4f's name for it
         self.models = Models(self)
+        self.responses = Responses(self)
 
     def __repr__(self) -> str:
         names = [p.name for p in self._providers or ()]

@@ -15,31 +15,36 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Generator
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ..types.chat import ChatCompletionChunk
 
-__all__ = ["AsyncChatStream"]
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+__all__ = ["AsyncChatStream", "AsyncEventStream"]
+
+T = TypeVar("T")
 
 
-class AsyncChatStream:
-    """An async iterator of ``ChatCompletionChunk``."""
+class AsyncEventStream(Generic[T]):
+    """An async iterator over one answer's items (chat chunks, Responses events)."""
 
     __slots__ = ("_chunks", "_closed")
 
-    def __init__(self, chunks: AsyncGenerator[ChatCompletionChunk, None]) -> None:
+    def __init__(self, chunks: AsyncGenerator[T, None]) -> None:
         self._chunks = chunks
         self._closed = False
 
-    def __aiter__(self) -> AsyncChatStream:
+    def __aiter__(self) -> Self:
         return self
 
-    async def __anext__(self) -> ChatCompletionChunk:
+    async def __anext__(self) -> T:
         if self._closed:
             raise StopAsyncIteration
         return await self._chunks.__anext__()
 
-    def __await__(self) -> Generator[Any, None, AsyncChatStream]:
+    def __await__(self) -> Generator[Any, None, Self]:
         # `await create(..., stream=True)` gives the stream itself, as in the OpenAI SDK.
         if False:  # pragma: no cover - makes this a generator function
             yield
@@ -54,7 +59,7 @@ class AsyncChatStream:
     # The OpenAI SDK's AsyncStream calls it close().
     close = aclose
 
-    async def __aenter__(self) -> AsyncChatStream:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(
@@ -64,6 +69,12 @@ class AsyncChatStream:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+class AsyncChatStream(AsyncEventStream[ChatCompletionChunk]):
+    """An async iterator of ``ChatCompletionChunk``."""
+
+    __slots__ = ()
 
     async def collect_text(self) -> str:
         """Read the whole stream; return the answer's text (choice 0)."""

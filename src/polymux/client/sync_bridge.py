@@ -22,12 +22,15 @@ import threading
 from collections import deque
 from collections.abc import Awaitable, Coroutine, Iterator
 from types import TracebackType
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, cast
 
 from ..types.chat import ChatCompletionChunk
-from .stream import AsyncChatStream
+from .stream import AsyncEventStream
 
-__all__ = ["HIGH_WATER", "ChatStream", "LoopThread"]
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+__all__ = ["HIGH_WATER", "ChatStream", "LoopThread", "SyncStream"]
 
 T = TypeVar("T")
 
@@ -173,14 +176,14 @@ class _Pipe:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.ready: deque[ChatCompletionChunk | _End] = deque()
+        self.ready: deque[Any] = deque()  # the stream's items, then one _End
         self.wake = threading.Event()  # set by the pump when the reader is waiting
         self.waiting = False  # the reader found the deque empty and waits on ``wake``
         self.paused = False  # the pump waits on ``room`` for the reader to catch up
         self.room: asyncio.Event | None = None
         self.task: asyncio.Task[None] | None = None
 
-    def start(self, stream: AsyncChatStream) -> None:  # in the loop thread
+    def start(self, stream: AsyncEventStream[Any]) -> None:  # in the loop thread
         self.room = asyncio.Event()
         self.task = self.loop.create_task(_pump(stream, self))
 
@@ -194,7 +197,7 @@ class _Pipe:
             self.wake.set()
 
 
-async def _pump(stream: AsyncChatStream, pipe: _Pipe) -> None:
+async def _pump(stream: AsyncEventStream[Any], pipe: _Pipe) -> None:
     ready = pipe.ready
     room = pipe.room
     assert room is not None
@@ -221,21 +224,22 @@ async def _pump(stream: AsyncChatStream, pipe: _Pipe) -> None:
             pipe.notify()
 
 
-class ChatStream:
-    """An iterator of ``ChatCompletionChunk``; a context manager with ``close()``."""
+class SyncStream(Generic[T]):
+    """An iterator over an async stream's items (chat chunks, Responses events), read ahead
+    in the loop thread and handed across in batches; a context manager with ``close()``."""
 
     __slots__ = ("_done", "_pipe", "_runner", "_stream")
 
-    def __init__(self, stream: AsyncChatStream, runner: LoopThread) -> None:
+    def __init__(self, stream: AsyncEventStream[T], runner: LoopThread) -> None:
         self._stream = stream
         self._runner = runner
         self._pipe: _Pipe | None = None  # made on the first read: nothing runs before it
         self._done = False
 
-    def __iter__(self) -> Iterator[ChatCompletionChunk]:
+    def __iter__(self) -> Iterator[T]:
         return self
 
-    def __next__(self) -> ChatCompletionChunk:
+    def __next__(self) -> T:
         pipe = self._pipe
         try:
             item = pipe.ready.popleft()  # type: ignore[union-attr]
@@ -247,9 +251,9 @@ class ChatStream:
             pipe.paused = False
             assert pipe.room is not None
             pipe.loop.call_soon_threadsafe(pipe.room.set)
-        return item  # type: ignore[return-value]
+        return cast("T", item)
 
-    def _wait(self) -> ChatCompletionChunk | _End:
+    def _wait(self) -> T | _End:
         if self._done:
             raise StopIteration
         pipe = self._pipe
@@ -265,7 +269,7 @@ class ChatStream:
             pipe.waiting = True
             if ready:
                 pipe.waiting = False
-                return ready.popleft()
+                return cast("T | _End", ready.popleft())
             try:
                 while not pipe.wake.wait(1.0):
                     if not self._runner.alive():  # the client was closed from elsewhere
@@ -276,7 +280,7 @@ class ChatStream:
                 self._cancel()
                 raise
 
-    def _finish(self, end: _End) -> ChatCompletionChunk:
+    def _finish(self, end: _End) -> T:
         self._done = True
         if self._pipe is not None:
             self._pipe.ready.append(end)  # every later read ends the same way
@@ -313,7 +317,7 @@ class ChatStream:
         except Exception:  # nothing to report to at interpreter exit
             pass
 
-    def __enter__(self) -> ChatStream:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -323,6 +327,12 @@ class ChatStream:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class ChatStream(SyncStream[ChatCompletionChunk]):
+    """An iterator of ``ChatCompletionChunk``; a context manager with ``close()``."""
+
+    __slots__ = ()
 
 
 async def _stop(pipe: _Pipe) -> None:

@@ -23,6 +23,7 @@ from .async_client import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, AsyncClient
 from .g4f import G4FCompletions, G4FSyncImages, G4FSyncModels
 from .stream import AsyncChatStream
 from .sync_bridge import ChatStream, LoopThread
+from .sync_responses import SyncResponses
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -96,6 +97,7 @@ class Client:
         self.audio = _Audio(self)
         self.media = self.images  # g4f's name for it
         self.models = _Models(self)
+        self.responses = SyncResponses(self)
 
     def __repr__(self) -> str:
         return f"<Client providers={[p.name for p in self.async_client.providers]}>"

@@ -6,7 +6,7 @@ elsewhere (with or without the ``/v1`` suffix). The translation lives in anthrop
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from functools import cached_property
 from typing import Any
 from urllib.parse import quote
@@ -94,6 +94,23 @@ class Anthropic(Provider):
             options=options,
             provider=self.name,
         )
+
+    #: The gateway may pass Messages requests here untranslated (not where the host's API
+    #: differs from Anthropic's own, as Vertex AI's does).
+    serves_native_messages = True
+
+    def native_request(
+        self, path: str, body: Any, options: CallOptions, headers: Mapping[str, str]
+    ) -> HttpRequest:
+        """``POST /v1/<path>`` with a body already in Anthropic's own shape: the gateway passes
+        Messages requests for Anthropic models through untranslated. ``headers``: the
+        caller's ``anthropic-version`` and ``anthropic-beta``, sent instead of this provider's
+        (never its key)."""
+        http = self._http("POST", path, options, body)
+        for name, value in headers.items():
+            if name.lower() in ("anthropic-version", "anthropic-beta"):
+                http.headers[name.lower()] = value
+        return http
 
     # -- chat --------------------------------------------------------------------------------
     async def chat_http(self, request: ChatRequest, *, stream: bool) -> HttpRequest:

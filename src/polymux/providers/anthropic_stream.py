@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from ..dialects.anthropic import ERROR_STATUS, STOP_TO_FINISH
 from ..errors import APIError, status_error
 from ..transport.redact import redact_value
 from ..types.events import (
@@ -29,34 +30,9 @@ from .anthropic_wire import RESPONSE_TOOL
 
 __all__ = ["StreamState", "error_event", "map_stop_reason", "message_events"]
 
-_STOP: dict[str, FinishReason] = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "pause_turn": "stop",  # no OpenAI equivalent: the caller resends to continue
-    "max_tokens": "length",
-    "model_context_window_exceeded": "length",
-    "tool_use": "tool_calls",
-    "refusal": "content_filter",
-}
-
-# error.type of an Anthropic error body -> the HTTP status it stands for (Anthropic's errors
-# reference, docs.anthropic.com/en/api/errors), for errors that arrive inside a 200 stream.
-_ERROR_STATUS: dict[str, int] = {
-    "invalid_request_error": 400,
-    "authentication_error": 401,
-    "billing_error": 402,
-    "permission_error": 403,
-    "not_found_error": 404,
-    "request_too_large": 413,
-    "rate_limit_error": 429,
-    "api_error": 500,
-    "timeout_error": 504,
-    "overloaded_error": 529,
-}
-
 
 def map_stop_reason(value: Any) -> FinishReason:
-    return _STOP.get(value, "stop") if isinstance(value, str) else "stop"
+    return STOP_TO_FINISH.get(value, "stop") if isinstance(value, str) else "stop"
 
 
 # -- response ----------------------------------------------------------------------------------
@@ -67,7 +43,7 @@ def error_event(payload: Mapping[str, Any], provider: str) -> APIError:
     error = payload.get("error")
     kind = error.get("type") if isinstance(error, Mapping) else None
     message = (error.get("message") if isinstance(error, Mapping) else None) or str(kind)
-    status = _ERROR_STATUS.get(kind) if isinstance(kind, str) else None
+    status = ERROR_STATUS.get(kind) if isinstance(kind, str) else None
     if status is None:
         return APIError(f"{kind}: {message}", provider=provider, body=dict(payload))
     return status_error(status, message, provider=provider, body=dict(payload))

@@ -11,9 +11,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..dialects.anthropic import (
+    ANTHROPIC_VERSION,
+    IMAGE_TYPES,
+    THINKING_BUDGET,
+    anthropic_tool_choice,
+)
 from ..errors import InvalidRequestError, UnsupportedCapabilityError
 from ..types.request import ChatRequest, ImageRef
-from .openai_shape import merge_turns, tool_call_arguments
+from .openai_shape import WEB_SEARCH, extra_fields, merge_turns, tool_call_arguments
 
 __all__ = [
     "ANTHROPIC_VERSION",
@@ -26,9 +32,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("polymux.providers.anthropic")
-
-#: The ``anthropic-version`` header: the one stable API version (the official SDK still sends it).
-ANTHROPIC_VERSION = "2023-06-01"
 
 #: Name of the tool that carries a json_object / json_schema answer (Anthropic's basic API has
 #: no JSON mode, so the answer is forced through a tool whose input is the JSON).
@@ -81,18 +84,6 @@ MODEL_RULES: tuple[ModelRule, ...] = (
     ModelRule("claude-haiku-5", 16384, drop_params=_NO_SAMPLING),
 )
 
-#: reasoning_effort -> extended-thinking budget (tokens; at least 1024); 0 turns thinking off.
-THINKING_BUDGET: Mapping[str, int] = {
-    "none": 0,
-    "minimal": 1024,
-    "low": 2048,
-    "medium": 8192,
-    "high": 16384,
-    "xhigh": 32768,
-}
-
-_IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
-
 
 def rule_for(model: str, rules: Sequence[ModelRule] = MODEL_RULES) -> ModelRule:
     """The rule of the longest prefix that ``model`` starts with."""
@@ -109,7 +100,7 @@ def _image_block(url: str) -> dict[str, Any]:
     if ref.is_remote:
         return {"type": "image", "source": {"type": "url", "url": ref.url}}
     media_type = ref.media_type or ""
-    if media_type not in _IMAGE_TYPES:
+    if media_type not in IMAGE_TYPES:
         raise UnsupportedCapabilityError(
             f"Anthropic accepts JPEG, PNG, GIF and WebP images, not {media_type or 'this type'}"
         )
@@ -193,22 +184,6 @@ def _tools(request: ChatRequest) -> list[dict[str, Any]]:
     return tools
 
 
-def _tool_choice(choice: Any, parallel: bool | None) -> dict[str, Any] | None:
-    if choice is None:
-        out: dict[str, Any] | None = {"type": "auto"} if parallel is False else None
-    elif choice == "auto":
-        out = {"type": "auto"}
-    elif choice == "none":
-        return {"type": "none"}
-    elif choice == "required":
-        out = {"type": "any"}
-    else:
-        out = {"type": "tool", "name": choice["function"]["name"]}
-    if out is not None and parallel is False:
-        out["disable_parallel_tool_use"] = True
-    return out
-
-
 def response_tool(fmt: Mapping[str, Any]) -> dict[str, Any]:
     """The tool whose input carries a json_object / json_schema answer (Bedrock's Converse
     forces one the same way)."""
@@ -225,6 +200,16 @@ def response_tool(fmt: Mapping[str, Any]) -> dict[str, Any]:
         schema = {"type": "object"}
         description = "Give the answer as a JSON object."
     return {"name": RESPONSE_TOOL, "description": description, "input_schema": schema}
+
+
+def _web_search_tool(options: Any) -> dict[str, Any]:
+    """Anthropic's web search server tool for Chat Completions' ``web_search_options``."""
+    tool: dict[str, Any] = {"type": "web_search_20250305", "name": "web_search"}
+    location = options.get("user_location") if isinstance(options, Mapping) else None
+    approximate = location.get("approximate") if isinstance(location, Mapping) else None
+    if isinstance(approximate, Mapping):
+        tool["user_location"] = {"type": "approximate", **approximate}
+    return tool
 
 
 def build_messages_body(
@@ -279,7 +264,7 @@ def build_messages_body(
     if request.user:
         body["metadata"] = {"user_id": request.user}
     tools = _tools(request)
-    choice = _tool_choice(request.tool_choice, request.parallel_tool_calls)
+    choice = anthropic_tool_choice(request.tool_choice, request.parallel_tool_calls)
     fmt = request.response_format
     if fmt is not None:
         tools.append(response_tool(fmt))
@@ -288,6 +273,9 @@ def build_messages_body(
         elif choice is None or choice["type"] == "auto":
             # The caller's tools stay callable; a final answer must come through the JSON tool.
             choice = {"type": "any"}
+    search = request.extra_body.get(WEB_SEARCH)
+    if search is not None:
+        tools.append(_web_search_tool(search))
     if tools:
         body["tools"] = tools
     if choice is not None:
@@ -299,5 +287,5 @@ def build_messages_body(
     for name in ("seed", "presence_penalty", "frequency_penalty"):
         if getattr(request, name) is not None:
             log.debug("Anthropic has no %s; not sent", name)
-    body.update(request.extra_body)
+    body.update(extra_fields(request.extra_body))
     return body

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from ..dialects.anthropic import THINKING_BUDGET
 from ..errors import APIError, InvalidRequestError, UnsupportedCapabilityError, status_error
 from ..types.events import (
     ChatEvent,
@@ -28,7 +29,7 @@ from ..types.events import (
     Usage,
 )
 from ..types.request import ChatRequest, ImageRef
-from .anthropic_wire import RESPONSE_TOOL, THINKING_BUDGET, response_tool
+from .anthropic_wire import RESPONSE_TOOL, response_tool
 from .openai_shape import effort_budget, merge_turns, tool_call_arguments
 
 __all__ = [

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from ..dialects.anthropic import THINKING_BUDGET
 from ..errors import APIError, UnsupportedCapabilityError
 from ..types.events import (
     ChatEvent,
@@ -27,7 +28,6 @@ from ..types.events import (
     Usage,
 )
 from ..types.request import ChatRequest
-from .anthropic_wire import THINKING_BUDGET
 from .openai_shape import content_text, effort_budget
 
 __all__ = ["StreamState", "build_chat_body", "message_events"]

@@ -16,7 +16,14 @@ import orjson
 from ..errors import InvalidRequestError, UnsupportedCapabilityError
 from ..types.request import ChatRequest, ImageRef
 from .base import Capabilities
-from .openai_shape import content_text, effort_budget, merge_turns, tool_call_arguments
+from .openai_shape import (
+    WEB_SEARCH,
+    content_text,
+    effort_budget,
+    extra_fields,
+    merge_turns,
+    tool_call_arguments,
+)
 
 __all__ = [
     "GEMINI_MODELS",
@@ -342,12 +349,15 @@ def build_generate_body(
         first["parts"].insert(0, {"text": "\n\n".join(system)})
     tools = _tools(request, row)
     if tools:
-        body["tools"] = tools
         config = _tool_config(request.tool_choice)
         if config is not None:
             body["toolConfig"] = config
+    if request.extra_body.get(WEB_SEARCH) is not None:
+        tools.append({"google_search": {}})  # grounding with Google Search
+    if tools:
+        body["tools"] = tools
     generation = _generation_config(request, row)
     if generation:
         body["generationConfig"] = generation
-    body.update(request.extra_body)
+    body.update(extra_fields(request.extra_body))
     return body

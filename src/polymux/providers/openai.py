@@ -546,6 +546,13 @@ class OpenAI(OpenAICompatible):
     def serves_completions_for(self, model: str) -> bool:
         return model in self.completion_models
 
+    def native_request(
+        self, method: str, path: str, options: CallOptions, body: Any = None
+    ) -> HttpRequest:
+        """A request in OpenAI's own API beyond chat (the gateway passes ``/v1/responses``
+        through natively when the upstream is OpenAI itself): this provider's URL and key."""
+        return self._http(method, path, options, body)
+
 
 class AzureOpenAI(OpenAICompatible):
     """Azure OpenAI: deployment URLs, ``api-version``, the ``api-key`` header.

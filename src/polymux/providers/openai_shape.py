@@ -9,9 +9,16 @@ from typing import Any
 import orjson
 
 from ..errors import InvalidRequestError
-from ..types.request import content_text
+from ..types.request import WEB_SEARCH, content_text
 
-__all__ = ["content_text", "effort_budget", "merge_turns", "tool_call_arguments"]
+__all__ = [
+    "WEB_SEARCH",
+    "content_text",
+    "effort_budget",
+    "extra_fields",
+    "merge_turns",
+    "tool_call_arguments",
+]
 
 #: A dialect's translation of one non-system message: (index, message) -> (role, blocks).
 Turn = Callable[[int, Mapping[str, Any]], tuple[str, list[dict[str, Any]]]]
@@ -70,3 +77,8 @@ def tool_call_arguments(call: Mapping[str, Any], provider: str) -> dict[str, Any
             f"{provider} needs tool-call arguments as objects"
         )
     return arguments
+
+
+def extra_fields(extra_body: Mapping[str, Any]) -> dict[str, Any]:
+    """``extra_body`` without what a translating provider maps itself (``WEB_SEARCH``)."""
+    return {k: v for k, v in extra_body.items() if k != WEB_SEARCH}

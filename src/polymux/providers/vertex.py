@@ -190,6 +190,8 @@ class VertexAnthropic(_Vertex, Anthropic):
     """Anthropic's Claude on Vertex AI (``rawPredict`` / ``streamRawPredict``): the Messages
     body without ``model`` (it is in the URL) and with Vertex's ``anthropic_version``."""
 
+    serves_native_messages = False  # Vertex's URLs and body differ from Anthropic's own API
+
     name = "vertex-anthropic"
     requires_api_key = False
     default_location = "us-east5"

@@ -34,6 +34,7 @@ from .auth import KeyRing, is_loopback_client
 from .config import GatewayConfig
 from .errormap import SHUTDOWN_MESSAGE, GatewayHTTPError, map_error
 from .local import LocalOnly
+from .response_store import ResponseDB
 from .store import Store, UsageRecord, default_db_path
 from .targets import ModelMap
 from .usage import UsageLog
@@ -62,8 +63,18 @@ class Call:
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000.0
 
+    def failed(self, exc: BaseException) -> tuple[int, dict[str, Any]]:
+        """Log a failure after the answer started; (status, OpenAI-shaped error body) to end
+        the stream with."""
+        status, body, _ = map_error(exc)
+        self.record.status = status
+        self.record.error = body["error"]["message"][:500]
+        return status, body
+
 
 Handler = Callable[["Gateway", Call], Awaitable[None]]
+#: (status, OpenAI-shaped error body) -> the error body a front door answers with.
+ErrorShape = Callable[[int, dict[str, Any]], dict[str, Any]]
 
 
 def _routes() -> tuple[dict[str, dict[str, Handler]], list[tuple[str, dict[str, Handler]]]]:
@@ -75,9 +86,11 @@ def _routes() -> tuple[dict[str, dict[str, Handler]], list[tuple[str, dict[str, 
         image_edits,
         images,
         media,
+        messages,
         models,
         moderations,
         openapi,
+        responses,
     )
 
     exact: dict[str, dict[str, Handler]] = {
@@ -91,6 +104,9 @@ def _routes() -> tuple[dict[str, dict[str, Handler]], list[tuple[str, dict[str, 
         "/v1/audio/transcriptions": {"POST": audio.handle_transcription},
         "/v1/audio/translations": {"POST": audio.handle_translation},
         "/v1/audio/speech": {"POST": audio.handle_speech},
+        "/v1/messages": {"POST": messages.handle},
+        "/v1/messages/count_tokens": {"POST": messages.handle_count_tokens},
+        "/v1/responses": {"POST": responses.handle_create},
         "/v1/models": {"GET": models.handle_list},
         "/health": {"GET": models.handle_health},
         "/openapi.json": {"GET": openapi.handle},
@@ -108,6 +124,7 @@ def _routes() -> tuple[dict[str, dict[str, Handler]], list[tuple[str, dict[str, 
         "/audio/translations",
         "/audio/speech",
         "/models",
+        "/responses",
     ):
         exact[path] = exact["/v1" + path]
     prefixed: list[tuple[str, dict[str, Handler]]] = [
@@ -115,6 +132,7 @@ def _routes() -> tuple[dict[str, dict[str, Handler]], list[tuple[str, dict[str, 
         ("/models/", {"GET": models.handle_one}),
         (media.PREFIX, {"GET": media.handle}),
         (web.PREFIX, {"GET": web.handle_asset}),
+        (responses.PREFIX, {"GET": responses.handle_get, "DELETE": responses.handle_delete}),
     ]
     exact.update({page: {"GET": web.handle_page} for page in web.PAGES})
     return exact, prefixed
@@ -125,6 +143,16 @@ _PUBLIC = frozenset({"/health", "/openapi.json", *web.PAGES})
 _PUBLIC_PREFIXES = (web.PREFIX,)
 #: Answers after which the connection is closed: refused and oversized requests.
 _CLOSE_AFTER = frozenset({401, 403, 408, 413})
+
+
+def _error_shapes() -> dict[str, ErrorShape]:
+    """Front doors of other dialects answer errors in their own shape (default: OpenAI's)."""
+    from . import messages
+
+    return {
+        "/v1/messages": messages.error_shape,
+        "/v1/messages/count_tokens": messages.error_shape,
+    }
 
 
 class Gateway:
@@ -148,6 +176,8 @@ class Gateway:
             refresh=key_refresh,
         )
         self.usage = UsageLog(self.db_path)
+        #: Stored /v1/responses responses, opened on first use (server/responses.py).
+        self.response_db: ResponseDB | None = None
         limits = {p.name: p.max_concurrency for p in config.providers if p.max_concurrency}
         self.client = AsyncClient(
             timeout=Timeout(
@@ -174,6 +204,7 @@ class Gateway:
         if self.media_dir is not None:
             self.media_dir.mkdir(parents=True, exist_ok=True)
         self._exact, self._prefixed = _routes()
+        self._error_shapes = _error_shapes()
         self._cors = {o.encode() for o in config.cors_origins}
         self._closed = False
 
@@ -191,6 +222,8 @@ class Gateway:
             await asyncio.sleep(0.01)
         await self.client.close()
         await asyncio.to_thread(self.usage.close)
+        if self.response_db is not None:
+            self.response_db.close()
         self._store.close()
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -311,7 +344,8 @@ class Gateway:
                         headers.append((b"connection", b"close"))
                     if self._no_sdk_retry and isinstance(exc, (APIError, AllProvidersFailedError)):
                         headers.append((b"x-should-retry", b"false"))
-                    await send_json(send, status, body, headers)
+                    shape = self._error_shapes.get(path)
+                    await send_json(send, status, shape(status, body) if shape else body, headers)
             if logged:
                 record = call.record
                 record.key_name = call.key_name
@@ -352,8 +386,12 @@ async def _preflight(send: Send, cors: list[tuple[bytes, bytes]]) -> None:
             "type": "http.response.start",
             "status": 204,
             "headers": [
-                (b"access-control-allow-methods", b"GET, POST, OPTIONS"),
-                (b"access-control-allow-headers", b"authorization, content-type, api-key"),
+                (b"access-control-allow-methods", b"GET, POST, DELETE, OPTIONS"),
+                (
+                    b"access-control-allow-headers",
+                    b"authorization, content-type, api-key, x-api-key, anthropic-version, "
+                    b"anthropic-beta",
+                ),
                 (b"access-control-max-age", b"600"),
                 (b"content-length", b"0"),
             ],

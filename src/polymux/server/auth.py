@@ -1,7 +1,8 @@
 """Who may call the gateway.
 
 - Once any key was ever created, every request needs an active key
-  (``Authorization: Bearer <key>`` or ``api-key: <key>``), from any address, loopback
+  (``Authorization: Bearer <key>``, ``api-key: <key>`` or ``x-api-key: <key>``, as the
+  Anthropic SDKs send it), from any address, loopback
   included. Revoking every key locks the gateway rather than reopening it.
 - While no key exists, only loopback clients are served (unless the operator passed
   ``--allow-unauthenticated``); a key they send is ignored, since SDKs always send one.
@@ -55,7 +56,7 @@ def _bearer(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
             scheme, _, token = value.decode("latin-1").strip().partition(" ")
             if scheme.lower() == "bearer" and token.strip():
                 return token.strip()
-        elif name == b"api-key" and value.strip():  # Azure-style SDK clients
+        elif name in (b"api-key", b"x-api-key") and value.strip():  # Azure, Anthropic SDKs
             return value.decode("latin-1").strip()
     return None
 

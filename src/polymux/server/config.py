@@ -56,6 +56,7 @@ _SERVER_KEYS = {
     "trusted_proxies",
     "pass_through",
     "allow_private_image_urls",
+    "responses_retention_days",
 }
 #: Per-provider limits (the gateway-wide [server] values are their defaults).
 _PROVIDER_LIMITS = ("connect_timeout", "first_byte_timeout", "idle_timeout")
@@ -145,6 +146,8 @@ class GatewayConfig:
     #: Image URLs a provider answers that resolve to private addresses may be downloaded.
     allow_private_image_urls: bool = False
     limits: Limits = field(default_factory=Limits)
+    #: How long /v1/responses keeps stored responses (previous_response_id, retrieve); 0: none.
+    responses_retention_days: float = 30.0
 
     def with_flags(self, **flags: Any) -> GatewayConfig:
         """This config with the flags that were given (not None) applied."""
@@ -183,6 +186,8 @@ class GatewayConfig:
             raise ConfigurationError(
                 "[server] body_timeout and max_concurrent_requests must be positive"
             )
+        if self.responses_retention_days < 0:
+            raise ConfigurationError("responses_retention_days must be 0 or more")
         if self.media_dir is not None and self.media_dir.exists() and not self.media_dir.is_dir():
             raise ConfigurationError(f"media_dir {self.media_dir} is not a directory")
 
@@ -336,6 +341,7 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path | None = None) -> Ga
         ("body_timeout", (int, float)),
         ("max_concurrent_requests", int),
         ("allow_private_image_urls", bool),
+        ("responses_retention_days", (int, float)),
     ):
         if key in server:
             value = server[key]

@@ -1,4 +1,4 @@
-"""The gateway's SQLite file: API keys (hashed) and the usage log.
+"""The gateway's SQLite file: API keys (hashed), the usage log and stored responses.
 
 One file, opened by the gateway and by the ``keys``/``usage`` commands, possibly at once, so:
 WAL mode (readers never wait for the writer), a busy timeout (writers queue instead of
@@ -77,6 +77,19 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE usage ADD COLUMN audio_seconds REAL;
     ALTER TABLE usage ADD COLUMN images INTEGER;
+    """,
+    # /v1/responses: stored responses, per key (server/response_store.py).
+    """
+    CREATE TABLE responses (
+        id TEXT PRIMARY KEY,
+        key_name TEXT,
+        created REAL NOT NULL,
+        response TEXT NOT NULL,
+        input_items TEXT NOT NULL,
+        history TEXT NOT NULL,
+        upstream TEXT
+    );
+    CREATE INDEX responses_created ON responses(created);
     """,
 )
 
@@ -286,3 +299,46 @@ class Store:
         cur = self._db.execute("SELECT * FROM usage WHERE ts >= ? ORDER BY ts, id", (since or 0.0,))
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row)) for row in cur]
+
+    # -- stored responses (/v1/responses) --------------------------------------------------
+    # Each belongs to the key that created it (NULL: served without a key); a key sees only
+    # its own. Bodies are JSON text, as the API returns them. ``upstream`` names the provider
+    # that keeps a response passed through natively (only its id and owner are kept here).
+    def put_response(
+        self,
+        id: str,
+        key_name: str | None,
+        response: str,
+        input_items: str,
+        history: str,
+        upstream: str | None = None,
+    ) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO responses "
+                "(id, key_name, created, response, input_items, history, upstream) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (id, key_name, time.time(), response, input_items, history, upstream),
+            )
+
+    def get_response(
+        self, id: str, key_name: str | None, since: float
+    ) -> tuple[str, str, str, str | None] | None:
+        """(response, input_items, history, upstream) of a response stored since ``since``."""
+        row = self._db.execute(
+            "SELECT response, input_items, history, upstream FROM responses "
+            "WHERE id = ? AND key_name IS ? AND created >= ?",
+            (id, key_name, since),
+        ).fetchone()
+        return None if row is None else (row[0], row[1], row[2], row[3])
+
+    def delete_response(self, id: str, key_name: str | None) -> bool:
+        with self._write() as db:
+            cur = db.execute("DELETE FROM responses WHERE id = ? AND key_name IS ?", (id, key_name))
+        return cur.rowcount > 0
+
+    def expire_responses(self, before: float) -> int:
+        """Delete responses stored before ``before``; how many went."""
+        with self._write() as db:
+            cur = db.execute("DELETE FROM responses WHERE created < ?", (before,))
+        return cur.rowcount

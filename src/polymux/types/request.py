@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BODY_FIELDS",
+    "WEB_SEARCH",
     "CallOptions",
     "ChatRequest",
     "ImageRef",
@@ -58,6 +59,26 @@ def content_text(content: Any) -> str:
     return "".join(
         str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text"
     )
+
+
+#: Chat Completions' ``web_search_options``, carried in ``extra_body``: the neutral way to ask
+#: for a provider's native web search. Providers with one turn it into their own tool
+#: (Anthropic's web_search server tool, Gemini's google_search); OpenAI-compatible hosts that
+#: search (Perplexity) take it as it is.
+WEB_SEARCH = "web_search_options"
+
+
+def web_search_options(location: Any = None, context_size: Any = None) -> dict[str, Any]:
+    """``web_search_options`` from a dialect's approximate user location (city, country,
+    region, timezone; Anthropic's and the Responses API's shape) and search context size."""
+    options: dict[str, Any] = {}
+    if context_size:
+        options["search_context_size"] = context_size
+    if isinstance(location, dict):
+        keys = ("city", "country", "region", "timezone")
+        approximate = {k: location[k] for k in keys if location.get(k)}
+        options["user_location"] = {"type": "approximate", "approximate": approximate}
+    return options
 
 
 @dataclass(frozen=True, slots=True)
