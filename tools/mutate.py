@@ -149,19 +149,16 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="polymux-mutate-"))
     shutil.copytree(ROOT / "src", work / "src")
     target = work / "src" / relative
-    env = dict(os.environ, PYTHONPATH=str(work / "src"), PYTHONDONTWRITEBYTECODE="1")
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-x",
-        "-q",
-        "-p",
-        "no:randomly",
-        "-p",
-        "no:cacheprovider",
-        *args.tests,
-    ]
+    # Only the asyncio plugin: the others (hypothesis via schemathesis, ...) double the cost
+    # of every run.
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(work / "src"),
+        PYTHONDONTWRITEBYTECODE="1",
+        PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",
+    )
+    pytest = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "asyncio"]
+    command = [*pytest, "-p", "no:cacheprovider", *args.tests]
     stop_at = time.monotonic() + args.minutes * 60
     killed = survived = 0
     survivors: list[str] = []
