@@ -267,3 +267,18 @@ async def test_a_tool_call_alone_is_content(stream: bool) -> None:
     answer: Any = await client.chat.completions.create(messages="hi", stream=stream)
     provider = [c.provider async for c in answer][-1] if stream else answer.provider
     assert provider == "first"
+
+
+# -- the server's word on retrying ---------------------------------------------------------------
+def test_the_servers_retry_after_is_honoured_up_to_a_minute() -> None:
+    assert DEFAULT_RETRY.delay(0, {"retry-after-ms": "1500"}) == 1.5
+    assert DEFAULT_RETRY.delay(3, {"retry-after": "2"}) == 2.0
+    assert DEFAULT_RETRY.delay(0, {"retry-after": "0"}) == 0.0
+    assert DEFAULT_RETRY.delay(0, {"retry-after": "60"}) == 60.0
+    assert DEFAULT_RETRY.delay(0, {"retry-after": "61"}) is None  # too long: not retried
+
+
+def test_x_should_retry_overrides_the_status() -> None:
+    assert DEFAULT_RETRY.should_retry_status(400, {"x-should-retry": "true"})
+    assert not DEFAULT_RETRY.should_retry_status(503, {"x-should-retry": "false"})
+    assert DEFAULT_RETRY.should_retry_status(503, {"x-should-retry": "maybe"})
