@@ -117,3 +117,11 @@ def test_response_info_after_content_changes_nothing(stream: bool) -> None:
         response = fold(events)
         ids, models = {response.id}, {response.model}
     assert "chatcmpl-late" not in ids and models == {"m"}
+
+
+def test_the_upstreams_fingerprint_is_kept() -> None:
+    from polymux.types import ResponseInfo
+
+    info = ResponseInfo(id="chatcmpl-1", model="m", created=1, system_fingerprint="fp_1")
+    assert fold([info, TextDelta("x")]).system_fingerprint == "fp_1"
+    assert fold([TextDelta("x")]).system_fingerprint is None
