@@ -35,8 +35,6 @@ LAYERS = [
 ]
 #: The facade modules at the top of the package import what they offer on first use.
 FACADES = {"__init__", "__main__", "Provider"}
-#: Single files that only re-export names from above under g4f's module paths.
-FACADE_FILES = {"providers/retry_provider.py"}  # g4f.providers.retry_provider: routing's lists
 
 
 def _unit(parts: tuple[str, ...]) -> str:
@@ -88,7 +86,6 @@ def test_every_import_goes_down_the_layers() -> None:
         f"{file} imports {target}"
         for source, target, file in imports_between_units()
         if source not in FACADES
-        and file not in FACADE_FILES
         and target != "__init__"
         and LAYERS.index(target) >= LAYERS.index(source)
     )
