@@ -26,13 +26,12 @@ from .anthropic_wire import (
     ModelRule,
     build_messages_body,
 )
-from .base import Capabilities, Provider
+from .base import MAX_MODEL_LIST_BYTES, MAX_MODEL_PAGES, Capabilities, Provider
 from .memory import ToolCallMemory
 
 __all__ = ["Anthropic"]
 
 #: Pages of GET /v1/models followed at most (1000 models a page).
-MAX_MODEL_PAGES = 10
 
 
 class Anthropic(Provider):
@@ -162,7 +161,7 @@ class Anthropic(Provider):
             path = "models?limit=1000" + (f"&after_id={quote(after, safe='')}" if after else "")
             payload = (
                 await require_transport(request.options.transport).request(
-                    self._http("GET", path, request.options), max_bytes=8 * 1024 * 1024
+                    self._http("GET", path, request.options), max_bytes=MAX_MODEL_LIST_BYTES
                 )
             ).json()
             data = payload.get("data") if isinstance(payload, dict) else None

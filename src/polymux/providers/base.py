@@ -30,7 +30,19 @@ from ..types.moderations import ModerationCreateResponse, ModerationRequest
 from ..types.request import ChatRequest, ImageRequest, ModelsRequest
 from ..types.uploads import ImageEditRequest
 
-__all__ = ["Capabilities", "GeneratedImage", "Provider"]
+__all__ = [
+    "MAX_MODEL_LIST_BYTES",
+    "MAX_MODEL_PAGES",
+    "Capabilities",
+    "GeneratedImage",
+    "Provider",
+]
+
+#: A model list answer is read up to this size (the largest hosts list a few thousand models
+#: in well under 1 MB), and a paged list up to this many pages: a host cannot make a listing
+#: use unbounded memory or time.
+MAX_MODEL_LIST_BYTES = 8 * 1024 * 1024
+MAX_MODEL_PAGES = 10
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,12 +19,11 @@ from ..transport.errors import embedded_error, stray_error
 from ..transport.sse import SSEDecoder
 from ..types.events import ChatEvent
 from ..types.request import CallOptions, ChatRequest, ModelsRequest
-from .base import Capabilities, Provider
+from .base import MAX_MODEL_LIST_BYTES, MAX_MODEL_PAGES, Capabilities, Provider
 from .cohere_wire import StreamState, build_chat_body, message_events
 
 __all__ = ["Cohere"]
 
-MAX_MODEL_PAGES = 10
 _TEXT = Capabilities(tools=True, json_schema=True, json_object=True)
 _VISION = Capabilities(vision=True, tools=True, json_schema=True, json_object=True)
 
@@ -141,7 +140,7 @@ class Cohere(Provider):
                 path += f"&page_token={quote(token, safe='')}"
             payload = (
                 await require_transport(request.options.transport).request(
-                    self._http("GET", path, request.options), max_bytes=8 * 1024 * 1024
+                    self._http("GET", path, request.options), max_bytes=MAX_MODEL_LIST_BYTES
                 )
             ).json()
             models = payload.get("models") if isinstance(payload, dict) else None

@@ -35,7 +35,7 @@ from ..types.embeddings import EmbeddingBatch, EmbeddingRequest, Vector
 from ..types.events import ChatEvent
 from ..types.request import CallOptions, ChatRequest, ImageRef, ImageRequest, ModelsRequest
 from ..types.uploads import ImageEditRequest
-from .base import Capabilities, GeneratedImage, Provider
+from .base import MAX_MODEL_LIST_BYTES, MAX_MODEL_PAGES, Capabilities, GeneratedImage, Provider
 from .fetch_image import fetch_image
 from .gemini_stream import StreamState, map_finish_reason
 from .gemini_wire import (
@@ -49,7 +49,6 @@ from .memory import ToolCallMemory
 __all__ = ["Gemini"]
 
 #: Pages of GET /models followed at most.
-MAX_MODEL_PAGES = 10
 _MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _VERSIONED = re.compile(r"/v\d+(?:alpha|beta)?\d*$")
 #: images.generate ``size`` -> Gemini ``imageConfig.aspectRatio`` (the ratios it accepts).
@@ -445,7 +444,7 @@ class Gemini(Provider):
                 url += f"&pageToken={quote(token, safe='')}"
             payload = (
                 await require_transport(request.options.transport).request(
-                    self._http("GET", url, request.options), max_bytes=8 * 1024 * 1024
+                    self._http("GET", url, request.options), max_bytes=MAX_MODEL_LIST_BYTES
                 )
             ).json()
             models = payload.get("models") if isinstance(payload, dict) else None

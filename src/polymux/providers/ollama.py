@@ -37,7 +37,7 @@ from ..types.embeddings import EmbeddingBatch, EmbeddingRequest
 from ..types.events import ChatEvent, Finish, FinishReason, ReasoningDelta, ResponseInfo, Usage
 from ..types.events import ToolCallDelta as ToolCall
 from ..types.request import CallOptions, ChatRequest, ImageRef, Message, ModelsRequest
-from .base import Capabilities, Provider
+from .base import MAX_MODEL_LIST_BYTES, Capabilities, Provider
 from .fetch_image import inline_image
 from .openai_shape import tool_call_arguments
 
@@ -353,7 +353,7 @@ class Ollama(Provider):
     async def list_models(self, request: ModelsRequest) -> list[str]:
         http = self._http("GET", "/api/tags", request.options)
         response = await require_transport(request.options.transport).request(
-            http, max_bytes=8 * 1024 * 1024
+            http, max_bytes=MAX_MODEL_LIST_BYTES
         )
         payload = response.json()
         models = payload.get("models") if isinstance(payload, dict) else None

@@ -26,7 +26,7 @@ from ..types.events import ChatEvent, Finish
 from ..types.moderations import ModerationCreateResponse, ModerationRequest
 from ..types.request import CallOptions, ChatRequest, ImageRequest, ModelsRequest
 from ..types.uploads import FilePart, ImageEditRequest
-from .base import Capabilities, GeneratedImage, Provider
+from .base import MAX_MODEL_LIST_BYTES, Capabilities, GeneratedImage, Provider
 from .openai_endpoints import (
     completion_body,
     embedding_batch,
@@ -349,7 +349,7 @@ class OpenAICompatible(Provider):
     # -- models ------------------------------------------------------------------------------
     async def list_models(self, request: ModelsRequest) -> list[str]:
         response = await require_transport(request.options.transport).request(
-            self._http("GET", "models", request.options), max_bytes=8 * 1024 * 1024
+            self._http("GET", "models", request.options), max_bytes=MAX_MODEL_LIST_BYTES
         )
         payload = response.json()
         data = payload.get("data") if isinstance(payload, dict) else payload

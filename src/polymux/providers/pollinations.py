@@ -28,7 +28,7 @@ from ..transport.base import HttpRequest, require_transport
 from ..transport.redact import redact
 from ..types.media import MAX_GENERATED_IMAGE_BYTES
 from ..types.request import ImageRequest, ModelsRequest
-from .base import Capabilities, GeneratedImage
+from .base import MAX_MODEL_LIST_BYTES, Capabilities, GeneratedImage
 from .fetch_image import check_image_body
 from .openai import OpenAICompatible
 
@@ -138,7 +138,7 @@ class Pollinations(OpenAICompatible):
                 options=request.options,
                 provider=self.name,
             )
-            response = await transport.request(http, max_bytes=8 * 1024 * 1024)
+            response = await transport.request(http, max_bytes=MAX_MODEL_LIST_BYTES)
             ids += _names(response.json())
         return list(dict.fromkeys(ids))
 
