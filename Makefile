@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: run example test lint typecheck unit package bench clean venv web browser
+.PHONY: run example test lint typecheck unit package bench clean venv web browser services
 
 # The web chat's third-party libraries (marked, DOMPurify, highlight.js): installed from npm
 # at the versions web/package-lock.json pins, and their built files copied into the package's
@@ -43,6 +43,22 @@ browser:
 		fi; \
 	fi
 
+# The shared-state tests (Redis, PostgreSQL) run against the real servers, Debian's packages;
+# tests/services.py starts each on a free port with its data in a temporary folder.
+services:
+	@missing=""; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+				apt-get install -y -q --no-install-recommends $$missing; \
+		else \
+			echo "make services: missing$$missing; install Debian's packages" \
+				"(as root: apt-get install$$missing) or the shared-state tests are skipped"; \
+		fi; \
+	fi
+
 $(RUN_STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
@@ -75,7 +91,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP) $(WEB_STAMP) browser
+unit: $(STAMP) $(WEB_STAMP) browser services
 	$(BIN)/pytest
 
 # The wheel and sdist build, pass PyPI's metadata checks, and install and run in a fresh venv.

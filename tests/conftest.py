@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +10,7 @@ import pytest
 
 from .fakes import FakeServer
 from .fakes.openai import CHAT, reply
+from .services import PostgresServer, RedisServer, start_postgres, start_redis
 
 
 @pytest.fixture
@@ -38,3 +39,15 @@ async def app(upstream: FakeServer, tmp_path: Path) -> AsyncIterator[Any]:
     gateway = create_app(fake_config(upstream), db_path=tmp_path / "g.db", key_refresh=0)
     yield gateway
     await gateway.aclose()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A real redis-server on 127.0.0.1 for the session (tests flush what they use)."""
+    yield from start_redis()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server on 127.0.0.1 for the session, with a ``polymux`` database."""
+    yield from start_postgres()

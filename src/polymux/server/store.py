@@ -91,6 +91,20 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX responses_created ON responses(created);
     """,
+    # Per key: who owns it, a note, when it expires, and its limits as a JSON object (the
+    # limit names are the gateway's; a JSON object lets the set grow without migrations).
+    # Per usage row: the request id (x-request-id), the cost in USD from the price table, and
+    # whether the answer came from the response cache.
+    """
+    ALTER TABLE keys ADD COLUMN owner TEXT;
+    ALTER TABLE keys ADD COLUMN note TEXT;
+    ALTER TABLE keys ADD COLUMN expires REAL;
+    ALTER TABLE keys ADD COLUMN limits TEXT;
+    ALTER TABLE usage ADD COLUMN request_id TEXT;
+    ALTER TABLE usage ADD COLUMN cost REAL;
+    ALTER TABLE usage ADD COLUMN cached INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX usage_key_ts ON usage(key_name, ts);
+    """,
 )
 
 
@@ -142,6 +156,9 @@ class UsageRecord:
     response: str | None = None
     audio_seconds: float | None = None
     images: int | None = None
+    request_id: str | None = None
+    cost: float | None = None  # USD, from the price table; None when the model has no price
+    cached: bool = False  # answered from the response cache
 
     def row(self) -> tuple[Any, ...]:
         return (
@@ -162,13 +179,17 @@ class UsageRecord:
             self.response,
             self.audio_seconds,
             self.images,
+            self.request_id,
+            self.cost,
+            int(self.cached),
         )
 
 
 _INSERT_USAGE = (
     "INSERT INTO usage (ts, key_name, endpoint, model, provider, status, error, stream, "
     "prompt_tokens, completion_tokens, total_tokens, latency_ms, ttft_ms, request, response, "
-    "audio_seconds, images) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "audio_seconds, images, request_id, cost, cached) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
