@@ -63,3 +63,14 @@ def test_a_schema_4_database_gains_request_id_cost_cached_and_key_metadata(
     assert (old["request_id"], old["cost"], old["cached"]) == (None, None, 0)
     assert (new["request_id"], new["cost"], new["cached"]) == ("req-1", 0.0125, 1)
     assert key.name == "team"
+
+
+def test_key_limits_round_trip_through_their_json_column() -> None:
+    from polymux.server.store import KeyLimits
+
+    limits = KeyLimits(rpm=100, budget=5.0, budget_period="day", models=("gpt-4o-mini",))
+    text = limits.to_json()
+    assert text is not None and KeyLimits.from_json(text) == limits
+    assert KeyLimits().to_json() is None and KeyLimits.from_json(None) == KeyLimits()
+    # A name written by a newer gateway is ignored, not an error.
+    assert KeyLimits.from_json('{"rpm": 3, "future_limit": 1}') == KeyLimits(rpm=3)

@@ -12,6 +12,7 @@ keys are 256-bit random strings, so a plain hash is enough (no password-style st
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import secrets
 import sqlite3
@@ -19,16 +20,19 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import ConfigurationError, InvalidRequestError
 
 __all__ = [
     "KEY_PREFIX",
     "MIGRATIONS",
+    "BudgetPeriod",
+    "BudgetUnit",
     "KeyInfo",
+    "KeyLimits",
     "Store",
     "UsageRecord",
     "default_db_path",
@@ -126,12 +130,53 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+BudgetUnit = Literal["usd", "tokens"]
+BudgetPeriod = Literal["day", "month"]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyLimits:
+    """What one key may do; None means unlimited. Stored as a JSON object in ``keys.limits``.
+
+    ``budget`` is spent in ``budget_unit`` (USD from the price table, or tokens) per calendar
+    ``budget_period`` (UTC), and resets at the period's start. ``models`` lists the model
+    names the key may ask for (None: any)."""
+
+    rpm: int | None = None  # requests per minute
+    tpm: int | None = None  # tokens per minute
+    concurrency: int | None = None  # requests in flight at once
+    budget: float | None = None
+    budget_unit: BudgetUnit = "usd"
+    budget_period: BudgetPeriod = "month"
+    models: tuple[str, ...] | None = None
+
+    def to_json(self) -> str | None:
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data = {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+        return None if self == KeyLimits() else json.dumps(data, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str | None) -> KeyLimits:
+        if not text:
+            return cls()
+        data = json.loads(text)
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}  # a newer gateway's extra names
+        if values.get("models") is not None:
+            values["models"] = tuple(values["models"])
+        return cls(**values)
+
+
 @dataclass(frozen=True, slots=True)
 class KeyInfo:
     name: str
     prefix: str  # the first characters of the key, to tell keys apart in listings
     created: float
     revoked: float | None
+    owner: str | None = None
+    note: str | None = None
+    expires: float | None = None  # unix time after which the key is refused
+    limits: KeyLimits = KeyLimits()
 
 
 @dataclass(slots=True)
@@ -289,10 +334,15 @@ class Store:
         return key
 
     def list_keys(self, *, include_revoked: bool = True) -> list[KeyInfo]:
-        sql = "SELECT name, prefix, created, revoked FROM keys"
+        sql = "SELECT name, prefix, created, revoked, owner, note, expires, limits FROM keys"
         if not include_revoked:
             sql += " WHERE revoked IS NULL"
-        return [KeyInfo(*row) for row in self._db.execute(sql + " ORDER BY created, id")]
+        return [
+            KeyInfo(name, prefix, created, revoked, owner, note, expires, KeyLimits.from_json(lim))
+            for name, prefix, created, revoked, owner, note, expires, lim in self._db.execute(
+                sql + " ORDER BY created, id"
+            )
+        ]
 
     def revoke_key(self, name: str) -> bool:
         """Revoke the active key named ``name``; False when there is none."""
