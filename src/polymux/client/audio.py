@@ -73,42 +73,83 @@ def _sniff(data: bytes) -> str:
 def _part(data: bytes, name: str | None) -> FilePart:
     if not data:
         raise InvalidRequestError("the audio file is empty")
-    filename = os.path.basename(name) if name else f"audio.{_sniff(data)}"
-    media_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    filename, media_type = _named(name, data)
     return FilePart(data, filename, media_type)
+
+
+def _named(name: str | None, head: bytes) -> tuple[str, str]:
+    """The file name sent (the upstream reads the format from it) and its media type."""
+    filename = os.path.basename(name) if name else f"audio.{_sniff(head)}"
+    return filename, mimetypes.guess_type(filename)[0] or "application/octet-stream"
+
+
+def _too_large(size: int, what: str = "the audio") -> InvalidRequestError:
+    return InvalidRequestError(
+        f"{what} is {size} bytes, larger than {MAX_AUDIO_BYTES} bytes; split it"
+    )
+
+
+def _from_path(path: Path, name: str | None) -> FilePart:
+    """A file on disk, streamed from it when sent (never read whole into memory)."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InvalidRequestError(f"cannot read audio file {path}: {exc.strerror}") from exc
+    if size > MAX_AUDIO_BYTES:
+        raise _too_large(size, f"audio file {path}")
+    if size == 0:
+        raise InvalidRequestError("the audio file is empty")
+    filename, media_type = _named(name or path.name, b"")
+    return FilePart(b"", filename, media_type, source=os.fspath(path), length=size)
+
+
+def _from_file(file: Any, name: str | None) -> FilePart:
+    """A binary file object: streamed from where it stands when it can seek (read again from
+    there for a retry), else read once, up to the limit."""
+    name = name or getattr(file, "name", None)
+    name = os.fspath(name) if isinstance(name, (str, os.PathLike)) else None
+    try:
+        start = file.tell()
+        size = file.seek(0, os.SEEK_END) - start
+        file.seek(start)
+    except (AttributeError, OSError, ValueError):
+        data = file.read(MAX_AUDIO_BYTES + 1)
+        if isinstance(data, str):
+            raise InvalidRequestError("open audio files in binary mode ('rb')") from None
+        if len(data) > MAX_AUDIO_BYTES:
+            raise _too_large(len(data)) from None
+        return _part(data, name)
+    if size > MAX_AUDIO_BYTES:
+        raise _too_large(size)
+    head = file.read(0 if name else 12)  # the first bytes name the format when unnamed
+    file.seek(start)
+    if isinstance(head, str):
+        raise InvalidRequestError("open audio files in binary mode ('rb')")
+    if size <= 0:
+        raise InvalidRequestError("the audio file is empty")
+    filename, media_type = _named(name, head)
+    return FilePart(b"", filename, media_type, source=file, start=start, length=size)
 
 
 def audio_file(value: Any) -> FilePart:
     """One audio upload from a path, bytes, a binary file object or a ``(filename, bytes)``
-    tuple; at most ``MAX_AUDIO_BYTES``."""
+    tuple; at most ``MAX_AUDIO_BYTES``. Paths and seekable file objects are not read here:
+    their bytes are streamed to the upstream as they are sent; bytes are sent as they are."""
     name: str | None = None
     if isinstance(value, tuple) and len(value) >= 2 and isinstance(value[0], str):
         name, value = value[0], value[1]
     if isinstance(value, (bytes, bytearray, memoryview)):
-        data = bytes(value)
-    elif hasattr(value, "read"):
-        data = value.read(MAX_AUDIO_BYTES + 1)
-        if isinstance(data, str):
-            raise InvalidRequestError("open audio files in binary mode ('rb')")
-        name = name or getattr(value, "name", None)
-    elif isinstance(value, (str, os.PathLike)):
-        path = Path(value)
-        try:
-            if path.stat().st_size > MAX_AUDIO_BYTES:
-                raise InvalidRequestError(
-                    f"audio file {path} is larger than {MAX_AUDIO_BYTES} bytes; split it"
-                )
-            data = path.read_bytes()
-        except OSError as exc:
-            raise InvalidRequestError(f"cannot read audio file {path}: {exc.strerror}") from exc
-        name = name or path.name
-    else:
-        raise InvalidRequestError(
-            f"file must be a path, bytes or a binary file, got {type(value).__name__}"
-        )
-    if len(data) > MAX_AUDIO_BYTES:
-        raise InvalidRequestError(f"the audio is larger than {MAX_AUDIO_BYTES} bytes; split it")
-    return _part(data, name if isinstance(name, str) else None)
+        data = value if isinstance(value, bytes) else bytes(value)
+        if len(data) > MAX_AUDIO_BYTES:
+            raise _too_large(len(data))
+        return _part(data, name)
+    if hasattr(value, "read"):
+        return _from_file(value, name)
+    if isinstance(value, (str, os.PathLike)):
+        return _from_path(Path(value), name)
+    raise InvalidRequestError(
+        f"file must be a path, bytes or a binary file, got {type(value).__name__}"
+    )
 
 
 def _providers(client: AsyncClient, spec: Any, model: str, speech: bool) -> list[Provider]:

@@ -287,9 +287,9 @@ class OpenAICompatible(Provider):
             fields.append(("timestamp_granularities[]", granularity))
         for name, value in request.extra_body.items():
             fields.append((name, value if isinstance(value, str) else orjson.dumps(value).decode()))
-        content_type, body = encode_multipart(fields, [("file", request.file)])
+        body = encode_multipart(fields, [("file", request.file)])
         path = "audio/translations" if request.translate else "audio/transcriptions"
-        headers = {**self.headers(), "Content-Type": content_type, "Accept": "*/*"}
+        headers = {**self.headers(), "Content-Type": body.content_type, "Accept": "*/*"}
         http = HttpRequest(
             method="POST",
             url=self.url(path, request.model),
@@ -424,9 +424,9 @@ class OpenAICompatible(Provider):
         files = [(key, image) for image in request.images]
         if request.mask is not None:
             files.append(("mask", request.mask))
-        content_type, body = encode_multipart(fields, files)
+        body = encode_multipart(fields, files)
         path = "images/variations" if request.variation else "images/edits"
-        headers = {**self.headers(), "Content-Type": content_type}
+        headers = {**self.headers(), "Content-Type": body.content_type}
         http = HttpRequest(
             method="POST",
             url=self.url(path, request.model),

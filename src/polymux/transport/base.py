@@ -20,7 +20,26 @@ from ..errors import APIResponseValidationError, ConfigurationError
 from ..types.request import CallOptions
 from .redact import redact
 
-__all__ = ["ByteStream", "HttpRequest", "HttpResponse", "Transport", "require_transport"]
+__all__ = [
+    "ByteStream",
+    "HttpRequest",
+    "HttpResponse",
+    "StreamedBody",
+    "Transport",
+    "require_transport",
+]
+
+
+class StreamedBody(ABC):
+    """A request body sent in pieces rather than held whole (an upload read from disk as it
+    is sent): ``size`` bytes in all, its ``content_type`` the header to send with it."""
+
+    content_type: str
+    size: int
+
+    @abstractmethod
+    def chunks(self) -> AsyncIterator[bytes]:
+        """The body from its start; called afresh for each attempt (a retry resends it)."""
 
 
 @dataclass(slots=True, kw_only=True)
@@ -30,8 +49,8 @@ class HttpRequest:
     headers: dict[str, str] = field(default_factory=dict)
     #: JSON body; serialized by the transport.
     json: Any = None
-    #: Raw body, when not JSON.
-    body: bytes | None = None
+    #: Raw body, when not JSON: bytes, or an upload streamed as it is sent.
+    body: bytes | StreamedBody | None = None
     options: CallOptions = field(default_factory=CallOptions)
     #: Provider name, for error messages.
     provider: str | None = None

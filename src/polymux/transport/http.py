@@ -40,9 +40,10 @@ from ..errors import (
     APIResponseValidationError,
     APIStatusError,
     ConfigurationError,
+    InvalidRequestError,
 )
 from ..types.request import Timeout
-from .base import ByteStream, HttpRequest, HttpResponse, Transport
+from .base import ByteStream, HttpRequest, HttpResponse, StreamedBody, Transport
 from .deadline import DeadlineWatcher, Watch
 from .errors import MAX_ERROR_BODY, error_from_status, translate_exception
 from .loop_end import close_with_loop
@@ -228,7 +229,11 @@ class HttpTransport(Transport):
         if request.options.extra_headers:
             headers = {**headers, **request.options.extra_headers}
         body: Any = data
-        if data is not None and len(data) > _INLINE_BODY:
+        if isinstance(data, StreamedBody):
+            # Sent as read, with its known length (not chunked: upstreams expect the length).
+            body = data.chunks()
+            headers = {**headers, "Content-Length": str(data.size)}
+        elif data is not None and len(data) > _INLINE_BODY:
             # aiohttp writes a large bytes body in one go (and warns); from a file object it
             # writes it in pieces. A fresh one per attempt, so a retry sends it whole again.
             body = io.BytesIO(data)
@@ -278,6 +283,8 @@ class HttpTransport(Transport):
                     except APIError:
                         raise
                     except (OSError, asyncio.TimeoutError, _client_error()) as exc:
+                        if isinstance(exc.__cause__, InvalidRequestError):
+                            raise exc.__cause__ from None  # a streamed upload's own fault
                         seconds = _seconds_for(exc, limits.connect, limits.idle, remaining)
                         raise translate_exception(exc, request.provider, seconds=seconds) from exc
                     if resp.status < 400:

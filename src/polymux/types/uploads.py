@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 from .request import CallOptions
 
@@ -12,14 +12,25 @@ __all__ = ["FilePart", "ImageEditRequest"]
 
 @dataclass(frozen=True, slots=True)
 class FilePart:
-    """One uploaded file: its bytes, the name sent with it and its media type."""
+    """One uploaded file: its bytes, the name sent with it and its media type.
+
+    A large file need not be in memory: with ``source`` (a path, or a seekable binary file
+    object whose bytes start at ``start``) its ``length`` bytes are read as they are sent
+    (transport/multipart.py) and ``data`` is empty."""
 
     data: bytes
     filename: str = "file"
     media_type: str = "application/octet-stream"
+    source: str | IO[bytes] | None = None
+    start: int = 0
+    length: int = 0
+
+    @property
+    def size(self) -> int:
+        return len(self.data) if self.source is None else self.length
 
     def __repr__(self) -> str:  # never the bytes
-        return f"<FilePart {self.filename!r} {self.media_type} {len(self.data)} bytes>"
+        return f"<FilePart {self.filename!r} {self.media_type} {self.size} bytes>"
 
 
 @dataclass(slots=True, kw_only=True)
