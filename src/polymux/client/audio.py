@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import mimetypes
 import os
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import APIResponseValidationError, InvalidRequestError, UnsupportedCapabilityError
 from ..providers.base import Provider
+from ..transport.base import ByteStream
 from ..types.audio import (
+    MAX_SPEECH_BYTES,
+    SPEECH_MEDIA_TYPES,
     TEXT_FORMATS,
     SpeechRequest,
     SpeechResponse,
@@ -33,21 +37,11 @@ if TYPE_CHECKING:
     from ..routing.router import Router
     from .async_client import AsyncClient
 
-__all__ = ["MAX_AUDIO_BYTES", "MAX_SPEECH_BYTES", "Audio", "audio_file"]
+__all__ = ["MAX_AUDIO_BYTES", "MAX_SPEECH_BYTES", "Audio", "SpeechStream", "audio_file"]
 
 #: Largest audio file uploaded (the transcription APIs' own limit is 25 MB).
 MAX_AUDIO_BYTES = 25 * 1024 * 1024
-#: Largest spoken answer read into memory (``stream_to=`` writes any size to a file).
-MAX_SPEECH_BYTES = 64 * 1024 * 1024
 _FORMATS = frozenset({"json", "verbose_json", *TEXT_FORMATS})
-_SPEECH_FORMATS = {
-    "mp3": "audio/mpeg",
-    "opus": "audio/ogg",
-    "aac": "audio/aac",
-    "flac": "audio/flac",
-    "wav": "audio/wav",
-    "pcm": "audio/pcm",
-}
 _MAGIC = (
     (b"ID3", "mp3"),
     (b"\xff\xfb", "mp3"),
@@ -264,11 +258,97 @@ class _Transcriber:
         )
 
 
+class SpeechStream:
+    """A spoken answer as it arrives (``speech.with_streaming_response.create``), as the
+    OpenAI SDK's streamed binary response: ``iter_bytes``, ``read`` or ``stream_to_file``."""
+
+    def __init__(self, stream: ByteStream, media_type: str, provider: str) -> None:
+        self._stream = stream
+        self.media_type = media_type
+        self.provider = provider
+        #: The upstream's failure, if the audio broke off (the provider's health hears it).
+        self.failure: Exception | None = None
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return self._stream.headers
+
+    async def iter_bytes(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
+        """The audio in the pieces the network delivers (at most ``chunk_size`` bytes each)."""
+        try:
+            async for piece in self._stream.iter_bytes():
+                if chunk_size is None or len(piece) <= chunk_size:
+                    yield piece
+                    continue
+                for start in range(0, len(piece), chunk_size):
+                    yield piece[start : start + chunk_size]
+        except Exception as exc:
+            self.failure = exc
+            raise
+
+    async def read(self) -> bytes:
+        """The whole audio, at most ``MAX_SPEECH_BYTES`` (``stream_to_file`` has no limit)."""
+        parts: list[bytes] = []
+        size = 0
+        async for piece in self.iter_bytes():
+            size += len(piece)
+            if size > MAX_SPEECH_BYTES:
+                raise APIResponseValidationError(
+                    f"the audio exceeds {MAX_SPEECH_BYTES} bytes; stream it to a file",
+                    provider=self.provider,
+                )
+            parts.append(piece)
+        return b"".join(parts)
+
+    async def stream_to_file(self, file: str | os.PathLike[str]) -> None:
+        """Write the audio to ``file`` as it arrives (plain writes: a local file takes each
+        network piece at once, and opening one does not wait on the network)."""
+        with Path(file).open("wb") as out:  # noqa: ASYNC230
+            async for piece in self.iter_bytes():
+                out.write(piece)
+
+    def __repr__(self) -> str:
+        return f"<SpeechStream {self.media_type} from {self.provider}>"
+
+
 class Speech:
     """``client.audio.speech``."""
 
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
+        self.with_streaming_response = _StreamingSpeech(self)
+
+    def _request(
+        self, input: Any, model: str, voice: Any, response_format: str, params: Mapping[str, Any]
+    ) -> tuple[list[Provider], SpeechRequest, Any]:
+        """The checked request, the providers that may speak it and the routing options."""
+        client = self._client
+        if not isinstance(input, str) or not input.strip():
+            raise InvalidRequestError("input must be non-empty text")
+        if not isinstance(voice, str) or not voice:
+            raise InvalidRequestError("voice must be a voice name such as 'alloy'")
+        if response_format not in SPEECH_MEDIA_TYPES:
+            raise InvalidRequestError(
+                f"response_format must be one of {', '.join(SPEECH_MEDIA_TYPES)}"
+            )
+        speed = params.get("speed")
+        if speed is not None and (
+            isinstance(speed, bool) or not isinstance(speed, (int, float)) or not 0.25 <= speed <= 4
+        ):
+            raise InvalidRequestError("speed must be a number from 0.25 to 4.0")
+        request = SpeechRequest(
+            model=model,
+            input=input,
+            voice=voice,
+            response_format=response_format,
+            speed=speed,
+            instructions=_optional_str(params, "instructions"),
+            extra_body=_extra(params),
+            options=build_options(client.options, params),
+        )
+        spec = params.get("provider")
+        providers = _providers(client, spec, model, speech=True)
+        return providers, request, client._routing_for(spec)
 
     def create(
         self,
@@ -282,77 +362,89 @@ class Speech:
     ) -> Coroutine[Any, Any, SpeechResponse]:
         """``input`` spoken by ``voice``: the audio bytes in ``content``, or, with
         ``stream_to=<file path>``, written to that file as they arrive (``content`` empty)."""
-        client = self._client
-        if not isinstance(input, str) or not input.strip():
-            raise InvalidRequestError("input must be non-empty text")
-        if not isinstance(voice, str) or not voice:
-            raise InvalidRequestError("voice must be a voice name such as 'alloy'")
-        if response_format not in _SPEECH_FORMATS:
-            raise InvalidRequestError(
-                f"response_format must be one of {', '.join(_SPEECH_FORMATS)}"
-            )
-        speed = params.get("speed")
-        if speed is not None and (
-            isinstance(speed, bool) or not isinstance(speed, (int, float)) or not 0.25 <= speed <= 4
-        ):
-            raise InvalidRequestError("speed must be a number from 0.25 to 4.0")
         target = Path(stream_to) if stream_to is not None else None
         if target is not None and not target.parent.is_dir():
             raise InvalidRequestError(f"stream_to={str(stream_to)!r}: its folder does not exist")
-        request = SpeechRequest(
-            model=model,
-            input=input,
-            voice=voice,
-            response_format=response_format,
-            speed=speed,
-            instructions=_optional_str(params, "instructions"),
-            extra_body=_extra(params),
-            options=build_options(client.options, params),
-        )
-        spec = params.get("provider")
-        providers = _providers(client, spec, model, speech=True)
-        return self._run(providers, request, target, client._routing_for(spec))
+        opened = self._open(*self._request(input, model, voice, response_format, params))
+        return self._run(opened, target)
 
+    @staticmethod
     async def _run(
-        self,
-        providers: Sequence[Provider],
-        request: SpeechRequest,
-        target: Path | None,
-        routing: Any,
+        opened: AbstractAsyncContextManager[SpeechStream], target: Path | None
     ) -> SpeechResponse:
-        router = self._client.router
-        default_type = _SPEECH_FORMATS[request.response_format]
-
-        async def call(provider: Provider) -> SpeechResponse:
-            req = replace(request, model=_model_for(router, provider, request.model))
-            async with router.slot(provider), provider.speech(req) as stream:
-                media_type = stream.headers.get("Content-Type") or default_type
-                if target is not None:
-                    # Plain writes: a local file takes each network piece at once.
-                    with target.open("wb") as out:
-                        async for piece in stream.iter_bytes():
-                            out.write(piece)
-                    return SpeechResponse(
-                        content=b"", media_type=media_type, provider=provider.name, path=str(target)
-                    )
-                parts: list[bytes] = []
-                size = 0
-                async for piece in stream.iter_bytes():
-                    size += len(piece)
-                    if size > MAX_SPEECH_BYTES:
-                        raise APIResponseValidationError(
-                            f"the audio exceeds {MAX_SPEECH_BYTES} bytes; use stream_to=",
-                            provider=provider.name,
-                        )
-                    parts.append(piece)
-                return SpeechResponse(
-                    content=b"".join(parts), media_type=media_type, provider=provider.name
-                )
-
-        _, response = await run_operation(
-            router, providers, call, total=request.options.timeout.total, options=routing
+        async with opened as answer:
+            if target is not None:
+                await answer.stream_to_file(target)
+                content = b""
+            else:
+                content = await answer.read()
+        return SpeechResponse(
+            content=content,
+            media_type=answer.media_type,
+            provider=answer.provider,
+            path=None if target is None else str(target),
         )
-        return response
+
+    @asynccontextmanager
+    async def _open(
+        self, providers: Sequence[Provider], request: SpeechRequest, routing: Any
+    ) -> AsyncIterator[SpeechStream]:
+        """The first provider's audio stream that opens (the one fallback loop; a stream
+        that broke off later counts against its provider's health when it is closed)."""
+        router = self._client.router
+        held: dict[int, AsyncExitStack] = {}  # each opened stream's slot and connection
+
+        async def attempt(provider: Provider, _deadline: float | None) -> ByteStream:
+            req = replace(request, model=_model_for(router, provider, request.model))
+            async with AsyncExitStack() as stack:
+                await stack.enter_async_context(router.slot(provider))
+                stream = await stack.enter_async_context(provider.speech(req))
+                held[id(stream)] = stack.pop_all()
+                return stream
+
+        async def discard(stream: ByteStream) -> None:  # a hedged attempt that lost
+            await held.pop(id(stream)).aclose()
+
+        try:
+            provider, stream = await router.first(
+                providers,
+                attempt,
+                total=request.options.timeout.total,
+                options=routing,
+                discard=discard,
+            )
+            media_type = stream.headers.get("Content-Type") or SPEECH_MEDIA_TYPES.get(
+                request.response_format, "application/octet-stream"
+            )
+            answer = SpeechStream(stream, media_type, provider.name)
+            try:
+                yield answer
+            except BaseException as exc:
+                # The stream's own failure is the provider's; the caller's is not (None), and
+                # a cancellation gives no verdict (it is passed on as such).
+                verdict = answer.failure or (None if isinstance(exc, Exception) else exc)
+                await router.settle(provider.name, verdict)
+                raise
+            await router.settle(provider.name, answer.failure)
+        finally:
+            for stack in held.values():
+                await stack.aclose()
+
+
+class _StreamingSpeech:
+    """``client.audio.speech.with_streaming_response``: ``create`` opens the audio for
+    reading as it arrives, as the OpenAI SDK's does:
+    ``async with speech.with_streaming_response.create(...) as r: await r.stream_to_file(p)``.
+    """
+
+    def __init__(self, speech: Speech) -> None:
+        self._speech = speech
+
+    def create(
+        self, *, input: str, model: str, voice: str, response_format: str = "mp3", **params: Any
+    ) -> AbstractAsyncContextManager[SpeechStream]:
+        speech = self._speech
+        return speech._open(*speech._request(input, model, voice, response_format, params))
 
 
 class Audio:

@@ -20,7 +20,13 @@ from ..transport.multipart import encode_multipart
 from ..transport.redact import credential_values, quoted
 from ..transport.sse import SSEDecoder
 from ..transport.urls import path_segment
-from ..types.audio import TEXT_FORMATS, SpeechRequest, TranscriptionRequest
+from ..types.audio import (
+    MAX_SPEECH_BYTES,
+    SPEECH_MEDIA_TYPES,
+    TEXT_FORMATS,
+    SpeechRequest,
+    TranscriptionRequest,
+)
 from ..types.embeddings import EmbeddingBatch, EmbeddingRequest
 from ..types.events import ChatEvent, Finish
 from ..types.moderations import ModerationCreateResponse, ModerationRequest
@@ -444,23 +450,26 @@ class OpenAICompatible(Provider):
 
     async def _speech(self, request: ImageRequest) -> GeneratedImage:
         """Speech from the prompt (``client.media.generate(text, model="gpt-4o-mini-tts",
-        audio={"voice": ...})``): OpenAI's ``POST /audio/speech``; the audio comes back as
-        the generated item's bytes."""
+        audio={"voice": ...})``): the same ``/audio/speech`` request as
+        ``client.audio.speech``; the audio comes back as the generated item's bytes."""
         extra = dict(request.extra_body)
-        fmt = str(extra.pop("format", None) or extra.pop("response_format", None) or "mp3")
-        body: dict[str, Any] = {
-            "model": request.model,
-            "input": request.prompt,
-            "voice": extra.pop("voice", None) or "alloy",
-            "response_format": fmt,
-            **extra,
-        }
-        http = self._http("POST", "audio/speech", request.options, body, request.model)
-        response = await require_transport(request.options.transport).request(http)
-        media_type = response.headers.get("Content-Type", "").split(";")[0] or _AUDIO.get(
-            fmt, "audio/mpeg"
+        fmt = extra.pop("format", None)
+        fmt = str(extra.pop("response_format", None) or fmt or "mp3")
+        speech = SpeechRequest(
+            model=request.model,
+            input=request.prompt,
+            voice=str(extra.pop("voice", None) or "alloy"),
+            response_format=fmt,
+            speed=extra.pop("speed", None),
+            instructions=extra.pop("instructions", None),
+            extra_body=extra,
+            options=request.options,
         )
-        return GeneratedImage(data=response.body, media_type=media_type)
+        async with self.speech(speech) as stream:
+            data = await stream.read(MAX_SPEECH_BYTES, self.name)
+            media_type = stream.headers.get("Content-Type", "").split(";")[0]
+        media_type = media_type or SPEECH_MEDIA_TYPES.get(fmt, "audio/mpeg")
+        return GeneratedImage(data=data, media_type=media_type)
 
     async def _as_edit(self, request: ImageRequest) -> ImageEditRequest:
         """An image request with input images (g4f's ``media=``) as the edit it asks for;
@@ -487,16 +496,6 @@ class OpenAICompatible(Provider):
             extra_body=dict(request.extra_body),
             options=request.options,
         )
-
-
-_AUDIO = {
-    "mp3": "audio/mpeg",
-    "opus": "audio/ogg",
-    "aac": "audio/aac",
-    "flac": "audio/flac",
-    "wav": "audio/wav",
-    "pcm": "audio/pcm",
-}
 
 
 class OpenAI(OpenAICompatible):

@@ -2,17 +2,23 @@
 text as JSON or plain text) and ``POST /v1/audio/speech`` (JSON -> audio bytes).
 
 The uploaded file is capped by ``[limits] max_audio_bytes`` (the body itself by
-``max_body_bytes``). Spoken audio is read whole from the upstream (at most the client's
-``MAX_SPEECH_BYTES``) before it is sent, so any failure is a plain JSON error with its status.
+``max_body_bytes``). Spoken audio is passed on as it arrives: the upstream stream is opened
+first (a failure to open is a plain JSON error with its status), then each piece is sent on
+(at most ``_PIECE`` bytes at a time, ``MAX_SPEECH_BYTES`` in all) under the gateway client's
+idle and total time limits, as a chat stream is. An upstream that breaks off mid-answer ends
+the response without its last chunk, so the caller sees a cut transfer, not a short file.
 """
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ..errors import InvalidRequestError
+from ..client.audio import SpeechStream
+from ..errors import APIResponseValidationError, InvalidRequestError
+from ..types.audio import MAX_SPEECH_BYTES
 from .asgi import JSON_TYPE, header, read_body, read_json, send_bytes, until_disconnect
 from .body import body_params, model_of
 from .forms import parse_form
@@ -24,6 +30,8 @@ if TYPE_CHECKING:
 __all__ = ["handle_speech", "handle_transcription", "handle_translation"]
 
 _FIELDS = ("language", "prompt", "response_format")
+#: Most bytes of spoken audio sent in one piece.
+_PIECE = 64 * 1024
 _HANDLED = frozenset({"model", "temperature", "timestamp_granularities[]", *_FIELDS})
 
 
@@ -111,7 +119,7 @@ async def handle_speech(gateway: Gateway, call: Call) -> None:
     )
     fmt = body.get("response_format") or "mp3"
     try:
-        work = gateway.client.audio.speech.create(
+        work = gateway.client.audio.speech.with_streaming_response.create(
             input=body.get("input"),  # type: ignore[arg-type]  # checked by create()
             voice=body.get("voice"),  # type: ignore[arg-type]
             model=route.model,
@@ -121,8 +129,23 @@ async def handle_speech(gateway: Gateway, call: Call) -> None:
         )
     except (TypeError, KeyError, AttributeError) as exc:
         raise InvalidRequestError(f"invalid request: {exc}") from exc
-    speech = await until_disconnect(call.receive, work)
-    call.record.provider = speech.provider
-    await send_bytes(
-        call.send, 200, speech.content, [(b"content-type", speech.media_type.encode())]
-    )
+    await until_disconnect(call.receive, _relay_speech(call, work))
+
+
+async def _relay_speech(call: Call, opened: AbstractAsyncContextManager[SpeechStream]) -> None:
+    async with opened as answer:
+        call.record.provider = answer.provider
+        send = call.send
+        headers = [(b"content-type", answer.media_type.encode("latin-1", "replace"))]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        call.responded = True
+        call.record.ttft_ms = call.elapsed_ms()
+        size = 0
+        async for piece in answer.iter_bytes(_PIECE):
+            size += len(piece)
+            if size > MAX_SPEECH_BYTES:
+                raise APIResponseValidationError(
+                    f"the audio exceeds {MAX_SPEECH_BYTES} bytes", provider=answer.provider
+                )
+            await send({"type": "http.response.body", "body": piece, "more_body": True})
+    await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -91,6 +91,19 @@ class ByteStream(ABC):
     def iter_bytes(self) -> AsyncIterator[bytes]:
         """The body as it arrives, in whatever pieces the network delivers."""
 
+    async def read(self, limit: int, provider: str | None = None) -> bytes:
+        """The rest of the body, whole; more than ``limit`` bytes is a validation error."""
+        parts: list[bytes] = []
+        size = 0
+        async for piece in self.iter_bytes():
+            size += len(piece)
+            if size > limit:
+                raise APIResponseValidationError(
+                    f"the answer exceeds {limit} bytes", provider=provider
+                )
+            parts.append(piece)
+        return b"".join(parts)
+
 
 class Transport(ABC):
     @abstractmethod

@@ -12,7 +12,26 @@ from ._record import Record
 from .request import CallOptions
 from .uploads import FilePart
 
-__all__ = ["SpeechRequest", "SpeechResponse", "Transcription", "TranscriptionRequest"]
+__all__ = [
+    "MAX_SPEECH_BYTES",
+    "SPEECH_MEDIA_TYPES",
+    "SpeechRequest",
+    "SpeechResponse",
+    "Transcription",
+    "TranscriptionRequest",
+]
+
+#: Speech ``response_format`` values and the media type each answers in.
+SPEECH_MEDIA_TYPES = {
+    "mp3": "audio/mpeg",
+    "opus": "audio/ogg",
+    "aac": "audio/aac",
+    "flac": "audio/flac",
+    "wav": "audio/wav",
+    "pcm": "audio/pcm",
+}
+#: Largest spoken answer read into memory (a stream to a file has no such limit).
+MAX_SPEECH_BYTES = 64 * 1024 * 1024
 
 #: ``response_format`` values whose answer is plain text (``srt``/``vtt`` subtitles).
 TEXT_FORMATS = frozenset({"text", "srt", "vtt"})
