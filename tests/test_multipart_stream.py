@@ -79,8 +79,9 @@ class _CountingFile(io.FileIO):
 
     largest = 0
 
-    def read(self, size: int = -1) -> bytes:
-        self.largest = max(self.largest, size if size >= 0 else 1 << 62)
+    def read(self, size: int | None = -1, /) -> bytes:
+        asked = 1 << 62 if size is None or size < 0 else size  # the whole file
+        self.largest = max(self.largest, asked)
         return super().read(size)
 
 

@@ -38,8 +38,8 @@ class StreamedBody(ABC):
     size: int
 
     @abstractmethod
-    def chunks(self) -> AsyncIterator[bytes]:
-        """The body from its start; called afresh for each attempt (a retry resends it)."""
+    def chunks(self) -> AsyncIterator[bytes | memoryview]:
+        """The body from its start (slices of a caller's bytes as memoryviews, uncopied); called afresh for each attempt (a retry resends it)."""
 
 
 @dataclass(slots=True, kw_only=True)

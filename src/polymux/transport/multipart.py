@@ -62,7 +62,7 @@ class MultipartBody(StreamedBody):
         self._pieces = pieces
         self.size = sum(p.size if isinstance(p, FilePart) else len(p) for p in pieces)
 
-    async def chunks(self) -> AsyncIterator[bytes]:
+    async def chunks(self) -> AsyncIterator[bytes | memoryview]:
         for piece in self._pieces:
             if isinstance(piece, FilePart):
                 async for chunk in _read(piece):
@@ -72,7 +72,7 @@ class MultipartBody(StreamedBody):
             else:
                 view = memoryview(piece)
                 for start in range(0, len(piece), CHUNK):
-                    yield view[start : start + CHUNK]  # type: ignore[misc]  # bytes-like
+                    yield view[start : start + CHUNK]
 
     def __repr__(self) -> str:
         return f"<MultipartBody {self.size} bytes>"
