@@ -39,7 +39,8 @@ class StreamedBody(ABC):
 
     @abstractmethod
     def chunks(self) -> AsyncIterator[bytes | memoryview]:
-        """The body from its start (slices of a caller's bytes as memoryviews, uncopied); called afresh for each attempt (a retry resends it)."""
+        """The body from its start (slices of a caller's bytes as memoryviews, uncopied);
+        called afresh for each attempt (a retry resends it)."""
 
 
 @dataclass(slots=True, kw_only=True)
