@@ -9,16 +9,20 @@ from typing import Any
 import openai
 import pytest
 
+from polymux.server.config import DEFAULT_PASS_THROUGH
+
 from .fakes.embeddings import OPENAI, openai_embeddings, vector_for
 from .fakes.openai import error
-from .server_harness import LiveGateway
+from .server_harness import LiveGateway, fake_config
 
 TEXTS = ["first text", "second", "the third one"]
 
 
 @pytest.fixture
 def gw(tmp_path: Path) -> Any:
-    with LiveGateway(tmp_path) as gateway:
+    # The operator lets TEI's and Cohere's ``truncate`` through (pass_through).
+    allowing = (*DEFAULT_PASS_THROUGH, "truncate")
+    with LiveGateway(tmp_path, lambda up: fake_config(up, pass_through=allowing)) as gateway:
         gateway.upstream.script("POST", OPENAI, openai_embeddings())
         yield gateway
 

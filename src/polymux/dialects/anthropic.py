@@ -31,6 +31,7 @@ __all__ = [
     "ERROR_STATUS",
     "FINISH_TO_STOP",
     "IMAGE_TYPES",
+    "MESSAGES_FIELDS",
     "STOP_TO_FINISH",
     "THINKING_BUDGET",
     "MessageEvents",
@@ -43,6 +44,35 @@ __all__ = [
 ]
 
 log = logging.getLogger("polymux.dialects.anthropic")
+
+#: The top-level fields of a Messages request (and of count_tokens, a subset): what the
+#: gateway's ``/v1/messages`` takes by name. Some only Anthropic serves; translated for
+#: another upstream, those are dropped or refused by ``chat_body``.
+MESSAGES_FIELDS = frozenset(
+    {
+        "model",
+        "messages",
+        "max_tokens",
+        "system",
+        "stop_sequences",
+        "stream",
+        "temperature",
+        "top_p",
+        "top_k",
+        "metadata",
+        "tools",
+        "tool_choice",
+        "thinking",
+        "service_tier",
+        "container",
+        "mcp_servers",
+        "context_management",
+        "cache_control",
+        "output_config",
+        "output_format",
+        "inference_geo",
+    }
+)
 
 #: The ``anthropic-version`` header: the one stable API version (the official SDK still sends it).
 ANTHROPIC_VERSION = "2023-06-01"

@@ -116,6 +116,7 @@ async def handle_speech(gateway: Gateway, call: Call) -> None:
         ("speed", "instructions"),
         strings=("instructions",),
         handled=("model", "input", "voice", "response_format"),
+        allowed=gateway.pass_through,
     )
     fmt = body.get("response_format") or "mp3"
     try:

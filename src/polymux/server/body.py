@@ -1,10 +1,11 @@
 """Request-body fields -> keyword arguments of a client call, for the gateway's handlers.
 
 Named fields are passed by name (``None`` left out, as absent); those the wire API types as
-strings are checked here, so a wrong type is a 400 that names the field; every other field
-goes upstream in ``extra_body``, as an OpenAI SDK caller's would. Fields that steer the
-gateway itself (``provider``, ``proxy``, ``timeout`` ...) are never taken from a body: they
-are not among the names, so they travel only as upstream extras.
+strings are checked here, so a wrong type is a 400 that names the field. Any other field goes
+upstream in ``extra_body`` only if the operator allows it (``[server] pass_through``, the one
+rule chat and images follow too: limits.passed_through); else it is a 400 that names it.
+Fields that steer the gateway itself (``provider``, ``proxy``, ``timeout`` ...) are never
+taken from a body: they are not among the names.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from ..errors import InvalidRequestError
+from .limits import passed_through
 
 __all__ = ["body_params", "model_of"]
 
@@ -31,13 +33,15 @@ def body_params(
     *,
     strings: Collection[str] = (),
     handled: Collection[str] = (),
+    allowed: Collection[str],
 ) -> dict[str, Any]:
-    """``names`` present in ``body``; the rest (but ``handled``) in ``extra_body``."""
+    """``names`` present in ``body``; the rest (but ``handled``) in ``extra_body`` when
+    ``allowed`` (the operator's pass_through), else refused."""
     params = {k: body[k] for k in names if body.get(k) is not None}
     for name in strings:
         if name in params and not isinstance(params[name], str):
             raise InvalidRequestError(f"{name} must be a string")
-    extra = {k: v for k, v in body.items() if k not in names and k not in handled}
+    extra = passed_through(body, {*names, *handled}, allowed)
     if extra:
         params["extra_body"] = extra
     return params

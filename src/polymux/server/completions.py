@@ -45,7 +45,11 @@ async def handle(gateway: Gateway, call: Call) -> None:
     if gateway.config.log_content:
         record.request = orjson.dumps(body.get("prompt")).decode()[:100_000]
     params = body_params(
-        body, BODY_FIELDS, strings=("user", "suffix"), handled=("model", "prompt", "stream")
+        body,
+        BODY_FIELDS,
+        strings=("user", "suffix"),
+        handled=("model", "prompt", "stream"),
+        allowed=gateway.pass_through,
     )
     if stream:
         params["stream_options"] = {**(options or {}), "include_usage": True}

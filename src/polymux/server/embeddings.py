@@ -38,7 +38,11 @@ async def handle(gateway: Gateway, call: Call) -> None:
     if gateway.config.log_content:
         record.request = orjson.dumps(items).decode()[:100_000]
     params = body_params(
-        body, _PARAMS, strings=("encoding_format", "user"), handled=("model", "input")
+        body,
+        _PARAMS,
+        strings=("encoding_format", "user"),
+        handled=("model", "input"),
+        allowed=gateway.pass_through,
     )
     try:
         work = gateway.client.embeddings.create(

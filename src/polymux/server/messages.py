@@ -23,7 +23,13 @@ import orjson
 from ..client.fold import estimate_tokens
 from ..client.responses import require_web_search
 from ..client.stream import AsyncChatStream
-from ..dialects.anthropic import MessageEvents, chat_body, error_body, message_from_completion
+from ..dialects.anthropic import (
+    MESSAGES_FIELDS,
+    MessageEvents,
+    chat_body,
+    error_body,
+    message_from_completion,
+)
 from ..errors import InvalidRequestError
 from ..providers.anthropic import Anthropic
 from ..providers.base import Provider
@@ -35,7 +41,7 @@ from .asgi import send_json, until_disconnect
 from .chat import SSE_HEADERS
 from .chat import _create as create_chat
 from .chat import _usage as record_usage
-from .limits import check_chat
+from .limits import check_chat, passed_through
 from .passthrough import relay
 from .targets import Pinned, Route
 
@@ -44,6 +50,9 @@ if TYPE_CHECKING:
 
 __all__ = ["error_shape", "handle", "handle_count_tokens"]
 
+#: The fields taken by name. Not service_tier: it changes what a call costs, so, as for
+#: chat, only the operator's pass_through lets it by.
+_NAMED = MESSAGES_FIELDS - {"service_tier"}
 #: Request headers passed to an Anthropic upstream (never the caller's key).
 _FORWARDED = (b"anthropic-version", b"anthropic-beta")
 
@@ -71,14 +80,17 @@ def _anthropic(route: Route) -> list[tuple[Provider, Anthropic]] | None:
     return out
 
 
-async def _read(gateway: Gateway, call: Call) -> tuple[dict[str, Any], Route]:
+async def _read(gateway: Gateway, call: Call) -> tuple[dict[str, Any], Route, dict[str, Any]]:
+    """The body, its route, and the fields beyond the Messages API's that the operator lets
+    through ([server] pass_through; any other is refused, as for every endpoint)."""
     body = await gateway.read_json(call)
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise InvalidRequestError("model is required (a string)")
+    extra = passed_through(body, _NAMED, gateway.pass_through)
     call.record.model = model
     call.record.stream = body.get("stream") is True
-    return body, gateway.models.route(model)
+    return body, gateway.models.route(model), extra
 
 
 # -- passthrough to Anthropic ------------------------------------------------------------------
@@ -136,12 +148,12 @@ def _error_event(call: Call, exc: BaseException) -> bytes:
 
 # -- translated, in front of any other provider ------------------------------------------------
 async def handle(gateway: Gateway, call: Call) -> None:
-    body, route = await _read(gateway, call)
+    body, route, extra = await _read(gateway, call)
     targets = _anthropic(route)
-    if targets is not None:
+    if targets is not None:  # allowed extras are in the body, sent as it came
         await _passthrough(gateway, call, body, route, targets, "messages")
         return
-    chat = chat_body(body)
+    chat = {**chat_body(body), **extra}  # allowed extras: the chat path's extra_body
     check_chat(chat, gateway.limits)
     search = chat.pop(WEB_SEARCH, None)
     if search is not None:  # Anthropic's web_search server tool, for another upstream
@@ -158,9 +170,9 @@ async def handle(gateway: Gateway, call: Call) -> None:
             model=route.model,
             stream=stream,
             provider=route.providers,
-            extra_body={WEB_SEARCH: search},
+            extra_body={**extra, WEB_SEARCH: search},
             stream_options={"include_usage": True} if stream else None,
-            **{k: v for k, v in chat.items() if k != "model"},
+            **{k: v for k, v in chat.items() if k != "model" and k not in extra},
         )
     if stream:
         await until_disconnect(call.receive, _stream(gateway, call, result))
@@ -220,7 +232,7 @@ def _estimate(chat: dict[str, Any]) -> int:
 
 
 async def handle_count_tokens(gateway: Gateway, call: Call) -> None:
-    body, route = await _read(gateway, call)
+    body, route, _ = await _read(gateway, call)
     targets = _anthropic(route)
     if targets is not None:
         body.pop("stream", None)

@@ -24,7 +24,7 @@ async def handle(gateway: Gateway, call: Call) -> None:
     call.record.model = model
     if gateway.config.log_content:
         call.record.request = orjson.dumps(body.get("input")).decode()[:100_000]
-    params = body_params(body, (), handled=("model", "input"))
+    params = body_params(body, (), handled=("model", "input"), allowed=gateway.pass_through)
     try:
         work = gateway.client.moderations.create(
             input=body.get("input"), model=route.model, provider=route.providers, **params

@@ -34,7 +34,7 @@ from ..types.responses import Response, ResponseStreamEvent
 from .asgi import send_json, until_disconnect
 from .chat import SSE_HEADERS
 from .errormap import GatewayHTTPError
-from .limits import check_chat
+from .limits import check_chat, passed_through
 from .passthrough import relay
 from .response_store import KeyResponses, ResponseDB
 from .targets import Pinned, Route
@@ -45,6 +45,9 @@ if TYPE_CHECKING:
 __all__ = ["PREFIX", "handle_create", "handle_delete", "handle_get"]
 
 PREFIX = "/v1/responses/"
+#: The fields taken by name. Not service_tier: it changes what a call costs (and goes to OpenAI
+#: as sent on the native path), so, as for chat, only the operator's pass_through lets it by.
+_NAMED = (FIELDS | IGNORED | {"model", "input", "stream"}) - {"service_tier"}
 _ENDS = frozenset({"response.completed", "response.incomplete", "response.failed"})
 
 log = logging.getLogger("polymux.server")
@@ -90,12 +93,13 @@ async def handle_create(gateway: Gateway, call: Call) -> None:
     stream = body.get("stream") or False
     if not isinstance(stream, bool):
         raise InvalidRequestError(f"stream must be true or false, got {stream!r}")
-    unknown = set(body) - FIELDS - IGNORED - {"model", "input", "stream"}
-    if unknown:
-        raise InvalidRequestError(
-            f"unsupported field(s) {', '.join(sorted(unknown))} for /v1/responses"
-        )
+    # Fields beyond the Responses API's: only those the operator lets through ([server]
+    # pass_through), as for every endpoint; they travel in the body (to OpenAI itself) or
+    # as extra_body (through the translation).
+    extra = passed_through(body, _NAMED, gateway.pass_through)
     fields = {k: v for k, v in body.items() if k in FIELDS}
+    if extra:
+        fields["extra_body"] = extra
     record = call.record
     record.model = model
     record.stream = stream
