@@ -14,8 +14,24 @@ from .server import Action
 COMPLETIONS = "/v1/completions"
 
 
-def answer_for(prompt: str) -> str:
+def answer_for(prompt: str | list[int]) -> str:
+    """The answer to a prompt (token ids are shown as the list they are)."""
     return f" {prompt} -> done"
+
+
+def _prompts(prompt: Any) -> list[Any]:
+    """The prompts of a body: a string, token ids, or a list of either."""
+    if isinstance(prompt, list) and prompt and isinstance(prompt[0], int):
+        return [prompt]
+    return prompt if isinstance(prompt, list) else [prompt]
+
+
+def _echoed(body: dict[str, Any], prompt: Any) -> str:
+    """The host's own echo of the prompt (token ids: shown as ``<ids>``, a stand-in for
+    their text)."""
+    if not body.get("echo"):
+        return ""
+    return prompt if isinstance(prompt, str) else f"<{prompt}>"
 
 
 def _chunk(text: str, index: int, finish: str | None, model: str) -> dict[str, Any]:
@@ -33,11 +49,16 @@ def completions() -> Action:
         body = await request.json()
         prompt = body["prompt"]
         model = body["model"]
-        prompts = prompt if isinstance(prompt, list) else [prompt]
+        prompts = _prompts(prompt)
         usage = {"prompt_tokens": 5, "completion_tokens": 4, "total_tokens": 9}
         if not body.get("stream"):
             choices = [
-                {"text": answer_for(p), "index": i, "logprobs": None, "finish_reason": "length"}
+                {
+                    "text": _echoed(body, p) + answer_for(p),
+                    "index": i,
+                    "logprobs": None,
+                    "finish_reason": "length",
+                }
                 for i, p in enumerate(prompts)
             ]
             return web.json_response(

@@ -93,14 +93,33 @@ def _native(provider: Provider, model: str) -> bool:
     return callable(serves) and bool(serves(model))
 
 
-def _prompts(prompt: Any) -> list[str]:
+#: One prompt: text, or token ids (the tokenizer's, sent as they are to a native host).
+Prompt = str | list[int]
+
+
+def _token_ids(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(t, int) and not isinstance(t, bool) and t >= 0 for t in value)
+    )
+
+
+def _prompts(prompt: Any) -> list[Prompt]:
+    """The prompts of a request, as the API takes them: a string, a list of strings, a list
+    of token ids or a list of such lists."""
     if isinstance(prompt, str):
         return [prompt]
-    if isinstance(prompt, Sequence) and prompt and all(isinstance(p, str) for p in prompt):
-        return list(prompt)
+    if _token_ids(prompt):
+        return [list(prompt)]
+    if isinstance(prompt, Sequence) and prompt:
+        if all(isinstance(p, str) for p in prompt):
+            return list(prompt)
+        if all(_token_ids(p) for p in prompt):
+            return [list(p) for p in prompt]
     raise InvalidRequestError(
-        "prompt must be a string or a non-empty list of strings (token-id prompts are not "
-        "supported: pass the text)"
+        "prompt must be a string, a non-empty list of strings, a list of token ids (integers "
+        ">= 0) or a list of such lists"
     )
 
 
@@ -221,6 +240,9 @@ class TextCompletions:
             )
         client = self._client
         prompts = _prompts(prompt)
+        # Token ids mean nothing to a chat model: only a host serving /completions takes them,
+        # and it echoes them itself (as text) when asked.
+        tokens = not isinstance(prompts[0], str)
         echo = params.get("echo") or False
         if not isinstance(echo, bool):
             raise InvalidRequestError("echo must be True or False")
@@ -231,6 +253,8 @@ class TextCompletions:
             raise InvalidRequestError(f"max_tokens must be an integer >= 0, got {max_tokens!r}")
         chat_params = {k: v for k, v in params.items() if k in _CHAT_PARAMS}
         native_only = {k: params[k] for k in _NATIVE_ONLY if params.get(k) is not None}
+        if tokens and echo:
+            native_only["echo"] = True
         extra = {**(chat_params.get("extra_body") or {}), **native_only}
         if params.get("logit_bias") is not None:
             extra["logit_bias"] = params["logit_bias"]
@@ -238,36 +262,48 @@ class TextCompletions:
             chat_params["extra_body"] = extra
         # The prompt as a message list: an empty prompt is valid here (a bare string would be
         # refused as an empty chat message).
-        first = [{"role": "user", "content": prompts[0]}]
+        # refused as an empty chat message). Token ids are put in after the message checks:
+        # only NativeCompletions reads them, as the prompt it sends.
+        first = [{"role": "user", "content": "" if tokens else prompts[0]}]
         base = build_chat_request(model, first, stream, chat_params, client.options)
         base.max_tokens = max_tokens  # 0 is valid here; chat's own check would refuse it
         spec = params.get("provider")
-        providers = self._providers(spec, base, bool(native_only))
+        providers = self._providers(spec, base, bool(native_only), tokens)
         routing = client._routing_for(spec)
         requests = [
-            replace(base, messages=[{"role": "user", "content": p}]) if i else base
+            replace(base, messages=[{"role": "user", "content": p}]) if i or tokens else base
             for i, p in enumerate(prompts)
         ]
         n = base.n or 1
+        texts = [p if isinstance(p, str) else "" for p in prompts]
+        echo = echo and not tokens  # the host echoed token prompts itself
         if stream:
             return AsyncCompletionStream(
-                self._stream(providers, requests, routing, n, prompts if echo else None)  # type: ignore[arg-type]
+                self._stream(providers, requests, routing, n, texts if echo else None)  # type: ignore[arg-type]
             )
-        return self._complete(providers, requests, routing, n, prompts, echo)
+        return self._complete(providers, requests, routing, n, texts, echo)
 
-    def _providers(self, spec: Any, request: ChatRequest, native_only: bool) -> list[Provider]:
+    def _providers(
+        self, spec: Any, request: ChatRequest, native_only: bool, tokens: bool
+    ) -> list[Provider]:
         client = self._client
         chat = client._chat_providers(spec, request)
         out: list[Provider] = []
         for provider in chat:
             if _native(provider, client.router.model_for(provider, request.model)):
                 out.append(NativeCompletions(provider))
-            elif not native_only:
+            elif not native_only and not tokens:
                 out.append(provider)
         if not out:
+            what = (
+                "token-id prompts (a chat model takes text: pass the prompt as text, or route "
+                "the model to such a host)"
+                if tokens
+                else ", ".join(_NATIVE_ONLY)
+            )
             raise UnsupportedCapabilityError(
-                f"{', '.join(_NATIVE_ONLY)} need a host that serves /v1/completions for the "
-                f"model (vLLM, llama.cpp, Together, Fireworks ...); none of "
+                f"{what} need a host that serves /v1/completions for the model (vLLM, "
+                f"llama.cpp, Together, Fireworks ...); none of "
                 f"{', '.join(p.name for p in chat)} does"
             )
         return out
