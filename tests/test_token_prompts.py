@@ -52,10 +52,11 @@ async def test_token_prompts_go_to_a_native_host_as_they_are(server: FakeServer)
 async def test_a_chat_only_model_refuses_token_prompts_before_sending(server: FakeServer) -> None:
     async with AsyncClient(provider=host("groq", server)) as client:
         with pytest.raises(UnsupportedCapabilityError, match=r"token-id prompts .*completions"):
-            client.completions.create(model="llama", prompt=[1, 2, 3])
+            _ = client.completions.create(model="llama", prompt=[1, 2, 3])
+        bad: list[Any]
         for bad in ([1, "a"], [[1], "a"], [[]], [True, 2], [-1]):
             with pytest.raises(InvalidRequestError, match="token ids"):
-                client.completions.create(model="llama", prompt=bad)
+                _ = client.completions.create(model="llama", prompt=bad)
     assert server.requests == []
 
 
