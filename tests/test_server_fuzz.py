@@ -55,11 +55,16 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
         yield gw
 
 
-def openai_error_format(response: Any) -> None:
-    """Every 4xx/5xx answer is {"error": {"message", "type", "param", "code"}}."""
+def openai_error_format(response: Any, path: str = "") -> None:
+    """Every 4xx/5xx answer is {"error": {"message", "type", "param", "code"}}; on
+    /v1/messages, Anthropic's {"type": "error", "error": {"type", "message"}}."""
     if response.status_code < 400:
         return
     body = response.json()
+    if path.startswith("/v1/messages"):
+        assert body["type"] == "error" and set(body["error"]) == {"type", "message"}, body
+        assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+        return
     error = body.get("error") if isinstance(body, dict) else None
     assert isinstance(error, dict), f"not an OpenAI error body: {body!r}"
     assert set(error) == {"message", "type", "param", "code"}, error
@@ -70,7 +75,7 @@ def openai_error_format(response: Any) -> None:
 def test_no_server_errors_and_openai_shaped_errors(live: LiveGateway, mode: Any) -> None:
     schema = schemathesis.openapi.from_url(live.url + "/openapi.json")
     operations = [r.ok() for r in schema.get_all_operations() if isinstance(r, Ok)]
-    assert len(operations) == 13
+    assert len(operations) == 15
     if mode == GenerationMode.NEGATIVE:  # only bodies can be invalid (any path string is valid)
         operations = [op for op in operations if op.method.upper() == "POST"]
     seen: list[int] = []
@@ -91,7 +96,7 @@ def test_no_server_errors_and_openai_shaped_errors(live: LiveGateway, mode: Any)
                 response,
                 checks=[not_a_server_error, status_code_conformance, content_type_conformance],
             )
-            openai_error_format(response)
+            openai_error_format(response, case.path)
 
         run()
     assert seen and max(seen) < 500
@@ -109,7 +114,7 @@ def test_stateful_sequences_give_no_server_errors(live: LiveGateway) -> None:
                 response,
                 checks=[not_a_server_error, status_code_conformance, content_type_conformance],
             )
-            openai_error_format(response)
+            openai_error_format(response, case.path)
 
     Checked.run(
         settings=settings(

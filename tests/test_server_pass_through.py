@@ -92,3 +92,15 @@ def test_the_rule_is_the_default_one_without_configuration(tmp_path: Path) -> No
         )
     assert ok.status_code == 200 and gw.upstream.requests[0].json["top_k"] == 3
     assert refused.status_code == 400 and "'truncate'" in refused.text
+
+
+def test_the_openapi_document_states_the_rule_and_the_other_front_doors(gw: LiveGateway) -> None:
+    doc = httpx.get(gw.url + "/openapi.json", timeout=30).json()
+    assert {"/v1/messages", "/v1/responses"} <= set(doc["paths"])
+    schemas = doc["components"]["schemas"]
+    for name in ("EmbeddingRequest", "CompletionRequest", "MessagesRequest", "ResponsesRequest"):
+        assert schemas[name]["additionalProperties"] is False
+        assert "x_allowed" in schemas[name]["properties"]  # the operator's pass_through
+        assert "service_tier" not in schemas[name]["properties"]
+    error = doc["paths"]["/v1/messages"]["post"]["responses"]["400"]
+    assert error["content"]["application/json"]["schema"]["$ref"].endswith("/AnthropicError")

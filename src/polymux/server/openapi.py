@@ -289,6 +289,9 @@ _MORE_SCHEMAS: dict[str, Any] = {
                 "oneOf": [
                     {"type": "string"},
                     {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                    # Token ids: served by hosts with a native /v1/completions only.
+                    {**_TOKENS, "minItems": 1},
+                    {"type": "array", "items": {**_TOKENS, "minItems": 1}, "minItems": 1},
                 ]
             },
             "stream": {"type": "boolean"},
@@ -480,6 +483,141 @@ _MORE_PATHS["/v1/completions"]["post"]["responses"]["200"]["content"]["text/even
 }
 
 
+# The other dialects' front doors: Anthropic's Messages API and OpenAI's Responses API. Their
+# bodies are described loosely (the dialect modules check them); the gateway's rule on
+# unknown fields (pass_through) applies, and /v1/messages answers errors in Anthropic's shape.
+_ANY: dict[str, Any] = {}
+_SCHEMAS["MessagesRequest"] = {
+    "type": "object",
+    "required": ["model", "messages"],
+    "properties": {
+        "model": {"type": "string", "minLength": 1},
+        "messages": {"type": "array", "items": {"type": "object"}},
+        "max_tokens": {"type": "integer", "minimum": 1},
+        "system": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}]},
+        "stop_sequences": {"type": "array", "items": {"type": "string"}},
+        "stream": {"type": "boolean"},
+        "temperature": {"type": "number", "minimum": 0, "maximum": 1},
+        "top_p": {"type": "number", "minimum": 0, "maximum": 1},
+        "top_k": {"type": "integer", "minimum": 0},
+        **{
+            name: _ANY
+            for name in (
+                "metadata",
+                "tools",
+                "tool_choice",
+                "thinking",
+                "container",
+                "mcp_servers",
+                "context_management",
+                "cache_control",
+                "output_config",
+                "output_format",
+                "inference_geo",
+            )
+        },
+    },
+}
+_SCHEMAS["Message"] = {
+    "type": "object",
+    "required": ["id", "type", "role", "content"],
+    "properties": {
+        "id": {"type": "string"},
+        "type": {"type": "string", "enum": ["message"]},
+        "role": {"type": "string", "enum": ["assistant"]},
+        "content": {"type": "array", "items": {"type": "object"}},
+        "usage": {"type": "object"},
+    },
+}
+_SCHEMAS["AnthropicError"] = {
+    "type": "object",
+    "required": ["type", "error"],
+    "properties": {
+        "type": {"type": "string", "enum": ["error"]},
+        "error": {
+            "type": "object",
+            "required": ["type", "message"],
+            "properties": {"type": {"type": "string"}, "message": {"type": "string"}},
+        },
+    },
+}
+_SCHEMAS["ResponsesRequest"] = {
+    "type": "object",
+    "required": ["model", "input"],
+    "properties": {
+        "model": {"type": "string", "minLength": 1},
+        "input": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}]},
+        "stream": {"type": "boolean"},
+        "instructions": {"type": "string"},
+        "max_output_tokens": {"type": "integer", "minimum": 1},
+        "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+        "top_p": {"type": "number", "minimum": 0, "maximum": 1},
+        "previous_response_id": {"type": "string"},
+        "store": {"type": "boolean"},
+        "parallel_tool_calls": {"type": "boolean"},
+        "user": {"type": "string"},
+        **{
+            name: _ANY
+            for name in (
+                "tools",
+                "tool_choice",
+                "text",
+                "reasoning",
+                "metadata",
+                "truncation",
+                "include",
+                "prompt_cache_key",
+                "prompt_cache_retention",
+                "safety_identifier",
+                "stream_options",
+                "top_logprobs",
+                "max_tool_calls",
+                "background",
+            )
+        },
+    },
+}
+_SCHEMAS["Response"] = {
+    "type": "object",
+    "required": ["id", "object", "output"],
+    "properties": {
+        "id": {"type": "string"},
+        "object": {"type": "string", "enum": ["response"]},
+        "output": {"type": "array", "items": {"type": "object"}},
+    },
+}
+_STREAMED: dict[str, Any] = {"schema": {"type": "string"}}
+_MORE_PATHS["/v1/messages"] = _post(
+    "createMessage",
+    "MessagesRequest",
+    _ref("Message"),
+    "A Message (Anthropic's Messages API), or with stream=true its server-sent events",
+)
+_MORE_PATHS["/v1/messages"]["post"]["responses"].update(
+    {
+        status: _json(_ref("AnthropicError"), answer["description"])
+        for status, answer in _errors(*_UPSTREAM).items()
+    }
+)
+_MORE_PATHS["/v1/messages"]["post"]["responses"]["200"]["content"]["text/event-stream"] = _STREAMED
+_MORE_PATHS["/v1/responses"] = _post(
+    "createResponse",
+    "ResponsesRequest",
+    _ref("Response"),
+    "A Response (OpenAI's Responses API), or with stream=true its server-sent events",
+)
+_MORE_PATHS["/v1/responses"]["post"]["responses"]["200"]["content"]["text/event-stream"] = _STREAMED
+#: The JSON request bodies read under the pass_through rule (limits.passed_through).
+_RULED = (
+    "EmbeddingRequest",
+    "CompletionRequest",
+    "ModerationRequest",
+    "SpeechRequest",
+    "MessagesRequest",
+    "ResponsesRequest",
+)
+
+
 def _as_read(
     schema: dict[str, Any], extra: Collection[str], bounds: dict[str, int]
 ) -> dict[str, Any]:
@@ -514,6 +652,7 @@ def document(
             },
         ),
         "ImageRequest": _as_read(_IMAGE_REQUEST, pass_through, {"n": limits.max_generated_images}),
+        **{name: _as_read(_SCHEMAS[name], pass_through, {}) for name in _RULED},
     }
     return {
         "openapi": "3.1.0",
