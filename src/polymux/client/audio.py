@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import APIResponseValidationError, InvalidRequestError, UnsupportedCapabilityError
+from ..errors import InvalidRequestError, UnsupportedCapabilityError
 from ..providers.base import Provider
 from ..transport.base import ByteStream
 from ..types.audio import (
@@ -288,17 +288,11 @@ class SpeechStream:
 
     async def read(self) -> bytes:
         """The whole audio, at most ``MAX_SPEECH_BYTES`` (``stream_to_file`` has no limit)."""
-        parts: list[bytes] = []
-        size = 0
-        async for piece in self.iter_bytes():
-            size += len(piece)
-            if size > MAX_SPEECH_BYTES:
-                raise APIResponseValidationError(
-                    f"the audio exceeds {MAX_SPEECH_BYTES} bytes; stream it to a file",
-                    provider=self.provider,
-                )
-            parts.append(piece)
-        return b"".join(parts)
+        try:
+            return await self._stream.read(MAX_SPEECH_BYTES, self.provider)
+        except Exception as exc:
+            self.failure = exc
+            raise
 
     async def stream_to_file(self, file: str | os.PathLike[str]) -> None:
         """Write the audio to ``file`` as it arrives (plain writes: a local file takes each

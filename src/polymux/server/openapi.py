@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from .._version import __version__
+from ..client.responses import FIELDS, IGNORED
+from ..dialects.anthropic import MESSAGES_FIELDS
 from .asgi import send_bytes
 from .config import DEFAULT_PASS_THROUGH
 from .limits import Limits
@@ -491,6 +493,8 @@ _SCHEMAS["MessagesRequest"] = {
     "type": "object",
     "required": ["model", "messages"],
     "properties": {
+        # Every field, as dialects/anthropic.py names them (service_tier: only by pass_through).
+        **{name: _ANY for name in sorted(MESSAGES_FIELDS - {"service_tier"})},
         "model": {"type": "string", "minLength": 1},
         "messages": {"type": "array", "items": {"type": "object"}},
         "max_tokens": {"type": "integer", "minimum": 1},
@@ -500,22 +504,6 @@ _SCHEMAS["MessagesRequest"] = {
         "temperature": {"type": "number", "minimum": 0, "maximum": 1},
         "top_p": {"type": "number", "minimum": 0, "maximum": 1},
         "top_k": {"type": "integer", "minimum": 0},
-        **{
-            name: _ANY
-            for name in (
-                "metadata",
-                "tools",
-                "tool_choice",
-                "thinking",
-                "container",
-                "mcp_servers",
-                "context_management",
-                "cache_control",
-                "output_config",
-                "output_format",
-                "inference_geo",
-            )
-        },
     },
 }
 _SCHEMAS["Message"] = {
@@ -545,6 +533,8 @@ _SCHEMAS["ResponsesRequest"] = {
     "type": "object",
     "required": ["model", "input"],
     "properties": {
+        # Every field, as client/responses.py names them (service_tier: only by pass_through).
+        **{name: _ANY for name in sorted((FIELDS | IGNORED) - {"service_tier"})},
         "model": {"type": "string", "minLength": 1},
         "input": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}]},
         "stream": {"type": "boolean"},
@@ -556,25 +546,6 @@ _SCHEMAS["ResponsesRequest"] = {
         "store": {"type": "boolean"},
         "parallel_tool_calls": {"type": "boolean"},
         "user": {"type": "string"},
-        **{
-            name: _ANY
-            for name in (
-                "tools",
-                "tool_choice",
-                "text",
-                "reasoning",
-                "metadata",
-                "truncation",
-                "include",
-                "prompt_cache_key",
-                "prompt_cache_retention",
-                "safety_identifier",
-                "stream_options",
-                "top_logprobs",
-                "max_tool_calls",
-                "background",
-            )
-        },
     },
 }
 _SCHEMAS["Response"] = {
