@@ -111,3 +111,34 @@ async def test_the_client_streams_speech_to_a_file_or_in_pieces(
             async with speech.create(model="tts-1", input="x", voice="alloy") as response:
                 await response.read()
         assert isinstance(response.failure, APIConnectionError)
+
+
+async def test_the_sync_client_streams_speech_in_a_with_block(
+    server: FakeServer, tmp_path: Path
+) -> None:
+    from polymux import Client
+
+    released = threading.Event()
+    released.set()
+    server.script("POST", SPEECH, _held_speech(released))
+    target = tmp_path / "sync.mp3"
+
+    def use() -> tuple[list[bytes], bytes, str]:
+        provider = OpenAI(api_key="k", base_url=server.url("/v1"))
+        with Client(provider=provider, max_retries=0) as client:
+            speech = client.audio.speech
+            with speech.with_streaming_response.create(
+                model="tts-1", input="hi", voice="alloy"
+            ) as response:
+                pieces = list(response.iter_bytes(chunk_size=4096))
+                media_type = response.media_type
+            with speech.with_streaming_response.create(
+                model="tts-1", input="hi", voice="alloy"
+            ) as response:
+                response.stream_to_file(target)
+            whole = speech.create(model="tts-1", input="hi", voice="alloy").content
+        return pieces, whole, media_type
+
+    pieces, whole, media_type = await asyncio.to_thread(use)
+    assert b"".join(pieces) == AUDIO == whole == target.read_bytes()
+    assert max(map(len, pieces)) <= 4096 and media_type == "audio/mpeg"

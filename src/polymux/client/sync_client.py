@@ -24,6 +24,7 @@ from .g4f import G4FCompletions, G4FSyncImages, G4FSyncModels
 from .stream import AsyncChatStream
 from .sync_bridge import ChatStream, LoopThread
 from .sync_responses import SyncResponses
+from .sync_speech import SyncSpeech
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -239,7 +240,7 @@ class _Audio:
         audio = client.async_client.audio
         self.transcriptions = _SyncCall(client, audio.transcriptions.create)
         self.translations = _SyncCall(client, audio.translations.create)
-        self.speech = _SyncCall(client, audio.speech.create)
+        self.speech = SyncSpeech(audio.speech, lambda: client._runner)
 
 
 class _Models(G4FSyncModels):
