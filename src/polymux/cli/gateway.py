@@ -58,6 +58,12 @@ def register_serve(parser: argparse.ArgumentParser) -> Runner:
     parser.add_argument(
         "--shutdown-timeout", type=float, metavar="SECONDS", help="grace period for requests"
     )
+    parser.add_argument(
+        "--json-logs",
+        action="store_true",
+        default=None,
+        help="log one JSON line per request (request id, status, timings, tokens) on stderr",
+    )
     _db_option(parser)
     return _run_serve
 
@@ -78,6 +84,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         log_content=args.log_content,
         allow_unauthenticated=args.allow_unauthenticated,
         shutdown_timeout=args.shutdown_timeout,
+        json_logs=args.json_logs,
         database=args.db,
     )
     if not config.providers:

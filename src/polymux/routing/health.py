@@ -44,6 +44,12 @@ class HealthStore(ABC):
     async def release(self, provider: str) -> None:
         """An attempt ended with no verdict (cancelled): give back a probe it may hold."""
 
+    async def cooling_for(self, provider: str) -> float:
+        """Seconds the provider is still cooling down (0.0: it may be tried, or probed), for
+        readiness checks and metrics. Unlike ``wait_time`` it never hands out the half-open
+        probe. A store that cannot tell answers 0.0."""
+        return 0.0
+
 
 @dataclass(slots=True)
 class _State:
@@ -97,6 +103,12 @@ class InMemoryHealthStore(HealthStore):
             return state.probing_since + self.probe_timeout - now
         state.probing_since = now
         return 0.0
+
+    async def cooling_for(self, provider: str) -> float:
+        state = self._states.get(provider)
+        if state is None:
+            return 0.0
+        return max(0.0, state.open_until - self._clock())
 
     async def record_success(self, provider: str) -> None:
         self._states.pop(provider, None)

@@ -19,7 +19,7 @@ from typing import Any
 from ..client.async_client import AsyncClient
 from ..errors import AllProvidersFailedError, APIError
 from ..types.request import Timeout
-from . import web
+from . import request_log, web
 from .asgi import (
     ClientDisconnected,
     Receive,
@@ -34,6 +34,10 @@ from .auth import KeyRing, is_loopback_client
 from .config import GatewayConfig
 from .errormap import SHUTDOWN_MESSAGE, GatewayHTTPError, map_error
 from .local import LocalOnly
+from .metrics import GatewayMetrics
+from .readiness import Readiness, sqlite_check, upstreams_check
+from .request_id import HEADER as REQUEST_ID_HEADER
+from .request_id import request_id
 from .response_store import ResponseDB
 from .store import Store, UsageRecord, default_db_path
 from .targets import ModelMap
@@ -87,9 +91,11 @@ def _routes() -> tuple[dict[str, dict[str, Handler]], list[tuple[str, dict[str, 
         images,
         media,
         messages,
+        metrics,
         models,
         moderations,
         openapi,
+        readiness,
         responses,
     )
 
@@ -109,6 +115,8 @@ def _routes() -> tuple[dict[str, dict[str, Handler]], list[tuple[str, dict[str, 
         "/v1/responses": {"POST": responses.handle_create},
         "/v1/models": {"GET": models.handle_list},
         "/health": {"GET": models.handle_health},
+        "/ready": {"GET": readiness.handle_ready},
+        "/metrics": {"GET": metrics.handle},
         "/openapi.json": {"GET": openapi.handle},
     }
     # Also without the /v1 prefix, as several OpenAI-compatible servers accept.
@@ -139,7 +147,9 @@ def _routes() -> tuple[dict[str, dict[str, Handler]], list[tuple[str, dict[str, 
 
 
 # The web chat's page and files hold no secret; the API calls it makes are checked as usual.
-_PUBLIC = frozenset({"/health", "/openapi.json", *web.PAGES})
+_PUBLIC = frozenset({"/health", "/ready", "/openapi.json", *web.PAGES})
+#: Requests not counted in the metrics nor logged as JSON lines: probes, scrapes, pages.
+_UNCOUNTED = _PUBLIC | {"/metrics"}
 _PUBLIC_PREFIXES = (web.PREFIX,)
 #: Answers after which the connection is closed: refused and oversized requests.
 _CLOSE_AFTER = frozenset({401, 403, 408, 413})
@@ -207,6 +217,20 @@ class Gateway:
         self._error_shapes = _error_shapes()
         self._cors = {o.encode() for o in config.cors_origins}
         self._closed = False
+        health = self.client.router.health
+        #: Named readiness checks behind GET /ready; other parts add theirs (readiness.py).
+        self.readiness = Readiness()
+        self.readiness.add("database", sqlite_check(self.db_path))
+        self.readiness.add("upstreams", upstreams_check(health, self.models.providers))
+        self.metrics: GatewayMetrics | None = None
+        if config.metrics:
+            try:
+                self.metrics = GatewayMetrics(
+                    self.models.providers, [*self.models.aliases, *self.models.declared], health
+                )
+            except ImportError:
+                log.warning("metrics are off: GET /metrics needs pip install 'polymux[server]'")
+        self._json_logs = config.json_logs
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def aclose(self) -> None:
@@ -214,6 +238,8 @@ class Gateway:
         if self._closed:
             return
         self._closed = True
+        if self.metrics is not None:
+            await self.metrics.stop_sampling()
         # Requests cancelled by the server's shutdown write their usage row as they unwind:
         # give them a moment to get there before the log is closed.
         for _ in range(100):
@@ -230,6 +256,8 @@ class Gateway:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                if self.metrics is not None:
+                    self.metrics.start_sampling(lambda: self._inflight)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.aclose()
@@ -265,13 +293,17 @@ class Gateway:
         if kind != "http":  # websockets: not served
             return
         cors = self._cors_headers(scope)
-        if cors:
-            inner_send = send
+        rid = request_id(scope)
+        # Every answer carries the request id (and the CORS headers): one wrapper.
+        added = [(REQUEST_ID_HEADER, rid), *cors]
+        inner_send = send
 
-            async def send(message: Any) -> None:
-                if message["type"] == "http.response.start":
-                    message["headers"] = [*message.get("headers", ()), *cors]
-                await inner_send(message)
+        async def send_with_id(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), *added]
+            await inner_send(message)
+
+        send = send_with_id
 
         path: str = scope["path"]
         method: str = scope["method"]
@@ -301,10 +333,13 @@ class Gateway:
                 code="overloaded",
                 headers=[(b"retry-after", b"1"), (b"connection", b"close")],
             )
+            if path not in _UNCOUNTED:
+                self._account(Call(scope, receive, send, UsageRecord(path, 503)), methods, False)
             return
         self._inflight += 1  # no await before the try: the count cannot leak
         try:
             call = Call(scope, receive, send, UsageRecord(endpoint=path, status=0))
+            call.record.request_id = rid.decode()
             logged = path.startswith("/v1/") and not path.startswith("/v1/models")
             try:
                 if path not in _PUBLIC and not path.startswith(_PUBLIC_PREFIXES):
@@ -328,11 +363,12 @@ class Gateway:
                 if status >= 500 and not isinstance(exc, GatewayHTTPError):
                     log.log(
                         logging.ERROR if status == 500 else logging.WARNING,
-                        "%s %s -> %d: %s",
+                        "%s %s -> %d: %s (request %s)",
                         method,
                         path,
                         status,
                         body["error"]["message"],
+                        call.record.request_id,
                         exc_info=status == 500,
                     )
                 call.record.status = status
@@ -346,14 +382,43 @@ class Gateway:
                         headers.append((b"x-should-retry", b"false"))
                     shape = self._error_shapes.get(path)
                     await send_json(send, status, shape(status, body) if shape else body, headers)
-            if logged:
-                record = call.record
-                record.key_name = call.key_name
-                record.latency_ms = call.elapsed_ms()
-                record.ts = time.time()
-                self.usage.record(record)
+            if path not in _UNCOUNTED:
+                self._account(call, methods, logged)
         finally:
             self._inflight -= 1
+
+    def _account(self, call: Call, methods: dict[str, Handler], logged: bool) -> None:
+        """The usage row, metrics and JSON log line of a finished request."""
+        record = call.record
+        record.key_name = call.key_name
+        record.latency_ms = call.elapsed_ms()
+        record.ts = time.time()
+        if logged:
+            self.usage.record(record)
+        if self.metrics is not None:
+            self.metrics.observe(
+                self._endpoint(record.endpoint, methods),
+                record,
+                call.key_name,
+                record.latency_ms / 1000.0,
+            )
+        if self._json_logs:
+            request_log.log_request(call.scope, record, call.key_name)
+
+    def _endpoint(self, path: str, methods: dict[str, Handler]) -> str:
+        """The route a path matched: itself, or its prefix + ``*`` (ids in paths are not
+        metric labels)."""
+        if path in self._exact:
+            return path
+        for prefix, handlers in self._prefixed:
+            if handlers is methods:
+                return prefix + "*"
+        return "other"
+
+    @property
+    def in_flight(self) -> int:
+        """Requests being handled now."""
+        return self._inflight
 
     async def read_json(self, call: Call) -> dict[str, Any]:
         """The request's JSON body under the gateway's size, depth and time limits."""

@@ -57,6 +57,8 @@ _SERVER_KEYS = {
     "pass_through",
     "allow_private_image_urls",
     "responses_retention_days",
+    "metrics",
+    "json_logs",
 }
 #: Per-provider limits (the gateway-wide [server] values are their defaults).
 _PROVIDER_LIMITS = ("connect_timeout", "first_byte_timeout", "idle_timeout")
@@ -148,6 +150,10 @@ class GatewayConfig:
     limits: Limits = field(default_factory=Limits)
     #: How long /v1/responses keeps stored responses (previous_response_id, retrieve); 0: none.
     responses_retention_days: float = 30.0
+    #: GET /metrics (Prometheus) and the counting behind it (server/metrics.py).
+    metrics: bool = True
+    #: One JSON line per API request on stderr (server/request_log.py).
+    json_logs: bool = False
 
     def with_flags(self, **flags: Any) -> GatewayConfig:
         """This config with the flags that were given (not None) applied."""
@@ -342,6 +348,8 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path | None = None) -> Ga
         ("max_concurrent_requests", int),
         ("allow_private_image_urls", bool),
         ("responses_retention_days", (int, float)),
+        ("metrics", bool),
+        ("json_logs", bool),
     ):
         if key in server:
             value = server[key]

@@ -35,7 +35,7 @@ from ..errors import (
     UnsupportedCapabilityError,
 )
 
-__all__ = ["SHUTDOWN_MESSAGE", "GatewayHTTPError", "error_body", "map_error"]
+__all__ = ["SHUTDOWN_MESSAGE", "GatewayHTTPError", "error_body", "error_type", "map_error"]
 
 _TYPES = {
     400: "invalid_request_error",
@@ -79,6 +79,11 @@ class GatewayHTTPError(Exception):
         self.code = code
         self.param = param
         self.headers = headers or {}
+
+
+def error_type(status: int) -> str:
+    """The OpenAI error type the gateway answers with ``status``."""
+    return _TYPES.get(status, "server_error")
 
 
 def error_body(
