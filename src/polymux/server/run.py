@@ -74,6 +74,10 @@ def serve(config: GatewayConfig, *, db_path: Path | None = None) -> None:
 
     db = db_path or config.database or default_db_path()
     check_bind(config, db)
+    if config.json_logs:
+        from .request_log import install_handler
+
+        install_handler()
     app = create_app(config, db_path=db)
     server = uvicorn.Server(uvicorn_config(app, config))
     server.run()
