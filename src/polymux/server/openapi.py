@@ -32,6 +32,17 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+#: GET /ready's answer: each check's name -> "ok" or why it fails.
+_READINESS: dict[str, Any] = {
+    "type": "object",
+    "required": ["status", "checks"],
+    "properties": {
+        "status": {"enum": ["ready", "not_ready"]},
+        "checks": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+}
+
+
 def _errors(*statuses: int) -> dict[str, Any]:
     text = {
         400: "Invalid request",
@@ -630,7 +641,9 @@ def document(
         "info": {
             "title": "polymux gateway",
             "version": __version__,
-            "description": "An OpenAI-compatible API in front of polymux's providers.",
+            "description": "An OpenAI-compatible API in front of polymux's providers. Every "
+            "answer carries an x-request-id header: the caller's own (at most 128 letters, "
+            "digits and ._:-), else a new one; it is also in the usage log.",
         },
         "components": {
             "schemas": schemas,
@@ -702,6 +715,33 @@ def document(
                     "operationId": "health",
                     "security": [],
                     "responses": {"200": _json({"type": "object"}, "The gateway is up")},
+                }
+            },
+            "/ready": {
+                "get": {
+                    "operationId": "ready",
+                    "description": "Readiness: every check (database, upstreams not all "
+                    "cooling down, Redis when configured) passes.",
+                    "security": [],
+                    "responses": {
+                        "200": _json(_READINESS, "Ready to serve"),
+                        "503": _json(_READINESS, "Not ready: the failing checks say why"),
+                    },
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "operationId": "metrics",
+                    "description": "Prometheus metrics (text format): requests, errors, "
+                    "latency and time to first token, tokens and cost by model, provider and "
+                    "key name, upstream cooldowns, requests in flight.",
+                    "responses": {
+                        "200": {
+                            "description": "The metrics",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        },
+                        **_errors(401, 403, 404),
+                    },
                 }
             },
             **_MORE_PATHS,
