@@ -110,6 +110,9 @@ async def test_two_workers_write_one_folder_and_one_scrape_sees_both(
                     assert answer.status == 200
                     assert answer.headers["x-request-id"] == rid
                     ids.append(rid)
+            for proc in procs:  # unscraped, each samples its in-flight count and cooldowns
+                assert (folder / f"gauge_livesum_{proc.pid}.db").exists()
+                assert (folder / f"gauge_livemax_{proc.pid}.db").exists()
             assert await _requests_answered(session, urls[0]) == 5
             assert await _requests_answered(session, urls[1]) == 5
 
