@@ -229,10 +229,9 @@ async def test_readiness_checks_plugged_in_by_other_parts(
         await asyncio.Event().wait()
         return None
 
-    app.readiness.timeout = 0.05
     app.readiness.add("redis", redis_down)
     app.readiness.add("postgres", raises)
-    app.readiness.add("slow", hangs)
+    app.readiness.add("slow", hangs, timeout=0.05)
     with caplog.at_level(logging.WARNING, logger="polymux.server"):
         status, _, body = await asgi_request(app, "GET", "/ready")
         await asgi_request(app, "GET", "/ready")

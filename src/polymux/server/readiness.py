@@ -49,12 +49,13 @@ class Readiness:
 
     def __init__(self, timeout: float = CHECK_TIMEOUT) -> None:
         self.timeout = timeout
-        self._checks: dict[str, Check] = {}
+        self._checks: dict[str, tuple[Check, float]] = {}
         self._failing: set[str] = set()
 
-    def add(self, name: str, check: Check) -> None:
-        """Register ``check`` under ``name`` (replacing one of that name)."""
-        self._checks[name] = check
+    def add(self, name: str, check: Check, timeout: float | None = None) -> None:
+        """Register ``check`` under ``name`` (replacing one of that name); ``timeout``: its
+        own time limit in seconds (default: ``self.timeout``)."""
+        self._checks[name] = (check, self.timeout if timeout is None else timeout)
 
     @property
     def names(self) -> list[str]:
@@ -76,10 +77,11 @@ class Readiness:
         return results
 
     async def _run_one(self, name: str) -> str | None:
+        check, timeout = self._checks[name]
         try:
-            return await asyncio.wait_for(self._checks[name](), self.timeout)
+            return await asyncio.wait_for(check(), timeout)
         except (asyncio.TimeoutError, TimeoutError):
-            return f"no answer within {self.timeout:g} s"
+            return f"no answer within {timeout:g} s"
         except Exception as exc:
             log.warning("readiness check %s raised %s: %s", name, type(exc).__name__, exc)
             return f"failed ({type(exc).__name__})"
