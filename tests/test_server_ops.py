@@ -24,6 +24,7 @@ from polymux.server.store import Store, UsageRecord
 
 from .fakes import FakeServer
 from .fakes.openai import CHAT, error, reply, stream_text
+from .fakes.server import stall
 from .server_harness import LiveGateway, asgi_request, fake_config
 
 HELLO = {"model": "m1", "messages": [{"role": "user", "content": "hi"}]}
@@ -287,8 +288,8 @@ async def test_metrics_count_requests_errors_tokens_and_latency(
         assert (await asgi_request(app, "POST", "/v1/chat/completions", streamed))[0] == 200
         assert (await asgi_request(app, "POST", "/v1/chat/completions", HELLO))[0] == 502
         assert (await asgi_request(app, "POST", "/v1/chat/completions", {"model": 1}))[0] == 400
-        await asgi_request(app, "GET", "/health")  # probes and scrapes are not counted
-        await asgi_request(app, "GET", "/ready")
+        for path in ("/health", "/ready", "/", "/static/missing.js", "/openapi.json"):
+            await asgi_request(app, "GET", path)  # probes, scrapes and pages are not counted
         metrics = await scrape(app)
     finally:
         await app.aclose()
@@ -307,6 +308,33 @@ async def test_metrics_count_requests_errors_tokens_and_latency(
     assert value(metrics, "polymux_requests_in_flight") == 0
     assert value(metrics, "polymux_upstream_cooling_down", provider="fake") == 0
     assert value(metrics, "process_cpu_seconds_total") > 0  # prometheus-client's own collectors
+
+
+async def test_a_request_refused_at_the_concurrency_limit_is_counted_with_its_id(
+    upstream: FakeServer, tmp_path: Path
+) -> None:
+    upstream.script("POST", CHAT, stall(60))
+    config = replace(fake_config(upstream), max_concurrent_requests=1)
+    app = create_app(config, db_path=tmp_path / "g.db", key_refresh=0)
+    held = asyncio.ensure_future(asgi_request(app, "POST", "/v1/chat/completions", HELLO))
+    try:
+        while not upstream.requests:  # the first request holds the only slot
+            await asyncio.sleep(0.01)
+        status, headers, _ = await asgi_request(
+            app, "POST", "/v1/chat/completions", HELLO, headers=[("x-request-id", "over-1")]
+        )
+        assert (status, headers["x-request-id"]) == (503, "over-1")
+        held.cancel()
+        await asyncio.gather(held, return_exceptions=True)
+        metrics = await scrape(app)
+    finally:
+        held.cancel()
+        await app.aclose()
+    # The refused one (no model read); the held one, cancelled, is a 503 too (its model,
+    # never answered nor configured, is "other").
+    assert value(metrics, "polymux_requests_total", status="503", model="-") == 1
+    assert value(metrics, "polymux_requests_total", status="503", model=OTHER) == 1
+    assert value(metrics, "polymux_errors_total", type="server_error") == 2
 
 
 async def test_metrics_are_protected_and_never_show_a_key(keyed: Any) -> None:

@@ -151,6 +151,13 @@ _PUBLIC = frozenset({"/health", "/ready", "/openapi.json", *web.PAGES})
 #: Requests not counted in the metrics nor logged as JSON lines: probes, scrapes, pages.
 _UNCOUNTED = _PUBLIC | {"/metrics"}
 _PUBLIC_PREFIXES = (web.PREFIX,)
+
+
+def _counted(path: str) -> bool:
+    """Whether a request is counted in the metrics and logged as a JSON line."""
+    return path not in _UNCOUNTED and not path.startswith(_PUBLIC_PREFIXES)
+
+
 #: Answers after which the connection is closed: refused and oversized requests.
 _CLOSE_AFTER = frozenset({401, 403, 408, 413})
 
@@ -333,8 +340,9 @@ class Gateway:
                 code="overloaded",
                 headers=[(b"retry-after", b"1"), (b"connection", b"close")],
             )
-            if path not in _UNCOUNTED:
-                self._account(Call(scope, receive, send, UsageRecord(path, 503)), methods, False)
+            if _counted(path):
+                record = UsageRecord(path, 503, request_id=rid.decode())
+                self._account(Call(scope, receive, send, record), methods, False)
             return
         self._inflight += 1  # no await before the try: the count cannot leak
         try:
@@ -382,7 +390,7 @@ class Gateway:
                         headers.append((b"x-should-retry", b"false"))
                     shape = self._error_shapes.get(path)
                     await send_json(send, status, shape(status, body) if shape else body, headers)
-            if path not in _UNCOUNTED:
+            if _counted(path):
                 self._account(call, methods, logged)
         finally:
             self._inflight -= 1
@@ -397,7 +405,7 @@ class Gateway:
             self.usage.record(record)
         if self.metrics is not None:
             self.metrics.observe(
-                self._endpoint(record.endpoint, methods),
+                self._endpoint(call.scope["path"], methods),
                 record,
                 call.key_name,
                 record.latency_ms / 1000.0,
