@@ -448,3 +448,21 @@ async def test_json_logs_one_line_per_request_without_the_key(
     assert ok["latency_ms"] > 0 and ok["client"] == "127.0.0.1"
     assert failed["request_id"] == second["x-request-id"]
     assert failed["status"] == 502 and "upstream broke" in failed["error"]
+
+
+async def test_a_shared_health_store_that_is_away_does_not_break_scrapes_or_readiness() -> None:
+    from polymux.routing.health import InMemoryHealthStore
+    from polymux.server.readiness import Readiness, upstreams_check
+
+    class Away(InMemoryHealthStore):
+        async def cooling_for(self, provider: str) -> float:
+            raise ConnectionError("redis went away")
+
+    metrics = GatewayMetrics(["p"], [], Away())
+    body, _ = await metrics.exposition(3)
+    scraped = samples(body.decode())
+    assert value(scraped, "polymux_requests_in_flight") == 3
+    assert not any(n == "polymux_upstream_cooling_down" for n, _ in scraped)
+    readiness = Readiness()
+    readiness.add("upstreams", upstreams_check(Away(), ["p"]))
+    assert await readiness.run() == {"upstreams": "failed (ConnectionError)"}

@@ -30,9 +30,10 @@ multiprocess mode) and a scrape of any worker reads them all.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,6 +55,8 @@ __all__ = [
     "setup_multiprocess",
     "worker_exited",
 ]
+
+log = logging.getLogger("polymux.server")
 
 #: prometheus-client's switch to multiprocess mode, read when it is first imported.
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -266,17 +269,21 @@ class GatewayMetrics:
         """Write this process's in-flight count and its view of the upstreams' cooldowns."""
         self.in_flight.set(in_flight)
         for name in self._providers:
-            seconds = await self._health.cooling_for(name)
+            try:
+                seconds = await self._health.cooling_for(name)
+            except Exception as exc:  # a shared health store that is away: keep the last value
+                log.debug("metrics: no cooldown for %s: %s", name, exc)
+                continue
             self.cooling.labels(name).set(1 if seconds > 0 else 0)
             self.cooldown.labels(name).set(round(seconds, 3))
 
-    def start_sampling(self, in_flight: Any) -> None:
+    def start_sampling(self, in_flight: Callable[[], int]) -> None:
         """With several workers, sample every ``SAMPLE_INTERVAL`` seconds (a scrape reaches
         one worker only). ``in_flight``: a callable giving the current count."""
         if self.multiprocess_dir is not None and self._sampler is None:
             self._sampler = asyncio.ensure_future(self._sample_forever(in_flight))
 
-    async def _sample_forever(self, in_flight: Any) -> None:
+    async def _sample_forever(self, in_flight: Callable[[], int]) -> None:
         while True:
             await self.sample(in_flight())
             await asyncio.sleep(SAMPLE_INTERVAL)
