@@ -75,7 +75,7 @@ def openai_error_format(response: Any, path: str = "") -> None:
 def test_no_server_errors_and_openai_shaped_errors(live: LiveGateway, mode: Any) -> None:
     schema = schemathesis.openapi.from_url(live.url + "/openapi.json")
     operations = [r.ok() for r in schema.get_all_operations() if isinstance(r, Ok)]
-    assert len(operations) == 15
+    assert len(operations) == 17
     if mode == GenerationMode.NEGATIVE:  # only bodies can be invalid (any path string is valid)
         operations = [op for op in operations if op.method.upper() == "POST"]
     seen: list[int] = []
