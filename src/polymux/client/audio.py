@@ -29,7 +29,7 @@ from ..types.audio import (
     Transcription,
     TranscriptionRequest,
 )
-from ..types.uploads import FilePart
+from ..types.uploads import FilePart, byte_view
 from .params import build_options
 from .tasks import run_operation
 
@@ -64,10 +64,10 @@ def _sniff(data: bytes) -> str:
     return "mp3"
 
 
-def _part(data: bytes, name: str | None) -> FilePart:
+def _part(data: bytes | memoryview, name: str | None) -> FilePart:
     if not data:
         raise InvalidRequestError("the audio file is empty")
-    filename, media_type = _named(name, data)
+    filename, media_type = _named(name, bytes(data[:12]))
     return FilePart(data, filename, media_type)
 
 
@@ -133,7 +133,7 @@ def audio_file(value: Any) -> FilePart:
     if isinstance(value, tuple) and len(value) >= 2 and isinstance(value[0], str):
         name, value = value[0], value[1]
     if isinstance(value, (bytes, bytearray, memoryview)):
-        data = value if isinstance(value, bytes) else bytes(value)
+        data = byte_view(value)
         if len(data) > MAX_AUDIO_BYTES:
             raise _too_large(len(data))
         return _part(data, name)

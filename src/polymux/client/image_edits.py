@@ -6,6 +6,7 @@ answer in the caller's format (url or b64_json, ``save_to``) as ``images.generat
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -15,12 +16,13 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InvalidRequestError, UnsupportedCapabilityError
 from ..providers.base import Provider
 from ..types.images import ImagesResponse
+from ..types.media import MAX_IMAGE_BYTES
 from ..types.request import ImageRef, ImageRequest
-from ..types.uploads import FilePart, ImageEditRequest
+from ..types.uploads import FilePart, ImageEditRequest, byte_view
 from .images import finish_images, save_directory
 from .params import build_image_request
 from .tasks import run_operation
-from .vision import image_url
+from .vision import image_media_type
 
 if TYPE_CHECKING:
     from .async_client import AsyncClient
@@ -33,21 +35,75 @@ _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "ima
 
 
 def image_file(value: Any, what: str = "image") -> FilePart:
-    """One input image as an upload: bytes, a path, a binary file object, or a
-    ``(filename, bytes)`` tuple as the OpenAI SDK takes; PNG, JPEG, GIF or WebP, size-capped."""
-    name = None
+    """One input image as an upload: bytes, a path, a binary file object, a ``data:`` URI or
+    a ``(filename, bytes)`` tuple as the OpenAI SDK takes; PNG, JPEG, GIF or WebP (others by
+    their file name), size-capped.
+
+    Nothing goes through base64: bytes are sent as they are, and a path is streamed from
+    disk as it is sent (transport/multipart.py). A file object is read once here: the
+    uploads of one edit may run at once, and would share its read position."""
+    name: str | None = None
     if isinstance(value, tuple) and len(value) >= 2 and isinstance(value[0], str):
         name, value = value[0], value[1]
-    if isinstance(value, str) and value.startswith(("http://", "https://")):
-        raise InvalidRequestError(f"{what} must be uploaded: pass bytes, a path or a file")
     try:
-        url = image_url(value, name)
+        if isinstance(value, (str, os.PathLike)) and not _is_data_uri(value):
+            return _image_path(value, what)
+        data: bytes | memoryview
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            data = byte_view(value)
+        elif hasattr(value, "read"):
+            data = value.read(MAX_IMAGE_BYTES + 1)
+            if not isinstance(data, bytes):
+                raise InvalidRequestError("open image files in binary mode ('rb')")
+            given = getattr(value, "name", None)
+            name = name or (given if isinstance(given, str) else None)
+        elif _is_data_uri(value):
+            data = ImageRef.parse(value).data or b""
+        else:
+            raise InvalidRequestError(
+                f"cannot read an image from {type(value).__name__}; pass bytes, a path or a file"
+            )
+        if len(data) > MAX_IMAGE_BYTES:
+            raise InvalidRequestError(
+                f"image is {len(data)} bytes; the limit is {MAX_IMAGE_BYTES} (resize it first)"
+            )
+        media_type = image_media_type(bytes(data[:16]), name)
     except InvalidRequestError as exc:
         raise InvalidRequestError(f"{what}: {exc.message}") from None
-    ref = ImageRef.parse(url)
-    assert ref.data is not None and ref.media_type is not None
-    filename = f"{what}.{_EXTENSIONS.get(ref.media_type, 'img')}"
-    return FilePart(ref.data, filename, ref.media_type)
+    return FilePart(data, _filename(what, media_type), media_type)
+
+
+def _is_data_uri(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith("data:")
+
+
+def _filename(what: str, media_type: str) -> str:
+    return f"{what}.{_EXTENSIONS.get(media_type, 'img')}"
+
+
+def _image_path(value: str | os.PathLike[str], what: str) -> FilePart:
+    """An image file on disk: its size and first bytes checked now, its bytes read from
+    disk when they are sent (each upload opens it afresh)."""
+    if isinstance(value, str):
+        if value.startswith(("http://", "https://")):
+            raise InvalidRequestError("it must be uploaded: pass bytes, a path or a file")
+        if len(value) >= 4096 or not os.path.isfile(value):
+            raise InvalidRequestError(f"{value[:80]!r} is not an existing file or a data: URI")
+    path = Path(value)
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as file:
+            head = file.read(16)
+    except OSError as exc:
+        raise InvalidRequestError(f"cannot read image file {path}: {exc.strerror}") from exc
+    if size > MAX_IMAGE_BYTES:
+        raise InvalidRequestError(f"image file {path} is {size} bytes; limit {MAX_IMAGE_BYTES}")
+    if size == 0:
+        raise InvalidRequestError(f"image file {path} is empty")
+    media_type = image_media_type(head, path.name)
+    return FilePart(
+        b"", _filename(what, media_type), media_type, source=os.fspath(path), length=size
+    )
 
 
 def _images(value: Any) -> list[FilePart]:

@@ -20,6 +20,7 @@ from ..types.request import ImageRef, Message
 __all__ = [
     "MAX_IMAGE_BYTES",
     "attach_images",
+    "image_media_type",
     "image_part",
     "image_url",
     "normalize_image_part",
@@ -32,7 +33,13 @@ def _from_bytes(data: bytes, name: str | None = None) -> str:
         raise InvalidRequestError(
             f"image is {len(data)} bytes; the limit is {MAX_IMAGE_BYTES} (resize it first)"
         )
-    media_type = sniff_media_type(data)
+    return ImageRef(data=data, media_type=image_media_type(data[:16], name)).to_url()
+
+
+def image_media_type(head: bytes, name: str | None = None) -> str:
+    """The media type of an image from its first 16 bytes (and its file name, for types
+    that cannot be sniffed), or a clear error when it is no image."""
+    media_type = sniff_media_type(head)
     if media_type is None and name:
         # The name decides only for types we cannot sniff (BMP, TIFF, HEIC ...): bytes named
         # .png that are not PNG are not an image a provider will read.
@@ -43,7 +50,7 @@ def _from_bytes(data: bytes, name: str | None = None) -> str:
         raise InvalidRequestError(
             "image bytes are not PNG, JPEG, GIF or WebP; pass one of those, or a URL"
         )
-    return ImageRef(data=data, media_type=media_type).to_url()
+    return media_type
 
 
 def image_url(image: Any, name: str | None = None) -> str:

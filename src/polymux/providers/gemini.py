@@ -28,6 +28,7 @@ from ..errors import (
 )
 from ..transport.base import ByteStream, HttpRequest, require_transport
 from ..transport.errors import embedded_error, stray_error
+from ..transport.multipart import part_bytes
 from ..transport.redact import quoted
 from ..transport.sse import SSEDecoder
 from ..types.audio import SpeechRequest
@@ -287,10 +288,9 @@ class Gemini(Provider):
             )
         # The prompt first, then the images: the order of Google's image-editing examples.
         parts: list[dict[str, Any]] = [{"text": request.prompt}]
-        parts += [
-            {"inlineData": {"mimeType": i.media_type, "data": base64.b64encode(i.data).decode()}}
-            for i in request.images
-        ]
+        for image in request.images:  # a path given to images.edit is read from disk here
+            encoded = base64.b64encode(await part_bytes(image)).decode()
+            parts.append({"inlineData": {"mimeType": image.media_type, "data": encoded}})
         w, _, h = (request.size or "").lower().partition("x")
         dimensions = (int(w), int(h)) if w.isdigit() and h.isdigit() else None
         return await self._images(request, parts, dimensions)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any, TypeVar
 
 import orjson
@@ -20,6 +20,7 @@ __all__ = [
     "header",
     "read_body",
     "read_json",
+    "read_upload",
     "send_bytes",
     "send_error",
     "send_json",
@@ -68,6 +69,21 @@ async def read_body(
 
 
 async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    chunks = [chunk async for chunk in _body_chunks(scope, receive, limit)]
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def read_upload(scope: Scope, receive: Receive, limit: int) -> bytearray:
+    """An upload's body, read into one buffer as it arrives (no list of chunks joined into
+    a second copy): its parts are handed on as views of it, so the upload is held once."""
+    buffer = bytearray()
+    async for chunk in _body_chunks(scope, receive, limit):
+        buffer += chunk
+    return buffer
+
+
+async def _body_chunks(scope: Scope, receive: Receive, limit: int) -> AsyncIterator[bytes]:
+    """The body's chunks as they arrive; 413 as soon as they exceed ``limit`` bytes."""
     length = header(scope, b"content-length")
     if length is not None:
         try:
@@ -76,7 +92,6 @@ async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
             raise GatewayHTTPError(400, "invalid Content-Length header") from None
         if declared > limit:
             raise _too_large(limit)
-    chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
@@ -87,10 +102,9 @@ async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
             size += len(body)
             if size > limit:
                 raise _too_large(limit)
-            chunks.append(body)
+            yield body
         if not message.get("more_body", False):
             break
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _too_large(limit: int) -> GatewayHTTPError:

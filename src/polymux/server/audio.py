@@ -19,7 +19,7 @@ import orjson
 from ..client.audio import SpeechStream
 from ..errors import APIResponseValidationError, InvalidRequestError
 from ..types.audio import MAX_SPEECH_BYTES
-from .asgi import JSON_TYPE, header, read_body, read_json, send_bytes, until_disconnect
+from .asgi import JSON_TYPE, header, read_json, read_upload, send_bytes, until_disconnect
 from .body import body_params, model_of
 from .forms import parse_form
 from .limits import too_large
@@ -45,7 +45,7 @@ async def handle_translation(gateway: Gateway, call: Call) -> None:
 
 async def _transcribe(gateway: Gateway, call: Call, *, translate: bool) -> None:
     limits = gateway.limits
-    raw = await read_body(call.scope, call.receive, limits.max_body_bytes)
+    raw = await read_upload(call.scope, call.receive, limits.max_body_bytes)
     form = parse_form(header(call.scope, b"content-type"), raw)
     files = form.files.get("file") or []
     if len(files) != 1:

@@ -1,17 +1,29 @@
-"""``multipart/form-data`` request bodies (image edits, audio uploads), read with the standard
-library's MIME parser. The body was read under the gateway's size limit before it gets here;
-files are checked against their own limits by the handler."""
+"""``multipart/form-data`` request bodies (image edits, audio uploads).
+
+The body was read once, under the gateway's size limit, into one buffer (asgi.read_upload).
+Parts are found in it by their boundary and handed on as views of it: a file's bytes are
+never copied again on their way to the upstream (transport/multipart.py sends views as they
+are). Only each part's few header lines go through the standard library's header parser.
+Files are checked against their own limits by the handler.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from email import policy
-from email.parser import BytesParser
+from email.message import EmailMessage
+from email.parser import BytesHeaderParser
 
 from ..types.uploads import FilePart
 from .errormap import GatewayHTTPError
 
-__all__ = ["Form", "parse_form"]
+__all__ = ["MAX_PARTS", "Form", "parse_form"]
+
+#: Parts one form may have (OpenAI's largest forms have a few dozen fields and 16 images).
+MAX_PARTS = 1000
+#: Bytes of one part's header lines.
+_MAX_HEAD = 16 * 1024
+_IDENTITY = frozenset({"7bit", "8bit", "binary"})
 
 
 @dataclass(slots=True)
@@ -29,30 +41,87 @@ class Form:
         return values[0]
 
 
-def parse_form(content_type: bytes | None, body: bytes) -> Form:
-    """The fields and files of a multipart body, or a clear 4xx."""
+def _malformed(why: str) -> GatewayHTTPError:
+    return GatewayHTTPError(400, f"the multipart/form-data body is malformed: {why}")
+
+
+def _boundary(content_type: bytes | None) -> bytes:
     if content_type is None or not content_type.lower().startswith(b"multipart/form-data"):
         raise GatewayHTTPError(
             415, "this endpoint takes a multipart/form-data body (files are uploaded)"
         )
-    head = b"Content-Type: " + content_type + b"\r\nMIME-Version: 1.0\r\n\r\n"
-    message = BytesParser(policy=policy.HTTP).parsebytes(head + body)
-    if not message.is_multipart() or message.defects:
-        raise GatewayHTTPError(400, "the multipart/form-data body is malformed")
+    message = EmailMessage(policy=policy.HTTP)
+    message["Content-Type"] = content_type.decode("latin-1")
+    boundary = message.get_boundary()
+    if not boundary or len(boundary) > 70:  # RFC 2046: 1 to 70 characters
+        raise _malformed("its Content-Type has no valid boundary")
+    return boundary.encode("latin-1")
+
+
+def parse_form(content_type: bytes | None, body: bytes | bytearray) -> Form:
+    """The fields and files of a multipart body (files as views of ``body``), or a clear
+    4xx. ``body`` must not be resized while the files are in use."""
+    dash = b"--" + _boundary(content_type)
+    delimiter = b"\r\n" + dash
+    if body.startswith(dash):
+        pos = 0
+    else:  # a preamble before the first boundary is allowed, and ignored
+        pos = body.find(delimiter)
+        if pos < 0:
+            raise _malformed("its boundary is not in it")
+        pos += 2
+    view = memoryview(body)
     form = Form()
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if not isinstance(name, str) or not name:
-            raise GatewayHTTPError(400, "a form part has no name")
-        payload = part.get_payload(decode=True)
-        data = payload if isinstance(payload, bytes) else b""
-        filename = part.get_filename()
-        if filename is None:
-            try:
-                form.fields.setdefault(name, []).append(data.decode("utf-8"))
-            except UnicodeDecodeError:
-                raise GatewayHTTPError(400, f"the form field {name!r} is not UTF-8") from None
-        else:
-            media_type = part.get_content_type() or "application/octet-stream"
-            form.files.setdefault(name, []).append(FilePart(data, filename, media_type))
-    return form
+    parts = 0
+    while True:
+        pos += len(dash)
+        if body[pos : pos + 2] == b"--":  # the closing delimiter
+            return form
+        eol = body.find(b"\r\n", pos)
+        if eol < 0 or eol - pos > 80 or body[pos:eol].strip(b" \t"):
+            raise _malformed("a boundary line is not followed by a line break")
+        start = eol + 2
+        end = body.find(delimiter, start)
+        if end < 0:
+            raise _malformed("it does not end with its closing boundary")
+        parts += 1
+        if parts > MAX_PARTS:
+            raise GatewayHTTPError(400, f"the form has more than {MAX_PARTS} parts")
+        _add_part(form, body, view, start, end)
+        pos = end + 2
+
+
+def _add_part(form: Form, body: bytes | bytearray, view: memoryview, start: int, end: int) -> None:
+    if body.startswith(b"\r\n", start):  # no header lines at all
+        head_end, content = start, start + 2
+    else:
+        head_end = body.find(b"\r\n\r\n", start, end)
+        if head_end < 0:
+            raise _malformed("a part's header lines do not end")
+        content = head_end + 4
+    if head_end - start > _MAX_HEAD:
+        raise _malformed(f"a part's header lines are over {_MAX_HEAD} bytes")
+    lines = bytes(body[start:head_end]) + b"\r\n\r\n"
+    head = BytesHeaderParser(policy=policy.HTTP).parsebytes(lines)
+    if head.defects:
+        raise _malformed("a part's header lines are not valid")
+    name = head.get_param("name", header="content-disposition")
+    if not isinstance(name, str) or not name:
+        raise GatewayHTTPError(400, "a form part has no name")
+    encoding = str(head.get("content-transfer-encoding", "binary")).strip().lower()
+    if encoding not in _IDENTITY:
+        raise GatewayHTTPError(
+            400,
+            f"the form part {name!r} has Content-Transfer-Encoding {encoding}; send it as "
+            "binary (RFC 7578 form data has no transfer encodings)",
+        )
+    data = view[content:end]
+    filename = head.get_filename()
+    if filename is None:
+        try:
+            form.fields.setdefault(name, []).append(str(data, "utf-8"))
+        except UnicodeDecodeError:
+            raise GatewayHTTPError(400, f"the form field {name!r} is not UTF-8") from None
+    else:
+        media_type = head.get_content_type() or "application/octet-stream"
+        form.files.setdefault(name, []).append(FilePart(data, filename, media_type))

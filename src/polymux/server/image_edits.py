@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidRequestError
 from ..types.images import ImagesResponse
-from .asgi import header, read_body, until_disconnect
+from .asgi import header, read_upload, until_disconnect
 from .forms import Form, parse_form
 from .images import send_images
 from .limits import check_images, too_large
@@ -53,7 +53,7 @@ def _params(form: Form) -> dict[str, Any]:
 
 async def _handle(gateway: Gateway, call: Call, *, variation: bool) -> None:
     limits = gateway.limits
-    raw = await read_body(call.scope, call.receive, limits.max_body_bytes)
+    raw = await read_upload(call.scope, call.receive, limits.max_body_bytes)
     form = parse_form(header(call.scope, b"content-type"), raw)
     images = form.files.get("image") or form.files.get("image[]") or []
     if not images:

@@ -23,7 +23,7 @@ from ..errors import InvalidRequestError
 from ..types.uploads import FilePart
 from .base import StreamedBody
 
-__all__ = ["CHUNK", "MultipartBody", "encode_multipart"]
+__all__ = ["CHUNK", "MultipartBody", "encode_multipart", "part_bytes"]
 
 #: Bytes read from a file (or sliced from bytes) per piece sent.
 CHUNK = 256 * 1024
@@ -44,7 +44,7 @@ class MultipartBody(StreamedBody):
         boundary = "polymux-" + secrets.token_hex(16)
         self.content_type = f"multipart/form-data; boundary={boundary}"
         # bytes (headers, fields, files given as bytes) or a FilePart read when sent.
-        pieces: list[bytes | FilePart] = []
+        pieces: list[bytes | memoryview | FilePart] = []
         for name, value in fields:
             head = f'--{boundary}\r\nContent-Disposition: form-data; name="{_quote(name)}"\r\n\r\n'
             pieces.append(head.encode() + value.encode() + b"\r\n")
@@ -110,6 +110,14 @@ async def _read(part: FilePart) -> AsyncIterator[bytes]:
     finally:
         if close:
             file.close()
+
+
+async def part_bytes(part: FilePart) -> bytes | memoryview:
+    """All of a file part's bytes, for an upstream that takes them inline (Gemini's base64
+    parts): read from its source (in chunks, in a thread) when it has one."""
+    if part.source is None:
+        return part.data
+    return b"".join([chunk async for chunk in _read(part)])
 
 
 def _has_more(file: IO[bytes]) -> bool:

@@ -7,7 +7,7 @@ from typing import IO, Any, Literal
 
 from .request import CallOptions
 
-__all__ = ["FilePart", "ImageEditRequest"]
+__all__ = ["FilePart", "ImageEditRequest", "byte_view"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,9 +16,10 @@ class FilePart:
 
     A large file need not be in memory: with ``source`` (a path, or a seekable binary file
     object whose bytes start at ``start``) its ``length`` bytes are read as they are sent
-    (transport/multipart.py) and ``data`` is empty."""
+    (transport/multipart.py) and ``data`` is empty. ``data`` may be a view of a larger
+    buffer (the gateway's form parser hands files on as views of the body it read)."""
 
-    data: bytes
+    data: bytes | memoryview
     filename: str = "file"
     media_type: str = "application/octet-stream"
     source: str | IO[bytes] | None = None
@@ -31,6 +32,17 @@ class FilePart:
 
     def __repr__(self) -> str:  # never the bytes
         return f"<FilePart {self.filename!r} {self.media_type} {self.size} bytes>"
+
+
+def byte_view(value: bytes | bytearray | memoryview) -> bytes | memoryview:
+    """Bytes to upload as they are: ``bytes`` itself, a flat byte view of anything else
+    (no copy; a buffer of other items or strides is copied into bytes)."""
+    if isinstance(value, bytes):
+        return value
+    view = memoryview(value)
+    if view.format == "B" and view.ndim == 1 and view.c_contiguous:
+        return view
+    return view.tobytes()
 
 
 @dataclass(slots=True, kw_only=True)

@@ -1,0 +1,272 @@
+"""The gateway's multipart endpoints: an upload is read once into one buffer and its parts are
+handed to the upstream as views of it (server/forms.py), so a large upload costs about its
+own size in memory, not two or three times it. The bodies are encoded by httpx (the openai
+SDK's encoder), the upstream reads them with aiohttp's multipart reader: neither is ours."""
+
+from __future__ import annotations
+
+import base64
+import gc
+import hashlib
+import io
+import tracemalloc
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from aiohttp import BodyPartReader, web
+
+from polymux import AsyncClient, InvalidRequestError
+from polymux.client.image_edits import image_file
+from polymux.providers.gemini import Gemini
+from polymux.providers.openai import OpenAI
+from polymux.server import Gateway, GatewayConfig, create_app
+from polymux.server.config import ProviderConfig
+from polymux.server.errormap import GatewayHTTPError
+from polymux.server.forms import parse_form
+
+from .fakes import FakeServer, json
+from .fakes.gemini import generate_path, response
+from .fakes.image_edits import PNG
+from .server_harness import asgi_request
+
+SIZE = 8 * 1024 * 1024
+
+
+class _Upstream:
+    """OpenAI's multipart endpoints, reading each form as it streams in: text fields as text
+    (repeated ones as lists), files as (filename, size, sha256)."""
+
+    def __init__(self) -> None:
+        self.forms: list[dict[str, Any]] = []
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        form: dict[str, Any] = {}
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            assert isinstance(part, BodyPartReader)
+            name = str(part.name)
+            if part.filename is None:
+                value = (await part.read()).decode()
+                form[name] = [*form[name], value] if name in form else [value]
+                continue
+            digest, size = hashlib.sha256(), 0
+            while chunk := await part.read_chunk(64 * 1024):
+                digest.update(chunk)
+                size += len(chunk)
+            form[name] = (part.filename, size, digest.hexdigest())
+        self.forms.append(form)
+        if request.path.endswith("/audio/transcriptions"):
+            return web.json_response({"text": "heard", "usage": {"type": "duration", "seconds": 3}})
+        return web.json_response({"created": 1, "data": [{"b64_json": _b64(PNG)}]})
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[tuple[_Upstream, str]]:
+    fake = _Upstream()
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app.router.add_post("/v1/audio/transcriptions", fake.handle)
+    app.router.add_post("/v1/images/edits", fake.handle)
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield fake, f"http://127.0.0.1:{runner.addresses[0][1]}/v1"
+    finally:
+        await runner.cleanup()
+
+
+def gateway_at(base_url: str, tmp_path: Path, **overrides: Any) -> Gateway:
+    config = GatewayConfig(
+        port=1,
+        providers=(ProviderConfig(name="fake", type="openai-compatible", base_url=base_url),),
+        max_retries=0,
+        **overrides,
+    )
+    return create_app(config, db_path=tmp_path / "g.db", key_refresh=0)
+
+
+def form(
+    fields: dict[str, str | list[str]], files: list[tuple[str, tuple[str, bytes, str]]]
+) -> tuple[bytes, str]:
+    """A multipart body as the openai SDK's HTTP library (httpx) encodes it."""
+    request = httpx.Request("POST", "http://x/", data=fields, files=files)
+    return request.read(), request.headers["content-type"]
+
+
+def _content(size: int, head: bytes = b"") -> bytes:
+    block = hashlib.sha256(b"upload").digest() * 64
+    return head + (block * (size // len(block) + 1))[: size - len(head)]
+
+
+async def post(gateway: Gateway, path: str, body: bytes, content_type: str) -> tuple[int, Any]:
+    status, _, raw = await asgi_request(
+        gateway, "POST", path, raw=body, headers=[("content-type", content_type)]
+    )
+    return status, orjson.loads(raw) if raw.startswith(b"{") else raw
+
+
+CASES = {
+    "transcription": (
+        "/v1/audio/transcriptions",
+        {"model": "whisper-1"},
+        "file",
+        ("speech.mp3", _content(SIZE, b"ID3"), "audio/mpeg"),
+    ),
+    "image edit": (
+        "/v1/images/edits",
+        {"model": "gpt-image-1", "prompt": "add a hat"},
+        "image",
+        ("big.png", _content(SIZE, PNG), "image/png"),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+async def test_a_large_upload_is_held_once_not_copied_again(
+    upstream: tuple[_Upstream, str], tmp_path: Path, case: str
+) -> None:
+    fake, base_url = upstream
+    path, fields, key, upload = CASES[case]
+    body, content_type = form(fields, [(key, upload)])
+    gateway = gateway_at(base_url, tmp_path)
+    small, small_type = form(fields, [(key, (upload[0], upload[1][:4096], upload[2]))])
+    status, _ = await post(gateway, path, small, small_type)  # warm up: pools, caches
+    assert status == 200
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        status, answer = await post(gateway, path, body, content_type)
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+        await gateway.aclose()
+    assert status == 200, answer
+    sent = fake.forms[-1][key]
+    assert sent[1:] == (SIZE, hashlib.sha256(upload[1]).hexdigest())  # byte for byte
+    # The gateway's one buffer of the body (the test's own copy is not traced), plus slack
+    # for the request's bookkeeping: a second copy of the upload would be twice SIZE.
+    assert peak < 1.4 * SIZE, f"peak {peak / SIZE:.2f}x the upload"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"no boundary here", "boundary is not in it"),
+        (b"--B\r\nContent-Disposition: form-data; name=a\r\n\r\nx", "closing boundary"),
+        (b"--B\r\nContent-Disposition: form-data; name=a\r\n\r\nx\r\n--B", "line break"),
+        (b"--B\r\nContent-Disposition: form-data\r\n\r\nx\r\n--B--\r\n", "no name"),
+        (
+            b"--B\r\nContent-Disposition: form-data; name=a\r\n"
+            b"Content-Transfer-Encoding: base64\r\n\r\neA==\r\n--B--\r\n",
+            "Content-Transfer-Encoding",
+        ),
+        (b"--B\r\nContent-Disposition: form-data; name=a\r\n\r\n\xff\r\n--B--\r\n", "UTF-8"),
+    ],
+)
+def test_malformed_forms_are_clear_400s(body: bytes, message: str) -> None:
+    with pytest.raises(GatewayHTTPError, match=message) as caught:
+        parse_form(b"multipart/form-data; boundary=B", bytearray(body))
+    assert caught.value.status == 400
+
+
+def test_parts_are_views_of_the_body_and_fields_are_text() -> None:
+    data = _content(100_000)
+    raw, content_type = form(
+        {"model": "whisper-1", "include[]": ["logprobs", "x"]},
+        [("file", ("a.wav", data, "audio/wav"))],
+    )
+    body = bytearray(raw)
+    parsed = parse_form(content_type.encode(), body)
+    (upload,) = parsed.files["file"]
+    assert isinstance(upload.data, memoryview) and upload.data.obj is body
+    assert (bytes(upload.data), upload.filename, upload.media_type) == (data, "a.wav", "audio/wav")
+    assert parsed.fields == {"model": ["whisper-1"], "include[]": ["logprobs", "x"]}
+
+
+# -- client.images.edit: paths streamed from disk, nothing through base64 --------------------
+async def test_an_edit_streams_a_path_from_disk_and_reads_a_file_object_once(
+    upstream: tuple[_Upstream, str], tmp_path: Path
+) -> None:
+    fake, base_url = upstream
+    data = _content(SIZE, PNG)
+    picture = tmp_path / "photo.png"
+    picture.write_bytes(data)
+    mask = _content(50_000, PNG)
+    provider = OpenAI(api_key="sk", base_url=base_url)
+    async with AsyncClient(provider=provider) as client:
+        await client.images.edit(image=PNG, prompt="warm up", model="gpt-image-1")
+        gc.collect()
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            tracemalloc.reset_peak()
+            with io.BytesIO(mask) as mask_file:
+                result = await client.images.edit(
+                    image=picture, mask=mask_file, prompt="add a hat", model="gpt-image-1"
+                )
+            peak = tracemalloc.get_traced_memory()[1] - before
+        finally:
+            tracemalloc.stop()
+    assert result.data
+    form = fake.forms[-1]
+    assert form["image"] == ("image.png", SIZE, hashlib.sha256(data).hexdigest())
+    assert form["mask"] == ("mask.png", len(mask), hashlib.sha256(mask).hexdigest())
+    assert form["prompt"] == ["add a hat"]
+    # Read from disk in chunks as it was sent: a data URL (4/3 of it) and its decoded bytes
+    # would be over twice the file.
+    assert peak < SIZE / 4, f"peak {peak / SIZE:.2f}x the file"
+
+
+def test_image_inputs_are_checked_without_being_read_whole(tmp_path: Path) -> None:
+    picture = tmp_path / "p.png"
+    picture.write_bytes(PNG)
+    part = image_file(picture)
+    assert (part.data, part.source, part.size, part.media_type) == (
+        b"",
+        str(picture),
+        len(PNG),
+        "image/png",
+    )
+    view = image_file(("x.png", memoryview(bytearray(PNG))))
+    assert isinstance(view.data, memoryview)  # bytes given are sent as they are
+    assert image_file(f"data:image/png;base64,{_b64(PNG)}").data == PNG
+    text = tmp_path / "notes.png"
+    text.write_bytes(b"not an image at all")
+    (tmp_path / "empty.png").write_bytes(b"")
+    for bad, message in [
+        (text, "not PNG, JPEG, GIF or WebP"),
+        (tmp_path / "missing.png", "cannot read image file"),
+        (str(tmp_path / "missing.png"), "not an existing file"),
+        ("https://example.com/a.png", "must be uploaded"),
+        (io.StringIO("x"), "binary mode"),
+        (tmp_path / "empty.png", "empty"),
+    ]:
+        with pytest.raises(InvalidRequestError, match=message):
+            image_file(bad, "mask")
+
+
+async def test_gemini_edits_read_a_path_into_its_inline_part(
+    server: FakeServer, tmp_path: Path
+) -> None:
+    model = "gemini-2.5-flash-image"
+    image = {"inlineData": {"mimeType": "image/png", "data": _b64(PNG)}}
+    server.script("POST", generate_path(model), json(200, response([image])))
+    picture = tmp_path / "photo.png"
+    data = _content(300_000, PNG)
+    picture.write_bytes(data)
+    async with AsyncClient(provider=Gemini(api_key="gm", base_url=server.url("/v1beta"))) as c:
+        result = await c.images.edit(image=picture, prompt="make it blue", model=model)
+    assert result.data
+    parts = server.requests[0].json["contents"][0]["parts"]
+    assert parts[1]["inlineData"] == {"mimeType": "image/png", "data": _b64(data)}
