@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import openai
 import orjson
 import pytest
 from aiohttp import BodyPartReader, web
@@ -27,6 +28,7 @@ from polymux.server import Gateway, GatewayConfig, create_app
 from polymux.server.config import ProviderConfig
 from polymux.server.errormap import GatewayHTTPError
 from polymux.server.forms import parse_form
+from polymux.transport.multipart import form_fields
 
 from .fakes import FakeServer, json
 from .fakes.gemini import generate_path, response
@@ -59,7 +61,7 @@ class _Upstream:
                 size += len(chunk)
             form[name] = (part.filename, size, digest.hexdigest())
         self.forms.append(form)
-        if request.path.endswith("/audio/transcriptions"):
+        if "/audio/" in request.path:
             return web.json_response({"text": "heard", "usage": {"type": "duration", "seconds": 3}})
         return web.json_response({"created": 1, "data": [{"b64_json": _b64(PNG)}]})
 
@@ -73,7 +75,9 @@ async def upstream() -> AsyncIterator[tuple[_Upstream, str]]:
     fake = _Upstream()
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app.router.add_post("/v1/audio/transcriptions", fake.handle)
+    app.router.add_post("/v1/audio/translations", fake.handle)
     app.router.add_post("/v1/images/edits", fake.handle)
+    app.router.add_post("/v1/images/variations", fake.handle)
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -270,3 +274,153 @@ async def test_gemini_edits_read_a_path_into_its_inline_part(
     assert result.data
     parts = server.requests[0].json["contents"][0]["parts"]
     assert parts[1]["inlineData"] == {"mimeType": "image/png", "data": _b64(data)}
+
+
+# -- form fields: OpenAI's spec accepted and forwarded, others by the pass_through rule ------
+def sdk_on(gateway: Gateway) -> openai.AsyncOpenAI:
+    """The official SDK, its requests handed to the gateway's ASGI app (no network between)."""
+    transport = httpx.ASGITransport(app=gateway, client=("127.0.0.1", 50000))
+    return openai.AsyncOpenAI(
+        api_key="none",
+        base_url="http://127.0.0.1:1337/v1",
+        http_client=httpx.AsyncClient(transport=transport),
+        max_retries=0,
+    )
+
+
+async def test_every_spec_field_of_a_transcription_reaches_the_upstream(
+    upstream: tuple[_Upstream, str], tmp_path: Path
+) -> None:
+    fake, base_url = upstream
+    gateway = gateway_at(base_url, tmp_path)
+    async with sdk_on(gateway) as sdk:
+        answer = await sdk.audio.transcriptions.create(
+            file=("a.mp3", b"ID3" + b"\0" * 100),
+            model="gpt-4o-transcribe",
+            chunking_strategy={"type": "server_vad", "threshold": 0.5},
+            include=["logprobs"],
+            known_speaker_names=["ann", "bob"],
+            language="en",
+            prompt="names",
+            stream=False,
+        )
+    await gateway.aclose()
+    assert answer.text == "heard"
+    form = fake.forms[-1]
+    assert form["chunking_strategy[type]"] == ["server_vad"]
+    assert form["chunking_strategy[threshold]"] == ["0.5"]
+    assert form["include[]"] == ["logprobs"]
+    assert form["known_speaker_names[]"] == ["ann", "bob"]
+    assert (form["language"], form["prompt"], form["model"]) == (
+        ["en"],
+        ["names"],
+        ["gpt-4o-transcribe"],
+    )
+    assert "stream" not in form  # stream=false is the gateway's one way of answering
+
+
+async def test_every_spec_field_of_an_edit_reaches_the_upstream(
+    upstream: tuple[_Upstream, str], tmp_path: Path
+) -> None:
+    fake, base_url = upstream
+    gateway = gateway_at(base_url, tmp_path)
+    async with sdk_on(gateway) as sdk:
+        result = await sdk.images.edit(
+            image=[("a.png", PNG, "image/png"), ("b.png", PNG, "image/png")],
+            prompt="put them together",
+            model="gpt-image-1",
+            background="transparent",
+            input_fidelity="high",
+            output_format="webp",
+            output_compression=50,
+            quality="high",
+            partial_images=0,
+            size="1024x1024",
+        )
+    await gateway.aclose()
+    assert result.data
+    form = fake.forms[-1]
+    assert len([k for k in form if k.startswith("image")]) == 1
+    expected = {
+        "background": ["transparent"],
+        "input_fidelity": ["high"],
+        "output_format": ["webp"],
+        "output_compression": ["50"],
+        "quality": ["high"],
+        "partial_images": ["0"],
+        "size": ["1024x1024"],
+    }
+    assert {k: form[k] for k in expected} == expected
+
+
+@pytest.mark.parametrize(
+    ("path", "call"),
+    [
+        ("transcriptions", "audio"),
+        ("translations", "audio"),
+        ("edits", "image"),
+        ("variations", "image"),
+    ],
+)
+async def test_unknown_form_fields_are_400s_unless_the_operator_passes_them(
+    upstream: tuple[_Upstream, str], tmp_path: Path, path: str, call: str
+) -> None:
+    fake, base_url = upstream
+    url = f"/v1/audio/{path}" if call == "audio" else f"/v1/images/{path}"
+    fields: dict[str, Any] = {"model": "whisper-1" if call == "audio" else "dall-e-2"}
+    if path == "edits":
+        fields["prompt"] = "x"
+    upload = ("file", ("a.mp3", b"ID3" + b"\0" * 10, "audio/mpeg"))
+    if call == "image":
+        upload = ("image", ("a.png", PNG, "image/png"))
+    body, content_type = form({**fields, "service_tier": "priority"}, [upload])
+    gateway = gateway_at(base_url, tmp_path)
+    status, answer = await post(gateway, url, body, content_type)
+    assert status == 400
+    assert "service_tier" in answer["error"]["message"]
+    assert "pass_through" in answer["error"]["message"]
+    # A spec field of one endpoint is not one of another's.
+    if path in ("translations", "variations"):
+        other = {"chunking_strategy": "auto"} if call == "audio" else {"input_fidelity": "high"}
+        body, content_type = form({**fields, **other}, [upload])
+        status, answer = await post(gateway, url, body, content_type)
+        assert status == 400 and str(next(iter(other))) in answer["error"]["message"]
+    # stream=true is refused, clearly, rather than answered as JSON.
+    if path in ("transcriptions", "edits"):
+        body, content_type = form({**fields, "stream": "true"}, [upload])
+        status, answer = await post(gateway, url, body, content_type)
+        assert status == 400 and "stream" in answer["error"]["message"]
+    # An unexpected file part is refused too.
+    body, content_type = form(fields, [upload, ("extra", ("x.bin", b"x", "text/plain"))])
+    status, answer = await post(gateway, url, body, content_type)
+    assert status == 400 and "unexpected file 'extra'" in answer["error"]["message"]
+    await gateway.aclose()
+    assert fake.forms == []  # nothing reached the upstream
+    allowing = gateway_at(base_url, tmp_path, pass_through=("service_tier",))
+    body, content_type = form({**fields, "service_tier": "priority"}, [upload])
+    status, answer = await post(allowing, url, body, content_type)
+    await allowing.aclose()
+    assert status == 200, answer
+    assert fake.forms[-1]["service_tier"] == ["priority"]
+
+
+def test_extra_fields_are_spelled_in_a_form_as_the_sdk_spells_them() -> None:
+    fields = form_fields(
+        {
+            "include": ["logprobs"],
+            "known_speaker_names[]": ["ann", "bob"],
+            "chunking_strategy": {"type": "server_vad", "threshold": 0.5},
+            "stream": False,
+            "output_compression": 50,
+            "skipped": None,
+        }
+    )
+    assert fields == [
+        ("include[]", "logprobs"),
+        ("known_speaker_names[]", "ann"),
+        ("known_speaker_names[]", "bob"),
+        ("chunking_strategy[type]", "server_vad"),
+        ("chunking_strategy[threshold]", "0.5"),
+        ("stream", "false"),
+        ("output_compression", "50"),
+    ]

@@ -16,7 +16,7 @@ import orjson
 from ..errors import APIResponseValidationError, ConfigurationError
 from ..transport.base import ByteStream, HttpRequest, require_transport
 from ..transport.errors import embedded_error, stray_error
-from ..transport.multipart import encode_multipart
+from ..transport.multipart import encode_multipart, form_fields
 from ..transport.redact import credential_values, quoted
 from ..transport.sse import SSEDecoder
 from ..transport.urls import path_segment
@@ -291,8 +291,7 @@ class OpenAICompatible(Provider):
             fields.append(("temperature", str(request.temperature)))
         for granularity in request.timestamp_granularities or ():
             fields.append(("timestamp_granularities[]", granularity))
-        for name, value in request.extra_body.items():
-            fields.append((name, value if isinstance(value, str) else orjson.dumps(value).decode()))
+        fields += form_fields(request.extra_body)
         body = encode_multipart(fields, [("file", request.file)])
         path = "audio/translations" if request.translate else "audio/transcriptions"
         headers = {**self.headers(), "Content-Type": body.content_type, "Accept": "*/*"}
@@ -424,8 +423,7 @@ class OpenAICompatible(Provider):
                 fields.append((name, value))
         if not request.model.startswith("gpt-image"):
             fields.append(("response_format", request.response_format))
-        for name, value in request.extra_body.items():
-            fields.append((name, value if isinstance(value, str) else orjson.dumps(value).decode()))
+        fields += form_fields(request.extra_body)
         key = "image" if len(request.images) == 1 else "image[]"
         files = [(key, image) for image in request.images]
         if request.mask is not None:

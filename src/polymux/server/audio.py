@@ -21,7 +21,7 @@ from ..errors import APIResponseValidationError, InvalidRequestError
 from ..types.audio import MAX_SPEECH_BYTES
 from .asgi import JSON_TYPE, header, read_json, read_upload, send_bytes, until_disconnect
 from .body import body_params, model_of
-from .forms import parse_form
+from .forms import form_extra, parse_form
 from .limits import too_large
 
 if TYPE_CHECKING:
@@ -32,7 +32,21 @@ __all__ = ["handle_speech", "handle_transcription", "handle_translation"]
 _FIELDS = ("language", "prompt", "response_format")
 #: Most bytes of spoken audio sent in one piece.
 _PIECE = 64 * 1024
-_HANDLED = frozenset({"model", "temperature", "timestamp_granularities[]", *_FIELDS})
+_NAMED = frozenset({"model", "temperature", "timestamp_granularities", *_FIELDS})
+_NAMED_TRANSLATION = frozenset({"model", "temperature", "prompt", "response_format"})
+#: The other fields of OpenAI's spec for transcriptions (the SDK's
+#: TranscriptionCreateParams), forwarded as they are; translations have none.
+_SPEC = frozenset(
+    {
+        "chunking_strategy",
+        "include",
+        "keywords",
+        "known_speaker_names",
+        "known_speaker_references",
+        "languages",
+        "stream",
+    }
+)
 
 
 async def handle_transcription(gateway: Gateway, call: Call) -> None:
@@ -59,8 +73,15 @@ async def _transcribe(gateway: Gateway, call: Call, *, translate: bool) -> None:
     model = form.field("model")
     if not model:
         raise InvalidRequestError("model is required, e.g. whisper-1")
+    extra = form_extra(
+        form,
+        named=_NAMED_TRANSLATION if translate else _NAMED,
+        spec=() if translate else _SPEC,
+        files=("file",),
+        allowed=gateway.pass_through,
+    )
     params: dict[str, Any] = {k: v for k in _FIELDS if (v := form.field(k)) is not None}
-    if translate:
+    if translate:  # no language on translations (unless the operator passes it through)
         params.pop("language", None)
     temperature = form.field("temperature")
     if temperature is not None:
@@ -73,7 +94,6 @@ async def _transcribe(gateway: Gateway, call: Call, *, translate: bool) -> None:
     granularities = form.fields.get("timestamp_granularities[]")
     if granularities:
         params["timestamp_granularities"] = granularities
-    extra = {k: v[0] for k, v in form.fields.items() if k not in _HANDLED and len(v) == 1}
     if extra:
         params["extra_body"] = extra
     route = gateway.models.route(model)

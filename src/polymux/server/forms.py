@@ -9,6 +9,7 @@ Files are checked against their own limits by the handler.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
@@ -16,8 +17,9 @@ from email.parser import BytesHeaderParser
 
 from ..types.uploads import FilePart
 from .errormap import GatewayHTTPError
+from .limits import passed_through
 
-__all__ = ["MAX_PARTS", "Form", "parse_form"]
+__all__ = ["MAX_PARTS", "Form", "form_extra", "parse_form"]
 
 #: Parts one form may have (OpenAI's largest forms have a few dozen fields and 16 images).
 MAX_PARTS = 1000
@@ -39,6 +41,46 @@ class Form:
         if len(values) > 1:
             raise GatewayHTTPError(400, f"the form field {name!r} is given more than once")
         return values[0]
+
+
+def _in(name: str, names: Collection[str]) -> bool:
+    """Whether a form field is one of ``names``, as the OpenAI SDK spells them in a form:
+    ``include[]`` for an array, ``chunking_strategy[type]`` for an object's member."""
+    return name in names or name.partition("[")[0] in names
+
+
+def form_extra(
+    form: Form,
+    *,
+    named: Collection[str],
+    spec: Collection[str],
+    files: Collection[str],
+    allowed: Collection[str],
+) -> dict[str, str | list[str]]:
+    """The form's text fields the handler does not take by name (``named``), for the
+    upstream's ``extra_body``: those of OpenAI's spec for the endpoint (``spec``) always,
+    any other only if the operator allows it, else a 400 that names it: the one rule of JSON
+    bodies (limits.passed_through). An array field goes on as a list of its values. Files
+    other than ``files`` are a 400 too."""
+    for name in form.files:
+        if name not in files:
+            raise GatewayHTTPError(
+                400, f"unexpected file {name[:60]!r}: this endpoint takes {', '.join(files)}"
+            )
+    extra: dict[str, str | list[str]] = {
+        name: values if name.endswith("[]") or len(values) > 1 else values[0]
+        for name, values in form.fields.items()
+        if not _in(name, named)
+    }
+    passed_through({k: v for k, v in extra.items() if not _in(k, spec)}, (), allowed)
+    stream = extra.pop("stream", None)
+    if stream is not None and str(stream).lower() not in ("false", "0"):
+        raise GatewayHTTPError(
+            400,
+            "stream=true is not served on this endpoint by this gateway: leave stream out "
+            "for the whole answer at once",
+        )
+    return extra
 
 
 def _malformed(why: str) -> GatewayHTTPError:

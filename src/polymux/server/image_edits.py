@@ -8,12 +8,13 @@ limits (``max_images``, ``max_image_bytes``) before any provider is called.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidRequestError
 from ..types.images import ImagesResponse
 from .asgi import header, read_upload, until_disconnect
-from .forms import Form, parse_form
+from .forms import Form, form_extra, parse_form
 from .images import send_images
 from .limits import check_images, too_large
 
@@ -23,7 +24,19 @@ if TYPE_CHECKING:
 __all__ = ["handle_edit", "handle_variation"]
 
 _STRINGS = ("size", "quality", "response_format", "user")
-_HANDLED = frozenset({"model", "prompt", "n", *_STRINGS})
+_NAMED = frozenset({"model", "prompt", "n", *_STRINGS})
+#: The other fields of OpenAI's spec for edits (the SDK's ImageEditParams), forwarded as
+#: they are; variations have none.
+_SPEC = frozenset(
+    {
+        "background",
+        "input_fidelity",
+        "output_compression",
+        "output_format",
+        "partial_images",
+        "stream",
+    }
+)
 
 
 async def handle_edit(gateway: Gateway, call: Call) -> None:
@@ -34,7 +47,14 @@ async def handle_variation(gateway: Gateway, call: Call) -> None:
     await _handle(gateway, call, variation=True)
 
 
-def _params(form: Form) -> dict[str, Any]:
+def _params(form: Form, variation: bool, allowed: Collection[str]) -> dict[str, Any]:
+    extra = form_extra(
+        form,
+        named=_NAMED - {"prompt"} if variation else _NAMED,
+        spec=() if variation else _SPEC,
+        files=("image", "image[]") if variation else ("image", "image[]", "mask"),
+        allowed=allowed,
+    )
     params: dict[str, Any] = {}
     for name in _STRINGS:
         value = form.field(name)
@@ -45,7 +65,6 @@ def _params(form: Form) -> dict[str, Any]:
         if not n.strip().isdigit():
             raise InvalidRequestError(f"n must be a whole number, got {n!r}")
         params["n"] = int(n)
-    extra = {k: v[0] for k, v in form.fields.items() if k not in _HANDLED and len(v) == 1}
     if extra:
         params["extra_body"] = extra
     return params
@@ -67,7 +86,7 @@ async def _handle(gateway: Gateway, call: Call, *, variation: bool) -> None:
                 f"an uploaded image is {len(part.data)} bytes; this gateway accepts "
                 f"{limits.max_image_bytes} bytes per image"
             )
-    params = _params(form)
+    params = _params(form, variation, gateway.pass_through)
     check_images(params, limits)
     model = form.field("model")
     route = gateway.models.route(model or "")

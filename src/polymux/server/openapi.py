@@ -410,6 +410,8 @@ def _upload(operation: str, schema: dict[str, Any], text: str) -> dict[str, Any]
     }
 
 
+#: Streamed uploads' answers (SSE) are not served: stream may only be false.
+_NOT_STREAMED: dict[str, Any] = {"type": "boolean", "enum": [False]}
 _MORE_PATHS["/v1/images/edits"] = _upload(
     "createImageEdit",
     {
@@ -420,6 +422,12 @@ _MORE_PATHS["/v1/images/edits"] = _upload(
             "prompt": {"type": "string", "minLength": 1},
             "mask": _BINARY,
             "quality": {"type": "string"},
+            "background": {"type": "string", "enum": ["transparent", "opaque", "auto"]},
+            "input_fidelity": {"type": "string", "enum": ["high", "low"]},
+            "output_format": {"type": "string", "enum": ["png", "jpeg", "webp"]},
+            "output_compression": {"type": "integer", "minimum": 0, "maximum": 100},
+            "partial_images": {"type": "integer", "minimum": 0, "maximum": 3},
+            "stream": _NOT_STREAMED,
         },
     },
     "Edited images",
@@ -476,9 +484,31 @@ def _audio_upload(operation: str, schema: dict[str, Any]) -> dict[str, Any]:
     return operation_doc
 
 
+_STRINGS: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
 _MORE_PATHS["/v1/audio/transcriptions"] = _audio_upload(
     "createTranscription",
-    {**_AUDIO_FORM, "properties": {**_AUDIO_FORM["properties"], "language": {"type": "string"}}},
+    {
+        **_AUDIO_FORM,
+        "properties": {
+            **_AUDIO_FORM["properties"],
+            "language": {"type": "string"},
+            "timestamp_granularities[]": {
+                "type": "array",
+                "items": {"type": "string", "enum": ["word", "segment"]},
+            },
+            "include[]": _STRINGS,
+            "chunking_strategy": {
+                "description": '"auto", or a server_vad object as chunking_strategy[type], '
+                "chunking_strategy[threshold] ... fields",
+                "type": "string",
+            },
+            "keywords[]": _STRINGS,
+            "known_speaker_names[]": _STRINGS,
+            "known_speaker_references[]": _STRINGS,
+            "languages[]": _STRINGS,
+            "stream": _NOT_STREAMED,
+        },
+    },
 )
 _MORE_PATHS["/v1/audio/translations"] = _audio_upload("createTranslation", _AUDIO_FORM)
 _MORE_PATHS["/v1/audio/speech"] = _post(

@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator, Sequence
-from typing import IO
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import IO, Any
+
+import orjson
 
 from ..errors import InvalidRequestError
 from ..types.uploads import FilePart
 from .base import StreamedBody
 
-__all__ = ["CHUNK", "MultipartBody", "encode_multipart", "part_bytes"]
+__all__ = ["CHUNK", "MultipartBody", "encode_multipart", "form_fields", "part_bytes"]
 
 #: Bytes read from a file (or sliced from bytes) per piece sent.
 CHUNK = 256 * 1024
@@ -122,6 +124,28 @@ async def part_bytes(part: FilePart) -> bytes | memoryview:
 
 def _has_more(file: IO[bytes]) -> bool:
     return bool(file.read(1))
+
+
+def form_fields(values: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Request fields (a call's ``extra_body``) as text form fields, spelled as the OpenAI
+    SDK spells them: an array as repeated ``name[]`` fields, an object's members as
+    ``name[key]``, booleans as ``true``/``false``, other values as JSON."""
+    out: list[tuple[str, str]] = []
+    for name, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, (list, tuple)):
+            key = name if name.endswith("[]") else name + "[]"
+            out += [(key, _text(item)) for item in value]
+        elif isinstance(value, Mapping):
+            out += form_fields({f"{name}[{k}]": v for k, v in value.items()})
+        else:
+            out.append((name, _text(value)))
+    return out
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
 
 
 def encode_multipart(
