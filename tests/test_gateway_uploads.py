@@ -10,6 +10,7 @@ import gc
 import hashlib
 import io
 import tracemalloc
+import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,8 @@ from polymux.server import Gateway, GatewayConfig, create_app
 from polymux.server.config import ProviderConfig
 from polymux.server.errormap import GatewayHTTPError
 from polymux.server.forms import parse_form
+from polymux.server.speech_meter import SpeechMeter
+from polymux.server.store import Store
 from polymux.transport.multipart import form_fields
 
 from .fakes import FakeServer, json
@@ -424,3 +427,78 @@ def test_extra_fields_are_spelled_in_a_form_as_the_sdk_spells_them() -> None:
         ("stream", "false"),
         ("output_compression", "50"),
     ]
+
+
+# -- /v1/audio/speech in the usage log ---------------------------------------------------------
+def _wav(seconds: float, rate: int = 24_000, channels: int = 1, streamed: bool = False) -> bytes:
+    """A WAV file as Python's ``wave`` module writes it; ``streamed``: its lengths unknown,
+    as a server that streams WAV writes them."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as file:
+        file.setnchannels(channels)
+        file.setsampwidth(2)
+        file.setframerate(rate)
+        file.writeframes(b"\1\0" * int(seconds * rate) * channels)
+    data = bytearray(out.getvalue())
+    if streamed:
+        data[4:8] = data[40:44] = b"\xff\xff\xff\xff"
+    return bytes(data)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "media_type", "audio", "seconds"),
+    [
+        ("pcm", "audio/pcm", b"\0\1" * 24_000 * 3, 3.0),
+        ("pcm", "audio/L16;codec=pcm;rate=16000", b"\0\1" * 16_000, 1.0),
+        ("wav", "audio/wav", _wav(2.5), 2.5),
+        ("wav", "audio/wav", _wav(1.5, rate=44_100, channels=2), 1.5),
+        ("wav", "audio/wav", _wav(2.0, streamed=True), 2.0),
+        ("wav", "audio/wav", _wav(2.0) + b"LIST\4\0\0\0abcd", 2.0),  # a chunk after the data
+        ("wav", "audio/wav", b"RIFF\0\0\0\0WAVEjunk", None),
+        ("mp3", "audio/mpeg", b"ID3" + b"\0" * 5000, None),  # its length needs decoding
+        ("pcm", "audio/mpeg", b"\0\1" * 100, None),  # not what was asked for: not counted
+    ],
+)
+def test_speech_seconds_are_counted_only_where_exact(
+    fmt: str, media_type: str, audio: bytes, seconds: float | None
+) -> None:
+    meter = SpeechMeter(fmt, media_type)
+    for start in range(0, len(audio), 7):  # pieces that split the header anywhere
+        meter.feed(audio[start : start + 7])
+    assert meter.seconds() == (pytest.approx(seconds) if seconds is not None else None)
+
+
+@pytest.mark.parametrize(("fmt", "seconds"), [("pcm", 2.0), ("wav", 1.25), ("mp3", None)])
+async def test_speech_usage_has_its_characters_and_exact_seconds(
+    tmp_path: Path, fmt: str, seconds: float | None
+) -> None:
+    audio = {"pcm": b"\0\1" * 48_000, "wav": _wav(1.25), "mp3": b"ID3" + b"\0" * 999}[fmt]
+
+    async def speak(request: web.Request) -> web.StreamResponse:
+        assert (await request.json())["response_format"] == fmt
+        media_type = {"pcm": "audio/pcm", "wav": "audio/wav", "mp3": "audio/mpeg"}[fmt]
+        response = web.StreamResponse(headers={"Content-Type": media_type})
+        await response.prepare(request)
+        for i in range(0, len(audio), 1000):
+            await response.write(audio[i : i + 1000])
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_post("/v1/audio/speech", speak)
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        gateway = gateway_at(f"http://127.0.0.1:{runner.addresses[0][1]}/v1", tmp_path)
+        text = "Bonjour, ça va ? 👋"
+        body = {"model": "tts-1", "input": text, "voice": "alloy", "response_format": fmt}
+        status, _, raw = await asgi_request(gateway, "POST", "/v1/audio/speech", body)
+        await gateway.aclose()
+    finally:
+        await runner.cleanup()
+    assert (status, raw) == (200, audio)
+    with Store(tmp_path / "g.db") as store:
+        (row,) = store.usage_rows()
+    assert row["characters"] == len(text) == 18  # characters, not UTF-8 bytes
+    assert row["audio_seconds"] == seconds

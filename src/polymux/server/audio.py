@@ -23,6 +23,7 @@ from .asgi import JSON_TYPE, header, read_json, read_upload, send_bytes, until_d
 from .body import body_params, model_of
 from .forms import form_extra, parse_form
 from .limits import too_large
+from .speech_meter import SpeechMeter
 
 if TYPE_CHECKING:
     from .app import Call, Gateway
@@ -150,12 +151,24 @@ async def handle_speech(gateway: Gateway, call: Call) -> None:
         )
     except (TypeError, KeyError, AttributeError) as exc:
         raise InvalidRequestError(f"invalid request: {exc}") from exc
-    await until_disconnect(call.receive, _relay_speech(call, work))
+    text = body.get("input")
+    characters = len(text) if isinstance(text, str) else None
+    await until_disconnect(call.receive, _relay_speech(call, work, fmt, characters))
 
 
-async def _relay_speech(call: Call, opened: AbstractAsyncContextManager[SpeechStream]) -> None:
+async def _relay_speech(
+    call: Call,
+    opened: AbstractAsyncContextManager[SpeechStream],
+    fmt: str,
+    characters: int | None,
+) -> None:
+    """The audio passed on as it arrives; the usage row gets the characters spoken (what
+    text-to-speech is billed by) once the upstream answers, and the seconds of audio when
+    all of it was sent and its format makes them exact (speech_meter.py)."""
     async with opened as answer:
         call.record.provider = answer.provider
+        call.record.characters = characters
+        meter = SpeechMeter(fmt, answer.media_type)
         send = call.send
         headers = [(b"content-type", answer.media_type.encode("latin-1", "replace"))]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
@@ -168,5 +181,7 @@ async def _relay_speech(call: Call, opened: AbstractAsyncContextManager[SpeechSt
                 raise APIResponseValidationError(
                     f"the audio exceeds {MAX_SPEECH_BYTES} bytes", provider=answer.provider
                 )
+            meter.feed(piece)
             await send({"type": "http.response.body", "body": piece, "more_body": True})
     await send({"type": "http.response.body", "body": b"", "more_body": False})
+    call.record.audio_seconds = meter.seconds()

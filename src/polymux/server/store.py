@@ -109,6 +109,10 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE usage ADD COLUMN cached INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX usage_key_ts ON usage(key_name, ts);
     """,
+    # /v1/audio/speech: the characters of the text spoken (text-to-speech is billed by them).
+    """
+    ALTER TABLE usage ADD COLUMN characters INTEGER;
+    """,
 )
 
 
@@ -204,6 +208,7 @@ class UsageRecord:
     request_id: str | None = None
     cost: float | None = None  # USD, from the price table; None when the model has no price
     cached: bool = False  # answered from the response cache
+    characters: int | None = None  # of the text spoken (/v1/audio/speech)
 
     def row(self) -> tuple[Any, ...]:
         return (
@@ -227,14 +232,15 @@ class UsageRecord:
             self.request_id,
             self.cost,
             int(self.cached),
+            self.characters,
         )
 
 
 _INSERT_USAGE = (
     "INSERT INTO usage (ts, key_name, endpoint, model, provider, status, error, stream, "
     "prompt_tokens, completion_tokens, total_tokens, latency_ms, ttft_ms, request, response, "
-    "audio_seconds, images, request_id, cost, cached) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "audio_seconds, images, request_id, cost, cached, characters) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
