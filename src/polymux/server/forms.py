@@ -43,10 +43,13 @@ class Form:
         return values[0]
 
 
-def _in(name: str, names: Collection[str]) -> bool:
+def _in(name: str, names: Collection[str], members: bool = True) -> bool:
     """Whether a form field is one of ``names``, as the OpenAI SDK spells them in a form:
-    ``include[]`` for an array, ``chunking_strategy[type]`` for an object's member."""
-    return name in names or name.partition("[")[0] in names
+    ``include[]`` for an array, ``chunking_strategy[type]`` for an object's member (only
+    with ``members``)."""
+    if name in names or (name.endswith("[]") and name[:-2] in names):
+        return True
+    return members and name.partition("[")[0] in names
 
 
 def form_extra(
@@ -70,7 +73,7 @@ def form_extra(
     extra: dict[str, str | list[str]] = {
         name: values if name.endswith("[]") or len(values) > 1 else values[0]
         for name, values in form.fields.items()
-        if not _in(name, named)
+        if not _in(name, named, members=False)
     }
     passed_through({k: v for k, v in extra.items() if not _in(k, spec)}, (), allowed)
     stream = extra.pop("stream", None)
