@@ -11,7 +11,7 @@ import hashlib
 import io
 import tracemalloc
 import wave
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +102,7 @@ def gateway_at(base_url: str, tmp_path: Path, **overrides: Any) -> Gateway:
 
 
 def form(
-    fields: dict[str, str | list[str]], files: list[tuple[str, tuple[str, bytes, str]]]
+    fields: Mapping[str, str | list[str]], files: list[tuple[str, tuple[str, bytes, str]]]
 ) -> tuple[bytes, str]:
     """A multipart body as the openai SDK's HTTP library (httpx) encodes it."""
     request = httpx.Request("POST", "http://x/", data=fields, files=files)
