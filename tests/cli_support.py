@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from polymux.errors import InternalServerError
-from polymux.providers.base import Provider
-from polymux.types.request import ChatRequest
+from polymux.providers import Provider
+from polymux.types import ChatRequest
 
 from .fakes import pollinations
 from .fakes.openai import CHAT

@@ -18,7 +18,7 @@ from polymux import AsyncClient, Client, InvalidRequestError, UnsupportedCapabil
 from polymux.client import audio as audio_module
 from polymux.providers.openai import OpenAI
 from polymux.providers.vendors import VENDORS, vendor_class
-from polymux.types.audio import Transcription
+from polymux.types import Transcription
 
 from .fakes import FakeServer
 from .fakes.audio import AUDIO, SPEECH, TRANSCRIPTIONS, TRANSLATIONS, heard, speech, transcriptions

@@ -17,8 +17,8 @@ from openai.types.chat import ChatCompletion as OpenAICompletion
 from openai.types.chat import ChatCompletionChunk as OpenAIChunk
 
 from polymux import AsyncClient
+from polymux.providers import Provider
 from polymux.providers.anthropic import Anthropic
-from polymux.providers.base import Provider
 from polymux.providers.bedrock import Bedrock
 from polymux.providers.cohere import Cohere
 from polymux.providers.gemini import Gemini

@@ -15,8 +15,7 @@ from polymux.client import AsyncClient as AsyncClientFromClient
 from polymux.client import Client as ClientFromClient
 from polymux.client.sync_bridge import HIGH_WATER
 from polymux.testing import ScriptedProvider
-from polymux.types.chat import ChatCompletionChunk
-from polymux.types.events import Finish, TextDelta
+from polymux.types import ChatCompletionChunk, Finish, TextDelta
 
 PIECES = ["Hel", "lo", ", ", "world"]
 

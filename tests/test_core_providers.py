@@ -34,8 +34,7 @@ from polymux import (
 from polymux.errors import APIResponseValidationError, status_error
 from polymux.providers import Provider
 from polymux.testing import FunctionProvider, ScriptedProvider
-from polymux.types.events import ChatEvent, Finish, TextDelta, Usage
-from polymux.types.request import ChatRequest, ModelsRequest
+from polymux.types import ChatEvent, ChatRequest, Finish, ModelsRequest, TextDelta, Usage
 
 SECRET = "sk-live-DO-NOT-SHOW-4f1c9e"
 ROOT = Path(__file__).resolve().parents[1]

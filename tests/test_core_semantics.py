@@ -14,7 +14,7 @@ from polymux import (
     UnsupportedCapabilityError,
 )
 from polymux.testing import ScriptedProvider
-from polymux.types.events import Finish, TextDelta, ToolCallDelta
+from polymux.types import Finish, TextDelta, ToolCallDelta
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 24
 
@@ -412,7 +412,7 @@ async def test_ids_and_timestamps_are_made_up_when_the_upstream_sends_none() -> 
     import re
     import time
 
-    from polymux.types.events import ResponseInfo
+    from polymux.types import ResponseInfo
 
     client = AsyncClient(provider=ScriptedProvider(["Hel", "lo"]))
     before = int(time.time())

@@ -13,8 +13,9 @@ from openai.types.chat import ChatCompletionMessageFunctionToolCall
 
 from polymux import AsyncClient
 from polymux.testing import ScriptedProvider
-from polymux.types.chat import ChatCompletion, ChatCompletionChunk
-from polymux.types.events import (
+from polymux.types import (
+    ChatCompletion,
+    ChatCompletionChunk,
     Finish,
     ReasoningDelta,
     RefusalDelta,

@@ -154,7 +154,7 @@ async def test_unreadable_image_file_is_a_clear_error(tmp_path: Path) -> None:
 async def test_checking_for_vision_does_not_decode_images_again(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from polymux.types.request import ImageRef
+    from polymux.types import ImageRef
 
     provider = ScriptedProvider("ok")
     client = AsyncClient(provider=[ScriptedProvider("x", name="other"), provider])

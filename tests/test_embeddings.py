@@ -26,7 +26,7 @@ from polymux.providers.ollama import Ollama
 from polymux.providers.openai import AzureOpenAI, OpenAI, OpenAICompatible
 from polymux.providers.vendors import VENDORS, vendor_class
 from polymux.routing import InMemoryHealthStore
-from polymux.types.embeddings import EmbeddingBatch, EmbeddingRequest
+from polymux.types import EmbeddingBatch, EmbeddingRequest
 
 from .fakes import FakeServer, json
 from .fakes.embeddings import (

@@ -1,6 +1,6 @@
 """The harness itself: a scripted stream over real sockets reaches the polymux transport."""
 
-from polymux.transport.base import HttpRequest
+from polymux.transport import HttpRequest
 from polymux.transport.http import HttpTransport
 
 from .fakes import FakeServer, sse_data

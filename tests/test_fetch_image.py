@@ -13,8 +13,8 @@ from polymux.providers.fetch_image import fetch_image, inline_image
 from polymux.transport import guard
 from polymux.transport.guard import refuse_reason
 from polymux.transport.http import HttpTransport
+from polymux.types import CallOptions, ChatRequest, ImageRef
 from polymux.types.media import MAX_IMAGE_BYTES
-from polymux.types.request import CallOptions, ChatRequest, ImageRef
 from tests.fakes.server import Action, FakeServer, json, text
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x01" * 40

@@ -8,9 +8,10 @@ import random
 import pytest
 
 from polymux.client.fold import ResponseFold
-from polymux.types.chat import ChatCompletion
-from polymux.types.events import (
+from polymux.types import (
+    ChatCompletion,
     ChatEvent,
+    ChatRequest,
     Finish,
     ResponseInfo,
     TextDelta,
@@ -18,7 +19,6 @@ from polymux.types.events import (
     Usage,
     WholeChoice,
 )
-from polymux.types.request import ChatRequest
 
 CALLS = [
     ToolCallDelta(call_index=0, id="call_1", name="lookup", arguments='{"q": "foxes"}'),

@@ -476,7 +476,7 @@ def test_g4f_per_provider_module_paths_and_debug_switch() -> None:
 
 
 def test_every_builtin_provider_class_is_in_polymux_provider() -> None:
-    from polymux.providers.base import Provider as Base
+    from polymux.providers import Provider as Base
     from polymux.providers.registry import BUILTIN_PROVIDERS, load_provider_class
 
     module = importlib.import_module("polymux.Provider")

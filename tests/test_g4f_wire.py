@@ -179,7 +179,7 @@ async def test_edit_on_pollinations_needs_an_image_url(server: FakeServer) -> No
 async def test_no_image_provider_that_edits_is_a_clear_error() -> None:
     from polymux import UnsupportedCapabilityError
     from polymux.providers import Provider
-    from polymux.types.request import ImageRequest
+    from polymux.types import ImageRequest
 
     class OnlyGenerates(Provider):  # makes images from a prompt, takes none to change
         image_models = ["painter"]

@@ -27,10 +27,9 @@ from polymux.providers.openai import AzureOpenAI
 from polymux.server.store import Store, UsageRecord
 from polymux.server.targets import Pinned
 from polymux.testing import ScriptedProvider
-from polymux.transport.ndjson import NDJSONDecoder
+from polymux.transport import NDJSONDecoder, SSEDecoder
 from polymux.transport.redact import redact
-from polymux.transport.sse import SSEDecoder
-from polymux.types.request import ImageRequest
+from polymux.types import ImageRequest
 
 from .cli_support import clean_env, run_cli
 from .fakes import FakeServer, json, stream_bytes

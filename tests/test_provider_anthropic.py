@@ -25,7 +25,7 @@ from polymux.errors import (
 )
 from polymux.providers.anthropic import Anthropic
 from polymux.providers.anthropic_wire import RESPONSE_TOOL, build_messages_body, rule_for
-from polymux.types.request import ChatRequest
+from polymux.types import ChatRequest
 
 from .fakes import FakeServer, json, stream_bytes
 from .fakes.anthropic import (

@@ -28,7 +28,7 @@ from polymux.errors import (
 )
 from polymux.providers.gemini import Gemini
 from polymux.providers.gemini_wire import build_generate_body, gemini_schema
-from polymux.types.request import ChatRequest
+from polymux.types import ChatRequest
 
 from .fakes import FakeServer, json, text
 from .fakes.gemini import (

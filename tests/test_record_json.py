@@ -22,9 +22,8 @@ from openai.types.chat import ChatCompletionChunk as OpenAIChunk
 
 from polymux import AsyncClient
 from polymux.testing import ScriptedProvider
-from polymux.types import chat, images
+from polymux.types import ReasoningDelta, TextDelta, ToolCallDelta, Usage, chat, images
 from polymux.types._record import Record, json_bytes
-from polymux.types.events import ReasoningDelta, TextDelta, ToolCallDelta, Usage
 
 RECORDS: list[type[Record]] = [
     cls

@@ -12,7 +12,7 @@ import pytest
 from polymux import AsyncClient
 from polymux.errors import BadRequestError
 from polymux.providers.gemini_wire import build_generate_body
-from polymux.types.request import ChatRequest
+from polymux.types import ChatRequest
 
 from .fakes import FakeServer, json, sse_data, text
 from .fakes.gemini import generate_path

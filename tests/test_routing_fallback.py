@@ -25,8 +25,7 @@ from polymux.errors import ProviderCooldownError
 from polymux.routing import InMemoryHealthStore, RoutingOptions
 from polymux.routing import RetryProvider as RoutingRetryProvider
 from polymux.testing import FunctionProvider, ScriptedProvider
-from polymux.types.events import ChatEvent
-from polymux.types.request import ChatRequest
+from polymux.types import ChatEvent, ChatRequest
 
 from .support import Clock
 

@@ -18,7 +18,7 @@ from polymux import (
 )
 from polymux.providers import Provider
 from polymux.routing import InMemoryHealthStore
-from polymux.types.request import ImageRequest
+from polymux.types import ImageRequest
 
 from .support import Clock
 

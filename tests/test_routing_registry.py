@@ -19,7 +19,7 @@ from polymux import (
 from polymux.providers.vendors import VENDORS
 from polymux.routing import ModelRegistry, Router
 from polymux.testing import ScriptedProvider
-from polymux.types.request import ModelsRequest
+from polymux.types import ModelsRequest
 
 from .fakes import FakeServer
 from .fakes.openai import CHAT, MODELS, error, models, reply

@@ -19,7 +19,7 @@ from polymux import (
 from polymux.providers.ollama import Ollama
 from polymux.structured import json_schema_format, strict_schema
 from polymux.testing import ScriptedProvider
-from polymux.types.events import Finish, RefusalDelta
+from polymux.types import Finish, RefusalDelta
 from tests.fakes import FakeServer
 from tests.fakes.brain import SAMPLE_INTEGER, SAMPLE_STRING
 from tests.fakes.ollama import CHAT as OLLAMA_CHAT

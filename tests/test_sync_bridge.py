@@ -18,7 +18,7 @@ import polymux
 from polymux import Client
 from polymux.client.sync_bridge import HIGH_WATER
 from polymux.testing import FunctionProvider, ScriptedProvider
-from polymux.types.events import TextDelta
+from polymux.types import TextDelta
 
 
 def _event(content: str) -> bytes:

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 from polymux import APITimeoutError, AsyncClient, Timeout
+from polymux.transport import RetryPolicy
 from polymux.transport.deadline import DeadlineWatcher, Watch
 from polymux.transport.http import HttpTransport
-from polymux.transport.retry import RetryPolicy
 
 from .fakes import FakeServer, stall, stream_bytes
 from .fakes.openai import CHAT, chunk, reply

@@ -25,8 +25,9 @@ from polymux import (
     RateLimitError,
     Timeout,
 )
+from polymux.transport import RetryPolicy
 from polymux.transport.http import HttpTransport
-from polymux.transport.retry import RetryPolicy, parse_retry_after
+from polymux.transport.retry import parse_retry_after
 
 from .fakes import FakeServer, json, reset, sse_data, stall, stream_bytes, text
 from .fakes.openai import (
