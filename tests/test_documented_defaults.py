@@ -207,6 +207,28 @@ async def test_a_probe_is_held_for_a_minute_then_handed_on_or_given_back() -> No
     assert "cooling=[]" in repr(health)
 
 
+async def test_a_probe_held_for_its_whole_timeout_is_handed_to_the_next_caller() -> None:
+    clock = Clock()
+    health = InMemoryHealthStore(probe_timeout=1.0, clock=clock)  # a second is a valid timeout
+    for _ in range(3):
+        await health.record_failure("p")
+    clock.now += 30.0
+    assert await health.wait_time("p") == 0.0  # the probe
+    clock.now += 1.0  # exactly the probe's timeout: it is forgotten
+    assert await health.wait_time("p") == 0.0  # this caller probes now
+    assert await health.wait_time("p") == 1.0  # and holds it for a whole timeout again
+
+
+async def test_the_breaker_is_closed_for_the_repr_the_moment_its_cooldown_ends() -> None:
+    clock = Clock()
+    health = InMemoryHealthStore(clock=clock)
+    await health.record_failure("p", rate_limited=True, retry_after=10.0)
+    clock.now += 9.5
+    assert repr(health) == "<InMemoryHealthStore cooling=['p']>"
+    clock.now += 0.5
+    assert repr(health) == "<InMemoryHealthStore cooling=[]>"
+
+
 async def test_the_repr_names_the_providers_cooling_down() -> None:
     health = InMemoryHealthStore(clock=Clock())
     await health.record_failure("slow", rate_limited=True)

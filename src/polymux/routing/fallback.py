@@ -104,7 +104,10 @@ class Selection:
         tb: TracebackType | None,
     ) -> None:
         try:
-            await self.aclose()
+            # A whole answer holding no concurrency slot (the usual non-streamed call) has
+            # nothing to close: no coroutine is made for it.
+            if self.rest is not None or self.on_close is not None:
+                await self.aclose()
         finally:
             settle, self.settle = self.settle, None
             if settle is not None:

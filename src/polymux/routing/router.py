@@ -195,8 +195,9 @@ class Router:
         first error that another provider would not fix (a 400, say). ``discard`` closes a
         hedged attempt that succeeded but lost the race."""
         options = options or self.options
-        order = list(providers)
+        order = providers  # copied only to shuffle: the caller's list is left as it is
         if options.shuffle and len(order) > 1:
+            order = list(order)
             random.shuffle(order)
         multi = len(order) > 1
         errors: list[tuple[str, BaseException]] = []
