@@ -7,6 +7,7 @@ thresholds, what a probe's failure does, and which events count as content.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import AsyncIterator
 from typing import Any
@@ -302,5 +303,13 @@ def test_the_servers_retry_after_is_honoured_up_to_a_minute() -> None:
 
 def test_x_should_retry_overrides_the_status() -> None:
     assert DEFAULT_RETRY.should_retry_status(400, {"x-should-retry": "true"})
-    assert not DEFAULT_RETRY.should_retry_status(503, {"x-should-retry": "false"})
+    assert DEFAULT_RETRY.should_retry_status(503, {"x-should-retry": "false"}) is False
     assert DEFAULT_RETRY.should_retry_status(503, {"x-should-retry": "maybe"})
+
+
+def test_the_shared_default_policy_cannot_be_changed_in_place() -> None:
+    # Every transport without a policy of its own uses this one object.
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        DEFAULT_RETRY.max_delay = 1.0  # type: ignore[misc]
+    delay = RetryPolicy(max_delay=1.0).delay(5)  # a policy of one's own instead
+    assert delay is not None and delay <= 1.0
