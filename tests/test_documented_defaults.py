@@ -8,7 +8,9 @@ thresholds, what a probe's failure does, and which events count as content.
 from __future__ import annotations
 
 import dataclasses
+import email.utils
 import random
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -299,6 +301,13 @@ def test_the_servers_retry_after_is_honoured_up_to_a_minute() -> None:
     assert DEFAULT_RETRY.delay(0, {"retry-after": "0"}) == 0.0
     assert DEFAULT_RETRY.delay(0, {"retry-after": "60"}) == 60.0
     assert DEFAULT_RETRY.delay(0, {"retry-after": "61"}) is None  # too long: not retried
+
+
+def test_a_retry_after_date_is_honoured_and_one_in_the_past_means_now() -> None:
+    assert DEFAULT_RETRY.delay(0, {"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0
+    soon = email.utils.formatdate(time.time() + 30, usegmt=True)
+    delay = DEFAULT_RETRY.delay(0, {"retry-after": soon})
+    assert delay is not None and 20.0 <= delay <= 30.0  # whole seconds, less the time since
 
 
 def test_x_should_retry_overrides_the_status() -> None:
