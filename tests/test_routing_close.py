@@ -11,6 +11,7 @@ import pytest
 
 from polymux import AsyncClient
 from polymux.providers import Provider
+from polymux.routing.fallback import completed
 from polymux.types import ChatEvent, ChatRequest, WholeChoice
 
 
@@ -54,3 +55,12 @@ async def test_a_whole_answer_gives_its_concurrency_slot_back() -> None:
     for _ in range(3):  # one slot: a slot kept by the first call would stall the second
         answer = await asyncio.wait_for(client.chat.completions.create(messages="hi"), 5)
         assert answer.choices[0].message.content == "abc"
+
+
+async def test_a_whole_answer_in_any_sequence_is_held_as_a_list_by_its_selection() -> None:
+    # A unit test of the selection: complete_chat may return any sequence (a tuple here).
+    answer = (WholeChoice(text="abc", finish="stop"),)
+    selection = completed(Recorded(), answer, require_content=True)
+    async with selection as entered:
+        assert entered is selection
+        assert selection.held == list(answer)
