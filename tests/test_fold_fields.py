@@ -125,3 +125,17 @@ def test_the_upstreams_fingerprint_is_kept() -> None:
     info = ResponseInfo(id="chatcmpl-1", model="m", created=1, system_fingerprint="fp_1")
     assert fold([info, TextDelta("x")]).system_fingerprint == "fp_1"
     assert fold([TextDelta("x")]).system_fingerprint is None
+
+
+def test_a_stop_sequence_that_overlaps_itself_is_found_whatever_the_split() -> None:
+    # "abab" ends with its own start "ab": the longest possible start must be held back.
+    text = "say abab then more"
+    for at in range(1, len(text)):
+        request = ChatRequest(
+            model="m", messages=[{"role": "user", "content": "hi"}], stop=["abab"]
+        )
+        folding = ResponseFold(request, "p")
+        folding.feed([TextDelta(text[:at]), TextDelta(text[at:])])
+        folding.close()
+        choice = folding.completion().choices[0]
+        assert (choice.message.content, choice.finish_reason) == ("say ", "stop"), at
