@@ -139,3 +139,10 @@ def test_a_stop_sequence_that_overlaps_itself_is_found_whatever_the_split() -> N
         folding.close()
         choice = folding.completion().choices[0]
         assert (choice.message.content, choice.finish_reason) == ("say ", "stop"), at
+
+
+def test_two_choices_that_arrive_in_reverse_come_in_index_order() -> None:
+    events: list[ChatEvent] = [TextDelta("1", index=1), TextDelta("0", index=0)]
+    assert [c.message.content for c in fold(events, n=2).choices] == ["0", "1"]
+    finishes = [c.choices[0].index for c in chunks(events, n=2)[2:]]
+    assert finishes == [0, 1]
