@@ -13,6 +13,7 @@ from polymux.types import (
     ChatEvent,
     ChatRequest,
     Finish,
+    RefusalDelta,
     TextDelta,
     ToolCallDelta,
     Usage,
@@ -146,3 +147,16 @@ def test_two_choices_that_arrive_in_reverse_come_in_index_order() -> None:
     assert [c.message.content for c in fold(events, n=2).choices] == ["0", "1"]
     finishes = [c.choices[0].index for c in chunks(events, n=2)[2:]]
     assert finishes == [0, 1]
+
+
+def test_a_streamed_refusal_is_sent_as_it_arrives() -> None:
+    got = chunks([RefusalDelta("I cannot "), RefusalDelta("help."), Finish("stop")])
+    refusals = [c.choices[0].delta.refusal for c in got if c.choices]
+    assert refusals[:2] == ["I cannot ", "help."]
+    assert fold([RefusalDelta("I cannot help.")]).choices[0].message.refusal == "I cannot help."
+
+
+def test_an_empty_answer_is_one_finished_choice_at_index_zero() -> None:
+    assert [(c.index, c.finish_reason) for c in fold([]).choices] == [(0, "stop")]
+    last = chunks([])[-1].choices[0]
+    assert (last.index, last.finish_reason) == (0, "stop")
