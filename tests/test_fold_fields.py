@@ -13,6 +13,7 @@ from polymux.types import (
     ChatEvent,
     ChatRequest,
     Finish,
+    ReasoningDelta,
     RefusalDelta,
     TextDelta,
     ToolCallDelta,
@@ -160,3 +161,45 @@ def test_an_empty_answer_is_one_finished_choice_at_index_zero() -> None:
     assert [(c.index, c.finish_reason) for c in fold([]).choices] == [(0, "stop")]
     last = chunks([])[-1].choices[0]
     assert (last.index, last.finish_reason) == (0, "stop")
+
+
+def test_what_arrives_after_a_choice_finished_is_left_out() -> None:
+    late: list[ChatEvent] = [TextDelta("a"), Finish("stop"), TextDelta("b"), ReasoningDelta("c")]
+    message = fold(late).choices[0].message
+    assert (message.content, message.reasoning_content) == ("a", None)
+
+
+def test_response_info_after_text_changes_nothing_either() -> None:
+    from polymux.types import ResponseInfo
+
+    response = fold([TextDelta("x"), ResponseInfo(id="chatcmpl-late", model="late", created=1)])
+    assert (response.id, response.model) != ("chatcmpl-late", "late")
+    assert response.model == "m"
+
+
+def test_a_tool_name_repeated_on_every_piece_is_sent_once_and_never_renames() -> None:
+    pieces: list[ChatEvent] = [
+        ToolCallDelta(call_index=0, id="call_1", name="lookup", arguments=""),
+        ToolCallDelta(call_index=0, name="lookup", arguments="{}"),
+        ToolCallDelta(call_index=0, name="other", arguments=""),
+    ]
+    got = [c.choices[0].delta.tool_calls for c in chunks(pieces) if c.choices]
+    names = [d[0].function.name for d in got if d and d[0].function]
+    assert names == ["lookup", None]
+    calls = fold(pieces).choices[0].message.tool_calls or []
+    assert [c.function.name for c in calls] == ["lookup"]
+
+
+def test_the_usage_estimate_counts_reasoning_as_completion() -> None:
+    usage = fold([ReasoningDelta("r" * 8), TextDelta("t" * 4)]).usage
+    assert usage is not None and usage.estimated
+    assert usage.completion_tokens == 2 + 1
+
+
+def test_text_that_cannot_start_a_stop_sequence_is_sent_whole() -> None:
+    request = ChatRequest(
+        model="m", messages=[{"role": "user", "content": "hi"}], stop=["END"], stream=True
+    )
+    folding = ResponseFold(request, "p")
+    chunk = folding.apply(TextDelta("Hello"))
+    assert chunk is not None and chunk.choices[0].delta.content == "Hello"
