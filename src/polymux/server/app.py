@@ -39,6 +39,9 @@ from .readiness import Readiness, sqlite_check, upstreams_check
 from .request_id import HEADER as REQUEST_ID_HEADER
 from .request_id import request_id
 from .response_store import ResponseDB
+from .shared.connection import connect
+from .shared.counters import Counters, Lease, MemoryCounters, RedisCounters
+from .shared.enforce import KeyLimiter, LimitsBook
 from .store import Store, UsageRecord, default_db_path
 from .targets import ModelMap
 from .usage import UsageLog
@@ -193,6 +196,21 @@ class Gateway:
             refresh=key_refresh,
         )
         self.usage = UsageLog(self.db_path)
+        #: The process's Redis client when [state] redis is set (server/shared/).
+        self.redis = (
+            connect(config.redis, password_env=config.redis_password_env) if config.redis else None
+        )
+        counters: Counters = MemoryCounters()
+        if self.redis is not None:
+            # A request's slot outlives the longest it may take, then frees itself.
+            lease = config.body_timeout + config.upstream_timeout + 60.0
+            counters = RedisCounters(self.redis, prefix=config.redis_prefix, lease_seconds=lease)
+        self.limiter = KeyLimiter(
+            counters, on_error="closed" if config.limits_on_redis_error == "closed" else "open"
+        )
+        # STAND-IN (issue 21-store): the caller's KeyLimits come from KeyRing.authenticate
+        # once that lands; until then they are read by key name from the store.
+        self._limits_of = LimitsBook(self._store, key_refresh).get
         #: Stored /v1/responses responses, opened on first use (server/responses.py).
         self.response_db: ResponseDB | None = None
         limits = {p.name: p.max_concurrency for p in config.providers if p.max_concurrency}
@@ -254,6 +272,8 @@ class Gateway:
                 break
             await asyncio.sleep(0.01)
         await self.client.close()
+        if self.redis is not None:
+            await self.redis.aclose()
         await asyncio.to_thread(self.usage.close)
         if self.response_db is not None:
             self.response_db.close()
@@ -349,9 +369,14 @@ class Gateway:
             call = Call(scope, receive, send, UsageRecord(endpoint=path, status=0))
             call.record.request_id = rid.decode()
             logged = path.startswith("/v1/") and not path.startswith("/v1/models")
+            lease: Lease | None = None
             try:
                 if path not in _PUBLIC and not path.startswith(_PUBLIC_PREFIXES):
                     call.key_name = self._authorize(scope, path)
+                    if call.key_name is not None:
+                        limits = self._limits_of(call.key_name)
+                        if limits is not None:  # a key without limits costs nothing more
+                            lease = await self.limiter.admit(call.key_name, limits)
                 await handler(self, call)
                 call.record.status = call.record.status or 200
             except ClientDisconnected:
@@ -390,6 +415,8 @@ class Gateway:
                         headers.append((b"x-should-retry", b"false"))
                     shape = self._error_shapes.get(path)
                     await send_json(send, status, shape(status, body) if shape else body, headers)
+            if lease is not None:
+                await self.limiter.settle(lease, call.record)
             if _counted(path):
                 self._account(call, methods, logged)
         finally:

@@ -154,6 +154,17 @@ class GatewayConfig:
     metrics: bool = True
     #: One JSON line per API request on stderr (server/request_log.py).
     json_logs: bool = False
+    #: [state]: shared state (server/shared/). A Redis URL makes per-key limits (and what
+    #: else README "Running several replicas" lists) hold across workers and replicas; None:
+    #: in this process. Kept out of the repr: the URL may hold a password.
+    redis: str | None = field(default=None, repr=False)
+    #: Environment variable holding the Redis password (a config file holds no credential).
+    redis_password_env: str | None = None
+    #: Prefix of every Redis key the gateway writes (several gateways on one Redis).
+    redis_prefix: str = "polymux:"
+    #: Per-key limits while Redis cannot be reached: "open" serves uncounted (logged),
+    #: "closed" answers 503.
+    limits_on_redis_error: str = "open"
 
     def with_flags(self, **flags: Any) -> GatewayConfig:
         """This config with the flags that were given (not None) applied."""
@@ -194,6 +205,15 @@ class GatewayConfig:
             )
         if self.responses_retention_days < 0:
             raise ConfigurationError("responses_retention_days must be 0 or more")
+        if self.limits_on_redis_error not in ("open", "closed"):
+            raise ConfigurationError('[state] limits_on_redis_error must be "open" or "closed"')
+        if self.redis is not None and not self.redis.startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
+            raise ConfigurationError(
+                "[state] redis must be a URL: redis://[:password@]host:port/db, rediss:// "
+                "(TLS) or unix:///path/to/socket"
+            )
         if self.media_dir is not None and self.media_dir.exists() and not self.media_dir.is_dir():
             raise ConfigurationError(f"media_dir {self.media_dir} is not a directory")
 
@@ -315,13 +335,36 @@ def _provider(name: str, data: Any) -> ProviderConfig:
     )
 
 
+_STATE_KEYS = ("redis", "redis_password_env", "redis_prefix", "limits_on_redis_error")
+
+
+def _state(state: Any) -> dict[str, Any]:
+    """The [state] section: where shared state lives (server/shared/)."""
+    if not isinstance(state, Mapping) or set(state) - set(_STATE_KEYS):
+        extra = sorted(set(state) - set(_STATE_KEYS)) if isinstance(state, Mapping) else []
+        raise ConfigurationError(
+            f"[state]: unknown setting(s) {', '.join(extra) or '(not a table)'}; "
+            f"known: {', '.join(_STATE_KEYS)}"
+        )
+    for key, value in state.items():
+        if not isinstance(value, str) or not value:
+            raise ConfigurationError(f"[state] {key} must be a non-empty string")
+    if "@" in state.get("redis", ""):
+        raise ConfigurationError(
+            "[state] redis: credentials are not read from config files; give the URL without "
+            "them and name the environment variable holding the password in "
+            "[state] redis_password_env (or pass the whole URL with --redis)"
+        )
+    return dict(state)
+
+
 def parse_config(data: Mapping[str, Any], *, base_dir: Path | None = None) -> GatewayConfig:
     """A config from parsed TOML/JSON data; relative paths are relative to ``base_dir``."""
-    unknown = sorted(set(data) - {"server", "providers", "routing", "aliases", "limits"})
+    sections = {"server", "providers", "routing", "aliases", "limits", "state"}
+    unknown = sorted(set(data) - sections)
     if unknown:
         raise ConfigurationError(
-            f"unknown section(s) {', '.join(unknown)}; "
-            "known: server, providers, routing, aliases, limits"
+            f"unknown section(s) {', '.join(unknown)}; known: {', '.join(sorted(sections))}"
         )
     server = data.get("server", {})
     if not isinstance(server, Mapping) or set(server) - _SERVER_KEYS:
@@ -376,6 +419,7 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path | None = None) -> Ga
     aliases_data = data.get("aliases", {})
     if not isinstance(aliases_data, Mapping):
         raise ConfigurationError("[aliases] must be a table of alias = target(s)")
+    kwargs.update(_state(data.get("state", {})))
     config = GatewayConfig(
         providers=providers,
         default=_strings(routing.get("default", []), "[routing] default"),
