@@ -64,6 +64,18 @@ def register_serve(parser: argparse.ArgumentParser) -> Runner:
         default=None,
         help="log one JSON line per request (request id, status, timings, tokens) on stderr",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="worker processes sharing the port (default 1; use [state] redis to share limits)",
+    )
+    parser.add_argument(
+        "--redis",
+        metavar="URL",
+        help="Redis for state shared by workers and replicas (redis://host:6379/0)",
+    )
     _db_option(parser)
     return _run_serve
 
@@ -86,7 +98,10 @@ def _run_serve(args: argparse.Namespace) -> int:
         shutdown_timeout=args.shutdown_timeout,
         json_logs=args.json_logs,
         database=args.db,
+        redis=args.redis,
     )
+    if args.workers < 1:
+        raise CLIError("--workers must be 1 or more", code=EXIT_USAGE)
     if not config.providers:
         raise CLIError(
             "no provider to front",
@@ -94,7 +109,7 @@ def _run_serve(args: argparse.Namespace) -> int:
             "'--base-url http://127.0.0.1:11434/v1' for a local server, or --config FILE",
             code=3,
         )
-    serve(config)
+    serve(config, workers=args.workers)
     return EXIT_OK
 
 

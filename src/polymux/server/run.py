@@ -68,12 +68,24 @@ def uvicorn_config(app: Gateway, config: GatewayConfig, **overrides: Any) -> Any
     return uvicorn.Config(app, **options)
 
 
-def serve(config: GatewayConfig, *, db_path: Path | None = None) -> None:
-    """Run the gateway until interrupted."""
+def serve(config: GatewayConfig, *, db_path: Path | None = None, workers: int = 1) -> None:
+    """Run the gateway until interrupted: in this process, or in ``workers`` processes
+    sharing the port (workers.py)."""
     import uvicorn
 
     db = db_path or config.database or default_db_path()
     check_bind(config, db)
+    if workers > 1:
+        from .workers import serve_workers
+
+        if config.redis is None:
+            log.warning(
+                "%d workers without [state] redis: each worker keeps its own per-key limits "
+                "and provider cooldowns",
+                workers,
+            )
+        serve_workers(config, db, workers)
+        return
     if config.json_logs:
         from .request_log import install_handler
 

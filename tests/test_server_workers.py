@@ -1,0 +1,165 @@
+"""``polymux serve --workers 2``: two processes answer on one port, a killed worker is
+replaced, SIGTERM stops them all."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from .cli_support import PY, ROOT, ThreadedFakeServer, clean_env
+from .fakes import json
+from .fakes.openai import CHAT, completion
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads /proc")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _workers(parent: int) -> list[int]:
+    """The parent's worker processes (not multiprocessing's resource tracker)."""
+    children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    out = []
+    for pid in children:
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"spawn_main" in cmdline:
+            out.append(int(pid))
+    return sorted(out)
+
+
+def _connections(pid: int, port: int) -> int:
+    """Established TCP connections to ``port`` whose socket ``pid`` holds."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port = int(fields[1].split(":")[1], 16)
+        if local_port == port and fields[3] == "01" and fields[9] in inodes:
+            count += 1
+    return count
+
+
+@pytest.fixture
+def upstream() -> Iterator[ThreadedFakeServer]:
+    fake = ThreadedFakeServer()
+    yield fake
+    fake.close()
+
+
+def _wait_until(check: Any, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("gave up waiting")
+        time.sleep(0.05)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(url + "/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_two_workers_share_the_port_and_are_supervised(
+    upstream: ThreadedFakeServer, tmp_path: Path
+) -> None:
+    gate = threading.Event()
+    held = 16
+
+    async def hold(request: Any) -> Any:
+        while not gate.is_set():
+            await asyncio.sleep(0.01)
+        return await json(200, completion("hello"))(request)
+
+    upstream.script("POST", CHAT, hold)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    args = ["serve", "--workers", "2", "--base-url", upstream.base_url, "--port", str(port)]
+    proc = subprocess.Popen(
+        [PY, "-m", "polymux", *args, "--db", str(tmp_path / "gw.sqlite3")],
+        env=clean_env(),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        _wait_until(lambda: _healthy(url))
+        _wait_until(lambda: len(_workers(proc.pid)) == 2)
+        first = _workers(proc.pid)
+        # Requests held by the upstream: each is on a connection one worker accepted.
+        answers: list[int] = []
+        body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+
+        def ask() -> None:
+            answers.append(
+                httpx.post(url + "/v1/chat/completions", json=body, timeout=30).status_code
+            )
+
+        threads = [threading.Thread(target=ask) for _ in range(held)]
+        for t in threads:
+            t.start()
+        _wait_until(lambda: len(upstream.requests) == held)
+        per_worker = [_connections(pid, port) for pid in first]
+        gate.set()
+        for t in threads:
+            t.join(30)
+        assert answers == [200] * held
+        assert sum(per_worker) == held
+        assert all(n > 0 for n in per_worker), per_worker  # both workers serve
+
+        os.kill(first[0], signal.SIGKILL)
+        _wait_until(lambda: len(_workers(proc.pid)) == 2 and first[0] not in _workers(proc.pid))
+        _wait_until(lambda: _healthy(url))
+        assert httpx.post(url + "/v1/chat/completions", json=body, timeout=30).status_code == 200
+        workers = _workers(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+        for pid in workers:
+            assert (
+                not Path(f"/proc/{pid}").exists()
+                or b"zombie" in Path(f"/proc/{pid}/status").read_bytes()
+            )
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+
+def test_workers_must_be_positive() -> None:
+    result = subprocess.run(
+        [PY, "-m", "polymux", "serve", "--workers", "0", "--base-url", "http://127.0.0.1:9/v1"],
+        env=clean_env(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "--workers must be 1 or more" in result.stderr
