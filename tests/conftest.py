@@ -51,3 +51,14 @@ def redis_server() -> Iterator[RedisServer]:
 def postgres_server() -> Iterator[PostgresServer]:
     """A real PostgreSQL server on 127.0.0.1 for the session, with a ``polymux`` database."""
     yield from start_postgres()
+
+
+@pytest.fixture
+def outage(redis_server: RedisServer) -> Iterator[RedisServer]:
+    """The session's redis-server for a test that stops it (an outage): started again after
+    the test whatever happens."""
+    try:
+        yield redis_server
+    finally:
+        if redis_server.proc is None:
+            redis_server.start()

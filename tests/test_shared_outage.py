@@ -5,7 +5,6 @@ are enforced again once Redis is back, without restarting the gateway."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,16 +13,6 @@ from polymux.server.store import KeyLimits
 
 from .services import RedisServer
 from .shared_support import chat, limited_key, replicas
-
-
-@pytest.fixture
-def outage(redis_server: RedisServer) -> Iterator[RedisServer]:
-    """The session's redis-server, started again after the test whatever happens."""
-    try:
-        yield redis_server
-    finally:
-        if redis_server.proc is None:
-            redis_server.start()
 
 
 def test_limits_fail_open_then_recover(

@@ -42,6 +42,7 @@ from .response_store import ResponseDB
 from .shared.connection import connect
 from .shared.counters import Counters, Lease, MemoryCounters, RedisCounters
 from .shared.enforce import KeyLimiter, LimitsBook
+from .shared.health import RedisHealthStore
 from .store import Store, UsageRecord, default_db_path
 from .targets import ModelMap
 from .usage import UsageLog
@@ -214,6 +215,9 @@ class Gateway:
         #: Stored /v1/responses responses, opened on first use (server/responses.py).
         self.response_db: ResponseDB | None = None
         limits = {p.name: p.max_concurrency for p in config.providers if p.max_concurrency}
+        health = None
+        if self.redis is not None:
+            health = RedisHealthStore(self.redis, prefix=config.redis_prefix)
         self.client = AsyncClient(
             timeout=Timeout(
                 total=config.upstream_timeout,
@@ -223,6 +227,7 @@ class Gateway:
             ),
             max_retries=config.max_retries,
             concurrency=limits or None,
+            health=health,
             allow_private_image_urls=config.allow_private_image_urls,
         )
         self.pass_through = frozenset(config.pass_through)
