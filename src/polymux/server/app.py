@@ -39,6 +39,7 @@ from .readiness import Readiness, sqlite_check, upstreams_check
 from .request_id import HEADER as REQUEST_ID_HEADER
 from .request_id import request_id
 from .response_store import ResponseDB
+from .shared.cache import MemoryCache, RedisCache, ResponseCache
 from .shared.connection import connect
 from .shared.counters import Counters, Lease, MemoryCounters, RedisCounters
 from .shared.enforce import KeyLimiter, LimitsBook
@@ -215,6 +216,16 @@ class Gateway:
         #: Stored /v1/responses responses, opened on first use (server/responses.py).
         self.response_db: ResponseDB | None = None
         limits = {p.name: p.max_concurrency for p in config.providers if p.max_concurrency}
+        #: The response cache when [cache] is configured (server/shared/cache.py).
+        self.cache: ResponseCache | None = None
+        if config.cache_ttl is not None:
+            self.cache = (
+                RedisCache(
+                    self.redis, config.cache_ttl, config.cache_models, prefix=config.redis_prefix
+                )
+                if self.redis is not None
+                else MemoryCache(config.cache_ttl, config.cache_models, config.cache_max_entries)
+            )
         health = None
         if self.redis is not None:
             health = RedisHealthStore(self.redis, prefix=config.redis_prefix)

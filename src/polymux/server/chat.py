@@ -28,6 +28,7 @@ from ..types.request import BODY_FIELDS
 from .asgi import until_disconnect
 from .errormap import SHUTDOWN_MESSAGE, error_body, map_error
 from .limits import check_chat, passed_through
+from .shared.cache import CACHE_HEADER
 
 if TYPE_CHECKING:
     from .app import Call, Gateway
@@ -113,6 +114,9 @@ async def handle(gateway: Gateway, call: Call) -> None:
     record.stream = stream
     if gateway.config.log_content:
         record.request = orjson.dumps(body.get("messages")).decode()
+    cached = None if stream or gateway.cache is None else gateway.cache.wanted(call, body)
+    if cached is not None and await _send_cached(gateway, call, cached):
+        return
     result = _create(gateway, body, stream)
     if stream:
         await until_disconnect(call.receive, _stream(gateway, call, result, body))
@@ -123,17 +127,35 @@ async def handle(gateway: Gateway, call: Call) -> None:
     if gateway.config.log_content and completion.choices:
         record.response = completion.choices[0].message.content
     data = json_bytes(completion)  # what dumping it would give, serialized natively
-    await call.send(
-        {
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(data)).encode()),
-            ],
-        }
-    )
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(data)).encode()),
+    ]
+    if cached is not None and gateway.cache is not None:
+        headers.append((CACHE_HEADER, b"miss"))
+        await gateway.cache.put(cached, (completion.provider or "").encode() + b"\n" + data)
+    await call.send({"type": "http.response.start", "status": 200, "headers": headers})
     await call.send({"type": "http.response.body", "body": data})
+
+
+async def _send_cached(gateway: Gateway, call: Call, name: str) -> bool:
+    """Answer from the response cache if it holds this request's answer (no upstream call:
+    the usage row says ``cached`` and counts no tokens)."""
+    assert gateway.cache is not None
+    entry = await gateway.cache.get(name)
+    if entry is None:
+        return False
+    provider, _, data = entry.partition(b"\n")
+    call.record.provider = provider.decode() or None
+    call.record.cached = True
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(data)).encode()),
+        (CACHE_HEADER, b"hit"),
+    ]
+    await call.send({"type": "http.response.start", "status": 200, "headers": headers})
+    await call.send({"type": "http.response.body", "body": data})
+    return True
 
 
 async def _stream(

@@ -165,6 +165,13 @@ class GatewayConfig:
     #: Per-key limits while Redis cannot be reached: "open" serves uncounted (logged),
     #: "closed" answers 503.
     limits_on_redis_error: str = "open"
+    #: [cache]: the response cache (server/shared/cache.py); None: off. Its entries live
+    #: this many seconds.
+    cache_ttl: float | None = None
+    #: Models whose answers are cached without the request asking ("*": all).
+    cache_models: tuple[str, ...] = ()
+    #: Entries the in-memory cache keeps (the least recently used go first).
+    cache_max_entries: int = 1000
 
     def with_flags(self, **flags: Any) -> GatewayConfig:
         """This config with the flags that were given (not None) applied."""
@@ -358,9 +365,32 @@ def _state(state: Any) -> dict[str, Any]:
     return dict(state)
 
 
+def _cache(cache: Any) -> dict[str, Any]:
+    """The [cache] section: its presence turns the response cache on."""
+    known = ("ttl", "models", "max_entries")
+    if not isinstance(cache, Mapping) or set(cache) - set(known):
+        extra = sorted(set(cache) - set(known)) if isinstance(cache, Mapping) else []
+        raise ConfigurationError(
+            f"[cache]: unknown setting(s) {', '.join(extra) or '(not a table)'}; "
+            f"known: {', '.join(known)}"
+        )
+    ttl = cache.get("ttl", 300)
+    entries = cache.get("max_entries", 1000)
+    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or ttl <= 0:
+        raise ConfigurationError("[cache] ttl must be a positive number of seconds")
+    if isinstance(entries, bool) or not isinstance(entries, int) or entries < 1:
+        raise ConfigurationError("[cache] max_entries must be a positive integer")
+    models = cache.get("models", [])
+    return {
+        "cache_ttl": float(ttl),
+        "cache_models": () if models == [] else _strings(models, "[cache] models"),
+        "cache_max_entries": entries,
+    }
+
+
 def parse_config(data: Mapping[str, Any], *, base_dir: Path | None = None) -> GatewayConfig:
     """A config from parsed TOML/JSON data; relative paths are relative to ``base_dir``."""
-    sections = {"server", "providers", "routing", "aliases", "limits", "state"}
+    sections = {"server", "providers", "routing", "aliases", "limits", "state", "cache"}
     unknown = sorted(set(data) - sections)
     if unknown:
         raise ConfigurationError(
@@ -420,6 +450,8 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path | None = None) -> Ga
     if not isinstance(aliases_data, Mapping):
         raise ConfigurationError("[aliases] must be a table of alias = target(s)")
     kwargs.update(_state(data.get("state", {})))
+    if "cache" in data:
+        kwargs.update(_cache(data["cache"]))
     config = GatewayConfig(
         providers=providers,
         default=_strings(routing.get("default", []), "[routing] default"),
