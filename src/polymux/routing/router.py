@@ -64,7 +64,11 @@ class Router:
     ) -> None:
         self.registry = ModelRegistry.from_source(models)
         self.health: HealthStore = health if health is not None else InMemoryHealthStore()
-        self.limits = ConcurrencyLimits(concurrency)
+        self.limits = (
+            concurrency
+            if isinstance(concurrency, ConcurrencyLimits)
+            else ConcurrencyLimits(concurrency)
+        )
         self._limited = bool(self.limits)  # fixed at construction; read on every attempt
         self.options = options or DEFAULT_ROUTING
         self._named: dict[str, Provider | None] = {}

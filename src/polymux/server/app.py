@@ -18,6 +18,7 @@ from typing import Any
 
 from ..client.async_client import AsyncClient
 from ..errors import AllProvidersFailedError, APIError
+from ..routing.limits import ConcurrencyLimits
 from ..types.request import Timeout
 from . import request_log, web
 from .asgi import (
@@ -44,6 +45,7 @@ from .shared.connection import connect
 from .shared.counters import Counters, Lease, MemoryCounters, RedisCounters
 from .shared.enforce import KeyLimiter, LimitsBook
 from .shared.health import RedisHealthStore
+from .shared.slots import shared_slots
 from .store import Store, UsageRecord, default_db_path
 from .targets import ModelMap
 from .usage import UsageLog
@@ -215,7 +217,18 @@ class Gateway:
         self._limits_of = LimitsBook(self._store, key_refresh).get
         #: Stored /v1/responses responses, opened on first use (server/responses.py).
         self.response_db: ResponseDB | None = None
-        limits = {p.name: p.max_concurrency for p in config.providers if p.max_concurrency}
+        by_name = {p.name: p.max_concurrency for p in config.providers if p.max_concurrency}
+        limits: ConcurrencyLimits | dict[str, int] = by_name
+        if self.redis is not None and by_name:
+            # An upstream's max_concurrency holds across replicas (server/shared/slots.py).
+            limits = ConcurrencyLimits(
+                by_name,
+                semaphore=shared_slots(
+                    self.redis,
+                    prefix=config.redis_prefix,
+                    lease_seconds=config.upstream_timeout + 60.0,
+                ),
+            )
         #: The response cache when [cache] is configured (server/shared/cache.py).
         self.cache: ResponseCache | None = None
         if config.cache_ttl is not None:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ..store import KeyLimits
 from .connection import script
+from .slots import SLOT_LUA
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -208,7 +209,8 @@ local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 # Returns {0} when admitted, else {limit index (1 budget, 2 rpm, 3 tpm, 4 concurrency),
 # milliseconds to wait}.
 _ADMIT = (
-    _WINDOW_LUA
+    SLOT_LUA
+    + _WINDOW_LUA
     + """
 local rpm, tpm, budget, slots = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]),
   tonumber(ARGV[4])
@@ -224,12 +226,8 @@ if tpm >= 0 then
   local wait = window_wait(KEYS[2], tpm, now)
   if wait then return {3, math.ceil(wait * 1000)} end
 end
-if slots >= 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
-  if redis.call('ZCARD', KEYS[4]) >= slots then return {4, 1000} end
-  local until_ = now + tonumber(ARGV[6])
-  redis.call('ZADD', KEYS[4], until_, ARGV[5])
-  redis.call('EXPIREAT', KEYS[4], math.ceil(until_))
+if slots >= 0 and not take_slot(KEYS[4], slots, ARGV[5], tonumber(ARGV[6]), now) then
+  return {4, 1000}
 end
 if rpm >= 0 then
   redis.call('HINCRBY', KEYS[1], math.floor(now), 1)
