@@ -16,7 +16,7 @@ import pytest
 
 from polymux.errors import ConfigurationError
 from polymux.server.config import GatewayConfig, parse_config
-from polymux.server.shared.connection import connect
+from polymux.server.shared.connection import Batcher, connect
 from polymux.server.shared.counters import (
     Counters,
     Lease,
@@ -174,7 +174,7 @@ async def counters(request: pytest.FixtureRequest) -> AsyncIterator[Counters]:
         return
     server: RedisServer = request.getfixturevalue("redis_server")
     client = connect(server.url)
-    yield RedisCounters(client, prefix=prefix())
+    yield RedisCounters(Batcher(client), prefix=prefix())
     await client.aclose()
 
 

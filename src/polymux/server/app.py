@@ -41,7 +41,7 @@ from .request_id import HEADER as REQUEST_ID_HEADER
 from .request_id import request_id
 from .response_store import ResponseDB
 from .shared.cache import MemoryCache, RedisCache, ResponseCache
-from .shared.connection import connect
+from .shared.connection import Batcher, connect
 from .shared.counters import Counters, Lease, MemoryCounters, RedisCounters
 from .shared.enforce import KeyLimiter, LimitsBook
 from .shared.health import RedisHealthStore
@@ -205,10 +205,11 @@ class Gateway:
             connect(config.redis, password_env=config.redis_password_env) if config.redis else None
         )
         counters: Counters = MemoryCounters()
-        if self.redis is not None:
+        batcher = Batcher(self.redis) if self.redis is not None else None
+        if batcher is not None:
             # A request's slot outlives the longest it may take, then frees itself.
             lease = config.body_timeout + config.upstream_timeout + 60.0
-            counters = RedisCounters(self.redis, prefix=config.redis_prefix, lease_seconds=lease)
+            counters = RedisCounters(batcher, prefix=config.redis_prefix, lease_seconds=lease)
         self.limiter = KeyLimiter(
             counters, on_error="closed" if config.limits_on_redis_error == "closed" else "open"
         )
@@ -219,12 +220,12 @@ class Gateway:
         self.response_db: ResponseDB | None = None
         by_name = {p.name: p.max_concurrency for p in config.providers if p.max_concurrency}
         limits: ConcurrencyLimits | dict[str, int] = by_name
-        if self.redis is not None and by_name:
+        if batcher is not None and by_name:
             # An upstream's max_concurrency holds across replicas (server/shared/slots.py).
             limits = ConcurrencyLimits(
                 by_name,
                 semaphore=shared_slots(
-                    self.redis,
+                    batcher,
                     prefix=config.redis_prefix,
                     lease_seconds=config.upstream_timeout + 60.0,
                 ),
@@ -240,8 +241,8 @@ class Gateway:
                 else MemoryCache(config.cache_ttl, config.cache_models, config.cache_max_entries)
             )
         health = None
-        if self.redis is not None:
-            health = RedisHealthStore(self.redis, prefix=config.redis_prefix)
+        if batcher is not None:
+            health = RedisHealthStore(batcher, prefix=config.redis_prefix)
         self.client = AsyncClient(
             timeout=Timeout(
                 total=config.upstream_timeout,

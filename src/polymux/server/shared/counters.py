@@ -23,14 +23,11 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from ..store import KeyLimits
-from .connection import script
+from .connection import Batcher
 from .slots import SLOT_LUA
-
-if TYPE_CHECKING:
-    from redis.asyncio import Redis
 
 __all__ = ["Counters", "Lease", "MemoryCounters", "RedisCounters", "Refusal", "counted"]
 
@@ -259,15 +256,17 @@ return 0
 
 class RedisCounters(Counters):
     """Counters shared by every process using the same Redis and ``prefix``: one script call
-    (one round trip) to admit a request, one to settle it. Errors propagate (the redis-py
-    ones): the caller decides between failing open and closed."""
+    to admit a request, one to settle it (batched with other requests' calls of the same
+    loop turn). Errors propagate (the redis-py ones): the caller decides between failing
+    open and closed."""
 
-    def __init__(self, client: Redis, *, prefix: str = "polymux:", lease_seconds: float = 660.0):
-        self._client = client
+    def __init__(
+        self, batcher: Batcher, *, prefix: str = "polymux:", lease_seconds: float = 660.0
+    ) -> None:
         self._prefix = prefix
         self._lease_seconds = lease_seconds
-        self._admit = script(client, _ADMIT)
-        self._settle = script(client, _SETTLE)
+        self._admit = batcher.script(_ADMIT)
+        self._settle = batcher.script(_SETTLE)
 
     def _key(self, key: str, what: str) -> str:
         # The braces make every counter of one key hash to one Redis Cluster slot.

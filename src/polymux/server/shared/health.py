@@ -15,13 +15,8 @@ reached, health falls back to this process's own memory (logged; README).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ...routing.health import HealthStore, InMemoryHealthStore
-from .connection import REDIS_ERRORS, Outage, script
-
-if TYPE_CHECKING:
-    from redis.asyncio import Redis
+from .connection import REDIS_ERRORS, Batcher, Outage
 
 __all__ = ["RedisHealthStore"]
 
@@ -82,13 +77,13 @@ class RedisHealthStore(HealthStore):
     #: Seconds a provider's state outlives its cooldown without news (then it is closed).
     LINGER = 3600
 
-    def __init__(self, client: Redis, *, prefix: str = "polymux:") -> None:
-        self._client = client
+    def __init__(self, batcher: Batcher, *, prefix: str = "polymux:") -> None:
+        self._client = batcher.client
         self._prefix = prefix
         #: Same settings, and where health is kept while Redis is away.
         self.local = InMemoryHealthStore()
-        self._wait = script(client, _WAIT)
-        self._fail = script(client, _FAIL)
+        self._wait = batcher.script(_WAIT)
+        self._fail = batcher.script(_FAIL)
         self._seen: set[str] = set()  # providers this process saw unhealthy
         self._outage = Outage()
 

@@ -16,13 +16,9 @@ import random
 import secrets
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING
 
 from ...routing.limits import Slots
-from .connection import REDIS_ERRORS, Outage, script
-
-if TYPE_CHECKING:
-    from redis.asyncio import Redis
+from .connection import REDIS_ERRORS, Batcher, Outage
 
 __all__ = ["SLOT_LUA", "RedisSlots", "shared_slots"]
 
@@ -57,13 +53,13 @@ class RedisSlots:
     """One provider's slots (``Slots``: what the router's semaphores offer)."""
 
     def __init__(
-        self, client: Redis, key: str, limit: int, *, lease_seconds: float, outage: Outage
+        self, batcher: Batcher, key: str, limit: int, *, lease_seconds: float, outage: Outage
     ) -> None:
-        self._client = client
+        self._client = batcher.client
         self._key = key
         self._limit = limit
         self._lease_seconds = lease_seconds
-        self._take = script(client, _TAKE)
+        self._take = batcher.script(_TAKE)
         self._outage = outage
         self._local = asyncio.Semaphore(limit)  # while Redis is away
         self._held: list[str | None] = []  # lease ids this process holds (None: local)
@@ -115,13 +111,13 @@ class RedisSlots:
 
 
 def shared_slots(
-    client: Redis, *, prefix: str, lease_seconds: float
+    batcher: Batcher, *, prefix: str, lease_seconds: float
 ) -> Callable[[str, int], Slots]:
     """``ConcurrencyLimits(semaphore=...)``: each provider's slots in Redis."""
     outage = Outage()
 
     def make(provider: str, limit: int) -> Slots:
         key = f"{prefix}slots:{provider}"
-        return RedisSlots(client, key, limit, lease_seconds=lease_seconds, outage=outage)
+        return RedisSlots(batcher, key, limit, lease_seconds=lease_seconds, outage=outage)
 
     return make
