@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from polymux.server.store import KeyLimits, Store
 
@@ -25,6 +26,15 @@ CHAT_BODY = {"model": "fake-model", "messages": [{"role": "user", "content": "hi
 def prefix() -> str:
     """A Redis key prefix of one test: tests never see each other's counters."""
     return f"polymux-test-{secrets.token_hex(4)}:"
+
+
+def shared_state(request: pytest.FixtureRequest, shared: bool) -> dict[str, Any]:
+    """Config overrides: the session's redis-server under a fresh prefix, or nothing (the
+    embedded default)."""
+    if not shared:
+        return {}
+    server: RedisServer = request.getfixturevalue("redis_server")
+    return {"redis": server.url, "redis_prefix": prefix()}
 
 
 @contextmanager

@@ -129,7 +129,8 @@ def test_two_workers_share_the_port_and_are_supervised(
         for t in threads:
             t.join(30)
         assert answers == [200] * held
-        assert sum(per_worker) == held
+        # (A /health connection of the wait may still be open too.)
+        assert sum(per_worker) >= held
         assert all(n > 0 for n in per_worker), per_worker  # both workers serve
 
         os.kill(first[0], signal.SIGKILL)
@@ -152,14 +153,24 @@ def test_two_workers_share_the_port_and_are_supervised(
             proc.stderr.close()
 
 
-def test_workers_must_be_positive() -> None:
+def _refused(*args: str) -> str:
+    """``polymux serve ARGS``'s error output; it must exit at once with a usage error."""
     result = subprocess.run(
-        [PY, "-m", "polymux", "serve", "--workers", "0", "--base-url", "http://127.0.0.1:9/v1"],
+        [PY, "-m", "polymux", "serve", *args, "--base-url", "http://127.0.0.1:9/v1"],
         env=clean_env(),
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=30,
     )
-    assert result.returncode == 2
-    assert "--workers must be 1 or more" in result.stderr
+    assert result.returncode in (2, 3), result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stderr
+
+
+def test_workers_must_be_positive() -> None:
+    assert "--workers must be 1 or more" in _refused("--workers", "0")
+
+
+def test_redis_flag_must_be_a_url() -> None:
+    assert "[state] redis must be a URL" in _refused("--redis", "10.0.0.5:6379")

@@ -16,7 +16,7 @@ from .fakes import FakeServer
 from .fakes.openai import error, reply
 from .server_harness import LiveGateway
 from .services import RedisServer
-from .shared_support import prefix
+from .shared_support import prefix, shared_state
 
 BODY = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
 
@@ -58,10 +58,7 @@ def _rate_limit_first(gw: LiveGateway) -> None:
 def test_a_rate_limit_seen_by_one_replica_is_skipped_by_the_others(
     shared: bool, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    state: dict[str, Any] = {}
-    if shared:
-        server: RedisServer = request.getfixturevalue("redis_server")
-        state = {"redis": server.url, "redis_prefix": prefix()}
+    state = shared_state(request, shared)
     with (
         LiveGateway(tmp_path, _configure(state)) as a,
         LiveGateway(tmp_path, _configure(state)) as b,

@@ -19,7 +19,7 @@ from .fakes import FakeServer, json
 from .fakes.openai import CHAT, completion
 from .server_harness import LiveGateway, fake_config
 from .services import RedisServer
-from .shared_support import CHAT_BODY, prefix
+from .shared_support import CHAT_BODY, prefix, shared_state
 
 
 def _until(check: Any, timeout: float = 10.0) -> None:
@@ -32,10 +32,7 @@ def _until(check: Any, timeout: float = 10.0) -> None:
 def test_one_slot_is_shared_by_two_replicas(
     shared: bool, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    state: dict[str, Any] = {}
-    if shared:
-        server: RedisServer = request.getfixturevalue("redis_server")
-        state = {"redis": server.url, "redis_prefix": prefix()}
+    state = shared_state(request, shared)
     gate = threading.Event()
 
     async def held(request: Any) -> Any:
