@@ -69,6 +69,17 @@ def start_gateway(
     return Gateway(name, proc, f"http://127.0.0.1:{port}", key)
 
 
+def start_redis() -> subprocess.Popen[bytes] | None:
+    if not shutil.which("redis-server"):
+        print("redis-server: not installed, the Redis row is skipped (make services)")
+        return None
+    port = str(free_port())
+    return subprocess.Popen(
+        ["redis-server", "--port", port, "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+
+
 async def wait_up(gw: Gateway) -> None:
     import aiohttp
 
@@ -87,24 +98,17 @@ async def wait_up(gw: Gateway) -> None:
 async def run(args: argparse.Namespace) -> list[Gateway]:
     with tempfile.TemporaryDirectory() as folder, Upstream(chunks=10) as upstream:
         tmp = Path(folder)
-        redis = None
         gateways = [
             start_gateway("1 worker", upstream, tmp),
             start_gateway("2 workers", upstream, tmp, "--workers", "2"),
             start_gateway("limits in memory", upstream, tmp, limits=True),
         ]
-        if shutil.which("redis-server"):
-            port = free_port()
-            redis = subprocess.Popen(
-                ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
-                stdout=subprocess.DEVNULL,
-            )
-            url = f"redis://127.0.0.1:{port}/0"
+        redis = start_redis()
+        if redis is not None:
+            url = f"redis://127.0.0.1:{redis.args[2]}/0"
             gateways.append(
                 start_gateway("limits in redis", upstream, tmp, "--redis", url, limits=True)
             )
-        else:
-            print("redis-server: not installed, the Redis row is skipped (make services)")
         try:
             for gw in gateways:
                 await wait_up(gw)
