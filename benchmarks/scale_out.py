@@ -69,15 +69,17 @@ def start_gateway(
     return Gateway(name, proc, f"http://127.0.0.1:{port}", key)
 
 
-def start_redis() -> subprocess.Popen[bytes] | None:
+def start_redis() -> tuple[subprocess.Popen[bytes] | None, str]:
+    """(a redis-server on a free port, its URL), or (None, "") when it is not installed."""
     if not shutil.which("redis-server"):
         print("redis-server: not installed, the Redis row is skipped (make services)")
-        return None
-    port = str(free_port())
-    return subprocess.Popen(
-        ["redis-server", "--port", port, "--save", "", "--appendonly", "no"],
+        return None, ""
+    port = free_port()
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,
     )
+    return proc, f"redis://127.0.0.1:{port}/0"
 
 
 async def wait_up(gw: Gateway) -> None:
@@ -103,9 +105,8 @@ async def run(args: argparse.Namespace) -> list[Gateway]:
             start_gateway("2 workers", upstream, tmp, "--workers", "2"),
             start_gateway("limits in memory", upstream, tmp, limits=True),
         ]
-        redis = start_redis()
+        redis, url = start_redis()
         if redis is not None:
-            url = f"redis://127.0.0.1:{redis.args[2]}/0"
             gateways.append(
                 start_gateway("limits in redis", upstream, tmp, "--redis", url, limits=True)
             )

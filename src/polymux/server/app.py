@@ -18,7 +18,6 @@ from typing import Any
 
 from ..client.async_client import AsyncClient
 from ..errors import AllProvidersFailedError, APIError
-from ..routing.limits import ConcurrencyLimits
 from ..types.request import Timeout
 from . import request_log, web
 from .asgi import (
@@ -40,12 +39,8 @@ from .readiness import Readiness, sqlite_check, upstreams_check
 from .request_id import HEADER as REQUEST_ID_HEADER
 from .request_id import request_id
 from .response_store import ResponseDB
-from .shared.cache import MemoryCache, RedisCache, ResponseCache
-from .shared.connection import Batcher, connect
-from .shared.counters import Counters, Lease, MemoryCounters, RedisCounters
-from .shared.enforce import KeyLimiter, LimitsBook
-from .shared.health import RedisHealthStore
-from .shared.slots import shared_slots
+from .shared.counters import Lease
+from .shared.state import shared_state
 from .store import Store, UsageRecord, default_db_path
 from .targets import ModelMap
 from .usage import UsageLog
@@ -200,49 +195,13 @@ class Gateway:
             refresh=key_refresh,
         )
         self.usage = UsageLog(self.db_path)
-        #: The process's Redis client when [state] redis is set (server/shared/).
-        self.redis = (
-            connect(config.redis, password_env=config.redis_password_env) if config.redis else None
-        )
-        counters: Counters = MemoryCounters()
-        batcher = Batcher(self.redis) if self.redis is not None else None
-        if batcher is not None:
-            # A request's slot outlives the longest it may take, then frees itself.
-            lease = config.body_timeout + config.upstream_timeout + 60.0
-            counters = RedisCounters(batcher, prefix=config.redis_prefix, lease_seconds=lease)
-        self.limiter = KeyLimiter(
-            counters, on_error="closed" if config.limits_on_redis_error == "closed" else "open"
-        )
-        # STAND-IN (issue 21-store): the caller's KeyLimits come from KeyRing.authenticate
-        # once that lands; until then they are read by key name from the store.
-        self._limits_of = LimitsBook(self._store, key_refresh).get
+        #: Limits, cooldowns, slots and the cache shared by workers and replicas (shared/).
+        self.shared = shared_state(config, self._store, key_refresh)
+        self.limiter = self.shared.limiter
+        self.cache = self.shared.cache
+        self._limits_of = self.shared.limits_of
         #: Stored /v1/responses responses, opened on first use (server/responses.py).
         self.response_db: ResponseDB | None = None
-        by_name = {p.name: p.max_concurrency for p in config.providers if p.max_concurrency}
-        limits: ConcurrencyLimits | dict[str, int] = by_name
-        if batcher is not None and by_name:
-            # An upstream's max_concurrency holds across replicas (server/shared/slots.py).
-            limits = ConcurrencyLimits(
-                by_name,
-                semaphore=shared_slots(
-                    batcher,
-                    prefix=config.redis_prefix,
-                    lease_seconds=config.upstream_timeout + 60.0,
-                ),
-            )
-        #: The response cache when [cache] is configured (server/shared/cache.py).
-        self.cache: ResponseCache | None = None
-        if config.cache_ttl is not None:
-            self.cache = (
-                RedisCache(
-                    self.redis, config.cache_ttl, config.cache_models, prefix=config.redis_prefix
-                )
-                if self.redis is not None
-                else MemoryCache(config.cache_ttl, config.cache_models, config.cache_max_entries)
-            )
-        health = None
-        if batcher is not None:
-            health = RedisHealthStore(batcher, prefix=config.redis_prefix)
         self.client = AsyncClient(
             timeout=Timeout(
                 total=config.upstream_timeout,
@@ -251,8 +210,8 @@ class Gateway:
                 idle=config.idle_timeout,
             ),
             max_retries=config.max_retries,
-            concurrency=limits or None,
-            health=health,
+            concurrency=self.shared.concurrency,
+            health=self.shared.health,
             allow_private_image_urls=config.allow_private_image_urls,
         )
         self.pass_through = frozenset(config.pass_through)
@@ -302,8 +261,7 @@ class Gateway:
                 break
             await asyncio.sleep(0.01)
         await self.client.close()
-        if self.redis is not None:
-            await self.redis.aclose()
+        await self.shared.aclose()
         await asyncio.to_thread(self.usage.close)
         if self.response_db is not None:
             self.response_db.close()
