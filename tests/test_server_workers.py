@@ -133,6 +133,11 @@ def test_two_workers_share_the_port_and_are_supervised(
         assert sum(per_worker) >= held
         assert all(n > 0 for n in per_worker), per_worker  # both workers serve
 
+        # Metrics of both workers in one scrape (a multiprocess folder set up by the parent).
+        metrics = httpx.get(url + "/metrics", timeout=10)
+        assert metrics.status_code == 200
+        assert "polymux_requests_total" in metrics.text
+
         os.kill(first[0], signal.SIGKILL)
         _wait_until(lambda: len(_workers(proc.pid)) == 2 and first[0] not in _workers(proc.pid))
         _wait_until(lambda: _healthy(url))

@@ -69,15 +69,18 @@ def test_a_rate_limit_seen_by_one_replica_is_skipped_by_the_others(
         assert _answer(a) == "from second"  # A's first answered 429: A falls back
         assert _firsts(a) == 2
         answers = [_answer(b) for _ in range(3)]
+        cooling = b.call(lambda: b.app.client.router.health.cooling_for("first"))
         assert _answer(a) == "from second"
         assert _firsts(a) == 2  # A skips it now
         b_firsts = _firsts(b)
     if shared:
         assert answers == ["from second"] * 3
         assert b_firsts == 1  # B never called it after A's 429
+        assert 100 < cooling <= 120  # B's metrics and /ready see A's cooldown
     else:  # each process keeps its own health
         assert answers == ["from first"] * 3
         assert b_firsts == 4
+        assert cooling == 0.0
 
 
 def test_health_falls_back_to_each_process_while_redis_is_away(

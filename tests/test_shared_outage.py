@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import httpx
 import pytest
 
 from polymux.server.store import KeyLimits
@@ -38,12 +39,20 @@ def test_limits_fail_closed_when_configured(tmp_path: Path, outage: RedisServer)
     with replicas(tmp_path, outage, 2, limits_on_redis_error="closed") as (a, b):
         key = limited_key(a.db_path, "team", KeyLimits(rpm=5))
         assert chat(a, key).status_code == 200
+        assert httpx.get(a.url + "/ready", timeout=10).status_code == 200
         outage.stop()
         during = [chat(gw, key) for gw in (a, b)]
+        not_ready = httpx.get(b.url + "/ready", timeout=10)
         outage.start()
         after = [chat(gw, key).status_code for gw in (a, b)]
+        ready = httpx.get(b.url + "/ready", timeout=10).status_code
     for answer in during:
         assert answer.status_code == 503
         assert answer.headers["retry-after"] == "1"
         assert answer.json()["error"]["code"] == "limits_unavailable"
     assert after == [200, 200]
+    # /ready names Redis while it is away (the route is public: no address in the reason).
+    assert not_ready.status_code == 503
+    assert "Redis unreachable" in not_ready.json()["checks"]["redis"]
+    assert outage.url.split("//")[1] not in not_ready.text
+    assert ready == 200

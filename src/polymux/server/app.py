@@ -39,6 +39,7 @@ from .readiness import Readiness, sqlite_check, upstreams_check
 from .request_id import HEADER as REQUEST_ID_HEADER
 from .request_id import request_id
 from .response_store import ResponseDB
+from .shared.connection import readiness_check
 from .shared.counters import Lease
 from .shared.state import shared_state
 from .store import Store, UsageRecord, default_db_path
@@ -236,6 +237,8 @@ class Gateway:
         self.readiness = Readiness()
         self.readiness.add("database", sqlite_check(self.db_path))
         self.readiness.add("upstreams", upstreams_check(health, self.models.providers))
+        if self.shared.redis is not None:
+            self.readiness.add("redis", readiness_check(self.shared.redis))
         self.metrics: GatewayMetrics | None = None
         if config.metrics:
             try:

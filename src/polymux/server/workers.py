@@ -17,6 +17,7 @@ limits and cooldowns (README, "Running several replicas").
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import signal
@@ -66,9 +67,32 @@ def _worker(config: GatewayConfig, db_path: Path, shared: socket.socket | None) 
     from .app import create_app
     from .run import uvicorn_config
 
+    if config.json_logs:
+        from .request_log import install_handler
+
+        install_handler()
     sock = shared or bind(config.host, config.port)
     app = create_app(config, db_path=db_path)
     uvicorn.Server(uvicorn_config(app, config)).run(sockets=[sock])
+
+
+def _metrics_folder() -> None:
+    """One folder the workers' metrics are written to and read from (GET /metrics sums
+    them): $PROMETHEUS_MULTIPROC_DIR when set, else a new temporary one."""
+    import os
+
+    from .metrics import MULTIPROC_ENV, setup_multiprocess
+
+    setup_multiprocess(os.environ.get(MULTIPROC_ENV) or None)
+
+
+def _exited(config: GatewayConfig, process: BaseProcess) -> None:
+    """A worker is gone: its in-flight gauges stop counting (its counters stay)."""
+    if config.metrics and process.pid is not None:
+        from .metrics import worker_exited
+
+        with contextlib.suppress(ImportError):  # no prometheus-client: metrics are off
+            worker_exited(process.pid)
 
 
 def serve_workers(config: GatewayConfig, db_path: Path, workers: int) -> None:
@@ -78,6 +102,8 @@ def serve_workers(config: GatewayConfig, db_path: Path, workers: int) -> None:
     if REUSE_PORT:
         sock.close()  # the workers open their own
         shared = None
+    if config.metrics:
+        _metrics_folder()  # before any worker starts: they inherit where to write
     context = multiprocessing.get_context("spawn")
     stopping = False
 
@@ -108,6 +134,7 @@ def serve_workers(config: GatewayConfig, db_path: Path, workers: int) -> None:
                     break
                 # Killed (a negative code: its signal) or failed later: serve on without it.
                 log.warning("worker %d exited with %s; starting another", process.pid, code)
+                _exited(config, process)
                 running[i] = start()
     finally:
         for process, _ in running:
@@ -119,6 +146,7 @@ def serve_workers(config: GatewayConfig, db_path: Path, workers: int) -> None:
             if process.is_alive():
                 process.kill()
                 process.join()
+            _exited(config, process)
         if shared is not None:
             shared.close()
         for signum, handler in previous.items():

@@ -13,7 +13,7 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ...errors import ConfigurationError
@@ -21,7 +21,7 @@ from ...errors import ConfigurationError
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["REDIS_ERRORS", "Batcher", "Outage", "Script", "connect"]
+__all__ = ["REDIS_ERRORS", "Batcher", "Outage", "Script", "connect", "readiness_check"]
 
 log = logging.getLogger("polymux.server")
 
@@ -75,6 +75,20 @@ def _errors() -> tuple[type[BaseException], ...]:
 #: What a Redis call raises when the server is away, slow or refuses (a full memory, a
 #: read-only replica): the features fall back on any of these.
 REDIS_ERRORS: tuple[type[BaseException], ...] = _errors()
+
+
+def readiness_check(client: Redis) -> Callable[[], Awaitable[str | None]]:
+    """The gateway's ``/ready`` check of Redis (server/readiness.py): None when it answers
+    PING, else why not (no address or password: the route is public)."""
+
+    async def check() -> str | None:
+        try:
+            await client.ping()
+        except REDIS_ERRORS as exc:
+            return f"Redis unreachable ({type(exc).__name__})"
+        return None
+
+    return check
 
 
 class Outage:

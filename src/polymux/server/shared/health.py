@@ -44,6 +44,15 @@ return {'0', 1}
 """
 )
 
+# KEYS: the provider's hash. Returns the seconds it still cools down (a string).
+_COOLING = (
+    _NOW
+    + """
+local open_until = tonumber(redis.call('HGET', KEYS[1], 'open_until') or '0')
+return tostring(math.max(0, open_until - now))
+"""
+)
+
 # KEYS: the provider's hash. ARGV: rate limited (1/0), seconds of a rate limit's cooldown,
 # failure threshold, cooldown, seconds the state lives without news.
 _FAIL = (
@@ -84,6 +93,7 @@ class RedisHealthStore(HealthStore):
         self.local = InMemoryHealthStore()
         self._wait = batcher.script(_WAIT)
         self._fail = batcher.script(_FAIL)
+        self._cooling = batcher.script(_COOLING)
         self._seen: set[str] = set()  # providers this process saw unhealthy
         self._outage = Outage()
 
@@ -110,6 +120,15 @@ class RedisHealthStore(HealthStore):
         else:
             self._seen.discard(provider)
         return max(0.0, float(wait))
+
+    async def cooling_for(self, provider: str) -> float:
+        try:
+            seconds = await self._cooling(keys=[self._key(provider)], args=[])
+        except REDIS_ERRORS as exc:
+            self._failed(exc)
+            return await self.local.cooling_for(provider)
+        self._outage.ok()
+        return float(seconds)
 
     async def record_success(self, provider: str) -> None:
         await self.local.record_success(provider)
