@@ -198,26 +198,17 @@ async def _disconnected(receive: Receive) -> None:
 #: Watchers of requests still running or whose answer is not complete yet.
 _WATCHERS: set[asyncio.Future[None]] = set()
 
-#: Seconds a request runs before its disconnect watcher starts. A watcher is a task that
-#: waits in ``receive()`` and wakes once more when the answer is complete: 30-90 us of CPU,
-#: the largest cost the server layer added to a quick request. A request answered sooner
-#: never pays it (one timer, cancelled); a client that leaves earlier is noticed this much
-#: later at most, which costs at most this long of an upstream answer nobody reads.
-WATCH_AFTER = 0.1
-
 
 async def until_disconnect(receive: Receive, work: Awaitable[T]) -> T:
-    """Run ``work`` in this task; cancel it if the client disconnects
-    (``ClientDisconnected``), at once if the work has run ``WATCH_AFTER`` seconds, else as
-    soon as it has.
+    """Run ``work`` in this task; cancel it at once if the client disconnects
+    (``ClientDisconnected``).
 
     The body must have been read: from then on ``receive()`` only reports the disconnect,
     or, once the answer is complete, returns at once (the ASGI rule), which ends the watcher
-    by itself: it is never cancelled, which would cost more than the rest of it. At most one
-    watcher task a request, started by a timer; ``work`` runs in the caller's task, so a
-    cancellation from elsewhere (server shutdown) reaches it directly and it unwinds (a
-    stream sends its last, error, event: chat.py) before this returns, and no task of its
-    own keeps its error alive.
+    by itself: it is never cancelled, which would cost more than the rest of it. One watcher
+    task a request; ``work`` runs in the caller's task, so a cancellation from elsewhere
+    (server shutdown) reaches it directly and it unwinds (a stream sends its last, error,
+    event: chat.py) before this returns, and no task of its own keeps its error alive.
     """
     task = asyncio.current_task()
     assert task is not None
@@ -230,12 +221,9 @@ async def until_disconnect(receive: Receive, work: Awaitable[T]) -> T:
             gone = True
             task.cancel()
 
-    def start_watching() -> None:
-        watcher = asyncio.ensure_future(watch())
-        _WATCHERS.add(watcher)  # the loop keeps only a weak reference to a task
-        watcher.add_done_callback(_WATCHERS.discard)
-
-    timer = asyncio.get_running_loop().call_later(WATCH_AFTER, start_watching)
+    watcher = asyncio.ensure_future(watch())
+    _WATCHERS.add(watcher)  # the loop keeps only a weak reference to a task
+    watcher.add_done_callback(_WATCHERS.discard)
     try:
         return await work
     except BaseException:
@@ -248,4 +236,3 @@ async def until_disconnect(receive: Receive, work: Awaitable[T]) -> T:
         raise ClientDisconnected from None
     finally:
         finished = True
-        timer.cancel()

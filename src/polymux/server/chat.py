@@ -8,8 +8,7 @@ request.
 
 Streaming: the first chunk is awaited before the answer starts, so a failure to start is a
 plain JSON error with its status. After that an error is one SSE ``{"error": ...}`` event,
-then the end of the stream. A client that disconnects cancels the upstream call (within
-``asgi.WATCH_AFTER``, 0.1 s).
+then the end of the stream. A client that disconnects cancels the upstream call at once.
 """
 
 from __future__ import annotations
