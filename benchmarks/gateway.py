@@ -55,6 +55,7 @@ from upstream import Upstream, cpus
 
 MODEL = "bench-model"
 REPO = Path(__file__).resolve().parent.parent
+LITELLM_KEY = "sk-bench-litellm"
 REQUEST = {"model": MODEL, "messages": [{"role": "user", "content": "Hello"}]}
 
 FLOOR_APP = r"""
@@ -169,7 +170,7 @@ class Server:
     ) -> None:
         self.name = name
         self.health = health
-        self.url = health.rsplit("/", 1)[0] + "/v1/chat/completions"
+        self.url = "/".join(health.split("/", 3)[:3]) + "/v1/chat/completions"  # same host
         self.key = key
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 - kept open while the server runs
         _, server_cpus = cpus()
@@ -371,12 +372,16 @@ def start_litellm(upstream: str, tmp: Path) -> Server | None:
         f"      model: openai/{MODEL}\n"
         f"      api_base: {upstream}\n"
         "      api_key: unused\n"
+        # Its proxy refuses to start without a master key (as of 1.110): auth on, as for
+        # polymux.
+        "general_settings:\n"
+        f"  master_key: {LITELLM_KEY}\n"
     )
     port = free_port()
     exe = Path(sys.executable).with_name("litellm")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "litellm"]
     cmd += ["--config", str(config), "--port", str(port), "--num_workers", "1"]
-    return Server("litellm", cmd, f"http://127.0.0.1:{port}/health/liveliness")
+    return Server("litellm", cmd, f"http://127.0.0.1:{port}/health/liveliness", LITELLM_KEY)
 
 
 async def run(args: argparse.Namespace) -> dict[str, Server]:
