@@ -17,16 +17,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from polymux.types import chat, images
+from polymux.types import audio, chat, completions, embeddings, images, moderations, responses
 from polymux.types._record import OmittedWhenNone, Record, _init_source
 
 #: Every record type whose ``__init__`` is generated (a record with an extension field).
 GENERATED: list[type[Record]] = [
     cls
-    for module in (chat, images)
+    for module in (chat, images, responses, embeddings, completions, moderations, audio)
     for cls in vars(module).values()
-    if isinstance(cls, type) and issubclass(cls, Record) and cls._omit_when_none
+    if isinstance(cls, type) and issubclass(cls, Record) and cls._omitted_descriptors
 ]
+
 
 ABSENT = object()
 
@@ -34,6 +35,15 @@ ABSENT = object()
 def test_the_records_of_the_streaming_path_are_generated() -> None:
     assert {chat.ChatCompletionChunk, chat.ChoiceDelta, chat.ChatCompletion} <= set(GENERATED)
     assert chat.ChunkChoice not in GENERATED  # no extension field: the dataclass __init__
+
+
+def test_slotted_records_keep_the_dataclass_init() -> None:
+    for cls in (responses.ResponseOutputText, embeddings.CreateEmbeddingResponse):
+        assert cls._omit_when_none and "__slots__" in cls.__dict__ and cls not in GENERATED
+    text = responses.ResponseOutputText(text="hi")
+    assert text.logprobs is None and text.parsed is None  # slots set by the dataclass init
+    assert text.model_dump() == {"text": "hi", "annotations": [], "type": "output_text"}
+    assert responses.ResponseOutputText(text="hi", logprobs=[]).model_dump()["logprobs"] == []
 
 
 def _reference(cls: type[Record], given: dict[str, Any]) -> Record:

@@ -66,6 +66,7 @@ class OmittedWhenNone(Generic[T]):
     def __set_name__(self, owner: type[Record], name: str) -> None:
         self.name = name
         owner._omit_when_none = owner._omit_when_none | {name}
+        owner._omitted_descriptors = owner._omitted_descriptors | {name}
 
     @overload
     def __get__(self, obj: None, owner: Any) -> None: ...
@@ -111,7 +112,7 @@ def _init_source(cls: type[Record]) -> tuple[str, dict[str, Any]]:
         else:
             param = name
         (keywords if f.kw_only else positional).append(param)
-        if name in cls._omit_when_none:
+        if name in cls._omitted_descriptors:
             body.append(f"    if {name} is not None: self.__dict__[{name!r}] = {name}")
         else:
             body.append(f"    self.{name} = {name}")
@@ -153,11 +154,14 @@ class Record:
     # Extension fields (not in the OpenAI schema) that are left out of dumps while unset,
     # so a dump reads like the OpenAI API's own JSON: the OmittedWhenNone fields.
     _omit_when_none: ClassVar[frozenset[str]] = frozenset()
+    # The ``OmittedWhenNone`` fields among them (a slotted record names its extensions in
+    # ``_omit_when_none`` itself and stores them as slots): what the generated __init__ is for.
+    _omitted_descriptors: ClassVar[frozenset[str]] = frozenset()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         # Runs after the class body's ``__set_name__`` calls, before ``@dataclass``.
-        if cls._omit_when_none and "__init__" not in cls.__dict__:
+        if cls._omitted_descriptors and "__init__" not in cls.__dict__:
             cls.__init__ = _init_once(cls)  # type: ignore[method-assign]
 
     def model_dump(self, *, exclude_none: bool = False) -> dict[str, Any]:
