@@ -394,9 +394,9 @@ async def _first_byte(pending: Any, request: HttpRequest) -> aiohttp.ClientRespo
     seconds = request.options.timeout.first_byte
     try:
         if sys.version_info >= (3, 11):
-            # One timer in this task: ``wait_for`` ran ``pending`` as a task of its own on
-            # Python 3.11, which cost a gateway (where this limit is always set) about 5 % of
-            # its CPU per request.
+            # One timer in this task: ``wait_for`` runs ``pending`` as a task of its own on
+            # Python 3.11 (py-spy put it at about 5 % of a gateway's samples; the gateway
+            # always sets this limit).
             async with asyncio.timeout(seconds):
                 return await pending  # type: ignore[no-any-return]
         return await asyncio.wait_for(pending, seconds)
