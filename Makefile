@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: run example test lint typecheck unit package bench clean venv web browser services
+.PHONY: run example test lint typecheck unit package bench bench-deps clean venv web browser services
 
 # The web chat's third-party libraries (marked, DOMPurify, highlight.js): installed from npm
 # at the versions web/package-lock.json pins, and their built files copied into the package's
@@ -103,8 +103,21 @@ package: $(STAMP) $(WEB_STAMP)
 
 test: lint typecheck unit package
 
+# What benchmarks/gateway.py compares against besides its own floor: Debian's nginx (as root;
+# not needed by the tests). LiteLLM's proxy goes in a throw-away venv (benchmarks/README.md).
+bench-deps:
+	@if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+				apt-get install -y -q --no-install-recommends nginx-light; \
+		else \
+			echo "make bench-deps: install Debian's nginx-light (as root: apt-get install" \
+				"nginx-light), or benchmarks/gateway.py skips nginx"; \
+		fi; \
+	fi
+
 # Run by hand, never by the tests: each prints ratios against a baseline of the same run.
-bench: $(STAMP)
+bench: $(STAMP) bench-deps
 	$(BIN)/python benchmarks/import_time.py
 	$(BIN)/python benchmarks/cli_startup.py
 	$(BIN)/python benchmarks/throughput.py --clients raw,polymux,openai

@@ -14,12 +14,13 @@ figure is the lowest batch, with the median beside it.
   session, passes the answer back; a stream is forwarded one SSE event per ASGI send, as the
   gateway sends them), served by uvicorn with the gateway's settings (uvloop, httptools, no
   access log). The ratios are against it.
-- floor+json: the same app also parsing every answer and event with orjson (what any proxy
-  that logs token usage must do at least), for reference.
+- floor+json: the same app also parsing every answer and event with orjson and serializing
+  it again (what any proxy that reads usage and rewrites what it forwards must do at least:
+  the floor issue 21 names for the per-chunk figure); its ratio is printed too.
 - polymux: ``polymux serve --base-url`` with every feature on: an API key (auth), the usage
   log (SQLite), the request limits.
 - nginx: ``proxy_pass`` to the same upstream, one worker, for reference (when ``nginx`` is
-  on the PATH: ``apt-get install nginx``).
+  installed: ``make bench-deps`` installs Debian's ``nginx-light``).
 - litellm: LiteLLM's proxy pointed at the same upstream, when ``litellm[proxy]`` is
   installed; ``litellm`` without the ``[proxy]`` extra is skipped with a message.
 
@@ -54,6 +55,7 @@ from upstream import Upstream, cpus
 
 MODEL = "bench-model"
 REPO = Path(__file__).resolve().parent.parent
+LITELLM_KEY = "sk-bench-litellm"
 REQUEST = {"model": MODEL, "messages": [{"role": "user", "content": "Hello"}]}
 
 FLOOR_APP = r"""
@@ -63,7 +65,7 @@ import orjson
 import uvicorn
 
 URL = sys.argv[2] + "/chat/completions"
-PARSE = sys.argv[3] == "parse"  # read every answer and event, as a gateway logging usage must
+PARSE = sys.argv[3] == "parse"  # read and rewrite every answer and event, as a gateway must
 HEADERS = {"content-type": "application/json", "authorization": "Bearer bench"}
 session = None
 
@@ -83,7 +85,7 @@ async def app(scope, receive, send):
     async with session.post(URL, data=body, headers=HEADERS) as resp:
         if resp.content_type != "text/event-stream":
             data = await resp.read()
-            PARSE and orjson.loads(data)
+            data = orjson.dumps(orjson.loads(data)) if PARSE else data
             headers = [(b"content-type", b"application/json"),
                        (b"content-length", str(len(data)).encode())]
             await send({"type": "http.response.start", "status": resp.status, "headers": headers})
@@ -92,7 +94,8 @@ async def app(scope, receive, send):
         await send({"type": "http.response.start", "status": resp.status, "headers": headers})
         async for line in resp.content:
             if line.startswith(b"data: "):
-                PARSE and line.startswith(b"data: {") and orjson.loads(line[6:])
+                if PARSE and line.startswith(b"data: {"):
+                    line = b"data: " + orjson.dumps(orjson.loads(line[6:])) + b"\n"
                 await send({"type": "http.response.body", "body": line + b"\n", "more_body": True})
         await send({"type": "http.response.body", "body": b""})
 
@@ -167,7 +170,7 @@ class Server:
     ) -> None:
         self.name = name
         self.health = health
-        self.url = health.rsplit("/", 1)[0] + "/v1/chat/completions"
+        self.url = "/".join(health.split("/", 3)[:3]) + "/v1/chat/completions"  # same host
         self.key = key
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 - kept open while the server runs
         _, server_cpus = cpus()
@@ -345,13 +348,17 @@ def start_litellm(upstream: str, tmp: Path) -> Server | None:
         print("litellm: not installed, skipped (pip install 'litellm[proxy]' to compare)")
         return None
     # litellm without its [proxy] extra imports but cannot serve: find out before waiting.
-    probe = subprocess.run(
-        [sys.executable, "-c", "import litellm.proxy.proxy_server"],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    try:
+        probe = subprocess.run(
+            [sys.executable, "-c", "import litellm.proxy.proxy_server"],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        print("litellm: importing its proxy took over 180 s; skipped")
+        return None
     if probe.returncode != 0:
         last = (probe.stderr.strip().splitlines() or ["?"])[-1]
         print(f"litellm: installed without its proxy ({last}); skipped")
@@ -365,12 +372,16 @@ def start_litellm(upstream: str, tmp: Path) -> Server | None:
         f"      model: openai/{MODEL}\n"
         f"      api_base: {upstream}\n"
         "      api_key: unused\n"
+        # Its proxy refuses to start without a master key (as of 1.110): auth on, as for
+        # polymux.
+        "general_settings:\n"
+        f"  master_key: {LITELLM_KEY}\n"
     )
     port = free_port()
     exe = Path(sys.executable).with_name("litellm")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "litellm"]
     cmd += ["--config", str(config), "--port", str(port), "--num_workers", "1"]
-    return Server("litellm", cmd, f"http://127.0.0.1:{port}/health/liveliness")
+    return Server("litellm", cmd, f"http://127.0.0.1:{port}/health/liveliness", LITELLM_KEY)
 
 
 async def run(args: argparse.Namespace) -> dict[str, Server]:
@@ -458,9 +469,15 @@ def main() -> None:
     floor = results.get("floor")
     if floor is None or not floor.requests:
         return
-    print("\nratio to the raw ASGI + aiohttp floor (target for polymux: <= 1.3x both)")
+    for base in (floor, results.get("floor+json")):
+        if base is not None and base.requests:
+            _ratios(base, results)
+
+
+def _ratios(floor: Server, results: dict[str, Server]) -> None:
+    print(f"\nratio to {floor.name} (target for polymux: <= 1.3x the raw floor, both figures)")
     print("lowest batch, and in brackets the median batch's figure and ratio")
-    print(f"{'server':>10}  {'us/request':>17}  {'x floor':>15}  {'us/chunk':>15}  {'x floor':>15}")
+    print(f"{'server':>10}  {'us/request':>17}  {'x base':>15}  {'us/chunk':>15}  {'x base':>15}")
     floor_r, floor_r_med = min(floor.requests), statistics.median(floor.requests)
     floor_c, floor_c_med = min(floor.chunks), statistics.median(floor.chunks)
     for r in results.values():

@@ -12,6 +12,14 @@ natively, in C, skipping nothing and adding nothing, so ``orjson.dumps(record)``
 ``orjson.dumps(record.model_dump())`` at a fraction of the cost (``json_bytes``; the gateway
 sends every answer and chunk this way; tests/test_record_json.py pins the two equal). For a
 slotted dataclass orjson takes a slower path and writes every field, unset extensions included.
+
+A record type with ``OmittedWhenNone`` fields gets its ``__init__`` generated here rather than
+by ``dataclasses``: the dataclass one stores such a field through the descriptor's
+``__set__``, a Python call per field (two for every streamed chunk), where the generated one
+writes the instance ``__dict__`` directly, in the same field order. It is made from the
+dataclass fields when the first instance is built (``dataclasses`` keeps an ``__init__`` a
+class already has: ``Record.__init_subclass__`` puts a stand-in there that builds the real one
+once). tests/test_record_init.py pins it to what the dataclass ``__init__`` gives.
 """
 
 from __future__ import annotations
@@ -24,6 +32,9 @@ import orjson
 __all__ = ["OmittedWhenNone", "Record", "dump", "json_bytes"]
 
 T = TypeVar("T")
+
+#: A parameter's default meaning "call the field's default_factory".
+_FACTORY = object()
 
 
 def dump(value: Any, exclude_none: bool) -> Any:
@@ -55,6 +66,7 @@ class OmittedWhenNone(Generic[T]):
     def __set_name__(self, owner: type[Record], name: str) -> None:
         self.name = name
         owner._omit_when_none = owner._omit_when_none | {name}
+        owner._omitted_descriptors = owner._omitted_descriptors | {name}
 
     @overload
     def __get__(self, obj: None, owner: Any) -> None: ...
@@ -75,6 +87,61 @@ class OmittedWhenNone(Generic[T]):
             obj.__dict__[self.name] = value
 
 
+def _init_source(cls: type[Record]) -> tuple[str, dict[str, Any]]:
+    """The source of ``cls.__init__`` and the names it refers to (see the module docstring):
+    the dataclass one's parameters and stores, but an ``OmittedWhenNone`` field only when
+    it is not None, straight into the instance ``__dict__``."""
+    names: dict[str, Any] = {"_FACTORY": _FACTORY}
+    positional: list[str] = []
+    keywords: list[str] = []
+    body: list[str] = []
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        name = f.name
+        if not f.init or cls.__dataclass_params__.frozen:  # type: ignore[attr-defined]
+            raise TypeError(
+                f"{cls.__qualname__}: a record with OmittedWhenNone fields cannot "
+                "be frozen or have init=False fields"
+            )
+        if f.default is not dataclasses.MISSING:
+            names[f"_default_{name}"] = f.default
+            param = f"{name}=_default_{name}"
+        elif f.default_factory is not dataclasses.MISSING:
+            names[f"_factory_{name}"] = f.default_factory
+            param = f"{name}=_FACTORY"
+            body.append(f"    if {name} is _FACTORY: {name} = _factory_{name}()")
+        else:
+            param = name
+        (keywords if f.kw_only else positional).append(param)
+        if name in cls._omitted_descriptors:
+            body.append(f"    if {name} is not None: self.__dict__[{name!r}] = {name}")
+        else:
+            body.append(f"    self.{name} = {name}")
+    if hasattr(cls, "__post_init__"):
+        body.append("    self.__post_init__()")
+    params = ", ".join(["self", *positional, *(["*", *keywords] if keywords else [])])
+    return f"def __init__({params}):\n" + "\n".join(body or ["    pass"]), names
+
+
+def _generate_init(cls: type[Record]) -> Any:
+    source, names = _init_source(cls)
+    exec(source, names)  # the code is made from the class's own field names (identifiers)
+    init = names["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__module__ = cls.__module__
+    return init
+
+
+def _init_once(cls: type[Record]) -> Any:
+    """A stand-in ``__init__`` that replaces itself with the generated one on first use."""
+
+    def __init__(self: Record, *args: Any, **kwargs: Any) -> None:
+        init = _generate_init(cls)
+        cls.__init__ = init  # type: ignore[method-assign]
+        init(self, *args, **kwargs)
+
+    return __init__
+
+
 class Record:
     """Mixin for the ``@dataclass`` response types.
 
@@ -87,6 +154,15 @@ class Record:
     # Extension fields (not in the OpenAI schema) that are left out of dumps while unset,
     # so a dump reads like the OpenAI API's own JSON: the OmittedWhenNone fields.
     _omit_when_none: ClassVar[frozenset[str]] = frozenset()
+    # The ``OmittedWhenNone`` fields among them (a slotted record names its extensions in
+    # ``_omit_when_none`` itself and stores them as slots): what the generated __init__ is for.
+    _omitted_descriptors: ClassVar[frozenset[str]] = frozenset()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Runs after the class body's ``__set_name__`` calls, before ``@dataclass``.
+        if cls._omitted_descriptors and "__init__" not in cls.__dict__:
+            cls.__init__ = _init_once(cls)  # type: ignore[method-assign]
 
     def model_dump(self, *, exclude_none: bool = False) -> dict[str, Any]:
         if "__slots__" in type(self).__dict__:  # a slotted record
