@@ -114,16 +114,120 @@ def _run_serve(args: argparse.Namespace) -> int:
 
 
 # -- keys ------------------------------------------------------------------------------------
+_NONE = ("none", "unlimited", "never", "any", "")
+
+
+def _count(text: str) -> int | None:
+    if text.strip().lower() in _NONE:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number (or 'none')") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more (or 'none' for no limit)")
+    return value
+
+
+def _amount(text: str) -> float | None:
+    if text.strip().lower() in _NONE:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number (or 'none')") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError("must be a number, 0 or more (or 'none')")
+    return value
+
+
+def _models(text: str) -> tuple[str, ...] | None:
+    if text.strip().lower() in _NONE:
+        return None
+    return tuple(part.strip() for part in text.split(",") if part.strip()) or None
+
+
+def _expiry(text: str) -> float | None:
+    """'none', a duration from now (30d, 12h) or a UTC date/time (2027-01-31[T12:00])."""
+    text = text.strip()
+    if text.lower() in _NONE:
+        return None
+    match = _SINCE.match(text.lower())
+    if match is not None:
+        return time.time() + float(match.group(1)) * _UNITS[match.group(2)]
+    from datetime import datetime, timezone
+
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: use a duration (30d, 12h), a UTC date such as 2027-01-31, or 'none'"
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.timestamp()
+
+
+def _text(text: str) -> str | None:
+    return None if text.strip().lower() in ("none", "") else text
+
+
+#: Flags that set a key's limits: name in KeyLimits -> (parser type, help).
+_LIMIT_FLAGS: dict[str, tuple[Any, str]] = {
+    "rpm": (_count, "requests per minute"),
+    "tpm": (_count, "tokens per minute"),
+    "concurrency": (_count, "requests in flight at once"),
+    "budget": (_amount, "spending limit per period, in --budget-unit"),
+    "budget_unit": (str, "what the budget counts: usd (from the price table) or tokens"),
+    "budget_period": (str, "when the budget resets: day or month (UTC)"),
+    "models": (_models, "the model names this key may use, comma-separated"),
+}
+
+
+def _key_options(parser: argparse.ArgumentParser) -> None:
+    # Defaults are SUPPRESSed: a flag not given leaves the namespace without it, so
+    # `keys set` changes only what was named.
+    for name, (kind, text) in _LIMIT_FLAGS.items():
+        flag = "--" + name.replace("_", "-")
+        extra: dict[str, Any] = {}
+        if name in ("budget_unit", "budget_period"):
+            extra["choices"] = ("usd", "tokens") if name == "budget_unit" else ("day", "month")
+        else:
+            text += " ('none': no limit)"
+        parser.add_argument(flag, type=kind, default=argparse.SUPPRESS, help=text, **extra)
+    parser.add_argument("--owner", type=_text, default=argparse.SUPPRESS, help="who owns it")
+    parser.add_argument("--note", type=_text, default=argparse.SUPPRESS, help="a note")
+    parser.add_argument(
+        "--expires",
+        type=_expiry,
+        default=argparse.SUPPRESS,
+        metavar="WHEN",
+        help="refuse the key after this: a duration (30d), a UTC date (2027-01-31) or 'none'",
+    )
+
+
+def _limits(args: argparse.Namespace, base: Any) -> Any:
+    """``base`` (a KeyLimits) with the limit flags that were given applied."""
+    from dataclasses import replace
+
+    given = {name: getattr(args, name) for name in _LIMIT_FLAGS if hasattr(args, name)}
+    return replace(base, **given) if given else base
+
+
 def register_keys(parser: argparse.ArgumentParser) -> Runner:
     _db_option(parser)
     sub = parser.add_subparsers(dest="keys_action", metavar="ACTION", required=True)
     create = sub.add_parser("create", help="create a key (printed once)")
     create.add_argument("name", help="a name for who uses the key (shown in the usage log)")
+    _key_options(create)
     listing = sub.add_parser("list", help="list keys (never the keys themselves)")
     listing.add_argument("--json", action="store_true", help="print JSON")
     revoke = sub.add_parser("revoke", help="revoke the active key with this name")
     revoke.add_argument("name")
-    for action in (create, listing, revoke):
+    change = sub.add_parser("set", help="change an active key's limits, owner, note or expiry")
+    change.add_argument("name")
+    _key_options(change)
+    for action in (create, listing, revoke, change):
         _db_option(action)
     return _run_keys
 
@@ -138,15 +242,58 @@ def _when(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else "-"
 
 
+def _limits_text(limits: Any) -> str:
+    parts = [f"{name}={getattr(limits, name)}" for name in ("rpm", "tpm", "concurrency")]
+    parts = [p for p in parts if not p.endswith("=None")]
+    if limits.budget is not None:
+        unit = "$" if limits.budget_unit == "usd" else "tokens "
+        parts.append(f"budget={unit}{limits.budget:g}/{limits.budget_period}")
+    if limits.models is not None:
+        parts.append("models=" + ",".join(limits.models))
+    return printable(" ".join(parts)) or "-"
+
+
+def _key_json(k: Any) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return {
+        "name": k.name,
+        "prefix": k.prefix,
+        "created": k.created,
+        "revoked": k.revoked,
+        "owner": k.owner,
+        "note": k.note,
+        "expires": k.expires,
+        "limits": asdict(k.limits),
+    }
+
+
 def _run_keys(args: argparse.Namespace) -> int:
+    from ..server.store import KeyLimits
+
+    metadata = {
+        name: getattr(args, name) for name in ("owner", "note", "expires") if hasattr(args, name)
+    }
     with _store(args) as store:
         if args.keys_action == "create":
-            key = store.create_key(args.name)
+            key = store.create_key(args.name, limits=_limits(args, KeyLimits()), **metadata)
             print(key)
             sys.stderr.write(
                 f"created key {args.name!r} (stored hashed in {store.path}); this is the only "
                 "time it is shown\n"
             )
+        elif args.keys_action == "set":
+            current = {k.name: k for k in store.list_keys(include_revoked=False)}.get(args.name)
+            limits = _limits(args, current.limits) if current is not None else None
+            changes = {
+                **metadata,
+                **({"limits": limits} if limits != getattr(current, "limits", None) else {}),
+            }
+            if current is None or not store.update_key(args.name, **changes):
+                raise CLIError(
+                    f"no active key named {args.name!r}", hint="'polymux keys list' shows them"
+                )
+            print(f"updated {args.name}")
         elif args.keys_action == "revoke":
             if not store.revoke_key(args.name):
                 raise CLIError(
@@ -156,27 +303,19 @@ def _run_keys(args: argparse.Namespace) -> int:
         else:
             keys = store.list_keys()
             if args.json:
-                print(
-                    json.dumps(
-                        [
-                            {
-                                "name": k.name,
-                                "prefix": k.prefix,
-                                "created": k.created,
-                                "revoked": k.revoked,
-                            }
-                            for k in keys
-                        ]
-                    )
-                )
+                print(json.dumps([_key_json(k) for k in keys]))
             elif not keys:
                 print("no keys: the gateway serves loopback clients only")
             else:
-                print(f"{'NAME':<24} {'KEY':<12} {'CREATED':<17} REVOKED")
+                print(
+                    f"{'NAME':<24} {'KEY':<12} {'CREATED':<17} {'REVOKED':<17} "
+                    f"{'EXPIRES':<17} {'OWNER':<16} LIMITS"
+                )
                 for k in keys:
                     print(
                         f"{printable(k.name):<24} {k.prefix + '…':<12} {_when(k.created):<17} "
-                        f"{_when(k.revoked)}"
+                        f"{_when(k.revoked):<17} {_when(k.expires):<17} "
+                        f"{printable(k.owner or '-')[:16]:<16} {_limits_text(k.limits)}"
                     )
     return EXIT_OK
 

@@ -30,7 +30,7 @@ from .asgi import (
     send_error,
     send_json,
 )
-from .auth import KeyRing, is_loopback_client
+from .auth import ANONYMOUS, Caller, KeyRing, is_loopback_client
 from .config import GatewayConfig
 from .errormap import SHUTDOWN_MESSAGE, GatewayHTTPError, map_error
 from .local import LocalOnly
@@ -62,10 +62,21 @@ class Call:
     receive: Receive
     send: Send
     record: UsageRecord
-    key_name: str | None = None
+    #: The authenticated key: its name and limits (server/auth.py).
+    caller: Caller = ANONYMOUS
     started: float = field(default_factory=time.perf_counter)
     #: Set by a handler once the response has started: errors then go in-band.
     responded: bool = False
+
+    @property
+    def key_name(self) -> str | None:
+        return self.caller.name
+
+    def use_model(self, model: str | None) -> None:
+        """Log ``model`` as the one asked for, refusing it (403) when the caller's key may
+        not use it. Every handler calls this before it calls an upstream."""
+        self.record.model = model
+        self.caller.check_model(model)
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000.0
@@ -363,7 +374,7 @@ class Gateway:
             lease: Lease | None = None
             try:
                 if path not in _PUBLIC and not path.startswith(_PUBLIC_PREFIXES):
-                    call.key_name = self._authorize(scope, path)
+                    call.caller = self._authorize(scope, path)
                     if call.key_name is not None:
                         limits = self._limits_of(call.key_name)
                         if limits is not None:  # a key without limits costs nothing more
@@ -457,17 +468,17 @@ class Gateway:
             timeout=self.config.body_timeout,
         )
 
-    def _authorize(self, scope: Scope, path: str) -> str | None:
+    def _authorize(self, scope: Scope, path: str) -> Caller:
         if not self.keys.has_keys:
             self._local.check(scope)
         if path.startswith("/media/"):
             # Media names are unguessable; an <img> tag cannot send a key. Without keys the
             # loopback-only rule still holds.
             if self.keys.has_keys or self.config.allow_unauthenticated:
-                return None
+                return ANONYMOUS
             if not is_loopback_client(scope.get("client")):
                 raise GatewayHTTPError(403, "this gateway serves only loopback clients")
-            return None
+            return ANONYMOUS
         return self.keys.authenticate(scope["headers"], scope.get("client"))
 
 

@@ -98,7 +98,7 @@ async def _transcribe(gateway: Gateway, call: Call, *, translate: bool) -> None:
     if extra:
         params["extra_body"] = extra
     route = gateway.models.route(model)
-    call.record.model = model
+    call.use_model(model)
     resource = (
         gateway.client.audio.translations if translate else gateway.client.audio.transcriptions
     )
@@ -131,7 +131,7 @@ async def handle_speech(gateway: Gateway, call: Call) -> None:
     if not model:
         raise InvalidRequestError("model is required, e.g. tts-1")
     route = gateway.models.route(model)
-    call.record.model = model
+    call.use_model(model)
     params = body_params(
         body,
         ("speed", "instructions"),

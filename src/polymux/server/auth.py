@@ -7,6 +7,10 @@
 - While no key exists, only loopback clients are served (unless the operator passed
   ``--allow-unauthenticated``); a key they send is ignored, since SDKs always send one.
 
+``authenticate`` answers a ``Caller``: the key's name and its ``KeyLimits`` (what the limit
+enforcement and the allowed-models check read), made once per key at each reload, so the
+request path allocates nothing. A key past its expiry is refused with a 401 that says so.
+
 Keys are compared by their SHA-256 against every active key with ``hmac.compare_digest``,
 without stopping at the first match, so timing says nothing about which key is close. The key
 list is re-read from the database at most every ``refresh`` seconds, so ``polymux keys
@@ -20,14 +24,51 @@ import hmac
 import ipaddress
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
 
 from .errormap import GatewayHTTPError
-from .store import Store, hash_key
+from .store import ActiveKey, KeyLimits, hash_key
 
-__all__ = ["ANONYMOUS", "KeyRing", "is_loopback_client"]
+__all__ = ["ANONYMOUS", "Caller", "KeyRing", "KeySource", "is_loopback_client"]
 
-#: The key name logged for requests served without a key.
-ANONYMOUS = None
+
+_NO_LIMITS = KeyLimits()
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is calling: the key's name (None: served without a key) and its limits."""
+
+    name: str | None
+    limits: KeyLimits = _NO_LIMITS
+    expires: float | None = None
+
+    def check_model(self, model: str | None) -> None:
+        """Refuse (403) a model outside the key's allowed models."""
+        allowed = self.limits.models
+        if allowed is None or model in allowed:
+            return
+        names = ", ".join(allowed)
+        raise GatewayHTTPError(
+            403,
+            f"this API key may not use model {model!r}; it may use: {names}"
+            if model
+            else f"this API key must name its model; it may use: {names}",
+            code="model_not_allowed",
+            param="model",
+        )
+
+
+#: The caller of a request served without a key.
+ANONYMOUS = Caller(None)
+
+
+class KeySource(Protocol):
+    """Where the key list comes from: the SQLite store, or a copy of the PostgreSQL one
+    refreshed in the background (server/database.py)."""
+
+    def key_state(self) -> tuple[bool, list[ActiveKey]]: ...
 
 
 def is_loopback_client(client: tuple[str, int] | list[object] | None) -> bool:
@@ -63,14 +104,14 @@ def _bearer(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
 
 class KeyRing:
     def __init__(
-        self, store: Store, *, allow_unauthenticated: bool = False, refresh: float = 1.0
+        self, store: KeySource, *, allow_unauthenticated: bool = False, refresh: float = 1.0
     ) -> None:
         self._store = store
         self._allow_unauthenticated = allow_unauthenticated
         self._refresh = refresh
         self._loaded_at = -1e9
         self._any = False
-        self._active: list[tuple[str, bytes]] = []
+        self._active: list[tuple[Caller, bytes]] = []
 
     def _load(self) -> None:
         now = time.monotonic()
@@ -78,7 +119,9 @@ class KeyRing:
             return
         ever, active = self._store.key_state()
         self._any = ever
-        self._active = [(name, bytes.fromhex(digest)) for name, digest in active]
+        self._active = [
+            (Caller(key.name, key.limits, key.expires), bytes.fromhex(key.digest)) for key in active
+        ]
         self._loaded_at = now
 
     @property
@@ -88,9 +131,9 @@ class KeyRing:
 
     def authenticate(
         self, headers: Iterable[tuple[bytes, bytes]], client: tuple[str, int] | None
-    ) -> str | None:
-        """The name of the caller's key, or None when served without one; refuses with
-        401/403 (``GatewayHTTPError``)."""
+    ) -> Caller:
+        """The caller's key (``ANONYMOUS`` when served without one); refuses with 401/403
+        (``GatewayHTTPError``)."""
         self._load()
         if not self._any:
             if self._allow_unauthenticated or is_loopback_client(client):
@@ -110,15 +153,24 @@ class KeyRing:
                 headers={"www-authenticate": "Bearer"},
             )
         digest = bytes.fromhex(hash_key(presented))
-        found: str | None = None
-        for name, known in self._active:
+        found: Caller | None = None
+        for caller, known in self._active:
             if hmac.compare_digest(digest, known) and found is None:
-                found = name
+                found = caller
         if found is None:
             raise GatewayHTTPError(
                 401,
                 "invalid or revoked API key",
                 code="invalid_api_key",
+                headers={"www-authenticate": "Bearer"},
+            )
+        if found.expires is not None and time.time() >= found.expires:
+            when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(found.expires))
+            raise GatewayHTTPError(
+                401,
+                f"API key {found.name!r} expired at {when}; ask for a new key, or extend it "
+                "with `polymux keys set NAME --expires ...`",
+                code="expired_api_key",
                 headers={"www-authenticate": "Bearer"},
             )
         return found

@@ -110,7 +110,7 @@ async def handle(gateway: Gateway, call: Call) -> None:
             'messages must be an array of message objects like {"role": "user", "content": "hi"}'
         )
     record = call.record
-    record.model = body.get("model") if isinstance(body.get("model"), str) else None
+    call.use_model(body.get("model") if isinstance(body.get("model"), str) else None)
     record.stream = stream
     if gateway.config.log_content:
         record.request = orjson.dumps(body.get("messages")).decode()

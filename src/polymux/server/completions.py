@@ -40,7 +40,7 @@ async def handle(gateway: Gateway, call: Call) -> None:
     wants_usage = bool(options and options.get("include_usage"))
     route = gateway.models.route(model or "")
     record = call.record
-    record.model = model
+    call.use_model(model)
     record.stream = stream
     if gateway.config.log_content:
         record.request = orjson.dumps(body.get("prompt")).decode()[:100_000]

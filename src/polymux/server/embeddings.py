@@ -34,7 +34,7 @@ async def handle(gateway: Gateway, call: Call) -> None:
         )
     route = gateway.models.route(model or "")
     record = call.record
-    record.model = model
+    call.use_model(model)
     if gateway.config.log_content:
         record.request = orjson.dumps(items).decode()[:100_000]
     params = body_params(

@@ -90,7 +90,7 @@ async def _handle(gateway: Gateway, call: Call, *, variation: bool) -> None:
     check_images(params, limits)
     model = form.field("model")
     route = gateway.models.route(model or "")
-    call.record.model = model
+    call.use_model(model)
     prompt = form.field("prompt")
     if gateway.config.log_content and prompt:
         call.record.request = prompt

@@ -59,7 +59,7 @@ async def handle(gateway: Gateway, call: Call) -> None:
     if model is not None and not isinstance(model, str):
         raise InvalidRequestError(f"model must be a string, got {type(model).__name__}")
     route = gateway.models.route(model or "")
-    call.record.model = model
+    call.use_model(model)
     if gateway.config.log_content and isinstance(body.get("prompt"), str):
         call.record.request = body["prompt"]
     try:

@@ -88,7 +88,7 @@ async def _read(gateway: Gateway, call: Call) -> tuple[dict[str, Any], Route, di
     if not isinstance(model, str) or not model:
         raise InvalidRequestError("model is required (a string)")
     extra = passed_through(body, _NAMED, gateway.pass_through)
-    call.record.model = model
+    call.use_model(model)
     call.record.stream = body.get("stream") is True
     return body, gateway.models.route(model), extra
 

@@ -21,7 +21,7 @@ async def handle(gateway: Gateway, call: Call) -> None:
     body = await read_json(call.scope, call.receive, gateway.limits.max_body_bytes)
     model = model_of(body)
     route = gateway.models.route(model or "")
-    call.record.model = model
+    call.use_model(model)
     if gateway.config.log_content:
         call.record.request = orjson.dumps(body.get("input")).decode()[:100_000]
     params = body_params(body, (), handled=("model", "input"), allowed=gateway.pass_through)

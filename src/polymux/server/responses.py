@@ -101,7 +101,7 @@ async def handle_create(gateway: Gateway, call: Call) -> None:
     if extra:
         fields["extra_body"] = extra
     record = call.record
-    record.model = model
+    call.use_model(model)
     record.stream = stream
     if gateway.config.log_content:
         record.request = orjson.dumps(body.get("input")).decode()

@@ -22,13 +22,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from ..errors import ConfigurationError, InvalidRequestError
 
 __all__ = [
     "KEY_PREFIX",
     "MIGRATIONS",
+    "ActiveKey",
     "BudgetPeriod",
     "BudgetUnit",
     "KeyInfo",
@@ -154,6 +155,27 @@ class KeyLimits:
     budget_period: BudgetPeriod = "month"
     models: tuple[str, ...] | None = None
 
+    def __post_init__(self) -> None:
+        # Checked here, so a limit set from the CLI, the admin API or a stored row is one
+        # the enforcement can rely on.
+        for name in ("rpm", "tpm", "concurrency"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise InvalidRequestError(f"key limit {name} must be a whole number")
+            if value is not None and value < 1:
+                raise InvalidRequestError(f"key limit {name} must be 1 or more (or unset)")
+        budget = self.budget
+        if budget is not None and (
+            isinstance(budget, bool) or not isinstance(budget, (int, float)) or budget < 0
+        ):
+            raise InvalidRequestError("key limit budget must be a number, 0 or more")
+        if self.budget_unit not in ("usd", "tokens"):
+            raise InvalidRequestError("budget unit must be 'usd' or 'tokens'")
+        if self.budget_period not in ("day", "month"):
+            raise InvalidRequestError("budget period must be 'day' or 'month'")
+        if self.models is not None and not all(isinstance(m, str) and m for m in self.models):
+            raise InvalidRequestError("allowed models must be non-empty model names")
+
     def to_json(self) -> str | None:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data = {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
@@ -181,6 +203,31 @@ class KeyInfo:
     note: str | None = None
     expires: float | None = None  # unix time after which the key is refused
     limits: KeyLimits = KeyLimits()
+
+
+class ActiveKey(NamedTuple):
+    """What the gateway keeps in memory of one active key (server/auth.py)."""
+
+    name: str
+    digest: str  # SHA-256 of the key, hex
+    expires: float | None
+    limits: KeyLimits
+
+
+_UNCHANGED: Any = object()
+
+
+def check_key_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > 100 or not name.isprintable():
+        raise InvalidRequestError("a key name must be 1-100 printable characters")
+    return name
+
+
+def check_key_text(what: str, value: str | None) -> str | None:
+    if value is not None and (len(value) > 1000 or not value.isprintable()):
+        raise InvalidRequestError(f"a key's {what} must be at most 1000 printable characters")
+    return value
 
 
 @dataclass(slots=True)
@@ -321,23 +368,69 @@ class Store:
         return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
     # -- keys --------------------------------------------------------------------------------
-    def create_key(self, name: str) -> str:
+    def create_key(
+        self,
+        name: str,
+        *,
+        owner: str | None = None,
+        note: str | None = None,
+        expires: float | None = None,
+        limits: KeyLimits = KeyLimits(),
+    ) -> str:
         """Create a key named ``name``; return the key itself (it is not stored)."""
-        name = name.strip()
-        if not name or len(name) > 100 or not name.isprintable():
-            raise InvalidRequestError("a key name must be 1-100 printable characters")
+        name = check_key_name(name)
         key = KEY_PREFIX + secrets.token_urlsafe(32)
         try:
             with self._write() as db:
                 db.execute(
-                    "INSERT INTO keys (name, hash, prefix, created) VALUES (?, ?, ?, ?)",
-                    (name, hash_key(key), key[: len(KEY_PREFIX) + 6], time.time()),
+                    "INSERT INTO keys (name, hash, prefix, created, owner, note, expires, limits) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        name,
+                        hash_key(key),
+                        key[: len(KEY_PREFIX) + 6],
+                        time.time(),
+                        check_key_text("owner", owner),
+                        check_key_text("note", note),
+                        expires,
+                        limits.to_json(),
+                    ),
                 )
         except sqlite3.IntegrityError:
             raise InvalidRequestError(
                 f"an active key named {name!r} exists; revoke it first or pick another name"
             ) from None
         return key
+
+    def update_key(
+        self,
+        name: str,
+        *,
+        owner: str | None = _UNCHANGED,
+        note: str | None = _UNCHANGED,
+        expires: float | None = _UNCHANGED,
+        limits: KeyLimits = _UNCHANGED,
+    ) -> bool:
+        """Change the metadata or limits of the active key ``name`` (arguments not given stay
+        as they are); False when there is no such key."""
+        changes: dict[str, Any] = {}
+        if owner is not _UNCHANGED:
+            changes["owner"] = check_key_text("owner", owner)
+        if note is not _UNCHANGED:
+            changes["note"] = check_key_text("note", note)
+        if expires is not _UNCHANGED:
+            changes["expires"] = expires
+        if limits is not _UNCHANGED:
+            changes["limits"] = limits.to_json()
+        if not changes:
+            return any(k.name == name for k in self.list_keys(include_revoked=False))
+        assignments = ", ".join(f"{column} = ?" for column in changes)  # names from the code
+        with self._write() as db:
+            cur = db.execute(
+                f"UPDATE keys SET {assignments} WHERE name = ? AND revoked IS NULL",
+                (*changes.values(), name),
+            )
+        return cur.rowcount > 0
 
     def list_keys(self, *, include_revoked: bool = True) -> list[KeyInfo]:
         sql = "SELECT name, prefix, created, revoked, owner, note, expires, limits FROM keys"
@@ -359,10 +452,14 @@ class Store:
             )
         return cur.rowcount > 0
 
-    def key_state(self) -> tuple[bool, list[tuple[str, str]]]:
-        """(whether any key was ever created, [(name, hash) of active keys])."""
-        rows = self._db.execute("SELECT name, hash, revoked FROM keys").fetchall()
-        return bool(rows), [(name, digest) for name, digest, revoked in rows if revoked is None]
+    def key_state(self) -> tuple[bool, list[ActiveKey]]:
+        """(whether any key was ever created, the active keys)."""
+        rows = self._db.execute("SELECT name, hash, revoked, expires, limits FROM keys").fetchall()
+        return bool(rows), [
+            ActiveKey(name, digest, expires, KeyLimits.from_json(limits))
+            for name, digest, revoked, expires, limits in rows
+            if revoked is None
+        ]
 
     # -- usage -------------------------------------------------------------------------------
     def log_usage(self, records: Sequence[UsageRecord]) -> None:
