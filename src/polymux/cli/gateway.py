@@ -350,6 +350,13 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.0f}"
 
 
+def _cost(summary: Any) -> str:
+    """The cost of the priced requests; '?' when none had a price, '+' when some had none."""
+    if summary.unpriced == summary.requests:
+        return "?"
+    return f"{summary.cost:.4f}" + ("+" if summary.unpriced else "")
+
+
 def _run_usage(args: argparse.Namespace) -> int:
     from ..server.usage import summarize
 
@@ -367,13 +374,13 @@ def _run_usage(args: argparse.Namespace) -> int:
         print("no requests logged" + (f" in the last {args.since}" if args.since else ""))
         return EXIT_OK
     head = f"{'KEY':<16} {'MODEL':<28} {'PROVIDER':<16} {'REQS':>6} {'ERRS':>5} "
-    print(head + f"{'TOKENS':>9} {'P50 MS':>7} {'TTFT MS':>7}")
+    print(head + f"{'TOKENS':>9} {'COST $':>10} {'P50 MS':>7} {'TTFT MS':>7}")
     for s in summaries:
         # Model names are the callers' choice: escaped, never raw terminal input.
         key, model, provider = printable(s.key), printable(s.model), printable(s.provider)
         print(
             f"{key[:16]:<16} {model[:28]:<28} {provider[:16]:<16} {s.requests:>6} "
-            f"{s.errors:>5} {s.total_tokens:>9} {_fmt(s.p50_latency_ms):>7} "
+            f"{s.errors:>5} {s.total_tokens:>9} {_cost(s):>10} {_fmt(s.p50_latency_ms):>7} "
             f"{_fmt(s.p50_ttft_ms):>7}"
         )
     return EXIT_OK

@@ -35,6 +35,7 @@ from .config import GatewayConfig
 from .errormap import SHUTDOWN_MESSAGE, GatewayHTTPError, map_error
 from .local import LocalOnly
 from .metrics import GatewayMetrics
+from .prices import PriceTable
 from .readiness import Readiness, sqlite_check, upstreams_check
 from .request_id import HEADER as REQUEST_ID_HEADER
 from .request_id import request_id
@@ -212,6 +213,7 @@ class Gateway:
         self.limiter = self.shared.limiter
         self.cache = self.shared.cache
         self._limits_of = self.shared.limits_of
+        self.prices = PriceTable.with_overrides(config.prices)
         #: Stored /v1/responses responses, opened on first use (server/responses.py).
         self.response_db: ResponseDB | None = None
         self.client = AsyncClient(
@@ -431,6 +433,8 @@ class Gateway:
         record.latency_ms = call.elapsed_ms()
         record.ts = time.time()
         if logged:
+            # An answer from the response cache cost nothing upstream.
+            record.cost = 0.0 if record.cached else self.prices.cost(record)
             self.usage.record(record)
         if self.metrics is not None:
             self.metrics.observe(

@@ -94,6 +94,9 @@ def _usage(call: Call, usage: CompletionUsage | None) -> None:
         call.record.prompt_tokens = usage.prompt_tokens
         call.record.completion_tokens = usage.completion_tokens
         call.record.total_tokens = usage.total_tokens
+        details = usage.prompt_tokens_details
+        if details is not None and details.cached_tokens:
+            call.record.cached_tokens = details.cached_tokens
 
 
 async def handle(gateway: Gateway, call: Call) -> None:

@@ -20,6 +20,7 @@ import orjson
 
 from ..errors import ConfigurationError
 from .limits import Limits
+from .prices import Price, parse_prices
 
 __all__ = [
     "DEFAULT_HOST",
@@ -172,6 +173,8 @@ class GatewayConfig:
     cache_models: tuple[str, ...] = ()
     #: Entries the in-memory cache keeps (the least recently used go first).
     cache_max_entries: int = 1000
+    #: [prices]: entries added to (or replacing) the shipped price table (server/prices.py).
+    prices: Mapping[str, Price] = field(default_factory=dict)
 
     def with_flags(self, **flags: Any) -> GatewayConfig:
         """This config with the flags that were given (not None) applied."""
@@ -390,7 +393,7 @@ def _cache(cache: Any) -> dict[str, Any]:
 
 def parse_config(data: Mapping[str, Any], *, base_dir: Path | None = None) -> GatewayConfig:
     """A config from parsed TOML/JSON data; relative paths are relative to ``base_dir``."""
-    sections = {"server", "providers", "routing", "aliases", "limits", "state", "cache"}
+    sections = {"server", "providers", "routing", "aliases", "limits", "state", "cache", "prices"}
     unknown = sorted(set(data) - sections)
     if unknown:
         raise ConfigurationError(
@@ -457,6 +460,7 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path | None = None) -> Ga
         default=_strings(routing.get("default", []), "[routing] default"),
         aliases={k: _strings(v, f"[aliases] {k}") for k, v in aliases_data.items()},
         limits=Limits.from_mapping(data.get("limits", {})),
+        prices=parse_prices(data.get("prices", {})),
         **kwargs,
     )
     config.check()

@@ -103,6 +103,8 @@ def _native_usage(call: Call, usage: Any) -> None:
             int(usage.get(k) or 0)
             for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
         )
+    if usage.get("cache_read_input_tokens"):
+        record.cached_tokens = int(usage["cache_read_input_tokens"])
     if usage.get("output_tokens") is not None:
         record.completion_tokens = int(usage["output_tokens"])
     record.total_tokens = (record.prompt_tokens or 0) + (record.completion_tokens or 0)

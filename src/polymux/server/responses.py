@@ -74,6 +74,7 @@ def _log_usage(call: Call, response: Response) -> None:
         record.prompt_tokens = usage.input_tokens
         record.completion_tokens = usage.output_tokens
         record.total_tokens = usage.total_tokens
+        record.cached_tokens = usage.input_tokens_details.cached_tokens or None
     if response.status == "failed" and response.error is not None:
         record.status = 502
         record.error = response.error.message[:500]

@@ -114,6 +114,10 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE usage ADD COLUMN characters INTEGER;
     """,
+    # Input tokens read from the provider's prompt cache (priced as cached input).
+    """
+    ALTER TABLE usage ADD COLUMN cached_tokens INTEGER;
+    """,
 )
 
 
@@ -256,6 +260,7 @@ class UsageRecord:
     cost: float | None = None  # USD, from the price table; None when the model has no price
     cached: bool = False  # answered from the response cache
     characters: int | None = None  # of the text spoken (/v1/audio/speech)
+    cached_tokens: int | None = None  # of prompt_tokens, read from the provider's prompt cache
 
     def row(self) -> tuple[Any, ...]:
         return (
@@ -280,14 +285,15 @@ class UsageRecord:
             self.cost,
             int(self.cached),
             self.characters,
+            self.cached_tokens,
         )
 
 
 _INSERT_USAGE = (
     "INSERT INTO usage (ts, key_name, endpoint, model, provider, status, error, stream, "
     "prompt_tokens, completion_tokens, total_tokens, latency_ms, ttft_ms, request, response, "
-    "audio_seconds, images, request_id, cost, cached, characters) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "audio_seconds, images, request_id, cost, cached, characters, cached_tokens) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 

@@ -83,6 +83,8 @@ class UsageSummary:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+    cost: float = 0.0  # USD, of the requests whose model has a price
+    unpriced: int = 0  # requests whose model has no price (cost unknown)
     latencies: list[float] = field(default_factory=list)
     ttfts: list[float] = field(default_factory=list)
 
@@ -104,6 +106,8 @@ class UsageSummary:
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.total_tokens,
+            "cost": self.cost,
+            "unpriced": self.unpriced,
             "p50_latency_ms": self.p50_latency_ms,
             "p50_ttft_ms": self.p50_ttft_ms,
         }
@@ -129,6 +133,10 @@ def summarize(
         summary.prompt_tokens += row["prompt_tokens"] or 0
         summary.completion_tokens += row["completion_tokens"] or 0
         summary.total_tokens += row["total_tokens"] or 0
+        if row.get("cost") is None:
+            summary.unpriced += 1
+        else:
+            summary.cost += row["cost"]
         if row["latency_ms"] is not None and row["status"] < 400:
             summary.latencies.append(row["latency_ms"])
         if row["ttft_ms"] is not None:
