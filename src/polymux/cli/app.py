@@ -78,6 +78,7 @@ COMMANDS: dict[str, Command] = {
     "serve": Command("polymux.cli.gateway:register_serve", "run the OpenAI-compatible gateway"),
     "keys": Command("polymux.cli.gateway:register_keys", "create, list or revoke gateway keys"),
     "usage": Command("polymux.cli.gateway:register_usage", "summarize the gateway's usage log"),
+    "db": Command("polymux.cli.gateway:register_db", "upgrade the gateway database's schema"),
 }
 
 

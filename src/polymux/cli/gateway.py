@@ -15,16 +15,38 @@ from typing import Any
 from .app import EXIT_OK, EXIT_USAGE, CLIError, Runner
 from .terminal import printable
 
-__all__ = ["register_keys", "register_serve", "register_usage"]
+__all__ = ["register_db", "register_keys", "register_serve", "register_usage"]
 
 
 def _db_option(parser: argparse.ArgumentParser) -> None:
+    # Given on the command or after the action: the action's parser keeps the value only when
+    # the flag is given there (SUPPRESS), so it never erases the one given before it.
     parser.add_argument(
         "--db",
         type=Path,
         metavar="PATH",
+        default=argparse.SUPPRESS,
         help="the gateway's SQLite file (default: $POLYMUX_DB, else in the user data folder)",
     )
+    parser.add_argument(
+        "--database",
+        metavar="URL_OR_PATH",
+        default=argparse.SUPPRESS,
+        help="the gateway's database: postgresql://user@host/db, or a SQLite file path",
+    )
+
+
+def _target(args: argparse.Namespace) -> Path | str:
+    """Where the command reads and writes: --database, --db, else $POLYMUX_DB or the default."""
+    from ..server.config import database_setting
+    from ..server.database import default_target
+
+    database = getattr(args, "database", None)
+    if database:
+        setting = database_setting(database)
+        return setting.get("database_url") or setting["database"]  # type: ignore[no-any-return]
+    db: Path | None = getattr(args, "db", None)
+    return db or default_target()
 
 
 # -- serve -----------------------------------------------------------------------------------
@@ -80,6 +102,14 @@ def register_serve(parser: argparse.ArgumentParser) -> Runner:
     return _run_serve
 
 
+def _database_flags(args: argparse.Namespace) -> dict[str, Any]:
+    from ..server.config import database_setting
+
+    if getattr(args, "database", None):
+        return database_setting(args.database)
+    return {"database": getattr(args, "db", None)}
+
+
 def _run_serve(args: argparse.Namespace) -> int:
     from ..server.config import GatewayConfig, load_config
     from ..server.run import serve
@@ -97,8 +127,8 @@ def _run_serve(args: argparse.Namespace) -> int:
         allow_unauthenticated=args.allow_unauthenticated,
         shutdown_timeout=args.shutdown_timeout,
         json_logs=args.json_logs,
-        database=args.db,
         redis=args.redis,
+        **_database_flags(args),
     )
     if args.workers < 1:
         raise CLIError("--workers must be 1 or more", code=EXIT_USAGE)
@@ -232,12 +262,6 @@ def register_keys(parser: argparse.ArgumentParser) -> Runner:
     return _run_keys
 
 
-def _store(args: argparse.Namespace) -> Any:
-    from ..server.store import Store, default_db_path
-
-    return Store(args.db or default_db_path())
-
-
 def _when(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else "-"
 
@@ -269,55 +293,62 @@ def _key_json(k: Any) -> dict[str, Any]:
 
 
 def _run_keys(args: argparse.Namespace) -> int:
+    import asyncio
+
+    return asyncio.run(_keys(args))
+
+
+async def _keys(args: argparse.Namespace) -> int:
+    from ..server.database import open_database
     from ..server.store import KeyLimits
 
-    metadata = {
-        name: getattr(args, name) for name in ("owner", "note", "expires") if hasattr(args, name)
-    }
-    with _store(args) as store:
+    metadata = {n: getattr(args, n) for n in ("owner", "note", "expires") if hasattr(args, n)}
+    async with await open_database(_target(args)) as db:
         if args.keys_action == "create":
-            key = store.create_key(args.name, limits=_limits(args, KeyLimits()), **metadata)
+            key = await db.create_key(args.name, limits=_limits(args, KeyLimits()), **metadata)
             print(key)
             sys.stderr.write(
-                f"created key {args.name!r} (stored hashed in {store.path}); this is the only "
+                f"created key {args.name!r} (stored hashed in {db.where}); this is the only "
                 "time it is shown\n"
             )
         elif args.keys_action == "set":
-            current = {k.name: k for k in store.list_keys(include_revoked=False)}.get(args.name)
-            limits = _limits(args, current.limits) if current is not None else None
-            changes = {
-                **metadata,
-                **({"limits": limits} if limits != getattr(current, "limits", None) else {}),
-            }
-            if current is None or not store.update_key(args.name, **changes):
+            active = await db.list_keys(include_revoked=False)
+            current = next((k for k in active if k.name == args.name), None)
+            changes: dict[str, Any] = dict(metadata)
+            if current is not None and _limits(args, current.limits) != current.limits:
+                changes["limits"] = _limits(args, current.limits)
+            if current is None or not await db.update_key(args.name, **changes):
                 raise CLIError(
                     f"no active key named {args.name!r}", hint="'polymux keys list' shows them"
                 )
             print(f"updated {args.name}")
         elif args.keys_action == "revoke":
-            if not store.revoke_key(args.name):
+            if not await db.revoke_key(args.name):
                 raise CLIError(
                     f"no active key named {args.name!r}", hint="'polymux keys list' shows them"
                 )
             print(f"revoked {args.name}")
         else:
-            keys = store.list_keys()
-            if args.json:
-                print(json.dumps([_key_json(k) for k in keys]))
-            elif not keys:
-                print("no keys: the gateway serves loopback clients only")
-            else:
-                print(
-                    f"{'NAME':<24} {'KEY':<12} {'CREATED':<17} {'REVOKED':<17} "
-                    f"{'EXPIRES':<17} {'OWNER':<16} LIMITS"
-                )
-                for k in keys:
-                    print(
-                        f"{printable(k.name):<24} {k.prefix + '…':<12} {_when(k.created):<17} "
-                        f"{_when(k.revoked):<17} {_when(k.expires):<17} "
-                        f"{printable(k.owner or '-')[:16]:<16} {_limits_text(k.limits)}"
-                    )
+            _print_keys(await db.list_keys(), as_json=args.json)
     return EXIT_OK
+
+
+def _print_keys(keys: list[Any], *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps([_key_json(k) for k in keys]))
+    elif not keys:
+        print("no keys: the gateway serves loopback clients only")
+    else:
+        print(
+            f"{'NAME':<24} {'KEY':<12} {'CREATED':<17} {'REVOKED':<17} "
+            f"{'EXPIRES':<17} {'OWNER':<16} LIMITS"
+        )
+        for k in keys:
+            print(
+                f"{printable(k.name):<24} {k.prefix + '…':<12} {_when(k.created):<17} "
+                f"{_when(k.revoked):<17} {_when(k.expires):<17} "
+                f"{printable(k.owner or '-')[:16]:<16} {_limits_text(k.limits)}"
+            )
 
 
 # -- usage -----------------------------------------------------------------------------------
@@ -357,15 +388,23 @@ def _cost(summary: Any) -> str:
     return f"{summary.cost:.4f}" + ("+" if summary.unpriced else "")
 
 
+async def _usage_rows(target: Path | str, since: float | None) -> list[dict[str, Any]]:
+    from ..server.database import open_database
+
+    async with await open_database(target) as db:
+        return await db.usage_rows(since=since)
+
+
 def _run_usage(args: argparse.Namespace) -> int:
+    import asyncio
+
     from ..server.usage import summarize
 
     by = tuple(part.strip() for part in args.by.split(",") if part.strip())
     if not by or set(by) - {"key", "model", "provider"}:
         raise CLIError(f"--by {args.by!r}", hint="use key, model and/or provider", code=EXIT_USAGE)
     since = parse_since(args.since) if args.since else None
-    with _store(args) as store:
-        rows = store.usage_rows(since=since)
+    rows = asyncio.run(_usage_rows(_target(args), since))
     summaries = summarize(rows, by)
     if args.json:
         print(json.dumps([s.as_dict() for s in summaries]))
@@ -383,4 +422,30 @@ def _run_usage(args: argparse.Namespace) -> int:
             f"{s.errors:>5} {s.total_tokens:>9} {_cost(s):>10} {_fmt(s.p50_latency_ms):>7} "
             f"{_fmt(s.p50_ttft_ms):>7}"
         )
+    return EXIT_OK
+
+
+# -- db --------------------------------------------------------------------------------------
+def register_db(parser: argparse.ArgumentParser) -> Runner:
+    _db_option(parser)
+    sub = parser.add_subparsers(dest="db_action", metavar="ACTION", required=True)
+    upgrade = sub.add_parser(
+        "upgrade", help="apply the schema migrations this polymux has (the gateway also does)"
+    )
+    _db_option(upgrade)
+    return _run_db
+
+
+def _run_db(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from ..server.database import open_database
+
+    async def upgrade() -> tuple[str, int]:
+        # Opening a database applies the migrations it lacks, under a lock, exactly once.
+        async with await open_database(_target(args)) as db:
+            return db.where, await db.schema_version()
+
+    where, version = asyncio.run(upgrade())
+    print(f"{where}: schema version {version} (up to date)")
     return EXIT_OK

@@ -30,8 +30,9 @@ from .asgi import (
     send_error,
     send_json,
 )
-from .auth import ANONYMOUS, Caller, KeyRing, is_loopback_client
+from .auth import ANONYMOUS, Caller, KeyRing, KeySource, is_loopback_client
 from .config import GatewayConfig
+from .database import Database, KeyMirror, SQLiteDatabase, default_target, open_database
 from .errormap import SHUTDOWN_MESSAGE, GatewayHTTPError, map_error
 from .local import LocalOnly
 from .metrics import GatewayMetrics
@@ -41,9 +42,9 @@ from .request_id import HEADER as REQUEST_ID_HEADER
 from .request_id import request_id
 from .response_store import ResponseDB
 from .shared.connection import readiness_check
-from .shared.counters import Lease
+from .shared.counters import Lease, counted
 from .shared.state import shared_state
-from .store import Store, UsageRecord, default_db_path
+from .store import Store, UsageRecord
 from .targets import ModelMap
 from .usage import UsageLog
 
@@ -200,19 +201,40 @@ class Gateway:
         self.config = config
         self.limits = config.limits
         self.models = ModelMap(config)
-        self.db_path = db_path or config.database or default_db_path()
-        self._store = Store(self.db_path)
-        self.keys = KeyRing(
-            self._store,
-            allow_unauthenticated=config.allow_unauthenticated,
-            refresh=key_refresh,
+        #: Where keys, usage and stored responses live: a SQLite file, or a PostgreSQL URL.
+        self.db_target: Path | str = (
+            db_path or config.database_url or config.database or default_target()
         )
-        self.usage = UsageLog(self.db_path)
+        self.db_path = self.db_target if isinstance(self.db_target, Path) else None
+        #: The database the gateway's loop uses (stored responses, the admin API): on SQLite
+        #: a connection of its own, opened on first use; on PostgreSQL a pool, opened by
+        #: ``start`` (at the server's startup, or by the first request).
+        self._database: Database | None = None
+        self._store: Store | None = None
+        self._mirror: KeyMirror | None = None
+        if self.db_path is not None:
+            # SQLite: the key list is read straight from the file at most once per
+            # key_refresh (a sub-millisecond local read, as it always was).
+            self._store = Store(self.db_path)
+            keys: KeySource = self._store
+            self._started = True
+        else:
+            # PostgreSQL: read in the background, so no request waits on the network.
+            self._mirror = KeyMirror(key_refresh)
+            keys = self._mirror
+            self._started = False
+        self._start_lock = asyncio.Lock()
+        self.keys = KeyRing(
+            keys,
+            allow_unauthenticated=config.allow_unauthenticated,
+            # The mirror is itself refreshed every key_refresh: reading it costs nothing.
+            refresh=key_refresh if self._mirror is None else 0.0,
+        )
+        self.usage = UsageLog(self.db_target)
         #: Limits, cooldowns, slots and the cache shared by workers and replicas (shared/).
-        self.shared = shared_state(config, self._store, key_refresh)
+        self.shared = shared_state(config)
         self.limiter = self.shared.limiter
         self.cache = self.shared.cache
-        self._limits_of = self.shared.limits_of
         self.prices = PriceTable.with_overrides(config.prices)
         #: Stored /v1/responses responses, opened on first use (server/responses.py).
         self.response_db: ResponseDB | None = None
@@ -248,7 +270,10 @@ class Gateway:
         health = self.client.router.health
         #: Named readiness checks behind GET /ready; other parts add theirs (readiness.py).
         self.readiness = Readiness()
-        self.readiness.add("database", sqlite_check(self.db_path))
+        if self.db_path is not None:
+            self.readiness.add("database", sqlite_check(self.db_path))
+        else:
+            self.readiness.add("database", self._database_ready)
         self.readiness.add("upstreams", upstreams_check(health, self.models.providers))
         if self.shared.redis is not None:
             self.readiness.add("redis", readiness_check(self.shared.redis))
@@ -263,6 +288,35 @@ class Gateway:
         self._json_logs = config.json_logs
 
     # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Open the PostgreSQL pool and read the key list (nothing to do on SQLite). Run at
+        the server's startup; a request arriving first (an app driven without lifespan)
+        runs it too."""
+        async with self._start_lock:
+            if self._started:
+                return
+            assert self._mirror is not None
+            self._database = await open_database(
+                self.db_target, pool_size=self.config.database_pool
+            )
+            await self._mirror.start(self._database)
+            self._started = True
+
+    async def database(self) -> Database:
+        """The database for work on the event loop (stored responses, the admin API)."""
+        if self._database is None:
+            if self.db_path is None:
+                await self.start()
+            else:
+                self._database = SQLiteDatabase(self.db_path, threaded=True)
+        assert self._database is not None
+        return self._database
+
+    async def _database_ready(self) -> str | None:
+        """Readiness on PostgreSQL: the pool answers a query (one that raises is not ready)."""
+        await (await self.database()).schema_version()
+        return None
+
     async def aclose(self) -> None:
         """Close upstream connections and write the rest of the usage log."""
         if self._closed:
@@ -279,14 +333,22 @@ class Gateway:
         await self.client.close()
         await self.shared.aclose()
         await asyncio.to_thread(self.usage.close)
-        if self.response_db is not None:
-            self.response_db.close()
-        self._store.close()
+        if self._mirror is not None:
+            await self._mirror.close()
+        if self._database is not None:
+            await self._database.close()
+        if self._store is not None:
+            self._store.close()
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                try:
+                    await self.start()
+                except Exception as exc:
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
                 if self.metrics is not None:
                     self.metrics.start_sampling(lambda: self._inflight)
                 await send({"type": "lifespan.startup.complete"})
@@ -368,6 +430,8 @@ class Gateway:
                 record = UsageRecord(path, 503, request_id=rid.decode())
                 self._account(Call(scope, receive, send, record), methods, False)
             return
+        if not self._started:
+            await self.start()
         self._inflight += 1  # no await before the try: the count cannot leak
         try:
             call = Call(scope, receive, send, UsageRecord(endpoint=path, status=0))
@@ -377,10 +441,10 @@ class Gateway:
             try:
                 if path not in _PUBLIC and not path.startswith(_PUBLIC_PREFIXES):
                     call.caller = self._authorize(scope, path)
-                    if call.key_name is not None:
-                        limits = self._limits_of(call.key_name)
-                        if limits is not None:  # a key without limits costs nothing more
-                            lease = await self.limiter.admit(call.key_name, limits)
+                    caller = call.caller
+                    # A key without limits to count costs nothing more.
+                    if caller.name is not None and counted(caller.limits):
+                        lease = await self.limiter.admit(caller.name, caller.limits)
                 await handler(self, call)
                 call.record.status = call.record.status or 200
             except ClientDisconnected:

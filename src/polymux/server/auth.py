@@ -110,6 +110,7 @@ class KeyRing:
         self._allow_unauthenticated = allow_unauthenticated
         self._refresh = refresh
         self._loaded_at = -1e9
+        self._state: tuple[bool, list[ActiveKey]] | None = None
         self._any = False
         self._active: list[tuple[Caller, bytes]] = []
 
@@ -117,12 +118,16 @@ class KeyRing:
         now = time.monotonic()
         if now - self._loaded_at < self._refresh:
             return
-        ever, active = self._store.key_state()
+        state = self._store.key_state()
+        self._loaded_at = now
+        if state is self._state:  # a KeyMirror's list, unchanged since the last look
+            return
+        self._state = state
+        ever, active = state
         self._any = ever
         self._active = [
             (Caller(key.name, key.limits, key.expires), bytes.fromhex(key.digest)) for key in active
         ]
-        self._loaded_at = now
 
     @property
     def has_keys(self) -> bool:

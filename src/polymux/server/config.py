@@ -173,6 +173,11 @@ class GatewayConfig:
     cache_models: tuple[str, ...] = ()
     #: Entries the in-memory cache keeps (the least recently used go first).
     cache_max_entries: int = 1000
+    #: [state] database = "postgresql://...": keys, usage and stored responses in PostgreSQL
+    #: instead of the SQLite file ``database`` (server/pgstore.py).
+    database_url: str | None = None
+    #: [state] database_pool: connections per gateway process to PostgreSQL, at most.
+    database_pool: int | None = None
     #: [prices]: entries added to (or replacing) the shipped price table (server/prices.py).
     prices: Mapping[str, Price] = field(default_factory=dict)
 
@@ -345,27 +350,56 @@ def _provider(name: str, data: Any) -> ProviderConfig:
     )
 
 
-_STATE_KEYS = ("redis", "redis_password_env", "redis_prefix", "limits_on_redis_error")
+_STATE_KEYS = (
+    "redis",
+    "redis_password_env",
+    "redis_prefix",
+    "limits_on_redis_error",
+    "database",
+    "database_pool",
+)
 
 
-def _state(state: Any) -> dict[str, Any]:
-    """The [state] section: where shared state lives (server/shared/)."""
+def database_setting(value: str, base_dir: Path | None = None) -> dict[str, Any]:
+    """``database`` (a SQLite path) or ``database_url`` (``postgresql://...``) from the
+    ``[state] database`` setting or the ``--database`` flag."""
+    if value.startswith(("postgresql://", "postgres://")):
+        return {"database_url": value}
+    if "://" in value:
+        raise ConfigurationError(
+            f"database {value.split('://')[0]}://...: use a postgresql:// URL or a SQLite path"
+        )
+    path = Path(value).expanduser()
+    return {"database": (base_dir / path) if base_dir and not path.is_absolute() else path}
+
+
+def _state(state: Any, base_dir: Path | None = None) -> dict[str, Any]:
+    """The [state] section: where shared state (server/shared/) and the database live."""
     if not isinstance(state, Mapping) or set(state) - set(_STATE_KEYS):
         extra = sorted(set(state) - set(_STATE_KEYS)) if isinstance(state, Mapping) else []
         raise ConfigurationError(
             f"[state]: unknown setting(s) {', '.join(extra) or '(not a table)'}; "
             f"known: {', '.join(_STATE_KEYS)}"
         )
+    out: dict[str, Any] = {}
     for key, value in state.items():
-        if not isinstance(value, str) or not value:
+        if key == "database_pool":
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1000:
+                raise ConfigurationError("[state] database_pool must be a whole number, 1-1000")
+            out[key] = value
+        elif not isinstance(value, str) or not value:
             raise ConfigurationError(f"[state] {key} must be a non-empty string")
+        elif key == "database":
+            out.update(database_setting(value, base_dir))
+        else:
+            out[key] = value
     if "@" in state.get("redis", ""):
         raise ConfigurationError(
             "[state] redis: credentials are not read from config files; give the URL without "
             "them and name the environment variable holding the password in "
             "[state] redis_password_env (or pass the whole URL with --redis)"
         )
-    return dict(state)
+    return out
 
 
 def _cache(cache: Any) -> dict[str, Any]:
@@ -442,6 +476,7 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path | None = None) -> Ga
         if key in server:
             value = server[key]
             kwargs[key] = () if value == [] else _strings(value, f"[server] {key}")
+    kwargs.update(_state(data.get("state", {}), base_dir))
     providers_data = data.get("providers", {})
     if not isinstance(providers_data, Mapping):
         raise ConfigurationError("[providers] must be a table of tables")
@@ -452,7 +487,6 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path | None = None) -> Ga
     aliases_data = data.get("aliases", {})
     if not isinstance(aliases_data, Mapping):
         raise ConfigurationError("[aliases] must be a table of alias = target(s)")
-    kwargs.update(_state(data.get("state", {})))
     if "cache" in data:
         kwargs.update(_cache(data["cache"]))
     config = GatewayConfig(

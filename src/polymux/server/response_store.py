@@ -3,58 +3,41 @@
 Responses passed through natively to OpenAI are kept there: only their id, owner and
 provider are recorded, so a key reaches only its own through the gateway.
 
-``ResponseDB`` owns a connection of its own, used from worker threads one call at a time, so
-a large stored conversation never blocks the event loop. ``for_key(name)`` is the
-``ResponseStore`` the client's Responses API reads and writes for one caller: a key sees
+``ResponseDB`` reads and writes them through the gateway's ``Database`` (database.py): on
+SQLite a connection of its own, used from worker threads one call at a time, so a large stored
+conversation never blocks the event loop; on PostgreSQL the gateway's pool. ``for_key(name)``
+is the ``ResponseStore`` the client's Responses API reads and writes for one caller: a key sees
 only the responses it created. Responses older than the retention are neither returned nor
 kept (swept at most once a minute, on a write).
 """
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any, TypeVar
 
 import orjson
 
 from ..client.responses import StoredResponse
 from ..types.responses import Response
-from .store import Store
+from .database import Database
 
 __all__ = ["KeyResponses", "ResponseDB"]
 
-T = TypeVar("T")
 _SWEEP_EVERY = 60.0
 
 
 class ResponseDB:
-    def __init__(self, path: Path, retention_days: float) -> None:
-        self._store = Store(path)
-        self._lock = threading.Lock()
+    def __init__(self, db: Database, retention_days: float) -> None:
+        self.db = db
         self.retention = retention_days * 86400.0
         self._swept = 0.0
-
-    def close(self) -> None:
-        with self._lock:
-            self._store.close()
-
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        def locked() -> T:
-            with self._lock:
-                return fn(*args)
-
-        return await asyncio.to_thread(locked)
 
     def for_key(self, key_name: str | None) -> KeyResponses:
         return KeyResponses(self, key_name)
 
-    def _put(self, key_name: str | None, stored: StoredResponse) -> None:
-        self._sweep()
-        self._store.put_response(
+    async def _put(self, key_name: str | None, stored: StoredResponse) -> None:
+        await self._sweep()
+        await self.db.put_response(
             stored.response.id,
             key_name,
             orjson.dumps(stored.response.model_dump()).decode(),
@@ -62,26 +45,26 @@ class ResponseDB:
             orjson.dumps(stored.history).decode(),
         )
 
-    def _sweep(self) -> None:
+    async def _sweep(self) -> None:
         now = time.time()
         if now - self._swept > _SWEEP_EVERY:
             self._swept = now
-            self._store.expire_responses(now - self.retention)
+            await self.db.expire_responses(now - self.retention)
 
-    def _get(self, key_name: str | None, response_id: str) -> StoredResponse | None:
-        row = self._store.get_response(response_id, key_name, time.time() - self.retention)
+    async def _get(self, key_name: str | None, response_id: str) -> StoredResponse | None:
+        row = await self.db.get_response(response_id, key_name, time.time() - self.retention)
         if row is None or row[3] is not None:  # unknown, or kept upstream
             return None
         response, items, history = (orjson.loads(text) for text in row[:3])
         return StoredResponse(Response.from_dict(response), items, history)
 
-    def _upstream(self, key_name: str | None, response_id: str) -> str | None:
-        row = self._store.get_response(response_id, key_name, time.time() - self.retention)
+    async def _upstream(self, key_name: str | None, response_id: str) -> str | None:
+        row = await self.db.get_response(response_id, key_name, time.time() - self.retention)
         return None if row is None else row[3]
 
-    def _put_native(self, key_name: str | None, response_id: str, upstream: str) -> None:
-        self._sweep()
-        self._store.put_response(response_id, key_name, "{}", "[]", "[]", upstream)
+    async def _put_native(self, key_name: str | None, response_id: str, upstream: str) -> None:
+        await self._sweep()
+        await self.db.put_response(response_id, key_name, "{}", "[]", "[]", upstream)
 
 
 class KeyResponses:
@@ -92,20 +75,20 @@ class KeyResponses:
         self._key = key_name
 
     async def get(self, response_id: str) -> StoredResponse | None:
-        return await self._db.run(self._db._get, self._key, response_id)
+        return await self._db._get(self._key, response_id)
 
     async def put(self, stored: StoredResponse) -> None:
         if self._db.retention > 0:
-            await self._db.run(self._db._put, self._key, stored)
+            await self._db._put(self._key, stored)
 
     async def delete(self, response_id: str) -> bool:
-        return await self._db.run(self._db._store.delete_response, response_id, self._key)
+        return await self._db.db.delete_response(response_id, self._key)
 
     # -- responses an upstream keeps (native passthrough): only id and owner here ----------------
     async def upstream_of(self, response_id: str) -> str | None:
         """The provider keeping this key's response ``response_id`` natively, if one does."""
-        return await self._db.run(self._db._upstream, self._key, response_id)
+        return await self._db._upstream(self._key, response_id)
 
     async def put_native(self, response_id: str, upstream: str) -> None:
         if self._db.retention > 0:
-            await self._db.run(self._db._put_native, self._key, response_id, upstream)
+            await self._db._put_native(self._key, response_id, upstream)

@@ -53,17 +53,18 @@ _ENDS = frozenset({"response.completed", "response.incomplete", "response.failed
 log = logging.getLogger("polymux.server")
 
 
-def _database(gateway: Gateway) -> ResponseDB:
+async def _database(gateway: Gateway) -> ResponseDB:
     """The gateway's response store, opened on first use (closed by ``Gateway.aclose``)."""
     db = gateway.response_db
     if db is None:
-        db = ResponseDB(gateway.db_path, gateway.config.responses_retention_days)
+        db = ResponseDB(await gateway.database(), gateway.config.responses_retention_days)
         gateway.response_db = db
     return db
 
 
-def _responses(gateway: Gateway, call: Call) -> Responses:
-    return gateway.client.responses.with_store(_database(gateway).for_key(call.key_name))
+async def _responses(gateway: Gateway, call: Call) -> Responses:
+    store = (await _database(gateway)).for_key(call.key_name)
+    return gateway.client.responses.with_store(store)
 
 
 def _log_usage(call: Call, response: Response) -> None:
@@ -113,8 +114,9 @@ async def handle_create(gateway: Gateway, call: Call) -> None:
         return
     # The gateway's message and image limits, on the messages this input becomes.
     check_chat({"messages": chat_messages(input_items(body.get("input")))}, gateway.limits)
+    responses = await _responses(gateway, call)
     try:
-        result = _responses(gateway, call).create(
+        result = responses.create(
             model=route.model,
             input=body.get("input"),
             stream=stream,
@@ -197,7 +199,7 @@ async def _passthrough(
     route: Route,
     natives: dict[Provider, OpenAI],
 ) -> None:
-    store = _database(gateway).for_key(call.key_name)
+    store = (await _database(gateway)).for_key(call.key_name)
     previous = body.get("previous_response_id")
     if previous is not None and (
         not isinstance(previous, str) or await store.upstream_of(previous) is None
@@ -280,7 +282,7 @@ def _missing(response_id: str) -> GatewayHTTPError:
 
 async def handle_get(gateway: Gateway, call: Call) -> None:
     response_id, what = _target(call)
-    store = _database(gateway).for_key(call.key_name)
+    store = (await _database(gateway)).for_key(call.key_name)
     stored = await store.get(response_id)
     if stored is None:
         if await _forward(gateway, call, store, "GET", response_id, what):
@@ -306,7 +308,7 @@ async def handle_delete(gateway: Gateway, call: Call) -> None:
         raise GatewayHTTPError(
             405, "only a response itself can be deleted", headers={"allow": "GET"}
         )
-    store = _database(gateway).for_key(call.key_name)
+    store = (await _database(gateway)).for_key(call.key_name)
     if await _forward(gateway, call, store, "DELETE", response_id, what):
         return
     if not await store.delete(response_id):

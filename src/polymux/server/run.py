@@ -8,6 +8,7 @@ connections and writes the rest of the usage log.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import logging
 from pathlib import Path
@@ -16,20 +17,24 @@ from typing import Any
 from ..errors import ConfigurationError
 from .app import Gateway, create_app
 from .config import GatewayConfig, is_loopback_host
+from .database import default_target, open_database
 from .protocol import protocol_class
-from .store import Store, default_db_path
 
 __all__ = ["check_bind", "serve", "uvicorn_config"]
 
 log = logging.getLogger("polymux.server")
 
 
-def check_bind(config: GatewayConfig, db_path: Path) -> None:
+def check_bind(config: GatewayConfig, db_path: Path | str) -> None:
     """Refuse to listen beyond loopback while no API key exists, unless told to."""
     if is_loopback_host(config.host) or config.allow_unauthenticated:
         return
-    with Store(db_path) as store:
-        has_keys, _ = store.key_state()
+
+    async def read() -> bool:
+        async with await open_database(db_path, pool_size=1) as db:
+            return (await db.key_state())[0]
+
+    has_keys = asyncio.run(read())
     if not has_keys:
         raise ConfigurationError(
             f"refusing to listen on {config.host} without API keys: anyone on the network "
@@ -73,7 +78,7 @@ def serve(config: GatewayConfig, *, db_path: Path | None = None, workers: int = 
     sharing the port (workers.py)."""
     import uvicorn
 
-    db = db_path or config.database or default_db_path()
+    db = db_path or config.database_url or config.database or default_target()
     check_bind(config, db)
     if workers > 1:
         from .workers import serve_workers
@@ -84,12 +89,12 @@ def serve(config: GatewayConfig, *, db_path: Path | None = None, workers: int = 
                 "and provider cooldowns",
                 workers,
             )
-        serve_workers(config, db, workers)
+        serve_workers(config, db if isinstance(db, Path) else None, workers)
         return
     if config.json_logs:
         from .request_log import install_handler
 
         install_handler()
-    app = create_app(config, db_path=db)
+    app = create_app(config, db_path=db if isinstance(db, Path) else None)
     server = uvicorn.Server(uvicorn_config(app, config))
     server.run()

@@ -29,6 +29,8 @@ from ..errors import ConfigurationError, InvalidRequestError
 __all__ = [
     "KEY_PREFIX",
     "MIGRATIONS",
+    "UNCHANGED",
+    "USAGE_COLUMNS",
     "ActiveKey",
     "BudgetPeriod",
     "BudgetUnit",
@@ -218,7 +220,30 @@ class ActiveKey(NamedTuple):
     limits: KeyLimits
 
 
-_UNCHANGED: Any = object()
+#: ``update_key``'s default: leave this field as it is.
+UNCHANGED: Any = object()
+
+
+def new_key() -> tuple[str, str, str]:
+    """(a new key, its SHA-256 as stored, the prefix shown in listings)."""
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    return key, hash_key(key), key[: len(KEY_PREFIX) + 6]
+
+
+def key_changes(
+    owner: str | None, note: str | None, expires: float | None, limits: KeyLimits
+) -> dict[str, Any]:
+    """The columns ``update_key`` sets, checked, from its arguments (``UNCHANGED`` left out)."""
+    changes: dict[str, Any] = {}
+    if owner is not UNCHANGED:
+        changes["owner"] = check_key_text("owner", owner)
+    if note is not UNCHANGED:
+        changes["note"] = check_key_text("note", note)
+    if expires is not UNCHANGED:
+        changes["expires"] = expires
+    if limits is not UNCHANGED:
+        changes["limits"] = limits.to_json()
+    return changes
 
 
 def check_key_name(name: str) -> str:
@@ -289,11 +314,34 @@ class UsageRecord:
         )
 
 
+#: The usage table's columns ``UsageRecord.row`` fills, in its order.
+USAGE_COLUMNS = (
+    "ts",
+    "key_name",
+    "endpoint",
+    "model",
+    "provider",
+    "status",
+    "error",
+    "stream",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "latency_ms",
+    "ttft_ms",
+    "request",
+    "response",
+    "audio_seconds",
+    "images",
+    "request_id",
+    "cost",
+    "cached",
+    "characters",
+    "cached_tokens",
+)
 _INSERT_USAGE = (
-    "INSERT INTO usage (ts, key_name, endpoint, model, provider, status, error, stream, "
-    "prompt_tokens, completion_tokens, total_tokens, latency_ms, ttft_ms, request, response, "
-    "audio_seconds, images, request_id, cost, cached, characters, cached_tokens) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    f"INSERT INTO usage ({', '.join(USAGE_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in USAGE_COLUMNS)})"
 )
 
 
@@ -385,7 +433,7 @@ class Store:
     ) -> str:
         """Create a key named ``name``; return the key itself (it is not stored)."""
         name = check_key_name(name)
-        key = KEY_PREFIX + secrets.token_urlsafe(32)
+        key, digest, prefix = new_key()
         try:
             with self._write() as db:
                 db.execute(
@@ -393,8 +441,8 @@ class Store:
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         name,
-                        hash_key(key),
-                        key[: len(KEY_PREFIX) + 6],
+                        digest,
+                        prefix,
                         time.time(),
                         check_key_text("owner", owner),
                         check_key_text("note", note),
@@ -412,22 +460,14 @@ class Store:
         self,
         name: str,
         *,
-        owner: str | None = _UNCHANGED,
-        note: str | None = _UNCHANGED,
-        expires: float | None = _UNCHANGED,
-        limits: KeyLimits = _UNCHANGED,
+        owner: str | None = UNCHANGED,
+        note: str | None = UNCHANGED,
+        expires: float | None = UNCHANGED,
+        limits: KeyLimits = UNCHANGED,
     ) -> bool:
         """Change the metadata or limits of the active key ``name`` (arguments not given stay
         as they are); False when there is no such key."""
-        changes: dict[str, Any] = {}
-        if owner is not _UNCHANGED:
-            changes["owner"] = check_key_text("owner", owner)
-        if note is not _UNCHANGED:
-            changes["note"] = check_key_text("note", note)
-        if expires is not _UNCHANGED:
-            changes["expires"] = expires
-        if limits is not _UNCHANGED:
-            changes["limits"] = limits.to_json()
+        changes = key_changes(owner, note, expires, limits)
         if not changes:
             return any(k.name == name for k in self.list_keys(include_revoked=False))
         assignments = ", ".join(f"{column} = ?" for column in changes)  # names from the code

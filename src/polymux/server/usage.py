@@ -5,10 +5,21 @@ the event loop); one thread wakes every ``INTERVAL`` seconds and writes whatever
 accumulated in one transaction, so a burst of a thousand requests costs a handful of commits.
 Waking that thread for each record (a blocking queue) cost the gateway more CPU a request
 than the write itself: the hand-over of the GIL to a thread for every record.
+
+The thread has an event loop and a database connection of its own (``Database``, SQLite or
+PostgreSQL), so a slow or unreachable database never holds up the gateway's loop.
+
+What can be lost: rows are in memory for up to ``INTERVAL`` seconds before they are written,
+so a crash (or ``kill -9``) loses at most the rows of the last quarter second; a clean stop
+(SIGTERM, Ctrl-C) writes them all. While the database cannot be written (down, disk full),
+rows are kept and retried every ``INTERVAL``, up to ``MAX_PENDING`` of them; beyond that the
+oldest are dropped, counted in ``dropped`` and logged. A batch the database refuses for its
+content (not for being unreachable) is dropped and logged rather than retried forever.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import statistics
 import threading
@@ -18,51 +29,87 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .store import Store, UsageRecord
+from .database import Database, open_database
+from .store import UsageRecord
 
-__all__ = ["UsageLog", "UsageSummary", "summarize"]
+__all__ = ["MAX_PENDING", "UsageLog", "UsageSummary", "summarize"]
 
 log = logging.getLogger("polymux.server")
 
 #: Seconds between writes at most: how long a usage row can take to reach the database.
 INTERVAL = 0.25
 _BATCH = 1000
+#: Rows kept in memory while the database cannot be written, at most.
+MAX_PENDING = 100_000
 
 
 class UsageLog:
-    """Appends ``UsageRecord``s to the database from a background thread."""
+    """Appends ``UsageRecord``s to the database at ``target`` (a SQLite path or a
+    ``postgresql://`` URL) from a background thread."""
 
-    def __init__(self, path: Path) -> None:
-        self._path = path
+    def __init__(self, target: str | Path) -> None:
         self._pending: deque[UsageRecord] = deque()  # appends and pops are atomic
         self._stop = threading.Event()
-        self._store = Store(path)  # opened here so a bad path fails at startup
-        self._thread = threading.Thread(target=self._run, name="polymux-usage", daemon=True)
-        self._thread.start()
+        self._opened = threading.Event()
+        self._failure: BaseException | None = None
+        self._failing = False
         self.dropped = 0
+        self._thread = threading.Thread(
+            target=self._run, args=(target,), name="polymux-usage", daemon=True
+        )
+        self._thread.start()
+        self._opened.wait()
+        if self._failure is not None:  # a bad path or URL fails at startup
+            raise self._failure
 
     def record(self, record: UsageRecord) -> None:
         self._pending.append(record)
 
-    def _run(self) -> None:
+    def _run(self, target: str | Path) -> None:
+        loop = asyncio.new_event_loop()
         try:
-            while True:
-                stopping = self._stop.wait(INTERVAL)
-                self._write_pending()
-                if stopping:
-                    return
+            try:
+                db = loop.run_until_complete(open_database(target, pool_size=1))
+            except BaseException as exc:
+                self._failure = exc
+                return
+            finally:
+                self._opened.set()
+            try:
+                while True:
+                    stopping = self._stop.wait(INTERVAL)
+                    if self._pending:
+                        loop.run_until_complete(self._write_pending(db))
+                    if stopping:
+                        return
+            finally:
+                loop.run_until_complete(db.close())
         finally:
-            self._store.close()
+            loop.close()
 
-    def _write_pending(self) -> None:
+    async def _write_pending(self, db: Database) -> None:
         pending = self._pending
         while pending:
             batch = [pending.popleft() for _ in range(min(len(pending), _BATCH))]
             try:
-                self._store.log_usage(batch)
-            except Exception as exc:  # a full disk must not take the gateway down
-                self.dropped += len(batch)
-                log.error("usage log: %d records not written: %s", len(batch), exc)
+                await db.log_usage(batch)
+            except Exception as exc:
+                if not db.transient(exc):
+                    self.dropped += len(batch)
+                    log.error("usage log: %d records refused, dropped: %s", len(batch), exc)
+                    continue
+                pending.extendleft(reversed(batch))  # first out, first back in
+                over = len(pending) - MAX_PENDING
+                for _ in range(max(over, 0)):
+                    pending.popleft()
+                self.dropped += max(over, 0)
+                if not self._failing:
+                    log.error("usage log: cannot write, keeping rows to retry: %s", exc)
+                self._failing = True
+                return
+            if self._failing:
+                log.warning("usage log: writing again")
+                self._failing = False
 
     def close(self, timeout: float = 10.0) -> None:
         """Write what is queued, then stop the thread."""

@@ -59,7 +59,7 @@ def bind(host: str, port: int, *, reuse_port: bool = REUSE_PORT) -> socket.socke
     return sock
 
 
-def _worker(config: GatewayConfig, db_path: Path, shared: socket.socket | None) -> None:
+def _worker(config: GatewayConfig, db_path: Path | None, shared: socket.socket | None) -> None:
     """One worker process: a gateway served by uvicorn on its own socket of the port, or
     on the parent's."""
     import uvicorn
@@ -95,7 +95,7 @@ def _exited(config: GatewayConfig, process: BaseProcess) -> None:
             worker_exited(process.pid)
 
 
-def serve_workers(config: GatewayConfig, db_path: Path, workers: int) -> None:
+def serve_workers(config: GatewayConfig, db_path: Path | None, workers: int) -> None:
     """Run ``workers`` gateway processes until SIGINT or SIGTERM."""
     sock = bind(config.host, config.port)  # fails here, once, if the port is taken
     shared: socket.socket | None = sock

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from typing import Literal
 
 from ..errormap import GatewayHTTPError
-from ..store import KeyLimits, Store, UsageRecord
+from ..store import KeyLimits, UsageRecord
 from .connection import REDIS_ERRORS, Outage
-from .counters import Counters, Lease, Refusal, counted
+from .counters import Counters, Lease, Refusal
 
-__all__ = ["KeyLimiter", "LimitsBook"]
+__all__ = ["KeyLimiter"]
 
 log = logging.getLogger("polymux.server")
 
@@ -28,30 +27,6 @@ _WHAT = {
     "concurrency": "requests in flight at once",
     "budget": "budget",
 }
-
-
-class LimitsBook:
-    """STAND-IN for 21-store's ``KeyRing.authenticate`` returning the caller's KeyLimits:
-    the limits of every active key, re-read from the store at most every ``refresh``
-    seconds (as the KeyRing re-reads the keys). The lead replaces it at merge."""
-
-    def __init__(self, store: Store, refresh: float = 1.0) -> None:
-        self._store = store
-        self._refresh = refresh
-        self._loaded_at = -1e9
-        self._limits: dict[str, KeyLimits] = {}
-
-    def get(self, key: str) -> KeyLimits | None:
-        """The key's limits when any of them needs counting, else None."""
-        now = time.monotonic()
-        if now - self._loaded_at >= self._refresh:
-            self._limits = {
-                info.name: info.limits
-                for info in self._store.list_keys(include_revoked=False)
-                if counted(info.limits)
-            }
-            self._loaded_at = now
-        return self._limits.get(key)
 
 
 class KeyLimiter:

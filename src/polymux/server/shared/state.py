@@ -3,18 +3,16 @@ place: Redis when ``[state] redis`` is set, else each piece's in-process impleme
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ...routing.health import HealthStore
 from ...routing.limits import ConcurrencyLimits, LimitsSpec
 from ..config import GatewayConfig
-from ..store import KeyLimits, Store
 from .cache import MemoryCache, RedisCache, ResponseCache
 from .connection import Batcher, connect
 from .counters import Counters, MemoryCounters, RedisCounters
-from .enforce import KeyLimiter, LimitsBook
+from .enforce import KeyLimiter
 from .health import RedisHealthStore
 from .slots import shared_slots
 
@@ -29,8 +27,6 @@ class SharedState:
     #: The process's one Redis client (None: nothing shared).
     redis: Redis | None
     limiter: KeyLimiter
-    #: Key name -> its limits when any needs counting, else None.
-    limits_of: Callable[[str], KeyLimits | None]
     #: The response cache, when [cache] is configured.
     cache: ResponseCache | None
     #: For the gateway's AsyncClient: provider health and per-upstream slots.
@@ -42,7 +38,7 @@ class SharedState:
             await self.redis.aclose()
 
 
-def shared_state(config: GatewayConfig, store: Store, key_refresh: float) -> SharedState:
+def shared_state(config: GatewayConfig) -> SharedState:
     redis = connect(config.redis, password_env=config.redis_password_env) if config.redis else None
     batcher = Batcher(redis) if redis is not None else None
     prefix = config.redis_prefix
@@ -70,9 +66,6 @@ def shared_state(config: GatewayConfig, store: Store, key_refresh: float) -> Sha
         limiter=KeyLimiter(
             counters, on_error="closed" if config.limits_on_redis_error == "closed" else "open"
         ),
-        # STAND-IN (issue 21-store): the caller's KeyLimits come from KeyRing.authenticate
-        # once that lands; until then they are read by key name from the store.
-        limits_of=LimitsBook(store, key_refresh).get,
         cache=cache,
         health=health,
         concurrency=concurrency,
