@@ -373,3 +373,44 @@ def test_cli_keys_usage_and_db_upgrade_against_postgres(pg_url: str) -> None:
     assert _cli("keys", "revoke", "ci", url=pg_url).returncode == 0
     again = _cli("keys", "revoke", "ci", url=pg_url)
     assert again.returncode != 0 and "no active key" in again.stderr
+
+
+async def test_gateway_keeps_serving_through_a_postgres_outage(
+    upstream: FakeServer, pg_url: str, postgres_server: PostgresServer
+) -> None:
+    async with await open_database(pg_url) as admin:
+        key = await admin.create_key("team")
+    auth = [("Authorization", f"Bearer {key}")]
+    app = create_app(fake_config(upstream, database_url=pg_url), key_refresh=0.1)
+    try:
+        status, _, _ = await asgi_request(app, "GET", "/v1/responses/resp_x", headers=auth)
+        assert status == 404
+        await asyncio.to_thread(postgres_server.stop)
+        try:
+            # Keys: the last list read stays in force; chat needs no database.
+            await asyncio.sleep(0.3)
+            status, _, _ = await asgi_request(
+                app, "POST", "/v1/chat/completions", HELLO, headers=auth
+            )
+            assert status == 200
+            status, headers, body = await asgi_request(
+                app, "GET", "/v1/responses/resp_x", headers=auth
+            )
+            error = orjson.loads(body)["error"]
+            assert status == 503 and error["code"] == "database_unavailable"
+            assert headers["retry-after"] == "1"
+        finally:
+            await asyncio.to_thread(postgres_server.start)
+        # Back without a restart.
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            status, _, _ = await asgi_request(app, "GET", "/v1/responses/resp_x", headers=auth)
+            if status == 404:
+                break
+            await asyncio.sleep(0.1)
+        assert status == 404
+    finally:
+        await app.aclose()
+    async with await open_database(pg_url) as admin:
+        statuses = [r["status"] for r in await admin.usage_rows()]
+    assert statuses[0] == 404 and 200 in statuses and 503 in statuses

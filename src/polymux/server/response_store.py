@@ -13,15 +13,22 @@ kept (swept at most once a minute, on a write).
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import orjson
 
 from ..client.responses import StoredResponse
 from ..types.responses import Response
 from .database import Database
+from .errormap import GatewayHTTPError
 
 __all__ = ["KeyResponses", "ResponseDB"]
+
+log = logging.getLogger("polymux.server")
+T = TypeVar("T")
 
 _SWEEP_EVERY = 60.0
 
@@ -35,9 +42,26 @@ class ResponseDB:
     def for_key(self, key_name: str | None) -> KeyResponses:
         return KeyResponses(self, key_name)
 
+    async def _call(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """``fn(*args)`` on the database; unreachable (PostgreSQL down, SQLite locked): 503."""
+        try:
+            return await fn(*args)
+        except Exception as exc:
+            if not self.db.transient(exc):
+                raise
+            log.error("stored responses: the database failed: %s: %s", type(exc).__name__, exc)
+            raise GatewayHTTPError(
+                503,
+                "stored responses are unavailable: the gateway cannot reach its database; "
+                "retry shortly",
+                code="database_unavailable",
+                headers={"retry-after": "1"},
+            ) from None
+
     async def _put(self, key_name: str | None, stored: StoredResponse) -> None:
         await self._sweep()
-        await self.db.put_response(
+        await self._call(
+            self.db.put_response,
             stored.response.id,
             key_name,
             orjson.dumps(stored.response.model_dump()).decode(),
@@ -49,22 +73,26 @@ class ResponseDB:
         now = time.time()
         if now - self._swept > _SWEEP_EVERY:
             self._swept = now
-            await self.db.expire_responses(now - self.retention)
+            await self._call(self.db.expire_responses, now - self.retention)
 
     async def _get(self, key_name: str | None, response_id: str) -> StoredResponse | None:
-        row = await self.db.get_response(response_id, key_name, time.time() - self.retention)
+        row = await self._call(
+            self.db.get_response, response_id, key_name, time.time() - self.retention
+        )
         if row is None or row[3] is not None:  # unknown, or kept upstream
             return None
         response, items, history = (orjson.loads(text) for text in row[:3])
         return StoredResponse(Response.from_dict(response), items, history)
 
     async def _upstream(self, key_name: str | None, response_id: str) -> str | None:
-        row = await self.db.get_response(response_id, key_name, time.time() - self.retention)
+        row = await self._call(
+            self.db.get_response, response_id, key_name, time.time() - self.retention
+        )
         return None if row is None else row[3]
 
     async def _put_native(self, key_name: str | None, response_id: str, upstream: str) -> None:
         await self._sweep()
-        await self.db.put_response(response_id, key_name, "{}", "[]", "[]", upstream)
+        await self._call(self.db.put_response, response_id, key_name, "{}", "[]", "[]", upstream)
 
 
 class KeyResponses:
@@ -82,7 +110,7 @@ class KeyResponses:
             await self._db._put(self._key, stored)
 
     async def delete(self, response_id: str) -> bool:
-        return await self._db.db.delete_response(response_id, self._key)
+        return await self._db._call(self._db.db.delete_response, response_id, self._key)
 
     # -- responses an upstream keeps (native passthrough): only id and owner here ----------------
     async def upstream_of(self, response_id: str) -> str | None:
