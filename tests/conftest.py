@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import secrets
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -62,3 +65,27 @@ def outage(redis_server: RedisServer) -> Iterator[RedisServer]:
     finally:
         if redis_server.proc is None:
             redis_server.start()
+
+
+@pytest.fixture
+def pg_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """A fresh, empty database on the session's PostgreSQL server, dropped afterwards."""
+    import asyncpg
+
+    name = "t_" + secrets.token_hex(6)
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(postgres_server.url)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    def admin(sql: str) -> None:
+        # In a thread of its own: the fixture may be set up inside a running event loop.
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, run(sql)).result()
+
+    admin(f"CREATE DATABASE {name}")
+    yield postgres_server.url.rpartition("/")[0] + "/" + name
+    admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

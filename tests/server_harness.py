@@ -150,6 +150,7 @@ async def asgi_request(
 ) -> tuple[int, dict[str, str], bytes]:
     """One request through the app as uvicorn would pass it, from ``client``."""
     data = raw if raw is not None else (orjson.dumps(body) if body is not None else b"")
+    path, _, query = path.partition("?")  # as uvicorn splits them
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -158,7 +159,7 @@ async def asgi_request(
         "scheme": "http",
         "path": path,
         "raw_path": path.encode(),
-        "query_string": b"",
+        "query_string": query.encode(),
         "root_path": "",
         "headers": _headers(headers, data),
         "client": client,

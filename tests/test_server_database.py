@@ -5,12 +5,11 @@ through an outage; a gateway on PostgreSQL; the CLI against PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-import secrets
 import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -30,29 +29,6 @@ from .server_harness import asgi_request, fake_config
 from .services import PostgresServer
 
 HELLO = {"model": "m1", "messages": [{"role": "user", "content": "hi"}]}
-
-
-async def _admin(server: PostgresServer) -> Any:
-    import asyncpg
-
-    return await asyncpg.connect(server.url)
-
-
-@pytest.fixture
-def pg_url(postgres_server: PostgresServer) -> Iterator[str]:
-    """A fresh, empty database on the session's PostgreSQL server, dropped afterwards."""
-    name = "t_" + secrets.token_hex(6)
-
-    async def run(sql: str) -> None:
-        conn = await _admin(postgres_server)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(run(f"CREATE DATABASE {name}"))
-    yield postgres_server.url.rpartition("/")[0] + "/" + name
-    asyncio.run(run(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 from pathlib import Path
@@ -98,6 +97,11 @@ def register_serve(parser: argparse.ArgumentParser) -> Runner:
         metavar="URL",
         help="Redis for state shared by workers and replicas (redis://host:6379/0)",
     )
+    parser.add_argument(
+        "--admin-key-env",
+        metavar="VAR",
+        help="turn the admin HTTP API (/admin/...) on, with the key held in this variable",
+    )
     _db_option(parser)
     return _run_serve
 
@@ -128,6 +132,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         shutdown_timeout=args.shutdown_timeout,
         json_logs=args.json_logs,
         redis=args.redis,
+        admin_key_env=args.admin_key_env,
         **_database_flags(args),
     )
     if args.workers < 1:
@@ -182,9 +187,11 @@ def _expiry(text: str) -> float | None:
     text = text.strip()
     if text.lower() in _NONE:
         return None
-    match = _SINCE.match(text.lower())
-    if match is not None:
-        return time.time() + float(match.group(1)) * _UNITS[match.group(2)]
+    from ..server.usage import parse_duration
+
+    seconds = parse_duration(text)
+    if seconds is not None:
+        return time.time() + seconds
     from datetime import datetime, timezone
 
     try:
@@ -277,21 +284,6 @@ def _limits_text(limits: Any) -> str:
     return printable(" ".join(parts)) or "-"
 
 
-def _key_json(k: Any) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    return {
-        "name": k.name,
-        "prefix": k.prefix,
-        "created": k.created,
-        "revoked": k.revoked,
-        "owner": k.owner,
-        "note": k.note,
-        "expires": k.expires,
-        "limits": asdict(k.limits),
-    }
-
-
 def _run_keys(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -335,7 +327,7 @@ async def _keys(args: argparse.Namespace) -> int:
 
 def _print_keys(keys: list[Any], *, as_json: bool) -> None:
     if as_json:
-        print(json.dumps([_key_json(k) for k in keys]))
+        print(json.dumps([k.as_json() for k in keys]))
     elif not keys:
         print("no keys: the gateway serves loopback clients only")
     else:
@@ -352,16 +344,14 @@ def _print_keys(keys: list[Any], *, as_json: bool) -> None:
 
 
 # -- usage -----------------------------------------------------------------------------------
-_SINCE = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
 def parse_since(text: str) -> float:
     """ "24h", "7d", "30m" -> a UNIX time that long ago."""
-    match = _SINCE.match(text.strip().lower())
-    if match is None:
+    from ..server.usage import parse_duration
+
+    seconds = parse_duration(text)
+    if seconds is None:
         raise CLIError(f"--since {text!r}", hint="use a duration such as 30m, 24h or 7d")
-    return time.time() - float(match.group(1)) * _UNITS[match.group(2)]
+    return time.time() - seconds
 
 
 def register_usage(parser: argparse.ArgumentParser) -> Runner:

@@ -19,7 +19,7 @@ from typing import Any
 from ..client.async_client import AsyncClient
 from ..errors import AllProvidersFailedError, APIError
 from ..types.request import Timeout
-from . import request_log, web
+from . import admin, request_log, web
 from .asgi import (
     ClientDisconnected,
     Receive,
@@ -166,7 +166,9 @@ def _routes() -> tuple[dict[str, dict[str, Handler]], list[tuple[str, dict[str, 
 _PUBLIC = frozenset({"/health", "/ready", "/openapi.json", *web.PAGES})
 #: Requests not counted in the metrics nor logged as JSON lines: probes, scrapes, pages.
 _UNCOUNTED = _PUBLIC | {"/metrics"}
-_PUBLIC_PREFIXES = (web.PREFIX,)
+# /admin/ is reached with the admin key only, checked by admin.handle (the route exists only
+# when the admin API is on), never with the gateway's own keys.
+_PUBLIC_PREFIXES = (web.PREFIX, admin.PREFIX)
 
 
 def _counted(path: str) -> bool:
@@ -199,6 +201,8 @@ class Gateway:
         key_refresh: float = 1.0,
     ) -> None:
         self.config = config
+        #: SHA-256 of the admin key; None: the admin API is off and /admin/ does not exist.
+        self.admin_digest = admin.admin_digest(config.admin_key_env)
         self.limits = config.limits
         self.models = ModelMap(config)
         #: Where keys, usage and stored responses live: a SQLite file, or a PostgreSQL URL.
@@ -264,6 +268,9 @@ class Gateway:
         if self.media_dir is not None:
             self.media_dir.mkdir(parents=True, exist_ok=True)
         self._exact, self._prefixed = _routes()
+        if self.admin_digest is not None:
+            methods = ("GET", "POST", "PATCH", "DELETE")
+            self._prefixed.append((admin.PREFIX, dict.fromkeys(methods, admin.handle)))
         self._error_shapes = _error_shapes()
         self._cors = {o.encode() for o in config.cors_origins}
         self._closed = False

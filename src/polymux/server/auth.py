@@ -30,7 +30,7 @@ from typing import Protocol
 from .errormap import GatewayHTTPError
 from .store import ActiveKey, KeyLimits, hash_key
 
-__all__ = ["ANONYMOUS", "Caller", "KeyRing", "KeySource", "is_loopback_client"]
+__all__ = ["ANONYMOUS", "Caller", "KeyRing", "KeySource", "bearer_token", "is_loopback_client"]
 
 
 _NO_LIMITS = KeyLimits()
@@ -91,7 +91,7 @@ def _is_loopback_address(host: str) -> bool:
     return address.is_loopback
 
 
-def _bearer(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+def bearer_token(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
     for name, value in headers:
         if name == b"authorization":
             scheme, _, token = value.decode("latin-1").strip().partition(" ")
@@ -149,7 +149,7 @@ class KeyRing:
                 "create one with `polymux keys create NAME`",
                 code="loopback_only",
             )
-        presented = _bearer(headers)
+        presented = bearer_token(headers)
         if presented is None:
             raise GatewayHTTPError(
                 401,

@@ -60,6 +60,7 @@ _SERVER_KEYS = {
     "responses_retention_days",
     "metrics",
     "json_logs",
+    "admin_key_env",
 }
 #: Per-provider limits (the gateway-wide [server] values are their defaults).
 _PROVIDER_LIMITS = ("connect_timeout", "first_byte_timeout", "idle_timeout")
@@ -173,6 +174,8 @@ class GatewayConfig:
     cache_models: tuple[str, ...] = ()
     #: Entries the in-memory cache keeps (the least recently used go first).
     cache_max_entries: int = 1000
+    #: The environment variable holding the admin API's key (None: no admin API).
+    admin_key_env: str | None = None
     #: [state] database = "postgresql://...": keys, usage and stored responses in PostgreSQL
     #: instead of the SQLite file ``database`` (server/pgstore.py).
     database_url: str | None = None
@@ -445,6 +448,7 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path | None = None) -> Ga
         ("host", str),
         ("port", int),
         ("public_url", str),
+        ("admin_key_env", str),
         ("log_content", bool),
         ("allow_unauthenticated", bool),
         ("shutdown_timeout", (int, float)),

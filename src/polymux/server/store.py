@@ -210,6 +210,22 @@ class KeyInfo:
     expires: float | None = None  # unix time after which the key is refused
     limits: KeyLimits = KeyLimits()
 
+    def as_json(self) -> dict[str, Any]:
+        """As ``polymux keys list --json`` and the admin API show it."""
+        limits = {f.name: getattr(self.limits, f.name) for f in fields(KeyLimits)}
+        if limits["models"] is not None:
+            limits["models"] = list(limits["models"])
+        return {
+            "name": self.name,
+            "prefix": self.prefix,
+            "created": self.created,
+            "revoked": self.revoked,
+            "owner": self.owner,
+            "note": self.note,
+            "expires": self.expires,
+            "limits": limits,
+        }
+
 
 class ActiveKey(NamedTuple):
     """What the gateway keeps in memory of one active key (server/auth.py)."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import statistics
 import threading
 from collections import deque
@@ -32,7 +33,7 @@ from typing import Any
 from .database import Database, open_database
 from .store import UsageRecord
 
-__all__ = ["MAX_PENDING", "UsageLog", "UsageSummary", "summarize"]
+__all__ = ["MAX_PENDING", "UsageLog", "UsageSummary", "parse_duration", "summarize"]
 
 log = logging.getLogger("polymux.server")
 
@@ -158,6 +159,16 @@ class UsageSummary:
             "p50_latency_ms": self.p50_latency_ms,
             "p50_ttft_ms": self.p50_ttft_ms,
         }
+
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> float | None:
+    """ "30m", "24h", "7d" -> seconds; None when it is not such a duration."""
+    match = _DURATION.match(text.strip().lower())
+    return None if match is None else float(match.group(1)) * _UNITS[match.group(2)]
 
 
 def summarize(
