@@ -3,8 +3,6 @@ usage row the gateway writes, and ``polymux usage`` showing it."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import orjson
@@ -16,6 +14,7 @@ from polymux.server.config import parse_config
 from polymux.server.prices import Price, PriceTable, default_prices
 from polymux.server.store import Store, UsageRecord
 
+from .cli_support import run_cli
 from .fakes import FakeServer
 from .fakes.openai import CHAT, reply
 from .server_harness import asgi_request, fake_config
@@ -118,12 +117,7 @@ def test_usage_command_shows_cost(tmp_path: Path) -> None:
         )
 
     def usage(*args: str) -> str:
-        out = subprocess.run(
-            [sys.executable, "-m", "polymux", "usage", *args, "--db", str(db)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        out = run_cli("usage", *args, "--db", str(db), timeout=60)
         assert out.returncode == 0, out.stderr
         return out.stdout
 

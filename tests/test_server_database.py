@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -24,6 +23,7 @@ from polymux.server.prices import Price
 from polymux.server.store import MIGRATIONS, USAGE_COLUMNS, KeyLimits, UsageRecord
 from polymux.server.usage import UsageLog
 
+from .cli_support import run_cli
 from .fakes import FakeServer
 from .server_harness import asgi_request, fake_config
 from .services import PostgresServer
@@ -312,12 +312,7 @@ async def test_gateway_on_postgres_keys_usage_cost_and_revocation(
 
 # -- the CLI against PostgreSQL ------------------------------------------------------------------
 def _cli(*args: str, url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "polymux", *args, "--database", url],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_cli(*args, "--database", url, timeout=60)
 
 
 def test_cli_keys_usage_and_db_upgrade_against_postgres(pg_url: str) -> None:

@@ -4,7 +4,6 @@ are refused, allowed models are enforced, and the CLI sets and changes them."""
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,6 +17,7 @@ from polymux.server import Gateway
 from polymux.server.auth import ANONYMOUS, Caller, KeyRing
 from polymux.server.store import KeyLimits, Store
 
+from .cli_support import run_cli
 from .fakes import FakeServer
 from .server_harness import asgi_request
 
@@ -132,12 +132,7 @@ async def test_allowed_models_are_enforced_before_any_upstream_call(
 
 
 def _cli(*args: str, db: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "polymux", *args, "--db", str(db)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_cli(*args, "--db", str(db), timeout=60)
 
 
 def _listed(db: Path) -> dict[str, Any]:

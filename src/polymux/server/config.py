@@ -376,14 +376,19 @@ def database_setting(value: str, base_dir: Path | None = None) -> dict[str, Any]
     return {"database": (base_dir / path) if base_dir and not path.is_absolute() else path}
 
 
+def _check_table(data: Any, section: str, known: set[str]) -> None:
+    """Refuse a section that is not a table or names settings nobody reads (typos)."""
+    if not isinstance(data, Mapping) or set(data) - known:
+        extra = sorted(set(data) - known) if isinstance(data, Mapping) else []
+        raise ConfigurationError(
+            f"[{section}]: unknown setting(s) {', '.join(extra) or '(not a table)'}; "
+            f"known: {', '.join(sorted(known))}"
+        )
+
+
 def _state(state: Any, base_dir: Path | None = None) -> dict[str, Any]:
     """The [state] section: where shared state (server/shared/) and the database live."""
-    if not isinstance(state, Mapping) or set(state) - set(_STATE_KEYS):
-        extra = sorted(set(state) - set(_STATE_KEYS)) if isinstance(state, Mapping) else []
-        raise ConfigurationError(
-            f"[state]: unknown setting(s) {', '.join(extra) or '(not a table)'}; "
-            f"known: {', '.join(_STATE_KEYS)}"
-        )
+    _check_table(state, "state", set(_STATE_KEYS))
     out: dict[str, Any] = {}
     for key, value in state.items():
         if key == "database_pool":
@@ -407,13 +412,7 @@ def _state(state: Any, base_dir: Path | None = None) -> dict[str, Any]:
 
 def _cache(cache: Any) -> dict[str, Any]:
     """The [cache] section: its presence turns the response cache on."""
-    known = ("ttl", "models", "max_entries")
-    if not isinstance(cache, Mapping) or set(cache) - set(known):
-        extra = sorted(set(cache) - set(known)) if isinstance(cache, Mapping) else []
-        raise ConfigurationError(
-            f"[cache]: unknown setting(s) {', '.join(extra) or '(not a table)'}; "
-            f"known: {', '.join(known)}"
-        )
+    _check_table(cache, "cache", {"ttl", "models", "max_entries"})
     ttl = cache.get("ttl", 300)
     entries = cache.get("max_entries", 1000)
     if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or ttl <= 0:
@@ -437,12 +436,7 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path | None = None) -> Ga
             f"unknown section(s) {', '.join(unknown)}; known: {', '.join(sorted(sections))}"
         )
     server = data.get("server", {})
-    if not isinstance(server, Mapping) or set(server) - _SERVER_KEYS:
-        extra = sorted(set(server) - _SERVER_KEYS) if isinstance(server, Mapping) else []
-        raise ConfigurationError(
-            f"[server]: unknown setting(s) {', '.join(extra) or '(not a table)'}; "
-            f"known: {', '.join(sorted(_SERVER_KEYS))}"
-        )
+    _check_table(server, "server", _SERVER_KEYS)
     kwargs: dict[str, Any] = {}
     for key, kind in (
         ("host", str),

@@ -22,19 +22,19 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import ConfigurationError, InvalidRequestError
+from ..errors import ConfigurationError
 from .database import Database, KeyState, redact_url
 from .store import (
+    KEY_COLUMNS,
     UNCHANGED,
     USAGE_COLUMNS,
     ActiveKey,
     KeyInfo,
     KeyLimits,
     UsageRecord,
-    check_key_name,
-    check_key_text,
     key_changes,
-    new_key,
+    name_taken,
+    new_key_row,
 )
 
 __all__ = ["DEFAULT_POOL_SIZE", "MIGRATIONS", "PostgresDatabase"]
@@ -208,25 +208,15 @@ class PostgresDatabase(Database):
         limits: KeyLimits = KeyLimits(),  # noqa: B008 - frozen, never mutated
     ) -> str:
         asyncpg = _import_asyncpg()
-        name = check_key_name(name)
-        key, digest, prefix = new_key()
+        key, row = new_key_row(name, owner, note, expires, limits)
         try:
             await self._pool.execute(
-                "INSERT INTO keys (name, hash, prefix, created, owner, note, expires, limits) "
-                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                name,
-                digest,
-                prefix,
-                time.time(),
-                check_key_text("owner", owner),
-                check_key_text("note", note),
-                expires,
-                limits.to_json(),
+                f"INSERT INTO keys ({', '.join(KEY_COLUMNS)}) "
+                f"VALUES ({', '.join(f'${i}' for i in range(1, len(KEY_COLUMNS) + 1))})",
+                *row,
             )
         except asyncpg.UniqueViolationError:
-            raise InvalidRequestError(
-                f"an active key named {name!r} exists; revoke it first or pick another name"
-            ) from None
+            raise name_taken(name) from None
         return key
 
     async def update_key(

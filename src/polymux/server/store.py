@@ -27,6 +27,7 @@ from typing import Any, Literal, NamedTuple
 from ..errors import ConfigurationError, InvalidRequestError
 
 __all__ = [
+    "KEY_COLUMNS",
     "KEY_PREFIX",
     "MIGRATIONS",
     "UNCHANGED",
@@ -240,10 +241,32 @@ class ActiveKey(NamedTuple):
 UNCHANGED: Any = object()
 
 
-def new_key() -> tuple[str, str, str]:
-    """(a new key, its SHA-256 as stored, the prefix shown in listings)."""
+#: The columns ``new_key_row`` fills, in its order.
+KEY_COLUMNS = ("name", "hash", "prefix", "created", "owner", "note", "expires", "limits")
+
+
+def new_key_row(
+    name: str, owner: str | None, note: str | None, expires: float | None, limits: KeyLimits
+) -> tuple[str, tuple[Any, ...]]:
+    """(a new key, the checked ``keys`` row that stores it, hashed, in ``KEY_COLUMNS``)."""
     key = KEY_PREFIX + secrets.token_urlsafe(32)
-    return key, hash_key(key), key[: len(KEY_PREFIX) + 6]
+    row = (
+        check_key_name(name),
+        hash_key(key),
+        key[: len(KEY_PREFIX) + 6],
+        time.time(),
+        check_key_text("owner", owner),
+        check_key_text("note", note),
+        expires,
+        limits.to_json(),
+    )
+    return key, row
+
+
+def name_taken(name: str) -> InvalidRequestError:
+    return InvalidRequestError(
+        f"an active key named {name.strip()!r} exists; revoke it first or pick another name"
+    )
 
 
 def key_changes(
@@ -448,28 +471,16 @@ class Store:
         limits: KeyLimits = KeyLimits(),
     ) -> str:
         """Create a key named ``name``; return the key itself (it is not stored)."""
-        name = check_key_name(name)
-        key, digest, prefix = new_key()
+        key, row = new_key_row(name, owner, note, expires, limits)
         try:
             with self._write() as db:
                 db.execute(
-                    "INSERT INTO keys (name, hash, prefix, created, owner, note, expires, limits) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        name,
-                        digest,
-                        prefix,
-                        time.time(),
-                        check_key_text("owner", owner),
-                        check_key_text("note", note),
-                        expires,
-                        limits.to_json(),
-                    ),
+                    f"INSERT INTO keys ({', '.join(KEY_COLUMNS)}) "
+                    f"VALUES ({', '.join('?' for _ in KEY_COLUMNS)})",
+                    row,
                 )
         except sqlite3.IntegrityError:
-            raise InvalidRequestError(
-                f"an active key named {name!r} exists; revoke it first or pick another name"
-            ) from None
+            raise name_taken(name) from None
         return key
 
     def update_key(
