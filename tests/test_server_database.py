@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from polymux.errors import ConfigurationError, InvalidRequestError
-from polymux.server import create_app, pgstore
+from polymux.server import create_app, pgstore, usage
 from polymux.server.config import parse_config
 from polymux.server.database import Database, open_database, redact_url
 from polymux.server.prices import Price
@@ -248,8 +248,9 @@ def test_usage_from_three_replicas_lands_once_each(pg_url: str) -> None:
 
 
 def test_usage_rows_wait_out_a_postgres_outage(
-    pg_url: str, postgres_server: PostgresServer
+    pg_url: str, postgres_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(usage, "MAX_PENDING", 3)  # rows kept through an outage, at most
     writer = UsageLog(pg_url)
     try:
         writer.record(UsageRecord("/v1/chat/completions", 200, request_id="before"))
@@ -258,15 +259,32 @@ def test_usage_rows_wait_out_a_postgres_outage(
             time.sleep(0.05)
         postgres_server.stop()
         try:
-            writer.record(UsageRecord("/v1/chat/completions", 200, request_id="during"))
+            for i in range(5):
+                writer.record(UsageRecord("/v1/chat/completions", 200, request_id=f"d{i}"))
             time.sleep(1.0)  # several write attempts fail meanwhile
         finally:
             postgres_server.start()
         writer.record(UsageRecord("/v1/chat/completions", 200, request_id="after"))
     finally:
         writer.close()
-    assert [r["request_id"] for r in _rows(pg_url)] == ["before", "during", "after"]
-    assert writer.dropped == 0
+    # The oldest rows beyond the bound went, counted; the rest landed once the server was back.
+    assert [r["request_id"] for r in _rows(pg_url)] == ["before", "d2", "d3", "d4", "after"]
+    assert writer.dropped == 2
+
+
+def test_a_batch_the_database_refuses_is_dropped_not_retried_forever(pg_url: str) -> None:
+    writer = UsageLog(pg_url)
+    try:
+        # 2**40 images does not fit the INTEGER column: PostgreSQL refuses the row (22003).
+        writer.record(UsageRecord("/v1/images/generations", 200, images=2**40))
+        deadline = time.monotonic() + 30
+        while not writer.dropped and time.monotonic() < deadline:
+            time.sleep(0.05)
+        writer.record(UsageRecord("/v1/chat/completions", 200, request_id="next"))
+    finally:
+        writer.close()
+    assert writer.dropped == 1
+    assert [r["request_id"] for r in _rows(pg_url)] == ["next"]
 
 
 # -- a gateway on PostgreSQL ----------------------------------------------------------------------
@@ -353,11 +371,18 @@ async def test_gateway_keeps_serving_through_a_postgres_outage(
         key = await admin.create_key("team")
     auth = [("Authorization", f"Bearer {key}")]
     app = create_app(fake_config(upstream, database_url=pg_url), key_refresh=0.1)
+    # A second gateway, made while the database is up, sees its first request in the outage.
+    late = create_app(fake_config(upstream, database_url=pg_url), key_refresh=0.1)
     try:
         status, _, _ = await asgi_request(app, "GET", "/v1/responses/resp_x", headers=auth)
         assert status == 404
         await asyncio.to_thread(postgres_server.stop)
         try:
+            status, headers, body = await asgi_request(
+                late, "POST", "/v1/chat/completions", HELLO, headers=auth
+            )
+            assert status == 503 and headers["retry-after"] == "1"
+            assert orjson.loads(body)["error"]["code"] == "database_unavailable"
             # Keys: the last list read stays in force; chat needs no database.
             await asyncio.sleep(0.3)
             status, _, _ = await asgi_request(
@@ -380,8 +405,11 @@ async def test_gateway_keeps_serving_through_a_postgres_outage(
                 break
             await asyncio.sleep(0.1)
         assert status == 404
+        status, _, _ = await asgi_request(late, "POST", "/v1/chat/completions", HELLO, headers=auth)
+        assert status == 200  # started at its next request
     finally:
         await app.aclose()
+        await late.aclose()
     async with await open_database(pg_url) as admin:
         statuses = [r["status"] for r in await admin.usage_rows()]
     assert statuses[0] == 404 and 200 in statuses and 503 in statuses

@@ -19,6 +19,7 @@ from polymux.server.store import KeyLimits, Store
 
 from .cli_support import run_cli
 from .fakes import FakeServer
+from .fakes.openai import MODELS, models
 from .server_harness import asgi_request
 
 HELLO = {"model": "m1", "messages": [{"role": "user", "content": "hi"}]}
@@ -133,6 +134,21 @@ async def test_allowed_models_are_enforced_before_any_upstream_call(
 
 def _cli(*args: str, db: Path) -> subprocess.CompletedProcess[str]:
     return run_cli(*args, "--db", str(db), timeout=60)
+
+
+async def test_a_key_limited_to_some_models_lists_those_only(
+    app: Gateway, upstream: FakeServer, tmp_path: Path
+) -> None:
+    upstream.script("GET", MODELS, models("m1", "m2", "m3"))
+    with Store(tmp_path / "g.db") as store:
+        narrow = store.create_key("narrow", limits=KeyLimits(models=("m1", "m3")))
+        wide = store.create_key("wide")
+    listed = {}
+    for name, key in (("narrow", narrow), ("wide", wide)):
+        status, _, body = await asgi_request(app, "GET", "/v1/models", headers=bearer(key))
+        assert status == 200
+        listed[name] = {m["id"] for m in orjson.loads(body)["data"]}
+    assert listed == {"narrow": {"m1", "m3"}, "wide": {"m1", "m2", "m3"}}
 
 
 def _listed(db: Path) -> dict[str, Any]:

@@ -438,7 +438,19 @@ class Gateway:
                 self._account(Call(scope, receive, send, record), methods, False)
             return
         if not self._started:
-            await self.start()
+            try:
+                await self.start()
+            except Exception as exc:  # PostgreSQL unreachable at the first request
+                log.error("gateway start: %s", exc)
+                await send_error(
+                    send,
+                    503,
+                    "the gateway cannot reach its database yet; retry shortly",
+                    type="server_error",
+                    code="database_unavailable",
+                    headers=[(b"retry-after", b"1")],
+                )
+                return
         self._inflight += 1  # no await before the try: the count cannot leak
         try:
             call = Call(scope, receive, send, UsageRecord(endpoint=path, status=0))

@@ -16,6 +16,9 @@ __all__ = ["handle_health", "handle_list", "handle_one"]
 
 async def handle_list(gateway: Gateway, call: Call) -> None:
     models = await gateway.models.models(gateway.client.transport, gateway.client.options)
+    allowed = call.caller.limits.models
+    if allowed is not None:  # a key limited to some models sees those only
+        models = [m for m in models if m.id in allowed]
     await send_json(call.send, 200, {"object": "list", "data": [m.model_dump() for m in models]})
 
 
