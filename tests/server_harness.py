@@ -64,7 +64,9 @@ class LiveGateway:
             async with FakeServer() as upstream:
                 self.upstream = upstream
                 config = self._configure(upstream)
-                self.app = create_app(config, db_path=self.db_path, key_refresh=0)
+                # A config naming a PostgreSQL database is served from it, else the file.
+                db_path = None if config.database_url else self.db_path
+                self.app = create_app(config, db_path=db_path, key_refresh=0)
                 options = {"port": 0, "log_level": "warning", **self._overrides}
                 self.server = uvicorn.Server(uvicorn_config(self.app, config, **options))
                 task = asyncio.ensure_future(self.server.serve())

@@ -25,7 +25,8 @@ from polymux.server.usage import UsageLog
 
 from .cli_support import run_cli
 from .fakes import FakeServer
-from .server_harness import asgi_request, fake_config
+from .fakes.openai import CHAT, reply
+from .server_harness import LiveGateway, asgi_request, fake_config
 from .services import PostgresServer
 
 HELLO = {"model": "m1", "messages": [{"role": "user", "content": "hi"}]}
@@ -326,6 +327,30 @@ async def test_gateway_on_postgres_keys_usage_cost_and_revocation(
     assert [(r["key_name"], r["status"]) for r in rows[:2]] == [("team", 200), ("team", 403)]
     assert rows[0]["cost"] == pytest.approx(12 / 1e6)  # the fake reports 12 prompt tokens
     assert all(key not in str(r) for r in rows)
+
+
+def test_served_by_uvicorn_on_postgres_to_the_openai_sdk(pg_url: str, tmp_path: Path) -> None:
+    import openai
+
+    async def make_key() -> str:
+        async with await open_database(pg_url) as db:
+            return await db.create_key("sdk")
+
+    key = asyncio.run(make_key())
+    with LiveGateway(tmp_path, lambda up: fake_config(up, database_url=pg_url)) as gw:
+        gw.upstream.script("POST", CHAT, reply("from the upstream"))
+        # The lifespan startup opened the pool and read the key list: the key works at once.
+        with openai.OpenAI(base_url=gw.url + "/v1", api_key=key, max_retries=0) as client:
+            answer = client.chat.completions.create(
+                model="m1", messages=[{"role": "user", "content": "hi"}]
+            )
+            assert answer.choices[0].message.content == "from the upstream"
+        wrong = openai.OpenAI(base_url=gw.url + "/v1", api_key="mm-wrong", max_retries=0)
+        with wrong, pytest.raises(openai.AuthenticationError):
+            wrong.models.list()
+    # A clean stop wrote the usage rows out.
+    rows = _rows(pg_url)
+    assert [(r["key_name"], r["status"]) for r in rows] == [("sdk", 200)]
 
 
 # -- the CLI against PostgreSQL ------------------------------------------------------------------
