@@ -25,7 +25,7 @@ from polymux.server.usage import UsageLog
 
 from .cli_support import run_cli
 from .fakes import FakeServer
-from .fakes.openai import CHAT, reply
+from .fakes.openai import CHAT, closed_port, reply
 from .server_harness import LiveGateway, asgi_request, fake_config
 from .services import PostgresServer
 
@@ -197,8 +197,6 @@ async def test_replicas_starting_together_migrate_once(pg_url: str) -> None:
 
 
 async def test_unreachable_postgres_is_a_clear_error_without_the_password() -> None:
-    from .fakes.openai import closed_port
-
     url = f"postgresql://user:s3cret@127.0.0.1:{closed_port()}/db"
     with pytest.raises(ConfigurationError, match="cannot open the gateway database") as info:
         await open_database(url)
@@ -387,6 +385,9 @@ def test_cli_keys_usage_and_db_upgrade_against_postgres(pg_url: str) -> None:
     assert _cli("keys", "revoke", "ci", url=pg_url).returncode == 0
     again = _cli("keys", "revoke", "ci", url=pg_url)
     assert again.returncode != 0 and "no active key" in again.stderr
+    down = _cli("usage", url=f"postgresql://u:pw@127.0.0.1:{closed_port()}/x")
+    assert down.returncode == 3 and "cannot open the gateway database" in down.stderr
+    assert "u:***@" in down.stderr and ":pw@" not in down.stderr and "Traceback" not in down.stderr
 
 
 async def test_gateway_keeps_serving_through_a_postgres_outage(

@@ -9,10 +9,13 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .app import EXIT_OK, EXIT_USAGE, CLIError, Runner
+from .app import EXIT_CONFIG, EXIT_OK, EXIT_USAGE, CLIError, Runner
 from .terminal import printable
+
+if TYPE_CHECKING:
+    from ..server.database import Database
 
 __all__ = ["register_db", "register_keys", "register_serve", "register_usage"]
 
@@ -37,12 +40,16 @@ def _db_option(parser: argparse.ArgumentParser) -> None:
 
 def _target(args: argparse.Namespace) -> Path | str:
     """Where the command reads and writes: --database, --db, else $POLYMUX_DB or the default."""
+    from ..errors import ConfigurationError
     from ..server.config import database_setting
     from ..server.database import default_target
 
     database = getattr(args, "database", None)
     if database:
-        setting = database_setting(database)
+        try:
+            setting = database_setting(database)
+        except ConfigurationError as exc:
+            raise CLIError(str(exc), code=EXIT_USAGE) from None
         return setting.get("database_url") or setting["database"]  # type: ignore[no-any-return]
     db: Path | None = getattr(args, "db", None)
     return db or default_target()
@@ -104,6 +111,21 @@ def register_serve(parser: argparse.ArgumentParser) -> Runner:
     )
     _db_option(parser)
     return _run_serve
+
+
+async def _open(target: Path | str) -> Database:
+    """The ``Database`` at ``target``; one that cannot be opened is a CLI error with a hint."""
+    from ..errors import ConfigurationError
+    from ..server.database import open_database
+
+    try:
+        return await open_database(target)
+    except ConfigurationError as exc:
+        raise CLIError(
+            str(exc),
+            hint="check --database (postgresql://user@host/db, the server reachable) or --db PATH",
+            code=EXIT_CONFIG,
+        ) from None
 
 
 def _database_flags(args: argparse.Namespace) -> dict[str, Any]:
@@ -291,11 +313,10 @@ def _run_keys(args: argparse.Namespace) -> int:
 
 
 async def _keys(args: argparse.Namespace) -> int:
-    from ..server.database import open_database
     from ..server.store import KeyLimits
 
     metadata = {n: getattr(args, n) for n in ("owner", "note", "expires") if hasattr(args, n)}
-    async with await open_database(_target(args)) as db:
+    async with await _open(_target(args)) as db:
         if args.keys_action == "create":
             key = await db.create_key(args.name, limits=_limits(args, KeyLimits()), **metadata)
             print(key)
@@ -379,9 +400,7 @@ def _cost(summary: Any) -> str:
 
 
 async def _usage_rows(target: Path | str, since: float | None) -> list[dict[str, Any]]:
-    from ..server.database import open_database
-
-    async with await open_database(target) as db:
+    async with await _open(target) as db:
         return await db.usage_rows(since=since)
 
 
@@ -429,11 +448,9 @@ def register_db(parser: argparse.ArgumentParser) -> Runner:
 def _run_db(args: argparse.Namespace) -> int:
     import asyncio
 
-    from ..server.database import open_database
-
     async def upgrade() -> tuple[str, int]:
         # Opening a database applies the migrations it lacks, under a lock, exactly once.
-        async with await open_database(_target(args)) as db:
+        async with await _open(_target(args)) as db:
             return db.where, await db.schema_version()
 
     where, version = asyncio.run(upgrade())
