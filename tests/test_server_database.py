@@ -402,6 +402,8 @@ async def test_gateway_keeps_serving_through_a_postgres_outage(
     try:
         status, _, _ = await asgi_request(app, "GET", "/v1/responses/resp_x", headers=auth)
         assert status == 404
+        status, _, body = await asgi_request(app, "GET", "/ready")
+        assert status == 200 and orjson.loads(body)["checks"]["database"] == "ok"
         await asyncio.to_thread(postgres_server.stop)
         try:
             status, headers, body = await asgi_request(
@@ -421,6 +423,8 @@ async def test_gateway_keeps_serving_through_a_postgres_outage(
             error = orjson.loads(body)["error"]
             assert status == 503 and error["code"] == "database_unavailable"
             assert headers["retry-after"] == "1"
+            status, _, body = await asgi_request(app, "GET", "/ready")
+            assert status == 503 and orjson.loads(body)["checks"]["database"] != "ok"
         finally:
             await asyncio.to_thread(postgres_server.start)
         # Back without a restart.
