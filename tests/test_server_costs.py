@@ -35,6 +35,8 @@ def test_cost_of_tokens_cached_tokens_images_and_audio() -> None:
     assert price.cost(UsageRecord("/v1/images/generations", 200, images=3)) == pytest.approx(0.12)
     audio = UsageRecord("/v1/audio/transcriptions", 200, audio_seconds=90.0)
     assert price.cost(audio) == pytest.approx(0.09)
+    speech = UsageRecord("/v1/audio/speech", 200, characters=2000)
+    assert Price(characters=15.0).cost(speech) == pytest.approx(0.03)
 
 
 def test_lookup_prefers_the_providers_own_price_and_unknown_is_none() -> None:

@@ -14,6 +14,8 @@ config's ``[prices]`` table adds entries or replaces them by name::
     image = 0.04                    # USD per image
     [prices."whisper-1"]
     audio_second = 0.0001           # USD per second of audio
+    [prices."tts-1"]
+    characters = 15.0               # USD per million characters spoken
 
 A record is priced by the model name the caller asked for (with the provider that answered
 tried first); a model with no entry costs None (unknown), not 0, so ``polymux usage`` and
@@ -43,6 +45,7 @@ class Price:
     output: float = 0.0  # per million output tokens
     image: float = 0.0  # per image made or edited
     audio_second: float = 0.0  # per second of audio transcribed or translated
+    characters: float = 0.0  # per million characters spoken (text-to-speech)
 
     def cost(self, record: UsageRecord) -> float:
         prompt = record.prompt_tokens or 0
@@ -57,6 +60,7 @@ class Price:
             tokens * _PER_MILLION
             + (record.images or 0) * self.image
             + (record.audio_seconds or 0.0) * self.audio_second
+            + (record.characters or 0) * self.characters * _PER_MILLION
         )
 
 
@@ -68,7 +72,8 @@ def _price(name: str, data: Any, where: str) -> Price:
     if unknown:
         raise ConfigurationError(
             f"{where} {name!r}: unknown price(s) {', '.join(unknown)}; known: "
-            f"{', '.join(sorted(known))} (USD per million tokens, per image, per audio second)"
+            f"{', '.join(sorted(known))} (USD per million tokens or characters, per image, "
+            "per audio second)"
         )
     for key, value in data.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
