@@ -12,7 +12,7 @@ from polymux.errors import ConfigurationError
 from polymux.server import create_app
 from polymux.server.config import parse_config
 from polymux.server.prices import Price, PriceTable, default_prices
-from polymux.server.store import Store, UsageRecord
+from polymux.server.store import KeyLimits, Store, UsageRecord
 
 from .cli_support import run_cli
 from .fakes import FakeServer
@@ -128,3 +128,33 @@ def test_usage_command_shows_cost(tmp_path: Path) -> None:
     assert by_model["b"]["cost"] == 0 and by_model["b"]["unpriced"] == 1
     table = usage("--by", "key")
     assert "COST $" in table and "0.7500+" in table  # "+": some requests had no price
+
+
+async def test_a_usd_budget_is_spent_by_the_gateways_own_costs(
+    upstream: FakeServer, tmp_path: Path
+) -> None:
+    # Each answer costs $0.6 (100k prompt tokens at $2/M + 50k completion at $8/M): a $1
+    # budget admits two requests (spent 0 then 0.6), then refuses the third (spent 1.2).
+    upstream.script(
+        "POST",
+        CHAT,
+        reply(
+            "hi",
+            usage={"prompt_tokens": 100_000, "completion_tokens": 50_000, "total_tokens": 150_000},
+        ),
+    )
+    db = tmp_path / "g.db"
+    with Store(db) as store:
+        key = store.create_key("team", limits=KeyLimits(budget=1.0, budget_unit="usd"))
+    prices = {"m1": Price(input=2.0, output=8.0)}
+    app = create_app(fake_config(upstream, prices=prices), db_path=db, key_refresh=0)
+    auth = [("authorization", f"Bearer {key}")]
+    body = {"model": "m1", "messages": [{"role": "user", "content": "hi"}]}
+    try:
+        statuses = [
+            (await asgi_request(app, "POST", "/v1/chat/completions", body, headers=auth))[0]
+            for _ in range(3)
+        ]
+    finally:
+        await app.aclose()
+    assert statuses == [200, 200, 429]

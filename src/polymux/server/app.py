@@ -502,6 +502,11 @@ class Gateway:
                         headers.append((b"x-should-retry", b"false"))
                     shape = self._error_shapes.get(path)
                     await send_json(send, status, shape(status, body) if shape else body, headers)
+            if logged:
+                # Priced before the limiter settles: a budget in USD is spent from this cost.
+                # An answer from the response cache cost nothing upstream.
+                record = call.record
+                record.cost = 0.0 if record.cached else self.prices.cost(record)
             if lease is not None:
                 await self.limiter.settle(lease, call.record)
             if _counted(path):
@@ -516,8 +521,6 @@ class Gateway:
         record.latency_ms = call.elapsed_ms()
         record.ts = time.time()
         if logged:
-            # An answer from the response cache cost nothing upstream.
-            record.cost = 0.0 if record.cached else self.prices.cost(record)
             self.usage.record(record)
         if self.metrics is not None:
             self.metrics.observe(
