@@ -4,9 +4,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, MultipartReader, StreamReader, web
+from aiohttp.base_protocol import BaseProtocol
 
 from .image_edits import read_form
 from .server import Action
@@ -70,5 +72,35 @@ def speech(bodies: list[dict[str, Any]]) -> Action:
             await response.write(AUDIO[i : i + 1000])
         await response.write_eof()
         return response
+
+    return act
+
+
+async def multipart_fields(request: web.Request) -> list[tuple[str, str]]:
+    """A multipart body's text fields in order, read by aiohttp's own multipart reader
+    (the server read the body already: the reader gets it again from a fresh stream);
+    a file part is ``(name, "<file filename>")``."""
+    loop = asyncio.get_running_loop()
+    stream = StreamReader(BaseProtocol(loop), 2**16, loop=loop)
+    stream.feed_data(await request.read())
+    stream.feed_eof()
+    fields: list[tuple[str, str]] = []
+    reader = MultipartReader(request.headers, stream)
+    while (part := await reader.next()) is not None:
+        assert isinstance(part, BodyPartReader) and part.name is not None
+        if part.filename is None:
+            fields.append((part.name, await part.text()))
+        else:
+            await part.read()
+            fields.append((part.name, f"<file {part.filename}>"))
+    return fields
+
+
+def transcription_fields(seen: list[list[tuple[str, str]]]) -> Action:
+    """Each request's fields (``multipart_fields``); answers a plain transcription."""
+
+    async def act(request: web.Request) -> web.StreamResponse:
+        seen.append(await multipart_fields(request))
+        return web.json_response({"text": "ok", "usage": {"type": "duration", "seconds": 1}})
 
     return act

@@ -11,26 +11,34 @@ from __future__ import annotations
 
 import mimetypes
 import os
-from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, overload
 
-from ..errors import InvalidRequestError, UnsupportedCapabilityError
+import orjson
+
+from ..errors import APIResponseValidationError, InvalidRequestError, UnsupportedCapabilityError
 from ..providers.base import Provider
 from ..transport.base import ByteStream
+from ..transport.errors import embedded_error, stray_error
+from ..transport.sse import SSEDecoder
 from ..types.audio import (
     MAX_SPEECH_BYTES,
     SPEECH_MEDIA_TYPES,
     TEXT_FORMATS,
+    TRANSCRIPTION_FIELDS,
     SpeechRequest,
     SpeechResponse,
     Transcription,
+    TranscriptionEvent,
     TranscriptionRequest,
 )
+from ..types.request import CallOptions
 from ..types.uploads import FilePart, byte_view
 from .params import build_options
+from .stream import AsyncEventStream
 from .tasks import run_operation
 
 if TYPE_CHECKING:
@@ -41,6 +49,8 @@ __all__ = ["MAX_AUDIO_BYTES", "MAX_SPEECH_BYTES", "Audio", "SpeechStream", "audi
 
 #: Largest audio file uploaded (the transcription APIs' own limit is 25 MB).
 MAX_AUDIO_BYTES = 25 * 1024 * 1024
+#: Largest whole JSON answer read where a stream was asked for (a host ignoring ``stream``).
+MAX_TRANSCRIPT_BYTES = 16 * 1024 * 1024
 _FORMATS = frozenset({"json", "verbose_json", *TEXT_FORMATS})
 _MAGIC = (
     (b"ID3", "mp3"),
@@ -181,6 +191,57 @@ def _optional_str(params: Mapping[str, Any], name: str) -> str | None:
     return value
 
 
+#: The keywords of the OpenAI SDK's ``transcriptions.create`` (``file`` and ``model``
+#: aside) and of its ``translations.create``.
+_TRANSCRIPTION_PARAMS = frozenset(
+    {
+        "language",
+        "prompt",
+        "response_format",
+        "temperature",
+        "timestamp_granularities",
+        *TRANSCRIPTION_FIELDS,
+    }
+)
+_TRANSLATION_PARAMS = frozenset({"prompt", "response_format", "temperature"})
+#: polymux's own keywords (the routing choice) and the per-call options (params.py).
+_OPTIONS = frozenset({"provider", "extra_body", "extra_headers", "timeout", "max_retries", "proxy"})
+
+
+def _strings(name: str, value: Any) -> list[str]:
+    if (
+        isinstance(value, str)
+        or not isinstance(value, Sequence)
+        or not all(isinstance(v, str) for v in value)
+    ):
+        raise InvalidRequestError(f"{name} must be a list of strings")
+    return list(value)
+
+
+def _spec_fields(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The caller's ``TRANSCRIPTION_FIELDS``, checked (sent as the SDK spells them)."""
+    fields: dict[str, Any] = {}
+    for name in sorted(TRANSCRIPTION_FIELDS):
+        value = params.get(name)
+        if value is None:
+            continue
+        if name == "stream":
+            if not isinstance(value, bool):
+                raise InvalidRequestError("stream must be True or False")
+            if not value:
+                continue
+        elif name == "chunking_strategy":
+            if value != "auto" and not isinstance(value, Mapping):
+                raise InvalidRequestError(
+                    'chunking_strategy must be "auto" or {"type": "server_vad", ...}'
+                )
+            value = value if isinstance(value, str) else dict(value)
+        else:
+            value = _strings(name, value)
+        fields[name] = value
+    return fields
+
+
 class _Transcriber:
     """``transcriptions`` (``translate=False``) or ``translations``."""
 
@@ -188,13 +249,35 @@ class _Transcriber:
         self._client = client
         self._translate = translate
 
+    @overload
+    def create(
+        self, *, file: Any, model: str, stream: Literal[True], **params: Any
+    ) -> AsyncEventStream[TranscriptionEvent]: ...
+
+    @overload
+    def create(
+        self, *, file: Any, model: str, stream: Literal[False] | None = None, **params: Any
+    ) -> Coroutine[Any, Any, Transcription | str]: ...
+
     def create(
         self, *, file: Any, model: str, **params: Any
-    ) -> Coroutine[Any, Any, Transcription | str]:
+    ) -> Coroutine[Any, Any, Transcription | str] | AsyncEventStream[TranscriptionEvent]:
         """Text of the audio ``file`` (translations: in English). ``response_format``
         "json" (default) or "verbose_json" give a ``Transcription``; "text", "srt" and
-        "vtt" give the text itself."""
+        "vtt" give the text itself. Takes the OpenAI SDK's keywords; those of its further
+        fields (``include``, ``chunking_strategy``, ``known_speaker_names`` ...) go to
+        providers that take them, and are a clear error on one that does not.
+        ``stream=True`` (transcriptions): an async iterator of ``TranscriptionEvent``
+        (``transcript.text.delta`` ..., then ``transcript.text.done``)."""
         client = self._client
+        named = _TRANSLATION_PARAMS if self._translate else _TRANSCRIPTION_PARAMS
+        unknown = sorted(set(params) - named - _OPTIONS)
+        if unknown:
+            what = "translations" if self._translate else "transcriptions"
+            raise InvalidRequestError(
+                f"audio.{what}.create() takes no {', '.join(unknown)}; its keywords are "
+                f"{', '.join(sorted(named))} (provider-specific fields go in extra_body)"
+            )
         fmt = params.get("response_format") or "json"
         if fmt not in _FORMATS:
             raise InvalidRequestError(
@@ -225,12 +308,29 @@ class _Transcriber:
             response_format=fmt,
             temperature=temperature,
             timestamp_granularities=list(granularities) if granularities else None,
+            fields=_spec_fields(params),
             extra_body=_extra(params),
             options=build_options(client.options, params),
         )
         spec = params.get("provider")
         providers = _providers(client, spec, model, speech=False)
+        if request.stream:
+            return AsyncEventStream(self._stream(providers, request, client._routing_for(spec)))
         return self._run(providers, request, client._routing_for(spec))
+
+    async def _stream(
+        self, providers: Sequence[Provider], request: TranscriptionRequest, routing: Any
+    ) -> AsyncGenerator[TranscriptionEvent, None]:
+        router = self._client.router
+
+        def open_one(provider: Provider) -> AbstractAsyncContextManager[ByteStream]:
+            req = replace(request, model=_model_for(router, provider, request.model))
+            return provider.transcription_stream(req)
+
+        opened = _open_first(router, providers, request.options, routing, open_one, _Events)
+        async with opened as events:
+            async for event in events:
+                yield event
 
     async def _run(
         self, providers: Sequence[Provider], request: TranscriptionRequest, routing: Any
@@ -256,6 +356,133 @@ class _Transcriber:
             usage=answer.get("usage"),
             provider=provider.name,
         )
+
+
+class _Events:
+    """A streamed transcription's events, read through the one SSE decoder. A host that
+    ignores ``stream`` for a model (OpenAI's whisper-1 does) answers one JSON object: it
+    comes as the one ``transcript.text.done`` event."""
+
+    def __init__(self, provider: Provider, stream: ByteStream) -> None:
+        self._stream = stream
+        self.provider = provider.name
+        #: The upstream's failure, if the stream broke off (the provider's health hears it).
+        self.failure: Exception | None = None
+
+    async def __aiter__(self) -> AsyncIterator[TranscriptionEvent]:
+        try:
+            if "json" in self._stream.headers.get("Content-Type", ""):
+                payload = _json(await self._stream.read(MAX_TRANSCRIPT_BYTES, self.provider))
+                yield _event({**payload, "type": "transcript.text.done"}, self.provider)
+                return
+            done = False
+            decoder = SSEDecoder()
+            async for piece in self._stream.iter_bytes():
+                for sse in decoder.feed(piece):
+                    event = _sse_event(sse.data, self.provider)
+                    done = done or event.type == "transcript.text.done"
+                    yield event
+            for sse in decoder.close():
+                event = _sse_event(sse.data, self.provider)
+                done = done or event.type == "transcript.text.done"
+                yield event
+            if not done:
+                raise stray_error(decoder.stray, self.provider) or APIResponseValidationError(
+                    "the transcription stream ended without transcript.text.done: "
+                    "the text may be cut short",
+                    provider=self.provider,
+                )
+        except Exception as exc:
+            self.failure = exc
+            raise
+
+
+def _json(data: bytes | str) -> dict[str, Any]:
+    try:
+        payload = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        payload = None
+    if not isinstance(payload, dict):
+        raise APIResponseValidationError(f"malformed JSON in the stream: {str(data)[:200]!r}")
+    return payload
+
+
+def _sse_event(data: str, provider: str) -> TranscriptionEvent:
+    payload = _json(data)
+    error = embedded_error(payload, provider)
+    if error is not None:
+        raise error
+    return _event(payload, provider)
+
+
+def _event(payload: Mapping[str, Any], provider: str) -> TranscriptionEvent:
+    kind = payload.get("type")
+    if not isinstance(kind, str):
+        raise APIResponseValidationError("a transcription event without a type", provider=provider)
+    usage = payload.get("usage")
+    return TranscriptionEvent(
+        type=kind,
+        delta=payload.get("delta"),
+        text=payload.get("text"),
+        logprobs=payload.get("logprobs"),
+        segment_id=payload.get("segment_id"),
+        # Only token usage is the event's (whisper's duration usage is not).
+        usage=usage if isinstance(usage, dict) and usage.get("type") == "tokens" else None,
+        languages=payload.get("languages"),
+        id=payload.get("id"),
+        start=payload.get("start"),
+        end=payload.get("end"),
+        speaker=payload.get("speaker"),
+    )
+
+
+class _Failing(Protocol):
+    failure: Exception | None
+
+
+W = TypeVar("W", bound=_Failing)
+
+
+@asynccontextmanager
+async def _open_first(
+    router: Router,
+    providers: Sequence[Provider],
+    options: CallOptions,
+    routing: Any,
+    open_one: Callable[[Provider], AbstractAsyncContextManager[ByteStream]],
+    wrap: Callable[[Provider, ByteStream], W],
+) -> AsyncIterator[W]:
+    """The first provider's stream that opens (the one fallback loop), wrapped; a stream
+    that broke off later counts against its provider's health when it is closed."""
+    held: dict[int, AsyncExitStack] = {}  # each opened stream's slot and connection
+
+    async def attempt(provider: Provider, _deadline: float | None) -> ByteStream:
+        async with AsyncExitStack() as stack:
+            await stack.enter_async_context(router.slot(provider))
+            stream = await stack.enter_async_context(open_one(provider))
+            held[id(stream)] = stack.pop_all()
+            return stream
+
+    async def discard(stream: ByteStream) -> None:  # a hedged attempt that lost
+        await held.pop(id(stream)).aclose()
+
+    try:
+        provider, stream = await router.first(
+            providers, attempt, total=options.timeout.total, options=routing, discard=discard
+        )
+        answer = wrap(provider, stream)
+        try:
+            yield answer
+        except BaseException as exc:
+            # The stream's own failure is the provider's; the caller's is not (None), and
+            # a cancellation gives no verdict (it is passed on as such).
+            verdict = answer.failure or (None if isinstance(exc, Exception) else exc)
+            await router.settle(provider.name, verdict)
+            raise
+        await router.settle(provider.name, answer.failure)
+    finally:
+        for stack in held.values():
+            await stack.aclose()
 
 
 class SpeechStream:
@@ -379,50 +606,23 @@ class Speech:
             path=None if target is None else str(target),
         )
 
-    @asynccontextmanager
-    async def _open(
+    def _open(
         self, providers: Sequence[Provider], request: SpeechRequest, routing: Any
-    ) -> AsyncIterator[SpeechStream]:
-        """The first provider's audio stream that opens (the one fallback loop; a stream
-        that broke off later counts against its provider's health when it is closed)."""
+    ) -> AbstractAsyncContextManager[SpeechStream]:
         router = self._client.router
-        held: dict[int, AsyncExitStack] = {}  # each opened stream's slot and connection
 
-        async def attempt(provider: Provider, _deadline: float | None) -> ByteStream:
-            req = replace(request, model=_model_for(router, provider, request.model))
-            async with AsyncExitStack() as stack:
-                await stack.enter_async_context(router.slot(provider))
-                stream = await stack.enter_async_context(provider.speech(req))
-                held[id(stream)] = stack.pop_all()
-                return stream
-
-        async def discard(stream: ByteStream) -> None:  # a hedged attempt that lost
-            await held.pop(id(stream)).aclose()
-
-        try:
-            provider, stream = await router.first(
-                providers,
-                attempt,
-                total=request.options.timeout.total,
-                options=routing,
-                discard=discard,
+        def open_one(provider: Provider) -> AbstractAsyncContextManager[ByteStream]:
+            return provider.speech(
+                replace(request, model=_model_for(router, provider, request.model))
             )
+
+        def wrap(provider: Provider, stream: ByteStream) -> SpeechStream:
             media_type = stream.headers.get("Content-Type") or SPEECH_MEDIA_TYPES.get(
                 request.response_format, "application/octet-stream"
             )
-            answer = SpeechStream(stream, media_type, provider.name)
-            try:
-                yield answer
-            except BaseException as exc:
-                # The stream's own failure is the provider's; the caller's is not (None), and
-                # a cancellation gives no verdict (it is passed on as such).
-                verdict = answer.failure or (None if isinstance(exc, Exception) else exc)
-                await router.settle(provider.name, verdict)
-                raise
-            await router.settle(provider.name, answer.failure)
-        finally:
-            for stack in held.values():
-                await stack.aclose()
+            return SpeechStream(stream, media_type, provider.name)
+
+        return _open_first(router, providers, request.options, routing, open_one, wrap)
 
 
 class _StreamingSpeech:

@@ -21,8 +21,8 @@ from ..types.moderations import ModerationCreateResponse
 from ..types.request import Timeout
 from .async_client import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, AsyncClient
 from .g4f import G4FCompletions, G4FSyncImages, G4FSyncModels
-from .stream import AsyncChatStream
-from .sync_bridge import ChatStream, LoopThread
+from .stream import AsyncChatStream, AsyncEventStream
+from .sync_bridge import ChatStream, LoopThread, SyncStream
 from .sync_responses import SyncResponses
 from .sync_speech import SyncSpeech
 
@@ -232,7 +232,10 @@ class _SyncCall:
         self._create = create
 
     def create(self, **params: Any) -> Any:
-        return self._client._runner.run(self._create(**params))
+        result = self._create(**params)
+        if isinstance(result, AsyncEventStream):  # stream=True: iterated as it comes
+            return SyncStream(result, self._client._runner)
+        return self._client._runner.run(result)
 
 
 class _Audio:

@@ -261,6 +261,15 @@ class Provider:
         its text for the plain-text formats (text, srt, vtt)."""
         raise UnsupportedCapabilityError(f"provider {self.name} does not transcribe audio")
 
+    def transcription_stream(
+        self, request: TranscriptionRequest
+    ) -> AbstractAsyncContextManager[ByteStream]:
+        """A transcription as it is made (``stream``): the upstream's open SSE response of
+        ``transcript.text.delta`` / ``transcript.text.done`` events (OpenAI's wire)."""
+        raise UnsupportedCapabilityError(
+            f"provider {self.name} does not stream transcriptions; leave stream out"
+        )
+
     def speech(self, request: SpeechRequest) -> AbstractAsyncContextManager[ByteStream]:
         """Spoken ``request.input``, as an open streamed response (its media type in its
         headers); the client reads it whole or writes it to a file as it arrives."""

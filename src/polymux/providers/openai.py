@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from ..errors import APIResponseValidationError, ConfigurationError
+from ..errors import APIResponseValidationError, ConfigurationError, UnsupportedCapabilityError
 from ..transport.base import ByteStream, HttpRequest, require_transport
 from ..transport.errors import embedded_error, stray_error
 from ..transport.multipart import encode_multipart, form_fields
@@ -24,6 +24,7 @@ from ..types.audio import (
     MAX_SPEECH_BYTES,
     SPEECH_MEDIA_TYPES,
     TEXT_FORMATS,
+    TRANSCRIPTION_FIELDS,
     SpeechRequest,
     TranscriptionRequest,
 )
@@ -102,6 +103,8 @@ class OpenAICompatible(Provider):
     #: ``/audio/speech``.
     serves_transcriptions = True
     serves_speech = True
+    #: Which of ``TRANSCRIPTION_FIELDS`` the host takes (OpenAI's own API: all of them).
+    transcription_fields: frozenset[str] = TRANSCRIPTION_FIELDS
     requires_base_url = True
     # Chat is one transport call (images in messages go upstream as URLs, never fetched here).
     deadline_in_transport = True
@@ -280,8 +283,16 @@ class OpenAICompatible(Provider):
         return text_completion_events(response.json(), self.name)
 
     # -- audio -------------------------------------------------------------------------------
-    async def transcribe(self, request: TranscriptionRequest) -> dict[str, Any] | str:
-        """``/audio/transcriptions`` (or ``/audio/translations``) as a multipart upload."""
+    def transcription_request(self, request: TranscriptionRequest) -> HttpRequest:
+        """``/audio/transcriptions`` (or ``/audio/translations``) as a multipart upload, its
+        fields spelled as the OpenAI SDK spells them; a field this host does not take is a
+        clear error, not dropped."""
+        refused = sorted(set(request.fields) - self.transcription_fields)
+        if refused:
+            raise UnsupportedCapabilityError(
+                f"{self.name} does not take {', '.join(refused)} on audio transcriptions; "
+                "leave it out, or use a provider that does (openai, azure)"
+            )
         fields = [("model", request.model), ("response_format", request.response_format)]
         for name in ("language", "prompt"):
             value = getattr(request, name)
@@ -291,11 +302,13 @@ class OpenAICompatible(Provider):
             fields.append(("temperature", str(request.temperature)))
         for granularity in request.timestamp_granularities or ():
             fields.append(("timestamp_granularities[]", granularity))
+        fields += form_fields(request.fields)
         fields += form_fields(request.extra_body)
         body = encode_multipart(fields, [("file", request.file)])
         path = "audio/translations" if request.translate else "audio/transcriptions"
-        headers = {**self.headers(), "Content-Type": body.content_type, "Accept": "*/*"}
-        http = HttpRequest(
+        accept = "text/event-stream" if request.stream else "*/*"
+        headers = {**self.headers(), "Content-Type": body.content_type, "Accept": accept}
+        return HttpRequest(
             method="POST",
             url=self.url(path, request.model),
             headers=headers,
@@ -303,6 +316,9 @@ class OpenAICompatible(Provider):
             options=request.options,
             provider=self.name,
         )
+
+    async def transcribe(self, request: TranscriptionRequest) -> dict[str, Any] | str:
+        http = self.transcription_request(request)
         response = await require_transport(request.options.transport).request(http)
         if request.response_format in TEXT_FORMATS:
             return response.body.decode("utf-8", "replace")
@@ -312,6 +328,13 @@ class OpenAICompatible(Provider):
                 "expected a transcription object with text", provider=self.name
             )
         return payload
+
+    def transcription_stream(
+        self, request: TranscriptionRequest
+    ) -> AbstractAsyncContextManager[ByteStream]:
+        """``/audio/transcriptions`` with ``stream``: the upstream's SSE bytes as they come."""
+        http = self.transcription_request(request)
+        return require_transport(request.options.transport).stream(http)
 
     def speech(self, request: SpeechRequest) -> AbstractAsyncContextManager[ByteStream]:
         """``/audio/speech``, streamed: the caller reads the audio as it arrives."""

@@ -55,6 +55,9 @@ class VendorRow:
     #: Whether the host serves ``/audio/transcriptions`` (and translations), ``/audio/speech``.
     serves_transcriptions: bool = False
     serves_speech: bool = False
+    #: Which of OpenAI's further transcription fields (``TRANSCRIPTION_FIELDS``: include,
+    #: chunking_strategy, stream ...) the host documents taking: none unless a row says so.
+    transcription_fields: frozenset[str] = frozenset()
     doc: str = ""
 
 
@@ -383,6 +386,7 @@ def vendor_class(row: VendorRow) -> type[OpenAICompatible]:
             "serves_completions": row.serves_completions,
             "serves_transcriptions": row.serves_transcriptions,
             "serves_speech": row.serves_speech,
+            "transcription_fields": row.transcription_fields,
         }
         base: type[OpenAICompatible] = (
             _TemplatedHost if _PLACEHOLDER.search(row.base_url) else OpenAICompatible

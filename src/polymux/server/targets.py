@@ -136,6 +136,11 @@ class Forwarding(Provider):
     async def transcribe(self, request: TranscriptionRequest) -> dict[str, Any] | str:
         return await self.inner.transcribe(request)
 
+    def transcription_stream(
+        self, request: TranscriptionRequest
+    ) -> AbstractAsyncContextManager[ByteStream]:
+        return self.inner.transcription_stream(request)
+
     def speech(self, request: SpeechRequest) -> AbstractAsyncContextManager[ByteStream]:
         return self.inner.speech(request)
 
@@ -226,6 +231,11 @@ class Tuned(Forwarding):
 
     async def transcribe(self, request: TranscriptionRequest) -> dict[str, Any] | str:
         return await self.inner.transcribe(self._tuned(request))
+
+    def transcription_stream(
+        self, request: TranscriptionRequest
+    ) -> AbstractAsyncContextManager[ByteStream]:
+        return self.inner.transcription_stream(self._tuned(request))
 
     def speech(self, request: SpeechRequest) -> AbstractAsyncContextManager[ByteStream]:
         return self.inner.speech(self._tuned(request))

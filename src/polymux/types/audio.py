@@ -15,9 +15,11 @@ from .uploads import FilePart
 __all__ = [
     "MAX_SPEECH_BYTES",
     "SPEECH_MEDIA_TYPES",
+    "TRANSCRIPTION_FIELDS",
     "SpeechRequest",
     "SpeechResponse",
     "Transcription",
+    "TranscriptionEvent",
     "TranscriptionRequest",
 ]
 
@@ -37,6 +39,22 @@ MAX_SPEECH_BYTES = 64 * 1024 * 1024
 TEXT_FORMATS = frozenset({"text", "srt", "vtt"})
 
 
+#: The fields of OpenAI's transcription request (the SDK's ``TranscriptionCreateParams``)
+#: beyond those ``TranscriptionRequest`` names one by one: sent upstream as the SDK spells
+#: them in a form (``include[]``, ``chunking_strategy[type]``), by providers that take them.
+TRANSCRIPTION_FIELDS = frozenset(
+    {
+        "chunking_strategy",
+        "include",
+        "keywords",
+        "known_speaker_names",
+        "known_speaker_references",
+        "languages",
+        "stream",
+    }
+)
+
+
 @dataclass(slots=True, kw_only=True)
 class TranscriptionRequest:
     """A validated transcription (or, ``translate``, translation into English) request."""
@@ -49,8 +67,14 @@ class TranscriptionRequest:
     response_format: str = "json"
     temperature: float | None = None
     timestamp_granularities: list[str] | None = None
+    #: Those of ``TRANSCRIPTION_FIELDS`` the caller gave (``stream`` only when true).
+    fields: dict[str, Any] = field(default_factory=dict)
     extra_body: dict[str, Any] = field(default_factory=dict)
     options: CallOptions = field(default_factory=CallOptions)
+
+    @property
+    def stream(self) -> bool:
+        return bool(self.fields.get("stream"))
 
 
 @dataclass(slots=True, kw_only=True)
@@ -65,6 +89,32 @@ class Transcription(Record):
 
     _omit_when_none: ClassVar[frozenset[str]] = frozenset(
         {"language", "duration", "segments", "words", "usage", "provider"}
+    )
+
+
+@dataclass(slots=True, kw_only=True)
+class TranscriptionEvent(Record):
+    """One event of a streamed transcription, as the OpenAI SDK's
+    ``TranscriptionStreamEvent``: ``transcript.text.delta`` (``delta``), then
+    ``transcript.text.done`` (the whole ``text``, and ``usage`` for token-billed models);
+    diarizing models add ``transcript.text.segment`` (``id``, ``start``, ``end``,
+    ``speaker``, ``text``)."""
+
+    type: str
+    delta: str | None = None
+    text: str | None = None
+    logprobs: list[dict[str, Any]] | None = None
+    segment_id: str | None = None
+    usage: dict[str, Any] | None = None
+    languages: list[Any] | None = None
+    id: str | None = None
+    start: float | None = None
+    end: float | None = None
+    speaker: str | None = None
+
+    _omit_when_none: ClassVar[frozenset[str]] = frozenset(
+        {"delta", "text", "logprobs", "segment_id", "usage", "languages"}
+        | {"id", "start", "end", "speaker"}
     )
 
 
