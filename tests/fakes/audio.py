@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 from aiohttp import BodyPartReader, MultipartReader, StreamReader, web
@@ -102,5 +103,58 @@ def transcription_fields(seen: list[list[tuple[str, str]]]) -> Action:
     async def act(request: web.Request) -> web.StreamResponse:
         seen.append(await multipart_fields(request))
         return web.json_response({"text": "ok", "usage": {"type": "duration", "seconds": 1}})
+
+    return act
+
+
+#: gpt-4o-transcribe's streamed answer, as OpenAI sends it: ``data:`` lines only (no event
+#: names, no [DONE]), deltas with logprobs when ``include[]=logprobs``, then the done event
+#: with the whole text and the token usage.
+STREAM_EVENTS: list[dict[str, Any]] = [
+    {
+        "type": "transcript.text.delta",
+        "delta": "Hello",
+        "logprobs": [{"token": "Hello", "logprob": -0.01, "bytes": [72, 101, 108, 108, 111]}],
+    },
+    {
+        "type": "transcript.text.delta",
+        "delta": " world",
+        "logprobs": [{"token": " world", "logprob": -0.2, "bytes": [32, 119, 111, 114, 108, 100]}],
+    },
+    {
+        "type": "transcript.text.done",
+        "text": "Hello world",
+        "logprobs": [
+            {"token": "Hello", "logprob": -0.01, "bytes": [72, 101, 108, 108, 111]},
+            {"token": " world", "logprob": -0.2, "bytes": [32, 119, 111, 114, 108, 100]},
+        ],
+        "usage": {
+            "type": "tokens",
+            "input_tokens": 14,
+            "input_token_details": {"text_tokens": 0, "audio_tokens": 14},
+            "output_tokens": 3,
+            "total_tokens": 17,
+        },
+    },
+]
+
+
+def transcription_stream(
+    seen: list[list[tuple[str, str]]], events: list[dict[str, Any]] | None = None
+) -> Action:
+    """A streamed transcription (``STREAM_EVENTS`` unless given) written in small pieces
+    that cut events and lines apart; records each request's fields."""
+
+    async def act(request: web.Request) -> web.StreamResponse:
+        seen.append(await multipart_fields(request))
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        data = b"".join(
+            b"data: " + json.dumps(e).encode() + b"\n\n" for e in events or STREAM_EVENTS
+        )
+        for i in range(0, len(data), 37):
+            await response.write(data[i : i + 37])
+        await response.write_eof()
+        return response
 
     return act

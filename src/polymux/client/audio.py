@@ -269,6 +269,16 @@ class _Transcriber:
         providers that take them, and are a clear error on one that does not.
         ``stream=True`` (transcriptions): an async iterator of ``TranscriptionEvent``
         (``transcript.text.delta`` ..., then ``transcript.text.done``)."""
+        providers, request, routing = self.checked(file, model, params)
+        if request.stream:
+            return AsyncEventStream(self._stream(providers, request, routing))
+        return self._run(providers, request, routing)
+
+    def checked(
+        self, file: Any, model: str, params: Mapping[str, Any]
+    ) -> tuple[list[Provider], TranscriptionRequest, Any]:
+        """The checked request, the providers that may answer it and the routing options
+        (the gateway relays a streamed one itself)."""
         client = self._client
         named = _TRANSLATION_PARAMS if self._translate else _TRANSCRIPTION_PARAMS
         unknown = sorted(set(params) - named - _OPTIONS)
@@ -314,9 +324,7 @@ class _Transcriber:
         )
         spec = params.get("provider")
         providers = _providers(client, spec, model, speech=False)
-        if request.stream:
-            return AsyncEventStream(self._stream(providers, request, client._routing_for(spec)))
-        return self._run(providers, request, client._routing_for(spec))
+        return providers, request, client._routing_for(spec)
 
     async def _stream(
         self, providers: Sequence[Provider], request: TranscriptionRequest, routing: Any

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import MissingCredentialsError, UnsupportedCapabilityError
-from ..transport.base import ByteStream
+from ..transport.base import ByteStream, HttpRequest, require_transport
 from ..types.audio import SpeechRequest, TranscriptionRequest
 from ..types.embeddings import EmbeddingBatch, EmbeddingRequest
 from ..types.events import ChatEvent
@@ -261,14 +261,20 @@ class Provider:
         its text for the plain-text formats (text, srt, vtt)."""
         raise UnsupportedCapabilityError(f"provider {self.name} does not transcribe audio")
 
+    def transcription_request(self, request: TranscriptionRequest) -> HttpRequest:
+        """The transcription as one HTTP request on OpenAI's wire (with ``stream``, the
+        gateway relays its SSE answer as it comes); only OpenAI-wire hosts have it."""
+        raise UnsupportedCapabilityError(
+            f"provider {self.name} does not stream transcriptions; leave stream out"
+        )
+
     def transcription_stream(
         self, request: TranscriptionRequest
     ) -> AbstractAsyncContextManager[ByteStream]:
         """A transcription as it is made (``stream``): the upstream's open SSE response of
         ``transcript.text.delta`` / ``transcript.text.done`` events (OpenAI's wire)."""
-        raise UnsupportedCapabilityError(
-            f"provider {self.name} does not stream transcriptions; leave stream out"
-        )
+        http = self.transcription_request(request)
+        return require_transport(request.options.transport).stream(http)
 
     def speech(self, request: SpeechRequest) -> AbstractAsyncContextManager[ByteStream]:
         """Spoken ``request.input``, as an open streamed response (its media type in its

@@ -329,13 +329,6 @@ class OpenAICompatible(Provider):
             )
         return payload
 
-    def transcription_stream(
-        self, request: TranscriptionRequest
-    ) -> AbstractAsyncContextManager[ByteStream]:
-        """``/audio/transcriptions`` with ``stream``: the upstream's SSE bytes as they come."""
-        http = self.transcription_request(request)
-        return require_transport(request.options.transport).stream(http)
-
     def speech(self, request: SpeechRequest) -> AbstractAsyncContextManager[ByteStream]:
         """``/audio/speech``, streamed: the caller reads the audio as it arrives."""
         body: dict[str, Any] = {

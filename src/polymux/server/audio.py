@@ -12,17 +12,21 @@ the response without its last chunk, so the caller sees a cut transfer, not a sh
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from ..client.audio import SpeechStream
 from ..errors import APIResponseValidationError, InvalidRequestError
+from ..providers.base import Provider
+from ..transport.base import HttpRequest
 from ..types.audio import MAX_SPEECH_BYTES
 from .asgi import JSON_TYPE, header, read_json, read_upload, send_bytes, until_disconnect
 from .body import body_params, model_of
 from .forms import form_extra, parse_form
 from .limits import too_large
+from .passthrough import relay
 from .speech_meter import SpeechMeter
 
 if TYPE_CHECKING:
@@ -80,8 +84,11 @@ async def _transcribe(gateway: Gateway, call: Call, *, translate: bool) -> None:
         spec=() if translate else _SPEC,
         files=("file",),
         allowed=gateway.pass_through,
+        streams=not translate,
     )
     params: dict[str, Any] = {k: v for k in _FIELDS if (v := form.field(k)) is not None}
+    if not translate:
+        params.update(_spec_params(extra))
     if translate:  # no language on translations (unless the operator passes it through)
         params.pop("language", None)
     temperature = form.field("temperature")
@@ -102,6 +109,9 @@ async def _transcribe(gateway: Gateway, call: Call, *, translate: bool) -> None:
     resource = (
         gateway.client.audio.translations if translate else gateway.client.audio.transcriptions
     )
+    if params.get("stream"):
+        await _relay_transcription(gateway, call, resource, upload, route, params)
+        return
     work = resource.create(
         file=(upload.filename, upload.data), model=route.model, provider=route.providers, **params
     )
@@ -123,6 +133,75 @@ async def _transcribe(gateway: Gateway, call: Call, *, translate: bool) -> None:
     data = answer.model_dump()
     data.pop("provider", None)
     await send_bytes(call.send, 200, orjson.dumps(data), [JSON_TYPE])
+
+
+def _spec_params(extra: dict[str, Any]) -> dict[str, Any]:
+    """The spec's further fields taken out of ``extra`` by name, as the client takes them
+    (a host that does not take one is then a clear error): ``include[]`` -> a list,
+    ``chunking_strategy[type]`` -> an object's member, ``stream=true`` -> True."""
+    params: dict[str, Any] = {}
+    for key in [k for k in extra if k.partition("[")[0] in _SPEC]:
+        value = extra.pop(key)
+        name, _, member = key.partition("[")
+        member = member.removesuffix("]")
+        if name == "stream":
+            params[name] = str(value).lower() in ("true", "1")
+        elif name == "chunking_strategy" and member:
+            strategy = params.setdefault(name, {})
+            if not isinstance(strategy, dict) or isinstance(value, list):
+                raise InvalidRequestError(
+                    'chunking_strategy is "auto" or an object\'s chunking_strategy[...] fields'
+                )
+            strategy[member] = value
+        elif name == "chunking_strategy":
+            if name in params or isinstance(value, list):
+                raise InvalidRequestError("chunking_strategy is given more than once")
+            params[name] = value
+        else:
+            params[name] = value if isinstance(value, list) else [value]
+    return params
+
+
+async def _relay_transcription(
+    gateway: Gateway, call: Call, resource: Any, upload: Any, route: Any, params: Any
+) -> None:
+    """A streamed transcription: the request checked as the client checks it, then the
+    upstream's SSE events relayed whole as they come (passthrough.py); the usage row gets
+    the tokens of the done event."""
+    providers, request, _ = resource.checked(
+        (upload.filename, upload.data), route.model, {**params, "provider": route.providers}
+    )
+    router = gateway.client.router
+    call.record.stream = True
+
+    def http(provider: Provider) -> HttpRequest:
+        return provider.transcription_request(
+            replace(request, model=router.model_for(provider, request.model))
+        )
+
+    async def watch(payload: Any) -> None:
+        if not isinstance(payload, dict) or payload.get("type") != "transcript.text.done":
+            return
+        usage = payload.get("usage")
+        if isinstance(usage, dict) and isinstance(usage.get("input_tokens"), int):
+            call.record.prompt_tokens = usage["input_tokens"]
+            call.record.completion_tokens = usage.get("output_tokens")
+            call.record.total_tokens = usage.get("total_tokens")
+
+    def broken(exc: BaseException) -> bytes:  # the SDK raises on an error event's data
+        _, error = call.failed(exc)
+        return b"data: " + orjson.dumps(error) + b"\n\n"
+
+    await relay(
+        gateway,
+        call,
+        providers,
+        http,
+        stream=True,
+        watch=watch,
+        broken=broken,
+        upstream_errors=False,  # errors as the endpoint's unstreamed answers give them
+    )
 
 
 async def handle_speech(gateway: Gateway, call: Call) -> None:

@@ -59,12 +59,14 @@ def form_extra(
     spec: Collection[str],
     files: Collection[str],
     allowed: Collection[str],
+    streams: bool = False,
 ) -> dict[str, str | list[str]]:
     """The form's text fields the handler does not take by name (``named``), for the
     upstream's ``extra_body``: those of OpenAI's spec for the endpoint (``spec``) always,
     any other only if the operator allows it, else a 400 that names it: the one rule of JSON
     bodies (limits.passed_through). An array field goes on as a list of its values. Files
-    other than ``files`` are a 400 too."""
+    other than ``files`` are a 400 too. ``stream`` is left to a handler that ``streams``;
+    elsewhere stream=true is a 400."""
     for name in form.files:
         if name not in files:
             raise GatewayHTTPError(
@@ -76,7 +78,7 @@ def form_extra(
         if not _in(name, named, members=False)
     }
     passed_through({k: v for k, v in extra.items() if not _in(k, spec)}, (), allowed)
-    stream = extra.pop("stream", None)
+    stream = None if streams else extra.pop("stream", None)
     if stream is not None and str(stream).lower() not in ("false", "0"):
         raise GatewayHTTPError(
             400,

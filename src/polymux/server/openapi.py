@@ -506,10 +506,21 @@ _MORE_PATHS["/v1/audio/transcriptions"] = _audio_upload(
             "known_speaker_names[]": _STRINGS,
             "known_speaker_references[]": _STRINGS,
             "languages[]": _STRINGS,
-            "stream": _NOT_STREAMED,
+            "stream": {
+                "description": "true: the text as server-sent transcript.text.delta events, "
+                "then transcript.text.done (models that stream, such as gpt-4o-transcribe)",
+                "type": "boolean",
+            },
         },
     },
 )
+_MORE_PATHS["/v1/audio/transcriptions"]["post"]["responses"]["200"] = {
+    **_TRANSCRIPTION_ANSWER,
+    "content": {
+        **_TRANSCRIPTION_ANSWER["content"],
+        "text/event-stream": {"schema": {"type": "string"}},
+    },
+}
 _MORE_PATHS["/v1/audio/translations"] = _audio_upload("createTranslation", _AUDIO_FORM)
 _MORE_PATHS["/v1/audio/speech"] = _post(
     "createSpeech", "SpeechRequest", {"type": "string", "format": "binary"}, "Audio"

@@ -43,9 +43,12 @@ async def relay(
     stream: bool,
     watch: Watch,
     broken: Callable[[BaseException], bytes],
+    upstream_errors: bool = True,
 ) -> None:
     """Send ``request(provider)`` to the first provider that answers; copy its answer.
-    ``broken(exc)``: the SSE bytes that end a stream the upstream broke off."""
+    ``broken(exc)``: the SSE bytes that end a stream the upstream broke off.
+    ``upstream_errors=False``: an upstream error is answered in the gateway's own shape
+    (as the endpoint's other answers are), not copied."""
     client = gateway.client
     total = client.options.timeout.total
     async with contextlib.AsyncExitStack() as stack:
@@ -68,7 +71,7 @@ async def relay(
                     call.receive, client.router.first(providers, _first(opened), total=total)
                 )
         except APIStatusError as exc:
-            if not isinstance(exc.body, dict):
+            if not upstream_errors or not isinstance(exc.body, dict):
                 raise
             call.record.status = exc.status_code
             call.record.error = str(exc)[:500]

@@ -22,7 +22,7 @@ from ..providers.base import Capabilities, GeneratedImage, Provider
 from ..providers.registry import load_provider_class
 from ..routing.listing import list_models
 from ..routing.registry import ModelRegistry
-from ..transport.base import ByteStream, Transport
+from ..transport.base import ByteStream, HttpRequest, Transport
 from ..types.audio import SpeechRequest, TranscriptionRequest
 from ..types.embeddings import EmbeddingBatch, EmbeddingRequest
 from ..types.events import ChatEvent
@@ -136,10 +136,8 @@ class Forwarding(Provider):
     async def transcribe(self, request: TranscriptionRequest) -> dict[str, Any] | str:
         return await self.inner.transcribe(request)
 
-    def transcription_stream(
-        self, request: TranscriptionRequest
-    ) -> AbstractAsyncContextManager[ByteStream]:
-        return self.inner.transcription_stream(request)
+    def transcription_request(self, request: TranscriptionRequest) -> HttpRequest:
+        return self.inner.transcription_request(request)
 
     def speech(self, request: SpeechRequest) -> AbstractAsyncContextManager[ByteStream]:
         return self.inner.speech(request)
@@ -232,10 +230,8 @@ class Tuned(Forwarding):
     async def transcribe(self, request: TranscriptionRequest) -> dict[str, Any] | str:
         return await self.inner.transcribe(self._tuned(request))
 
-    def transcription_stream(
-        self, request: TranscriptionRequest
-    ) -> AbstractAsyncContextManager[ByteStream]:
-        return self.inner.transcription_stream(self._tuned(request))
+    def transcription_request(self, request: TranscriptionRequest) -> HttpRequest:
+        return self.inner.transcription_request(self._tuned(request))
 
     def speech(self, request: SpeechRequest) -> AbstractAsyncContextManager[ByteStream]:
         return self.inner.speech(self._tuned(request))
