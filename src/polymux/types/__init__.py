@@ -5,7 +5,13 @@ media, embeddings, completions, moderations, audio, uploads, _record) are the im
 import from ``polymux.types``, not from them.
 """
 
-from .audio import SpeechRequest, SpeechResponse, Transcription, TranscriptionRequest
+from .audio import (
+    SpeechRequest,
+    SpeechResponse,
+    Transcription,
+    TranscriptionEvent,
+    TranscriptionRequest,
+)
 from .chat import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -98,6 +104,7 @@ __all__ = [
     "Timeout",
     "ToolCallDelta",
     "Transcription",
+    "TranscriptionEvent",
     "TranscriptionRequest",
     "Usage",
     "WholeChoice",
