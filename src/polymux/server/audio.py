@@ -21,7 +21,7 @@ from ..client.audio import SpeechStream
 from ..errors import APIResponseValidationError, InvalidRequestError
 from ..providers.base import Provider
 from ..transport.base import HttpRequest
-from ..types.audio import MAX_SPEECH_BYTES
+from ..types.audio import MAX_SPEECH_BYTES, TRANSCRIPTION_FIELDS
 from .asgi import JSON_TYPE, header, read_json, read_upload, send_bytes, until_disconnect
 from .body import body_params, model_of
 from .forms import form_extra, parse_form
@@ -40,18 +40,8 @@ _PIECE = 64 * 1024
 _NAMED = frozenset({"model", "temperature", "timestamp_granularities", *_FIELDS})
 _NAMED_TRANSLATION = frozenset({"model", "temperature", "prompt", "response_format"})
 #: The other fields of OpenAI's spec for transcriptions (the SDK's
-#: TranscriptionCreateParams), forwarded as they are; translations have none.
-_SPEC = frozenset(
-    {
-        "chunking_strategy",
-        "include",
-        "keywords",
-        "known_speaker_names",
-        "known_speaker_references",
-        "languages",
-        "stream",
-    }
-)
+#: TranscriptionCreateParams), taken by name; translations have none.
+_SPEC = TRANSCRIPTION_FIELDS
 
 
 async def handle_transcription(gateway: Gateway, call: Call) -> None:
