@@ -115,6 +115,7 @@ PUBLIC = {
         "SpeechRequest",
         "SpeechResponse",
         "Transcription",
+        "TranscriptionEvent",
         "TranscriptionRequest",
         "Completion",
         "CompletionChoice",
