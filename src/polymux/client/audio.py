@@ -380,7 +380,8 @@ class _Events:
     async def __aiter__(self) -> AsyncIterator[TranscriptionEvent]:
         try:
             if "json" in self._stream.headers.get("Content-Type", ""):
-                payload = _json(await self._stream.read(MAX_TRANSCRIPT_BYTES, self.provider))
+                data = await self._stream.read(MAX_TRANSCRIPT_BYTES, self.provider)
+                payload = _json(data, self.provider)
                 yield _event({**payload, "type": "transcript.text.done"}, self.provider)
                 return
             done = False
@@ -405,18 +406,20 @@ class _Events:
             raise
 
 
-def _json(data: bytes | str) -> dict[str, Any]:
+def _json(data: bytes | str, provider: str) -> dict[str, Any]:
     try:
         payload = orjson.loads(data)
     except orjson.JSONDecodeError:
         payload = None
     if not isinstance(payload, dict):
-        raise APIResponseValidationError(f"malformed JSON in the stream: {str(data)[:200]!r}")
+        raise APIResponseValidationError(
+            f"malformed JSON in the stream: {str(data)[:200]!r}", provider=provider
+        )
     return payload
 
 
 def _sse_event(data: str, provider: str) -> TranscriptionEvent:
-    payload = _json(data)
+    payload = _json(data, provider)
     error = embedded_error(payload, provider)
     if error is not None:
         raise error
