@@ -116,6 +116,7 @@ PUBLIC = {
         "SpeechResponse",
         "Transcription",
         "TranscriptionEvent",
+        "ImageEditEvent",
         "TranscriptionRequest",
         "Completion",
         "CompletionChoice",

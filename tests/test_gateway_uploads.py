@@ -388,9 +388,9 @@ async def test_unknown_form_fields_are_400s_unless_the_operator_passes_them(
         body, content_type = form({**fields, **other}, [upload])
         status, answer = await post(gateway, url, body, content_type)
         assert status == 400 and str(next(iter(other))) in answer["error"]["message"]
-    # stream=true is refused, clearly, rather than answered as JSON (transcriptions stream:
-    # test_audio_stream.py).
-    if path == "edits":
+    # stream=true is refused, clearly, rather than answered as JSON, where the endpoint does
+    # not stream (transcriptions and edits do: test_audio_stream.py, test_image_edit_stream.py).
+    if path == "variations":
         body, content_type = form({**fields, "stream": "true"}, [upload])
         status, answer = await post(gateway, url, body, content_type)
         assert status == 400 and "stream" in answer["error"]["message"]

@@ -20,7 +20,7 @@ from ..providers.registry import ProviderSpec, resolve_providers
 from ..routing.policy import RoutingOptions, split_spec
 from ..routing.router import Router
 from ..types.chat import ChatCompletion, ChatCompletionChunk
-from ..types.images import ImagesResponse, Model, ModelList
+from ..types.images import ImageEditEvent, ImagesResponse, Model, ModelList
 from ..types.request import CallOptions, ChatRequest, ImageRequest, ModelsRequest, Timeout
 from .audio import Audio
 from .embeddings import Embeddings
@@ -38,12 +38,12 @@ from .g4f import (
     with_conversation,
 )
 from .image_choice import builtin_image_providers, image_model_for, serving_first
-from .image_edits import edit_images
+from .image_edits import edit_images, stream_edit
 from .images import finish_images, save_directory
 from .moderations import Moderations
 from .params import CHAT_KEYS, build_chat_request, build_image_request, build_options
 from .responses import Responses
-from .stream import AsyncChatStream
+from .stream import AsyncChatStream, AsyncEventStream
 from .text_completions import TextCompletions
 
 if TYPE_CHECKING:
@@ -470,14 +470,44 @@ class Images(G4FImages):
     # The seed's project also calls it create().
     create = generate
 
+    @overload
+    def edit(
+        self,
+        *,
+        image: Any,
+        prompt: str,
+        mask: Any = None,
+        model: str = "",
+        stream: Literal[True],
+        **params: Any,
+    ) -> AsyncEventStream[ImageEditEvent]: ...
+
+    @overload
+    def edit(
+        self,
+        *,
+        image: Any,
+        prompt: str,
+        mask: Any = None,
+        model: str = "",
+        stream: Literal[False] | None = None,
+        **params: Any,
+    ) -> Coroutine[Any, Any, ImagesResponse] | Awaitable[ImagesResponse]: ...
+
     def edit(
         self, *, image: Any, prompt: str, mask: Any = None, model: str = "", **params: Any
-    ) -> Coroutine[Any, Any, ImagesResponse] | Awaitable[ImagesResponse]:
+    ) -> (
+        Coroutine[Any, Any, ImagesResponse]
+        | Awaitable[ImagesResponse]
+        | AsyncEventStream[ImageEditEvent]
+    ):
         """Edit ``image`` (bytes, a path, a file, or a list of them) as ``prompt`` says;
         ``mask``: a PNG whose transparent pixels mark what to change. Same parameters and
         answer as ``generate``. Providers with an edits endpoint (OpenAI, Azure, Gemini) take
         it there; otherwise the image providers that take input images with the prompt
         (Pollinations' kontext, g4f-style providers) are asked, as g4f does."""
+        if params.get("stream"):  # partial images, then the whole one, as they are made
+            return stream_edit(self._client, image, prompt, mask, model, dict(params))
         if mask is None and not self._edit_endpoint(params.get("provider")):
             return G4FImages.edit(self, image=image, prompt=prompt, model=model, **params)
         return edit_images(self._client, image, prompt, mask, model, dict(params))

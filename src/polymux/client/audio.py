@@ -11,19 +11,15 @@ from __future__ import annotations
 
 import mimetypes
 import os
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
-import orjson
-
-from ..errors import APIResponseValidationError, InvalidRequestError, UnsupportedCapabilityError
+from ..errors import InvalidRequestError, UnsupportedCapabilityError
 from ..providers.base import Provider
 from ..transport.base import ByteStream
-from ..transport.errors import embedded_error, stray_error
-from ..transport.sse import SSEDecoder
 from ..types.audio import (
     MAX_SPEECH_BYTES,
     SPEECH_MEDIA_TYPES,
@@ -35,8 +31,8 @@ from ..types.audio import (
     TranscriptionEvent,
     TranscriptionRequest,
 )
-from ..types.request import CallOptions
 from ..types.uploads import FilePart, byte_view
+from .event_streams import JsonEvents, open_first
 from .params import build_options
 from .stream import AsyncEventStream
 from .tasks import run_operation
@@ -49,8 +45,6 @@ __all__ = ["MAX_AUDIO_BYTES", "MAX_SPEECH_BYTES", "Audio", "SpeechStream", "audi
 
 #: Largest audio file uploaded (the transcription APIs' own limit is 25 MB).
 MAX_AUDIO_BYTES = 25 * 1024 * 1024
-#: Largest whole JSON answer read where a stream was asked for (a host ignoring ``stream``).
-MAX_TRANSCRIPT_BYTES = 16 * 1024 * 1024
 _FORMATS = frozenset({"json", "verbose_json", *TEXT_FORMATS})
 _MAGIC = (
     (b"ID3", "mp3"),
@@ -335,7 +329,7 @@ class _Transcriber:
             req = replace(request, model=_model_for(router, provider, request.model))
             return provider.transcription_stream(req)
 
-        opened = _open_first(router, providers, request.options, routing, open_one, _Events)
+        opened = open_first(router, providers, request.options, routing, open_one, _events)
         async with opened as events:
             async for event in events:
                 yield event
@@ -366,73 +360,21 @@ class _Transcriber:
         )
 
 
-class _Events:
-    """A streamed transcription's events, read through the one SSE decoder. A host that
-    ignores ``stream`` for a model (OpenAI's whisper-1 does) answers one JSON object: it
-    comes as the one ``transcript.text.done`` event."""
-
-    def __init__(self, provider: Provider, stream: ByteStream) -> None:
-        self._stream = stream
-        self.provider = provider.name
-        #: The upstream's failure, if the stream broke off (the provider's health hears it).
-        self.failure: Exception | None = None
-
-    async def __aiter__(self) -> AsyncIterator[TranscriptionEvent]:
-        try:
-            if "json" in self._stream.headers.get("Content-Type", ""):
-                data = await self._stream.read(MAX_TRANSCRIPT_BYTES, self.provider)
-                payload = _json(data, self.provider)
-                yield _event({**payload, "type": "transcript.text.done"}, self.provider)
-                return
-            done = False
-            decoder = SSEDecoder()
-            async for piece in self._stream.iter_bytes():
-                for sse in decoder.feed(piece):
-                    event = _sse_event(sse.data, self.provider)
-                    done = done or event.type == "transcript.text.done"
-                    yield event
-            for sse in decoder.close():
-                event = _sse_event(sse.data, self.provider)
-                done = done or event.type == "transcript.text.done"
-                yield event
-            if not done:
-                raise stray_error(decoder.stray, self.provider) or APIResponseValidationError(
-                    "the transcription stream ended without transcript.text.done: "
-                    "the text may be cut short",
-                    provider=self.provider,
-                )
-        except Exception as exc:
-            self.failure = exc
-            raise
+def _done_event(payload: dict[str, Any]) -> dict[str, Any]:
+    """A whole transcription (a host that ignored ``stream``) as the done event."""
+    return {**payload, "type": "transcript.text.done"}
 
 
-def _json(data: bytes | str, provider: str) -> dict[str, Any]:
-    try:
-        payload = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        payload = None
-    if not isinstance(payload, dict):
-        raise APIResponseValidationError(
-            f"malformed JSON in the stream: {str(data)[:200]!r}", provider=provider
-        )
-    return payload
-
-
-def _sse_event(data: str, provider: str) -> TranscriptionEvent:
-    payload = _json(data, provider)
-    error = embedded_error(payload, provider)
-    if error is not None:
-        raise error
-    return _event(payload, provider)
+def _events(provider: Provider, stream: ByteStream) -> JsonEvents[TranscriptionEvent]:
+    return JsonEvents(
+        provider, stream, build=_event, done="transcript.text.done", whole=_done_event
+    )
 
 
 def _event(payload: Mapping[str, Any], provider: str) -> TranscriptionEvent:
-    kind = payload.get("type")
-    if not isinstance(kind, str):
-        raise APIResponseValidationError("a transcription event without a type", provider=provider)
     usage = payload.get("usage")
     return TranscriptionEvent(
-        type=kind,
+        type=payload["type"],
         delta=payload.get("delta"),
         text=payload.get("text"),
         logprobs=payload.get("logprobs"),
@@ -445,55 +387,6 @@ def _event(payload: Mapping[str, Any], provider: str) -> TranscriptionEvent:
         end=payload.get("end"),
         speaker=payload.get("speaker"),
     )
-
-
-class _Failing(Protocol):
-    failure: Exception | None
-
-
-W = TypeVar("W", bound=_Failing)
-
-
-@asynccontextmanager
-async def _open_first(
-    router: Router,
-    providers: Sequence[Provider],
-    options: CallOptions,
-    routing: Any,
-    open_one: Callable[[Provider], AbstractAsyncContextManager[ByteStream]],
-    wrap: Callable[[Provider, ByteStream], W],
-) -> AsyncIterator[W]:
-    """The first provider's stream that opens (the one fallback loop), wrapped; a stream
-    that broke off later counts against its provider's health when it is closed."""
-    held: dict[int, AsyncExitStack] = {}  # each opened stream's slot and connection
-
-    async def attempt(provider: Provider, _deadline: float | None) -> ByteStream:
-        async with AsyncExitStack() as stack:
-            await stack.enter_async_context(router.slot(provider))
-            stream = await stack.enter_async_context(open_one(provider))
-            held[id(stream)] = stack.pop_all()
-            return stream
-
-    async def discard(stream: ByteStream) -> None:  # a hedged attempt that lost
-        await held.pop(id(stream)).aclose()
-
-    try:
-        provider, stream = await router.first(
-            providers, attempt, total=options.timeout.total, options=routing, discard=discard
-        )
-        answer = wrap(provider, stream)
-        try:
-            yield answer
-        except BaseException as exc:
-            # The stream's own failure is the provider's; the caller's is not (None), and
-            # a cancellation gives no verdict (it is passed on as such).
-            verdict = answer.failure or (None if isinstance(exc, Exception) else exc)
-            await router.settle(provider.name, verdict)
-            raise
-        await router.settle(provider.name, answer.failure)
-    finally:
-        for stack in held.values():
-            await stack.aclose()
 
 
 class SpeechStream:
@@ -633,7 +526,7 @@ class Speech:
             )
             return SpeechStream(stream, media_type, provider.name)
 
-        return _open_first(router, providers, request.options, routing, open_one, wrap)
+        return open_first(router, providers, request.options, routing, open_one, wrap)
 
 
 class _StreamingSpeech:

@@ -8,26 +8,30 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidRequestError, UnsupportedCapabilityError
 from ..providers.base import Provider
-from ..types.images import ImagesResponse
+from ..transport.base import ByteStream
+from ..types.images import ImageEditEvent, ImagesResponse
 from ..types.media import MAX_IMAGE_BYTES
 from ..types.request import ImageRef, ImageRequest
 from ..types.uploads import FilePart, ImageEditRequest, byte_view
+from .event_streams import JsonEvents, open_first
 from .images import finish_images, save_directory
 from .params import build_image_request
+from .stream import AsyncEventStream
 from .tasks import run_operation
 from .vision import image_media_type
 
 if TYPE_CHECKING:
     from .async_client import AsyncClient
 
-__all__ = ["edit_images", "image_file"]
+__all__ = ["checked_edit_stream", "edit_images", "image_file", "stream_edit"]
 
 #: Images one edit call uploads at most (gpt-image takes up to 16).
 MAX_INPUT_IMAGES = 16
@@ -160,11 +164,7 @@ async def edit_images(
         raise InvalidRequestError("prompt must be a non-empty string")
     request, shaped = build_edit_request(client, image, prompt, mask, model, params)
     directory: Path | None = save_directory(save_to)
-    providers = [p for p in client._providers_for(spec, images=True) if p.supports_image_edits]
-    if not providers:
-        raise UnsupportedCapabilityError(
-            "none of the configured providers edits images; pass image_provider=..."
-        )
+    providers = _edit_providers(client, spec)
     router = client.router
 
     async def one_request(provider: Provider, req: ImageEditRequest) -> Sequence[Any]:
@@ -190,4 +190,78 @@ async def edit_images(
         data=data,
         provider=provider.name,
         model=sent.get(provider.name) or None,
+    )
+
+
+def _edit_providers(client: AsyncClient, spec: Any) -> list[Provider]:
+    providers = [p for p in client._providers_for(spec, images=True) if p.supports_image_edits]
+    if not providers:
+        raise UnsupportedCapabilityError(
+            "none of the configured providers edits images; pass image_provider=..."
+        )
+    return providers
+
+
+def checked_edit_stream(
+    client: AsyncClient, image: Any, prompt: Any, mask: Any, model: str, params: dict[str, Any]
+) -> tuple[list[Provider], ImageEditRequest]:
+    """A streamed edit (``stream=True``, ``partial_images`` 0 to 3) checked, and the
+    providers that may answer it (the gateway relays its events itself)."""
+    params.pop("stream", None)
+    partial = params.pop("partial_images", None)
+    if partial is not None and (
+        isinstance(partial, bool) or not isinstance(partial, int) or not 0 <= partial <= 3
+    ):
+        raise InvalidRequestError("partial_images must be a whole number from 0 to 3")
+    if params.pop("save_to", None) is not None:
+        raise InvalidRequestError(
+            "save_to does not apply to a streamed edit: its events hold the image"
+        )
+    spec = params.pop("provider", None)
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise InvalidRequestError("prompt must be a non-empty string")
+    request, _ = build_edit_request(client, image, prompt, mask, model, params)
+    streamed: dict[str, Any] = {"stream": True}
+    if partial is not None:
+        streamed["partial_images"] = partial
+    request = replace(request, extra_body={**request.extra_body, **streamed})
+    return _edit_providers(client, spec), request
+
+
+def stream_edit(
+    client: AsyncClient, image: Any, prompt: Any, mask: Any, model: str, params: dict[str, Any]
+) -> AsyncEventStream[ImageEditEvent]:
+    """``images.edit(..., stream=True)``: ``image_edit.partial_image`` events as the image
+    takes shape, then ``image_edit.completed``, from the first provider that opens."""
+    providers, request = checked_edit_stream(client, image, prompt, mask, model, params)
+    return AsyncEventStream(_edit_events(client, providers, request))
+
+
+async def _edit_events(
+    client: AsyncClient, providers: list[Provider], request: ImageEditRequest
+) -> AsyncGenerator[ImageEditEvent, None]:
+    def open_one(provider: Provider) -> AbstractAsyncContextManager[ByteStream]:
+        model = provider.resolve_image_model(request.model)
+        return provider.image_edit_stream(replace(request, model=model))
+
+    def wrap(provider: Provider, stream: ByteStream) -> JsonEvents[ImageEditEvent]:
+        return JsonEvents(provider, stream, build=_edit_event, done="image_edit.completed")
+
+    opened = open_first(client.router, providers, request.options, None, open_one, wrap)
+    async with opened as events:
+        async for event in events:
+            yield event
+
+
+def _edit_event(payload: Mapping[str, Any], provider: str) -> ImageEditEvent:
+    return ImageEditEvent(
+        type=payload["type"],
+        b64_json=payload.get("b64_json"),
+        partial_image_index=payload.get("partial_image_index"),
+        created_at=payload.get("created_at"),
+        size=payload.get("size"),
+        quality=payload.get("quality"),
+        background=payload.get("background"),
+        output_format=payload.get("output_format"),
+        usage=payload.get("usage"),
     )

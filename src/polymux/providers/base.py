@@ -261,6 +261,21 @@ class Provider:
         its text for the plain-text formats (text, srt, vtt)."""
         raise UnsupportedCapabilityError(f"provider {self.name} does not transcribe audio")
 
+    def image_edit_request(self, request: ImageEditRequest) -> HttpRequest:
+        """The image edit as one HTTP request on OpenAI's wire (with ``stream``, its SSE
+        answer is read, or relayed by the gateway, as it comes); only OpenAI-wire hosts."""
+        raise UnsupportedCapabilityError(
+            f"provider {self.name} does not stream image edits; leave stream out"
+        )
+
+    def image_edit_stream(
+        self, request: ImageEditRequest
+    ) -> AbstractAsyncContextManager[ByteStream]:
+        """An image edit as it is made (``stream``): the upstream's open SSE response of
+        ``image_edit.partial_image`` / ``image_edit.completed`` events (OpenAI's wire)."""
+        http = self.image_edit_request(request)
+        return require_transport(request.options.transport).stream(http)
+
     def transcription_request(self, request: TranscriptionRequest) -> HttpRequest:
         """The transcription as one HTTP request on OpenAI's wire (with ``stream``, the
         gateway relays its SSE answer as it comes); only OpenAI-wire hosts have it."""

@@ -426,6 +426,11 @@ class OpenAICompatible(Provider):
         return images
 
     async def edit_images(self, request: ImageEditRequest) -> Sequence[GeneratedImage]:
+        http = self.image_edit_request(request)
+        payload = (await require_transport(request.options.transport).request(http)).json()
+        return self._images_from(payload)
+
+    def image_edit_request(self, request: ImageEditRequest) -> HttpRequest:
         """``/images/edits`` (or ``/images/variations``) as a multipart upload; several
         input images go as ``image[]``, as the OpenAI SDK sends them."""
         fields = [("n", str(request.n))]
@@ -447,7 +452,7 @@ class OpenAICompatible(Provider):
         body = encode_multipart(fields, files)
         path = "images/variations" if request.variation else "images/edits"
         headers = {**self.headers(), "Content-Type": body.content_type}
-        http = HttpRequest(
+        return HttpRequest(
             method="POST",
             url=self.url(path, request.model),
             headers=headers,
@@ -455,8 +460,6 @@ class OpenAICompatible(Provider):
             options=request.options,
             provider=self.name,
         )
-        payload = (await require_transport(request.options.transport).request(http)).json()
-        return self._images_from(payload)
 
     #: Speech models of this host (OpenAI's ``/audio/speech``); none unless a host says so.
     speech_models: Sequence[str] = ()

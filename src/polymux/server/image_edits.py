@@ -9,14 +9,21 @@ limits (``max_images``, ``max_image_bytes``) before any provider is called.
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
+from ..client.image_edits import checked_edit_stream
 from ..errors import InvalidRequestError
+from ..providers.base import Provider
+from ..transport.base import HttpRequest
 from ..types.images import ImagesResponse
 from .asgi import header, read_upload, until_disconnect
 from .forms import Form, form_extra, parse_form
 from .images import send_images
 from .limits import check_images, too_large
+from .passthrough import relay
 
 if TYPE_CHECKING:
     from .app import Call, Gateway
@@ -54,6 +61,7 @@ def _params(form: Form, variation: bool, allowed: Collection[str]) -> dict[str, 
         spec=() if variation else _SPEC,
         files=("image", "image[]") if variation else ("image", "image[]", "mask"),
         allowed=allowed,
+        streams=not variation,
     )
     params: dict[str, Any] = {}
     for name in _STRINGS:
@@ -101,6 +109,12 @@ async def _handle(gateway: Gateway, call: Call, *, variation: bool) -> None:
         "save_to": gateway.media_dir,
         **params,
     }
+    extra = params.get("extra_body") or {}
+    if str(extra.pop("stream", "false")).lower() not in ("false", "0"):
+        if prompt is None:
+            raise InvalidRequestError("prompt is required: say what to change")
+        await _relay_edit(gateway, call, uploads, prompt, masks, common)
+        return
     if variation:
         work = gateway.client.images.create_variation(image=uploads, **common)
     else:
@@ -110,3 +124,59 @@ async def _handle(gateway: Gateway, call: Call, *, variation: bool) -> None:
         work = gateway.client.images.edit(image=uploads, prompt=prompt, mask=mask, **common)
     response: ImagesResponse = await until_disconnect(call.receive, work)
     await send_images(gateway, call, response)
+
+
+async def _relay_edit(
+    gateway: Gateway,
+    call: Call,
+    uploads: list[tuple[str, Any]],
+    prompt: str,
+    masks: list[Any],
+    common: dict[str, Any],
+) -> None:
+    """A streamed edit: checked as the client checks one, then the upstream's
+    ``image_edit.*`` events relayed whole as they come (passthrough.py); the usage row
+    counts the completed images and their tokens."""
+    params = {**common}
+    params.pop("save_to", None)
+    extra = dict(params.pop("extra_body", None) or {})
+    partial = extra.pop("partial_images", None)
+    if partial is not None:
+        if not str(partial).strip().isdigit():
+            raise InvalidRequestError(f"partial_images must be a whole number, got {partial!r}")
+        params["partial_images"] = int(str(partial))
+    if extra:
+        params["extra_body"] = extra
+    mask = (masks[0].filename, masks[0].data) if masks else None
+    model = params.pop("model")
+    providers, request = checked_edit_stream(gateway.client, uploads, prompt, mask, model, params)
+    call.record.stream = True
+
+    def http(provider: Provider) -> HttpRequest:
+        model = provider.resolve_image_model(request.model)
+        return provider.image_edit_request(replace(request, model=model))
+
+    async def watch(payload: Any) -> None:
+        if not isinstance(payload, dict) or payload.get("type") != "image_edit.completed":
+            return
+        call.record.images = (call.record.images or 0) + 1
+        usage = payload.get("usage")
+        if isinstance(usage, dict) and isinstance(usage.get("input_tokens"), int):
+            call.record.prompt_tokens = usage["input_tokens"]
+            call.record.completion_tokens = usage.get("output_tokens")
+            call.record.total_tokens = usage.get("total_tokens")
+
+    def broken(exc: BaseException) -> bytes:  # the SDK raises on an error event's data
+        _, error = call.failed(exc)
+        return b"data: " + orjson.dumps(error) + b"\n\n"
+
+    await relay(
+        gateway,
+        call,
+        providers,
+        http,
+        stream=True,
+        watch=watch,
+        broken=broken,
+        upstream_errors=False,  # errors as the endpoint's unstreamed answers give them
+    )

@@ -410,8 +410,6 @@ def _upload(operation: str, schema: dict[str, Any], text: str) -> dict[str, Any]
     }
 
 
-#: Streamed uploads' answers (SSE) are not served: stream may only be false.
-_NOT_STREAMED: dict[str, Any] = {"type": "boolean", "enum": [False]}
 _MORE_PATHS["/v1/images/edits"] = _upload(
     "createImageEdit",
     {
@@ -427,11 +425,18 @@ _MORE_PATHS["/v1/images/edits"] = _upload(
             "output_format": {"type": "string", "enum": ["png", "jpeg", "webp"]},
             "output_compression": {"type": "integer", "minimum": 0, "maximum": 100},
             "partial_images": {"type": "integer", "minimum": 0, "maximum": 3},
-            "stream": _NOT_STREAMED,
+            "stream": {
+                "description": "true: server-sent image_edit.partial_image events (as many as "
+                "partial_images), then image_edit.completed",
+                "type": "boolean",
+            },
         },
     },
     "Edited images",
 )
+_MORE_PATHS["/v1/images/edits"]["post"]["responses"]["200"]["content"]["text/event-stream"] = {
+    "schema": {"type": "string"}
+}
 _MORE_PATHS["/v1/images/variations"] = _upload(
     "createImageVariation",
     {"type": "object", "required": ["image"], "properties": _IMAGE_FORM_FIELDS},

@@ -130,6 +130,9 @@ class Forwarding(Provider):
     ) -> Sequence[GeneratedImage | str | bytes]:
         return await self.inner.edit_images(request)
 
+    def image_edit_request(self, request: ImageEditRequest) -> HttpRequest:
+        return self.inner.image_edit_request(request)
+
     async def moderate(self, request: ModerationRequest) -> ModerationCreateResponse:
         return await self.inner.moderate(request)
 
@@ -223,6 +226,9 @@ class Tuned(Forwarding):
         self, request: ImageEditRequest
     ) -> Sequence[GeneratedImage | str | bytes]:
         return await self.inner.edit_images(self._tuned(request))
+
+    def image_edit_request(self, request: ImageEditRequest) -> HttpRequest:
+        return self.inner.image_edit_request(self._tuned(request))
 
     async def moderate(self, request: ModerationRequest) -> ModerationCreateResponse:
         return await self.inner.moderate(self._tuned(request))

@@ -45,7 +45,7 @@ from .events import (
     Usage,
     WholeChoice,
 )
-from .images import Image, ImagesResponse, Model, ModelList
+from .images import Image, ImageEditEvent, ImagesResponse, Model, ModelList
 from .moderations import Moderation, ModerationCreateResponse, ModerationRequest
 from .request import (
     CallOptions,
@@ -84,6 +84,7 @@ __all__ = [
     "FinishReason",
     "Function",
     "Image",
+    "ImageEditEvent",
     "ImageEditRequest",
     "ImageRef",
     "ImageRequest",

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from os import PathLike
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from ._record import OmittedWhenNone, Record
 
-__all__ = ["Image", "ImagesResponse", "Model", "ModelList"]
+__all__ = ["Image", "ImageEditEvent", "ImagesResponse", "Model", "ModelList"]
 
 
 @dataclass(kw_only=True)
@@ -58,3 +58,25 @@ class ModelList(Record):
 
     def __len__(self) -> int:
         return len(self.data)
+
+
+@dataclass(slots=True, kw_only=True)
+class ImageEditEvent(Record):
+    """One event of a streamed image edit (``images.edit(stream=True)``), as the OpenAI
+    SDK's ``ImageEditStreamEvent``: ``image_edit.partial_image`` (``partial_image_index``)
+    as the image takes shape, then ``image_edit.completed`` (with ``usage``)."""
+
+    type: str
+    b64_json: str | None = None
+    partial_image_index: int | None = None
+    created_at: int | None = None
+    size: str | None = None
+    quality: str | None = None
+    background: str | None = None
+    output_format: str | None = None
+    usage: dict[str, Any] | None = None
+
+    _omit_when_none: ClassVar[frozenset[str]] = frozenset(
+        {"b64_json", "partial_image_index", "created_at", "size", "quality", "background"}
+        | {"output_format", "usage"}
+    )
