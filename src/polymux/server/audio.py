@@ -26,7 +26,7 @@ from .asgi import JSON_TYPE, header, read_json, read_upload, send_bytes, until_d
 from .body import body_params, model_of
 from .forms import form_extra, parse_form
 from .limits import too_large
-from .passthrough import relay
+from .passthrough import relay_events
 from .speech_meter import SpeechMeter
 
 if TYPE_CHECKING:
@@ -162,36 +162,13 @@ async def _relay_transcription(
         (upload.filename, upload.data), route.model, {**params, "provider": route.providers}
     )
     router = gateway.client.router
-    call.record.stream = True
 
     def http(provider: Provider) -> HttpRequest:
         return provider.transcription_request(
             replace(request, model=router.model_for(provider, request.model))
         )
 
-    async def watch(payload: Any) -> None:
-        if not isinstance(payload, dict) or payload.get("type") != "transcript.text.done":
-            return
-        usage = payload.get("usage")
-        if isinstance(usage, dict) and isinstance(usage.get("input_tokens"), int):
-            call.record.prompt_tokens = usage["input_tokens"]
-            call.record.completion_tokens = usage.get("output_tokens")
-            call.record.total_tokens = usage.get("total_tokens")
-
-    def broken(exc: BaseException) -> bytes:  # the SDK raises on an error event's data
-        _, error = call.failed(exc)
-        return b"data: " + orjson.dumps(error) + b"\n\n"
-
-    await relay(
-        gateway,
-        call,
-        providers,
-        http,
-        stream=True,
-        watch=watch,
-        broken=broken,
-        upstream_errors=False,  # errors as the endpoint's unstreamed answers give them
-    )
+    await relay_events(gateway, call, providers, http, done="transcript.text.done")
 
 
 async def handle_speech(gateway: Gateway, call: Call) -> None:

@@ -12,8 +12,6 @@ from collections.abc import Collection
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from ..client.image_edits import checked_edit_stream
 from ..errors import InvalidRequestError
 from ..providers.base import Provider
@@ -23,7 +21,7 @@ from .asgi import header, read_upload, until_disconnect
 from .forms import Form, form_extra, parse_form
 from .images import send_images
 from .limits import check_images, too_large
-from .passthrough import relay
+from .passthrough import relay_events
 
 if TYPE_CHECKING:
     from .app import Call, Gateway
@@ -150,33 +148,14 @@ async def _relay_edit(
     mask = (masks[0].filename, masks[0].data) if masks else None
     model = params.pop("model")
     providers, request = checked_edit_stream(gateway.client, uploads, prompt, mask, model, params)
-    call.record.stream = True
 
     def http(provider: Provider) -> HttpRequest:
         model = provider.resolve_image_model(request.model)
         return provider.image_edit_request(replace(request, model=model))
 
-    async def watch(payload: Any) -> None:
-        if not isinstance(payload, dict) or payload.get("type") != "image_edit.completed":
-            return
+    def completed(payload: dict[str, Any]) -> None:
         call.record.images = (call.record.images or 0) + 1
-        usage = payload.get("usage")
-        if isinstance(usage, dict) and isinstance(usage.get("input_tokens"), int):
-            call.record.prompt_tokens = usage["input_tokens"]
-            call.record.completion_tokens = usage.get("output_tokens")
-            call.record.total_tokens = usage.get("total_tokens")
 
-    def broken(exc: BaseException) -> bytes:  # the SDK raises on an error event's data
-        _, error = call.failed(exc)
-        return b"data: " + orjson.dumps(error) + b"\n\n"
-
-    await relay(
-        gateway,
-        call,
-        providers,
-        http,
-        stream=True,
-        watch=watch,
-        broken=broken,
-        upstream_errors=False,  # errors as the endpoint's unstreamed answers give them
+    await relay_events(
+        gateway, call, providers, http, done="image_edit.completed", on_done=completed
     )

@@ -26,7 +26,7 @@ from .chat import SSE_HEADERS
 if TYPE_CHECKING:
     from .app import Call, Gateway
 
-__all__ = ["relay"]
+__all__ = ["relay", "relay_events"]
 
 #: Sees each JSON payload of the answer before it is sent on (an async callback, so it can
 #: record what a follow-up request will need before the caller can make it).
@@ -134,3 +134,45 @@ async def _copy(
     # Nothing may be awaited after the last send (see chat.py).
     await send({"type": "http.response.body", "body": tail, "more_body": False})
     return failure
+
+
+async def relay_events(
+    gateway: Gateway,
+    call: Call,
+    providers: list[Provider],
+    request: Callable[[Provider], HttpRequest],
+    *,
+    done: str,
+    on_done: Callable[[dict[str, Any]], None] = lambda payload: None,
+) -> None:
+    """A stream of OpenAI's typed JSON events (``transcript.text.*``, ``image_edit.*``)
+    relayed whole as they come: each ``done`` event is shown to ``on_done`` and its token
+    usage goes to the usage row; a failure before the stream starts is answered in the
+    gateway's own error shape (as the endpoint's unstreamed answers are), one after it ends
+    the stream with an error event (the SDK raises on its data)."""
+    call.record.stream = True
+
+    async def watch(payload: Any) -> None:
+        if not isinstance(payload, dict) or payload.get("type") != done:
+            return
+        on_done(payload)
+        usage = payload.get("usage")
+        if isinstance(usage, dict) and isinstance(usage.get("input_tokens"), int):
+            call.record.prompt_tokens = usage["input_tokens"]
+            call.record.completion_tokens = usage.get("output_tokens")
+            call.record.total_tokens = usage.get("total_tokens")
+
+    def broken(exc: BaseException) -> bytes:
+        _, error = call.failed(exc)
+        return b"data: " + orjson.dumps(error) + b"\n\n"
+
+    await relay(
+        gateway,
+        call,
+        providers,
+        request,
+        stream=True,
+        watch=watch,
+        broken=broken,
+        upstream_errors=False,
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from os import PathLike
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 from ._record import OmittedWhenNone, Record
 
@@ -60,23 +60,18 @@ class ModelList(Record):
         return len(self.data)
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True)
 class ImageEditEvent(Record):
     """One event of a streamed image edit (``images.edit(stream=True)``), as the OpenAI
     SDK's ``ImageEditStreamEvent``: ``image_edit.partial_image`` (``partial_image_index``)
     as the image takes shape, then ``image_edit.completed`` (with ``usage``)."""
 
     type: str
-    b64_json: str | None = None
-    partial_image_index: int | None = None
-    created_at: int | None = None
-    size: str | None = None
-    quality: str | None = None
-    background: str | None = None
-    output_format: str | None = None
-    usage: dict[str, Any] | None = None
-
-    _omit_when_none: ClassVar[frozenset[str]] = frozenset(
-        {"b64_json", "partial_image_index", "created_at", "size", "quality", "background"}
-        | {"output_format", "usage"}
-    )
+    b64_json: OmittedWhenNone[str | None] = OmittedWhenNone()
+    partial_image_index: OmittedWhenNone[int | None] = OmittedWhenNone()
+    created_at: OmittedWhenNone[int | None] = OmittedWhenNone()
+    size: OmittedWhenNone[str | None] = OmittedWhenNone()
+    quality: OmittedWhenNone[str | None] = OmittedWhenNone()
+    background: OmittedWhenNone[str | None] = OmittedWhenNone()
+    output_format: OmittedWhenNone[str | None] = OmittedWhenNone()
+    usage: OmittedWhenNone[dict[str, Any] | None] = OmittedWhenNone()
