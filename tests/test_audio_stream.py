@@ -179,3 +179,21 @@ def test_the_gateway_answers_an_upstream_refusal_before_the_stream_as_json(
             client.audio.transcriptions.create(file=("a.wav", WAV), model="whisper-1", stream=True)
         rows = gw.usage_rows()
     assert rows[0]["status"] == 400
+
+
+def test_the_gateway_relays_a_host_that_ignores_stream_as_one_done_event(tmp_path: Path) -> None:
+    async def whole(request: web.Request) -> web.StreamResponse:  # whisper-1 ignores stream
+        await request.read()
+        return web.json_response({"text": "all of it", "usage": {"type": "duration", "seconds": 2}})
+
+    with LiveGateway(tmp_path) as gw:
+        gw.upstream.script("POST", TRANSCRIPTIONS, whole)
+        with openai.OpenAI(base_url=gw.url + "/v1", api_key="x", max_retries=0) as client:
+            events = list(
+                client.audio.transcriptions.create(
+                    file=("a.wav", WAV), model="whisper-1", stream=True
+                )
+            )
+    assert [e.model_dump(exclude_none=True) for e in events] == [
+        {"type": "transcript.text.done", "text": "all of it"}
+    ]

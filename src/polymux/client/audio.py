@@ -41,7 +41,14 @@ if TYPE_CHECKING:
     from ..routing.router import Router
     from .async_client import AsyncClient
 
-__all__ = ["MAX_AUDIO_BYTES", "MAX_SPEECH_BYTES", "Audio", "SpeechStream", "audio_file"]
+__all__ = [
+    "MAX_AUDIO_BYTES",
+    "MAX_SPEECH_BYTES",
+    "Audio",
+    "SpeechStream",
+    "audio_file",
+    "whole_transcription_event",
+]
 
 #: Largest audio file uploaded (the transcription APIs' own limit is 25 MB).
 MAX_AUDIO_BYTES = 25 * 1024 * 1024
@@ -363,6 +370,12 @@ class _Transcriber:
 def _done_event(payload: dict[str, Any]) -> dict[str, Any]:
     """A whole transcription (a host that ignored ``stream``) as the done event."""
     return {**payload, "type": "transcript.text.done"}
+
+
+def whole_transcription_event(payload: dict[str, Any]) -> dict[str, Any]:
+    """A whole transcription (a host that ignored ``stream``) as the JSON of the stream's one
+    done event: what the client yields, and what the gateway relays, in that case."""
+    return _event(_done_event(payload), "").to_dict()
 
 
 def _events(provider: Provider, stream: ByteStream) -> JsonEvents[TranscriptionEvent]:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ..client.audio import SpeechStream
+from ..client.audio import SpeechStream, whole_transcription_event
 from ..errors import APIResponseValidationError, InvalidRequestError
 from ..providers.base import Provider
 from ..transport.base import HttpRequest
@@ -168,7 +168,14 @@ async def _relay_transcription(
             replace(request, model=router.model_for(provider, request.model))
         )
 
-    await relay_events(gateway, call, providers, http, done="transcript.text.done")
+    await relay_events(
+        gateway,
+        call,
+        providers,
+        http,
+        done="transcript.text.done",
+        whole_event=whole_transcription_event,
+    )
 
 
 async def handle_speech(gateway: Gateway, call: Call) -> None:

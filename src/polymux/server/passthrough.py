@@ -11,12 +11,13 @@ streamed event's data) to log usage and ids.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
-from ..errors import APIStatusError
+from ..client.event_streams import MAX_WHOLE_BYTES
+from ..errors import APIResponseValidationError, APIStatusError
 from ..providers.base import Provider
 from ..transport.base import ByteStream, HttpRequest
 from ..transport.sse import SSEDecoder
@@ -31,6 +32,8 @@ __all__ = ["relay", "relay_events"]
 #: Sees each JSON payload of the answer before it is sent on (an async callback, so it can
 #: record what a follow-up request will need before the caller can make it).
 Watch = Callable[[Any], Awaitable[None]]
+#: A whole JSON answer to a streamed request, as the stream's one event.
+Whole = Callable[[dict[str, Any]], dict[str, Any]]
 T = TypeVar("T")
 
 
@@ -44,11 +47,14 @@ async def relay(
     watch: Watch,
     broken: Callable[[BaseException], bytes],
     upstream_errors: bool = True,
+    whole_event: Whole | None = None,
 ) -> None:
     """Send ``request(provider)`` to the first provider that answers; copy its answer.
     ``broken(exc)``: the SSE bytes that end a stream the upstream broke off.
     ``upstream_errors=False``: an upstream error is answered in the gateway's own shape
-    (as the endpoint's other answers are), not copied."""
+    (as the endpoint's other answers are), not copied.
+    ``whole_event``: a streamed request answered with one JSON body (a host that ignored
+    ``stream``) is relayed as the one event ``whole_event(body)``, not as SSE it is not."""
     client = gateway.client
     total = client.options.timeout.total
     async with contextlib.AsyncExitStack() as stack:
@@ -88,8 +94,24 @@ async def relay(
             await watch(payload)
             await send_bytes(call.send, 200, data, [JSON_TYPE])
             return
-        failure = await until_disconnect(call.receive, _copy(call, upstream, watch, broken))
+        pieces = upstream.iter_bytes()
+        if whole_event is not None and "json" in upstream.headers.get("Content-Type", ""):
+            pieces = _one_event(upstream, provider.name, whole_event)
+        failure = await until_disconnect(call.receive, _copy(call, pieces, watch, broken))
         await client.router.settle(provider.name, failure)
+
+
+async def _one_event(upstream: ByteStream, provider: str, whole: Whole) -> AsyncIterator[bytes]:
+    data = await upstream.read(MAX_WHOLE_BYTES, provider)
+    try:
+        payload = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        payload = None
+    if not isinstance(payload, dict):
+        raise APIResponseValidationError(
+            f"malformed JSON answer: {data[:200]!r}", provider=provider
+        )
+    yield b"data: " + orjson.dumps(whole(payload)) + b"\n\n"
 
 
 def _complete(data: bytes) -> int:
@@ -104,7 +126,10 @@ def _first(call: Callable[[Provider], Awaitable[T]]) -> Callable[[Provider, Any]
 
 
 async def _copy(
-    call: Call, upstream: ByteStream, watch: Watch, broken: Callable[[BaseException], bytes]
+    call: Call,
+    pieces: AsyncIterator[bytes],
+    watch: Watch,
+    broken: Callable[[BaseException], bytes],
 ) -> BaseException | None:
     """Copy the stream; the upstream's failure, if it broke off."""
     send = call.send
@@ -115,7 +140,7 @@ async def _copy(
     held = b""  # the start of an event not yet complete: sent once it is
     failure: BaseException | None = None
     try:
-        async for piece in upstream.iter_bytes():
+        async for piece in pieces:
             for event in decoder.feed(piece):
                 payload: Any = None
                 with contextlib.suppress(orjson.JSONDecodeError):
@@ -144,6 +169,7 @@ async def relay_events(
     *,
     done: str,
     on_done: Callable[[dict[str, Any]], None] = lambda payload: None,
+    whole_event: Whole | None = None,
 ) -> None:
     """A stream of OpenAI's typed JSON events (``transcript.text.*``, ``image_edit.*``)
     relayed whole as they come: each ``done`` event is shown to ``on_done`` and its token
@@ -175,4 +201,5 @@ async def relay_events(
         watch=watch,
         broken=broken,
         upstream_errors=False,
+        whole_event=whole_event,
     )
