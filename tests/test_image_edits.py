@@ -11,6 +11,7 @@ from typing import Any
 
 import openai
 import pytest
+from aiohttp import web
 from openai.types import ImagesResponse as OpenAIImages
 
 from polymux import AsyncClient, InvalidRequestError
@@ -155,3 +156,42 @@ async def test_an_images_answer_without_data_is_valid_and_empty(server: FakeServ
     async with AsyncClient(provider=OpenAI(api_key="k", base_url=server.url("/v1"))) as client:
         result = await client.images.generate(prompt="a cat", model="gpt-image-1")
     assert checked(result).data == []
+
+
+async def test_the_sdks_gpt_image_fields_are_named_parameters_sent_as_given(
+    server: FakeServer,
+) -> None:
+    # images.generate/edit take the openai SDK's keywords (background, output_format ...),
+    # not a TypeError asking for extra_body; they reach OpenAI's wire as the SDK sends them.
+    forms: list[dict[str, Any]] = []
+    server.script("POST", EDITS, image_edits(forms))
+    bodies: list[Any] = []
+
+    async def generations(request: web.Request) -> web.StreamResponse:
+        bodies.append(await request.json())
+        answer = {"created": 1, "data": [{"b64_json": base64.b64encode(PNG).decode()}]}
+        return web.json_response(answer)
+
+    server.script("POST", "/v1/images/generations", generations)
+    provider = OpenAI(api_key="sk-edit", base_url=server.url("/v1"))
+    async with AsyncClient(provider=provider) as client:
+        await client.images.generate(
+            prompt="a fox",
+            model="gpt-image-1",
+            background="transparent",
+            output_format="webp",
+            output_compression=80,
+            moderation="low",
+        )
+        await client.images.edit(
+            image=PNG,
+            prompt="add a hat",
+            model="gpt-image-1",
+            input_fidelity="high",
+            output_format="png",
+        )
+    (body,) = bodies
+    assert (body["background"], body["output_format"]) == ("transparent", "webp")
+    assert (body["output_compression"], body["moderation"]) == (80, "low")
+    (form,) = forms
+    assert (form["input_fidelity"], form["output_format"]) == ("high", "png")

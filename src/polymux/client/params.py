@@ -69,6 +69,12 @@ class ImageParams(TypedDict, total=False):
     style: str | None
     response_format: str
     user: str | None
+    # The openai SDK's other image fields (gpt-image): sent as given, in the request body.
+    background: str | None
+    moderation: str | None
+    output_compression: int | None
+    output_format: str | None
+    input_fidelity: str | None  # edits only
     save_to: Any
     extra_body: Mapping[str, Any] | None
     extra_headers: Mapping[str, str] | None
@@ -79,6 +85,13 @@ class ImageParams(TypedDict, total=False):
 
 _CHAT_KEYS = CHAT_KEYS = frozenset(ChatParams.__annotations__)
 _IMAGE_KEYS = frozenset(ImageParams.__annotations__)
+_IMAGE_BODY_FIELDS = (
+    "background",
+    "moderation",
+    "output_compression",
+    "output_format",
+    "input_fidelity",
+)
 
 
 def _check_keys(given: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:
@@ -387,7 +400,10 @@ def build_image_request(
         raise InvalidRequestError(
             f"response_format must be 'url' or 'b64_json', got {response_format!r}"
         )
-    extra_body = params.get("extra_body") or {}
+    extra_body = dict(params.get("extra_body") or {})
+    for name in _IMAGE_BODY_FIELDS:
+        if params.get(name) is not None:
+            extra_body[name] = params[name]
     return ImageRequest(
         model=model,
         prompt=prompt,
