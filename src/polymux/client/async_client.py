@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from ..errors import ConfigurationError, InvalidRequestError, UnsupportedCapabilityError
 from ..providers.base import Provider
 from ..providers.legacy import LegacyProvider
-from ..providers.registry import ProviderSpec, resolve_providers
+from ..providers.registry import ProviderSpec, ResolvedProviders, resolve_providers
 from ..routing.policy import RoutingOptions, split_spec
 from ..routing.router import Router
 from ..types.chat import ChatCompletion, ChatCompletionChunk
@@ -200,9 +200,13 @@ class AsyncClient:
     # -- chat --------------------------------------------------------------------------------
     def _chat_providers(self, spec: ProviderSpec, request: ChatRequest) -> list[Provider]:
         providers = self._providers
-        if spec is not None or providers is None:
-            providers = self._providers_for(spec, model=request.model)
-        elif self._chat_ready and _is_plain(request):
+        if type(spec) is ResolvedProviders:  # resolved once by the caller (gateway routes)
+            providers, ready = spec, spec.chat_ready
+        elif spec is not None or providers is None:
+            providers, ready = self._providers_for(spec, model=request.model), False
+        else:
+            ready = self._chat_ready
+        if ready and _is_plain(request):
             return providers  # every one serves chat, and a plain call asks for nothing more
         usable: list[Provider] = []
         reasons: list[str] = []

@@ -8,7 +8,7 @@ wants their own provider passes its class or instance.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..errors import ConfigurationError, UnknownProviderError
@@ -131,11 +131,24 @@ def _class_for_name(name: str) -> type[Provider]:
         return cls
 
 
+class ResolvedProviders(list[Provider]):
+    """Provider instances resolved once, to be passed as ``provider=`` on many calls (the
+    gateway's routes): a call takes them as they are, without resolving every entry and
+    checking it serves chat again each time. Not to be changed after it is made."""
+
+    def __init__(self, providers: Iterable[Provider]) -> None:
+        super().__init__(providers)
+        #: Every one serves chat (a plain chat call needs no capability check).
+        self.chat_ready = all(p.supports_chat for p in self)
+
+
 def resolve_providers(
     spec: ProviderSpec, *, api_key: str | None = None, base_url: str | None = None
 ) -> list[Provider]:
     """What the caller passed as ``provider=`` -> provider instances, in order. A string of
     several names separated by spaces (``"OpenaiChat Gemini"``) is a list, as in g4f."""
+    if type(spec) is ResolvedProviders:
+        return spec
     if isinstance(spec, str) and " " in spec.strip():
         spec = spec.split()
     if isinstance(spec, Sequence) and not isinstance(spec, str):

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from ..errors import ConfigurationError
 from ..providers.base import Capabilities, GeneratedImage, Provider
-from ..providers.registry import load_provider_class
+from ..providers.registry import ResolvedProviders, load_provider_class
 from ..routing.listing import list_models
 from ..routing.registry import ModelRegistry
 from ..transport.base import ByteStream, HttpRequest, Transport
@@ -288,18 +288,24 @@ class ModelMap:
                 "OpenAI-compatible server, or a config file with [providers.NAME] tables"
             )
         first = next(iter(self.providers))
-        self.default = [self.providers[n] for n in (config.default or (first,))]
+        # Every route's provider list is made once here (ResolvedProviders): a call passes
+        # it on as provider= and the client takes it as it is.
+        self.default = ResolvedProviders(self.providers[n] for n in (config.default or (first,)))
+        self._alone = {name: ResolvedProviders([p]) for name, p in self.providers.items()}
         self.aliases: dict[str, list[Provider]] = {}
         for alias, targets in config.aliases.items():
             pinned: list[Provider] = []
             for target in targets:
                 name, _, model = target.partition("/")
                 pinned.append(Pinned(self.providers[name], model))
-            self.aliases[alias] = pinned
-        self.declared: dict[str, list[Provider]] = {}
+            self.aliases[alias] = ResolvedProviders(pinned)
+        declared: dict[str, list[Provider]] = {}
         for spec in config.providers:
             for model in spec.models:
-                self.declared.setdefault(model, []).append(self.providers[spec.name])
+                declared.setdefault(model, []).append(self.providers[spec.name])
+        self.declared: dict[str, list[Provider]] = {
+            model: ResolvedProviders(providers) for model, providers in declared.items()
+        }
         self._declared_by = {spec.name: spec.models for spec in config.providers}
         self._models: list[Model] | None = None
         self._models_at = 0.0
@@ -326,7 +332,7 @@ class ModelMap:
             return Route(aliased, "")
         prefix, slash, rest = model.partition("/")
         if slash and prefix in self.providers:
-            return Route([self.providers[prefix]], rest)
+            return Route(self._alone[prefix], rest)
         declared = self.declared.get(model)
         if declared is not None:
             return Route(declared, model)
