@@ -398,10 +398,12 @@ class Gateway:
         added = [(REQUEST_ID_HEADER, rid), *cors]
         inner_send = send
 
-        async def send_with_id(message: Any) -> None:
+        def send_with_id(message: Any) -> Awaitable[None]:
+            # A plain function handing on the inner send's awaitable: no coroutine of its
+            # own for every message (one a streamed chunk).
             if message["type"] == "http.response.start":
                 message["headers"] = [*message.get("headers", ()), *added]
-            await inner_send(message)
+            return inner_send(message)
 
         send = send_with_id
 
