@@ -13,7 +13,7 @@ reaches the provider directly.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Generator
+from collections.abc import AsyncGenerator, Awaitable, Generator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 __all__ = ["AsyncChatStream", "AsyncEventStream"]
 
 T = TypeVar("T")
+
+
+async def _ended() -> Any:
+    raise StopAsyncIteration
 
 
 class AsyncEventStream(Generic[T]):
@@ -39,10 +43,12 @@ class AsyncEventStream(Generic[T]):
     def __aiter__(self) -> Self:
         return self
 
-    async def __anext__(self) -> T:
+    def __anext__(self) -> Awaitable[T]:
+        # The generator's own awaitable, not a coroutine awaiting it: one coroutine and frame
+        # fewer a chunk.
         if self._closed:
-            raise StopAsyncIteration
-        return await self._chunks.__anext__()
+            return _ended()
+        return self._chunks.__anext__()
 
     def __await__(self) -> Generator[Any, None, Self]:
         # `await create(..., stream=True)` gives the stream itself, as in the OpenAI SDK.
