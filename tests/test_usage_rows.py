@@ -3,7 +3,7 @@ of their optional columns they fill (None is bound through its own sqlite3 adapt
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 from polymux.server.store import Store, UsageRecord
@@ -12,41 +12,27 @@ from polymux.server.store import Store, UsageRecord
 def test_a_batch_of_rows_with_different_empty_columns_reads_back_as_written(
     tmp_path: Path,
 ) -> None:
+    answered = UsageRecord(
+        "/v1/chat/completions",
+        200,
+        ts=1.0,
+        key_name="k",
+        model="m",
+        provider="p",
+        stream=True,
+        prompt_tokens=3,
+        completion_tokens=4,
+        total_tokens=7,
+        latency_ms=12.5,
+        ttft_ms=3.25,
+        request_id="r1",
+        cost=0.000125,
+    )
     records = [
-        UsageRecord(
-            "/v1/chat/completions",
-            200,
-            ts=1.0,
-            key_name="k",
-            model="m",
-            provider="p",
-            stream=True,
-            prompt_tokens=3,
-            completion_tokens=4,
-            total_tokens=7,
-            latency_ms=12.5,
-            ttft_ms=3.25,
-            request_id="r1",
-            cost=0.000125,
-        ),
+        answered,
         UsageRecord("/v1/chat/completions", 502, ts=1.0, error="upstream_error"),
         UsageRecord("/v1/audio/speech", 200, ts=1.0, key_name="k", characters=11, cached=True),
-        UsageRecord(
-            "/v1/chat/completions",
-            200,
-            ts=1.0,
-            key_name="k",
-            model="m",
-            provider="p",
-            stream=True,
-            prompt_tokens=1,
-            completion_tokens=2,
-            total_tokens=3,
-            latency_ms=1.5,
-            ttft_ms=0.5,
-            request_id="r2",
-            cost=0.5,
-        ),
+        replace(answered, prompt_tokens=1, request_id="r2", cost=0.5),  # its columns again
         UsageRecord(
             "/v1/images/generations",
             200,
