@@ -17,366 +17,35 @@ from ..dialects.anthropic import MESSAGES_FIELDS
 from .asgi import send_bytes
 from .config import DEFAULT_PASS_THROUGH
 from .limits import Limits
+from .openapi_schemas import (
+    CHAT_REQUEST,
+    IMAGE_REQUEST,
+    READINESS,
+    SCHEMAS,
+    UPSTREAM,
+    errors,
+    json_answer,
+    post,
+    ref,
+)
 
 if TYPE_CHECKING:
     from .app import Call, Gateway
 
 __all__ = ["document", "handle"]
 
+#: The shared body schemas, and (below) those of the uploads and the other dialects' doors.
+_SCHEMAS: dict[str, Any] = dict(SCHEMAS)
 
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-#: GET /ready's answer: each check's name -> "ok" or why it fails.
-_READINESS: dict[str, Any] = {
-    "type": "object",
-    "required": ["status", "checks"],
-    "properties": {
-        "status": {"enum": ["ready", "not_ready"]},
-        "checks": {"type": "object", "additionalProperties": {"type": "string"}},
-    },
-}
-
-
-def _errors(*statuses: int) -> dict[str, Any]:
-    text = {
-        400: "Invalid request",
-        401: "Missing, wrong or revoked API key",
-        403: "Refused: without keys, only local callers (loopback client and Host, no foreign "
-        "Origin, no proxy headers)",
-        404: "Unknown model or route",
-        405: "Method not allowed",
-        409: "Upstream conflict",
-        408: "The request body did not arrive in time",
-        413: "Request body or an input image too large",
-        415: "Without keys, request bodies must be application/json",
-        422: "Upstream could not process the request",
-        429: "Upstream rate limit",
-        500: "Gateway misconfiguration",
-        502: "Upstream failed",
-        503: "The gateway is at its limit of concurrent requests, or stopping",
-        504: "Upstream timed out",
-    }
-    return {str(s): _json(_ref("Error"), text[s]) for s in statuses}
-
-
-_UPSTREAM = (400, 401, 403, 404, 408, 409, 413, 415, 422, 429, 500, 502, 503, 504)
-
-_MESSAGE: dict[str, Any] = {
-    "type": "object",
-    "required": ["role"],
-    "properties": {
-        "role": {
-            "type": "string",
-            "enum": ["system", "developer", "user", "assistant", "tool"],
-        },
-        "content": {
-            "oneOf": [
-                {"type": "string"},
-                {"type": "array", "items": {"type": "object"}},
-                {"type": "null"},
-            ]
-        },
-        "name": {"type": "string"},
-        "tool_calls": {"type": "array", "items": {"type": "object"}},
-        "tool_call_id": {"type": "string"},
-    },
-    "allOf": [
-        {  # a tool result says what the tool returned, and to which call
-            "if": {"properties": {"role": {"const": "tool"}}},
-            "then": {
-                "required": ["content", "tool_call_id"],
-                "properties": {
-                    "content": {"not": {"type": "null"}},
-                    "tool_call_id": {"type": "string", "minLength": 1},
-                },
-            },
-        },
-        {  # what the caller says has content
-            "if": {"properties": {"role": {"enum": ["system", "developer", "user"]}}},
-            "then": {"required": ["content"], "properties": {"content": {"not": {"type": "null"}}}},
-        },
-    ],
-}
-
-_CHAT_REQUEST: dict[str, Any] = {
-    "type": "object",
-    "required": ["messages"],
-    "properties": {
-        "model": {"type": "string", "description": "A model id, alias or provider/model"},
-        "messages": {"type": "array", "items": _ref("Message"), "minItems": 1},
-        "stream": {"type": "boolean"},
-        "stream_options": {
-            "type": "object",
-            "properties": {"include_usage": {"type": "boolean"}},
-        },
-        "temperature": {"type": "number", "minimum": 0, "maximum": 2},
-        "top_p": {"type": "number", "minimum": 0, "maximum": 1},
-        "max_tokens": {"type": "integer", "minimum": 0},
-        "max_completion_tokens": {"type": "integer", "minimum": 0},
-        "n": {"type": "integer", "minimum": 1},
-        "seed": {"type": "integer"},
-        "stop": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
-        "presence_penalty": {"type": "number", "minimum": -2, "maximum": 2},
-        "frequency_penalty": {"type": "number", "minimum": -2, "maximum": 2},
-        "response_format": {"type": "object"},
-        "tools": {"type": "array", "items": {"type": "object"}},
-        "tool_choice": {"oneOf": [{"type": "string"}, {"type": "object"}]},
-        "parallel_tool_calls": {"type": "boolean"},
-        "user": {"type": "string"},
-        "reasoning_effort": {"type": "string"},
-    },
-}
-
-_IMAGE_REQUEST: dict[str, Any] = {
-    "type": "object",
-    "required": ["prompt"],
-    "properties": {
-        "prompt": {"type": "string", "minLength": 1},
-        "model": {"type": "string"},
-        "n": {"type": "integer", "minimum": 1, "maximum": 10},
-        "size": {
-            "type": "string",
-            "pattern": "^[1-9][0-9]*x[1-9][0-9]*$",
-            "examples": ["1024x1024"],
-        },
-        "quality": {"type": "string"},
-        "style": {"type": "string"},
-        "response_format": {"type": "string", "enum": ["url", "b64_json"]},
-        "user": {"type": "string"},
-    },
-}
-
-_SCHEMAS: dict[str, Any] = {
-    "Error": {
-        "type": "object",
-        "required": ["error"],
-        "properties": {
-            "error": {
-                "type": "object",
-                "required": ["message", "type", "param", "code"],
-                "properties": {
-                    "message": {"type": "string"},
-                    "type": {"type": "string"},
-                    "param": {"type": ["string", "null"]},
-                    "code": {"type": ["string", "null"]},
-                },
-            }
-        },
-    },
-    "Message": _MESSAGE,
-    "ChatCompletionRequest": _CHAT_REQUEST,
-    "ChatCompletion": {
-        "type": "object",
-        "required": ["id", "object", "created", "model", "choices"],
-        "properties": {
-            "id": {"type": "string"},
-            "object": {"type": "string", "enum": ["chat.completion"]},
-            "created": {"type": "integer"},
-            "model": {"type": "string"},
-            "choices": {"type": "array", "items": {"type": "object"}},
-            "usage": {"type": ["object", "null"]},
-            "provider": {"type": "string"},
-        },
-    },
-    "ImageRequest": _IMAGE_REQUEST,
-    "ImagesResponse": {
-        "type": "object",
-        "required": ["created", "data"],
-        "properties": {
-            "created": {"type": "integer"},
-            "data": {"type": "array", "items": {"type": "object"}},
-        },
-    },
-    "Model": {
-        "type": "object",
-        "required": ["id", "object", "created", "owned_by"],
-        "properties": {
-            "id": {"type": "string"},
-            "object": {"type": "string", "enum": ["model"]},
-            "created": {"type": "integer"},
-            "owned_by": {"type": "string"},
-        },
-    },
-    "ModelList": {
-        "type": "object",
-        "required": ["object", "data"],
-        "properties": {
-            "object": {"type": "string", "enum": ["list"]},
-            "data": {"type": "array", "items": _ref("Model")},
-        },
-    },
-}
-
-
-def _post(operation: str, request: str, response: dict[str, Any], text: str) -> dict[str, Any]:
-    """A POST operation with a JSON body and the upstream error answers."""
-    return {
-        "post": {
-            "operationId": operation,
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": _ref(request)}},
-            },
-            "responses": {"200": _json(response, text), **_errors(*_UPSTREAM)},
-        }
-    }
-
-
-_TOKENS: dict[str, Any] = {"type": "array", "items": {"type": "integer", "minimum": 0}}
-
-# The endpoints beyond chat and images (issue 17), as OpenAI's spec shapes them.
-_MORE_SCHEMAS: dict[str, Any] = {
-    "EmbeddingRequest": {
-        "type": "object",
-        "required": ["input", "model"],
-        "properties": {
-            "input": {
-                "oneOf": [
-                    {"type": "string", "minLength": 1},
-                    {
-                        "type": "array",
-                        "items": {"type": "string", "minLength": 1},
-                        "minItems": 1,
-                        "maxItems": 2048,
-                    },
-                    {**_TOKENS, "minItems": 1, "maxItems": 2048},
-                    {
-                        "type": "array",
-                        "items": {**_TOKENS, "minItems": 1},
-                        "minItems": 1,
-                        "maxItems": 2048,
-                    },
-                ]
-            },
-            "model": {"type": "string"},
-            "encoding_format": {"type": "string", "enum": ["float", "base64"]},
-            "dimensions": {"type": "integer", "minimum": 1},
-            "user": {"type": "string"},
-        },
-    },
-    "CreateEmbeddingResponse": {
-        "type": "object",
-        "required": ["object", "data", "model", "usage"],
-        "properties": {
-            "object": {"type": "string", "enum": ["list"]},
-            "data": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["object", "index", "embedding"],
-                    "properties": {
-                        "object": {"type": "string", "enum": ["embedding"]},
-                        "index": {"type": "integer"},
-                        "embedding": {
-                            "oneOf": [
-                                {"type": "array", "items": {"type": "number"}},
-                                {"type": "string"},
-                            ]
-                        },
-                    },
-                },
-            },
-            "model": {"type": "string"},
-            "usage": {
-                "type": "object",
-                "required": ["prompt_tokens", "total_tokens"],
-                "properties": {
-                    "prompt_tokens": {"type": "integer"},
-                    "total_tokens": {"type": "integer"},
-                },
-            },
-        },
-    },
-    "CompletionRequest": {
-        "type": "object",
-        "required": ["model", "prompt"],
-        "properties": {
-            "model": {"type": "string"},
-            "prompt": {
-                "oneOf": [
-                    {"type": "string"},
-                    {"type": "array", "items": {"type": "string"}, "minItems": 1},
-                    # Token ids: served by hosts with a native /v1/completions only.
-                    {**_TOKENS, "minItems": 1},
-                    {"type": "array", "items": {**_TOKENS, "minItems": 1}, "minItems": 1},
-                ]
-            },
-            "stream": {"type": "boolean"},
-            "stream_options": {
-                "type": "object",
-                "properties": {"include_usage": {"type": "boolean"}},
-            },
-            "max_tokens": {"type": "integer", "minimum": 0},
-            "temperature": {"type": "number", "minimum": 0, "maximum": 2},
-            "top_p": {"type": "number", "minimum": 0, "maximum": 1},
-            "n": {"type": "integer", "minimum": 1, "maximum": 128},
-            "stop": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
-            "seed": {"type": "integer"},
-            "presence_penalty": {"type": "number", "minimum": -2, "maximum": 2},
-            "frequency_penalty": {"type": "number", "minimum": -2, "maximum": 2},
-            "echo": {"type": "boolean"},
-            "suffix": {"type": "string"},
-            "logprobs": {"type": "integer", "minimum": 0, "maximum": 5},
-            "best_of": {"type": "integer", "minimum": 0, "maximum": 20},
-            "user": {"type": "string"},
-        },
-    },
-    "Completion": {
-        "type": "object",
-        "required": ["id", "object", "created", "model", "choices"],
-        "properties": {
-            "id": {"type": "string"},
-            "object": {"type": "string", "enum": ["text_completion"]},
-            "created": {"type": "integer"},
-            "model": {"type": "string"},
-            "choices": {"type": "array", "items": {"type": "object"}},
-            "usage": {"type": ["object", "null"]},
-        },
-    },
-    "ModerationRequest": {
-        "type": "object",
-        "required": ["input"],
-        "properties": {
-            "input": {
-                "oneOf": [
-                    {"type": "string", "minLength": 1},
-                    {
-                        "type": "array",
-                        "items": {"type": "string", "minLength": 1},
-                        "minItems": 1,
-                    },
-                    {"type": "array", "items": {"type": "object"}, "minItems": 1},
-                ]
-            },
-            "model": {"type": "string"},
-        },
-    },
-    "ModerationResponse": {
-        "type": "object",
-        "required": ["id", "model", "results"],
-        "properties": {
-            "id": {"type": "string"},
-            "model": {"type": "string"},
-            "results": {"type": "array", "items": {"type": "object"}},
-        },
-    },
-}
-_SCHEMAS.update(_MORE_SCHEMAS)
 
 _MORE_PATHS: dict[str, Any] = {
-    "/v1/embeddings": _post(
-        "createEmbedding", "EmbeddingRequest", _ref("CreateEmbeddingResponse"), "Embeddings"
+    "/v1/embeddings": post(
+        "createEmbedding", "EmbeddingRequest", ref("CreateEmbeddingResponse"), "Embeddings"
     ),
-    "/v1/completions": _post(
+    "/v1/completions": post(
         "createCompletion",
         "CompletionRequest",
-        _ref("Completion"),
+        ref("Completion"),
         "A text completion (legacy API); with stream=true, server-sent text_completion chunks "
         "ending with data: [DONE]",
     ),
@@ -402,9 +71,9 @@ def _upload(operation: str, schema: dict[str, Any], text: str) -> dict[str, Any]
                 "content": {"multipart/form-data": {"schema": schema}},
             },
             "responses": {
-                "200": _json(_ref("ImagesResponse"), text),
-                "415": _json(_ref("Error"), "Not a multipart/form-data body"),
-                **_errors(*_UPSTREAM),
+                "200": json_answer(ref("ImagesResponse"), text),
+                "415": json_answer(ref("Error"), "Not a multipart/form-data body"),
+                **errors(*UPSTREAM),
             },
         }
     }
@@ -459,7 +128,7 @@ _AUDIO_FORM: dict[str, Any] = {
 _TRANSCRIPTION_ANSWER: dict[str, Any] = {
     "description": "The text: a JSON object, or plain text for text, srt and vtt",
     "content": {
-        "application/json": {"schema": _ref("Transcription")},
+        "application/json": {"schema": ref("Transcription")},
         "text/plain": {"schema": {"type": "string"}},
         "text/vtt": {"schema": {"type": "string"}},
     },
@@ -527,15 +196,15 @@ _MORE_PATHS["/v1/audio/transcriptions"]["post"]["responses"]["200"] = {
     },
 }
 _MORE_PATHS["/v1/audio/translations"] = _audio_upload("createTranslation", _AUDIO_FORM)
-_MORE_PATHS["/v1/audio/speech"] = _post(
+_MORE_PATHS["/v1/audio/speech"] = post(
     "createSpeech", "SpeechRequest", {"type": "string", "format": "binary"}, "Audio"
 )
 _MORE_PATHS["/v1/audio/speech"]["post"]["responses"]["200"] = {
     "description": "The spoken audio, in the asked format",
     "content": {"audio/*": {"schema": {"type": "string", "format": "binary"}}},
 }
-_MORE_PATHS["/v1/moderations"] = _post(
-    "createModeration", "ModerationRequest", _ref("ModerationResponse"), "Moderation results"
+_MORE_PATHS["/v1/moderations"] = post(
+    "createModeration", "ModerationRequest", ref("ModerationResponse"), "Moderation results"
 )
 _MORE_PATHS["/v1/completions"]["post"]["responses"]["200"]["content"]["text/event-stream"] = {
     "schema": {"type": "string"}
@@ -615,23 +284,23 @@ _SCHEMAS["Response"] = {
     },
 }
 _STREAMED: dict[str, Any] = {"schema": {"type": "string"}}
-_MORE_PATHS["/v1/messages"] = _post(
+_MORE_PATHS["/v1/messages"] = post(
     "createMessage",
     "MessagesRequest",
-    _ref("Message"),
+    ref("Message"),
     "A Message (Anthropic's Messages API), or with stream=true its server-sent events",
 )
 _MORE_PATHS["/v1/messages"]["post"]["responses"].update(
     {
-        status: _json(_ref("AnthropicError"), answer["description"])
-        for status, answer in _errors(*_UPSTREAM).items()
+        status: json_answer(ref("AnthropicError"), answer["description"])
+        for status, answer in errors(*UPSTREAM).items()
     }
 )
 _MORE_PATHS["/v1/messages"]["post"]["responses"]["200"]["content"]["text/event-stream"] = _STREAMED
-_MORE_PATHS["/v1/responses"] = _post(
+_MORE_PATHS["/v1/responses"] = post(
     "createResponse",
     "ResponsesRequest",
-    _ref("Response"),
+    ref("Response"),
     "A Response (OpenAI's Responses API), or with stream=true its server-sent events",
 )
 _MORE_PATHS["/v1/responses"]["post"]["responses"]["200"]["content"]["text/event-stream"] = _STREAMED
@@ -671,7 +340,7 @@ def document(
     schemas = {
         **_SCHEMAS,
         "ChatCompletionRequest": _as_read(
-            _CHAT_REQUEST,
+            CHAT_REQUEST,
             pass_through,
             {
                 "n": limits.max_n,
@@ -679,7 +348,7 @@ def document(
                 "max_completion_tokens": limits.max_tokens,
             },
         ),
-        "ImageRequest": _as_read(_IMAGE_REQUEST, pass_through, {"n": limits.max_generated_images}),
+        "ImageRequest": _as_read(IMAGE_REQUEST, pass_through, {"n": limits.max_generated_images}),
         **{name: _as_read(_SCHEMAS[name], pass_through, {}) for name in _RULED},
     }
     return {
@@ -702,18 +371,18 @@ def document(
                     "operationId": "createChatCompletion",
                     "requestBody": {
                         "required": True,
-                        "content": {"application/json": {"schema": _ref("ChatCompletionRequest")}},
+                        "content": {"application/json": {"schema": ref("ChatCompletionRequest")}},
                     },
                     "responses": {
                         "200": {
                             "description": "A completion, or with stream=true server-sent "
                             "chunks ending with data: [DONE]",
                             "content": {
-                                "application/json": {"schema": _ref("ChatCompletion")},
+                                "application/json": {"schema": ref("ChatCompletion")},
                                 "text/event-stream": {"schema": {"type": "string"}},
                             },
                         },
-                        **_errors(*_UPSTREAM),
+                        **errors(*UPSTREAM),
                     },
                 }
             },
@@ -722,11 +391,11 @@ def document(
                     "operationId": "createImage",
                     "requestBody": {
                         "required": True,
-                        "content": {"application/json": {"schema": _ref("ImageRequest")}},
+                        "content": {"application/json": {"schema": ref("ImageRequest")}},
                     },
                     "responses": {
-                        "200": _json(_ref("ImagesResponse"), "Generated images"),
-                        **_errors(*_UPSTREAM),
+                        "200": json_answer(ref("ImagesResponse"), "Generated images"),
+                        **errors(*UPSTREAM),
                     },
                 }
             },
@@ -734,8 +403,8 @@ def document(
                 "get": {
                     "operationId": "listModels",
                     "responses": {
-                        "200": _json(_ref("ModelList"), "Models and aliases"),
-                        **_errors(401, 403, 500, 502, 503, 504),
+                        "200": json_answer(ref("ModelList"), "Models and aliases"),
+                        **errors(401, 403, 500, 502, 503, 504),
                     },
                 }
             },
@@ -751,8 +420,8 @@ def document(
                         }
                     ],
                     "responses": {
-                        "200": _json(_ref("Model"), "One model"),
-                        **_errors(401, 403, 404, 500, 502, 503, 504),
+                        "200": json_answer(ref("Model"), "One model"),
+                        **errors(401, 403, 404, 500, 502, 503, 504),
                     },
                 }
             },
@@ -760,7 +429,7 @@ def document(
                 "get": {
                     "operationId": "health",
                     "security": [],
-                    "responses": {"200": _json({"type": "object"}, "The gateway is up")},
+                    "responses": {"200": json_answer({"type": "object"}, "The gateway is up")},
                 }
             },
             "/ready": {
@@ -770,8 +439,8 @@ def document(
                     "cooling down, Redis when configured) passes.",
                     "security": [],
                     "responses": {
-                        "200": _json(_READINESS, "Ready to serve"),
-                        "503": _json(_READINESS, "Not ready: the failing checks say why"),
+                        "200": json_answer(READINESS, "Ready to serve"),
+                        "503": json_answer(READINESS, "Not ready: the failing checks say why"),
                     },
                 }
             },
@@ -786,7 +455,7 @@ def document(
                             "description": "The metrics",
                             "content": {"text/plain": {"schema": {"type": "string"}}},
                         },
-                        **_errors(401, 403, 404),
+                        **errors(401, 403, 404),
                     },
                 }
             },
