@@ -32,7 +32,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -47,7 +46,7 @@ import pytest
 from polymux.server.database import open_database
 from polymux.server.usage import INTERVAL
 
-from .cli_support import PY, ROOT, ThreadedFakeServer, clean_env
+from .cli_support import PY, ROOT, ThreadedFakeServer, clean_env, free_port, healthy, wait_until
 from .fakes.openai import CHAT, reply
 
 #: Room for the commit and bookkeeping times on top of the documented bound (see above).
@@ -69,27 +68,6 @@ class Replica:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_until(check: Any, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("gave up waiting")
-        time.sleep(0.02)
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(url + "/health", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 @pytest.fixture
 def upstream() -> Iterator[ThreadedFakeServer]:
     fake = ThreadedFakeServer()
@@ -107,7 +85,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def _serve(database: str, upstream: ThreadedFakeServer, log: Path) -> Replica:
-    port = _free_port()
+    port = free_port()
     args = ["serve", "--port", str(port), "--base-url", upstream.base_url]
     with log.open("wb") as stderr:  # a file, not a pipe nobody reads while traffic runs
         proc = subprocess.Popen(
@@ -158,8 +136,7 @@ def test_a_killed_replica_loses_only_the_rows_of_its_last_moments(
     stop = threading.Event()
     threads: list[threading.Thread] = []
     try:
-        for replica in replicas:
-            _wait_until(lambda r=replica: _healthy(r.url))
+        wait_until(lambda: all(healthy(r.url) for r in replicas))
         for i, replica in enumerate(replicas):
             for c in range(CLIENTS):
                 thread = threading.Thread(target=_traffic, args=(replica, f"r{i}c{c}", stop))
@@ -174,13 +151,13 @@ def test_a_killed_replica_loses_only_the_rows_of_its_last_moments(
                 times = list(victim.answered.values())
             return bool(times) and time.monotonic() - min(times) > INTERVAL + MARGIN + 1.0
 
-        _wait_until(long_enough)
+        wait_until(long_enough)
         kill_time = time.monotonic()
         os.kill(victim.proc.pid, signal.SIGKILL)
         victim.proc.wait(10)
         # Traffic goes on to the survivors for a while after the kill.
         counts = [len(r.answered) for r in survivors]
-        _wait_until(lambda: all(len(r.answered) > n + 50 for r, n in zip(survivors, counts)))
+        wait_until(lambda: all(len(r.answered) > n + 50 for r, n in zip(survivors, counts)))
     finally:
         stop.set()
         for thread in threads:

@@ -6,10 +6,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,17 +15,11 @@ from typing import Any
 import httpx
 import pytest
 
-from .cli_support import PY, ROOT, ThreadedFakeServer, clean_env
+from .cli_support import PY, ROOT, ThreadedFakeServer, clean_env, free_port, healthy, wait_until
 from .fakes import json
 from .fakes.openai import CHAT, completion
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads /proc")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _workers(parent: int) -> list[int]:
@@ -70,21 +62,6 @@ def upstream() -> Iterator[ThreadedFakeServer]:
     fake.close()
 
 
-def _wait_until(check: Any, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("gave up waiting")
-        time.sleep(0.05)
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(url + "/health", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 def test_two_workers_share_the_port_and_are_supervised(
     upstream: ThreadedFakeServer, tmp_path: Path
 ) -> None:
@@ -97,7 +74,7 @@ def test_two_workers_share_the_port_and_are_supervised(
         return await json(200, completion("hello"))(request)
 
     upstream.script("POST", CHAT, hold)
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     args = ["serve", "--workers", "2", "--base-url", upstream.base_url, "--port", str(port)]
     proc = subprocess.Popen(
@@ -108,8 +85,8 @@ def test_two_workers_share_the_port_and_are_supervised(
         stderr=subprocess.PIPE,
     )
     try:
-        _wait_until(lambda: _healthy(url))
-        _wait_until(lambda: len(_workers(proc.pid)) == 2)
+        wait_until(lambda: healthy(url))
+        wait_until(lambda: len(_workers(proc.pid)) == 2)
         first = _workers(proc.pid)
         # Requests held by the upstream: each is on a connection one worker accepted.
         answers: list[int] = []
@@ -123,7 +100,7 @@ def test_two_workers_share_the_port_and_are_supervised(
         threads = [threading.Thread(target=ask) for _ in range(held)]
         for t in threads:
             t.start()
-        _wait_until(lambda: len(upstream.requests) == held)
+        wait_until(lambda: len(upstream.requests) == held)
         per_worker = [_connections(pid, port) for pid in first]
         gate.set()
         for t in threads:
@@ -139,8 +116,8 @@ def test_two_workers_share_the_port_and_are_supervised(
         assert "polymux_requests_total" in metrics.text
 
         os.kill(first[0], signal.SIGKILL)
-        _wait_until(lambda: len(_workers(proc.pid)) == 2 and first[0] not in _workers(proc.pid))
-        _wait_until(lambda: _healthy(url))
+        wait_until(lambda: len(_workers(proc.pid)) == 2 and first[0] not in _workers(proc.pid))
+        wait_until(lambda: healthy(url))
         assert httpx.post(url + "/v1/chat/completions", json=body, timeout=30).status_code == 200
         workers = _workers(proc.pid)
         proc.send_signal(signal.SIGTERM)
