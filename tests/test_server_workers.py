@@ -36,8 +36,12 @@ def _workers(parent: int) -> list[int]:
     return sorted(out)
 
 
-def _connections(pid: int, port: int) -> int:
-    """Established TCP connections to ``port`` whose socket ``pid`` holds."""
+ESTABLISHED, LISTEN = "01", "0A"  # TCP states as /proc/net/tcp writes them
+
+
+def _connections(pid: int, port: int, state: str = ESTABLISHED) -> int:
+    """TCP sockets on ``port`` in ``state`` (established connections, by default) that
+    ``pid`` holds."""
     inodes = set()
     for fd in Path(f"/proc/{pid}/fd").iterdir():
         try:
@@ -50,7 +54,7 @@ def _connections(pid: int, port: int) -> int:
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
         local_port = int(fields[1].split(":")[1], 16)
-        if local_port == port and fields[3] == "01" and fields[9] in inodes:
+        if local_port == port and fields[3] == state and fields[9] in inodes:
             count += 1
     return count
 
@@ -88,6 +92,9 @@ def test_two_workers_share_the_port_and_are_supervised(
         wait_until(lambda: healthy(url))
         wait_until(lambda: len(_workers(proc.pid)) == 2)
         first = _workers(proc.pid)
+        # Each worker listens on a socket of its own: until both do, the kernel hands every
+        # connection to the one that is listening.
+        wait_until(lambda: all(_connections(pid, port, LISTEN) for pid in first))
         # Requests held by the upstream: each is on a connection one worker accepted.
         answers: list[int] = []
         body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
