@@ -24,7 +24,7 @@ from ..types.request import CallOptions
 if TYPE_CHECKING:
     from ..routing.router import Router
 
-__all__ = ["MAX_WHOLE_BYTES", "JsonEvents", "open_first"]
+__all__ = ["MAX_WHOLE_BYTES", "JsonEvents", "open_first", "whole_object"]
 
 #: Largest whole JSON answer read where a stream was asked for (a host ignoring ``stream``).
 MAX_WHOLE_BYTES = 16 * 1024 * 1024
@@ -107,8 +107,8 @@ class JsonEvents(Generic[E]):
     async def __aiter__(self) -> AsyncIterator[E]:
         try:
             if self._whole is not None and "json" in self._stream.headers.get("Content-Type", ""):
-                data = await self._stream.read(MAX_WHOLE_BYTES, self.provider)
-                yield self._build(self._whole(_object(data, self.provider)), self.provider)
+                whole = await whole_object(self._stream, self.provider)
+                yield self._build(self._whole(whole), self.provider)
                 return
             done = False
             decoder = SSEDecoder()
@@ -140,6 +140,12 @@ class JsonEvents(Generic[E]):
                 "a stream event without a type", provider=self.provider
             )
         return payload
+
+
+async def whole_object(stream: ByteStream, provider: str) -> dict[str, Any]:
+    """The one JSON object a host answered a streamed request with (it ignored ``stream``),
+    read within ``MAX_WHOLE_BYTES``."""
+    return _object(await stream.read(MAX_WHOLE_BYTES, provider), provider)
 
 
 def _object(data: bytes | str, provider: str) -> dict[str, Any]:

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
-from ..client.event_streams import MAX_WHOLE_BYTES
-from ..errors import APIResponseValidationError, APIStatusError
+from ..client.event_streams import whole_object
+from ..errors import APIStatusError
 from ..providers.base import Provider
 from ..transport.base import ByteStream, HttpRequest
 from ..transport.sse import SSEDecoder
@@ -102,16 +102,7 @@ async def relay(
 
 
 async def _one_event(upstream: ByteStream, provider: str, whole: Whole) -> AsyncIterator[bytes]:
-    data = await upstream.read(MAX_WHOLE_BYTES, provider)
-    try:
-        payload = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        payload = None
-    if not isinstance(payload, dict):
-        raise APIResponseValidationError(
-            f"malformed JSON answer: {data[:200]!r}", provider=provider
-        )
-    yield b"data: " + orjson.dumps(whole(payload)) + b"\n\n"
+    yield b"data: " + orjson.dumps(whole(await whole_object(upstream, provider))) + b"\n\n"
 
 
 def _complete(data: bytes) -> int:
