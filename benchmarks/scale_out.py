@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shutil
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -56,11 +55,7 @@ def start_gateway(
 
     db = tmp / f"{name}.sqlite3"
     with Store(db) as store:
-        key = store.create_key("bench")
-    if limits:
-        # STAND-IN until `polymux keys set NAME --rpm ...` (issue 21-store): the column itself.
-        with sqlite3.connect(db) as conn:
-            conn.execute("UPDATE keys SET limits = ?", (KeyLimits(**HIGH).to_json(),))  # type: ignore[arg-type]
+        key = store.create_key("bench", limits=KeyLimits(**HIGH) if limits else KeyLimits())  # type: ignore[arg-type]
     port = free_port()
     cmd = [sys.executable, "-m", "polymux", "serve", "--base-url", upstream, "--port", str(port)]
     proc = subprocess.Popen(

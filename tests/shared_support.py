@@ -5,7 +5,6 @@ and one real redis-server under a prefix of their own."""
 from __future__ import annotations
 
 import secrets
-import sqlite3
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -56,16 +55,9 @@ def replicas(
 
 
 def limited_key(db: Path, name: str, limits: KeyLimits) -> str:
-    """A new key with these limits. STAND-IN for 21-store's `Store.set_limits` /
-    `polymux keys create --rpm ...`: writes the keys.limits column of schema 5 directly."""
+    """A new key with these limits."""
     with Store(db) as store:
-        key = store.create_key(name)
-    with sqlite3.connect(db) as conn:
-        conn.execute(
-            "UPDATE keys SET limits = ? WHERE name = ? AND revoked IS NULL",
-            (limits.to_json(), name),
-        )
-    return key
+        return store.create_key(name, limits=limits)
 
 
 def chat(gateway: LiveGateway, key: str) -> httpx.Response:
