@@ -161,6 +161,9 @@ def test_keys_without_limits_and_other_keys_are_not_affected(
         assert chat(b, limited).status_code == 429
         assert [chat(b, free).status_code for _ in range(5)] == [200] * 5
         assert chat(a, other).status_code == 200
+        # The replicas share one database, each with its own usage writer: B's rows (the
+        # 429) are written once B's writer has flushed, which its usage_rows() makes happen.
+        b.usage_rows()
         rows = a.usage_rows()
     refused = [r for r in rows if r["status"] == 429]
     assert [r["key_name"] for r in refused] == ["limited"]
