@@ -328,10 +328,15 @@ def start_floor(upstream: str, tmp: Path, parse: bool = False) -> Server:
     return Server("floor+json" if parse else "floor", cmd, f"http://127.0.0.1:{port}/health")
 
 
-def start_nginx(upstream_port: int, tmp: Path) -> Server | None:
-    exe = shutil.which("nginx") or next(
+def nginx_path() -> str | None:
+    """nginx's executable (Debian puts it in /usr/sbin, off a normal user's PATH), or None."""
+    return shutil.which("nginx") or next(
         (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).exists()), None
     )
+
+
+def start_nginx(upstream_port: int, tmp: Path) -> Server | None:
+    exe = nginx_path()
     if exe is None:
         print("nginx: not installed, skipped (apt-get install nginx to compare)")
         return None

@@ -6,46 +6,131 @@
   a request) against the same gateway with a key without limits and no Redis (goal: at most
   15% below); and the same limits counted in memory, for reference.
 
-    .venv/bin/python benchmarks/scale_out.py [--rounds 5] [--requests 3000] [--concurrency 64]
+    .venv/bin/python benchmarks/scale_out.py [--rounds 5] [--seconds 5] [--concurrency 64]
 
-Non-streamed chat completions against the fake upstream of upstream.py (its own process on the
-last CPU). The gateways are not pinned (two workers need both CPUs); the load generator runs
-in this process. Each gateway gets batches in turn, in a rotated order each round; the figure
-is each gateway's best batch (and median). Also printed: the gateway processes' CPU time per
-request (every thread of the server and its workers) and, for Redis, redis-server's.
-Needs ``redis-server`` on the PATH for the Redis rows (``make services``).
+On a 2-core machine the helpers must cost next to nothing, or the second worker has no core
+to run on: the load generator is ``wrk`` (C; ``make bench-deps`` installs Debian's package),
+sending the chat completion with a Lua script, and the upstream is nginx answering every
+request with the canned chat completion of upstream.py (``return 200 '...'``: no proxying,
+no Python). Without wrk the load comes from aiohttp in this process, and without nginx from
+upstream.py (Python, pinned to the last CPU), each said in the output; ``--load python`` and
+``--upstream python`` choose them. Nothing is pinned in the wrk + nginx setup: two workers
+need both CPUs.
+
+Non-streamed chat completions, ``--concurrency`` connections kept alive. Each gateway gets
+batches in turn (``--seconds`` of wrk each, or ``--requests`` from aiohttp), in a rotated
+order each round; the figure is each gateway's best batch, with the median beside it. Every
+batch also prints, from /proc (schedstat of every thread), where the CPU went:
+
+- the gateway's CPU time a request (every thread of the server and its workers) and the
+  cores it held (its CPU time over the batch's wall time): a 2-worker gateway that holds
+  1.5 cores cannot be twice as fast as one worker holding one, whatever its code does;
+- for several workers, each worker's share of that CPU and of the open connections
+  (``SO_REUSEPORT`` spreads connections by a hash, not by load);
+- the load generator's and the upstream's CPU a request (and redis-server's, for Redis).
+
+The load average is printed at the start and the end: on a shared machine the ratios move
+with it. Needs ``redis-server`` on the PATH for the Redis row (``make services``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gateway import cpu_seconds, descendants, free_port, latency
-from upstream import Upstream
+from gateway import REQUEST, cpu_seconds, descendants, free_port, latency, nginx_path
+from upstream import Upstream, completion_body
 
 HIGH = {"rpm": 10**9, "tpm": 10**12, "concurrency": 10**6, "budget": 1e15, "budget_unit": "tokens"}
+
+#: nginx answering every request with the canned completion, one worker, no logs.
+NGINX_STATIC = """
+worker_processes 1;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    keepalive_requests 100000000;
+    keepalive_timeout 300s;
+    server {{
+        listen 127.0.0.1:{port};
+        default_type application/json;
+        location / {{ return 200 '{body}'; }}
+    }}
+}}
+"""
+
+#: wrk's request (the key comes as its first script argument) and its summary on one line.
+WRK_SCRIPT = """
+local body = [==[{body}]==]
+
+function init(args)
+    wrk.method = "POST"
+    wrk.body = body
+    wrk.headers["Content-Type"] = "application/json"
+    wrk.headers["Authorization"] = "Bearer " .. args[1]
+end
+
+function done(summary, latency, requests)
+    local e = summary.errors
+    io.write(string.format("polymux-bench %d %d %d %d\\n", summary.requests, summary.duration,
+        e.connect + e.read + e.write + e.timeout, e.status))
+end
+"""
 
 
 @dataclass
 class Gateway:
     name: str
     proc: subprocess.Popen[bytes]
-    url: str
+    port: int
     key: str
     rps: list[float] = field(default_factory=list)
     cpu_us: list[float] = field(default_factory=list)
+    cores: list[float] = field(default_factory=list)
+    load_us: list[float] = field(default_factory=list)
+    upstream_us: list[float] = field(default_factory=list)
     redis_us: list[float] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@dataclass
+class Helpers:
+    """The processes besides the gateway: whose CPU a batch also reports."""
+
+    load: str  # "wrk" or "python"
+    upstream_name: str
+    upstream_url: str
+    upstream_pids: list[int]
+    redis: subprocess.Popen[bytes] | None = None
+    redis_url: str = ""
+    wrk_script: Path | None = None
 
 
 def start_gateway(
@@ -61,7 +146,7 @@ def start_gateway(
     proc = subprocess.Popen(
         [*cmd, "--db", str(db), *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    return Gateway(name, proc, f"http://127.0.0.1:{port}", key)
+    return Gateway(name, proc, port, key)
 
 
 def start_redis() -> tuple[subprocess.Popen[bytes] | None, str]:
@@ -77,97 +162,272 @@ def start_redis() -> tuple[subprocess.Popen[bytes] | None, str]:
     return proc, f"redis://127.0.0.1:{port}/0"
 
 
-async def wait_up(gw: Gateway) -> None:
-    import aiohttp
+def wait_up(url: str, what: str, proc: subprocess.Popen[bytes] | None = None) -> None:
+    for _ in range(300):
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode} at start")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except urllib.error.HTTPError:
+            return  # it answers
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{what} did not come up")
 
-    async with aiohttp.ClientSession() as session:
-        for _ in range(300):
+
+@contextmanager
+def nginx_upstream(tmp: Path) -> Iterator[tuple[str, list[int]]]:
+    """(nginx's base URL, its processes), answering the canned completion."""
+    exe = nginx_path()
+    assert exe is not None
+    body = completion_body().decode()
+    assert "'" not in body and "\\" not in body and "$" not in body  # nginx string syntax
+    folder = tmp / "nginx"
+    folder.mkdir()
+    port = free_port()
+    conf = folder / "nginx.conf"
+    conf.write_text(NGINX_STATIC.format(tmp=folder, port=port, body=body))
+    proc = subprocess.Popen(
+        [exe, "-c", str(conf), "-p", str(folder)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_up(f"http://127.0.0.1:{port}/", "nginx", proc)
+        yield f"http://127.0.0.1:{port}/v1", descendants(proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@contextmanager
+def python_upstream() -> Iterator[tuple[str, list[int]]]:
+    upstream = Upstream(chunks=10)
+    with upstream as url:
+        assert upstream.proc is not None
+        yield url, [upstream.proc.pid] if upstream.proc.pid else []
+
+
+def connections(pids: list[int], port: int) -> list[int]:
+    """The established connections to ``port`` each of ``pids`` holds (from /proc)."""
+    inodes: set[str] = set()
+    for table in ("tcp", "tcp6"):
+        try:
+            lines = Path(f"/proc/{pids[0]}/net/{table}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            cols = line.split()
+            if cols[3] == "01" and int(cols[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(f"socket:[{cols[9]}]")
+    counts = []
+    for pid in pids:
+        count = 0
+        try:
+            fds = list(Path(f"/proc/{pid}/fd").iterdir())
+        except OSError:
+            fds = []
+        for fd in fds:
             try:
-                async with session.get(gw.url + "/health") as resp:
-                    if resp.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError(f"{gw.name} did not come up")
+                count += os.readlink(fd) in inodes
+            except OSError:
+                continue
+        counts.append(count)
+    return counts
 
 
-async def run(args: argparse.Namespace) -> list[Gateway]:
-    with tempfile.TemporaryDirectory() as folder, Upstream(chunks=10) as upstream:
+def workers_of(gw: Gateway) -> list[int]:
+    """The processes that serve: the gateway itself, or the workers under its supervisor."""
+    pids = descendants(gw.proc.pid)
+    if len(pids) == 1:
+        return pids
+    return [
+        p for p in pids[1:] if b"resource_tracker" not in Path(f"/proc/{p}/cmdline").read_bytes()
+    ]
+
+
+@dataclass
+class Batch:
+    requests: int
+    seconds: float
+    load_cpu: float  # the load generator's CPU seconds
+    conns: list[int]  # per worker, sampled mid-batch
+
+
+def wrk_batch(gw: Gateway, helpers: Helpers, seconds: int, concurrency: int) -> Batch:
+    assert helpers.wrk_script is not None
+    cmd = ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "10s"]
+    cmd += ["-s", str(helpers.wrk_script), gw.url + "/v1/chat/completions", "--", gw.key]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    time.sleep(min(1.0, seconds / 2))
+    conns = connections(workers_of(gw), gw.port)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    assert proc.stdout is not None
+    out = proc.stdout.read().decode(errors="replace")
+    line = next((x for x in out.splitlines() if x.startswith("polymux-bench ")), None)
+    if proc.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed ({proc.returncode}):\n{out}")
+    requests, micros, errors, non_2xx = (int(x) for x in line.split()[1:])
+    if errors or non_2xx:
+        raise RuntimeError(f"{gw.name}: {errors} socket errors, {non_2xx} non-2xx answers")
+    return Batch(requests, micros / 1e6, usage.ru_utime + usage.ru_stime, conns)
+
+
+def python_batch(gw: Gateway, requests: int, concurrency: int) -> Batch:
+    url = gw.url + "/v1/chat/completions"
+    cpu0 = time.process_time()
+    result = asyncio.run(latency(url, gw.key, concurrency, requests))
+    return Batch(requests, requests / result["rps"], time.process_time() - cpu0, [])
+
+
+def measure(gw: Gateway, helpers: Helpers, args: argparse.Namespace, round_no: int) -> None:
+    pids = descendants(gw.proc.pid)
+    serving = workers_of(gw)
+    redis_pids = [helpers.redis.pid] if helpers.redis and "redis" in gw.name else []
+    cpu0 = cpu_seconds(pids)
+    each0 = [cpu_seconds([p]) for p in serving]
+    up0, redis0 = cpu_seconds(helpers.upstream_pids), cpu_seconds(redis_pids)
+    wall0 = time.monotonic()
+    if helpers.load == "wrk":
+        b = wrk_batch(gw, helpers, args.seconds, args.concurrency)
+    else:
+        b = python_batch(gw, args.requests, args.concurrency)
+    wall = time.monotonic() - wall0
+    used = cpu_seconds(pids) - cpu0
+    each = [cpu_seconds([p]) - c for p, c in zip(serving, each0, strict=True)]
+    per = 1e6 / b.requests
+    gw.rps.append(b.requests / b.seconds)
+    gw.cpu_us.append(used * per)
+    gw.cores.append(used / wall)
+    gw.load_us.append(b.load_cpu * per)
+    gw.upstream_us.append((cpu_seconds(helpers.upstream_pids) - up0) * per)
+    if redis_pids:
+        gw.redis_us.append((cpu_seconds(redis_pids) - redis0) * per)
+    split = ""
+    if len(serving) > 1:
+        shares = "/".join(f"{c / max(sum(each), 1e-9) * 100:.0f}" for c in each)
+        split = f"  workers' CPU {shares} %, connections {'/'.join(map(str, b.conns))}"
+    redis = f" redis {gw.redis_us[-1]:5.1f}" if redis_pids else ""
+    print(
+        f"{f'round {round_no + 1}' if round_no >= 0 else 'warm-up'}: {gw.name:>17} {gw.rps[-1]:6.0f} req/s  gateway "
+        f"{gw.cpu_us[-1]:6.1f} us/req on {gw.cores[-1]:4.2f} cores  {helpers.load} "
+        f"{gw.load_us[-1]:4.1f} {helpers.upstream_name} {gw.upstream_us[-1]:4.1f}{redis}{split}",
+        flush=True,
+    )
+
+
+def setup(args: argparse.Namespace, tmp: Path, stack: ExitStack) -> Helpers:
+    load = args.load or ("wrk" if shutil.which("wrk") else "python")
+    if load == "python" and not args.load:
+        print("wrk: not installed (make bench-deps); the load comes from aiohttp in this process")
+    upstream_kind = args.upstream or ("nginx" if nginx_path() else "python")
+    if upstream_kind == "python" and not args.upstream:
+        print("nginx: not installed (make bench-deps); the upstream is upstream.py (Python)")
+    if upstream_kind == "nginx":
+        url, pids = stack.enter_context(nginx_upstream(tmp))
+    else:
+        url, pids = stack.enter_context(python_upstream())
+    helpers = Helpers(load, upstream_kind, url, pids)
+    if load == "wrk":
+        helpers.wrk_script = tmp / "request.lua"
+        helpers.wrk_script.write_text(WRK_SCRIPT.format(body=json.dumps(REQUEST)))
+    return helpers
+
+
+def run(args: argparse.Namespace) -> tuple[list[Gateway], str]:
+    with tempfile.TemporaryDirectory() as folder, ExitStack() as stack:
         tmp = Path(folder)
+        helpers = setup(args, tmp, stack)
+        upstream = helpers.upstream_url
+        print(
+            f"load: {helpers.load}, upstream: {helpers.upstream_name}; "
+            f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
+            flush=True,
+        )
         gateways = [
             start_gateway("1 worker", upstream, tmp),
             start_gateway("2 workers", upstream, tmp, "--workers", "2"),
             start_gateway("limits in memory", upstream, tmp, limits=True),
         ]
-        redis, url = start_redis()
-        if redis is not None:
+        if args.redis:
+            helpers.redis, helpers.redis_url = start_redis()
+        if helpers.redis is not None:
             gateways.append(
-                start_gateway("limits in redis", upstream, tmp, "--redis", url, limits=True)
+                start_gateway(
+                    "limits in redis", upstream, tmp, "--redis", helpers.redis_url, limits=True
+                )
             )
         try:
+            warm = argparse.Namespace(**{**vars(args), "seconds": 1, "requests": 500})
             for gw in gateways:
-                await wait_up(gw)
-                await latency(gw.url + "/v1/chat/completions", gw.key, args.concurrency, 500)
+                wait_up(gw.url + "/health", gw.name, gw.proc)
+                measure(gw, helpers, warm, -1)  # imports, pools, caches
+                for series in (gw.rps, gw.cpu_us, gw.cores, gw.load_us, gw.upstream_us):
+                    series.clear()
+                gw.redis_us.clear()
             for round_no in range(args.rounds):
                 shift = round_no % len(gateways)
                 for gw in gateways[shift:] + gateways[:shift]:
-                    pids = descendants(gw.proc.pid)
-                    cpu0 = cpu_seconds(pids)
-                    redis0 = cpu_seconds([redis.pid]) if redis and "redis" in gw.name else 0.0
-                    r = await latency(
-                        gw.url + "/v1/chat/completions", gw.key, args.concurrency, args.requests
-                    )
-                    gw.rps.append(r["rps"])
-                    gw.cpu_us.append((cpu_seconds(pids) - cpu0) / args.requests * 1e6)
-                    if redis and "redis" in gw.name:
-                        gw.redis_us.append(
-                            (cpu_seconds([redis.pid]) - redis0) / args.requests * 1e6
-                        )
-                    print(
-                        f"round {round_no + 1}: {gw.name:>17} {gw.rps[-1]:7.0f} req/s "
-                        f"{gw.cpu_us[-1]:7.1f} us CPU/request",
-                        flush=True,
-                    )
+                    measure(gw, helpers, args, round_no)
         finally:
             for gw in gateways:
                 gw.proc.terminate()
                 gw.proc.wait(30)
-            if redis is not None:
-                redis.terminate()
-                redis.wait(10)
-    return gateways
+            if helpers.redis is not None:
+                helpers.redis.terminate()
+                helpers.redis.wait(10)
+    return gateways, helpers.load
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--requests", type=int, default=3000, help="requests a batch")
+    parser.add_argument("--seconds", type=int, default=5, help="seconds a batch (wrk)")
+    parser.add_argument("--requests", type=int, default=3000, help="requests a batch (python)")
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--load", choices=["wrk", "python"], help="default: wrk if installed")
+    parser.add_argument("--upstream", choices=["nginx", "python"], help="default: nginx if any")
+    parser.add_argument("--no-redis", dest="redis", action="store_false", help="skip that row")
     args = parser.parse_args()
     started = time.monotonic()
-    gateways = {gw.name: gw for gw in asyncio.run(run(args))}
-    print(f"\n{args.rounds} rounds of {args.requests} requests at concurrency {args.concurrency}")
-    print(f"{'gateway':>17}  {'best req/s':>10} {'(median)':>9}  {'CPU us/req':>10}  redis us/req")
+    served, load = run(args)
+    gateways = {gw.name: gw for gw in served}
+    batch = f"{args.seconds} s" if load == "wrk" else f"{args.requests} requests"
+    print(f"\n{args.rounds} rounds of {batch} a gateway at concurrency {args.concurrency}")
+    print("req/s: best batch (median); the rest medians: CPU in us a request (gateway: every")
+    print("process and thread; load generator; upstream; redis-server), cores: gateway CPU/wall")
+    print(
+        f"{'gateway':>17}  {'req/s':>6} {'(med)':>7}  {'gateway':>7} {'cores':>5}  "
+        f"{'load':>5} {'upstr':>5} {'redis':>5}"
+    )
+    med = statistics.median
     for gw in gateways.values():
-        redis = f"{min(gw.redis_us):.1f}" if gw.redis_us else "-"
+        redis = f"{med(gw.redis_us):5.1f}" if gw.redis_us else "    -"
         print(
-            f"{gw.name:>17}  {max(gw.rps):10.0f} {statistics.median(gw.rps):9.0f}  "
-            f"{min(gw.cpu_us):10.1f}  {redis}"
+            f"{gw.name:>17}  {max(gw.rps):6.0f} ({med(gw.rps):5.0f})  {med(gw.cpu_us):7.1f} "
+            f"{med(gw.cores):5.2f}  {med(gw.load_us):5.1f} {med(gw.upstream_us):5.1f} {redis}"
         )
     one = gateways["1 worker"]
 
     def ratio(name: str) -> str:
         gw = gateways[name]
         best = max(gw.rps) / max(one.rps)
-        median = statistics.median(gw.rps) / statistics.median(one.rps)
+        median = med(gw.rps) / med(one.rps)
         return f"{best:.2f}x (medians {median:.2f}x)"
 
+    two = gateways["2 workers"]
     print(f"\n--workers 2 / --workers 1: {ratio('2 workers')}  (goal >= 1.7x)")
+    print(
+        f"  = cores held {med(two.cores) / med(one.cores):.2f}x "
+        f"/ CPU a request {med(two.cpu_us) / med(one.cpu_us):.2f}x (medians)"
+    )
     print(f"limits in memory / none:   {ratio('limits in memory')}")
     if "limits in redis" in gateways:
         print(f"limits in Redis / none:    {ratio('limits in redis')}  (goal >= 0.85x)")
-    print(f"({time.monotonic() - started:.0f} s)")
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"load average at the end {load} ({time.monotonic() - started:.0f} s)")
 
 
 if __name__ == "__main__":
