@@ -310,8 +310,9 @@ def measure(gw: Gateway, helpers: Helpers, args: argparse.Namespace, round_no: i
         shares = "/".join(f"{c / max(sum(each), 1e-9) * 100:.0f}" for c in each)
         split = f"  workers' CPU {shares} %, connections {'/'.join(map(str, b.conns))}"
     redis = f" redis {gw.redis_us[-1]:5.1f}" if redis_pids else ""
+    label = f"round {round_no + 1}" if round_no >= 0 else "warm-up"
     print(
-        f"{f'round {round_no + 1}' if round_no >= 0 else 'warm-up'}: {gw.name:>17} {gw.rps[-1]:6.0f} req/s  gateway "
+        f"{label}: {gw.name:>17} {gw.rps[-1]:6.0f} req/s  gateway "
         f"{gw.cpu_us[-1]:6.1f} us/req on {gw.cores[-1]:4.2f} cores  {helpers.load} "
         f"{gw.load_us[-1]:4.1f} {helpers.upstream_name} {gw.upstream_us[-1]:4.1f}{redis}{split}",
         flush=True,
