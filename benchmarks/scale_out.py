@@ -297,7 +297,7 @@ def measure(gw: Gateway, helpers: Helpers, args: argparse.Namespace, round_no: i
     wall = time.monotonic() - wall0
     used = cpu_seconds(pids) - cpu0
     each = [cpu_seconds([p]) - c for p, c in zip(serving, each0, strict=True)]
-    per = 1e6 / b.requests
+    per = 1e6 / max(b.requests, 1)
     gw.rps.append(b.requests / b.seconds)
     gw.cpu_us.append(used * per)
     gw.cores.append(used / wall)
@@ -361,7 +361,7 @@ def run(args: argparse.Namespace) -> tuple[list[Gateway], str]:
                 )
             )
         try:
-            warm = argparse.Namespace(**{**vars(args), "seconds": 1, "requests": 500})
+            warm = argparse.Namespace(**{**vars(args), "seconds": 2, "requests": 500})
             for gw in gateways:
                 wait_up(gw.url + "/health", gw.name, gw.proc)
                 measure(gw, helpers, warm, -1)  # imports, pools, caches
