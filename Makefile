@@ -103,16 +103,22 @@ package: $(STAMP) $(WEB_STAMP)
 
 test: lint typecheck unit package
 
-# What benchmarks/gateway.py compares against besides its own floor: Debian's nginx (as root;
+# What benchmarks/gateway.py compares against besides its own floor: Debian's nginx; and
+# what benchmarks/scale_out.py drives and answers the gateway with: wrk (a load generator in
+# C) and nginx (a static upstream), so neither takes the cores the workers need (as root;
 # not needed by the tests). LiteLLM's proxy goes in a throw-away venv (benchmarks/README.md).
 bench-deps:
-	@if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then \
+	@missing=""; \
+	command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$$missing nginx-light"; \
+	command -v wrk >/dev/null 2>&1 || missing="$$missing wrk"; \
+	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			apt-get update -q && DEBIAN_FRONTEND=noninteractive \
-				apt-get install -y -q --no-install-recommends nginx-light; \
+				apt-get install -y -q --no-install-recommends $$missing; \
 		else \
-			echo "make bench-deps: install Debian's nginx-light (as root: apt-get install" \
-				"nginx-light), or benchmarks/gateway.py skips nginx"; \
+			echo "make bench-deps: missing$$missing; install Debian's packages (as root:" \
+				"apt-get install$$missing), or benchmarks/gateway.py skips nginx and" \
+				"benchmarks/scale_out.py falls back to Python for the load and the upstream"; \
 		fi; \
 	fi
 
@@ -125,6 +131,7 @@ bench: $(STAMP) bench-deps
 	$(BIN)/python benchmarks/open_streams.py
 	$(BIN)/python benchmarks/gateway.py
 	$(BIN)/python benchmarks/front_doors.py
+	$(BIN)/python benchmarks/scale_out.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache $(NPM_MODULES) $(VENDOR)
