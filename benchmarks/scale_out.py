@@ -257,8 +257,8 @@ def workers_of(gw: Gateway) -> list[int]:
 
 @dataclass
 class Batch:
-    requests: int
-    seconds: float
+    requests: int  # every request sent while the CPU was counted
+    rps: float
     load_cpu: float  # the load generator's CPU seconds
     conns: list[int]  # per worker, sampled mid-batch
 
@@ -280,14 +280,15 @@ def wrk_batch(gw: Gateway, helpers: Helpers, seconds: int, concurrency: int) -> 
     requests, micros, errors, non_2xx = (int(x) for x in line.split()[1:])
     if errors or non_2xx:
         raise RuntimeError(f"{gw.name}: {errors} socket errors, {non_2xx} non-2xx answers")
-    return Batch(requests, micros / 1e6, usage.ru_utime + usage.ru_stime, conns)
+    return Batch(requests, requests / (micros / 1e6), usage.ru_utime + usage.ru_stime, conns)
 
 
 def python_batch(gw: Gateway, requests: int, concurrency: int) -> Batch:
     url = gw.url + "/v1/chat/completions"
     cpu0 = time.process_time()
     result = asyncio.run(latency(url, gw.key, concurrency, requests))
-    return Batch(requests, requests / result["rps"], time.process_time() - cpu0, [])
+    # latency() sends ``requests`` to warm up, then times as many again.
+    return Batch(2 * requests, result["rps"], time.process_time() - cpu0, [])
 
 
 def machine_seconds() -> tuple[float, float]:
@@ -318,7 +319,7 @@ def measure(gw: Gateway, helpers: Helpers, args: argparse.Namespace, round_no: i
     used = cpu_seconds(pids) - cpu0
     each = [cpu_seconds([p]) - c for p, c in zip(serving, each0, strict=True)]
     per = 1e6 / max(b.requests, 1)
-    gw.rps.append(b.requests / b.seconds)
+    gw.rps.append(b.rps)
     gw.cpu_us.append(used * per)
     gw.cores.append(used / wall)
     gw.load_us.append(b.load_cpu * per)
@@ -331,7 +332,8 @@ def measure(gw: Gateway, helpers: Helpers, args: argparse.Namespace, round_no: i
     split = ""
     if len(serving) > 1:
         shares = "/".join(f"{c / max(sum(each), 1e-9) * 100:.0f}" for c in each)
-        split = f"  workers' CPU {shares} %, connections {'/'.join(map(str, b.conns))}"
+        split = f"  workers' CPU {shares} %"
+        split += f", connections {'/'.join(map(str, b.conns))}" if b.conns else ""
     redis = f" redis {gw.redis_us[-1]:5.1f}" if redis_pids else ""
     label = f"round {round_no + 1}" if round_no >= 0 else "warm-up"
     print(
