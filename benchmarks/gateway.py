@@ -104,12 +104,14 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), loop="uvloop", http="h
             access_log=False, log_level="warning", server_header=False)
 """
 
-NGINX_CONF = """
+#: nginx with one worker, in the foreground, its files in ``{tmp}``; ``{http}``: the rest of
+#: its http block (the servers).
+NGINX_MAIN = """
 worker_processes 1;
 daemon off;
 pid {tmp}/nginx.pid;
 error_log {tmp}/nginx-error.log warn;
-events {{ worker_connections 1024; }}
+events {{ worker_connections 4096; }}
 http {{
     access_log off;
     client_body_temp_path {tmp}/body;
@@ -117,6 +119,11 @@ http {{
     fastcgi_temp_path {tmp}/fastcgi;
     uwsgi_temp_path {tmp}/uwsgi;
     scgi_temp_path {tmp}/scgi;
+{http}
+}}
+"""
+
+NGINX_PROXY = """
     upstream fake {{ server 127.0.0.1:{upstream_port}; keepalive 64; }}
     server {{
         listen 127.0.0.1:{port};
@@ -128,7 +135,6 @@ http {{
             proxy_buffering off;
         }}
     }}
-}}
 """
 
 
@@ -342,7 +348,8 @@ def start_nginx(upstream_port: int, tmp: Path) -> Server | None:
         return None
     port = free_port()
     conf = tmp / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(tmp=tmp, port=port, upstream_port=upstream_port))
+    servers = NGINX_PROXY.format(port=port, upstream_port=upstream_port)
+    conf.write_text(NGINX_MAIN.format(tmp=tmp, http=servers))
     return Server(
         "nginx", [exe, "-c", str(conf), "-p", str(tmp)], f"http://127.0.0.1:{port}/health"
     )

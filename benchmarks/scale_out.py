@@ -65,25 +65,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gateway import REQUEST, cpu_seconds, descendants, free_port, latency, nginx_path
+from gateway import NGINX_MAIN, REQUEST, cpu_seconds, descendants, free_port, latency, nginx_path
 from upstream import Upstream, completion_body
 
 HIGH = {"rpm": 10**9, "tpm": 10**12, "concurrency": 10**6, "budget": 1e15, "budget_unit": "tokens"}
 
-#: nginx answering every request with the canned completion, one worker, no logs.
+#: nginx's server answering every request with the canned completion.
 NGINX_STATIC = """
-worker_processes 1;
-daemon off;
-pid {tmp}/nginx.pid;
-error_log {tmp}/nginx-error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
     keepalive_requests 100000000;
     keepalive_timeout 300s;
     server {{
@@ -91,7 +79,6 @@ http {{
         default_type application/json;
         location / {{ return 200 '{body}'; }}
     }}
-}}
 """
 
 #: wrk's request (the key comes as its first script argument) and its summary on one line.
@@ -207,7 +194,8 @@ def nginx_upstream(tmp: Path) -> Iterator[tuple[str, list[int]]]:
     folder.mkdir()
     port = free_port()
     conf = folder / "nginx.conf"
-    conf.write_text(NGINX_STATIC.format(tmp=folder, port=port, body=body))
+    servers = NGINX_STATIC.format(port=port, body=body)
+    conf.write_text(NGINX_MAIN.format(tmp=folder, http=servers))
     proc = subprocess.Popen(
         [exe, "-c", str(conf), "-p", str(folder)],
         stdout=subprocess.DEVNULL,
