@@ -38,8 +38,10 @@ scheduling group of its own ahead of it, approaching an idle machine.
 Figures (2-core VM shared with three other sessions, Nov 2026; benchmarks/README.md, "Ninth
 session"): wrk 28-41 us and nginx 16-23 us a request against the gateway's 360-420 us (the
 aiohttp load generator and upstream.py cost 146 + 43 us); with ``--nice -15`` two workers
-held 1.66-1.72 cores and gave 1.75x-1.95x one worker (medians 1.69x-1.92x); without it the
-other sessions took about a core and the ratio was 1.18x-1.31x.
+held 1.66-1.72 cores and gave 1.75x-1.96x one worker (medians 1.69x-1.92x) at the default
+concurrency (1.40x-1.64x at 8 to 32); without it the other sessions took about a core and
+the ratio was 1.18x-1.31x. On two cores the ceiling is 2 / (1 + h / c) for the helpers' CPU
+a request h and the gateway's c: about 1.75x-1.8x here.
 
 Needs ``redis-server`` on the PATH for the Redis row (``make services``).
 """
