@@ -45,6 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import aiohttp
@@ -219,20 +220,19 @@ class Server:
                 self.proc.kill()
 
 
-async def batch(server: Server, kind: str, count: int) -> float:
-    """Run one batch against ``server``; its CPU time per request or per chunk, in us.
-
-    Each batch opens its connections and warms them before it measures (servers close
-    keep-alive connections left idle while the other servers' batches run)."""
+async def run_load(
+    session: aiohttp.ClientSession, server: Server, kind: str, count: int, concurrency: int
+) -> int:
+    """Send ``count`` chat requests (``kind`` "requests") or streams ("streams") to ``server``,
+    ``concurrency`` at a time; the requests answered, or the stream chunks received."""
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {server.key}"}
     stream = kind == "streams"
     payload = json.dumps({**REQUEST, "stream": True} if stream else REQUEST).encode()
-    concurrency = 5 if stream else 50
-    todo = iter(range(concurrency))
+    todo = iter(range(count))
     items = 0
     failures: list[str] = []
 
-    async def worker(session: aiohttp.ClientSession) -> None:
+    async def worker() -> None:
         nonlocal items
         for _ in todo:
             async with session.post(server.url, data=payload, headers=headers) as resp:
@@ -247,16 +247,24 @@ async def batch(server: Server, kind: str, count: int) -> float:
                     if line.startswith(b"data: {"):
                         items += 1
 
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
-        await asyncio.gather(*(worker(session) for _ in range(concurrency)))  # warm up
-        todo = iter(range(count))
-        items = 0
-        pids = descendants(server.proc.pid)
-        start = cpu_seconds(pids)
-        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
-        used = cpu_seconds(pids) - start
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
     if failures:
         raise RuntimeError(f"{server.name}: {len(failures)} failed, first: {failures[0]}")
+    return items
+
+
+async def batch(server: Server, kind: str, count: int) -> float:
+    """Run one batch against ``server``; its CPU time per request or per chunk, in us.
+
+    Each batch opens its connections and warms them before it measures (servers close
+    keep-alive connections left idle while the other servers' batches run)."""
+    concurrency = 5 if kind == "streams" else 50
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        await run_load(session, server, kind, concurrency, concurrency)  # warm up
+        pids = descendants(server.proc.pid)
+        start = cpu_seconds(pids)
+        items = await run_load(session, server, kind, count, concurrency)
+        used = cpu_seconds(pids) - start
     return used / max(items, 1) * 1e6
 
 
@@ -304,7 +312,14 @@ async def latencies(servers: list[Server], direct: str, args: argparse.Namespace
             )
 
 
-def start_polymux(upstream: str, tmp: Path, revision: str | None = None) -> Server:
+def start_polymux(
+    upstream: str,
+    tmp: Path,
+    revision: str | None = None,
+    launcher: Sequence[str] = (sys.executable, "-m", "polymux"),
+) -> Server:
+    """``polymux serve`` with every feature on; ``launcher`` runs the ``polymux`` command
+    (gateway_instructions.py puts valgrind in front of it)."""
     from polymux.server.store import Store
 
     name = f"polymux@{revision}" if revision else "polymux"
@@ -312,7 +327,7 @@ def start_polymux(upstream: str, tmp: Path, revision: str | None = None) -> Serv
     with Store(db) as store:
         key = store.create_key("bench")  # auth on: every request carries and checks a key
     port = free_port()
-    cmd = [sys.executable, "-m", "polymux", "serve", "--base-url", upstream]
+    cmd = [*launcher, "serve", "--base-url", upstream]
     cmd += ["--port", str(port), "--db", str(db)]
     env = None
     if revision:  # that commit's package first on the path (exported, no checkout)
@@ -326,11 +341,13 @@ def start_polymux(upstream: str, tmp: Path, revision: str | None = None) -> Serv
     return Server(name, cmd, f"http://127.0.0.1:{port}/health", key, env)
 
 
-def start_floor(upstream: str, tmp: Path, parse: bool = False) -> Server:
+def start_floor(
+    upstream: str, tmp: Path, parse: bool = False, launcher: Sequence[str] = (sys.executable,)
+) -> Server:
     script = tmp / "floor.py"
     script.write_text(FLOOR_APP)
     port = free_port()
-    cmd = [sys.executable, str(script), str(port), upstream, "parse" if parse else "pass"]
+    cmd = [*launcher, str(script), str(port), upstream, "parse" if parse else "pass"]
     return Server("floor+json" if parse else "floor", cmd, f"http://127.0.0.1:{port}/health")
 
 
