@@ -19,8 +19,8 @@ and without it.
 Servers (``--servers``, comma-separated):
 
 - ``floor``: the raw ASGI + aiohttp proxy of gateway.py (the ratios are against it).
-- ``polymux``: ``polymux serve --base-url`` as gateway.py starts it; ``--revisions A,B``
-  replaces it by the gateway at those commits (exported with ``git archive``).
+- ``polymux``: ``polymux serve --base-url`` as gateway.py starts it. ``--revisions A,B``
+  runs it (and ``polymux-raw``) at those commits instead (exported with ``git archive``).
 - ``polymux-raw``: the same gateway with its chat handler replaced by a raw aiohttp call
   (the body read and checked by the gateway, the model checked against the key, the call
   under the disconnect watcher, the answer or each SSE line passed back as it came): what
@@ -219,26 +219,32 @@ async def measure(measured: Measured, args: argparse.Namespace) -> None:
 
 
 def start(name: str, upstream: str, tmp: Path) -> Measured:
+    """Start server ``name`` (``floor``, ``polymux``, ``polymux-raw``, optionally ``@REV``)
+    under callgrind."""
+    kind, _, revision = name.partition("@")
     out = tmp / f"callgrind.{name.replace('@', '-')}"
     launcher = valgrind(out)
-    if name == "floor":
-        server = start_floor(upstream, tmp, launcher=launcher)
-    elif name == "polymux-raw":
-        runner = tmp / "raw_handler.py"
+    if kind == "floor":
+        return Measured(start_floor(upstream, tmp, launcher=launcher), out)
+    home = tmp / name  # a database of its own
+    home.mkdir()
+    if kind == "polymux-raw":
+        runner = home / "raw_handler.py"
         runner.write_text(RAW_HANDLER_APP)
-        server = start_polymux(upstream, tmp, launcher=[*launcher, str(runner)])
-        server.name = name
+        launcher.append(str(runner))
     else:
-        revision = name.split("@", 1)[1] if "@" in name else None
-        server = start_polymux(upstream, tmp, revision, launcher=[*launcher, "-m", "polymux"])
+        launcher += ["-m", "polymux"]
+    server = start_polymux(upstream, home, revision or None, launcher=launcher)
+    server.name = name
     return Measured(server, out)
 
 
 async def run(args: argparse.Namespace, tmp: Path) -> list[Measured]:
     names = args.servers.split(",")
     if args.revisions:
-        revisions = [f"polymux@{r}" for r in args.revisions.split(",")]
-        names = [n for n in names if n != "polymux"] + revisions
+        revisions = args.revisions.split(",")
+        names = [n if n == "floor" else f"{n}@{r}" for n in names for r in revisions]
+        names = list(dict.fromkeys(names))
     with Upstream(chunks=CHUNKS) as upstream:
         started = [start(name, upstream, tmp) for name in names]
         try:

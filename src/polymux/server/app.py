@@ -18,6 +18,7 @@ from typing import Any
 
 from ..client.async_client import AsyncClient
 from ..errors import AllProvidersFailedError, APIError
+from ..transport.deadline import DeadlineWatcher
 from ..types.request import Timeout
 from . import admin, request_log, web
 from .asgi import (
@@ -293,6 +294,8 @@ class Gateway:
             except ImportError:
                 log.warning("metrics are off: GET /metrics needs pip install 'polymux[server]'")
         self._json_logs = config.json_logs
+        #: Deadlines of body reads (one timer for all), in the loop that serves requests.
+        self._deadlines: tuple[asyncio.AbstractEventLoop, DeadlineWatcher] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -338,6 +341,8 @@ class Gateway:
                 break
             await asyncio.sleep(0.01)
         await self.client.close()
+        if self._deadlines is not None:
+            self._deadlines[1].close()
         await self.shared.aclose()
         await asyncio.to_thread(self.usage.close)
         if self._mirror is not None:
@@ -552,12 +557,17 @@ class Gateway:
     async def read_json(self, call: Call) -> dict[str, Any]:
         """The request's JSON body under the gateway's size, depth and time limits."""
         limits = self.limits
+        home = self._deadlines
+        if home is None or not home[0].is_running():  # first use, or another loop (tests)
+            loop = asyncio.get_running_loop()
+            home = self._deadlines = (loop, DeadlineWatcher(loop))
         return await read_json(
             call.scope,
             call.receive,
             limits.max_body_bytes,
             max_depth=limits.max_json_depth,
             timeout=self.config.body_timeout,
+            deadlines=home[1],
         )
 
     def _authorize(self, scope: Scope, path: str) -> Caller:
