@@ -169,24 +169,20 @@ def annotate(path: Path, items: int, top: int) -> Counts:
     return Counts(total, gc, items, functions[:top])
 
 
-async def window(
-    session: aiohttp.ClientSession,
-    measured: Measured,
-    kind: str,
-    count: int,
-    concurrency: int,
-    top: int,
-) -> Counts:
-    """Instructions of ``count`` requests or streams, counted by callgrind."""
+async def window(measured: Measured, kind: str, count: int, concurrency: int, top: int) -> Counts:
+    """Instructions of ``count`` requests or streams, counted by callgrind. A session of its
+    own: the server closes connections left idle for 5 s (uvicorn's keep-alive limit), as
+    they are while the last window's counts are read."""
     server = measured.server
-    await run_load(session, server, kind, concurrency, concurrency)  # the connections open
-    await asyncio.sleep(0.6)  # the usage writer has written what the warm-up left
-    before = set(measured.out.parent.glob(measured.out.name + "*"))
-    control(server, "--instr=on")
-    items = await run_load(session, server, kind, count, concurrency)
-    await asyncio.sleep(0.6)  # and now what this window left (it writes every 0.25 s)
-    control(server, "--instr=off")
-    control(server, "--dump")
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        await run_load(session, server, kind, concurrency, concurrency)  # the connections open
+        await asyncio.sleep(0.6)  # the usage writer has written what the warm-up left
+        before = set(measured.out.parent.glob(measured.out.name + "*"))
+        control(server, "--instr=on")
+        items = await run_load(session, server, kind, count, concurrency)
+        await asyncio.sleep(0.6)  # and now what this window left (it writes every 0.25 s)
+        control(server, "--instr=off")
+        control(server, "--dump")
     for _ in range(100):
         dumps = set(measured.out.parent.glob(measured.out.name + "*")) - before
         if dumps:
@@ -200,15 +196,12 @@ async def window(
 
 
 async def measure(measured: Measured, args: argparse.Namespace) -> None:
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
-        await run_load(session, measured.server, "requests", 100, 20)  # warm up
-        await run_load(session, measured.server, "streams", 5, 5)
-        measured.requests.append(
-            await window(session, measured, "requests", args.requests, 20, args.top)
-        )
-        measured.chunks.append(
-            await window(session, measured, "streams", args.streams, 5, args.top)
-        )
+    if not measured.requests:  # warm up: imports, pools, caches
+        async with aiohttp.ClientSession() as session:
+            await run_load(session, measured.server, "requests", 100, 20)
+            await run_load(session, measured.server, "streams", 5, 5)
+    measured.requests.append(await window(measured, "requests", args.requests, 20, args.top))
+    measured.chunks.append(await window(measured, "streams", args.streams, 5, args.top))
     r, c = measured.requests[-1], measured.chunks[-1]
     print(
         f"{measured.server.name:>16}: {r.per() / 1000:8.1f} k a request "
