@@ -32,7 +32,7 @@ from ..errors import ConfigurationError, InvalidRequestError
 from .asgi import read_json, send_json
 from .auth import bearer_token
 from .errormap import GatewayHTTPError
-from .store import KeyLimits, hash_key
+from .store import KeyLimits, key_digest
 from .usage import parse_duration, summarize
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ def admin_digest(env: str | None) -> bytes | None:
             f"admin_key_env names ${env}, which must hold an admin key of at least {_MIN_KEY} "
             "characters (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
         )
-    return bytes.fromhex(hash_key(key))
+    return key_digest(key)
 
 
 def _check_admin(gateway: Gateway, call: Call) -> None:
@@ -69,7 +69,7 @@ def _check_admin(gateway: Gateway, call: Call) -> None:
             code="missing_admin_key",
             headers={"www-authenticate": "Bearer"},
         )
-    if not hmac.compare_digest(bytes.fromhex(hash_key(presented)), digest):
+    if not hmac.compare_digest(key_digest(presented), digest):
         raise GatewayHTTPError(
             401,
             "invalid admin key",

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .errormap import GatewayHTTPError
-from .store import ActiveKey, KeyLimits, hash_key
+from .store import ActiveKey, KeyLimits, key_digest
 
 __all__ = ["ANONYMOUS", "Caller", "KeyRing", "KeySource", "bearer_token", "is_loopback_client"]
 
@@ -157,7 +157,7 @@ class KeyRing:
                 code="missing_api_key",
                 headers={"www-authenticate": "Bearer"},
             )
-        digest = bytes.fromhex(hash_key(presented))
+        digest = key_digest(presented)
         found: Caller | None = None
         for caller, known in self._active:
             if hmac.compare_digest(digest, known) and found is None:

@@ -41,6 +41,7 @@ __all__ = [
     "UsageRecord",
     "default_db_path",
     "hash_key",
+    "key_digest",
 ]
 
 KEY_PREFIX = "mm-"
@@ -138,8 +139,13 @@ def default_db_path() -> Path:
     return base / "polymux" / "gateway.sqlite3"
 
 
+def key_digest(key: str) -> bytes:
+    """The SHA-256 of a key, as the gateway compares it (``hash_key`` stores it as hex)."""
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
+
+
 def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    return key_digest(key).hex()
 
 
 BudgetUnit = Literal["usd", "tokens"]
