@@ -202,8 +202,15 @@ async def send_error(
     await send_json(send, status, error_body(message, type, code), headers)
 
 
+async def _disconnected(receive: Receive) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
 #: Watchers of requests still running or whose answer is not complete yet.
-_WATCHERS: set[asyncio.Future[Message]] = set()
+_WATCHERS: set[asyncio.Future[None]] = set()
 
 
 async def until_disconnect(receive: Receive, work: Awaitable[T]) -> T:
@@ -212,35 +219,25 @@ async def until_disconnect(receive: Receive, work: Awaitable[T]) -> T:
 
     The body must have been read: from then on ``receive()`` only reports the disconnect,
     or, once the answer is complete, returns at once (the ASGI rule), which ends the watcher
-    by itself: it is never cancelled, which would cost more than the rest of it. The watcher
-    is one task running ``receive()`` itself, with a callback that reads what it returned (no
-    coroutine of its own around it); ``work`` runs in the caller's task, so a cancellation
-    from elsewhere (server shutdown) reaches it directly and it unwinds (a stream sends its
-    last, error, event: chat.py) before this returns, and no task of its own keeps its error
-    alive.
+    by itself: it is never cancelled, which would cost more than the rest of it. One watcher
+    task a request; ``work`` runs in the caller's task, so a cancellation from elsewhere
+    (server shutdown) reaches it directly and it unwinds (a stream sends its last, error,
+    event: chat.py) before this returns, and no task of its own keeps its error alive.
     """
     task = asyncio.current_task()
     assert task is not None
     gone = finished = False
 
-    def heard(listening: asyncio.Future[Message]) -> None:
+    async def watch() -> None:
         nonlocal gone
-        _WATCHERS.discard(listening)
-        if finished or listening.cancelled() or listening.exception() is not None:
-            return  # the answer is complete (or the server is going away)
-        if listening.result()["type"] != "http.disconnect":
-            listen()  # not a disconnect (no ASGI server sends more after the body): go on
-            return
-        # The callback runs only while ``work`` waits: that wait is cancelled.
-        gone = True
-        task.cancel()
+        await _disconnected(receive)
+        if not finished:  # the watcher runs only while ``work`` waits: that wait is cancelled
+            gone = True
+            task.cancel()
 
-    def listen() -> None:
-        listening = asyncio.ensure_future(receive())
-        _WATCHERS.add(listening)  # the loop keeps only a weak reference to a task
-        listening.add_done_callback(heard)
-
-    listen()
+    watcher = asyncio.ensure_future(watch())
+    _WATCHERS.add(watcher)  # the loop keeps only a weak reference to a task
+    watcher.add_done_callback(_WATCHERS.discard)
     try:
         return await work
     except BaseException:
