@@ -162,3 +162,56 @@ async def test_outside_a_task_there_is_no_watch() -> None:
     assert watch is not None and watch.task is asyncio.current_task()
     watch.stop()
     watcher.close()
+
+
+# The first-byte limit is a deadline in the same watcher (no timer of its own).
+async def test_the_first_byte_limit_ends_a_call_and_takes_its_cancellation_back(
+    server: FakeServer,
+) -> None:
+    client, transport = _client(server)
+    server.script("POST", CHAT, stall(1.0, reply()))
+    with pytest.raises(APITimeoutError) as info:
+        await client.chat.completions.create(
+            model="m", messages=MSGS, timeout=Timeout(total=5.0, first_byte=0.2)
+        )
+    assert info.value.limit == "first_byte" and info.value.seconds == 0.2
+    task = asyncio.current_task()
+    assert task is not None
+    if sys.version_info >= (3, 11):
+        assert task.cancelling() == 0
+    await asyncio.sleep(0)
+    assert await server.wait_idle()
+    await transport.aclose()
+
+
+async def test_a_cancellation_under_a_first_byte_limit_still_cancels(server: FakeServer) -> None:
+    client, transport = _client(server)
+    server.script("POST", CHAT, stall(1.0, reply()))
+    call = asyncio.create_task(
+        client.chat.completions.create(
+            model="m", messages=MSGS, timeout=Timeout(total=5.0, first_byte=2.0)
+        )
+    )
+    await asyncio.sleep(0.1)
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    assert await server.wait_idle()
+    await transport.aclose()
+
+
+async def test_a_first_byte_limit_that_is_not_reached_leaves_nothing_behind(
+    server: FakeServer,
+) -> None:
+    client, transport = _client(server)
+    server.script("POST", CHAT, reply())
+    answer = await client.chat.completions.create(
+        model="m", messages=MSGS, timeout=Timeout(first_byte=0.05)
+    )
+    assert answer.choices[0].message.content
+    await asyncio.sleep(0.15)  # past the limit: its deadline was stopped, nothing cancels now
+    task = asyncio.current_task()
+    assert task is not None
+    if sys.version_info >= (3, 11):
+        assert task.cancelling() == 0
+    await transport.aclose()

@@ -42,15 +42,31 @@ _ceil = math.ceil
 class Watch:
     """One call's total deadline. ``stop()`` when the call ends, however it ends."""
 
-    __slots__ = ("_bucket", "_cancelling", "expired", "provider", "response", "seconds", "task")
+    __slots__ = (
+        "_bucket",
+        "_cancelling",
+        "expired",
+        "limit",
+        "provider",
+        "response",
+        "seconds",
+        "task",
+    )
 
     def __init__(
-        self, task: asyncio.Task[Any], bucket: set[Watch], seconds: float, provider: str | None
+        self,
+        task: asyncio.Task[Any],
+        bucket: set[Watch],
+        seconds: float,
+        provider: str | None,
+        limit: str = "total",
     ) -> None:
         self.task: asyncio.Task[Any] | None = task
         self._bucket = bucket
         self.seconds = seconds
         self.provider = provider
+        #: Which limit this is, as ``APITimeoutError.limit`` names it.
+        self.limit = limit
         self.expired = False
         #: Set when the response is handed to a stream's reader (see the module docstring).
         self.response: aiohttp.ClientResponse | None = None
@@ -67,7 +83,7 @@ class Watch:
     def error(self) -> APIError:
         # The same error, worded the same way, as any other timeout the transport reports.
         return translate_exception(
-            asyncio.TimeoutError(), self.provider, limit="total", seconds=self.seconds
+            asyncio.TimeoutError(), self.provider, limit=self.limit, seconds=self.seconds
         )
 
     def _expire(self) -> None:
@@ -108,9 +124,9 @@ class DeadlineWatcher:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = math.inf
 
-    def watch(self, seconds: float, provider: str | None) -> Watch | None:
+    def watch(self, seconds: float, provider: str | None, limit: str = "total") -> Watch | None:
         """Start the deadline of a call made by the running task (None outside a task: the
-        caller falls back to aiohttp's own timer)."""
+        caller falls back to a timer of its own)."""
         task = _current_task(self._loop)
         if task is None:
             return None
@@ -119,7 +135,7 @@ class DeadlineWatcher:
         bucket = self._buckets.get(key)
         if bucket is None:
             bucket = self._add_bucket(key)
-        watch = Watch(task, bucket, seconds, provider)
+        watch = Watch(task, bucket, seconds, provider, limit)
         bucket.add(watch)
         return watch
 
