@@ -20,10 +20,12 @@ import orjson
 import pytest
 
 from polymux.server import Gateway, GatewayConfig, create_app
+from polymux.server.asgi import read_body
 from polymux.server.config import ProviderConfig, parse_config
 from polymux.server.limits import Limits
 from polymux.server.run import uvicorn_config
 from polymux.server.store import Store
+from polymux.transport.deadline import DeadlineWatcher
 
 from .fakes import FakeServer
 from .fakes.openai import CHAT, IMAGES, MODELS, chunk, error, models, reply, stream_text
@@ -193,6 +195,31 @@ async def test_a_body_that_never_arrives_is_timed_out(upstream: FakeServer, tmp_
     assert sent[0]["status"] == 408
     assert (b"connection", b"close") in sent[0]["headers"]
     assert code_of(sent[1]["body"]) == "request_timeout"
+
+
+async def test_a_body_read_cancelled_from_elsewhere_is_a_cancellation_not_a_408() -> None:
+    """The body's time limit is a deadline in a shared watcher: a cancellation that is not
+    its own (the server shutting down) still cancels, and a limit not reached leaves the
+    task able to await afterwards."""
+    watcher = DeadlineWatcher(asyncio.get_running_loop())
+    scope = {"type": "http", "headers": []}
+
+    async def never() -> dict[str, Any]:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    reading = asyncio.ensure_future(read_body(scope, never, 100, 5.0, watcher))
+    await asyncio.sleep(0.05)
+    reading.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await reading
+
+    async def whole() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    assert await read_body(scope, whole, 100, 0.05, watcher) == b"{}"
+    await asyncio.sleep(0.1)  # past the limit: nothing cancels this task now
+    watcher.close()
 
 
 async def test_401_and_413_close_the_connection(upstream: FakeServer, tmp_path: Path) -> None:
