@@ -28,7 +28,7 @@ Servers (``--servers``, comma-separated):
 
 ``--top N`` prints each server's N functions with the most inclusive instructions a request
 (``callgrind_annotate --inclusive=yes``); ``--keep DIR`` keeps the callgrind files there.
-About 3-5 minutes for the default servers on an idle 2-core machine.
+A few minutes for the default servers (each about a minute and a half under valgrind).
 """
 
 from __future__ import annotations
@@ -276,10 +276,10 @@ def report(measured: list[Measured], top: int) -> None:
         print(f"{m.server.name:>16}  " + "  ".join(cells))
     if top:
         for m in measured:
-            for kind, counts in (("request", m.requests[-1]), ("chunk", m.chunks[-1])):
+            for kind, last in (("request", m.requests[-1]), ("chunk", m.chunks[-1])):
                 print(f"\n{m.server.name}: the top functions, inclusive, a {kind}")
-                for count, name in counts.top:
-                    print(f"{count / counts.items / 1000:10.1f}k  {name[:110]}")
+                for count, name in last.top:
+                    print(f"{count / last.items / 1000:10.1f}k  {name[:110]}")
 
 
 def main() -> None:
