@@ -161,8 +161,20 @@ async def test_trusted_proxies_are_the_operators_choice(
 
 
 # -- 6. slow bodies, connection reuse after refusals, the concurrency limit -----------------------
-async def test_a_body_that_never_arrives_is_timed_out(upstream: FakeServer, tmp_path: Path) -> None:
-    gateway = await make_app(upstream, tmp_path, body_timeout=0.2)
+@pytest.mark.parametrize(
+    ("path", "content_type", "limit"),
+    [
+        (CHAT_PATH, b"application/json", "body_timeout"),
+        ("/v1/audio/transcriptions", b"multipart/form-data; boundary=x", "upload_timeout"),
+        ("/v1/images/edits", b"multipart/form-data; boundary=x", "upload_timeout"),
+    ],
+)
+async def test_a_body_that_never_arrives_is_timed_out(
+    upstream: FakeServer, tmp_path: Path, path: str, content_type: bytes, limit: str
+) -> None:
+    """A slow sender holds a connection and a slot: JSON bodies have ``body_timeout``,
+    multipart uploads (up to the whole body limit of files) the longer ``upload_timeout``."""
+    gateway = await make_app(upstream, tmp_path, **{limit: 0.2})
     sent: list[dict[str, Any]] = []
     first = True
 
@@ -180,10 +192,10 @@ async def test_a_body_that_never_arrives_is_timed_out(upstream: FakeServer, tmp_
     scope = {
         "type": "http",
         "method": "POST",
-        "path": CHAT_PATH,
+        "path": path,
         "headers": [
             (b"host", b"127.0.0.1"),
-            (b"content-type", b"application/json"),
+            (b"content-type", content_type),
             (b"content-length", b"1000"),
         ],
         "client": ("127.0.0.1", 5000),
@@ -301,6 +313,7 @@ def test_default_upstream_limits() -> None:
         60.0,
     )
     assert config.models_timeout == 5.0 and config.body_timeout == 30.0
+    assert config.upload_timeout == 300.0
 
 
 def two_providers(silent: FakeServer, healthy: FakeServer, **silent_limits: Any) -> GatewayConfig:

@@ -28,6 +28,7 @@ from .asgi import (
     Send,
     header,
     read_json,
+    read_upload,
     send_error,
     send_json,
 )
@@ -557,18 +558,33 @@ class Gateway:
     async def read_json(self, call: Call) -> dict[str, Any]:
         """The request's JSON body under the gateway's size, depth and time limits."""
         limits = self.limits
-        home = self._deadlines
-        if home is None or not home[0].is_running():  # first use, or another loop (tests)
-            loop = asyncio.get_running_loop()
-            home = self._deadlines = (loop, DeadlineWatcher(loop))
         return await read_json(
             call.scope,
             call.receive,
             limits.max_body_bytes,
             max_depth=limits.max_json_depth,
             timeout=self.config.body_timeout,
-            deadlines=home[1],
+            deadlines=self._deadline_watcher(),
         )
+
+    async def read_upload(self, call: Call) -> bytearray:
+        """A multipart upload's body under the gateway's size limit and ``upload_timeout``
+        (longer than ``body_timeout``: an upload is up to ``max_body_bytes`` of files)."""
+        return await read_upload(
+            call.scope,
+            call.receive,
+            self.limits.max_body_bytes,
+            timeout=self.config.upload_timeout,
+            deadlines=self._deadline_watcher(),
+        )
+
+    def _deadline_watcher(self) -> DeadlineWatcher:
+        """The watcher of body-read deadlines, one for the loop the gateway runs on."""
+        home = self._deadlines
+        if home is None or not home[0].is_running():  # first use, or another loop (tests)
+            loop = asyncio.get_running_loop()
+            home = self._deadlines = (loop, DeadlineWatcher(loop))
+        return home[1]
 
     def _authorize(self, scope: Scope, path: str) -> Caller:
         if not self.keys.has_keys:

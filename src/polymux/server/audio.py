@@ -22,7 +22,7 @@ from ..errors import APIResponseValidationError, InvalidRequestError
 from ..providers.base import Provider
 from ..transport.base import HttpRequest
 from ..types.audio import MAX_SPEECH_BYTES, TRANSCRIPTION_FIELDS
-from .asgi import JSON_TYPE, header, read_json, read_upload, send_bytes, until_disconnect
+from .asgi import JSON_TYPE, header, read_json, send_bytes, until_disconnect
 from .body import body_params, model_of
 from .forms import form_extra, parse_form
 from .limits import too_large
@@ -54,7 +54,7 @@ async def handle_translation(gateway: Gateway, call: Call) -> None:
 
 async def _transcribe(gateway: Gateway, call: Call, *, translate: bool) -> None:
     limits = gateway.limits
-    raw = await read_upload(call.scope, call.receive, limits.max_body_bytes)
+    raw = await gateway.read_upload(call)
     form = parse_form(header(call.scope, b"content-type"), raw)
     files = form.files.get("file") or []
     if len(files) != 1:

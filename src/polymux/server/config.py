@@ -53,6 +53,7 @@ _SERVER_KEYS = {
     "idle_timeout",
     "models_timeout",
     "body_timeout",
+    "upload_timeout",
     "max_concurrent_requests",
     "trusted_proxies",
     "pass_through",
@@ -140,6 +141,8 @@ class GatewayConfig:
     models_timeout: float = 5.0
     #: The longest a request body may take to arrive (slow senders hold a connection).
     body_timeout: float = 30.0
+    #: The longest a multipart upload (audio, image edits) may take to arrive.
+    upload_timeout: float = 300.0
     #: Requests handled at once; more are answered 503 at once.
     max_concurrent_requests: int = 1024
     #: Addresses of reverse proxies whose X-Forwarded-For is believed. Empty: none, and a
@@ -217,9 +220,9 @@ class GatewayConfig:
         for key in ("connect_timeout", "first_byte_timeout", "idle_timeout", "models_timeout"):
             if getattr(self, key) <= 0:
                 raise ConfigurationError(f"[server] {key} must be a positive number of seconds")
-        if self.body_timeout <= 0 or self.max_concurrent_requests < 1:
+        if self.body_timeout <= 0 or self.upload_timeout <= 0 or self.max_concurrent_requests < 1:
             raise ConfigurationError(
-                "[server] body_timeout and max_concurrent_requests must be positive"
+                "[server] body_timeout, upload_timeout and max_concurrent_requests must be positive"
             )
         if self.responses_retention_days < 0:
             raise ConfigurationError("responses_retention_days must be 0 or more")
@@ -453,6 +456,7 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path | None = None) -> Ga
         ("idle_timeout", (int, float)),
         ("models_timeout", (int, float)),
         ("body_timeout", (int, float)),
+        ("upload_timeout", (int, float)),
         ("max_concurrent_requests", int),
         ("allow_private_image_urls", bool),
         ("responses_retention_days", (int, float)),

@@ -17,7 +17,7 @@ from ..errors import InvalidRequestError
 from ..providers.base import Provider
 from ..transport.base import HttpRequest
 from ..types.images import ImagesResponse
-from .asgi import header, read_upload, until_disconnect
+from .asgi import header, until_disconnect
 from .forms import Form, form_extra, parse_form
 from .images import send_images
 from .limits import check_images, too_large
@@ -78,7 +78,7 @@ def _params(form: Form, variation: bool, allowed: Collection[str]) -> dict[str, 
 
 async def _handle(gateway: Gateway, call: Call, *, variation: bool) -> None:
     limits = gateway.limits
-    raw = await read_upload(call.scope, call.receive, limits.max_body_bytes)
+    raw = await gateway.read_upload(call)
     form = parse_form(header(call.scope, b"content-type"), raw)
     images = form.files.get("image") or form.files.get("image[]") or []
     if not images:
