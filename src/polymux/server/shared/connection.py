@@ -21,7 +21,15 @@ from ...errors import ConfigurationError
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["REDIS_ERRORS", "Batcher", "Outage", "Script", "connect", "readiness_check"]
+__all__ = [
+    "REDIS_ERRORS",
+    "Arg",
+    "Batcher",
+    "Outage",
+    "Script",
+    "connect",
+    "readiness_check",
+]
 
 log = logging.getLogger("polymux.server")
 
@@ -117,82 +125,190 @@ class Outage:
 
 
 class Script:
-    """A Lua script called through a ``Batcher``: ``await run(keys=[...], args=[...])``."""
+    """A Lua script called through a ``Batcher``: ``await run(keys=[...], args=[...])`` for
+    its answer, or ``run.send(...)`` when nobody waits for one.
+
+    ``keys`` and ``args`` are what repeats from call to call (a key's counter names, its
+    limits): their encoding is kept, so the script must read numbers among them with
+    ``tonumber`` (1 and 1.0 are one entry). ``varying`` are the call's own values (a lease
+    id, a time), appended to ARGV after ``args``."""
 
     def __init__(self, batcher: Batcher, source: str) -> None:
         self.source = source
         self.sha = hashlib.sha1(source.encode()).hexdigest()
         self._batcher = batcher
 
-    def __call__(self, *, keys: Sequence[Any], args: Sequence[Any]) -> Awaitable[Any]:
-        return self._batcher.call(self, keys, args)
+    def __call__(
+        self, *, keys: Sequence[Arg], args: Sequence[Arg], varying: Sequence[Arg] = ()
+    ) -> Awaitable[Any]:
+        return self._batcher.call(self, keys, args, varying)
+
+    def send(
+        self,
+        *,
+        keys: Sequence[Arg],
+        args: Sequence[Arg],
+        varying: Sequence[Arg] = (),
+        failed: Callable[[BaseException], None],
+    ) -> None:
+        """Queue a call whose answer nobody awaits; ``failed`` hears of its error."""
+        self._batcher.send(self, keys, args, varying, failed)
+
+
+#: What a script is called with: Redis takes every argument as a string.
+Arg = bytes | str | int | float
+
+
+def _bulk(part: Arg) -> bytes:
+    """One argument as a RESP bulk string (ints as decimals, floats as ``repr``, which Lua's
+    ``tonumber`` reads back exactly)."""
+    if isinstance(part, str):
+        data = part.encode()
+    elif isinstance(part, bytes):
+        data = part
+    elif isinstance(part, int):
+        data = b"%d" % part
+    else:
+        data = repr(part).encode()
+    return b"$%d\r\n%s\r\n" % (len(data), data)
+
+
+#: A queued call: its script, the command in RESP, and who hears of its answer: a future its
+#: caller awaits, or (for calls sent without waiting) a function told of a failure.
+_Call = tuple[Script, bytes, "asyncio.Future[Any] | Callable[[BaseException], None]"]
 
 
 class Batcher:
     """Sends the script calls made in one turn of the event loop as one pipeline.
 
-    A redis-py call costs about 60 us of CPU, most of it the client's own bookkeeping (take
-    a pooled connection, send, parse, give it back); in a pipeline of 8 calls it is about
-    20 us each, of 32 about 13 (measured on the benchmark machine). A busy gateway starts
-    many requests in one loop turn: their admissions share one pipeline, each caller still
-    awaiting its own answer, none waiting longer than that one turn. (redis-py's asyncio
-    client has no such automatic pipelining.)
+    A busy gateway starts many requests in one loop turn: their calls share one write and
+    one read of a pooled connection, each caller still awaiting its own answer, none waiting
+    longer than that one turn. (redis-py's asyncio client has no such automatic pipelining.)
+
+    The calls are packed here and written and read on one of the client's pooled
+    connections, not through redis-py's ``Pipeline``, whose command packing and per-command
+    bookkeeping cost more CPU than everything else a limited request adds
+    (benchmarks/README.md, "Ninth session"). The connection, its pool, timeouts,
+    reconnection and reply parsing (hiredis when installed) are still redis-py's.
+
+    Calls sent without waiting (``Script.send``: a request's settlement) are bounded: past
+    ``MAX_UNANSWERED`` of them not yet answered (Redis slow or away), more are dropped and
+    reported to their ``failed`` function, as a failed one is.
     """
+
+    MAX_UNANSWERED = 10_000
+    #: Encoded repeating parts of calls kept (then forgotten all at once and kept anew).
+    MAX_KEPT = 4096
 
     def __init__(self, client: Redis) -> None:
         self.client = client
-        self._pending: list[tuple[Script, Sequence[Any], Sequence[Any], asyncio.Future[Any]]] = []
+        self._pending: list[_Call] = []
         self._flushing: set[asyncio.Task[None]] = set()
+        self._unanswered = 0  # calls sent without waiting, queued or in flight
+        self._heads: dict[tuple[Arg, ...], bytes] = {}
 
     def script(self, source: str) -> Script:
         return Script(self, source)
 
-    def call(self, script: Script, keys: Sequence[Any], args: Sequence[Any]) -> Awaitable[Any]:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
-        if not self._pending:
-            task = loop.create_task(self._flush())  # runs once this turn's callers queued
-            self._flushing.add(task)
-            task.add_done_callback(self._flushing.discard)
-        self._pending.append((script, keys, args, future))
+    def pack(
+        self, script: Script, keys: Sequence[Arg], args: Sequence[Arg], varying: Sequence[Arg]
+    ) -> bytes:
+        """``EVALSHA`` of ``script`` in the Redis protocol (RESP)."""
+        name = (script.sha, len(keys), *keys, *args)
+        head = self._heads.get(name)
+        if head is None:
+            if len(self._heads) >= self.MAX_KEPT:
+                self._heads.clear()
+            head = self._heads[name] = b"".join([b"$7\r\nEVALSHA\r\n", *map(_bulk, name)])
+        count = 3 + len(keys) + len(args) + len(varying)
+        return b"".join([b"*%d\r\n" % count, head, *map(_bulk, varying)])
+
+    def call(
+        self, script: Script, keys: Sequence[Arg], args: Sequence[Arg], varying: Sequence[Arg]
+    ) -> Awaitable[Any]:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue((script, self.pack(script, keys, args, varying), future))
         return future
+
+    def send(
+        self,
+        script: Script,
+        keys: Sequence[Arg],
+        args: Sequence[Arg],
+        varying: Sequence[Arg],
+        failed: Callable[[BaseException], None],
+    ) -> None:
+        if self._unanswered >= self.MAX_UNANSWERED:
+            failed(OverflowError(f"{self._unanswered} calls to Redis are still unanswered"))
+            return
+        self._unanswered += 1
+        self._queue((script, self.pack(script, keys, args, varying), failed))
+
+    def _queue(self, call: _Call) -> None:
+        if not self._pending:
+            task = asyncio.get_running_loop().create_task(self._flush())  # once this turn's
+            self._flushing.add(task)  # callers queued theirs
+            task.add_done_callback(self._flushing.discard)
+        self._pending.append(call)
+
+    async def drain(self) -> None:
+        """Wait until every queued call was answered (or failed): before closing the client."""
+        while self._flushing:
+            await asyncio.gather(*self._flushing, return_exceptions=True)
 
     async def _flush(self) -> None:
         batch, self._pending = self._pending, []
         try:
             results = await self._run(batch)
         except BaseException as exc:  # every caller gets the error (REDIS_ERRORS: fall back)
-            for *_, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
+            results = [exc] * len(batch)
             if not isinstance(exc, Exception):
+                self._answer(batch, results)
                 raise
-            return
-        for (*_, future), result in zip(batch, results):
-            if future.done():  # its caller was cancelled
-                continue
-            if isinstance(result, Exception):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
+        self._answer(batch, results)
 
-    async def _run(
-        self, batch: list[tuple[Script, Sequence[Any], Sequence[Any], Any]]
-    ) -> list[Any]:
+    def _answer(self, batch: list[_Call], results: list[Any]) -> None:
+        for (_, _, to), result in zip(batch, results):
+            if not isinstance(to, asyncio.Future):
+                self._unanswered -= 1
+                if isinstance(result, BaseException):
+                    to(result)
+            elif to.done():  # its caller was cancelled
+                continue
+            elif isinstance(result, BaseException):
+                to.set_exception(result)
+            else:
+                to.set_result(result)
+
+    async def _run(self, batch: list[_Call]) -> list[Any]:
         from redis.exceptions import NoScriptError
 
-        pipe = self.client.pipeline(transaction=False)
-        for script, keys, args, _ in batch:
-            pipe.evalsha(script.sha, len(keys), *keys, *args)
-        results = list(await pipe.execute(raise_on_error=False))
+        results = await self._exchange([command for _, command, _ in batch])
         missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
         if missing:  # a restarted (or flushed) Redis: load the scripts, run those calls again
             for source in {batch[i][0].source for i in missing}:
                 await self.client.script_load(source)
-            pipe = self.client.pipeline(transaction=False)
-            for i in missing:
-                script, keys, args, _ = batch[i]
-                pipe.evalsha(script.sha, len(keys), *keys, *args)
-            for i, result in zip(missing, await pipe.execute(raise_on_error=False)):
+            again = [batch[i][1] for i in missing]
+            for i, result in zip(missing, await self._exchange(again)):
                 results[i] = result
         return results
+
+    async def _exchange(self, commands: list[bytes]) -> list[Any]:
+        """Write the commands at once on one pooled connection, read their replies (an error
+        reply is its exception, in its place). A connection that failed midway is closed by
+        redis-py, so the pool opens a fresh one next time."""
+        from redis.exceptions import ResponseError
+
+        pool = self.client.connection_pool
+        connection = await pool.get_connection()  # type: ignore[no-untyped-call]
+        try:
+            await connection.send_packed_command(b"".join(commands))
+            replies: list[Any] = []
+            for _ in commands:
+                try:
+                    replies.append(await connection.read_response())
+                except ResponseError as exc:  # this call's error; the connection is fine
+                    replies.append(exc)
+            return replies
+        finally:
+            await pool.release(connection)

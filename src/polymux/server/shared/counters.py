@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import calendar
 import itertools
+import math
 import secrets
 import time
 from abc import ABC, abstractmethod
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..store import KeyLimits
-from .connection import Batcher
+from .connection import Batcher, Outage
 from .slots import SLOT_LUA
 
 __all__ = ["Counters", "Lease", "MemoryCounters", "RedisCounters", "Refusal", "counted"]
@@ -201,8 +202,8 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 """
 
-# KEYS: rpm, tpm, budget, slots. ARGV: rpm, tpm, budget, concurrency (-1: none), lease id,
-# lease seconds, seconds until the budget period ends.
+# KEYS: rpm, tpm, budget, slots. ARGV: rpm, tpm, budget, concurrency (-1: none), lease
+# seconds, lease id, seconds until the budget period ends.
 # Returns {0} when admitted, else {limit index (1 budget, 2 rpm, 3 tpm, 4 concurrency),
 # milliseconds to wait}.
 _ADMIT = (
@@ -223,7 +224,7 @@ if tpm >= 0 then
   local wait = window_wait(KEYS[2], tpm, now)
   if wait then return {3, math.ceil(wait * 1000)} end
 end
-if slots >= 0 and not take_slot(KEYS[4], slots, ARGV[5], tonumber(ARGV[6]), now) then
+if slots >= 0 and not take_slot(KEYS[4], slots, ARGV[6], tonumber(ARGV[5]), now) then
   return {4, 1000}
 end
 if rpm >= 0 then
@@ -257,24 +258,46 @@ return 0
 class RedisCounters(Counters):
     """Counters shared by every process using the same Redis and ``prefix``: one script call
     to admit a request, one to settle it (batched with other requests' calls of the same
-    loop turn). Errors propagate (the redis-py ones): the caller decides between failing
-    open and closed."""
+    loop turn). Errors of ``admit`` propagate (the redis-py ones): the caller decides between
+    failing open and closed.
+
+    ``settle`` returns at once: its call is queued for the loop turn's pipeline and nobody
+    waits for its answer (the request's answer was already given; awaiting it only kept a
+    future and a task switch per request). Its failure is logged through ``outage``; what
+    it would have charged is then lost (the tokens and cost of the requests that ended
+    while Redis was away) and the concurrency slot comes back when its lease expires
+    (``lease_seconds``). ``Batcher.drain`` waits for the queued ones at shutdown."""
 
     def __init__(
-        self, batcher: Batcher, *, prefix: str = "polymux:", lease_seconds: float = 660.0
+        self,
+        batcher: Batcher,
+        *,
+        prefix: str = "polymux:",
+        lease_seconds: float = 660.0,
+        outage: Outage | None = None,
     ) -> None:
         self._prefix = prefix
         self._lease_seconds = lease_seconds
         self._admit = batcher.script(_ADMIT)
         self._settle = batcher.script(_SETTLE)
+        self._outage = outage or Outage()
+        self._periods: dict[str, tuple[float, str, float]] = {}  # unit -> since, name, ends
 
     def _key(self, key: str, what: str) -> str:
         # The braces make every counter of one key hash to one Redis Cluster slot.
         return f"{self._prefix}limits:{{{key}}}:{what}"
 
+    def _period(self, unit: Literal["day", "month"], now: float) -> tuple[str, float]:
+        """``period``, worked out once per day or month rather than twice a request."""
+        since, name, ends = self._periods.get(unit) or (math.inf, "", 0.0)
+        if not since <= now < ends:
+            name, ends = period(unit, now)
+            self._periods[unit] = (now, name, ends)
+        return name, ends
+
     async def admit(self, key: str, limits: KeyLimits) -> Lease | Refusal:
         now = time.time()
-        name, ends = period(limits.budget_period, now)
+        name, ends = self._period(limits.budget_period, now)
         lease = Lease(key, limits, _lease_id(), limits.concurrency is not None)
         answer = await self._admit(
             keys=[
@@ -288,10 +311,9 @@ class RedisCounters(Counters):
                 _arg(limits.tpm),
                 _arg(limits.budget),
                 _arg(limits.concurrency),
-                lease.id,
                 self._lease_seconds,
-                max(ends - now, 0.0),
             ],
+            varying=[lease.id, max(ends - now, 0.0)],
         )
         if int(answer[0]) == 0:
             return lease
@@ -303,24 +325,29 @@ class RedisCounters(Counters):
         lease.settled = True
         limits = lease.limits
         now = time.time()
-        name, ends = period(limits.budget_period, now)
+        name, ends = self._period(limits.budget_period, now)
         spend = spend_of(limits, tokens, cost) if limits.budget is not None else 0.0
         tpm_tokens = tokens if limits.tpm is not None else 0
         if not (tpm_tokens or spend or lease.holds_slot):
             return
-        await self._settle(
+        self._settle.send(
             keys=[
                 self._key(lease.key, "tpm"),
                 self._key(lease.key, f"budget:{name}"),
                 self._key(lease.key, "slots"),
             ],
-            args=[
+            args=[],
+            varying=[
                 tpm_tokens,
-                repr(spend),
+                spend,
                 lease.id if lease.holds_slot else "",
                 int(ends - now) + 86400,
             ],
+            failed=self._failed,
         )
+
+    def _failed(self, exc: BaseException) -> None:
+        self._outage.failed("limits", exc, "a request's tokens and cost were not counted")
 
 
 def _arg(limit: float | None) -> float:

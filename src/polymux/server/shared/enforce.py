@@ -35,10 +35,12 @@ class KeyLimiter:
         counters: Counters,
         *,
         on_error: Literal["open", "closed"] = "open",
+        outage: Outage | None = None,
     ) -> None:
         self.counters = counters
         self._on_error = on_error
-        self._outage = Outage()
+        #: Shared with the Redis counters, whose settlements report their own failures.
+        self._outage = outage or Outage()
 
     async def admit(self, key: str, limits: KeyLimits) -> Lease | None:
         """The request's lease, or None when served uncounted (counters unreachable, failing

@@ -150,7 +150,8 @@ class RedisHealthStore(HealthStore):
         try:
             await self._fail(
                 keys=[self._key(provider)],
-                args=[
+                args=[],
+                varying=[
                     int(rate_limited),
                     seconds,
                     local.failure_threshold,

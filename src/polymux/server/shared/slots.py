@@ -70,7 +70,7 @@ class RedisSlots:
         while True:
             try:
                 taken = await self._take(
-                    keys=[self._key], args=[self._limit, lease, self._lease_seconds]
+                    keys=[self._key], args=[], varying=[self._limit, lease, self._lease_seconds]
                 )
             except REDIS_ERRORS as exc:
                 self._outage.failed("upstream slots", exc, "limiting each process on its own")

@@ -10,7 +10,7 @@ from ...routing.health import HealthStore
 from ...routing.limits import ConcurrencyLimits, LimitsSpec
 from ..config import GatewayConfig
 from .cache import MemoryCache, RedisCache, ResponseCache
-from .connection import Batcher, connect
+from .connection import Batcher, Outage, connect
 from .counters import Counters, MemoryCounters, RedisCounters
 from .enforce import KeyLimiter
 from .health import RedisHealthStore
@@ -26,6 +26,8 @@ __all__ = ["SharedState", "shared_state"]
 class SharedState:
     #: The process's one Redis client (None: nothing shared).
     redis: Redis | None
+    #: Its pipelining of script calls, drained before the client closes.
+    batcher: Batcher | None
     limiter: KeyLimiter
     #: The response cache, when [cache] is configured.
     cache: ResponseCache | None
@@ -34,6 +36,8 @@ class SharedState:
     concurrency: LimitsSpec
 
     async def aclose(self) -> None:
+        if self.batcher is not None:  # settlements still queued are sent first
+            await self.batcher.drain()
         if self.redis is not None:
             await self.redis.aclose()
 
@@ -43,13 +47,14 @@ def shared_state(config: GatewayConfig) -> SharedState:
     batcher = Batcher(redis) if redis is not None else None
     prefix = config.redis_prefix
     counters: Counters = MemoryCounters()
+    outage = Outage()  # of the limits: admissions and settlements
     health: HealthStore | None = None
     by_name = {p.name: p.max_concurrency for p in config.providers if p.max_concurrency}
     concurrency: LimitsSpec = by_name or None
     if batcher is not None:
         # A request's slot outlives the longest it may take, then frees itself.
         lease = config.body_timeout + config.upstream_timeout + 60.0
-        counters = RedisCounters(batcher, prefix=prefix, lease_seconds=lease)
+        counters = RedisCounters(batcher, prefix=prefix, lease_seconds=lease, outage=outage)
         health = RedisHealthStore(batcher, prefix=prefix)
         if by_name:  # an upstream's max_concurrency holds across replicas
             slots = shared_slots(batcher, prefix=prefix, lease_seconds=lease)
@@ -63,8 +68,11 @@ def shared_state(config: GatewayConfig) -> SharedState:
         )
     return SharedState(
         redis=redis,
+        batcher=batcher,
         limiter=KeyLimiter(
-            counters, on_error="closed" if config.limits_on_redis_error == "closed" else "open"
+            counters,
+            on_error="closed" if config.limits_on_redis_error == "closed" else "open",
+            outage=outage,
         ),
         cache=cache,
         health=health,
