@@ -14,6 +14,7 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ...errors import ConfigurationError
@@ -131,11 +132,21 @@ class Script:
     ``keys`` and ``args`` are what repeats from call to call (a key's counter names, its
     limits): their encoding is kept, so the script must read numbers among them with
     ``tonumber`` (1 and 1.0 are one entry). ``varying`` are the call's own values (a lease
-    id, a time), appended to ARGV after ``args``."""
+    id, a time), appended to ARGV after ``args``.
 
-    def __init__(self, batcher: Batcher, source: str) -> None:
+    A script made with ``per_call`` (its keys and arguments per call) runs all its calls of
+    one loop turn as one ``EVALSHA``: its source defines a Lua function ``call(K, A)`` (K and
+    A: one call's keys and arguments) returning that call's answer; the calls run one after
+    the other inside the script, as atomic as separate calls would be."""
+
+    def __init__(
+        self, batcher: Batcher, source: str, per_call: tuple[int, int] | None = None
+    ) -> None:
+        if per_call is not None:
+            source += _MANY.format(keys=per_call[0], args=per_call[1])
         self.source = source
         self.sha = hashlib.sha1(source.encode()).hexdigest()
+        self.many = per_call is not None
         self._batcher = batcher
 
     def __call__(
@@ -155,6 +166,17 @@ class Script:
         self._batcher.send(self, keys, args, varying, failed)
 
 
+# A script that runs several calls: each call's keys and arguments are consecutive slices
+# of KEYS and ARGV; the answer is the list of the calls' answers.
+_MANY = """
+local answers = {{}}
+for i = 0, #KEYS / {keys} - 1 do
+  answers[i + 1] = call({{unpack(KEYS, i * {keys} + 1, i * {keys} + {keys})}},
+                        {{unpack(ARGV, i * {args} + 1, i * {args} + {args})}})
+end
+return answers
+"""
+
 #: What a script is called with: Redis takes every argument as a string.
 Arg = bytes | str | int | float
 
@@ -173,9 +195,17 @@ def _bulk(part: Arg) -> bytes:
     return b"$%d\r\n%s\r\n" % (len(data), data)
 
 
-#: A queued call: its script, the command in RESP, and who hears of its answer: a future its
-#: caller awaits, or (for calls sent without waiting) a function told of a failure.
-_Call = tuple[Script, bytes, "asyncio.Future[Any] | Callable[[BaseException], None]"]
+@dataclass(slots=True)
+class _Call:
+    """A queued call: its script, its keys and arguments in RESP, and who hears of its
+    answer: a future its caller awaits, or (sent without waiting) a function told of a
+    failure."""
+
+    script: Script
+    keys: bytes
+    argv: bytes
+    count: tuple[int, int]  # keys, arguments
+    to: asyncio.Future[Any] | Callable[[BaseException], None]
 
 
 class Batcher:
@@ -183,7 +213,10 @@ class Batcher:
 
     A busy gateway starts many requests in one loop turn: their calls share one write and
     one read of a pooled connection, each caller still awaiting its own answer, none waiting
-    longer than that one turn. (redis-py's asyncio client has no such automatic pipelining.)
+    longer than that one turn; the calls of a script made with ``per_call`` are even one
+    script call. (redis-py's asyncio client has no such automatic pipelining.) The calls of
+    one turn are concurrent: those of different scripts may run in another order than they
+    were made, those of one script never.
 
     The calls are packed here and written and read on one of the client's pooled
     connections, not through redis-py's ``Pipeline``, whose command packing and per-command
@@ -205,29 +238,39 @@ class Batcher:
         self._pending: list[_Call] = []
         self._flushing: set[asyncio.Task[None]] = set()
         self._unanswered = 0  # calls sent without waiting, queued or in flight
-        self._heads: dict[tuple[Arg, ...], bytes] = {}
+        self._kept: dict[tuple[Arg, ...], bytes] = {}
 
-    def script(self, source: str) -> Script:
-        return Script(self, source)
+    def script(self, source: str, per_call: tuple[int, int] | None = None) -> Script:
+        return Script(self, source, per_call)
 
-    def pack(
-        self, script: Script, keys: Sequence[Arg], args: Sequence[Arg], varying: Sequence[Arg]
-    ) -> bytes:
-        """``EVALSHA`` of ``script`` in the Redis protocol (RESP)."""
-        name = (script.sha, len(keys), *keys, *args)
-        head = self._heads.get(name)
-        if head is None:
-            if len(self._heads) >= self.MAX_KEPT:
-                self._heads.clear()
-            head = self._heads[name] = b"".join([b"$7\r\nEVALSHA\r\n", *map(_bulk, name)])
-        count = 3 + len(keys) + len(args) + len(varying)
-        return b"".join([b"*%d\r\n" % count, head, *map(_bulk, varying)])
+    def _encoded(self, parts: Sequence[Arg]) -> bytes:
+        name = tuple(parts)
+        data = self._kept.get(name)
+        if data is None:
+            if len(self._kept) >= self.MAX_KEPT:
+                self._kept.clear()
+            data = self._kept[name] = b"".join(map(_bulk, name))
+        return data
+
+    def _call(
+        self,
+        script: Script,
+        keys: Sequence[Arg],
+        args: Sequence[Arg],
+        varying: Sequence[Arg],
+        to: asyncio.Future[Any] | Callable[[BaseException], None],
+    ) -> None:
+        argv = self._encoded(args)
+        if varying:
+            argv += b"".join(map(_bulk, varying))
+        count = (len(keys), len(args) + len(varying))
+        self._queue(_Call(script, self._encoded(keys), argv, count, to))
 
     def call(
         self, script: Script, keys: Sequence[Arg], args: Sequence[Arg], varying: Sequence[Arg]
     ) -> Awaitable[Any]:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queue((script, self.pack(script, keys, args, varying), future))
+        self._call(script, keys, args, varying, future)
         return future
 
     def send(
@@ -242,7 +285,7 @@ class Batcher:
             failed(OverflowError(f"{self._unanswered} calls to Redis are still unanswered"))
             return
         self._unanswered += 1
-        self._queue((script, self.pack(script, keys, args, varying), failed))
+        self._call(script, keys, args, varying, failed)
 
     def _queue(self, call: _Call) -> None:
         if not self._pending:
@@ -258,40 +301,57 @@ class Batcher:
 
     async def _flush(self) -> None:
         batch, self._pending = self._pending, []
-        try:
-            results = await self._run(batch)
-        except BaseException as exc:  # every caller gets the error (REDIS_ERRORS: fall back)
-            results = [exc] * len(batch)
-            if not isinstance(exc, Exception):
-                self._answer(batch, results)
-                raise
-        self._answer(batch, results)
-
-    def _answer(self, batch: list[_Call], results: list[Any]) -> None:
-        for (_, _, to), result in zip(batch, results):
-            if not isinstance(to, asyncio.Future):
-                self._unanswered -= 1
-                if isinstance(result, BaseException):
-                    to(result)
-            elif to.done():  # its caller was cancelled
-                continue
-            elif isinstance(result, BaseException):
-                to.set_exception(result)
+        # One command per call, or per script made with ``per_call`` (its calls in order).
+        groups: list[list[_Call]] = []
+        many: dict[Script, list[_Call]] = {}
+        for call in batch:
+            if not call.script.many:
+                groups.append([call])
+            elif call.script in many:
+                many[call.script].append(call)
             else:
-                to.set_result(result)
+                groups.append(many.setdefault(call.script, [call]))
+        try:
+            answers = await self._run(groups)
+        except BaseException as exc:  # every caller gets the error (REDIS_ERRORS: fall back)
+            answers = [exc] * len(groups)
+            if not isinstance(exc, Exception):
+                self._answer(groups, answers)
+                raise
+        self._answer(groups, answers)
 
-    async def _run(self, batch: list[_Call]) -> list[Any]:
+    def _answer(self, groups: list[list[_Call]], answers: list[Any]) -> None:
+        for group, answer in zip(groups, answers):
+            if group[0].script.many and not isinstance(answer, BaseException):
+                results = answer
+            else:
+                results = [answer] * len(group)
+            for call, result in zip(group, results):
+                to = call.to
+                if not isinstance(to, asyncio.Future):
+                    self._unanswered -= 1
+                    if isinstance(result, BaseException):
+                        to(result)
+                elif to.done():  # its caller was cancelled
+                    continue
+                elif isinstance(result, BaseException):
+                    to.set_exception(result)
+                else:
+                    to.set_result(result)
+
+    async def _run(self, groups: list[list[_Call]]) -> list[Any]:
         from redis.exceptions import NoScriptError
 
-        results = await self._exchange([command for _, command, _ in batch])
-        missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
+        commands = [_command(group) for group in groups]
+        answers = await self._exchange(commands)
+        missing = [i for i, r in enumerate(answers) if isinstance(r, NoScriptError)]
         if missing:  # a restarted (or flushed) Redis: load the scripts, run those calls again
-            for source in {batch[i][0].source for i in missing}:
+            for source in {groups[i][0].script.source for i in missing}:
                 await self.client.script_load(source)
-            again = [batch[i][1] for i in missing]
-            for i, result in zip(missing, await self._exchange(again)):
-                results[i] = result
-        return results
+            again = await self._exchange([commands[i] for i in missing])
+            for i, answer in zip(missing, again):
+                answers[i] = answer
+        return answers
 
     async def _exchange(self, commands: list[bytes]) -> list[Any]:
         """Write the commands at once on one pooled connection, read their replies (an error
@@ -312,3 +372,19 @@ class Batcher:
             return replies
         finally:
             await pool.release(connection)
+
+
+def _command(group: list[_Call]) -> bytes:
+    """``EVALSHA`` of the group's script with the calls' keys and arguments, in RESP."""
+    keys = sum(call.count[0] for call in group)
+    args = sum(call.count[1] for call in group)
+    sha = group[0].script.sha.encode()
+    return b"".join(
+        [
+            b"*%d\r\n$7\r\nEVALSHA\r\n" % (3 + keys + args),
+            _bulk(sha),
+            _bulk(keys),
+            *[call.keys for call in group],
+            *[call.argv for call in group],
+        ]
+    )

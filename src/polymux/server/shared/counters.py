@@ -202,55 +202,59 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 """
 
-# KEYS: rpm, tpm, budget, slots. ARGV: rpm, tpm, budget, concurrency (-1: none), lease
-# seconds, lease id, seconds until the budget period ends.
-# Returns {0} when admitted, else {limit index (1 budget, 2 rpm, 3 tpm, 4 concurrency),
+# K: rpm, tpm, budget, slots. A: rpm, tpm, budget, concurrency (-1: none), lease seconds,
+# lease id, seconds until the budget period ends.
+# Answers {0} when admitted, else {limit index (1 budget, 2 rpm, 3 tpm, 4 concurrency),
 # milliseconds to wait}.
 _ADMIT = (
     SLOT_LUA
     + _WINDOW_LUA
     + """
-local rpm, tpm, budget, slots = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]),
-  tonumber(ARGV[4])
-if budget >= 0 then
-  local spent = tonumber(redis.call('GET', KEYS[3]) or '0')
-  if spent >= budget then return {1, math.ceil(tonumber(ARGV[7]) * 1000)} end
+local function call(K, A)
+  local rpm, tpm, budget, slots = tonumber(A[1]), tonumber(A[2]), tonumber(A[3]),
+    tonumber(A[4])
+  if budget >= 0 then
+    local spent = tonumber(redis.call('GET', K[3]) or '0')
+    if spent >= budget then return {1, math.ceil(tonumber(A[7]) * 1000)} end
+  end
+  if rpm >= 0 then
+    local wait = window_wait(K[1], rpm, now)
+    if wait then return {2, math.ceil(wait * 1000)} end
+  end
+  if tpm >= 0 then
+    local wait = window_wait(K[2], tpm, now)
+    if wait then return {3, math.ceil(wait * 1000)} end
+  end
+  if slots >= 0 and not take_slot(K[4], slots, A[6], tonumber(A[5]), now) then
+    return {4, 1000}
+  end
+  if rpm >= 0 then
+    redis.call('HINCRBY', K[1], math.floor(now), 1)
+    redis.call('EXPIRE', K[1], 61)
+  end
+  return {0}
 end
-if rpm >= 0 then
-  local wait = window_wait(KEYS[1], rpm, now)
-  if wait then return {2, math.ceil(wait * 1000)} end
-end
-if tpm >= 0 then
-  local wait = window_wait(KEYS[2], tpm, now)
-  if wait then return {3, math.ceil(wait * 1000)} end
-end
-if slots >= 0 and not take_slot(KEYS[4], slots, ARGV[6], tonumber(ARGV[5]), now) then
-  return {4, 1000}
-end
-if rpm >= 0 then
-  redis.call('HINCRBY', KEYS[1], math.floor(now), 1)
-  redis.call('EXPIRE', KEYS[1], 61)
-end
-return {0}
 """
 )
 
-# KEYS: tpm, budget, slots. ARGV: tokens (0: none), spend (0: none), lease id ('' : none),
+# K: tpm, budget, slots. A: tokens (0: none), spend (0: none), lease id ('' : none),
 # seconds the budget key lives (its period's end, plus a day of slack).
 _SETTLE = (
     _WINDOW_LUA
     + """
-if ARGV[3] ~= '' then redis.call('ZREM', KEYS[3], ARGV[3]) end
-local tokens = tonumber(ARGV[1])
-if tokens > 0 then
-  redis.call('HINCRBY', KEYS[1], math.floor(now), tokens)
-  redis.call('EXPIRE', KEYS[1], 61)
+local function call(K, A)
+  if A[3] ~= '' then redis.call('ZREM', K[3], A[3]) end
+  local tokens = tonumber(A[1])
+  if tokens > 0 then
+    redis.call('HINCRBY', K[1], math.floor(now), tokens)
+    redis.call('EXPIRE', K[1], 61)
+  end
+  if tonumber(A[2]) > 0 then
+    redis.call('INCRBYFLOAT', K[2], A[2])
+    redis.call('EXPIRE', K[2], tonumber(A[4]))
+  end
+  return 0
 end
-if tonumber(ARGV[2]) > 0 then
-  redis.call('INCRBYFLOAT', KEYS[2], ARGV[2])
-  redis.call('EXPIRE', KEYS[2], tonumber(ARGV[4]))
-end
-return 0
 """
 )
 
@@ -278,8 +282,9 @@ class RedisCounters(Counters):
     ) -> None:
         self._prefix = prefix
         self._lease_seconds = lease_seconds
-        self._admit = batcher.script(_ADMIT)
-        self._settle = batcher.script(_SETTLE)
+        # All admissions of a loop turn are one script call, and all settlements another.
+        self._admit = batcher.script(_ADMIT, per_call=(4, 7))
+        self._settle = batcher.script(_SETTLE, per_call=(3, 4))
         self._outage = outage or Outage()
         self._periods: dict[str, tuple[float, str, float]] = {}  # unit -> since, name, ends
 
