@@ -177,7 +177,9 @@ async def counters(request: pytest.FixtureRequest) -> AsyncIterator[Counters]:
         return
     server: RedisServer = request.getfixturevalue("redis_server")
     client = connect(server.url)
-    yield RedisCounters(Batcher(client), prefix=prefix())
+    batcher = Batcher(client)
+    yield RedisCounters(batcher, prefix=prefix())
+    await batcher.aclose()
     await client.aclose()
 
 

@@ -230,6 +230,8 @@ class Batcher:
     """
 
     MAX_UNANSWERED = 10_000
+    #: Connections kept between batches.
+    KEEP = 4
     #: Encoded repeating parts of calls kept (then forgotten all at once and kept anew).
     MAX_KEPT = 4096
 
@@ -238,18 +240,20 @@ class Batcher:
         self._pending: list[_Call] = []
         self._flushing: set[asyncio.Task[None]] = set()
         self._unanswered = 0  # calls sent without waiting, queued or in flight
-        self._kept: dict[tuple[Arg, ...], bytes] = {}
+        self._encodings: dict[tuple[Arg, ...], bytes] = {}
+        self._kept_connections: list[Any] = []
+        self._closed = False
 
     def script(self, source: str, per_call: tuple[int, int] | None = None) -> Script:
         return Script(self, source, per_call)
 
     def _encoded(self, parts: Sequence[Arg]) -> bytes:
         name = tuple(parts)
-        data = self._kept.get(name)
+        data = self._encodings.get(name)
         if data is None:
-            if len(self._kept) >= self.MAX_KEPT:
-                self._kept.clear()
-            data = self._kept[name] = b"".join(map(_bulk, name))
+            if len(self._encodings) >= self.MAX_KEPT:
+                self._encodings.clear()
+            data = self._encodings[name] = b"".join(map(_bulk, name))
         return data
 
     def _call(
@@ -346,32 +350,76 @@ class Batcher:
         answers = await self._exchange(commands)
         missing = [i for i, r in enumerate(answers) if isinstance(r, NoScriptError)]
         if missing:  # a restarted (or flushed) Redis: load the scripts, run those calls again
-            for source in {groups[i][0].script.source for i in missing}:
-                await self.client.script_load(source)
-            again = await self._exchange([commands[i] for i in missing])
-            for i, answer in zip(missing, again):
+            sources = sorted({groups[i][0].script.source for i in missing})
+            loads = [_resp([b"SCRIPT", b"LOAD", source]) for source in sources]
+            again = await self._exchange([*loads, *(commands[i] for i in missing)])
+            for i, answer in zip(missing, again[len(loads) :]):
                 answers[i] = answer
         return answers
 
     async def _exchange(self, commands: list[bytes]) -> list[Any]:
-        """Write the commands at once on one pooled connection, read their replies (an error
-        reply is its exception, in its place). A connection that failed midway is closed by
-        redis-py, so the pool opens a fresh one next time."""
-        from redis.exceptions import ResponseError
+        """Write the commands at once on one connection, read their replies (an error reply
+        is its exception, in its place).
 
-        pool = self.client.connection_pool
-        connection = await pool.get_connection()  # type: ignore[no-untyped-call]
-        try:
-            await connection.send_packed_command(b"".join(commands))
-            replies: list[Any] = []
-            for _ in commands:
-                try:
-                    replies.append(await connection.read_response())
-                except ResponseError as exc:  # this call's error; the connection is fine
-                    replies.append(exc)
+        The connection is taken from the client's pool and kept for the next batch (up to
+        ``KEEP`` of them, for batches in flight at once), which saves the pool's bookkeeping
+        per batch. One that fails is closed by redis-py (it reconnects on its next use) and
+        goes back to the pool. A connection that was open and turns out closed by the server
+        (a restarted Redis) is tried once more on a new one, as redis-py's own commands do."""
+        from redis.exceptions import ConnectionError
+
+        data = b"".join(commands)
+        for last in (False, True):
+            connection = await self._connection()
+            was_open = connection.is_connected
+            try:
+                replies = await _replies(connection, data, len(commands))
+            except ConnectionError:
+                await self.client.connection_pool.release(connection)
+                if last or not was_open:
+                    raise
+                continue
+            except BaseException:
+                await self.client.connection_pool.release(connection)
+                raise
+            if len(self._kept_connections) < self.KEEP and not self._closed:
+                self._kept_connections.append(connection)
+            else:
+                await self.client.connection_pool.release(connection)
             return replies
-        finally:
-            await pool.release(connection)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _connection(self) -> Any:
+        if self._kept_connections:
+            return self._kept_connections.pop()
+        return await self.client.connection_pool.get_connection()  # type: ignore[no-untyped-call]
+
+    async def aclose(self) -> None:
+        """Wait for every queued call (settlements too) and give the kept connections back
+        to the pool: before closing the client."""
+        await self.drain()
+        self._closed = True
+        pool = self.client.connection_pool
+        while self._kept_connections:
+            await pool.release(self._kept_connections.pop())
+
+
+async def _replies(connection: Any, data: bytes, count: int) -> list[Any]:
+    from redis.exceptions import ResponseError
+
+    await connection.send_packed_command(data)
+    replies: list[Any] = []
+    for _ in range(count):
+        try:
+            replies.append(await connection.read_response())
+        except ResponseError as exc:  # this call's error; the connection is fine
+            replies.append(exc)
+    return replies
+
+
+def _resp(parts: Sequence[Arg]) -> bytes:
+    """A command in the Redis protocol (RESP)."""
+    return b"*%d\r\n%s" % (len(parts), b"".join(map(_bulk, parts)))
 
 
 def _command(group: list[_Call]) -> bytes:

@@ -44,6 +44,9 @@ return 0
 """
 )
 
+# KEYS: the provider's leases. ARGV: the lease id.
+_GIVE_BACK = "redis.call('ZREM', KEYS[1], ARGV[1]) return 0"
+
 #: Seconds between two tries for a slot (with up to as much again at random, so waiting
 #: replicas do not ask in step).
 POLL = 0.02
@@ -55,15 +58,14 @@ class RedisSlots:
     def __init__(
         self, batcher: Batcher, key: str, limit: int, *, lease_seconds: float, outage: Outage
     ) -> None:
-        self._client = batcher.client
         self._key = key
         self._limit = limit
         self._lease_seconds = lease_seconds
         self._take = batcher.script(_TAKE)
+        self._give_back = batcher.script(_GIVE_BACK)
         self._outage = outage
         self._local = asyncio.Semaphore(limit)  # while Redis is away
         self._held: list[str | None] = []  # lease ids this process holds (None: local)
-        self._releasing: set[asyncio.Task[None]] = set()
 
     async def acquire(self) -> bool:
         lease = secrets.token_hex(8)
@@ -88,15 +90,10 @@ class RedisSlots:
         if lease is None:
             self._local.release()
             return
-        task = asyncio.get_running_loop().create_task(self._give_back(lease))
-        self._releasing.add(task)
-        task.add_done_callback(self._releasing.discard)
+        self._give_back.send(keys=[self._key], args=[], varying=[lease], failed=self._not_given)
 
-    async def _give_back(self, lease: str) -> None:
-        try:
-            await self._client.zrem(self._key, lease)
-        except REDIS_ERRORS as exc:  # the lease expires on its own
-            self._outage.failed("upstream slots", exc, "a slot is given back when it expires")
+    def _not_given(self, exc: BaseException) -> None:  # the lease expires on its own
+        self._outage.failed("upstream slots", exc, "a slot is given back when it expires")
 
     async def __aenter__(self) -> None:
         await self.acquire()

@@ -37,7 +37,7 @@ class SharedState:
 
     async def aclose(self) -> None:
         if self.batcher is not None:  # settlements still queued are sent first
-            await self.batcher.drain()
+            await self.batcher.aclose()
         if self.redis is not None:
             await self.redis.aclose()
 
