@@ -105,8 +105,7 @@ async def test_a_settlement_redis_did_not_take_is_logged(
     await client.aclose()
     logged = [r.getMessage() for r in caplog.records]
     assert any(
-        "Redis unreachable (limits" in m and "tokens and cost were not counted" in m
-        for m in logged
+        "Redis unreachable (limits" in m and "tokens and cost were not counted" in m for m in logged
     )
 
 
