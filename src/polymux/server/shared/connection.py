@@ -326,10 +326,12 @@ class Batcher:
 
     def _answer(self, groups: list[list[_Call]], answers: list[Any]) -> None:
         for group, answer in zip(groups, answers):
-            if group[0].script.many and not isinstance(answer, BaseException):
-                results = answer
-            else:
+            if not group[0].script.many or isinstance(answer, BaseException):
                 results = [answer] * len(group)
+            elif isinstance(answer, list) and len(answer) == len(group):
+                results = answer
+            else:  # never from our scripts; no caller is left waiting if it were
+                results = [_malformed(answer)] * len(group)
             for call, result in zip(group, results):
                 to = call.to
                 if not isinstance(to, asyncio.Future):
@@ -415,6 +417,12 @@ async def _replies(connection: Any, data: bytes, count: int) -> list[Any]:
         except ResponseError as exc:  # this call's error; the connection is fine
             replies.append(exc)
     return replies
+
+
+def _malformed(answer: Any) -> BaseException:
+    from redis.exceptions import ResponseError
+
+    return ResponseError(f"a batched script answered {type(answer).__name__}, not one per call")
 
 
 def _resp(parts: Sequence[Arg]) -> bytes:
