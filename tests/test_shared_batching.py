@@ -134,3 +134,19 @@ async def test_scripts_redis_lost_are_loaded_again(batcher: Batcher) -> None:
     await batcher.client.script_flush()  # as a restarted Redis without its scripts
     answers = await asyncio.gather(*(counters.admit("k", limits) for _ in range(2)))
     assert [type(a) for a in answers] == [Lease, Refusal]
+
+
+async def test_the_first_call_after_a_redis_restart_succeeds(outage: RedisServer) -> None:
+    # The batcher's kept connection was closed by the old server: the call is tried once
+    # more on a new connection (and the scripts loaded again), not failed.
+    client = connect(outage.url)
+    batcher = Batcher(client)
+    counters = RedisCounters(batcher, prefix=prefix())
+    try:
+        assert isinstance(await counters.admit("k", KeyLimits(rpm=5)), Lease)
+        outage.stop()
+        outage.start()
+        assert isinstance(await counters.admit("k", KeyLimits(rpm=5)), Lease)
+    finally:
+        await batcher.aclose()
+        await client.aclose()
