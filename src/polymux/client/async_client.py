@@ -408,15 +408,25 @@ class Completions(G4FCompletions):
             keep = params.pop(KEEP_CONVERSATION, REQUIRED)
         else:
             keep = REQUIRED
-        request = build_chat_request(model, messages, stream, params, client.options)
-        spec = params.get("provider")
-        providers = client._chat_providers(spec, request)
-        routing = client._routing if spec is None else client._routing_for(spec)
+        request, providers, routing = self.prepare(model, messages, stream, params)
         if stream:
             return AsyncChatStream(client._chunks(providers, request, routing))
         if keep is not REQUIRED:
             return with_conversation(client._complete(providers, request, routing), keep)
         return client._complete(providers, request, routing)
+
+    def prepare(
+        self, model: Any, messages: Any, stream: Any, params: Mapping[str, Any]
+    ) -> tuple[ChatRequest, list[Provider], RoutingOptions | None]:
+        """What ``create`` checks and decides before sending anything: the request, the
+        providers that can serve it (refusals raised here) and the routing options. The
+        gateway's same-dialect relay (server/chat_relay.py) starts from the same."""
+        client = self._client
+        request = build_chat_request(model, messages, stream, params, client.options)
+        spec = params.get("provider")
+        providers = client._chat_providers(spec, request)
+        routing = client._routing if spec is None else client._routing_for(spec)
+        return request, providers, routing
 
     def parse(
         self, *, model: str = "", messages: Any, response_format: Any, **params: Any

@@ -53,19 +53,32 @@ _OPEN = Capabilities(
 def _chunk_events(data: str, state: StreamState, provider: str) -> list[ChatEvent]:
     """One SSE data field -> its events; anything but a well-formed chunk object is a
     validation error (typed errors the host sent inside the chunk pass through)."""
+    chunk = chat_chunk(data, provider)
+    try:
+        return chunk_events(chunk, state, provider)
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise chunk_shape_error(exc, data, provider) from exc
+
+
+def chat_chunk(data: str, provider: str) -> dict[str, Any]:
+    """One SSE data field of a chat stream as its chunk object (the client's translation and
+    the gateway's relay read it alike); anything but a JSON object is a validation error."""
     try:
         chunk = _loads(data)
-        if type(chunk) is not dict:
-            raise TypeError(f"expected an object, got {type(chunk).__name__}")
-        return chunk_events(chunk, state, provider)
     except orjson.JSONDecodeError as exc:
         raise APIResponseValidationError(
             f"malformed JSON in the stream: {quoted(data)}", provider=provider
         ) from exc
-    except (AttributeError, TypeError, ValueError) as exc:
-        raise APIResponseValidationError(
-            f"a stream chunk of an unexpected shape ({exc}): {quoted(data)}", provider=provider
-        ) from exc
+    if type(chunk) is not dict:
+        wrong = TypeError(f"expected an object, got {type(chunk).__name__}")
+        raise chunk_shape_error(wrong, data, provider)
+    return chunk
+
+
+def chunk_shape_error(exc: Exception, data: str, provider: str) -> APIResponseValidationError:
+    return APIResponseValidationError(
+        f"a stream chunk of an unexpected shape ({exc}): {quoted(data)}", provider=provider
+    )
 
 
 _loads = orjson.loads
@@ -188,10 +201,40 @@ class OpenAICompatible(Provider):
         return self.serves_speech
 
     # -- chat --------------------------------------------------------------------------------
-    async def stream_chat(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
-        body = build_chat_body(request, self.quirks, stream=True)
+    def chat_request(self, request: ChatRequest, *, stream: bool) -> HttpRequest:
+        """``POST /chat/completions`` for this call on this host: what ``stream_chat`` and
+        ``complete_chat`` send, and what the gateway's same-dialect relay sends."""
+        body = build_chat_body(request, self.quirks, stream=stream)
         http = self._http("POST", "chat/completions", request.options, body, request.model)
-        http.headers["Accept"] = "text/event-stream"  # strict hosts answer JSON otherwise
+        if stream:
+            http.headers["Accept"] = "text/event-stream"  # strict hosts answer JSON otherwise
+        return http
+
+    def chat_answer(self, payload: Any, http: HttpRequest) -> dict[str, Any]:
+        """A whole chat answer's JSON, checked: an object, and no error inside it (the
+        error it holds is raised, the request's credentials redacted from it)."""
+        if not isinstance(payload, dict):
+            raise APIResponseValidationError(
+                "expected a chat.completion object", provider=self.name
+            )
+        if "error" in payload:  # credentials are looked up only for an answer holding one
+            error = embedded_error(payload, self.name, credential_values(http.headers))
+            if error is not None:
+                raise error
+        return payload
+
+    def unfinished_stream(self, decoder: SSEDecoder, secrets: tuple[str, ...]) -> Exception:
+        """The error of a chat stream that ended without [DONE] or a finish_reason."""
+        error = stray_error(decoder.stray, self.name, secrets)
+        if error is not None:  # the failure the host wrote outside the SSE framing
+            return error
+        return APIResponseValidationError(
+            "the stream ended without [DONE] or a finish_reason: the answer may be cut short",
+            provider=self.name,
+        )
+
+    async def stream_chat(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
+        http = self.chat_request(request, stream=True)
         state = StreamState(credential_values(http.headers))
         decoder = SSEDecoder()
         name = self.name
@@ -208,27 +251,14 @@ class OpenAICompatible(Provider):
                 for item in _chunk_events(event.data, state, name):
                     yield item
         if not state.finished:
-            error = stray_error(decoder.stray, name, state.secrets)
-            if error is not None:  # the failure the host wrote outside the SSE framing
-                raise error
-            raise APIResponseValidationError(
-                "the stream ended without [DONE] or a finish_reason: the answer may be cut short",
-                provider=name,
-            )
+            raise self.unfinished_stream(decoder, state.secrets)
 
     async def complete_chat(self, request: ChatRequest) -> Sequence[ChatEvent]:
-        body = build_chat_body(request, self.quirks, stream=False)
-        http = self._http("POST", "chat/completions", request.options, body, request.model)
+        http = self.chat_request(request, stream=False)
         response = await require_transport(request.options.transport).request(http)
-        payload = response.json()
-        if not isinstance(payload, dict):
-            raise APIResponseValidationError(
-                "expected a chat.completion object", provider=self.name
-            )
+        payload = self.chat_answer(response.json(), http)
         try:
-            # The request's credentials are looked up only for an answer that holds an error.
-            secrets = credential_values(http.headers) if "error" in payload else ()
-            return completion_events(payload, self.name, secrets)
+            return completion_events(payload, self.name)
         except (AttributeError, TypeError, ValueError) as exc:
             raise APIResponseValidationError(
                 f"a chat.completion of an unexpected shape: {exc}", provider=self.name

@@ -163,7 +163,7 @@ class Router:
 
         def open_answer(provider: Provider, deadline: float | None) -> Awaitable[Selection]:
             return self._open(
-                provider, self._request_for(provider, request, deadline), require_content
+                provider, self.request_for(provider, request, deadline), require_content
             )
 
         return self.first(
@@ -342,7 +342,7 @@ class Router:
         sem = self.limits.semaphore(provider.name) if self._limited else None
         return sem if sem is not None else nullcontext()
 
-    def _request_for(
+    def request_for(
         self, provider: Provider, request: ChatRequest, deadline: float | None
     ) -> ChatRequest:
         model = self.model_for(provider, request.model)

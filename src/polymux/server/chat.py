@@ -26,6 +26,7 @@ from ..types._record import json_bytes
 from ..types.chat import ChatCompletion, ChatCompletionChunk, CompletionUsage
 from ..types.request import BODY_FIELDS
 from .asgi import until_disconnect
+from .chat_relay import DONE, SSE_HEADERS, on_the_wire, relay, relays
 from .errormap import SHUTDOWN_MESSAGE, error_body, map_error
 from .limits import check_chat, passed_through
 from .shared.cache import CACHE_HEADER
@@ -33,7 +34,7 @@ from .shared.cache import CACHE_HEADER
 if TYPE_CHECKING:
     from .app import Call, Gateway
 
-__all__ = ["handle"]
+__all__ = ["SSE_HEADERS", "handle"]
 
 log = logging.getLogger("polymux.server")
 
@@ -42,12 +43,7 @@ _PARAMS = (*BODY_FIELDS, "stream_options")
 _HANDLED = frozenset({"model", "messages", "stream", *_PARAMS})
 _STRING_PARAMS = ("user", "reasoning_effort")
 
-SSE_HEADERS = [
-    (b"content-type", b"text/event-stream; charset=utf-8"),
-    (b"cache-control", b"no-cache"),
-    (b"x-accel-buffering", b"no"),  # nginx in front: do not buffer the stream
-]
-_DONE = b"data: [DONE]\n\n"
+_DONE = DONE
 
 
 def _params(body: dict[str, Any], allowed: Collection[str]) -> dict[str, Any]:
@@ -64,7 +60,8 @@ def _params(body: dict[str, Any], allowed: Collection[str]) -> dict[str, Any]:
     return params
 
 
-def _create(gateway: Gateway, body: dict[str, Any], stream: bool) -> Any:
+def _arguments(gateway: Gateway, body: dict[str, Any], stream: bool) -> dict[str, Any]:
+    """The keyword arguments of ``chat.completions.create`` for this body."""
     model = body.get("model")
     if model is not None and not isinstance(model, str):
         raise InvalidRequestError(f"model must be a string, got {type(model).__name__}")
@@ -74,19 +71,54 @@ def _create(gateway: Gateway, body: dict[str, Any], stream: bool) -> Any:
         # Usage is always asked for, so the log has tokens; it reaches the caller only if
         # the caller asked for it too.
         params["stream_options"] = {**(params.get("stream_options") or {}), "include_usage": True}
+    params["provider"] = route.providers
+    return {"model": route.model, "messages": body.get("messages"), "stream": stream, **params}
+
+
+def _create(gateway: Gateway, body: dict[str, Any], stream: bool) -> Any:
+    """``chat.completions.create`` for this body (its stream, or its awaitable answer)."""
+    return _call(gateway, _arguments(gateway, body, stream))
+
+
+def _call(gateway: Gateway, arguments: dict[str, Any]) -> Any:
     try:
-        return gateway.client.chat.completions.create(
-            model=route.model,
-            messages=body.get("messages"),
-            stream=stream,
-            provider=route.providers,
-            **params,
+        return gateway.client.chat.completions.create(**arguments)
+    except (TypeError, KeyError, AttributeError, IndexError) as exc:
+        raise _unchecked(exc) from exc
+
+
+def _unchecked(exc: Exception) -> InvalidRequestError:
+    # create() only checks input before awaiting anything, so whatever it raises there
+    # was caused by the body; a shape its checks missed is still a 400, not a 500.
+    log.warning("chat body not caught by validation: %s: %s", type(exc).__name__, exc)
+    return InvalidRequestError(f"invalid request: {exc}")
+
+
+async def _relayed(
+    gateway: Gateway, call: Call, arguments: dict[str, Any], body: dict[str, Any], cached: Any
+) -> bool:
+    """Answer through the same-dialect relay (chat_relay.py) if the call allows it."""
+    if not all(map(on_the_wire, arguments["provider"])):
+        return False
+    params = dict(arguments)
+    model, messages, stream = params.pop("model"), params.pop("messages"), params.pop("stream")
+    try:
+        request, providers, routing = gateway.client.chat.completions.prepare(
+            model, messages, stream, params
         )
     except (TypeError, KeyError, AttributeError, IndexError) as exc:
-        # create() only checks input before awaiting anything, so whatever it raises here
-        # was caused by the body; a shape its checks missed is still a 400, not a 500.
-        log.warning("chat body not caught by validation: %s: %s", type(exc).__name__, exc)
-        raise InvalidRequestError(f"invalid request: {exc}") from exc
+        raise _unchecked(exc) from exc
+    if not relays(request, providers, routing):
+        return False
+    await relay(
+        gateway, call, request, providers, routing, wants_usage=_wants_usage(body), cached=cached
+    )
+    return True
+
+
+def _wants_usage(body: dict[str, Any]) -> bool:
+    options = body.get("stream_options")
+    return isinstance(options, dict) and bool(options.get("include_usage"))
 
 
 def _usage(call: Call, usage: CompletionUsage | None) -> None:
@@ -120,7 +152,10 @@ async def handle(gateway: Gateway, call: Call) -> None:
     cached = None if stream or gateway.cache is None else gateway.cache.wanted(call, body)
     if cached is not None and await _send_cached(gateway, call, cached):
         return
-    result = _create(gateway, body, stream)
+    arguments = _arguments(gateway, body, stream)
+    if gateway.config.relay_chat and await _relayed(gateway, call, arguments, body, cached):
+        return
+    result = _call(gateway, arguments)
     if stream:
         await until_disconnect(call.receive, _stream(gateway, call, result, body))
         return
@@ -164,9 +199,7 @@ async def _send_cached(gateway: Gateway, call: Call, name: str) -> bool:
 async def _stream(
     gateway: Gateway, call: Call, stream: AsyncChatStream, body: dict[str, Any]
 ) -> None:
-    wants_usage = isinstance(body.get("stream_options"), dict) and bool(
-        body["stream_options"].get("include_usage")
-    )
+    wants_usage = _wants_usage(body)
     send = call.send
     record = call.record
     dumps = orjson.dumps

@@ -43,6 +43,7 @@ _SERVER_KEYS = {
     "public_url",
     "cors_origins",
     "log_content",
+    "relay_chat",
     "database",
     "shutdown_timeout",
     "allow_unauthenticated",
@@ -125,6 +126,9 @@ class GatewayConfig:
     public_url: str | None = None
     cors_origins: tuple[str, ...] = ()
     log_content: bool = False
+    #: ``/v1/chat/completions`` to OpenAI-wire hosts relays the host's answer (chat_relay.py)
+    #: instead of translating and folding it; false: every answer takes the general path.
+    relay_chat: bool = True
     database: Path | None = None
     shutdown_timeout: float = 30.0
     allow_unauthenticated: bool = False
@@ -447,6 +451,7 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path | None = None) -> Ga
         ("public_url", str),
         ("admin_key_env", str),
         ("log_content", bool),
+        ("relay_chat", bool),
         ("allow_unauthenticated", bool),
         ("shutdown_timeout", (int, float)),
         ("upstream_timeout", (int, float)),

@@ -1,0 +1,351 @@
+"""``/v1/chat/completions`` relayed in its own dialect: when every provider of a route speaks
+OpenAI's chat wire itself (``OpenAICompatible``: OpenAI, Azure and the hosts of vendors.py,
+with the chat methods it defines), the upstream's answer goes to the caller as the host
+wrote it, without the client's translation into events, its fold and its records.
+
+The request is the client's own: ``chat.completions.prepare`` checks the body and picks the
+providers (an unsupported capability is the same typed 400), ``Router.request_for`` maps the
+model and splits the deadline, ``OpenAICompatible.chat_request`` builds what the host is
+sent, and ``Router.first`` / ``settle`` is the one fallback loop. Of the answer, each JSON
+object is parsed once (orjson, in C) for what the gateway needs from it: the usage row's
+tokens, an error the host put inside a 200 answer or a stream, whether the stream finished,
+the text for ``log_content``. Each is sent on with one field added, ``provider`` (the
+general path names the provider on every answer and chunk too); the usage chunk, always
+asked of the host, reaches the caller only if it asked for it.
+
+What the client would do differently stays on the general path (``chat.py``): a provider
+that is not on the OpenAI wire or redefines its chat methods, ``stop`` sequences (the fold
+enforces them itself), hedged routing. Differences the relay keeps on purpose (the host's
+extra fields reach the caller; the client's normalizations are not applied) are listed in
+tests/test_chat_relay.py, which sends the same traffic through both paths.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from ..errors import EmptyResponseError
+from ..providers.base import Provider
+from ..providers.openai import OpenAICompatible, chat_chunk, chunk_shape_error
+from ..routing.policy import RoutingOptions
+from ..transport.base import ByteStream, require_transport
+from ..transport.errors import embedded_error
+from ..transport.redact import credential_values
+from ..transport.sse import SSEDecoder
+from ..types.request import ChatRequest
+from .asgi import until_disconnect
+from .errormap import SHUTDOWN_MESSAGE, error_body
+from .shared.cache import CACHE_HEADER
+
+if TYPE_CHECKING:
+    from .app import Call, Gateway
+    from .store import UsageRecord
+
+__all__ = ["DONE", "SSE_HEADERS", "on_the_wire", "relay", "relays"]
+
+SSE_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),  # nginx in front: do not buffer the stream
+]
+DONE = b"data: [DONE]\n\n"
+
+_OWN = (
+    OpenAICompatible.chat_request,
+    OpenAICompatible.stream_chat,
+    OpenAICompatible.complete_chat,
+)
+#: Delta fields that are content (the general path's ``is_content``): a fallback group
+#: commits to a provider once one of them arrives, not before.
+_CONTENT = ("content", "reasoning_content", "reasoning", "refusal", "tool_calls")
+
+
+def on_the_wire(provider: Provider) -> bool:
+    """Whether the provider sends chat as ``OpenAICompatible`` does, unchanged."""
+    if not isinstance(provider, OpenAICompatible):
+        return False
+    cls = type(provider)
+    return (cls.chat_request, cls.stream_chat, cls.complete_chat) == _OWN
+
+
+def relays(request: ChatRequest, providers: list[Provider], routing: RoutingOptions | None) -> bool:
+    """Whether this call can be relayed: every provider on the OpenAI chat wire and nothing
+    asked that the client does itself."""
+    if request.stop is not None:  # the fold cuts the answer at a stop sequence itself
+        return False
+    if len(providers) > 1 and routing is not None and routing.hedge_after is not None:
+        return False
+    return all(map(on_the_wire, providers))
+
+
+def usage_into(record: UsageRecord, usage: Any) -> None:
+    """An OpenAI ``usage`` object's tokens into the usage row."""
+    if not isinstance(usage, Mapping):
+        return
+    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    if type(prompt) is int:
+        record.prompt_tokens = prompt
+    if type(completion) is int:
+        record.completion_tokens = completion
+    total = usage.get("total_tokens")
+    if type(total) is int:
+        record.total_tokens = total
+    details = usage.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, Mapping) else None
+    if type(cached) is int and cached:
+        record.cached_tokens = cached
+
+
+def _has_content(choices: Any, key: str) -> bool:
+    for choice in choices or ():
+        part = choice.get(key) if isinstance(choice, Mapping) else None
+        if isinstance(part, Mapping) and any(part.get(name) for name in _CONTENT):
+            return True
+    return False
+
+
+async def relay(
+    gateway: Gateway,
+    call: Call,
+    request: ChatRequest,
+    providers: list[Provider],
+    routing: RoutingOptions | None,
+    *,
+    wants_usage: bool,
+    cached: str | None,
+) -> None:
+    """Answer the call from the first provider that answers, as it answered."""
+    if request.stream:
+        await _stream(gateway, call, request, providers, routing, wants_usage)
+    else:
+        await _whole(gateway, call, request, providers, routing, cached)
+
+
+async def _whole(
+    gateway: Gateway,
+    call: Call,
+    request: ChatRequest,
+    providers: list[Provider],
+    routing: RoutingOptions | None,
+    cached: str | None,
+) -> None:
+    router = gateway.client.router
+    multi = len(providers) > 1
+
+    async def attempt(provider: Provider, deadline: float | None) -> dict[str, Any]:
+        assert isinstance(provider, OpenAICompatible)
+        req = router.request_for(provider, request, deadline)
+        http = provider.chat_request(req, stream=False)
+        async with router.slot(provider):
+            response = await require_transport(req.options.transport).request(http)
+        payload = provider.chat_answer(response.json(), http)
+        if multi and not _has_content(payload.get("choices"), "message"):
+            raise EmptyResponseError(
+                "the provider answered with no content", provider=provider.name
+            )
+        return payload
+
+    provider, payload = await until_disconnect(
+        call.receive,
+        router.first(providers, attempt, total=request.options.timeout.total, options=routing),
+    )
+    name = provider.name
+    await router.settle(name)
+    record = call.record
+    record.provider = name
+    usage_into(record, payload.get("usage"))
+    if gateway.config.log_content:
+        record.response = _first_text(payload.get("choices"), "message")
+    payload["provider"] = name
+    data = orjson.dumps(payload)
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(data)).encode()),
+    ]
+    if cached is not None and gateway.cache is not None:
+        headers.append((CACHE_HEADER, b"miss"))
+        await gateway.cache.put(cached, name.encode() + b"\n" + data)
+    await call.send({"type": "http.response.start", "status": 200, "headers": headers})
+    await call.send({"type": "http.response.body", "body": data})
+
+
+def _first_text(choices: Any, key: str) -> str | None:
+    if isinstance(choices, list) and choices and isinstance(choices[0], Mapping):
+        part = choices[0].get(key)
+        text = part.get("content") if isinstance(part, Mapping) else None
+        return text if isinstance(text, str) else None
+    return None
+
+
+class _Opened:
+    """A stream that started: the chunks read before it was chosen, then the rest."""
+
+    __slots__ = ("chunks", "held", "stack")
+
+    def __init__(
+        self,
+        stack: contextlib.AsyncExitStack,
+        held: list[dict[str, Any]],
+        chunks: AsyncGenerator[dict[str, Any], None],
+    ) -> None:
+        self.stack, self.held, self.chunks = stack, held, chunks
+
+
+async def _chunks(
+    upstream: ByteStream, provider: OpenAICompatible, secrets: tuple[str, ...]
+) -> AsyncGenerator[dict[str, Any], None]:
+    """The stream's chunk objects, checked as ``stream_chat`` checks them: JSON objects, an
+    error inside one raised, and an end without [DONE] or a finish_reason an error."""
+    name = provider.name
+    decoder = SSEDecoder()  # bounds an event's size
+    finished = False
+    async for piece in upstream.iter_bytes():
+        for event in decoder.feed(piece):
+            data = event.data
+            if data == "[DONE]":
+                return
+            chunk = chat_chunk(data, name)
+            if "error" in chunk:
+                error = embedded_error(chunk, name, secrets)
+                if error is not None:
+                    raise error
+            if not finished:
+                finished = _finishes(chunk, data, name)
+            yield chunk
+    for event in decoder.close():
+        if event.data == "[DONE]":
+            return
+        chunk = chat_chunk(event.data, name)
+        error = embedded_error(chunk, name, secrets) if "error" in chunk else None
+        if error is not None:
+            raise error
+        finished = finished or _finishes(chunk, event.data, name)
+        yield chunk
+    if not finished:
+        raise provider.unfinished_stream(decoder, secrets)
+
+
+def _finishes(chunk: dict[str, Any], data: str, provider: str) -> bool:
+    try:
+        return any(choice.get("finish_reason") for choice in chunk.get("choices") or ())
+    except (AttributeError, TypeError) as exc:
+        raise chunk_shape_error(exc, data, provider) from exc
+
+
+async def _stream(
+    gateway: Gateway,
+    call: Call,
+    request: ChatRequest,
+    providers: list[Provider],
+    routing: RoutingOptions | None,
+    wants_usage: bool,
+) -> None:
+    router = gateway.client.router
+    multi = len(providers) > 1
+
+    async def attempt(provider: Provider, deadline: float | None) -> _Opened:
+        assert isinstance(provider, OpenAICompatible)
+        req = router.request_for(provider, request, deadline)
+        http = provider.chat_request(req, stream=True)
+        stack = contextlib.AsyncExitStack()
+        try:
+            await stack.enter_async_context(router.slot(provider))
+            transport = require_transport(req.options.transport)
+            upstream = await stack.enter_async_context(transport.stream(http))
+            chunks = _chunks(upstream, provider, credential_values(http.headers))
+            stack.push_async_callback(chunks.aclose)
+            held: list[dict[str, Any]] = []
+            async for chunk in chunks:  # until the first content, as the general path reads
+                held.append(chunk)
+                if _has_content(chunk.get("choices"), "delta"):
+                    break
+            else:
+                if multi:
+                    raise EmptyResponseError(
+                        "the provider answered with no content", provider=provider.name
+                    )
+            return _Opened(stack, held, chunks)
+        except BaseException:
+            await stack.aclose()
+            raise
+
+    async def answer() -> None:
+        provider, opened = await router.first(
+            providers, attempt, total=request.options.timeout.total, options=routing
+        )
+        await _send(gateway, call, provider.name, opened, wants_usage)
+
+    await until_disconnect(call.receive, answer())
+
+
+async def _send(
+    gateway: Gateway, call: Call, name: str, opened: _Opened, wants_usage: bool
+) -> None:
+    """Send the stream on; then close it and give the provider its verdict (before the last
+    send: nothing may be awaited after it, see chat.py)."""
+    send = call.send
+    record = call.record
+    record.provider = name
+    keep_text = gateway.config.log_content
+    text: list[str] = []
+    dumps = orjson.dumps
+
+    def framed(chunk: dict[str, Any]) -> bytes | None:
+        usage = chunk.get("usage")
+        if usage is not None and not chunk.get("choices"):
+            usage_into(record, usage)
+            if not wants_usage:
+                return None
+        if keep_text:
+            text.append(_first_text(chunk.get("choices"), "delta") or "")
+        chunk["provider"] = name
+        return b"data: " + dumps(chunk) + b"\n\n"
+
+    tail = DONE
+    failure: BaseException | None = None
+    try:
+        await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+        call.responded = True
+        record.ttft_ms = call.elapsed_ms()
+        try:
+            for chunk in opened.held:
+                body = framed(chunk)
+                if body is not None:
+                    await send({"type": "http.response.body", "body": body, "more_body": True})
+            async for chunk in opened.chunks:
+                body = framed(chunk)
+                if body is not None:
+                    await send({"type": "http.response.body", "body": body, "more_body": True})
+        except asyncio.CancelledError:
+            # The server is stopping and its patience ran out (or the client left): the
+            # stream ends with an error event, as chat.py's does.
+            record.status = 503
+            record.error = SHUTDOWN_MESSAGE
+            error = error_body(SHUTDOWN_MESSAGE, "server_error", "shutting_down")
+            await send({"type": "http.response.body", "body": b"data: " + dumps(error) + b"\n\n"})
+            raise
+        except Exception as exc:
+            _, error = call.failed(exc)
+            failure = exc
+            tail = b"data: " + dumps(error) + b"\n\n"  # the last event: no [DONE] after it
+    except BaseException as exc:
+        await _close(gateway, name, opened, exc)
+        raise
+    await _close(gateway, name, opened, failure)
+    if keep_text:
+        record.response = "".join(text)
+    await send({"type": "http.response.body", "body": tail, "more_body": False})
+
+
+async def _close(
+    gateway: Gateway, name: str, opened: _Opened, failure: BaseException | None
+) -> None:
+    try:
+        await opened.stack.aclose()
+    finally:
+        await gateway.client.router.settle(name, failure)
