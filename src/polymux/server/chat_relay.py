@@ -24,14 +24,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncGenerator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ..errors import EmptyResponseError
+from ..client.fold import _random_hex as random_hex
+from ..errors import APIResponseValidationError, EmptyResponseError
 from ..providers.base import Provider
 from ..providers.openai import OpenAICompatible, chat_chunk, chunk_shape_error
+from ..providers.openai_wire import content_parts
 from ..routing.policy import RoutingOptions
 from ..transport.base import ByteStream, require_transport
 from ..transport.errors import embedded_error
@@ -156,6 +159,7 @@ async def _whole(
     )
     name = provider.name
     await router.settle(name)
+    _whole_answer(payload, provider.resolve_model(request.model), name)
     record = call.record
     record.provider = name
     usage_into(record, payload.get("usage"))
@@ -196,45 +200,161 @@ class _Opened:
         self.stack, self.held, self.chunks = stack, held, chunks
 
 
+#: A choice's state in a stream: open, open with tool calls, finished.
+_OPEN, _TOOLED, _DONE = 0, 1, 2
+
+
+class _Tally:
+    """What a stream's chunks said so far, and the few things the general path's fold adds
+    that a caller relies on: an id, model and creation time on every chunk (the first
+    chunk's, else made up), an id on every tool call, ``tool_calls`` rather than ``stop``
+    as the finish of a choice that called tools, and a finish for every choice the host
+    left open when it ended with [DONE]."""
+
+    __slots__ = ("calls", "choices", "finished", "head")
+
+    def __init__(self, model: str) -> None:
+        self.head: dict[str, Any] = {"id": "", "model": model, "created": 0}
+        self.choices: dict[int, int] = {}
+        self.calls: set[tuple[int, Any]] = set()
+        self.finished = False  # any choice finished: the stream may end without [DONE]
+
+    def see(self, chunk: dict[str, Any]) -> None:
+        if not (chunk.get("id") and chunk.get("model") and chunk.get("created")):
+            self.fill(chunk)
+        elif not self.head["id"]:
+            self.head = {"id": chunk["id"], "model": chunk["model"], "created": chunk["created"]}
+        states = self.choices
+        for choice in chunk.get("choices") or ():
+            index = choice.get("index") or 0
+            state = states.get(index, _OPEN)
+            delta = choice.get("delta")
+            if delta:
+                content = delta.get("content")
+                if (content is not None and type(content) is not str) or "reasoning" in delta:
+                    _plain(delta)
+                calls = delta.get("tool_calls")
+                if calls:
+                    state = _TOOLED if state == _OPEN else state
+                    self.name_calls(index, calls)
+            reason = choice.get("finish_reason")
+            if reason:
+                self.finished = True
+                if reason == "stop" and state == _TOOLED:
+                    choice["finish_reason"] = "tool_calls"
+                state = _DONE
+            states[index] = state
+
+    def fill(self, chunk: dict[str, Any]) -> None:
+        head = self.head
+        for key in ("id", "model", "created"):
+            if not head[key]:
+                head[key] = chunk.get(key) or (
+                    "chatcmpl-" + random_hex() if key == "id" else int(time.time())
+                )
+            if not chunk.get(key):
+                chunk[key] = head[key]
+
+    def name_calls(self, index: int, calls: Any) -> None:
+        for call in calls:
+            key = (index, call.get("index"))
+            if key not in self.calls:
+                self.calls.add(key)
+                if not call.get("id"):
+                    call["id"] = "call_" + random_hex()
+
+    def closing(self) -> list[dict[str, Any]]:
+        """Chunks that finish the choices still open when the host ended the stream."""
+        head = self.head
+        return [
+            {
+                **head,
+                "object": "chat.completion.chunk",
+                "choices": [
+                    {
+                        "index": index,
+                        "delta": {},
+                        "finish_reason": "tool_calls" if state == _TOOLED else "stop",
+                    }
+                ],
+            }
+            for index, state in self.choices.items()
+            if state != _DONE
+        ]
+
+
+def _plain(message: dict[str, Any]) -> None:
+    """A message or delta in the shape the general path gives: content given as parts (a
+    few hosts; Mistral's reasoning models with thinking parts) as its text, the thinking as
+    ``reasoning_content``, and a host's ``reasoning`` also as ``reasoning_content``."""
+    content = message.get("content")
+    if type(content) is list:
+        content, thinking = content_parts(content)
+        message["content"] = content
+        if thinking and not message.get("reasoning_content"):
+            message["reasoning_content"] = thinking
+    reasoning = message.get("reasoning")
+    if reasoning and isinstance(reasoning, str) and not message.get("reasoning_content"):
+        message["reasoning_content"] = reasoning
+
+
 async def _chunks(
-    upstream: ByteStream, provider: OpenAICompatible, secrets: tuple[str, ...]
+    upstream: ByteStream, provider: OpenAICompatible, secrets: tuple[str, ...], tally: _Tally
 ) -> AsyncGenerator[dict[str, Any], None]:
     """The stream's chunk objects, checked as ``stream_chat`` checks them: JSON objects, an
     error inside one raised, and an end without [DONE] or a finish_reason an error."""
     name = provider.name
     decoder = SSEDecoder()  # bounds an event's size
-    finished = False
     async for piece in upstream.iter_bytes():
         for event in decoder.feed(piece):
             data = event.data
             if data == "[DONE]":
+                for chunk in tally.closing():
+                    yield chunk
                 return
-            chunk = chat_chunk(data, name)
-            if "error" in chunk:
-                error = embedded_error(chunk, name, secrets)
-                if error is not None:
-                    raise error
-            if not finished:
-                finished = _finishes(chunk, data, name)
-            yield chunk
+            yield _checked(data, name, secrets, tally)
     for event in decoder.close():
         if event.data == "[DONE]":
+            for chunk in tally.closing():
+                yield chunk
             return
-        chunk = chat_chunk(event.data, name)
-        error = embedded_error(chunk, name, secrets) if "error" in chunk else None
-        if error is not None:
-            raise error
-        finished = finished or _finishes(chunk, event.data, name)
-        yield chunk
-    if not finished:
+        yield _checked(event.data, name, secrets, tally)
+    if not tally.finished:
         raise provider.unfinished_stream(decoder, secrets)
 
 
-def _finishes(chunk: dict[str, Any], data: str, provider: str) -> bool:
+def _checked(data: str, provider: str, secrets: tuple[str, ...], tally: _Tally) -> dict[str, Any]:
+    chunk = chat_chunk(data, provider)
+    if "error" in chunk:
+        error = embedded_error(chunk, provider, secrets)
+        if error is not None:
+            raise error
     try:
-        return any(choice.get("finish_reason") for choice in chunk.get("choices") or ())
-    except (AttributeError, TypeError) as exc:
+        tally.see(chunk)
+    except (AttributeError, TypeError, ValueError) as exc:
         raise chunk_shape_error(exc, data, provider) from exc
+    return chunk
+
+
+def _whole_answer(payload: dict[str, Any], model: str, provider: str) -> None:
+    """A whole answer given what the general path would add (``_Tally``'s list)."""
+    try:
+        tally = _Tally(model)
+        if not (payload.get("id") and payload.get("model") and payload.get("created")):
+            tally.fill(payload)
+        for choice in payload.get("choices") or ():
+            message = choice.get("message") or {}
+            _plain(message)
+            calls = message.get("tool_calls")
+            if calls:
+                tally.name_calls(choice.get("index") or 0, calls)
+            reason = choice.get("finish_reason")
+            if not reason or (reason == "stop" and calls):
+                choice["finish_reason"] = "tool_calls" if calls else "stop"
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise APIResponseValidationError(
+            f"a chat.completion of an unexpected shape: {exc}", provider=provider
+        ) from exc
 
 
 async def _stream(
@@ -257,7 +377,8 @@ async def _stream(
             await stack.enter_async_context(router.slot(provider))
             transport = require_transport(req.options.transport)
             upstream = await stack.enter_async_context(transport.stream(http))
-            chunks = _chunks(upstream, provider, credential_values(http.headers))
+            tally = _Tally(provider.resolve_model(request.model))
+            chunks = _chunks(upstream, provider, credential_values(http.headers), tally)
             stack.push_async_callback(chunks.aclose)
             held: list[dict[str, Any]] = []
             async for chunk in chunks:  # until the first content, as the general path reads
@@ -297,10 +418,12 @@ async def _send(
 
     def framed(chunk: dict[str, Any]) -> bytes | None:
         usage = chunk.get("usage")
-        if usage is not None and not chunk.get("choices"):
+        if usage is not None:
             usage_into(record, usage)
             if not wants_usage:
-                return None
+                if not chunk.get("choices"):
+                    return None
+                chunk["usage"] = None
         if keep_text:
             text.append(_first_text(chunk.get("choices"), "delta") or "")
         chunk["provider"] = name
