@@ -8,21 +8,25 @@ applies (tests/test_replay_recordings.py), streamed and not, and scripted cases 
 the recordings lack (n > 1, usage asked or not, an error event mid-stream, a host that
 ignores ``stream``, upstream errors, fallback, refusals before anything is sent).
 
-Deliberate differences (the relay sends the host's JSON, the general path its own records):
-  - extra fields the host sends (``logprobs``, ``annotations``, OpenRouter's ``provider``
-    and ``native_finish_reason`` ...) reach the caller through the relay; the general path
-    keeps only the fields polymux's records name. ``provider`` is the gateway's in both;
-  - chunk boundaries are the host's: a role-only first chunk, or a finish chunk apart from
-    the last content, reach the caller as they came, where the fold merges or drops them.
-    What the chunks add up to (text, reasoning, refusal, tool calls, finish, usage, ids)
-    is the same;
-  - the general path normalizes what hosts write differently: ``reasoning`` ->
-    ``reasoning_content``, content given as parts -> text, an unknown ``finish_reason`` ->
-    ``stop``, a tool call without ``index`` or ``type``, a non-string ``arguments``; the
-    relay hands them on as written (an OpenAI SDK caller sees what it would see calling the
-    host itself). ``_reading`` reads both answers the general path's way before comparing;
-  - an answer without ``usage``: the general path estimates one (``estimated: true``), the
-    relay sends none, and the usage row counts no tokens.
+What the relay adds to the host's JSON so that both paths agree (chat_relay.py): ``provider``,
+an id / model / creation time the host left out, ids on tool calls without one, ``tool_calls``
+as the finish of a choice that called tools, a finish for every choice still open at [DONE],
+content given as parts as its text (thinking parts as ``reasoning_content``), and
+``reasoning_content`` beside a host's ``reasoning``.
+
+Deliberate differences, which ``_reading`` reads past (it reads an answer as the general
+path's fold would):
+  - extra fields the host sends (``logprobs``, ``annotations``, OpenRouter's ``provider`` and
+    ``native_finish_reason``, ``reasoning`` ...) reach the caller through the relay; the
+    general path keeps only the fields polymux's records name;
+  - chunk boundaries are the host's: a role-only first chunk, a finish apart from the last
+    content, usage on a chunk that also holds choices, a name repeated in every delta of a
+    tool call, or an id that changes mid-stream reach the caller as they came, where the
+    fold merges, drops or rewrites them. What the chunks add up to is the same;
+  - a finish_reason other than OpenAI's (``function_call``, a host's own word) is handed on;
+    the general path maps it (``tool_calls``, ``stop``);
+  - an answer without ``usage``: the general path estimates one (``estimated: true``) and
+    logs its tokens; the relay sends none and logs none.
 """
 
 from __future__ import annotations
@@ -278,6 +282,17 @@ def _made_up(reading: dict[str, Any], record: Interaction) -> str:
     return text
 
 
+def _in_openai_shape(seen: Seen) -> None:
+    """What the relay hands on is in the shape the general path gives: text content, and
+    ``reasoning_content`` wherever a host wrote ``reasoning``."""
+    parts = [c["message"] for c in seen.answer["choices"]] if seen.answer else []
+    parts += [c["delta"] for chunk in seen.chunks for c in chunk["choices"]]
+    for part in parts:
+        assert part.get("content") is None or isinstance(part["content"], str), part
+        if isinstance(part.get("reasoning"), str) and part["reasoning"]:
+            assert part.get("reasoning_content"), part
+
+
 # -- the recorded traffic ----------------------------------------------------------------------
 recorded = pytest.mark.skipif(not RECORDINGS.is_dir(), reason=f"no recordings at {RECORDINGS}")
 
@@ -321,6 +336,7 @@ async def test_recorded_answers_read_the_same_through_both_paths(
     general = replay_server.received.get(2 * number + 1, [])
     assert [(r.path, r.body) for r in relayed] == [(r.path, r.body) for r in general]
     assert _made_up(_reading(seen[True]), record) == _made_up(_reading(seen[False]), record)
+    _in_openai_shape(seen[True])
     (row_relay,), (row_general,) = logged[True], logged[False]
     for column in ("status", "provider", "model", "stream", "cached_tokens"):
         assert row_relay[column] == row_general[column], column
@@ -357,6 +373,7 @@ async def both(
     stream: bool = False,
     kinds: tuple[str, ...] = ("openai-compatible",),
     relayed: bool = True,
+    limits: dict[str, Any] | None = None,
     **overrides: Any,
 ) -> Both:
     """``call`` through the relay and the general path, each against fresh upstreams playing
@@ -371,14 +388,18 @@ async def both(
                 up.script("POST", CHAT, *actions)
             providers = tuple(
                 ProviderConfig(
-                    name=f"up{i}", type=kind, base_url=up.url("/v1"), api_key_env="RELAY_TEST_KEY"
+                    name=f"up{i}",
+                    type=kind,
+                    base_url=up.url("/v1"),
+                    api_key_env="RELAY_TEST_KEY",
+                    **(limits or {}),
                 )
                 for i, (up, kind) in enumerate(zip(ups, kinds * len(ups)))
             )
             config = GatewayConfig(
                 port=1,
                 providers=providers,
-                default=tuple(p.name for p in providers),
+                default=overrides.pop("default", tuple(p.name for p in providers)),
                 max_retries=0,
                 relay_chat=relay,
                 **overrides,
@@ -402,6 +423,7 @@ def _key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _same(result: Both, *columns: str) -> None:
     assert result.reading(True) == result.reading(False)
+    _in_openai_shape(result.seen[True])
     (a,), (b,) = result.rows[True], result.rows[False]
     names = ["status", "provider", "model", "stream", "cached_tokens", "error", *columns]
     if _reading(result.seen[False]).get("usage") or a["total_tokens"] is not None:
@@ -660,3 +682,21 @@ async def test_the_response_cache_holds_a_relayed_answer(tmp_path: Path) -> None
     assert first.answer == second.answer and len(up.requests) == 1
     assert first.answer is not None and first.answer["provider"] == "up"
     assert [r["cached"] for r in logged] == [0, 1]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_an_alias_and_a_provider_with_its_own_limits_are_relayed(
+    tmp_path: Path, stream: bool
+) -> None:
+    good = stream_text(["fine"]) if stream else reply("fine")
+    result = await both(
+        tmp_path,
+        [[error(503)], [good]],
+        {"model": "smart", "messages": HELLO},
+        stream=stream,
+        aliases={"smart": ("up0/pinned-a", "up1/pinned-b")},
+        limits={"first_byte_timeout": 30.0, "idle_timeout": 30.0},
+    )
+    _same(result)
+    assert [body["model"] for body in result.sent[True]] == ["pinned-a", "pinned-b"]
+    assert result.rows[True][0]["provider"] == "up1"

@@ -36,7 +36,7 @@ from ..providers.base import Provider
 from ..providers.openai import OpenAICompatible, chat_chunk, chunk_shape_error
 from ..providers.openai_wire import content_parts
 from ..routing.policy import RoutingOptions
-from ..transport.base import ByteStream, require_transport
+from ..transport.base import ByteStream, HttpRequest, require_transport
 from ..transport.errors import embedded_error
 from ..transport.redact import credential_values
 from ..transport.sse import SSEDecoder
@@ -44,6 +44,7 @@ from ..types.request import ChatRequest
 from .asgi import until_disconnect
 from .errormap import SHUTDOWN_MESSAGE, error_body
 from .shared.cache import CACHE_HEADER
+from .targets import Pinned, Tuned
 
 if TYPE_CHECKING:
     from .app import Call, Gateway
@@ -68,12 +69,30 @@ _OWN = (
 _CONTENT = ("content", "reasoning_content", "reasoning", "refusal", "tool_calls")
 
 
-def on_the_wire(provider: Provider) -> bool:
-    """Whether the provider sends chat as ``OpenAICompatible`` does, unchanged."""
+#: Gateway wrappers (targets.py) that change only the model (an alias's) or the time limits
+#: a chat request carries, both applied by the request they build: relayed as what they wrap.
+_WRAPPERS = (Pinned, Tuned)
+
+
+def wire_of(provider: Provider) -> OpenAICompatible | None:
+    """The OpenAI-wire provider that sends this provider's chat as ``OpenAICompatible``
+    does, unchanged; None when it sends it otherwise."""
+    while type(provider) in _WRAPPERS:
+        provider = provider.inner  # type: ignore[attr-defined]
     if not isinstance(provider, OpenAICompatible):
-        return False
+        return None
     cls = type(provider)
-    return (cls.chat_request, cls.stream_chat, cls.complete_chat) == _OWN
+    return provider if (cls.chat_request, cls.stream_chat, cls.complete_chat) == _OWN else None
+
+
+def on_the_wire(provider: Provider) -> bool:
+    return wire_of(provider) is not None
+
+
+def _built(provider: Provider, request: ChatRequest, *, stream: bool) -> HttpRequest:
+    """What the provider sends for this call (a wrapper's model and limits applied)."""
+    assert isinstance(provider, (Pinned, Tuned, OpenAICompatible))
+    return provider.chat_request(request, stream=stream)
 
 
 def relays(request: ChatRequest, providers: list[Provider], routing: RoutingOptions | None) -> bool:
@@ -141,12 +160,13 @@ async def _whole(
     multi = len(providers) > 1
 
     async def attempt(provider: Provider, deadline: float | None) -> dict[str, Any]:
-        assert isinstance(provider, OpenAICompatible)
+        wire = wire_of(provider)
+        assert wire is not None
         req = router.request_for(provider, request, deadline)
-        http = provider.chat_request(req, stream=False)
+        http = _built(provider, req, stream=False)
         async with router.slot(provider):
-            response = await require_transport(req.options.transport).request(http)
-        payload = provider.chat_answer(response.json(), http)
+            response = await require_transport(http.options.transport).request(http)
+        payload = wire.chat_answer(response.json(), http)
         if multi and not _has_content(payload.get("choices"), "message"):
             raise EmptyResponseError(
                 "the provider answered with no content", provider=provider.name
@@ -369,16 +389,17 @@ async def _stream(
     multi = len(providers) > 1
 
     async def attempt(provider: Provider, deadline: float | None) -> _Opened:
-        assert isinstance(provider, OpenAICompatible)
+        wire = wire_of(provider)
+        assert wire is not None
         req = router.request_for(provider, request, deadline)
-        http = provider.chat_request(req, stream=True)
+        http = _built(provider, req, stream=True)
         stack = contextlib.AsyncExitStack()
         try:
             await stack.enter_async_context(router.slot(provider))
-            transport = require_transport(req.options.transport)
+            transport = require_transport(http.options.transport)
             upstream = await stack.enter_async_context(transport.stream(http))
             tally = _Tally(provider.resolve_model(request.model))
-            chunks = _chunks(upstream, provider, credential_values(http.headers), tally)
+            chunks = _chunks(upstream, wire, credential_values(http.headers), tally)
             stack.push_async_callback(chunks.aclose)
             held: list[dict[str, Any]] = []
             async for chunk in chunks:  # until the first content, as the general path reads

@@ -117,6 +117,11 @@ class Forwarding(Provider):
     async def complete_chat(self, request: ChatRequest) -> Sequence[ChatEvent]:
         return await self.inner.complete_chat(request)
 
+    def chat_request(self, request: ChatRequest, *, stream: bool) -> HttpRequest:
+        """The inner provider's ``POST /chat/completions`` (an OpenAI-wire provider's: the
+        gateway's chat relay sends it itself, chat_relay.py)."""
+        return self.inner.chat_request(request, stream=stream)  # type: ignore[attr-defined,no-any-return]
+
     async def generate_images(
         self, request: ImageRequest
     ) -> Sequence[GeneratedImage | str | bytes]:
@@ -229,6 +234,9 @@ class Tuned(Forwarding):
 
     def image_edit_request(self, request: ImageEditRequest) -> HttpRequest:
         return self.inner.image_edit_request(self._tuned(request))
+
+    def chat_request(self, request: ChatRequest, *, stream: bool) -> HttpRequest:
+        return super().chat_request(self._tuned(request), stream=stream)
 
     async def moderate(self, request: ModerationRequest) -> ModerationCreateResponse:
         return await self.inner.moderate(self._tuned(request))
