@@ -13,6 +13,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import httpx
+import openai
 import orjson
 import uvicorn
 
@@ -193,3 +195,14 @@ async def asgi_request(
 
     await app(scope, receive, send)
     return status, out_headers, b"".join(chunks)
+
+
+def sdk_on(gateway: Gateway) -> openai.AsyncOpenAI:
+    """The official SDK, its requests handed to the gateway's ASGI app (no network between)."""
+    transport = httpx.ASGITransport(app=gateway, client=("127.0.0.1", 50000))
+    return openai.AsyncOpenAI(
+        api_key="none",
+        base_url="http://127.0.0.1:1337/v1",
+        http_client=httpx.AsyncClient(transport=transport),
+        max_retries=0,
+    )

@@ -40,7 +40,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import openai
 import pytest
 
@@ -55,6 +54,7 @@ from tests.fakes.server import sse_data
 from tests.replay import requests as wire
 from tests.replay.requests import NotApplicable
 from tests.replay.server import RECORDINGS, Interaction, ReplayServer, load
+from tests.server_harness import sdk_on
 
 #: The recorded hosts that speak OpenAI's chat wire (all relayed), and their base paths.
 _WIRE = {
@@ -97,17 +97,6 @@ def gateway(base_url: str, kind: str, tmp_path: Path, *, relay: bool, **override
     )
     name = "relay" if relay else "general"
     return create_app(config, db_path=tmp_path / f"{name}.db", key_refresh=0)
-
-
-def sdk_on(app: Gateway) -> openai.AsyncOpenAI:
-    """The official SDK, its requests handed to the gateway's ASGI app."""
-    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
-    return openai.AsyncOpenAI(
-        api_key="none",
-        base_url="http://127.0.0.1:1337/v1",
-        http_client=httpx.AsyncClient(transport=transport),
-        max_retries=0,
-    )
 
 
 @dataclass

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import openai
 import orjson
 import pytest
 from aiohttp import BodyPartReader, web
@@ -36,7 +35,7 @@ from polymux.transport.multipart import form_fields
 from .fakes import FakeServer, json
 from .fakes.gemini import generate_path, response
 from .fakes.image_edits import PNG
-from .server_harness import asgi_request
+from .server_harness import asgi_request, sdk_on
 
 SIZE = 8 * 1024 * 1024
 
@@ -280,17 +279,6 @@ async def test_gemini_edits_read_a_path_into_its_inline_part(
 
 
 # -- form fields: OpenAI's spec accepted and forwarded, others by the pass_through rule ------
-def sdk_on(gateway: Gateway) -> openai.AsyncOpenAI:
-    """The official SDK, its requests handed to the gateway's ASGI app (no network between)."""
-    transport = httpx.ASGITransport(app=gateway, client=("127.0.0.1", 50000))
-    return openai.AsyncOpenAI(
-        api_key="none",
-        base_url="http://127.0.0.1:1337/v1",
-        http_client=httpx.AsyncClient(transport=transport),
-        max_retries=0,
-    )
-
-
 async def test_every_spec_field_of_a_transcription_reaches_the_upstream(
     upstream: tuple[_Upstream, str], tmp_path: Path
 ) -> None:
