@@ -108,7 +108,7 @@ async def _relayed(
         )
     except (TypeError, KeyError, AttributeError, IndexError) as exc:
         raise _unchecked(exc) from exc
-    if not relays(request, providers, routing):
+    if not relays(request, providers, routing or gateway.client.router.options):
         return False
     await relay(
         gateway, call, request, providers, routing, wants_usage=_wants_usage(body), cached=cached
