@@ -9,15 +9,18 @@ model and splits the deadline, ``OpenAICompatible.chat_request`` builds what the
 sent, and ``Router.first`` / ``settle`` is the one fallback loop. Of the answer, each JSON
 object is parsed once (orjson, in C) for what the gateway needs from it: the usage row's
 tokens, an error the host put inside a 200 answer or a stream, whether the stream finished,
-the text for ``log_content``. Each is sent on with one field added, ``provider`` (the
-general path names the provider on every answer and chunk too); the usage chunk, always
-asked of the host, reaches the caller only if it asked for it.
+the text for ``log_content``. It is sent on with what the general path would give a caller
+that the host may leave out (``_Tally``): ``provider``, an id, model and creation time,
+tool-call ids, ``tool_calls`` as the finish of a choice that called tools, a finish for a
+choice left open at [DONE], text for content given as parts, ``reasoning_content``. The usage
+chunk, always asked of the host, reaches the caller only if it asked for it.
 
 What the client would do differently stays on the general path (``chat.py``): a provider
-that is not on the OpenAI wire or redefines its chat methods, ``stop`` sequences (the fold
-enforces them itself), hedged routing. Differences the relay keeps on purpose (the host's
-extra fields reach the caller; the client's normalizations are not applied) are listed in
-tests/test_chat_relay.py, which sends the same traffic through both paths.
+that is not on the OpenAI wire or redefines its chat methods (aliases and per-provider
+limits, ``targets.Pinned`` and ``Tuned``, are relayed as what they wrap), ``stop`` sequences
+(the fold enforces them itself), hedged routing. Differences kept on purpose (the host's
+extra fields and chunk boundaries reach the caller) are listed in tests/test_chat_relay.py,
+which sends the same traffic through both paths.
 """
 
 from __future__ import annotations
