@@ -43,8 +43,6 @@ _PARAMS = (*BODY_FIELDS, "stream_options")
 _HANDLED = frozenset({"model", "messages", "stream", *_PARAMS})
 _STRING_PARAMS = ("user", "reasoning_effort")
 
-_DONE = DONE
-
 
 def _params(body: dict[str, Any], allowed: Collection[str]) -> dict[str, Any]:
     params = {k: body[k] for k in _PARAMS if body.get(k) is not None}
@@ -95,7 +93,11 @@ def _unchecked(exc: Exception) -> InvalidRequestError:
 
 
 async def _relayed(
-    gateway: Gateway, call: Call, arguments: dict[str, Any], body: dict[str, Any], cached: Any
+    gateway: Gateway,
+    call: Call,
+    arguments: dict[str, Any],
+    body: dict[str, Any],
+    cached: str | None,
 ) -> bool:
     """Answer through the same-dialect relay (chat_relay.py) if the call allows it."""
     if not all(map(on_the_wire, arguments["provider"])):
@@ -205,7 +207,7 @@ async def _stream(
     dumps = orjson.dumps
     keep_text = gateway.config.log_content
     text: list[str] = []
-    tail = _DONE
+    tail = DONE
     async with stream:
         first: ChatCompletionChunk = await stream.__anext__()  # errors here: a JSON answer
         await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
