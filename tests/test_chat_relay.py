@@ -24,9 +24,10 @@ path's fold would):
     tool call, or an id that changes mid-stream reach the caller as they came, where the
     fold merges, drops or rewrites them. What the chunks add up to is the same;
   - a finish_reason other than OpenAI's (``function_call``, a host's own word) is handed on;
-    the general path maps it (``tool_calls``, ``stop``);
-  - an answer without ``usage``: the general path estimates one (``estimated: true``) and
-    logs its tokens; the relay sends none and logs none.
+    the general path maps it (``tool_calls``, ``stop``).
+
+An answer without ``usage`` gets the fold's estimate (``estimated: true``) on both paths, in
+the answer (a stream's usage chunk, if asked for) and in the usage row.
 """
 
 from __future__ import annotations
@@ -181,14 +182,13 @@ def _arguments(value: Any) -> str:
 def _usage(usage: Any) -> tuple[Any, ...] | None:
     if not usage:
         return None
-    if usage.get("estimated"):
-        return None  # the general path's estimate (see the module docstring)
     details = usage.get("prompt_tokens_details") or {}
     return (
         usage["prompt_tokens"],
         usage["completion_tokens"],
         usage["total_tokens"],
         details.get("cached_tokens") or None,
+        usage.get("estimated"),
     )
 
 
@@ -415,9 +415,7 @@ def _same(result: Both, *columns: str) -> None:
     _in_openai_shape(result.seen[True])
     (a,), (b,) = result.rows[True], result.rows[False]
     names = ["status", "provider", "model", "stream", "cached_tokens", "error", *columns]
-    if _reading(result.seen[False]).get("usage") or a["total_tokens"] is not None:
-        names += ["prompt_tokens", "completion_tokens", "total_tokens"]
-    # else the host reported none: the general path logs its estimate, the relay nothing
+    names += ["prompt_tokens", "completion_tokens", "total_tokens"]  # reported or estimated
     for column in names:
         assert a[column] == b[column], column
 
@@ -460,6 +458,27 @@ async def test_usage_reaches_the_caller_only_if_asked_and_the_log_always(
     assert len(usages) == (1 if asked else 0)
     assert result.sent[True][0]["stream_options"] == {"include_usage": True}
     assert result.rows[True][0]["total_tokens"] == 11
+
+
+@pytest.mark.parametrize("stream", [True, False])
+async def test_a_host_that_reports_no_usage_is_still_counted(tmp_path: Path, stream: bool) -> None:
+    """Token limits, budgets and costs need tokens: without the host's usage both paths log
+    the fold's estimate (about four characters a token), and a caller that asked for usage
+    gets it marked ``estimated``."""
+    call: dict[str, Any] = {"model": "m", "messages": HELLO}
+    if stream:
+        call["stream_options"] = {"include_usage": True}
+        answer = sse_data(text_chunks(["Hello, ", "world!"]))  # no usage chunk
+    else:
+        whole = completion("Hello, world!")
+        del whole["usage"]
+        answer = json_answer(200, whole)
+    result = await both(tmp_path, [[answer]], call, stream=stream)
+    _same(result)
+    row = result.rows[True][0]
+    # "hi" is 1 token + 4 for the message; "Hello, world!" is 13 characters, 4 tokens.
+    assert (row["prompt_tokens"], row["completion_tokens"], row["total_tokens"]) == (5, 4, 9)
+    assert _reading(result.seen[True])["usage"] in ((5, 4, 9, None, True), [(5, 4, 9, None, True)])
 
 
 async def test_an_error_event_mid_stream_ends_the_stream_the_same_way(tmp_path: Path) -> None:

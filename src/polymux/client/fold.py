@@ -46,7 +46,13 @@ from ..types.events import (
 )
 from ..types.request import ChatRequest, content_text
 
-__all__ = ["ResponseFold", "StopFilter", "estimate_tokens"]
+__all__ = [
+    "ResponseFold",
+    "StopFilter",
+    "estimate_tokens",
+    "estimated_usage",
+    "tokens_for_chars",
+]
 
 
 class StopFilter:
@@ -102,7 +108,24 @@ def _random_hex() -> str:
 
 def estimate_tokens(text: str) -> int:
     """A rough token count (about four characters a token) for providers that report none."""
-    return (len(text) + 3) // 4
+    return tokens_for_chars(len(text))
+
+
+def tokens_for_chars(count: int) -> int:
+    """``estimate_tokens`` of a text of ``count`` characters."""
+    return (count + 3) // 4
+
+
+def estimated_usage(request: ChatRequest, completion_tokens: int) -> CompletionUsage:
+    """The usage of an answer whose provider reported none: the request's messages counted
+    here, ``completion_tokens`` estimated from the answer; marked ``estimated=True``."""
+    prompt = sum(estimate_tokens(text) + 4 for text in _message_texts(request))
+    return CompletionUsage(
+        prompt_tokens=prompt,
+        completion_tokens=completion_tokens,
+        total_tokens=prompt + completion_tokens,
+        estimated=True,
+    )
 
 
 class _ToolCall:
@@ -390,7 +413,6 @@ class ResponseFold:
         usage = self.usage
         if usage is not None:
             return _reported_usage(usage)
-        prompt = sum(estimate_tokens(text) + 4 for text in _message_texts(self._request))
         completion = 0
         for index in list(self._choices):
             state = self._choice(index)
@@ -399,12 +421,7 @@ class ResponseFold:
             )
             for call in state.tools.values():
                 completion += estimate_tokens(call.name + "".join(call.arguments))
-        return CompletionUsage(
-            prompt_tokens=prompt,
-            completion_tokens=completion,
-            total_tokens=prompt + completion,
-            estimated=True,
-        )
+        return estimated_usage(self._request, completion)
 
     def completion(self) -> ChatCompletion:
         """The whole response, after every event was applied and ``close()`` was called."""

@@ -13,7 +13,8 @@ the text for ``log_content``. It is sent on with what the general path would giv
 that the host may leave out (``_Tally``): ``provider``, an id, model and creation time,
 tool-call ids, ``tool_calls`` as the finish of a choice that called tools, a finish for a
 choice left open at [DONE], text for content given as parts, ``reasoning_content``. The usage
-chunk, always asked of the host, reaches the caller only if it asked for it.
+chunk, always asked of the host, reaches the caller only if it asked for it; a host that
+reports no usage gets the fold's estimate (``estimated_usage``), as on the general path.
 
 What the client would do differently stays on the general path (``chat.py``): a provider
 that is not on the OpenAI wire or redefines its chat methods (aliases and per-provider
@@ -34,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ..client.fold import _random_hex as random_hex
+from ..client.fold import estimated_usage, tokens_for_chars
 from ..errors import APIResponseValidationError, EmptyResponseError
 from ..providers.base import Provider
 from ..providers.openai import OpenAICompatible, chat_chunk, chunk_shape_error
@@ -43,6 +45,8 @@ from ..transport.base import ByteStream, HttpRequest, require_transport
 from ..transport.errors import embedded_error
 from ..transport.redact import credential_values
 from ..transport.sse import SSEDecoder
+from ..types._record import json_bytes
+from ..types.chat import CompletionUsage
 from ..types.request import ChatRequest
 from .asgi import until_disconnect
 from .errormap import SHUTDOWN_MESSAGE, error_body
@@ -182,10 +186,12 @@ async def _whole(
     )
     name = provider.name
     await router.settle(name)
-    _whole_answer(payload, provider.resolve_model(request.model), name)
+    tally = _whole_answer(payload, provider.resolve_model(request.model), name)
     record = call.record
     record.provider = name
-    usage_into(record, payload.get("usage"))
+    if not payload.get("usage"):  # none reported: the general path's estimate
+        payload["usage"] = _as_json(tally.estimate(request))
+    usage_into(record, payload["usage"])
     if gateway.config.log_content:
         record.response = _first_text(payload.get("choices"), "message")
     payload["provider"] = name
@@ -212,15 +218,16 @@ def _first_text(choices: Any, key: str) -> str | None:
 class _Opened:
     """A stream that started: the chunks read before it was chosen, then the rest."""
 
-    __slots__ = ("chunks", "held", "stack")
+    __slots__ = ("chunks", "held", "stack", "tally")
 
     def __init__(
         self,
         stack: contextlib.AsyncExitStack,
         held: list[dict[str, Any]],
         chunks: AsyncGenerator[dict[str, Any], None],
+        tally: _Tally,
     ) -> None:
-        self.stack, self.held, self.chunks = stack, held, chunks
+        self.stack, self.held, self.chunks, self.tally = stack, held, chunks, tally
 
 
 #: A choice's state in a stream: open, open with tool calls, finished.
@@ -234,13 +241,17 @@ class _Tally:
     as the finish of a choice that called tools, and a finish for every choice the host
     left open when it ended with [DONE]."""
 
-    __slots__ = ("calls", "choices", "finished", "head")
+    __slots__ = ("calls", "chars", "choices", "finished", "head", "reported")
 
     def __init__(self, model: str) -> None:
         self.head: dict[str, Any] = {"id": "", "model": model, "created": 0}
         self.choices: dict[int, int] = {}
         self.calls: set[tuple[int, Any]] = set()
         self.finished = False  # any choice finished: the stream may end without [DONE]
+        self.reported = False  # the host sent usage
+        # Characters answered, for the fold's estimate when the host reports no usage: a
+        # choice's text and its reasoning, each tool call's name and arguments.
+        self.chars: dict[tuple[int, Any], int] = {}
 
     def see(self, chunk: dict[str, Any]) -> None:
         if not (chunk.get("id") and chunk.get("model") and chunk.get("created")):
@@ -256,6 +267,7 @@ class _Tally:
                 content = delta.get("content")
                 if (content is not None and type(content) is not str) or "reasoning" in delta:
                     _plain(delta)
+                self.count(index, delta)
                 calls = delta.get("tool_calls")
                 if calls:
                     state = _TOOLED if state == _OPEN else state
@@ -277,6 +289,26 @@ class _Tally:
                 )
             if not chunk.get(key):
                 chunk[key] = head[key]
+
+    def count(self, index: int, message: Mapping[str, Any]) -> None:
+        """Count a delta's (or a whole message's) characters into ``chars``."""
+        chars = self.chars
+        for kind, text in ((0, message.get("content")), (1, message.get("reasoning_content"))):
+            if text and type(text) is str:
+                chars[index, kind] = chars.get((index, kind), 0) + len(text)
+        for n, call in enumerate(message.get("tool_calls") or ()):
+            key = (index, ("call", call.get("index", n)))
+            function = call.get("function") or {}
+            name, arguments = function.get("name"), function.get("arguments")
+            size = 0 if key in chars or not isinstance(name, str) else len(name)  # given once
+            if arguments:
+                size += len(arguments if isinstance(arguments, str) else orjson.dumps(arguments))
+            chars[key] = chars.get(key, 0) + size
+
+    def estimate(self, request: ChatRequest) -> CompletionUsage:
+        """The usage the general path's fold estimates for what was answered."""
+        completion = sum(map(tokens_for_chars, self.chars.values()))
+        return estimated_usage(request, completion)
 
     def name_calls(self, index: int, calls: Any) -> None:
         for call in calls:
@@ -359,8 +391,14 @@ def _checked(data: str, provider: str, secrets: tuple[str, ...], tally: _Tally) 
     return chunk
 
 
-def _whole_answer(payload: dict[str, Any], model: str, provider: str) -> None:
-    """A whole answer given what the general path would add (``_Tally``'s list)."""
+def _as_json(usage: CompletionUsage) -> dict[str, Any]:
+    """A usage record as the general path sends it."""
+    return orjson.loads(json_bytes(usage))  # type: ignore[no-any-return]
+
+
+def _whole_answer(payload: dict[str, Any], model: str, provider: str) -> _Tally:
+    """A whole answer given what the general path would add (``_Tally``'s list); the tally
+    of its characters."""
     try:
         tally = _Tally(model)
         if not (payload.get("id") and payload.get("model") and payload.get("created")):
@@ -368,6 +406,7 @@ def _whole_answer(payload: dict[str, Any], model: str, provider: str) -> None:
         for choice in payload.get("choices") or ():
             message = choice.get("message") or {}
             _plain(message)
+            tally.count(choice.get("index") or 0, message)
             calls = message.get("tool_calls")
             if calls:
                 tally.name_calls(choice.get("index") or 0, calls)
@@ -378,6 +417,7 @@ def _whole_answer(payload: dict[str, Any], model: str, provider: str) -> None:
         raise APIResponseValidationError(
             f"a chat.completion of an unexpected shape: {exc}", provider=provider
         ) from exc
+    return tally
 
 
 async def _stream(
@@ -414,7 +454,7 @@ async def _stream(
                     raise EmptyResponseError(
                         "the provider answered with no content", provider=provider.name
                     )
-            return _Opened(stack, held, chunks)
+            return _Opened(stack, held, chunks, tally)
         except BaseException:
             await stack.aclose()
             raise
@@ -423,13 +463,18 @@ async def _stream(
         provider, opened = await router.first(
             providers, attempt, total=request.options.timeout.total, options=routing
         )
-        await _send(gateway, call, provider.name, opened, wants_usage)
+        await _send(gateway, call, request, provider.name, opened, wants_usage)
 
     await until_disconnect(call.receive, answer())
 
 
 async def _send(
-    gateway: Gateway, call: Call, name: str, opened: _Opened, wants_usage: bool
+    gateway: Gateway,
+    call: Call,
+    request: ChatRequest,
+    name: str,
+    opened: _Opened,
+    wants_usage: bool,
 ) -> None:
     """Send the stream on; then close it and give the provider its verdict (before the last
     send: nothing may be awaited after it, see chat.py)."""
@@ -439,11 +484,13 @@ async def _send(
     keep_text = gateway.config.log_content
     text: list[str] = []
     dumps = orjson.dumps
+    tally = opened.tally
 
     def framed(chunk: dict[str, Any]) -> bytes | None:
         usage = chunk.get("usage")
         if usage is not None:
             usage_into(record, usage)
+            tally.reported = tally.reported or bool(usage)
             if not wants_usage:
                 if not chunk.get("choices"):
                     return None
@@ -466,6 +513,16 @@ async def _send(
                     await send({"type": "http.response.body", "body": body, "more_body": True})
             async for chunk in opened.chunks:
                 body = framed(chunk)
+                if body is not None:
+                    await send({"type": "http.response.body", "body": body, "more_body": True})
+            if not tally.reported:  # none reported: the general path's estimate
+                estimate = {
+                    "object": "chat.completion.chunk",
+                    "choices": [],
+                    "usage": _as_json(tally.estimate(request)),
+                }
+                tally.fill(estimate)  # the stream's id, model and time
+                body = framed(estimate)
                 if body is not None:
                     await send({"type": "http.response.body", "body": body, "more_body": True})
         except asyncio.CancelledError:
