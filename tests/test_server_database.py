@@ -122,6 +122,27 @@ async def test_usage_rows_round_trip_every_column(db: Database) -> None:
     assert [r["ts"] for r in await db.usage_rows(since=1500.0)] == [2000.0]
 
 
+async def test_usage_batch_of_mixed_rows_lands_in_order(db: Database) -> None:
+    # Rows without the rare values (content, audio, images, speech, cached tokens) and rows
+    # with some of them, interleaved in one batch and at one timestamp: each lands once, in
+    # the order logged, the values left out as NULL.
+    plain = [
+        UsageRecord("/v1/chat/completions", 200, ts=5.0, key_name="k", model="m", cost=0.5)
+        for _ in range(3)
+    ]
+    audio = UsageRecord("/v1/audio/transcriptions", 200, ts=5.0, audio_seconds=2.0)
+    speech = UsageRecord("/v1/audio/speech", 200, ts=5.0, characters=11, request_id="r")
+    batch = [plain[0], audio, plain[1], plain[2], speech]
+    await db.log_usage(batch)
+    rows = await db.usage_rows()
+    assert [r["id"] for r in rows] == sorted(r["id"] for r in rows)
+    assert [{k: r[k] for k in USAGE_COLUMNS} for r in rows] == [
+        dict(zip(USAGE_COLUMNS, record.row())) for record in batch
+    ]
+    assert rows[0]["request"] is None and rows[0]["characters"] is None
+    assert (rows[1]["audio_seconds"], rows[4]["characters"]) == (2.0, 11)
+
+
 async def test_stored_responses_per_key_and_expiry(db: Database) -> None:
     await db.put_response("r1", "alice", '{"a": 1}', "[]", "[]")
     await db.put_response("r2", None, "{}", "[]", "[]", upstream="openai")

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
+from itertools import groupby
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, cast
 
@@ -333,6 +334,16 @@ class UsageRecord:
     cached_tokens: int | None = None  # of prompt_tokens, read from the provider's prompt cache
 
     def row(self) -> tuple[Any, ...]:
+        """The values of ``USAGE_COLUMNS``, in its order."""
+        return self._common() + self._rare()
+
+    def sqlite_row(self) -> tuple[Any, ...]:
+        """``row()``, or, when the rare values are all None (most requests), only the common
+        ones: the INSERT of ``COMMON_USAGE_COLUMNS`` leaves the rest NULL."""
+        rare = self._rare()
+        return self._common() if rare == _NO_RARE_USAGE else self._common() + rare
+
+    def _common(self) -> tuple[Any, ...]:
         return (
             self.ts or time.time(),
             self.key_name,
@@ -347,20 +358,24 @@ class UsageRecord:
             self.total_tokens,
             self.latency_ms,
             self.ttft_ms,
+            self.request_id,
+            self.cost,
+            int(self.cached),
+        )
+
+    def _rare(self) -> tuple[Any, ...]:
+        return (
             self.request,
             self.response,
             self.audio_seconds,
             self.images,
-            self.request_id,
-            self.cost,
-            int(self.cached),
             self.characters,
             self.cached_tokens,
         )
 
 
-#: The usage table's columns ``UsageRecord.row`` fills, in its order.
-USAGE_COLUMNS = (
+#: The usage columns most requests fill (``UsageRecord._common``), in its order.
+COMMON_USAGE_COLUMNS = (
     "ts",
     "key_name",
     "endpoint",
@@ -374,16 +389,22 @@ USAGE_COLUMNS = (
     "total_tokens",
     "latency_ms",
     "ttft_ms",
+    "request_id",
+    "cost",
+    "cached",
+)
+#: The usage table's columns ``UsageRecord.row`` fills, in its order: the common ones, then
+#: those only content logging (request, response) or some endpoints fill.
+USAGE_COLUMNS = (
+    *COMMON_USAGE_COLUMNS,
     "request",
     "response",
     "audio_seconds",
     "images",
-    "request_id",
-    "cost",
-    "cached",
     "characters",
     "cached_tokens",
 )
+_NO_RARE_USAGE = (None,) * (len(USAGE_COLUMNS) - len(COMMON_USAGE_COLUMNS))
 
 # None is not among the types sqlite3 binds directly: without an adapter of its own, every
 # None parameter (about nine a usage row) goes through the adapter lookup, which fails
@@ -392,10 +413,18 @@ USAGE_COLUMNS = (
 # C callable ({}.get(None) is None), so no Python frame runs per value either.
 sqlite3.register_adapter(type(None), cast("Callable[[None], None]", {}.get))
 
-_INSERT_USAGE = (
-    f"INSERT INTO usage ({', '.join(USAGE_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in USAGE_COLUMNS)})"
-)
+
+def _insert(columns: Sequence[str]) -> str:
+    return f"INSERT INTO usage ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+
+
+# A request's row leaves six columns None (content logging off, not audio or images, no
+# cached tokens); binding each None costs sqlite3 an adapter lookup and a bind (~1.5 k
+# instructions), so such rows are inserted without them, as NULL, by a second statement.
+_INSERT_BY_WIDTH = {
+    len(USAGE_COLUMNS): _insert(USAGE_COLUMNS),
+    len(COMMON_USAGE_COLUMNS): _insert(COMMON_USAGE_COLUMNS),
+}
 
 
 def _private_file(path: Path) -> None:
@@ -553,8 +582,11 @@ class Store:
         """Append records in one transaction."""
         if not records:
             return
+        rows = [r.sqlite_row() for r in records]
         with self._write() as db:
-            db.executemany(_INSERT_USAGE, [r.row() for r in records])
+            # Each run of rows of one width is one executemany; the rows keep their order.
+            for width, run in groupby(rows, len):
+                db.executemany(_INSERT_BY_WIDTH[width], run)
 
     def usage_rows(self, *, since: float | None = None) -> list[dict[str, Any]]:
         cur = self._db.execute("SELECT * FROM usage WHERE ts >= ? ORDER BY ts, id", (since or 0.0,))
