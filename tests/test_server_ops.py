@@ -392,6 +392,26 @@ def test_learnt_model_labels_are_capped() -> None:
     assert value(scraped, "polymux_cost_usd_total", model="alias-a", key="k") == 0.75
 
 
+def test_model_labels_follow_what_is_learnt_on_repeated_requests() -> None:
+    # Repeated requests reuse their series (found by the request's own names once those are
+    # label values); what a name is labelled as still follows the rules: unknown and failed
+    # is "other", answered once is learnt, and a caller's literal "-" is not the "-" series.
+    from prometheus_client import generate_latest
+
+    from polymux.routing.health import InMemoryHealthStore
+
+    metrics = GatewayMetrics(["p"], ["alias-a"], InMemoryHealthStore())
+    for status in (500, 500, 200, 200, 500, 500):
+        metrics.observe("/v1/x", UsageRecord("/v1/x", status, model="new", provider="p"), "k", 0.1)
+    for model in (None, None, "-", "-"):
+        metrics.observe("/v1/x", UsageRecord("/v1/x", 500, model=model, provider="p"), "k", 0.1)
+    scraped = samples(generate_latest(metrics.registry).decode())
+    assert value(scraped, "polymux_requests_total", model=OTHER, status="500") == 4
+    assert value(scraped, "polymux_requests_total", model="new", status="200") == 2
+    assert value(scraped, "polymux_requests_total", model="new", status="500") == 2
+    assert value(scraped, "polymux_requests_total", model="-", status="500") == 2
+
+
 async def test_metrics_can_be_switched_off(upstream: FakeServer, tmp_path: Path) -> None:
     app = create_app(
         replace(fake_config(upstream), metrics=False), db_path=tmp_path / "g.db", key_refresh=0

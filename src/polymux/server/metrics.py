@@ -165,6 +165,9 @@ class GatewayMetrics:
         self._model_label = _Labels(models)
         self._provider_label = _Labels(self._providers)
         self._series: dict[tuple[str, str, str, str, int], _Series] = {}
+        #: The same series by the request's own model and provider names, when those are
+        #: the label values (most requests): found without computing the labels.
+        self._known_series: dict[tuple[str, str | None, str | None, str, int], _Series] = {}
         route = ("endpoint", "model", "provider")
         spend = ("model", "provider", "key")
         self.requests = Counter(
@@ -225,17 +228,10 @@ class GatewayMetrics:
     def observe(self, endpoint: str, record: UsageRecord, key: str | None, seconds: float) -> None:
         """Count one answered request (its usage record holds the rest)."""
         status = record.status
-        answered = status < 400
-        labels = (
-            endpoint,
-            self._model_label(record.model, answered),
-            self._provider_label(record.provider, answered),
-            key or NONE,
-            status,
-        )
-        series = self._series.get(labels)
+        model, provider, key = record.model, record.provider, key or NONE
+        series = self._known_series.get((endpoint, model, provider, key, status))
         if series is None:
-            series = self._series[labels] = self._new_series(labels)
+            series = self._series_for(endpoint, model, provider, key, status)
         series.requests.inc()
         series.latency.observe(seconds)
         if series.errors is not None:
@@ -248,6 +244,26 @@ class GatewayMetrics:
             series.completion.inc(record.completion_tokens)
         if record.cost:
             series.cost.inc(record.cost)
+
+    def _series_for(
+        self, endpoint: str, model: str | None, provider: str | None, key: str, status: int
+    ) -> _Series:
+        answered = status < 400
+        labels = (
+            endpoint,
+            self._model_label(model, answered),
+            self._provider_label(provider, answered),
+            key,
+            status,
+        )
+        series = self._series.get(labels)
+        if series is None:
+            series = self._series[labels] = self._new_series(labels)
+        if labels[1] == model and labels[2] == provider:
+            # Names already label values stay so (the sets only grow): the next request with
+            # them skips the two set lookups. As bounded as the labels themselves.
+            self._known_series[(endpoint, model, provider, key, status)] = series
+        return series
 
     def _new_series(self, labels: tuple[str, str, str, str, int]) -> _Series:
         endpoint, model, provider, key, status = labels
