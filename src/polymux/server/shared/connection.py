@@ -242,6 +242,7 @@ class Batcher:
         self._unanswered = 0  # calls sent without waiting, queued or in flight
         self._encodings: dict[tuple[Arg, ...], bytes] = {}
         self._kept_connections: list[Any] = []
+        self._loaded: set[str] = set()  # the scripts Redis was seen to have (their SHA-1)
         self._closed = False
 
     def script(self, source: str, per_call: tuple[int, int] | None = None) -> Script:
@@ -349,9 +350,17 @@ class Batcher:
         from redis.exceptions import NoScriptError
 
         commands = [_command(group) for group in groups]
-        answers = await self._exchange(commands)
+        # A script this batcher has not run yet is loaded ahead of the calls, in the same
+        # exchange: a call that missed its script would be run again after the calls behind
+        # it, out of order (a settlement's slot given back after the next admission).
+        scripts = {group[0].script.sha: group[0].script.source for group in groups}
+        new = sorted(source for sha, source in scripts.items() if sha not in self._loaded)
+        loads = [_resp([b"SCRIPT", b"LOAD", source]) for source in new]
+        answers = (await self._exchange([*loads, *commands]))[len(loads) :]
+        self._loaded.update(scripts)
         missing = [i for i, r in enumerate(answers) if isinstance(r, NoScriptError)]
         if missing:  # a restarted (or flushed) Redis: load the scripts, run those calls again
+            self._loaded.clear()
             sources = sorted({groups[i][0].script.source for i in missing})
             loads = [_resp([b"SCRIPT", b"LOAD", source]) for source in sources]
             again = await self._exchange([*loads, *(commands[i] for i in missing)])
