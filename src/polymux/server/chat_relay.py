@@ -250,8 +250,8 @@ class _Tally:
         self.finished = False  # any choice finished: the stream may end without [DONE]
         self.reported = False  # the host sent usage
         # Characters answered, for the fold's estimate when the host reports no usage: a
-        # choice's text and its reasoning, each tool call's name and arguments.
-        self.chars: dict[tuple[int, Any], int] = {}
+        # choice's text (its index), its reasoning, each tool call's name and arguments.
+        self.chars: dict[Any, int] = {}
 
     def see(self, chunk: dict[str, Any]) -> None:
         if not (chunk.get("id") and chunk.get("model") and chunk.get("created")):
@@ -267,7 +267,12 @@ class _Tally:
                 content = delta.get("content")
                 if (content is not None and type(content) is not str) or "reasoning" in delta:
                     _plain(delta)
-                self.count(index, delta)
+                    content = delta.get("content")
+                if content:  # counted here: the one thing nearly every chunk holds
+                    chars = self.chars
+                    chars[index] = chars.get(index, 0) + len(content)
+                if "reasoning_content" in delta or "tool_calls" in delta:
+                    self.count_more(index, delta)
                 calls = delta.get("tool_calls")
                 if calls:
                     state = _TOOLED if state == _OPEN else state
@@ -291,11 +296,18 @@ class _Tally:
                 chunk[key] = head[key]
 
     def count(self, index: int, message: Mapping[str, Any]) -> None:
-        """Count a delta's (or a whole message's) characters into ``chars``."""
+        """Count a whole message's characters into ``chars`` (a delta's: ``see``)."""
+        content = message.get("content")
+        if content and type(content) is str:
+            self.chars[index] = self.chars.get(index, 0) + len(content)
+        self.count_more(index, message)
+
+    def count_more(self, index: int, message: Mapping[str, Any]) -> None:
+        """Count a message's reasoning and tool calls into ``chars``."""
         chars = self.chars
-        for kind, text in ((0, message.get("content")), (1, message.get("reasoning_content"))):
-            if text and type(text) is str:
-                chars[index, kind] = chars.get((index, kind), 0) + len(text)
+        reasoning = message.get("reasoning_content")
+        if reasoning and type(reasoning) is str:
+            chars[index, "reasoning"] = chars.get((index, "reasoning"), 0) + len(reasoning)
         for n, call in enumerate(message.get("tool_calls") or ()):
             key = (index, ("call", call.get("index", n)))
             function = call.get("function") or {}
