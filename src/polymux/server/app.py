@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from ..client.async_client import AsyncClient
 from ..errors import AllProvidersFailedError, APIError
 from ..transport.deadline import DeadlineWatcher
@@ -35,7 +37,7 @@ from .asgi import (
 from .auth import ANONYMOUS, Caller, KeyRing, KeySource, is_loopback_client
 from .config import GatewayConfig
 from .database import Database, KeyMirror, SQLiteDatabase, default_target, open_database
-from .errormap import SHUTDOWN_MESSAGE, GatewayHTTPError, map_error
+from .errormap import SHUTDOWN_MESSAGE, GatewayHTTPError, error_body, map_error
 from .local import LocalOnly
 from .metrics import GatewayMetrics
 from .prices import PriceTable
@@ -92,6 +94,14 @@ class Call:
         self.record.status = status
         self.record.error = body["error"]["message"][:500]
         return status, body
+
+    def stopped(self) -> bytes:
+        """Log a stream cut by the server stopping (its patience ran out) or the client
+        leaving; the SSE event that ends it, so it does not end mid-answer without one."""
+        self.record.status = 503
+        self.record.error = SHUTDOWN_MESSAGE
+        error = error_body(SHUTDOWN_MESSAGE, "server_error", "shutting_down")
+        return b"data: " + orjson.dumps(error) + b"\n\n"
 
 
 Handler = Callable[["Gateway", Call], Awaitable[None]]

@@ -27,7 +27,6 @@ from ..types.chat import ChatCompletion, ChatCompletionChunk, CompletionUsage
 from ..types.request import BODY_FIELDS
 from .asgi import until_disconnect
 from .chat_relay import DONE, SSE_HEADERS, on_the_wire, relay, relays
-from .errormap import SHUTDOWN_MESSAGE, error_body, map_error
 from .limits import check_chat, passed_through
 from .shared.cache import CACHE_HEADER
 
@@ -233,23 +232,10 @@ async def _stream(
                 )
                 chunk = await anext(stream, None)
         except asyncio.CancelledError:
-            # The server is stopping and its patience ran out (or the client left): the
-            # stream ends with an error event rather than mid-answer without one.
-            record.status = 503
-            record.error = SHUTDOWN_MESSAGE
-            error = error_body(SHUTDOWN_MESSAGE, "server_error", "shutting_down")
-            await send(
-                {
-                    "type": "http.response.body",
-                    "body": b"data: " + dumps(error) + b"\n\n",
-                    "more_body": False,
-                }
-            )
+            await send({"type": "http.response.body", "body": call.stopped(), "more_body": False})
             raise
         except Exception as exc:
-            status, error, _ = map_error(exc)
-            record.status = status
-            record.error = error["error"]["message"][:500]
+            _, error = call.failed(exc)
             tail = b""  # the error event is the last one: no [DONE] after a failure
             await send(
                 {

@@ -49,7 +49,6 @@ from ..types._record import json_bytes
 from ..types.chat import CompletionUsage
 from ..types.request import ChatRequest
 from .asgi import until_disconnect
-from .errormap import SHUTDOWN_MESSAGE, error_body
 from .shared.cache import CACHE_HEADER
 from .targets import Pinned, Tuned
 
@@ -538,12 +537,7 @@ async def _send(
                 if body is not None:
                     await send({"type": "http.response.body", "body": body, "more_body": True})
         except asyncio.CancelledError:
-            # The server is stopping and its patience ran out (or the client left): the
-            # stream ends with an error event, as chat.py's does.
-            record.status = 503
-            record.error = SHUTDOWN_MESSAGE
-            error = error_body(SHUTDOWN_MESSAGE, "server_error", "shutting_down")
-            await send({"type": "http.response.body", "body": b"data: " + dumps(error) + b"\n\n"})
+            await send({"type": "http.response.body", "body": call.stopped(), "more_body": False})
             raise
         except Exception as exc:
             _, error = call.failed(exc)
