@@ -51,6 +51,7 @@ __all__ = [
     "StopFilter",
     "estimate_tokens",
     "estimated_usage",
+    "random_hex",
     "tokens_for_chars",
 ]
 
@@ -99,7 +100,7 @@ class StopFilter:
         return pending
 
 
-def _random_hex() -> str:
+def random_hex() -> str:
     """24 random hex digits for response and tool-call ids. Not uuid4: it reads os.urandom,
     which cost ~80 us a call on the benchmark machine (a quarter of a request's CPU); these
     ids only need to be unique, not unguessable."""
@@ -227,7 +228,7 @@ class ResponseFold:
 
     def _stamp(self) -> None:
         if not self.id:
-            self.id = "chatcmpl-" + _random_hex()
+            self.id = "chatcmpl-" + random_hex()
         if not self.created:
             self.created = int(time.time())
 
@@ -333,7 +334,7 @@ class ResponseFold:
             return None
         call = state.tools.get(event.call_index)
         if call is None:
-            call_id = event.id or "call_" + _random_hex()
+            call_id = event.id or "call_" + random_hex()
             call = state.tools[event.call_index] = _ToolCall(call_id, event.name or "")
             if event.arguments:
                 call.arguments.append(event.arguments)

@@ -34,8 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ..client.fold import _random_hex as random_hex
-from ..client.fold import estimated_usage, tokens_for_chars
+from ..client.fold import estimated_usage, random_hex, tokens_for_chars
 from ..errors import APIResponseValidationError, EmptyResponseError
 from ..providers.base import Provider
 from ..providers.openai import OpenAICompatible, chat_chunk, chunk_shape_error
