@@ -56,6 +56,7 @@ GC = "gc_collect_main"
 
 #: ``polymux serve`` with a raw aiohttp call as its chat handler (mode ``polymux-raw``).
 RAW_HANDLER_APP = r"""
+import inspect
 import sys
 
 import aiohttp
@@ -68,6 +69,8 @@ URL = sys.argv[sys.argv.index("--base-url") + 1] + "/chat/completions"
 HEADERS = {"content-type": "application/json", "authorization": "Bearer bench"}
 SSE = [(b"content-type", b"text/event-stream")]
 session = None
+# Revisions before the server's ConnectionWatch took the receive callable, not the call.
+WHOLE_CALL = "exchange" in inspect.signature(asgi.until_disconnect).parameters
 
 
 async def raw(gateway, call):
@@ -75,7 +78,8 @@ async def raw(gateway, call):
     body = await gateway.read_json(call)
     call.use_model(body.get("model"))
     session = session or aiohttp.ClientSession()
-    await asgi.until_disconnect(call.receive, relay(call, orjson.dumps(body)))
+    exchange = call if WHOLE_CALL else call.receive
+    await asgi.until_disconnect(exchange, relay(call, orjson.dumps(body)))
 
 
 async def relay(call, data):

@@ -105,7 +105,7 @@ async def _transcribe(gateway: Gateway, call: Call, *, translate: bool) -> None:
     work = resource.create(
         file=(upload.filename, upload.data), model=route.model, provider=route.providers, **params
     )
-    answer = await until_disconnect(call.receive, work)
+    answer = await until_disconnect(call, work)
     if isinstance(answer, str):
         fmt = params.get("response_format")
         kind = b"text/vtt" if fmt == "vtt" else b"text/plain; charset=utf-8"
@@ -206,7 +206,7 @@ async def handle_speech(gateway: Gateway, call: Call) -> None:
         raise InvalidRequestError(f"invalid request: {exc}") from exc
     text = body.get("input")
     characters = len(text) if isinstance(text, str) else None
-    await until_disconnect(call.receive, _relay_speech(call, work, fmt, characters))
+    await until_disconnect(call, _relay_speech(call, work, fmt, characters))
 
 
 async def _relay_speech(

@@ -158,9 +158,9 @@ async def handle(gateway: Gateway, call: Call) -> None:
         return
     result = _call(gateway, arguments)
     if stream:
-        await until_disconnect(call.receive, _stream(gateway, call, result, body))
+        await until_disconnect(call, _stream(gateway, call, result, body))
         return
-    completion: ChatCompletion = await until_disconnect(call.receive, result)
+    completion: ChatCompletion = await until_disconnect(call, result)
     record.provider = completion.provider
     _usage(call, completion.usage)
     if gateway.config.log_content and completion.choices:

@@ -179,7 +179,7 @@ async def _whole(
         return payload
 
     provider, payload = await until_disconnect(
-        call.receive,
+        call,
         router.first(providers, attempt, total=request.options.timeout.total, options=routing),
     )
     name = provider.name
@@ -475,7 +475,7 @@ async def _stream(
         )
         await _send(gateway, call, request, provider.name, opened, wants_usage)
 
-    await until_disconnect(call.receive, answer())
+    await until_disconnect(call, answer())
 
 
 async def _send(

@@ -64,14 +64,14 @@ async def handle(gateway: Gateway, call: Call) -> None:
     except (TypeError, KeyError, AttributeError, IndexError) as exc:
         raise InvalidRequestError(f"invalid request: {exc}") from exc
     if not stream:
-        completion: Completion = await until_disconnect(call.receive, result)  # type: ignore[arg-type]
+        completion: Completion = await until_disconnect(call, result)  # type: ignore[arg-type]
         record.provider = completion.provider
         record_usage(call, completion.usage)
         if gateway.config.log_content and completion.choices:
             record.response = completion.choices[0].text
         await send_bytes(call.send, 200, orjson.dumps(completion.model_dump()), [JSON_TYPE])
         return
-    await until_disconnect(call.receive, _stream(call, result, wants_usage))  # type: ignore[arg-type]
+    await until_disconnect(call, _stream(call, result, wants_usage))  # type: ignore[arg-type]
 
 
 async def _stream(call: Call, stream: AsyncCompletionStream, wants_usage: bool) -> None:

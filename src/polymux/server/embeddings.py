@@ -50,7 +50,7 @@ async def handle(gateway: Gateway, call: Call) -> None:
         )
     except (TypeError, KeyError, AttributeError) as exc:
         raise InvalidRequestError(f"invalid request: {exc}") from exc
-    response: CreateEmbeddingResponse = await until_disconnect(call.receive, work)
+    response: CreateEmbeddingResponse = await until_disconnect(call, work)
     record.provider = response.provider
     record.prompt_tokens = response.usage.prompt_tokens
     record.total_tokens = response.usage.total_tokens

@@ -120,7 +120,7 @@ async def _handle(gateway: Gateway, call: Call, *, variation: bool) -> None:
             raise InvalidRequestError("prompt is required: say what to change")
         mask = (masks[0].filename, masks[0].data) if masks else None
         work = gateway.client.images.edit(image=uploads, prompt=prompt, mask=mask, **common)
-    response: ImagesResponse = await until_disconnect(call.receive, work)
+    response: ImagesResponse = await until_disconnect(call, work)
     await send_images(gateway, call, response)
 
 

@@ -72,7 +72,7 @@ async def handle(gateway: Gateway, call: Call) -> None:
         )
     except (TypeError, KeyError, AttributeError) as exc:
         raise InvalidRequestError(f"invalid request: {exc}") from exc
-    response: ImagesResponse = await until_disconnect(call.receive, work)
+    response: ImagesResponse = await until_disconnect(call, work)
     await send_images(gateway, call, response)
 
 

@@ -177,9 +177,9 @@ async def handle(gateway: Gateway, call: Call) -> None:
             **{k: v for k, v in chat.items() if k != "model" and k not in extra},
         )
     if stream:
-        await until_disconnect(call.receive, _stream(gateway, call, result))
+        await until_disconnect(call, _stream(gateway, call, result))
         return
-    completion: ChatCompletion = await until_disconnect(call.receive, result)
+    completion: ChatCompletion = await until_disconnect(call, result)
     call.record.provider = completion.provider
     record_usage(call, completion.usage)
     message = message_from_completion(completion)

@@ -31,6 +31,6 @@ async def handle(gateway: Gateway, call: Call) -> None:
         )
     except (TypeError, KeyError, AttributeError) as exc:
         raise InvalidRequestError(f"invalid request: {exc}") from exc
-    response: ModerationCreateResponse = await until_disconnect(call.receive, work)
+    response: ModerationCreateResponse = await until_disconnect(call, work)
     call.record.provider = response.provider
     await send_bytes(call.send, 200, orjson.dumps(response.model_dump()), [JSON_TYPE])

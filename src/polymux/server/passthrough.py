@@ -70,11 +70,11 @@ async def relay(
         try:
             if not stream:
                 provider, data = await until_disconnect(
-                    call.receive, client.router.first(providers, _first(whole), total=total)
+                    call, client.router.first(providers, _first(whole), total=total)
                 )
             else:
                 provider, upstream = await until_disconnect(
-                    call.receive, client.router.first(providers, _first(opened), total=total)
+                    call, client.router.first(providers, _first(opened), total=total)
                 )
         except APIStatusError as exc:
             if not upstream_errors or not isinstance(exc.body, dict):
@@ -97,7 +97,7 @@ async def relay(
         pieces = upstream.iter_bytes()
         if whole_event is not None and "json" in upstream.headers.get("Content-Type", ""):
             pieces = _one_event(upstream, provider.name, whole_event)
-        failure = await until_disconnect(call.receive, _copy(call, pieces, watch, broken))
+        failure = await until_disconnect(call, _copy(call, pieces, watch, broken))
         await client.router.settle(provider.name, failure)
 
 

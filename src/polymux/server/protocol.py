@@ -5,6 +5,11 @@ body) never reaches the app: uvicorn answers ``400 Invalid HTTP request received
 text. These subclasses answer the same status as ``{"error": {...}}`` JSON, like every other
 answer of the gateway. What stays uvicorn's own plain text: its ``500 Internal Server Error``
 (only if the app itself raised, which it does not) and the refusal of a WebSocket upgrade.
+
+They also notice a client that leaves: each connection keeps a ``ConnectionWatch``, offered
+to the app in every request's scope (the ``polymux.connection_watch`` extension), and
+``connection_lost`` cancels the request waiting on it (asgi.until_disconnect) while its
+answer is not complete, where any other server needs a watcher task a request.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from .asgi import CONNECTION_WATCH, ConnectionWatch, Receive, Scope, Send
 from .errormap import error_body
 
 __all__ = ["protocol_class"]
@@ -22,12 +28,43 @@ def _json_400(msg: str) -> bytes:
     return orjson.dumps(error_body(msg, "invalid_request_error", "invalid_http_request"))
 
 
+class _WatchedConnection:
+    """Mixin for uvicorn's HTTP protocols (one instance a connection): the connection's
+    ``ConnectionWatch``, put in each request's scope and told when the connection is lost."""
+
+    app: Any
+    cycle: Any
+    watch: ConnectionWatch
+
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
+        self.watch = watch = ConnectionWatch()
+        extensions = {CONNECTION_WATCH: watch}
+        app = self.app  # the protocol hands each request to self.app
+
+        def app_with_watch(scope: Scope, receive: Receive, send: Send) -> Any:
+            # A plain function handing on the app's coroutine: no frame of its own a request.
+            offered = scope.get("extensions")
+            if offered is None:
+                scope["extensions"] = extensions
+            else:
+                offered[CONNECTION_WATCH] = watch
+            return app(scope, receive, send)
+
+        self.app = app_with_watch
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)  # type: ignore[misc]
+        cycle = self.cycle
+        self.watch.lost(answered=cycle is not None and cycle.response_complete)
+
+
 def protocol_class(kind: str) -> Any:
     """The protocol class for uvicorn's ``http=`` option ("httptools" or "h11")."""
     if kind == "httptools":
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-        class JSONHttpToolsProtocol(HttpToolsProtocol):
+        class JSONHttpToolsProtocol(_WatchedConnection, HttpToolsProtocol):
             def send_400_response(self, msg: str) -> None:
                 body = _json_400(msg)
                 self.transport.write(
@@ -43,7 +80,7 @@ def protocol_class(kind: str) -> Any:
     import h11
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
-    class JSONH11Protocol(H11Protocol):
+    class JSONH11Protocol(_WatchedConnection, H11Protocol):
         def send_400_response(self, msg: str) -> None:
             body = _json_400(msg)
             headers = [

@@ -128,9 +128,9 @@ async def handle_create(gateway: Gateway, call: Call) -> None:
         log.warning("responses body not caught by validation: %s: %s", type(exc).__name__, exc)
         raise InvalidRequestError(f"invalid request: {exc}") from exc
     if isinstance(result, AsyncResponseStream):
-        await until_disconnect(call.receive, _stream(gateway, call, result))
+        await until_disconnect(call, _stream(gateway, call, result))
         return
-    response: Response = await until_disconnect(call.receive, result)
+    response: Response = await until_disconnect(call, result)
     _log_usage(call, response)
     if gateway.config.log_content:
         record.response = response.output_text
