@@ -202,6 +202,51 @@ def _error_shapes() -> dict[str, ErrorShape]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A route's handlers and what the gateway does around them, decided once per route
+    (from its path, or its prefix for the routes of ``path/<id>``) rather than per request."""
+
+    methods: dict[str, Handler]
+    #: The metrics label: the path, or the prefix + ``*`` (ids in paths are not labels).
+    endpoint: str
+    #: Served without the gateway's keys (``_PUBLIC``, ``_PUBLIC_PREFIXES``).
+    public: bool
+    #: Counted in the metrics and logged as a JSON line (``_counted``).
+    counted: bool
+    #: Its calls are priced and written to the usage log: /v1/ but the model list.
+    logged: bool
+    #: Generated media, fetched without a key (``_authorize``).
+    media: bool
+    #: Its dialect's error body (None: OpenAI's).
+    error_shape: ErrorShape | None
+
+    @classmethod
+    def at(cls, path: str, methods: dict[str, Handler], shapes: dict[str, ErrorShape]) -> Route:
+        """The route of exact ``path``."""
+        return cls._make(path, path, methods, shapes.get(path))
+
+    @classmethod
+    def under(cls, prefix: str, methods: dict[str, Handler]) -> Route:
+        """The route of every path below ``prefix``: what holds for the prefix holds for
+        them (no other route's prefix or exact path starts with a longer one of these)."""
+        return cls._make(prefix, prefix + "*", methods, None)
+
+    @classmethod
+    def _make(
+        cls, path: str, endpoint: str, methods: dict[str, Handler], shape: ErrorShape | None
+    ) -> Route:
+        return cls(
+            methods=methods,
+            endpoint=endpoint,
+            public=path in _PUBLIC or path.startswith(_PUBLIC_PREFIXES),
+            counted=_counted(path),
+            logged=path.startswith("/v1/") and not path.startswith("/v1/models"),
+            media=path.startswith("/media/"),
+            error_shape=shape,
+        )
+
+
 class Gateway:
     """The ASGI application. Build it with ``create_app``."""
 
@@ -279,11 +324,13 @@ class Gateway:
         self.media_dir = config.media_dir
         if self.media_dir is not None:
             self.media_dir.mkdir(parents=True, exist_ok=True)
-        self._exact, self._prefixed = _routes()
+        exact, prefixed = _routes()
         if self.admin_digest is not None:
             methods = ("GET", "POST", "PATCH", "DELETE")
-            self._prefixed.append((admin.PREFIX, dict.fromkeys(methods, admin.handle)))
-        self._error_shapes = _error_shapes()
+            prefixed.append((admin.PREFIX, dict.fromkeys(methods, admin.handle)))
+        shapes = _error_shapes()
+        self._exact = {path: Route.at(path, methods, shapes) for path, methods in exact.items()}
+        self._prefixed = [(prefix, Route.under(prefix, methods)) for prefix, methods in prefixed]
         self._cors = {o.encode() for o in config.cors_origins}
         self._closed = False
         health = self.client.router.health
@@ -381,13 +428,13 @@ class Gateway:
                 return
 
     # -- requests ----------------------------------------------------------------------------
-    def _find(self, path: str) -> dict[str, Handler] | None:
-        methods = self._exact.get(path)
-        if methods is not None:
-            return methods
-        for prefix, handlers in self._prefixed:
+    def _find(self, path: str) -> Route | None:
+        route = self._exact.get(path)
+        if route is not None:
+            return route
+        for prefix, route in self._prefixed:
             if path.startswith(prefix) and len(path) > len(prefix):
-                return handlers
+                return route
         return None
 
     def _cors_headers(self, scope: Scope) -> list[tuple[bytes, bytes]]:
@@ -428,10 +475,11 @@ class Gateway:
         if method == "OPTIONS" and cors:
             await _preflight(send, cors)
             return
-        methods = self._find(path)
-        if methods is None:
+        route = self._find(path)
+        if route is None:
             await send_error(send, 404, f"no route for {path}", code="unknown_url")
             return
+        methods = route.methods
         handler = methods.get(method) or (methods.get("GET") if method == "HEAD" else None)
         if handler is None:
             allow = ", ".join(sorted(methods)).encode()
@@ -451,9 +499,9 @@ class Gateway:
                 code="overloaded",
                 headers=[(b"retry-after", b"1"), (b"connection", b"close")],
             )
-            if _counted(path):
+            if route.counted:
                 record = UsageRecord(path, 503, request_id=rid.decode())
-                self._account(Call(scope, receive, send, record), methods, False)
+                self._account(Call(scope, receive, send, record), route, False)
             return
         if not self._started:
             try:
@@ -473,11 +521,11 @@ class Gateway:
         try:
             call = Call(scope, receive, send, UsageRecord(endpoint=path, status=0))
             call.record.request_id = rid.decode()
-            logged = path.startswith("/v1/") and not path.startswith("/v1/models")
+            logged = route.logged
             lease: Lease | None = None
             try:
-                if path not in _PUBLIC and not path.startswith(_PUBLIC_PREFIXES):
-                    call.caller = self._authorize(scope, path)
+                if not route.public:
+                    call.caller = self._authorize(scope, route)
                     caller = call.caller
                     # A key without limits to count costs nothing more.
                     if caller.name is not None and counted(caller.limits):
@@ -518,7 +566,7 @@ class Gateway:
                         headers.append((b"connection", b"close"))
                     if self._no_sdk_retry and isinstance(exc, (APIError, AllProvidersFailedError)):
                         headers.append((b"x-should-retry", b"false"))
-                    shape = self._error_shapes.get(path)
+                    shape = route.error_shape
                     await send_json(send, status, shape(status, body) if shape else body, headers)
             if logged:
                 # Priced before the limiter settles: a budget in USD is spent from this cost.
@@ -527,12 +575,12 @@ class Gateway:
                 record.cost = 0.0 if record.cached else self.prices.cost(record)
             if lease is not None:
                 await self.limiter.settle(lease, call.record)
-            if _counted(path):
-                self._account(call, methods, logged)
+            if route.counted:
+                self._account(call, route, logged)
         finally:
             self._inflight -= 1
 
-    def _account(self, call: Call, methods: dict[str, Handler], logged: bool) -> None:
+    def _account(self, call: Call, route: Route, logged: bool) -> None:
         """The usage row, metrics and JSON log line of a finished request."""
         record = call.record
         record.key_name = call.key_name
@@ -542,23 +590,13 @@ class Gateway:
             self.usage.record(record)
         if self.metrics is not None:
             self.metrics.observe(
-                self._endpoint(call.scope["path"], methods),
+                route.endpoint,
                 record,
                 call.key_name,
                 record.latency_ms / 1000.0,
             )
         if self._json_logs:
             request_log.log_request(call.scope, record, call.key_name)
-
-    def _endpoint(self, path: str, methods: dict[str, Handler]) -> str:
-        """The route a path matched: itself, or its prefix + ``*`` (ids in paths are not
-        metric labels)."""
-        if path in self._exact:
-            return path
-        for prefix, handlers in self._prefixed:
-            if handlers is methods:
-                return prefix + "*"
-        return "other"
 
     @property
     def in_flight(self) -> int:
@@ -596,10 +634,10 @@ class Gateway:
             home = self._deadlines = (loop, DeadlineWatcher(loop))
         return home[1]
 
-    def _authorize(self, scope: Scope, path: str) -> Caller:
+    def _authorize(self, scope: Scope, route: Route) -> Caller:
         if not self.keys.has_keys:
             self._local.check(scope)
-        if path.startswith("/media/"):
+        if route.media:
             # Media names are unguessable; an <img> tag cannot send a key. Without keys the
             # loopback-only rule still holds.
             if self.keys.has_keys or self.config.allow_unauthenticated:
