@@ -15,6 +15,7 @@ import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -80,7 +81,7 @@ def post(port: int, body: dict[str, Any]) -> socket.socket:
     return sock
 
 
-PROTOCOLS = {
+PROTOCOLS: dict[str, Callable[[], Any]] = {
     "httptools": lambda: protocol_class("httptools"),
     "h11": lambda: protocol_class("h11"),
     "uvicorn's h11": lambda: "h11",  # not the gateway's own: the watcher task's path
@@ -139,3 +140,59 @@ def test_a_client_that_stays_gets_every_answer_on_its_connection(tmp_path: Path,
             conn.close()
         rows = gw.usage_rows()
     assert [row["status"] for row in rows] == [200, 200, 200]
+
+
+# -- the watch itself, as until_disconnect uses it -----------------------------------------------
+def watched(watch: asgi.ConnectionWatch) -> Any:
+    """A request's call as the gateway's protocols hand it: the watch in its scope."""
+    return SimpleNamespace(scope={"extensions": {asgi.CONNECTION_WATCH: watch}}, receive=None)
+
+
+async def test_a_call_starting_after_the_client_left_is_not_made() -> None:
+    watch = asgi.ConnectionWatch()
+    watch.lost(answered=False)
+    started = False
+
+    async def work() -> None:
+        nonlocal started
+        started = True
+
+    with pytest.raises(asgi.ClientDisconnected):
+        await asgi.until_disconnect(watched(watch), work())
+    assert not started
+
+
+@pytest.mark.parametrize("answered", [False, True])
+async def test_the_connection_lost_cancels_a_waiting_call_unless_answered(answered: bool) -> None:
+    """Lost mid-call: the call is cancelled, the request's task ends it as
+    ``ClientDisconnected`` and is not left cancelling. Lost once the answer was complete:
+    the call is left to finish."""
+    watch = asgi.ConnectionWatch()
+    release = asyncio.Event()
+    cancelled = False
+
+    async def work() -> str:
+        nonlocal cancelled
+        try:
+            await release.wait()
+        except asyncio.CancelledError:
+            cancelled = True
+            raise
+        return "answer"
+
+    async def request() -> str:
+        try:
+            return await asgi.until_disconnect(watched(watch), work())
+        except asgi.ClientDisconnected:
+            cancelling = getattr(asyncio.current_task(), "cancelling", None)  # Python 3.11+
+            assert cancelling is None or cancelling() == 0
+            await asyncio.sleep(0)  # the task goes on awaiting: nothing left pending
+            return "left"
+
+    task = asyncio.ensure_future(request())
+    for _ in range(3):
+        await asyncio.sleep(0)
+    watch.lost(answered=answered)
+    release.set()
+    assert await task == ("answer" if answered else "left")
+    assert cancelled is not answered

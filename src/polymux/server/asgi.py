@@ -5,7 +5,7 @@ notice a client that went away. No framework: each request costs a few function 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
 from typing import Any, NoReturn, Protocol, TypeVar
 
 import orjson
@@ -244,16 +244,14 @@ class ConnectionWatch:
     __slots__ = ("_cancelled", "_waiting", "open")
 
     def __init__(self) -> None:
-        #: False once the connection is lost: a request registering later is cancelled.
+        #: False once the connection is lost: a call starting later is not made.
         self.open = True
         self._waiting: asyncio.Task[Any] | None = None
         self._cancelled: asyncio.Task[Any] | None = None
 
     def wait(self, task: asyncio.Task[Any]) -> None:
-        """Cancel ``task`` when the connection is lost (at once if it already is)."""
+        """Cancel ``task`` when the connection is lost (the caller checks ``open`` first)."""
         self._waiting = task
-        if not self.open:
-            self._cancel()
 
     def done(self, task: asyncio.Task[Any]) -> bool:
         """Stop watching for ``task``; whether the watch cancelled it."""
@@ -295,6 +293,9 @@ async def until_disconnect(exchange: Exchange, work: Awaitable[T]) -> T:
     watch: ConnectionWatch | None = extensions.get(CONNECTION_WATCH) if extensions else None
     if watch is None:
         return await _until_disconnect_message(exchange.receive, task, work)
+    if not watch.open:  # the client left before this call began: it is not made at all
+        _drop(work)
+        raise ClientDisconnected
     watch.wait(task)
     try:
         result = await work
@@ -302,8 +303,18 @@ async def until_disconnect(exchange: Exchange, work: Awaitable[T]) -> T:
         if watch.done(task):
             _left(task)
         raise  # the work's own error, or a cancellation from elsewhere
-    watch.done(task)
+    if watch.done(task):  # cancelled, but the work swallowed it: the client left all the same
+        _left(task)
     return result
+
+
+def _drop(work: Awaitable[Any]) -> None:
+    """Let go of work never awaited (a coroutine closed, a future cancelled), without the
+    "never awaited" warning."""
+    if isinstance(work, Coroutine):
+        work.close()
+    elif isinstance(work, asyncio.Future):
+        work.cancel()
 
 
 def _left(task: asyncio.Task[Any]) -> NoReturn:
