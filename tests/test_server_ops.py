@@ -18,6 +18,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from polymux.server import Gateway, create_app
+from polymux.server.errormap import error_type
 from polymux.server.metrics import OTHER, GatewayMetrics
 from polymux.server.request_log import LOGGER
 from polymux.server.store import Store, UsageRecord
@@ -385,6 +386,7 @@ def test_learnt_model_labels_are_capped() -> None:
     metrics.observe("/v1/x", UsageRecord("/v1/x", 200, model="alias-a", cost=0.5), "k", 0.1)
     from prometheus_client import generate_latest
 
+    metrics.flush()
     scraped = samples(generate_latest(metrics.registry).decode())
     models = {dict(ls)["model"] for (n, ls) in scraped if n == "polymux_requests_total"}
     assert len(models) == 202  # 200 learnt + the configured alias + "other"
@@ -405,11 +407,74 @@ def test_model_labels_follow_what_is_learnt_on_repeated_requests() -> None:
         metrics.observe("/v1/x", UsageRecord("/v1/x", status, model="new", provider="p"), "k", 0.1)
     for model in (None, None, "-", "-"):
         metrics.observe("/v1/x", UsageRecord("/v1/x", 500, model=model, provider="p"), "k", 0.1)
+    metrics.flush()
     scraped = samples(generate_latest(metrics.registry).decode())
     assert value(scraped, "polymux_requests_total", model=OTHER, status="500") == 4
     assert value(scraped, "polymux_requests_total", model="new", status="200") == 2
     assert value(scraped, "polymux_requests_total", model="new", status="500") == 2
     assert value(scraped, "polymux_requests_total", model="-", status="500") == 2
+
+
+def _exposition(metrics: GatewayMetrics) -> dict[Any, float]:
+    """The gateway's own samples of a scrape, without the ``_created`` timestamps (when each
+    series was made)."""
+    from prometheus_client import generate_latest
+
+    scraped = samples(generate_latest(metrics.registry).decode())
+    return {
+        (name, labels): v
+        for (name, labels), v in scraped.items()
+        if name.startswith("polymux_") and not name.endswith("_created")
+    }
+
+
+def test_folded_requests_scrape_as_if_each_was_observed_by_prometheus_client() -> None:
+    # observe() only adds to plain numbers, and flush() folds them into prometheus-client's
+    # children (a histogram through its per-bucket values): the scrape must read exactly as
+    # if each request had been inc()-ed and observe()-d one by one, bucket edges included.
+    from polymux.routing.health import InMemoryHealthStore
+
+    folded = GatewayMetrics(["p"], ["m"], InMemoryHealthStore())
+    direct = GatewayMetrics(["p"], ["m"], InMemoryHealthStore())
+    latencies = [0.0, 0.05, 0.050001, 0.1, 0.3, 1.0, 2.5, 59.9, 300.0, 301.0, 1e9]
+    for i, seconds in enumerate(latencies):
+        status = (200, 200, 429, 499, 500)[i % 5]
+        ttft = None if i % 3 == 0 else (0.0, 50.0, 100.0, 700.0, 75_000.0)[i % 5]
+        record = UsageRecord(
+            "/v1/chat/completions",
+            status,
+            model="m",
+            provider="p",
+            ttft_ms=ttft,
+            prompt_tokens=i or None,
+            completion_tokens=2 * i or None,
+            cost=0.001 * i or None,
+        )
+        key = ("alice", None)[i % 2]
+        folded.observe("/v1/chat/completions", record, key, seconds)
+        if i == 4:
+            folded.flush()  # a fold between requests: later ones add to what it gave
+        # The same request through prometheus-client's own calls, one by one.
+        labels = ("/v1/chat/completions", "m", "p")
+        who = key or "-"
+        direct.requests.labels(*labels, who, str(status)).inc()
+        if status >= 400:
+            kind = "client_closed" if status == 499 else error_type(status)
+            direct.errors.labels(*labels, who, kind).inc()
+        direct.latency.labels(*labels).observe(seconds)
+        direct.ttft.labels(*labels)
+        if ttft is not None:
+            direct.ttft.labels(*labels).observe(ttft / 1000.0)
+        for kind, tokens in (("prompt", i), ("completion", 2 * i)):
+            direct.tokens.labels("m", "p", who, kind).inc(tokens)
+        direct.cost.labels("m", "p", who).inc(0.001 * i)
+    expected = _exposition(direct)
+    assert _exposition(folded) != expected  # nothing folded since the 5th request
+    # Sums of floats added in another order may differ in their last bit; counts may not.
+    folded.flush()
+    assert _exposition(folded) == pytest.approx(expected, rel=1e-15)
+    folded.flush()  # nothing new: nothing added twice
+    assert _exposition(folded) == pytest.approx(expected, rel=1e-15)
 
 
 async def test_metrics_can_be_switched_off(upstream: FakeServer, tmp_path: Path) -> None:

@@ -390,14 +390,15 @@ class Gateway:
         if self._closed:
             return
         self._closed = True
-        if self.metrics is not None:
-            await self.metrics.stop_sampling()
-        # Requests cancelled by the server's shutdown write their usage row as they unwind:
-        # give them a moment to get there before the log is closed.
+        # Requests cancelled by the server's shutdown write their usage row (and add to the
+        # metrics) as they unwind: give them a moment to get there before the log is closed
+        # and the metrics folded for the last time.
         for _ in range(100):
             if not self._inflight:
                 break
             await asyncio.sleep(0.01)
+        if self.metrics is not None:
+            await self.metrics.stop_sampling()
         await self.client.close()
         if self._deadlines is not None:
             self._deadlines[1].close()

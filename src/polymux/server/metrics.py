@@ -18,13 +18,21 @@ a name the config routes (alias, declared model) or one an upstream answered suc
 up to ``MAX_LABELS`` of them; anything else is ``other``. A caller inventing model names
 cannot grow the series set.
 
-Cost per request: one dict lookup for the request's label tuple (its children are made once
-and kept) and a few locked float additions. In-flight requests and cooldowns are not counted
-per request but sampled: at each scrape, and, with several workers, once a second by each.
+Cost per request: one dict lookup for the request's label tuple and a few additions to plain
+ints and floats kept for it (a request, its latency's bucket and sum, tokens, cost). They are
+folded into prometheus-client's metrics (whose every ``inc`` and ``observe`` takes a lock and,
+with several workers, writes a file) when something reads them: before each scrape, on each
+worker's sampler tick and when the gateway stops. In-flight requests and cooldowns are not
+counted per request but sampled: at each scrape, and, with several workers, once a second by
+each.
 
 Several worker processes (``--workers``): the launcher calls ``setup_multiprocess`` before
 it starts them, so each writes its values to files in one folder (prometheus-client's
-multiprocess mode) and a scrape of any worker reads them all.
+multiprocess mode) and a scrape of any worker reads them all. A worker folds what its
+requests added every ``SAMPLE_INTERVAL`` (1 s) and before it answers a scrape itself, so a
+scrape of any worker counts its own requests at once and another worker's within about a
+second of their end (longer only while that worker's event loop is too busy to run its
+tick); a worker that stops folds the rest before it exits.
 """
 
 from __future__ import annotations
@@ -33,8 +41,9 @@ import asyncio
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,7 +71,8 @@ log = logging.getLogger("polymux.server")
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 #: Distinct model (and provider) label values learnt from answers, beyond the configured ones.
 MAX_LABELS = 200
-#: Seconds between the samples each worker writes of its in-flight count and cooldowns.
+#: Seconds between the samples each worker writes of its in-flight count and cooldowns, and
+#: between its folds of what its requests added (see the module docstring).
 SAMPLE_INTERVAL = 1.0
 OTHER = "other"
 NONE = "-"
@@ -132,8 +142,8 @@ class _Labels:
 
 
 @dataclass(slots=True)
-class _Series:
-    """The children of one (endpoint, model, provider, key, status): made once, then reused."""
+class _Children:
+    """prometheus-client's children of one (endpoint, model, provider, key, status)."""
 
     requests: Any
     errors: Any | None
@@ -142,6 +152,60 @@ class _Series:
     prompt: Any
     completion: Any
     cost: Any
+
+
+def _no_counts(bounds: Sequence[float]) -> list[int]:
+    return [0] * (len(bounds) + 1)  # one per bound, then +Inf's
+
+
+def _fold_histogram(child: Any, counts: list[int], total: float) -> None:
+    """Add observations, given as counts per bucket and their sum, to a histogram child.
+
+    prometheus-client's public API adds one observation at a time; its child keeps a value
+    per bucket (``_buckets``, each counting the observations whose first bound it is) and
+    their sum (``_sum``), and ``observe`` adds to those. tests/test_server_ops.py holds a
+    fold's exposition equal to the same values observed one by one."""
+    buckets = child._buckets
+    for i, count in enumerate(counts):
+        if count:
+            buckets[i].inc(count)
+    child._sum.inc(total)
+
+
+@dataclass(slots=True, eq=False)
+class _Series:
+    """One (endpoint, model, provider, key, status): its children, made once, and what its
+    requests added since the last fold (plain numbers: nothing locked, nothing written)."""
+
+    children: _Children
+    requests: int = 0
+    latency_counts: list[int] = field(default_factory=lambda: _no_counts(_LATENCY_BUCKETS))
+    latency_sum: float = 0.0
+    ttft_counts: list[int] = field(default_factory=lambda: _no_counts(_TTFT_BUCKETS))
+    ttft_sum: float = 0.0
+    timed: bool = False  # a time to first token was added
+    prompt: int = 0
+    completion: int = 0
+    cost: float = 0.0
+
+    def fold(self) -> None:
+        """Add what was counted to the children, and start counting again from zero."""
+        children = self.children
+        children.requests.inc(self.requests)
+        if children.errors is not None:
+            children.errors.inc(self.requests)  # a series of an error status: each one is
+        _fold_histogram(children.latency, self.latency_counts, self.latency_sum)
+        if self.timed:
+            _fold_histogram(children.ttft, self.ttft_counts, self.ttft_sum)
+            self.ttft_counts, self.ttft_sum, self.timed = _no_counts(_TTFT_BUCKETS), 0.0, False
+        if self.prompt:
+            children.prompt.inc(self.prompt)
+        if self.completion:
+            children.completion.inc(self.completion)
+        if self.cost:
+            children.cost.inc(self.cost)
+        self.requests, self.prompt, self.completion, self.cost = 0, 0, 0, 0.0
+        self.latency_counts, self.latency_sum = _no_counts(_LATENCY_BUCKETS), 0.0
 
 
 class GatewayMetrics:
@@ -232,18 +296,31 @@ class GatewayMetrics:
         series = self._known_series.get((endpoint, model, provider, key, status))
         if series is None:
             series = self._series_for(endpoint, model, provider, key, status)
-        series.requests.inc()
-        series.latency.observe(seconds)
-        if series.errors is not None:
-            series.errors.inc()
-        if record.ttft_ms is not None:
-            series.ttft.observe(record.ttft_ms / 1000.0)
+        # Only added up here; ``flush`` hands the sums to prometheus-client. A histogram's
+        # bucket is the first whose bound is >= the value (its ``le``), as in its ``observe``.
+        series.requests += 1
+        series.latency_counts[bisect_left(_LATENCY_BUCKETS, seconds)] += 1
+        series.latency_sum += seconds
+        ttft_ms = record.ttft_ms
+        if ttft_ms is not None:
+            ttft = ttft_ms / 1000.0
+            series.ttft_counts[bisect_left(_TTFT_BUCKETS, ttft)] += 1
+            series.ttft_sum += ttft
+            series.timed = True
         if record.prompt_tokens:
-            series.prompt.inc(record.prompt_tokens)
+            series.prompt += record.prompt_tokens
         if record.completion_tokens:
-            series.completion.inc(record.completion_tokens)
+            series.completion += record.completion_tokens
         if record.cost:
-            series.cost.inc(record.cost)
+            series.cost += record.cost
+
+    def flush(self) -> None:
+        """Fold what requests added since the last call into prometheus-client's metrics
+        (in multiprocess mode: into this worker's files). Called on the event loop's thread,
+        the one ``observe`` runs on, so no addition is lost between the read and the reset."""
+        for series in self._series.values():
+            if series.requests:
+                series.fold()
 
     def _series_for(
         self, endpoint: str, model: str | None, provider: str | None, key: str, status: int
@@ -268,7 +345,7 @@ class GatewayMetrics:
     def _new_series(self, labels: tuple[str, str, str, str, int]) -> _Series:
         endpoint, model, provider, key, status = labels
         kind = "client_closed" if status == _CLIENT_CLOSED else error_type(status)
-        return _Series(
+        children = _Children(
             requests=self.requests.labels(endpoint, model, provider, key, str(status)),
             errors=self.errors.labels(endpoint, model, provider, key, kind)
             if status >= 400
@@ -279,6 +356,7 @@ class GatewayMetrics:
             completion=self.tokens.labels(model, provider, key, "completion"),
             cost=self.cost.labels(model, provider, key),
         )
+        return _Series(children)
 
     # -- sampled state -------------------------------------------------------------------------
     async def sample(self, in_flight: int) -> None:
@@ -301,20 +379,25 @@ class GatewayMetrics:
 
     async def _sample_forever(self, in_flight: Callable[[], int]) -> None:
         while True:
+            self.flush()
             await self.sample(in_flight())
             await asyncio.sleep(SAMPLE_INTERVAL)
 
     async def stop_sampling(self) -> None:
+        """Stop the sampler and fold what is left (the gateway calls it when it stops, after
+        the requests in flight have ended)."""
         sampler, self._sampler = self._sampler, None
         if sampler is not None:
             sampler.cancel()
             await asyncio.gather(sampler, return_exceptions=True)
+        self.flush()
 
     # -- scrape --------------------------------------------------------------------------------
     async def exposition(self, in_flight: int) -> tuple[bytes, str]:
         """(body, content type) of a scrape: every worker's values in multiprocess mode."""
         from prometheus_client import CONTENT_TYPE_LATEST
 
+        self.flush()
         await self.sample(in_flight)
         return await asyncio.to_thread(self._render), CONTENT_TYPE_LATEST
 
