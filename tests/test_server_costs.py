@@ -54,6 +54,22 @@ def test_lookup_prefers_the_providers_own_price_and_unknown_is_none() -> None:
     assert table.cost(row) is None
 
 
+def test_lookups_remembered_answer_as_the_first_did_and_stay_bounded() -> None:
+    # The table remembers what each (model, provider) found, up to a bound: callers choose
+    # model names, so a stream of new ones must neither grow it further nor change answers.
+    from polymux.server import prices
+
+    table = PriceTable({"m": Price(input=1.0), "cheap/m": Price(input=0.5)})
+    pairs = [("m", "cheap"), ("m", "other"), ("other/m", None), ("x", "cheap"), (None, "p")]
+    first = [table.lookup(*pair) for pair in pairs]
+    assert first == [Price(input=0.5), Price(input=1.0), Price(input=1.0), None, None]
+    for i in range(prices._REMEMBERED + 100):
+        assert table.lookup(f"made-up-{i}", "cheap") is None
+    assert len(table._found) == prices._REMEMBERED
+    assert table.lookup("cheap/m", "other") == Price(input=0.5)  # found, not remembered
+    assert [table.lookup(*pair) for pair in pairs] == first
+
+
 def test_shipped_prices_load_and_the_config_overrides_them() -> None:
     shipped = default_prices()
     assert shipped["gpt-4o-mini"].output > shipped["gpt-4o-mini"].input > 0

@@ -93,17 +93,35 @@ def default_prices() -> dict[str, Price]:
     return parse_prices(json.loads(text)["models"], "prices.json")
 
 
+#: (model, provider) pairs whose price (or its absence) a table remembers, at most: callers
+#: choose model names, so what is remembered must stay bounded.
+_REMEMBERED = 4096
+_UNSEEN: Any = object()
+
+
 class PriceTable:
     """Prices by ``model`` or ``provider/model``; ``cost(record)`` in USD or None."""
 
     def __init__(self, prices: Mapping[str, Price]) -> None:
         self._prices = dict(prices)
+        #: What ``lookup`` found per (model, provider): one dict lookup a request instead of
+        #: up to three and a formatted name (the table does not change once made).
+        self._found: dict[tuple[str | None, str | None], Price | None] = {}
 
     @classmethod
     def with_overrides(cls, overrides: Mapping[str, Price]) -> PriceTable:
         return cls({**default_prices(), **overrides})
 
     def lookup(self, model: str | None, provider: str | None) -> Price | None:
+        pair = (model, provider)
+        found: Price | None = self._found.get(pair, _UNSEEN)
+        if found is _UNSEEN:
+            found = self._find(model, provider)
+            if len(self._found) < _REMEMBERED:
+                self._found[pair] = found
+        return found
+
+    def _find(self, model: str | None, provider: str | None) -> Price | None:
         if not model:
             return None
         prices = self._prices
