@@ -32,7 +32,8 @@ multiprocess mode) and a scrape of any worker reads them all. A worker folds wha
 requests added every ``SAMPLE_INTERVAL`` (1 s) and before it answers a scrape itself, so a
 scrape of any worker counts its own requests at once and another worker's within about a
 second of their end (longer only while that worker's event loop is too busy to run its
-tick); a worker that stops folds the rest before it exits.
+tick); a worker that stops folds the rest before it exits (one killed outright loses what
+it had not folded: its last second of counts at most).
 """
 
 from __future__ import annotations
