@@ -194,7 +194,7 @@ class _Series:
         children = self.children
         children.requests.inc(self.requests)
         if children.errors is not None:
-            children.errors.inc(self.requests)  # a series of an error status: each one is
+            children.errors.inc(self.requests)  # an error status: every request is an error
         _fold_histogram(children.latency, self.latency_counts, self.latency_sum)
         if self.timed:
             _fold_histogram(children.ttft, self.ttft_counts, self.ttft_sum)
