@@ -350,7 +350,7 @@ def build_chat_request(
     model: Any, messages: Any, stream: Any, params: Mapping[str, Any], base: CallOptions
 ) -> ChatRequest:
     """Check everything a caller passed to ``chat.completions.create``; build the request."""
-    if params:
+    if params and not _CHAT_KEYS.issuperset(params):
         _check_keys(params, _CHAT_KEYS, "create")
     if model is None:
         model = ""
@@ -368,10 +368,11 @@ def build_chat_request(
             checked = check(value)
             if checked is not None:
                 fields[key] = checked
-    images: list[Any] = list(params.get("images") or ())
-    if params.get("image") is not None:
-        images.insert(0, params["image"])
-    attach_images(normalized, images)
+    if "images" in params or "image" in params:  # the seed's image inputs (rare)
+        images: list[Any] = list(params.get("images") or ())
+        if params.get("image") is not None:
+            images.insert(0, params["image"])
+        attach_images(normalized, images)
     options = build_options(base, params)
     return ChatRequest(model=model, messages=normalized, stream=stream, options=options, **fields)
 

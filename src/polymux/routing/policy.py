@@ -94,6 +94,8 @@ class RetryProvider(IterListProvider):
 
 def split_spec(spec: Any, default: RoutingOptions | None) -> tuple[Any, RoutingOptions | None]:
     """A provider spec without its list options, and the options that apply to it."""
-    if isinstance(spec, IterListProvider):
+    # A list (the gateway's routes, on every call) is told apart by a check in C before
+    # the ABC's instance check, a Python-level call, that an IterListProvider needs.
+    if not isinstance(spec, list) and isinstance(spec, IterListProvider):
         return spec.providers, spec.options
     return spec, default

@@ -39,26 +39,30 @@ log = logging.getLogger("polymux.server")
 
 #: Body fields passed to ``create()`` by name; the client validates each.
 _PARAMS = (*BODY_FIELDS, "stream_options")
+_PARAM_NAMES = frozenset(_PARAMS)
 _HANDLED = frozenset({"model", "messages", "stream", *_PARAMS})
 _STRING_PARAMS = ("user", "reasoning_effort")
 
 
 def _params(body: dict[str, Any], allowed: Collection[str]) -> dict[str, Any]:
-    params = {k: body[k] for k in _PARAMS if body.get(k) is not None}
+    # One pass over the body's few keys, not a lookup of every field it could hold.
+    params = {k: v for k, v in body.items() if k in _PARAM_NAMES and v is not None}
     for name in _STRING_PARAMS:
         if name in params and not isinstance(params[name], str):
             raise InvalidRequestError(f"{name} must be a string")
-    options = params.get("stream_options", {})
-    if not isinstance(options, dict) or not isinstance(options.get("include_usage", False), bool):
+    options = params.get("stream_options")
+    if options is not None and (
+        not isinstance(options, dict) or not isinstance(options.get("include_usage", False), bool)
+    ):
         raise InvalidRequestError('stream_options must be an object like {"include_usage": true}')
-    extra = passed_through(body, _HANDLED, allowed)
-    if extra:
-        params["extra_body"] = extra
+    if not _HANDLED.issuperset(body):  # fields the gateway does not name
+        params["extra_body"] = passed_through(body, _HANDLED, allowed)
     return params
 
 
-def _arguments(gateway: Gateway, body: dict[str, Any], stream: bool) -> dict[str, Any]:
-    """The keyword arguments of ``chat.completions.create`` for this body."""
+def _parts(gateway: Gateway, body: dict[str, Any], stream: bool) -> tuple[str, dict[str, Any]]:
+    """The model and the other keyword arguments (``provider=`` the route's providers) of
+    ``chat.completions.create`` for this body, besides ``messages`` and ``stream``."""
     model = body.get("model")
     if model is not None and not isinstance(model, str):
         raise InvalidRequestError(f"model must be a string, got {type(model).__name__}")
@@ -69,7 +73,13 @@ def _arguments(gateway: Gateway, body: dict[str, Any], stream: bool) -> dict[str
         # the caller asked for it too.
         params["stream_options"] = {**(params.get("stream_options") or {}), "include_usage": True}
     params["provider"] = route.providers
-    return {"model": route.model, "messages": body.get("messages"), "stream": stream, **params}
+    return route.model, params
+
+
+def _arguments(gateway: Gateway, body: dict[str, Any], stream: bool) -> dict[str, Any]:
+    """The keyword arguments of ``chat.completions.create`` for this body."""
+    model, params = _parts(gateway, body, stream)
+    return {"model": model, "messages": body.get("messages"), "stream": stream, **params}
 
 
 def _create(gateway: Gateway, body: dict[str, Any], stream: bool) -> Any:
@@ -94,18 +104,18 @@ def _unchecked(exc: Exception) -> InvalidRequestError:
 async def _relayed(
     gateway: Gateway,
     call: Call,
-    arguments: dict[str, Any],
+    model: str,
+    params: dict[str, Any],
     body: dict[str, Any],
+    stream: bool,
     cached: str | None,
 ) -> bool:
     """Answer through the same-dialect relay (chat_relay.py) if the call allows it."""
-    if not all(map(on_the_wire, arguments["provider"])):
+    if not all(map(on_the_wire, params["provider"])):
         return False
-    params = dict(arguments)
-    model, messages, stream = params.pop("model"), params.pop("messages"), params.pop("stream")
     try:
         request, providers, routing = gateway.client.chat.completions.prepare(
-            model, messages, stream, params
+            model, body["messages"], stream, params
         )
     except (TypeError, KeyError, AttributeError, IndexError) as exc:
         raise _unchecked(exc) from exc
@@ -153,9 +163,12 @@ async def handle(gateway: Gateway, call: Call) -> None:
     cached = None if stream or gateway.cache is None else gateway.cache.wanted(call, body)
     if cached is not None and await _send_cached(gateway, call, cached):
         return
-    arguments = _arguments(gateway, body, stream)
-    if gateway.config.relay_chat and await _relayed(gateway, call, arguments, body, cached):
+    model, params = _parts(gateway, body, stream)
+    if gateway.config.relay_chat and await _relayed(
+        gateway, call, model, params, body, stream, cached
+    ):
         return
+    arguments = {"model": model, "messages": body["messages"], "stream": stream, **params}
     result = _call(gateway, arguments)
     if stream:
         await until_disconnect(call, _stream(gateway, call, result, body))

@@ -79,11 +79,17 @@ _CONTENT = ("content", "reasoning_content", "reasoning", "refusal", "tool_calls"
 _WRAPPERS = (Pinned, Tuned)
 
 
+def _unwrapped(provider: Provider) -> Provider:
+    """The provider a gateway wrapper (``_WRAPPERS``) wraps, or the provider itself."""
+    while type(provider) in _WRAPPERS:
+        provider = provider.inner  # type: ignore[attr-defined]
+    return provider
+
+
 def wire_of(provider: Provider) -> OpenAICompatible | None:
     """The OpenAI-wire provider that sends this provider's chat as ``OpenAICompatible``
     does, unchanged; None when it sends it otherwise."""
-    while type(provider) in _WRAPPERS:
-        provider = provider.inner  # type: ignore[attr-defined]
+    provider = _unwrapped(provider)
     if not isinstance(provider, OpenAICompatible):
         return None
     cls = type(provider)
@@ -101,18 +107,17 @@ def _built(provider: Provider, request: ChatRequest, *, stream: bool) -> HttpReq
 
 
 def relays(request: ChatRequest, providers: list[Provider], routing: RoutingOptions | None) -> bool:
-    """Whether this call can be relayed: every provider on the OpenAI chat wire and nothing
-    asked that the client does itself."""
+    """Whether this call to providers on the OpenAI chat wire (the caller checked them with
+    ``on_the_wire``) can be relayed: nothing asked that the client does itself."""
     if request.stop is not None:  # the fold cuts the answer at a stop sequence itself
         return False
-    if len(providers) > 1 and routing is not None and routing.hedge_after is not None:
-        return False
-    return all(map(on_the_wire, providers))
+    return len(providers) == 1 or routing is None or routing.hedge_after is None
 
 
 def usage_into(record: UsageRecord, usage: Any) -> None:
-    """An OpenAI ``usage`` object's tokens into the usage row."""
-    if not isinstance(usage, Mapping):
+    """An OpenAI ``usage`` object's tokens into the usage row (parsed JSON: objects are
+    dicts, told apart in C rather than by the ``Mapping`` ABC's Python-level check)."""
+    if not isinstance(usage, dict):
         return
     prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
     if type(prompt) is int:
@@ -123,15 +128,15 @@ def usage_into(record: UsageRecord, usage: Any) -> None:
     if type(total) is int:
         record.total_tokens = total
     details = usage.get("prompt_tokens_details")
-    cached = details.get("cached_tokens") if isinstance(details, Mapping) else None
+    cached = details.get("cached_tokens") if isinstance(details, dict) else None
     if type(cached) is int and cached:
         record.cached_tokens = cached
 
 
 def _has_content(choices: Any, key: str) -> bool:
     for choice in choices or ():
-        part = choice.get(key) if isinstance(choice, Mapping) else None
-        if isinstance(part, Mapping) and any(part.get(name) for name in _CONTENT):
+        part = choice.get(key) if isinstance(choice, dict) else None
+        if isinstance(part, dict) and any(part.get(name) for name in _CONTENT):
             return True
     return False
 
@@ -165,8 +170,8 @@ async def _whole(
     multi = len(providers) > 1
 
     async def attempt(provider: Provider, deadline: float | None) -> dict[str, Any]:
-        wire = wire_of(provider)
-        assert wire is not None
+        wire = _unwrapped(provider)  # on the wire: relays() was asked
+        assert isinstance(wire, OpenAICompatible)
         req = router.request_for(provider, request, deadline)
         http = _built(provider, req, stream=False)
         async with router.slot(provider):
@@ -187,7 +192,7 @@ async def _whole(
     tally = _whole_answer(payload, provider.resolve_model(request.model), name)
     record = call.record
     record.provider = name
-    if not payload.get("usage"):  # none reported: the general path's estimate
+    if tally is not None:  # no usage reported: the general path's estimate
         payload["usage"] = _as_json(tally.estimate(request))
     usage_into(record, payload["usage"])
     if gateway.config.log_content:
@@ -206,9 +211,9 @@ async def _whole(
 
 
 def _first_text(choices: Any, key: str) -> str | None:
-    if isinstance(choices, list) and choices and isinstance(choices[0], Mapping):
+    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
         part = choices[0].get(key)
-        text = part.get("content") if isinstance(part, Mapping) else None
+        text = part.get("content") if isinstance(part, dict) else None
         return text if isinstance(text, str) else None
     return None
 
@@ -406,20 +411,23 @@ def _as_json(usage: CompletionUsage) -> dict[str, Any]:
     return orjson.loads(json_bytes(usage))  # type: ignore[no-any-return]
 
 
-def _whole_answer(payload: dict[str, Any], model: str, provider: str) -> _Tally:
-    """A whole answer given what the general path would add (``_Tally``'s list); the tally
-    of its characters."""
+def _whole_answer(payload: dict[str, Any], model: str, provider: str) -> _Tally | None:
+    """A whole answer given what the general path would add (``_Tally``'s list). When the
+    host reported no usage, the tally of its characters (for the estimate); else None."""
     try:
-        tally = _Tally(model)
+        tally = None if payload.get("usage") else _Tally(model)
         if not (payload.get("id") and payload.get("model") and payload.get("created")):
-            tally.fill(payload)
+            (tally or _Tally(model)).fill(payload)
         for choice in payload.get("choices") or ():
             message = choice.get("message") or {}
             _plain(message)
-            tally.count(choice.get("index") or 0, message)
+            if tally is not None:
+                tally.count(choice.get("index") or 0, message)
             calls = message.get("tool_calls")
             if calls:
-                tally.name_calls(choice.get("index") or 0, calls)
+                for call in calls:  # each a call of its own (a stream's: _Tally.name_calls)
+                    if not call.get("id"):
+                        call["id"] = "call_" + random_hex()
             reason = choice.get("finish_reason")
             if not reason or (reason == "stop" and calls):
                 choice["finish_reason"] = "tool_calls" if calls else "stop"
@@ -442,8 +450,8 @@ async def _stream(
     multi = len(providers) > 1
 
     async def attempt(provider: Provider, deadline: float | None) -> _Opened:
-        wire = wire_of(provider)
-        assert wire is not None
+        wire = _unwrapped(provider)  # on the wire: relays() was asked
+        assert isinstance(wire, OpenAICompatible)
         req = router.request_for(provider, request, deadline)
         http = _built(provider, req, stream=True)
         stack = contextlib.AsyncExitStack()

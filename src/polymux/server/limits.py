@@ -68,10 +68,13 @@ def _inline_image_bytes(url: str) -> int:
 
 #: Fields that are integers: JSON's 7.0 is one too (JSON Schema says so; Python says float).
 _INTEGERS = ("n", "max_tokens", "max_completion_tokens", "seed")
+_INTEGER_NAMES = frozenset(_INTEGERS)
 
 
 def whole_numbers(body: dict[str, Any]) -> None:
     """Integral floats of integer fields as ints (``"n": 7.0`` -> 7), in place."""
+    if _INTEGER_NAMES.isdisjoint(body):  # most bodies name none of them: one check in C
+        return
     for name in _INTEGERS:
         value = body.get(name)
         if type(value) is float and value.is_integer() and abs(value) < 2**63:
@@ -82,11 +85,11 @@ def check_chat(body: dict[str, Any], limits: Limits) -> None:
     """Message and image counts and sizes of a chat completions body."""
     whole_numbers(body)
     n = body.get("n")
-    if _number(n) and n > limits.max_n:
+    if n is not None and _number(n) and n > limits.max_n:
         raise InvalidRequestError(f"n={n}: this gateway answers at most {limits.max_n} choices")
     for name in ("max_tokens", "max_completion_tokens"):
         value = body.get(name)
-        if _number(value) and value > limits.max_tokens:
+        if value is not None and _number(value) and value > limits.max_tokens:
             raise InvalidRequestError(
                 f"{name}={value}: this gateway allows at most {limits.max_tokens} output tokens"
             )
@@ -99,7 +102,10 @@ def check_chat(body: dict[str, Any], limits: Limits) -> None:
         )
     images = 0
     for message in messages:
-        content = message.get("content") if isinstance(message, Mapping) else None
+        # A parsed body's messages are dicts: told apart in C before the ABC's check.
+        if type(message) is not dict and not isinstance(message, Mapping):
+            continue
+        content = message.get("content")
         if not isinstance(content, list):
             continue
         for part in content:
