@@ -630,6 +630,24 @@ async def test_a_finish_of_stop_after_tool_calls_reads_tool_calls(tmp_path: Path
     assert choice["finish_reason"] == "tool_calls" and choice["message"]["tool_calls"][0]["id"]
 
 
+async def test_every_tool_call_of_a_whole_answer_without_an_id_gets_one(tmp_path: Path) -> None:
+    """Calls of a whole message carry no ``index``: each is a call of its own, and each the
+    host sent without an id gets one (the fold gives one to every call position)."""
+    calls = [
+        {"type": "function", "function": {"name": name, "arguments": "{}"}} for name in "fg"
+    ]
+    result = await both(
+        tmp_path,
+        [[json_answer(200, completion(None, tool_calls=calls, finish="tool_calls"))]],
+        {"model": "m", "messages": HELLO},
+    )
+    _same(result)
+    answer = result.seen[True].answer
+    assert answer is not None
+    ids = [call["id"] for call in answer["choices"][0]["message"]["tool_calls"]]
+    assert len(set(ids)) == 2 and all(i.startswith("call_") for i in ids), ids
+
+
 async def test_a_capability_the_host_lacks_is_the_same_400_before_anything_is_sent(
     tmp_path: Path,
 ) -> None:
