@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -141,7 +141,7 @@ def _has_content(choices: Any, key: str) -> bool:
     return False
 
 
-async def relay(
+def relay(
     gateway: Gateway,
     call: Call,
     request: ChatRequest,
@@ -150,12 +150,13 @@ async def relay(
     *,
     wants_usage: bool,
     cached: str | None,
-) -> None:
-    """Answer the call from the first provider that answers, as it answered."""
+) -> Coroutine[Any, Any, None]:
+    """Answer the call from the first provider that answers, as it answered. The work is
+    handed back rather than awaited here (as ``Router.first`` does): a frame less for every
+    resumption of the request."""
     if request.stream:
-        await _stream(gateway, call, request, providers, routing, wants_usage)
-    else:
-        await _whole(gateway, call, request, providers, routing, cached)
+        return _stream(gateway, call, request, providers, routing, wants_usage)
+    return _whole(gateway, call, request, providers, routing, cached)
 
 
 async def _whole(
