@@ -51,6 +51,9 @@ log = logging.getLogger("polymux.routing")
 T = TypeVar("T")
 
 _NOT_INSTALLED = "not available in this installation (no provider registered under this name)"
+#: The slot of a provider without a concurrency limit: one shared ``nullcontext`` (it holds
+#: no state), not a new one an upstream request.
+_NO_LIMIT: AbstractAsyncContextManager[object] = nullcontext()
 
 
 class Router:
@@ -340,7 +343,7 @@ class Router:
     def slot(self, provider: Provider) -> AbstractAsyncContextManager[object]:
         """One of the provider's concurrency slots, for one upstream request."""
         sem = self.limits.semaphore(provider.name) if self._limited else None
-        return sem if sem is not None else nullcontext()
+        return sem if sem is not None else _NO_LIMIT
 
     def request_for(
         self, provider: Provider, request: ChatRequest, deadline: float | None

@@ -275,7 +275,9 @@ def build_provider(spec: ProviderConfig) -> Provider:
     return provider
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__,
+# half the cost of the route lookup every request makes.
+@dataclass(slots=True)
 class Route:
     providers: list[Provider]
     #: The model name to pass to the client (the alias itself for pinned providers).
