@@ -633,9 +633,7 @@ async def test_a_finish_of_stop_after_tool_calls_reads_tool_calls(tmp_path: Path
 async def test_every_tool_call_of_a_whole_answer_without_an_id_gets_one(tmp_path: Path) -> None:
     """Calls of a whole message carry no ``index``: each is a call of its own, and each the
     host sent without an id gets one (the fold gives one to every call position)."""
-    calls = [
-        {"type": "function", "function": {"name": name, "arguments": "{}"}} for name in "fg"
-    ]
+    calls = [{"type": "function", "function": {"name": name, "arguments": "{}"}} for name in "fg"]
     result = await both(
         tmp_path,
         [[json_answer(200, completion(None, tool_calls=calls, finish="tool_calls"))]],
