@@ -45,9 +45,10 @@ import openai
 import pytest
 
 from polymux.client.fold import ResponseFold
-from polymux.server import Gateway, GatewayConfig, create_app
+from polymux.server import Gateway, GatewayConfig, chat, create_app
+from polymux.server.app import Call
 from polymux.server.config import ProviderConfig
-from polymux.server.store import Store
+from polymux.server.store import Store, UsageRecord
 from tests.fakes import FakeServer
 from tests.fakes.openai import CHAT, chunk, completion, error, reply, stream_text, text_chunks
 from tests.fakes.server import json as json_answer
@@ -724,3 +725,30 @@ async def test_an_alias_and_a_provider_with_its_own_limits_are_relayed(
     _same(result)
     assert [body["model"] for body in result.sent[True]] == ["pinned-a", "pinned-b"]
     assert result.rows[True][0]["provider"] == "up1"
+
+
+async def test_only_a_route_wholly_on_the_openai_wire_is_relayed(tmp_path: Path) -> None:
+    """``relays`` leaves the providers to its caller: the gateway checks the route's providers
+    on the wire before preparing the call, so one provider of another dialect sends the whole
+    route down the general path."""
+    providers = (
+        ProviderConfig(name="wire", type="openai-compatible", base_url="http://127.0.0.1:9/v1"),
+        ProviderConfig(name="other", type="anthropic", base_url="http://127.0.0.1:9"),
+    )
+    config = GatewayConfig(port=1, providers=providers, default=("wire", "other"))
+    app = create_app(config, db_path=tmp_path / "r.db", key_refresh=0)
+
+    async def unused(*args: Any) -> Any:
+        raise AssertionError("nothing is received or sent while deciding")
+
+    call = Call({}, unused, unused, UsageRecord("/v1/chat/completions", 200))
+    try:
+        for model, relayed in (("m", False), ("wire/m", True), ("other/m", False)):
+            body = {"model": model, "messages": HELLO}
+            name, params = chat._parts(app, body, False)
+            work = chat._relayed(app, call, name, params, body, False, None)
+            assert (work is not None) == relayed, model
+            if work is not None:
+                work.close()  # never started: nothing is sent
+    finally:
+        await app.aclose()
