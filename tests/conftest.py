@@ -44,6 +44,17 @@ async def app(upstream: FakeServer, tmp_path: Path) -> AsyncIterator[Any]:
     await gateway.aclose()
 
 
+@pytest.fixture(params=["h1", "aiohttp"])
+def http_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Runs a test twice: through h1.py's connection pool (HttpTransport's default) and with
+    every request on aiohttp (``aiohttp_only``), so the two paths cannot diverge unseen."""
+    from polymux.transport.http import HttpTransport
+
+    path: str = request.param
+    monkeypatch.setattr(HttpTransport, "aiohttp_only", path == "aiohttp")
+    return path
+
+
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     """A real redis-server on 127.0.0.1 for the session (tests flush what they use)."""

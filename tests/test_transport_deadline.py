@@ -26,6 +26,8 @@ from .fakes import FakeServer, stall, stream_bytes
 from .fakes.openai import CHAT, chunk, reply
 
 MSGS = [{"role": "user", "content": "hi"}]
+# Each test runs through h1.py's pool and through aiohttp (conftest.py's http_path).
+pytestmark = pytest.mark.usefixtures("http_path")
 
 
 @pytest.fixture

@@ -44,6 +44,8 @@ from .fakes.openai import (
 # Backoff shrunk so retries do not slow the suite; the policy's rules are unchanged.
 FAST = RetryPolicy(initial_delay=0.01, max_delay=0.02)
 MSGS = [{"role": "user", "content": "hi"}]
+# Each test runs through h1.py's pool and through aiohttp (conftest.py's http_path).
+pytestmark = pytest.mark.usefixtures("http_path")
 
 
 def _client_tasks() -> set[asyncio.Task[Any]]:
@@ -571,8 +573,8 @@ async def test_one_client_serves_event_loop_after_event_loop(server: FakeServer)
     def in_a_thread() -> list[str | None]:
         first = asyncio.new_event_loop()
         answers = [first.run_until_complete(ask())]
-        pool = transport._session
-        assert pool is not None
+        pool, h1 = transport._session, transport._h1
+        assert pool is not None and h1 is not None
 
         async def in_a_new_loop() -> str | None:
             answer = await ask()
@@ -583,6 +585,7 @@ async def test_one_client_serves_event_loop_after_event_loop(server: FakeServer)
         answers.append(asyncio.run(in_a_new_loop()))
         assert not pool.closed
         first.run_until_complete(pool.close())
+        first.run_until_complete(h1.close())
         first.close()
         return answers
 

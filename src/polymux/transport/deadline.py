@@ -30,6 +30,8 @@ from .errors import translate_exception
 if TYPE_CHECKING:
     import aiohttp
 
+    from .h1 import H1Response
+
 __all__ = ["DeadlineWatcher", "Watch"]
 
 #: Limits up to this many seconds are kept to 10 ms; longer ones to the second.
@@ -69,7 +71,7 @@ class Watch:
         self.limit = limit
         self.expired = False
         #: Set when the response is handed to a stream's reader (see the module docstring).
-        self.response: aiohttp.ClientResponse | None = None
+        self.response: aiohttp.ClientResponse | H1Response | None = None
         self._cancelling = 0
 
     def stop(self) -> None:

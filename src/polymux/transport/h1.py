@@ -1,0 +1,746 @@
+"""HTTP/1.1 keep-alive connections without aiohttp's per-request machinery.
+
+Why: measured in one process against the same upstream, aiohttp's ``session.post`` + ``read``
+cost 140-185 us of CPU a request, and a connection per ``asyncio.Protocol`` with httptools'
+C response parser and a list of idle connections 26-32 us (benchmarks/README.md, "Tenth
+session"). Every upstream call the library and the gateway make pays it.
+
+What goes through here (``HttpTransport`` decides, ``servable`` says): ``http`` and ``https``
+URLs without ``user:password@``, not sent through a proxy, not ``public_only`` (that check
+lives in guard.py's resolver, an aiohttp one), any method but HEAD and CONNECT, bodies held
+in memory. The rest stays on aiohttp: proxies, ``public_only`` requests, streamed uploads
+(``StreamedBody``), URLs with credentials, and redirects: a 3xx answer with a ``Location``
+to a request that follows redirects is sent again through aiohttp, which follows it.
+
+A connection carries one request at a time (no pipelining). It goes back to the idle list
+only when its answer was read to the end and neither side said ``Connection: close``; a
+connection the server closed while idle drops out of the list (``connection_lost``), and one
+idle for longer than ``KEEP_IDLE`` is closed when next found. A request whose REUSED
+connection died before any byte of the answer arrived (the server closed it as we sent: the
+stale keep-alive race) is sent once more on a fresh connection.
+
+Bounds: the answer's head is capped (``MAX_HEAD``); a body is buffered up to ``HIGH_WATER``
+bytes before the socket's reading pauses (backpressure on a slow consumer); inflated
+(gzip/deflate) bodies are produced in pieces of at most ``INFLATE_PIECE`` bytes, so the
+caller's size limit counts inflated bytes before they pile up. Time: ``connect`` bounds
+opening the connection (TLS included), ``idle`` the silence while an answer is awaited; the
+total and first-byte limits stay with deadline.py, as on the aiohttp path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import ssl
+import zlib
+from collections import deque
+from collections.abc import AsyncIterator, Mapping
+from functools import lru_cache
+from typing import Any
+
+import httptools
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from ..errors import APIConnectionError, APIError, InvalidRequestError
+from .errors import translate_exception
+
+__all__ = [
+    "HIGH_WATER",
+    "KEEP_IDLE",
+    "MAX_HEAD",
+    "H1Pool",
+    "H1Response",
+    "Target",
+    "encode_head",
+    "target_of",
+]
+
+#: Most bytes of an answer's status line and headers (aiohttp allows 8 KiB a line).
+MAX_HEAD = 64 * 1024
+#: Body bytes buffered for a lagging reader before the socket stops being read.
+HIGH_WATER = 256 * 1024
+#: Below this many buffered bytes the socket is read again.
+_LOW_WATER = HIGH_WATER // 4
+#: Largest piece a compressed body is inflated into at a time.
+INFLATE_PIECE = 256 * 1024
+#: Seconds an idle connection is kept for reuse (aiohttp's keepalive_timeout).
+KEEP_IDLE = 15.0
+
+#: Sent unless the request names them (aiohttp's defaults, so upstreams see no difference).
+_DEFAULTS = (("Accept", "*/*"), ("Accept-Encoding", "gzip, deflate"))
+#: Framing headers the pool writes itself; a caller's are dropped.
+_FRAMING = frozenset({"content-length", "transfer-encoding"})
+
+ConnectionKey = tuple[str, str, int, bool]  # host, Host header, port, TLS
+
+
+class Target:
+    """What a URL means for sending: where to connect and the request line's parts. Parsed
+    once per URL (yarl, as aiohttp parses it, so paths are encoded the same way)."""
+
+    __slots__ = ("host", "key", "path", "port", "tls")
+
+    def __init__(self, host: str, port: int, tls: bool, netloc: str, path: str) -> None:
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self.path = path
+        self.key: ConnectionKey = (host, netloc, port, tls)
+
+
+def target_of(url: str) -> Target | None:
+    """The URL's target, or None when this pool does not serve it (another scheme, a URL
+    with credentials, a relative URL)."""
+    from yarl import URL
+
+    try:
+        parsed = URL(url)
+    except (TypeError, ValueError):
+        return None
+    scheme = parsed.scheme
+    host = parsed.raw_host
+    port = parsed.port
+    if scheme not in ("http", "https") or not host or port is None or parsed.raw_user:
+        return None
+    netloc = host if ":" not in host else f"[{host}]"  # an IPv6 literal keeps its brackets
+    if port != (443 if scheme == "https" else 80):
+        netloc = f"{netloc}:{port}"
+    return Target(host, port, scheme == "https", netloc, parsed.raw_path_qs or "/")
+
+
+def encode_head(
+    method: str,
+    target: Target,
+    headers: Mapping[str, str],
+    body: bytes | None,
+    user_agent: str,
+) -> bytes:
+    """The request's head, ready to write: the caller's headers, then the defaults they do
+    not name, then the framing. A header name or value holding CR or LF (which would end the
+    header and start another: header injection) is refused."""
+    sent = {name.lower() for name in headers}
+    lines = [f"{method} {target.path} HTTP/1.1\r\n"]
+    if "host" not in sent:
+        lines.append(f"Host: {target.key[1]}\r\n")
+    for name, value in headers.items():
+        if name.lower() not in _FRAMING:
+            lines.append(f"{name}: {value}\r\n")
+    for name, value in (("User-Agent", user_agent), *_DEFAULTS):
+        if name.lower() not in sent:
+            lines.append(f"{name}: {value}\r\n")
+    if body is not None:
+        if "content-type" not in sent:
+            lines.append("Content-Type: application/octet-stream\r\n")
+        lines.append(f"Content-Length: {len(body)}\r\n")
+    elif method in ("POST", "PUT", "PATCH"):
+        lines.append("Content-Length: 0\r\n")
+    lines.append("\r\n")
+    text = "".join(lines)
+    # One line per entry and the blank line: any other CR or LF came from a name or value.
+    if text.count("\n") != len(lines) or text.count("\r") != len(lines):
+        bad = next(n for n, v in headers.items() if _breaks_line(n) or _breaks_line(str(v)))
+        raise InvalidRequestError(
+            f"header {bad!r} holds a line break (CR or LF); remove it from the header's value"
+        )
+    return text.encode("utf-8")
+
+
+def _breaks_line(text: str) -> bool:
+    return "\r" in text or "\n" in text
+
+
+@lru_cache(maxsize=4)
+def _tls_context(cafile: str | None, capath: str | None) -> ssl.SSLContext:
+    """aiohttp's default context: the system's trust store (SSL_CERT_FILE / SSL_CERT_DIR
+    honoured, hence the key), hostnames checked, HTTP/1.1 offered by ALPN."""
+    context = ssl.create_default_context()
+    context.set_alpn_protocols(["http/1.1"])
+    return context
+
+
+def _gone(provider: str | None) -> APIConnectionError:
+    return APIConnectionError(
+        "the server closed the connection without answering", provider=provider
+    )
+
+
+def _broken(provider: str | None, why: object) -> APIConnectionError:
+    return APIConnectionError(
+        f"the connection broke while reading the answer: {why}", provider=provider
+    )
+
+
+class H1Response:
+    """One answer on one connection: its status and headers once ``head()`` returned, then
+    its body, read by exactly one consumer (``read``, ``read_upto`` or ``iter_any``). Ends
+    with ``release()`` (read to the end: the connection may serve the next request) or
+    ``close()`` (anything else: the connection is closed)."""
+
+    __slots__ = (
+        "_buffered",
+        "_chunks",
+        "_conn",
+        "_decoder",
+        "_done",
+        "_error",
+        "_head_size",
+        "_idle",
+        "_idle_timer",
+        "_inflated",
+        "_informational",
+        "_keep_alive",
+        "_last_byte",
+        "_loop",
+        "_raw_headers",
+        "_sized",
+        "_waiter",
+        "got_bytes",
+        "headers",
+        "parser",
+        "provider",
+        "status",
+    )
+
+    def __init__(self, conn: _Connection, provider: str | None, idle: float | None) -> None:
+        self._conn = conn
+        self._loop = conn.loop
+        self.provider = provider
+        self.parser = httptools.HttpResponseParser(self)
+        self.status = 0
+        self.headers: CIMultiDictProxy[str] = _NO_HEADERS
+        self._raw_headers: list[tuple[str, str]] = []
+        self._head_size = 0
+        self._informational = False
+        self._sized = False  # Content-Length or chunked: the body's end is known
+        self._decoder: _Inflater | None = None
+        self._chunks: deque[bytes] = deque()
+        self._inflated: deque[bytes] = deque()  # inflated bytes not yet handed out
+        self._buffered = 0
+        self._done = False
+        self._keep_alive = False
+        self._error: APIError | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        #: Whether any byte of the answer arrived (a stale connection's race sends none).
+        self.got_bytes = False
+        self._idle = idle
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._last_byte = 0.0
+        if idle is not None:
+            self._last_byte = self._loop.time()
+            self._idle_timer = self._loop.call_at(self._last_byte + idle, self._check_idle)
+
+    # -- httptools' callbacks ---------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        if self._done:  # bytes after the answer's end: the connection cannot be trusted
+            raise _Unexpected
+        self._raw_headers = []
+
+    def on_status(self, status: bytes) -> None:
+        self._count_head(len(status))
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count_head(len(name) + len(value))
+        self._raw_headers.append((name.decode("latin-1"), value.decode("utf-8", "surrogateescape")))
+
+    def _count_head(self, size: int) -> None:
+        self._head_size += size
+        if self._head_size > MAX_HEAD:
+            raise _HeadTooLarge  # raised out of feed_data; data_received reports it
+
+    def on_headers_complete(self) -> None:
+        status = self.parser.get_status_code()
+        if status < 200:  # 100 Continue, 103 Early Hints: the answer follows
+            self._informational = True
+            return
+        self.status = status
+        headers = CIMultiDict(self._raw_headers)
+        self.headers = CIMultiDictProxy(headers)
+        self._sized = "Content-Length" in headers or "Transfer-Encoding" in headers
+        encoding = headers.get("Content-Encoding", "").strip().lower()
+        if encoding in ("gzip", "x-gzip", "deflate"):
+            self._decoder = _Inflater(encoding != "deflate")
+        self._wake()
+
+    def on_body(self, body: bytes) -> None:
+        if not body:
+            return
+        self._chunks.append(body)
+        self._buffered += len(body)
+        if self._buffered > HIGH_WATER:
+            self._conn.pause()
+        self._wake()
+
+    def on_message_complete(self) -> None:
+        if self._informational:
+            self._informational = False
+            return
+        self._keep_alive = self.parser.should_keep_alive()
+        self._finish()
+
+    # -- what the connection reports --------------------------------------------------------
+    def _finish(self) -> None:
+        self._done = True
+        self._stop_idle()
+        self._wake()
+
+    def fail(self, error: APIError, *, now: bool = False) -> None:
+        """End the answer with ``error``: after what is buffered, or ``now`` (a deadline
+        cut: the next read raises)."""
+        if self._done and not now:
+            return
+        if now:
+            self._chunks.clear()
+            self._buffered = 0
+        self._error = error
+        self._done = True
+        self._keep_alive = False
+        self._stop_idle()
+        self._wake()
+
+    def lost(self, exc: BaseException | None) -> None:
+        """The connection closed under this answer."""
+        if self._done:
+            return
+        if self.status and not self._sized:  # read until close: the close is its end
+            self._finish()
+        elif not self.status:
+            self.fail(_gone(self.provider))
+        else:
+            self.fail(_broken(self.provider, exc or "the server closed it mid-body"))
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _stop_idle(self) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+
+    def _check_idle(self) -> None:
+        """The idle limit: silence while an answer is awaited. A reader that lags (bytes
+        buffered, reading paused) is not the upstream's silence: the clock restarts."""
+        self._idle_timer = None
+        if self._done or self._idle is None:
+            return
+        now = self._loop.time()
+        if self._chunks or self._conn.paused:
+            self._last_byte = now
+        elif now - self._last_byte >= self._idle:
+            self.fail(
+                translate_exception(
+                    asyncio.TimeoutError(), self.provider, limit="idle", seconds=self._idle
+                )
+            )
+            self._conn.close()
+            return
+        self._idle_timer = self._loop.call_at(self._last_byte + self._idle, self._check_idle)
+
+    def data_arrived(self) -> None:
+        self.got_bytes = True
+        if self._idle is not None:
+            self._last_byte = self._loop.time()
+
+    # -- the consumer's side: the part of aiohttp's ClientResponse the transport uses ------
+    @property
+    def content(self) -> H1Response:
+        """The body as a stream (``iter_any``, ``read(n)``, ``is_eof``, ``set_exception``),
+        as aiohttp's ``resp.content`` is: one code path in http.py reads either."""
+        return self
+
+    @property
+    def content_length(self) -> int | None:
+        value = self.headers.get("Content-Length")
+        return int(value) if value is not None and value.isdigit() else None
+
+    async def _wait(self) -> None:
+        waiter = self._waiter = self._loop.create_future()
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+
+    async def head(self) -> None:
+        """Wait for the status and headers (or the failure that came instead)."""
+        while not self.status:
+            if self._error is not None:
+                raise self._error
+            await self._wait()
+
+    async def _raw(self) -> bytes:
+        """The next piece of the body as it came off the wire; b"" at its end."""
+        while True:
+            chunks = self._chunks
+            if chunks:
+                chunk = chunks.popleft()
+                self._buffered -= len(chunk)
+                if self._conn.paused and self._buffered < _LOW_WATER:
+                    self._conn.resume()
+                return chunk
+            if self._error is not None:
+                raise self._error
+            if self._done:
+                return b""
+            await self._wait()
+
+    async def _piece(self) -> bytes:
+        """The next piece of the body, inflated when it was compressed; b"" at its end."""
+        inflated = self._inflated
+        if inflated:
+            return inflated.popleft()
+        decoder = self._decoder
+        if decoder is None:
+            return await self._raw()
+        while True:
+            raw = await self._raw()
+            try:
+                inflated.extend(decoder.pieces(raw))
+            except zlib.error as exc:
+                error = _broken(self.provider, f"its compressed body is corrupt ({exc})")
+                self.fail(error, now=True)
+                raise error from None
+            if inflated:
+                return inflated.popleft()
+            if not raw:
+                return b""
+
+    async def iter_any(self) -> AsyncIterator[bytes]:
+        """The body in pieces as they arrive."""
+        while piece := await self._piece():
+            yield piece
+
+    async def read(self, n: int = -1) -> bytes:
+        """``n`` < 0: the whole body (aiohttp's ``resp.read()``; the caller checked its
+        Content-Length against its limit). Else at most ``n`` bytes, whatever has arrived
+        (aiohttp's ``resp.content.read(n)``); b"" at the end."""
+        if n >= 0:
+            piece = await self._piece()
+            if len(piece) > n:
+                self._inflated.appendleft(piece[n:])
+                piece = piece[:n]
+            return piece
+        parts = []
+        while piece := await self._piece():
+            parts.append(piece)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def is_eof(self) -> bool:
+        return (
+            self._done
+            and self._error is None
+            and not self._chunks
+            and not self._inflated
+            and (self._decoder is None or self._decoder.finished)
+        )
+
+    def set_exception(self, error: APIError) -> None:
+        """A deadline passed while the body was being read: the next read raises ``error``
+        (deadline.py then closes the answer, so the upstream stops generating)."""
+        self._inflated.clear()
+        self.fail(error, now=True)
+
+    def release(self) -> None:
+        """Done with the answer: its connection goes back to the pool when the answer was
+        read to the end and may be followed by another; otherwise it is closed."""
+        conn = self._conn
+        if conn.response is not self:  # released or closed already
+            return
+        self._stop_idle()
+        if self._keep_alive and self.is_eof():
+            conn.pool.put_back(conn)
+        else:
+            conn.close()
+
+    def close(self) -> None:
+        """Done with the answer, read or not: its connection is closed."""
+        self._stop_idle()
+        if self._conn.response is self:
+            self._conn.close()
+
+
+_NO_HEADERS: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict())
+
+
+class _HeadTooLarge(Exception):
+    """Raised out of the parser: the answer's head passed ``MAX_HEAD``."""
+
+
+class _Unexpected(Exception):
+    """Raised out of the parser: bytes arrived after the answer's end."""
+
+
+class _Inflater:
+    """gzip or deflate (zlib-wrapped or raw, as servers send both), inflated in bounded
+    pieces."""
+
+    __slots__ = ("_gzip", "_zlib", "finished")
+
+    def __init__(self, gzip: bool) -> None:
+        self._gzip = gzip
+        self._zlib: Any = zlib.decompressobj(16 + zlib.MAX_WBITS) if gzip else None
+        self.finished = False
+
+    def pieces(self, data: bytes) -> list[bytes]:
+        """The inflated bytes of ``data`` (b"": the end, flushing what is left)."""
+        if self._zlib is None:  # deflate: the first two bytes say whether it is wrapped
+            wrapped = len(data) >= 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
+            self._zlib = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+        inflater = self._zlib
+        if not data:
+            self.finished = True
+            rest: bytes = inflater.flush()
+            return [rest] if rest else []
+        out = []
+        while data:
+            piece = inflater.decompress(data, INFLATE_PIECE)
+            if piece:
+                out.append(piece)
+            data = inflater.unconsumed_tail
+        return out
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection to one host."""
+
+    __slots__ = ("closed", "idle_since", "key", "loop", "paused", "pool", "response", "transport")
+
+    def __init__(self, pool: H1Pool, key: ConnectionKey) -> None:
+        self.pool = pool
+        self.key = key
+        self.loop = pool.loop
+        self.transport: asyncio.Transport | None = None
+        self.response: H1Response | None = None
+        self.closed = False
+        self.paused = False
+        self.idle_since = 0.0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        response = self.response
+        if response is None:  # bytes while idle: the connection cannot be trusted
+            self.close()
+            return
+        response.data_arrived()
+        try:
+            response.parser.feed_data(data)
+        except _Unexpected:
+            response._keep_alive = False
+            self.close()
+        except _HeadTooLarge:
+            response.fail(
+                APIConnectionError(
+                    f"the answer's headers exceed {MAX_HEAD} bytes", provider=response.provider
+                )
+            )
+            self.close()
+        except httptools.HttpParserError as exc:
+            response.fail(
+                APIConnectionError(
+                    f"the server sent a malformed HTTP answer: {exc}", provider=response.provider
+                )
+            )
+            self.close()
+
+    def eof_received(self) -> bool:
+        return False  # close our side too; connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.pool.forget(self)
+        response = self.response
+        if response is not None:
+            response.lost(exc)
+
+    def send(
+        self, head: bytes, body: bytes | None, provider: str | None, idle: float | None
+    ) -> H1Response:
+        response = self.response = H1Response(self, provider, idle)
+        transport = self.transport
+        assert transport is not None
+        if body:
+            transport.writelines((head, body))
+        else:
+            transport.write(head)
+        return response
+
+    def pause(self) -> None:
+        if not self.paused and self.transport is not None:
+            self.paused = True
+            self.transport.pause_reading()
+
+    def resume(self) -> None:
+        if self.paused and self.transport is not None and not self.closed:
+            self.paused = False
+            self.transport.resume_reading()
+
+    def close(self) -> None:
+        """Close the connection (idempotent); the pool forgets it."""
+        if not self.closed:
+            self.closed = True
+            if self.transport is not None:
+                self.transport.close()
+            self.pool.forget(self)
+
+
+class H1Pool:
+    """The keep-alive connections of one transport in one event loop. ``limit`` caps open
+    connections (0: no cap): a request beyond it waits for one to be freed, closing an idle
+    connection to another host when that frees a place."""
+
+    def __init__(self, limit: int = 0) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._limit = limit
+        self._idle: dict[ConnectionKey, list[_Connection]] = {}
+        self._open: set[_Connection] = set()
+        self._opening = 0  # connects under way, counted against the limit
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self.closed = False
+
+    def __repr__(self) -> str:
+        return f"<H1Pool open={len(self._open)} closed={self.closed}>"
+
+    async def send(
+        self,
+        target: Target,
+        head: bytes,
+        body: bytes | None,
+        *,
+        connect: float | None,
+        idle: float | None,
+        provider: str | None,
+    ) -> H1Response:
+        """Send the request and return its answer once its status and headers arrived."""
+        fresh_only = False
+        while True:
+            conn = None if fresh_only else self._take(target.key)
+            reused = conn is not None
+            if conn is None:
+                conn = await self._connect(target, connect, provider)
+            response = conn.send(head, body, provider, idle)
+            try:
+                await response.head()
+            except APIConnectionError:
+                conn.close()
+                # The stale keep-alive race: the server closed the idle connection as we
+                # sent, so the request never reached it. Once, on a fresh connection.
+                if reused and not response.got_bytes and not fresh_only:
+                    fresh_only = True
+                    continue
+                raise
+            except BaseException:  # cancelled (a deadline, the caller): nothing to reuse
+                conn.close()
+                raise
+            return response
+
+    def _take(self, key: ConnectionKey) -> _Connection | None:
+        idle = self._idle.get(key)
+        while idle:
+            conn = idle.pop()
+            if conn.closed:
+                continue
+            if self.loop.time() - conn.idle_since > KEEP_IDLE:
+                conn.close()
+                continue
+            return conn
+        return None
+
+    async def _connect(
+        self, target: Target, connect: float | None, provider: str | None
+    ) -> _Connection:
+        while self._limit and len(self._open) + self._opening >= self._limit:
+            if not self._evict_idle():
+                await self._wait_for_room()
+            conn = self._take(target.key)
+            if conn is not None:  # freed meanwhile for this very host
+                return conn
+        if self.closed:
+            raise APIConnectionError("the transport was closed", provider=provider)
+        conn = _Connection(self, target.key)
+        tls = _tls_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+        self._opening += 1
+        try:
+            opening = self.loop.create_connection(
+                lambda: conn,
+                target.host,
+                target.port,
+                ssl=tls if target.tls else None,
+                server_hostname=target.host if target.tls else None,
+            )
+            await (opening if connect is None else asyncio.wait_for(opening, connect))
+        except asyncio.TimeoutError as exc:
+            raise translate_exception(exc, provider, limit="connect", seconds=connect) from exc
+        except OSError as exc:  # refused, unreachable, DNS, TLS (ssl.SSLError is an OSError)
+            raise translate_exception(exc, provider) from exc
+        finally:
+            self._opening -= 1
+            self._wake_one()
+        if self.closed:
+            conn.close()
+            raise APIConnectionError("the transport was closed", provider=provider)
+        self._open.add(conn)
+        return conn
+
+    def _evict_idle(self) -> bool:
+        for idle in self._idle.values():
+            while idle:
+                conn = idle.pop()
+                if not conn.closed:
+                    conn.close()
+                    return True
+        return False
+
+    async def _wait_for_room(self) -> None:
+        waiter = self.loop.create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            if not waiter.done():
+                waiter.cancel()
+            with contextlib.suppress(ValueError):  # a waker took it off already
+                self._waiters.remove(waiter)
+
+    def _wake_one(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    def put_back(self, conn: _Connection) -> None:
+        """A connection whose answer was read to the end, ready for the next request."""
+        if conn.closed or self.closed:
+            conn.close()
+            return
+        conn.response = None
+        conn.idle_since = self.loop.time()
+        idle = self._idle.get(conn.key)
+        if idle is None:
+            idle = self._idle[conn.key] = []
+        idle.append(conn)
+        self._wake_one()
+
+    def forget(self, conn: _Connection) -> None:
+        """A connection that closed (either side): out of the counts and the idle list."""
+        if conn in self._open:
+            self._open.discard(conn)
+            idle = self._idle.get(conn.key)
+            if idle and conn in idle:
+                idle.remove(conn)
+            self._wake_one()
+
+    async def close(self) -> None:
+        """Close every connection, idle or in use; the pool serves no more requests."""
+        self.closed = True
+        for conn in list(self._open):
+            conn.close()
+        self._idle.clear()
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        # Let the transports run their close callbacks (sockets closed before we return).
+        await asyncio.sleep(0)
