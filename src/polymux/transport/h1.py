@@ -193,6 +193,7 @@ class H1Response:
         "_last_byte",
         "_loop",
         "_raw_headers",
+        "_refusal",
         "_sized",
         "_waiter",
         "got_bytes",
@@ -211,6 +212,7 @@ class H1Response:
         self.headers: CIMultiDictProxy[str] = _NO_HEADERS
         self._raw_headers: list[tuple[str, str]] = []
         self._head_size = 0
+        self._refusal: str | None = None  # why a parser callback stopped the parse
         self._informational = False
         self._sized = False  # Content-Length or chunked: the body's end is known
         self._decoder: _Inflater | None = None
@@ -233,7 +235,8 @@ class H1Response:
     # -- httptools' callbacks ---------------------------------------------------------------
     def on_message_begin(self) -> None:
         if self._done:  # bytes after the answer's end: the connection cannot be trusted
-            raise _Unexpected
+            self._refusal = ""
+            raise _Refused
         self._raw_headers = []
 
     def on_status(self, status: bytes) -> None:
@@ -246,7 +249,8 @@ class H1Response:
     def _count_head(self, size: int) -> None:
         self._head_size += size
         if self._head_size > MAX_HEAD:
-            raise _HeadTooLarge  # raised out of feed_data; data_received reports it
+            self._refusal = f"the answer's headers exceed {MAX_HEAD} bytes"
+            raise _Refused
 
     def on_headers_complete(self) -> None:
         status = self.parser.get_status_code()
@@ -463,12 +467,9 @@ class H1Response:
 _NO_HEADERS: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict())
 
 
-class _HeadTooLarge(Exception):
-    """Raised out of the parser: the answer's head passed ``MAX_HEAD``."""
-
-
-class _Unexpected(Exception):
-    """Raised out of the parser: bytes arrived after the answer's end."""
+class _Refused(Exception):
+    """Raised in a parser callback to stop parsing; ``H1Response._refusal`` says why
+    (httptools reports it as a callback error)."""
 
 
 class _Inflater:
@@ -489,8 +490,10 @@ class _Inflater:
             self._zlib = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
         inflater = self._zlib
         if not data:
-            self.finished = True
             rest: bytes = inflater.flush()
+            if not inflater.eof:  # zlib takes a cut-off stream quietly; it is not whole
+                raise zlib.error("the compressed stream ends early")
+            self.finished = True
             return [rest] if rest else []
         out = []
         while data:
@@ -527,22 +530,13 @@ class _Connection(asyncio.Protocol):
         response.data_arrived()
         try:
             response.parser.feed_data(data)
-        except _Unexpected:
-            response._keep_alive = False
-            self.close()
-        except _HeadTooLarge:
-            response.fail(
-                APIConnectionError(
-                    f"the answer's headers exceed {MAX_HEAD} bytes", provider=response.provider
-                )
-            )
-            self.close()
         except httptools.HttpParserError as exc:
-            response.fail(
-                APIConnectionError(
-                    f"the server sent a malformed HTTP answer: {exc}", provider=response.provider
-                )
-            )
+            why = response._refusal
+            if why is None:
+                why = f"the server sent a malformed HTTP answer: {exc}"
+            if why:  # "": bytes after a whole answer, which stays good; the connection goes
+                response.fail(APIConnectionError(why, provider=response.provider))
+            response._keep_alive = False
             self.close()
 
     def eof_received(self) -> bool:
