@@ -198,6 +198,7 @@ class H1Response:
         "_waiter",
         "got_bytes",
         "headers",
+        "hung_up_silently",
         "parser",
         "provider",
         "status",
@@ -225,6 +226,8 @@ class H1Response:
         self._waiter: asyncio.Future[None] | None = None
         #: Whether any byte of the answer arrived (a stale connection's race sends none).
         self.got_bytes = False
+        #: Whether the connection closed before any byte of the answer (the stale race).
+        self.hung_up_silently = False
         self._idle = idle
         self._idle_timer: asyncio.TimerHandle | None = None
         self._last_byte = 0.0
@@ -309,6 +312,7 @@ class H1Response:
         if self.status and not self._sized:  # read until close: the close is its end
             self._finish()
         elif not self.status:
+            self.hung_up_silently = not self.got_bytes
             self.fail(_gone(self.provider))
         else:
             self.fail(_broken(self.provider, exc or "the server closed it mid-body"))
@@ -412,7 +416,9 @@ class H1Response:
 
     async def iter_any(self) -> AsyncIterator[bytes]:
         """The body in pieces as they arrive."""
-        while piece := await self._piece():
+        # A stream's every chunk passes here: uncompressed, one coroutine layer less.
+        next_piece = self._raw if self._decoder is None else self._piece
+        while piece := await next_piece():
             yield piece
 
     async def read(self, n: int = -1) -> bytes:
@@ -590,7 +596,6 @@ class H1Pool:
         self._limit = limit
         self._idle: dict[ConnectionKey, list[_Connection]] = {}
         self._open: set[_Connection] = set()
-        self._opening = 0  # connects under way, counted against the limit
         self._waiters: deque[asyncio.Future[None]] = deque()
         self.closed = False
 
@@ -608,12 +613,9 @@ class H1Pool:
         provider: str | None,
     ) -> H1Response:
         """Send the request and return its answer once its status and headers arrived."""
-        fresh_only = False
+        fresh = False
         while True:
-            conn = None if fresh_only else self._take(target.key)
-            reused = conn is not None
-            if conn is None:
-                conn = await self._connect(target, connect, provider)
+            conn, reused = await self._connection(target, connect, provider, fresh)
             response = conn.send(head, body, provider, idle)
             try:
                 await response.head()
@@ -621,8 +623,8 @@ class H1Pool:
                 conn.close()
                 # The stale keep-alive race: the server closed the idle connection as we
                 # sent, so the request never reached it. Once, on a fresh connection.
-                if reused and not response.got_bytes and not fresh_only:
-                    fresh_only = True
+                if reused and response.hung_up_silently and not fresh:
+                    fresh = True
                     continue
                 raise
             except BaseException:  # cancelled (a deadline, the caller): nothing to reuse
@@ -642,20 +644,28 @@ class H1Pool:
             return conn
         return None
 
+    async def _connection(
+        self, target: Target, connect: float | None, provider: str | None, fresh: bool
+    ) -> tuple[_Connection, bool]:
+        """An idle connection to the target (unless ``fresh``) or a new one, and whether it
+        was reused. At the limit: wait for room, closing an idle connection elsewhere first."""
+        while True:
+            conn = None if fresh else self._take(target.key)
+            if conn is not None:
+                return conn, True
+            if self.closed:
+                raise APIConnectionError("the transport was closed", provider=provider)
+            if not self._limit or len(self._open) < self._limit:
+                return await self._connect(target, connect, provider), False
+            if not self._evict_idle():
+                await self._wait_for_room()
+
     async def _connect(
         self, target: Target, connect: float | None, provider: str | None
     ) -> _Connection:
-        while self._limit and len(self._open) + self._opening >= self._limit:
-            if not self._evict_idle():
-                await self._wait_for_room()
-            conn = self._take(target.key)
-            if conn is not None:  # freed meanwhile for this very host
-                return conn
-        if self.closed:
-            raise APIConnectionError("the transport was closed", provider=provider)
         conn = _Connection(self, target.key)
+        self._open.add(conn)  # counted against the limit while it connects
         tls = _tls_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
-        self._opening += 1
         try:
             opening = self.loop.create_connection(
                 lambda: conn,
@@ -665,17 +675,16 @@ class H1Pool:
                 server_hostname=target.host if target.tls else None,
             )
             await (opening if connect is None else asyncio.wait_for(opening, connect))
-        except asyncio.TimeoutError as exc:
-            raise translate_exception(exc, provider, limit="connect", seconds=connect) from exc
-        except OSError as exc:  # refused, unreachable, DNS, TLS (ssl.SSLError is an OSError)
-            raise translate_exception(exc, provider) from exc
-        finally:
-            self._opening -= 1
-            self._wake_one()
-        if self.closed:
+        except BaseException as exc:
+            conn.close()  # counted no more (and closed, should it have connected meanwhile)
+            if isinstance(exc, asyncio.TimeoutError):
+                raise translate_exception(exc, provider, limit="connect", seconds=connect) from exc
+            if isinstance(exc, OSError):  # refused, unreachable, DNS, TLS (an OSError too)
+                raise translate_exception(exc, provider) from exc
+            raise
+        if self.closed or conn.closed:  # the pool closed, or the server hung up at once
             conn.close()
-            raise APIConnectionError("the transport was closed", provider=provider)
-        self._open.add(conn)
+            raise _gone(provider)
         return conn
 
     def _evict_idle(self) -> bool:

@@ -103,6 +103,21 @@ class _AiohttpStream(ByteStream):
             raise translate_exception(exc, self._provider, seconds=seconds) from exc
 
 
+class _H1Stream(ByteStream):
+    """A stream from h1.py's pool: its failures are polymux's errors already, so its body is
+    handed out as it comes (no translating layer around every chunk)."""
+
+    __slots__ = ("_resp", "headers", "status")
+
+    def __init__(self, resp: H1Response) -> None:
+        self._resp = resp
+        self.status = resp.status
+        self.headers = resp.headers
+
+    def iter_bytes(self) -> AsyncIterator[bytes]:
+        return self._resp.iter_any()
+
+
 def _client_error() -> type[Exception]:
     import aiohttp
 
@@ -429,7 +444,11 @@ class HttpTransport(Transport):
     async def stream(self, request: HttpRequest) -> AsyncIterator[ByteStream]:
         resp, watch = await self._attempts(request, _keep)
         try:
-            yield _AiohttpStream(resp, request.provider, request.options.timeout)
+            yield (
+                _H1Stream(resp)
+                if type(resp) is H1Response
+                else _AiohttpStream(resp, request.provider, request.options.timeout)
+            )
         finally:
             if watch is not None:
                 watch.stop()
