@@ -28,10 +28,10 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from upstream import Upstream  # noqa: E402
+from upstream import Upstream
 
-from polymux.transport import HttpRequest  # noqa: E402
-from polymux.transport.http import HttpTransport  # noqa: E402
+from polymux.transport import HttpRequest
+from polymux.transport.http import HttpTransport
 
 BODY = {"model": "bench-model", "messages": [{"role": "user", "content": "Say hello."}]}
 HEADERS = {"Authorization": "Bearer sk-bench"}
