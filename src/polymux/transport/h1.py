@@ -208,7 +208,9 @@ class H1Response:
         self._conn = conn
         self._loop = conn.loop
         self.provider = provider
-        self.parser = httptools.HttpResponseParser(self)
+        # Dropped when the answer ends: the two refer to each other, and reference counting
+        # alone must free a failed answer's buffers (no wait for the cyclic GC).
+        self.parser: httptools.HttpResponseParser | None = httptools.HttpResponseParser(self)
         self.status = 0
         self.headers: CIMultiDictProxy[str] = _NO_HEADERS
         self._raw_headers: list[tuple[str, str]] = []
@@ -256,6 +258,7 @@ class H1Response:
             raise _Refused
 
     def on_headers_complete(self) -> None:
+        assert self.parser is not None  # a callback of it
         status = self.parser.get_status_code()
         if status < 200:  # 100 Continue, 103 Early Hints: the answer follows
             self._informational = True
@@ -282,12 +285,14 @@ class H1Response:
         if self._informational:
             self._informational = False
             return
+        assert self.parser is not None  # a callback of it
         self._keep_alive = self.parser.should_keep_alive()
         self._finish()
 
     # -- what the connection reports --------------------------------------------------------
     def _finish(self) -> None:
         self._done = True
+        self.parser = None
         self._stop_idle()
         self._wake()
 
@@ -302,8 +307,15 @@ class H1Response:
         self._error = error
         self._done = True
         self._keep_alive = False
+        self.parser = None
         self._stop_idle()
         self._wake()
+
+    def abandon(self) -> None:
+        """Our side closed the connection (the pool closing, a limit hit): an answer not
+        yet whole is broken."""
+        if not self._done:
+            self.fail(_broken(self.provider, "the connection was closed"))
 
     def lost(self, exc: BaseException | None) -> None:
         """The connection closed under this answer."""
@@ -395,24 +407,22 @@ class H1Response:
 
     async def _piece(self) -> bytes:
         """The next piece of the body, inflated when it was compressed; b"" at its end."""
-        inflated = self._inflated
-        if inflated:
-            return inflated.popleft()
+        if self._inflated:  # what read(n) left over
+            return self._inflated.popleft()
         decoder = self._decoder
         if decoder is None:
             return await self._raw()
-        while True:
-            raw = await self._raw()
+        while not decoder.finished:
             try:
-                inflated.extend(decoder.pieces(raw))
+                piece = decoder.piece()
+                if piece:
+                    return piece
+                decoder.feed(await self._raw())
             except zlib.error as exc:
                 error = _broken(self.provider, f"its compressed body is corrupt ({exc})")
                 self.fail(error, now=True)
                 raise error from None
-            if inflated:
-                return inflated.popleft()
-            if not raw:
-                return b""
+        return b""
 
     async def iter_any(self) -> AsyncIterator[bytes]:
         """The body in pieces as they arrive."""
@@ -468,6 +478,13 @@ class H1Response:
         self._stop_idle()
         if self._conn.response is self:
             self._conn.close()
+        # An error a reader raised holds, through its traceback, the frames that hold this
+        # answer: a cycle, which only the cyclic GC would free, buffers and all. (One not
+        # raised yet, a deadline's, stays for the reader's next read.)
+        if self._error is not None and self._error.__traceback__ is not None:
+            self._error = None
+        self._chunks.clear()
+        self._inflated.clear()
 
 
 _NO_HEADERS: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict())
@@ -479,35 +496,42 @@ class _Refused(Exception):
 
 
 class _Inflater:
-    """gzip or deflate (zlib-wrapped or raw, as servers send both), inflated in bounded
-    pieces."""
+    """gzip or deflate (zlib-wrapped or raw, as servers send both), inflated a bounded piece
+    at a time: ``feed`` the compressed bytes, then take ``piece()`` until it gives b"", so
+    a bomb's next megabytes are never made before the caller's limit has seen these."""
 
-    __slots__ = ("_gzip", "_zlib", "finished")
+    __slots__ = ("_gzip", "_pending", "_zlib", "finished")
 
     def __init__(self, gzip: bool) -> None:
         self._gzip = gzip
         self._zlib: Any = zlib.decompressobj(16 + zlib.MAX_WBITS) if gzip else None
+        self._pending = b""  # compressed bytes not yet inflated
         self.finished = False
 
-    def pieces(self, data: bytes) -> list[bytes]:
-        """The inflated bytes of ``data`` (b"": the end, flushing what is left)."""
+    def feed(self, data: bytes) -> None:
+        """More compressed bytes; b"" at the body's end (a cut-off stream raises)."""
         if self._zlib is None:  # deflate: the first two bytes say whether it is wrapped
             wrapped = len(data) >= 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
             self._zlib = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
-        inflater = self._zlib
-        if not data:
-            rest: bytes = inflater.flush()
-            if not inflater.eof:  # zlib takes a cut-off stream quietly; it is not whole
-                raise zlib.error("the compressed stream ends early")
+        if data:
+            self._pending = data
+        elif not self._zlib.eof:  # zlib takes a cut-off stream quietly; it is not whole
+            raise zlib.error("the compressed stream ends early")
+        else:
             self.finished = True
-            return [rest] if rest else []
-        out = []
-        while data:
-            piece = inflater.decompress(data, INFLATE_PIECE)
-            if piece:
-                out.append(piece)
-            data = inflater.unconsumed_tail
-        return out
+
+    def piece(self) -> bytes:
+        """The next inflated piece of what was fed, at most ``INFLATE_PIECE`` bytes; b"" when
+        all of it is inflated."""
+        inflater = self._zlib
+        if inflater is None:  # deflate, nothing fed yet
+            return b""
+        while True:
+            # With a length cap zlib keeps the input it did not get to: the next call's.
+            out: bytes = inflater.decompress(self._pending, INFLATE_PIECE)
+            self._pending = inflater.unconsumed_tail
+            if out or not self._pending:
+                return out
 
 
 class _Connection(asyncio.Protocol):
@@ -533,9 +557,13 @@ class _Connection(asyncio.Protocol):
         if response is None:  # bytes while idle: the connection cannot be trusted
             self.close()
             return
+        parser = response.parser
+        if parser is None:  # bytes after the answer's end: the connection cannot be trusted
+            self.close()
+            return
         response.data_arrived()
         try:
-            response.parser.feed_data(data)
+            parser.feed_data(data)
         except httptools.HttpParserError as exc:
             why = response._refusal
             if why is None:
@@ -551,7 +579,7 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.pool.forget(self)
-        response = self.response
+        response, self.response = self.response, None
         if response is not None:
             response.lost(exc)
 
@@ -584,6 +612,9 @@ class _Connection(asyncio.Protocol):
             if self.transport is not None:
                 self.transport.close()
             self.pool.forget(self)
+            response, self.response = self.response, None
+            if response is not None:
+                response.abandon()
 
 
 class H1Pool:
