@@ -139,9 +139,10 @@ def encode_head(
     text = "".join(lines)
     # One line per entry and the blank line: any other CR or LF came from a name or value.
     if text.count("\n") != len(lines) or text.count("\r") != len(lines):
-        bad = next(n for n, v in headers.items() if _breaks_line(n) or _breaks_line(str(v)))
+        bad = [n for n, v in headers.items() if _breaks_line(n) or _breaks_line(str(v))]
         raise InvalidRequestError(
-            f"header {bad!r} holds a line break (CR or LF); remove it from the header's value"
+            f"header {bad[0] if bad else method!r} holds a line break (CR or LF); remove it "
+            "from the header's value"
         )
     return text.encode("utf-8")
 
