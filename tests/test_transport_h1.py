@@ -396,6 +396,29 @@ async def test_a_redirect_is_followed(transport: HttpTransport) -> None:
 # -- requests -------------------------------------------------------------------------------------
 
 
+async def test_a_head_built_once_is_the_head_built_afresh(transport: HttpTransport) -> None:
+    """The pool keeps the heads it built by method, URL and headers: what it sends from that
+    store must be what building the head anew gives, and a header that changed is sent as
+    it is now."""
+    from polymux.transport.h1 import encode_head, framing, target_of
+    from polymux.transport.http import USER_AGENT
+
+    async with Upstream(keep_alive(answer())) as up:
+        sent: list[dict[str, str]] = []
+        for key in ("sk-one", "sk-one", "sk-two", "sk-one"):
+            request = post(up.url())
+            request.headers = {"Authorization": f"Bearer {key}"}
+            await transport.request(request)
+            sent.append({"Content-Type": "application/json", "Authorization": f"Bearer {key}"})
+        target = target_of(up.url())
+        assert target is not None
+        for (_, head, body), headers in zip(up.requests, sent):
+            assert head == encode_head("POST", target, headers, True, USER_AGENT) + framing(
+                "POST", body
+            )
+        assert [h.count(b"Bearer sk-two") for _, h, _ in up.requests] == [0, 0, 1, 0]
+
+
 @pytest.mark.parametrize("value", ["a\r\nX-Evil: 1", "a\nX-Evil: 1", "a\rb"])
 async def test_a_header_holding_a_line_break_is_refused(
     transport: HttpTransport, value: str

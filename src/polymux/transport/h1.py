@@ -53,6 +53,7 @@ __all__ = [
     "H1Response",
     "Target",
     "encode_head",
+    "framing",
     "target_of",
 ]
 
@@ -113,12 +114,12 @@ def encode_head(
     method: str,
     target: Target,
     headers: Mapping[str, str],
-    body: bytes | None,
+    has_body: bool,
     user_agent: str,
 ) -> bytes:
-    """The request's head, ready to write: the caller's headers, then the defaults they do
-    not name, then the framing. A header name or value holding CR or LF (which would end the
-    header and start another: header injection) is refused."""
+    """The request's head up to its framing (``framing`` adds it): the request line, the
+    caller's headers, then the defaults they do not name. A header name or value holding CR
+    or LF (which would end the header and start another: header injection) is refused."""
     sent = {name.lower() for name in headers}
     lines = [f"{method} {target.path} HTTP/1.1\r\n"]
     if "host" not in sent:
@@ -129,15 +130,10 @@ def encode_head(
     for name, value in (("User-Agent", user_agent), *_DEFAULTS):
         if name.lower() not in sent:
             lines.append(f"{name}: {value}\r\n")
-    if body is not None:
-        if "content-type" not in sent:
-            lines.append("Content-Type: application/octet-stream\r\n")
-        lines.append(f"Content-Length: {len(body)}\r\n")
-    elif method in ("POST", "PUT", "PATCH"):
-        lines.append("Content-Length: 0\r\n")
-    lines.append("\r\n")
+    if has_body and "content-type" not in sent:
+        lines.append("Content-Type: application/octet-stream\r\n")
     text = "".join(lines)
-    # One line per entry and the blank line: any other CR or LF came from a name or value.
+    # One line per entry: any other CR or LF came from a name or value.
     if text.count("\n") != len(lines) or text.count("\r") != len(lines):
         bad = [n for n, v in headers.items() if _breaks_line(n) or _breaks_line(str(v))]
         raise InvalidRequestError(
@@ -145,6 +141,15 @@ def encode_head(
             "from the header's value"
         )
     return text.encode("utf-8")
+
+
+def framing(method: str, body: bytes | None) -> bytes:
+    """The end of a request's head: the body's length, then the blank line."""
+    if body is not None:
+        return b"Content-Length: %d\r\n\r\n" % len(body)
+    if method in ("POST", "PUT", "PATCH"):
+        return b"Content-Length: 0\r\n\r\n"
+    return b"\r\n"
 
 
 def _breaks_line(text: str) -> bool:
@@ -629,10 +634,31 @@ class H1Pool:
         self._idle: dict[ConnectionKey, list[_Connection]] = {}
         self._open: set[_Connection] = set()
         self._waiters: deque[asyncio.Future[None]] = deque()
+        # Heads up to their framing, by what they are built from: a client sends the same
+        # headers to the same URL call after call (about four fifths of encode_head saved).
+        self._heads: dict[tuple[str, ConnectionKey, str, bool, tuple[Any, ...]], bytes] = {}
         self.closed = False
 
     def __repr__(self) -> str:
         return f"<H1Pool open={len(self._open)} closed={self.closed}>"
+
+    def head(
+        self,
+        method: str,
+        target: Target,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        user_agent: str,
+    ) -> bytes:
+        """The request's head, ready to write; all but the framing built once per method,
+        URL and headers."""
+        key = (method, target.key, target.path, body is not None, tuple(headers.items()))
+        start = self._heads.get(key)
+        if start is None:
+            start = encode_head(method, target, headers, body is not None, user_agent)
+            if len(self._heads) < 256:  # bounded: headers that differ every call stay out
+                self._heads[key] = start
+        return start + framing(method, body)
 
     async def send(
         self,

@@ -51,7 +51,7 @@ from ..types.request import Timeout
 from .base import ByteStream, HttpRequest, HttpResponse, StreamedBody, Transport
 from .deadline import DeadlineWatcher, Watch
 from .errors import MAX_ERROR_BODY, error_from_status, translate_exception
-from .h1 import H1Pool, H1Response, Target, encode_head, target_of
+from .h1 import H1Pool, H1Response, Target, target_of
 from .loop_end import close_with_loop
 from .proxy import EnvProxies
 from .redact import credential_values
@@ -301,9 +301,9 @@ class HttpTransport(Transport):
         session: aiohttp.ClientSession,
     ) -> Answer:
         """Through h1.py's pool; a redirect to follow is sent again through aiohttp."""
-        head = encode_head(request.method, target, headers, data, USER_AGENT)
-        limits = request.options.timeout
         assert self._h1 is not None  # made with the session
+        head = self._h1.head(request.method, target, headers, data, USER_AGENT)
+        limits = request.options.timeout
         resp = await self._h1.send(
             target, head, data, connect=limits.connect, idle=limits.idle, provider=request.provider
         )
