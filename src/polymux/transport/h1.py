@@ -36,7 +36,7 @@ import ssl
 import zlib
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import httptools
@@ -630,6 +630,15 @@ class H1Pool:
 
     def __init__(self, limit: int = 0) -> None:
         self.loop = asyncio.get_running_loop()
+        # Happy Eyeballs (RFC 8305, as aiohttp does it): a host's next address is tried 0.25 s
+        # after the one before, so an unreachable IPv6 address does not cost the whole connect
+        # limit. asyncio's own loops have it; uvloop's create_connection takes no such option
+        # (there the addresses are tried in turn).
+        self._create_connection: Any = (
+            partial(self.loop.create_connection, happy_eyeballs_delay=0.25)
+            if isinstance(self.loop, asyncio.BaseEventLoop)
+            else self.loop.create_connection
+        )
         self._limit = limit
         self._idle: dict[ConnectionKey, list[_Connection]] = {}
         self._open: set[_Connection] = set()
@@ -725,7 +734,7 @@ class H1Pool:
         self._open.add(conn)  # counted against the limit while it connects
         tls = _tls_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
         try:
-            opening = self.loop.create_connection(
+            opening = self._create_connection(
                 lambda: conn,
                 target.host,
                 target.port,
