@@ -1,9 +1,9 @@
 """``HttpTransport``: pooled HTTP/1.1 connections, with retries, timeouts and size limits.
 
-Most requests go through h1.py's pool (asyncio protocols with httptools' C parser: about a
-fifth of aiohttp's CPU a request); what it does not serve (proxies, ``public_only``,
-streamed uploads, redirects followed, credentials in the URL; h1.py's docstring has the list)
-goes through aiohttp, below.
+Most requests go through h1.py's pool (asyncio protocols with httptools' C parser: about
+half of aiohttp's CPU a request, benchmarks/transport.py); what it does not serve (proxies,
+``public_only``, streamed uploads, redirects followed, credentials in the URL; h1.py's
+docstring has the list) goes through aiohttp, below.
 
 aiohttp was chosen over httpx for CPU cost: about 10x less per request on this workload. It is
 imported on first use, so ``import polymux`` stays light. One ``ClientSession`` per transport
