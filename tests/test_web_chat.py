@@ -241,7 +241,8 @@ def test_an_attached_image_reaches_the_upstream_as_an_image_part(small_images: S
     page = session.open()
     blue: FilePayload = {"name": "blue.png", "mimeType": "image/png", "buffer": PICTURE}
     page.set_input_files("#attach-file", files=[blue])
-    assert page.locator("#attachments li").count() == 1
+    # The page reads the file before it lists it: wait for the list, do not sample it.
+    page.wait_for_function("() => document.querySelectorAll('#attachments li').length === 1")
     drop = """([name, b64, size]) => {
         const bytes = b64 ? Uint8Array.from(atob(b64), c => c.charCodeAt(0)) : new Uint8Array(size);
         const data = new DataTransfer();
