@@ -296,6 +296,15 @@ class H1Response:
         self._finish()
 
     # -- what the connection reports --------------------------------------------------------
+    def unparsable(self, exc: httptools.HttpParserError) -> None:
+        """The parser stopped: a malformed answer, or a callback's refusal (``_refusal``)."""
+        why = self._refusal
+        if why is None:
+            why = f"the server sent a malformed HTTP answer: {exc}"
+        if why:  # "": bytes after a whole answer, which stays good; the connection goes
+            self.fail(APIConnectionError(why, provider=self.provider))
+        self._keep_alive = False
+
     def _finish(self) -> None:
         self._done = True
         self.parser = None
@@ -571,12 +580,7 @@ class _Connection(asyncio.Protocol):
         try:
             parser.feed_data(data)
         except httptools.HttpParserError as exc:
-            why = response._refusal
-            if why is None:
-                why = f"the server sent a malformed HTTP answer: {exc}"
-            if why:  # "": bytes after a whole answer, which stays good; the connection goes
-                response.fail(APIConnectionError(why, provider=response.provider))
-            response._keep_alive = False
+            response.unparsable(exc)
             self.close()
 
     def eof_received(self) -> bool:
