@@ -76,15 +76,17 @@ def _parts(gateway: Gateway, body: dict[str, Any], stream: bool) -> tuple[str, d
     return route.model, params
 
 
-def _arguments(gateway: Gateway, body: dict[str, Any], stream: bool) -> dict[str, Any]:
-    """The keyword arguments of ``chat.completions.create`` for this body."""
-    model, params = _parts(gateway, body, stream)
+def _arguments(
+    model: str, params: dict[str, Any], body: dict[str, Any], stream: bool
+) -> dict[str, Any]:
+    """The keyword arguments of ``chat.completions.create`` for this body (``_parts``)."""
     return {"model": model, "messages": body.get("messages"), "stream": stream, **params}
 
 
 def _create(gateway: Gateway, body: dict[str, Any], stream: bool) -> Any:
     """``chat.completions.create`` for this body (its stream, or its awaitable answer)."""
-    return _call(gateway, _arguments(gateway, body, stream))
+    model, params = _parts(gateway, body, stream)
+    return _call(gateway, _arguments(model, params, body, stream))
 
 
 def _call(gateway: Gateway, arguments: dict[str, Any]) -> Any:
@@ -172,8 +174,7 @@ async def handle(gateway: Gateway, call: Call) -> None:
     if relayed is not None:
         await relayed
         return
-    arguments = {"model": model, "messages": body["messages"], "stream": stream, **params}
-    result = _call(gateway, arguments)
+    result = _call(gateway, _arguments(model, params, body, stream))
     if stream:
         await until_disconnect(call, _stream(gateway, call, result, body))
         return
